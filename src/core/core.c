@@ -1,0 +1,304 @@
+/* core: errors, RNG, the parameter table, CBLAS matrix products, threads and timing. */
+#define _POSIX_C_SOURCE 200809L
+#include "core/core.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+/* ---------------------------------------------------------------------------------- errors */
+
+static _Thread_local char error_message[2048];
+
+arith_status arith_error(arith_status code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(error_message, sizeof error_message, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+arith_status arith_error_wrap(arith_status code, const char *fmt, ...)
+{
+    char prefix[1024];
+    char old[sizeof error_message];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, error_message, sizeof old);
+    size_t lp = strlen(prefix), lo = strlen(old);
+    if (lp > sizeof error_message - 1)
+        lp = sizeof error_message - 1;
+    if (lo > sizeof error_message - 1 - lp)
+        lo = sizeof error_message - 1 - lp;
+    memcpy(error_message, prefix, lp);
+    memcpy(error_message + lp, old, lo);
+    error_message[lp + lo] = '\0';
+    return code;
+}
+
+const char *arith_error_message(void)
+{
+    return error_message[0] ? error_message : "no error message";
+}
+
+void arith_error_clear(void)
+{
+    error_message[0] = '\0';
+}
+
+const char *arith_status_name(arith_status code)
+{
+    switch (code) {
+    case ARITH_OK: return "ok";
+    case ARITH_ERR_ARG: return "bad argument";
+    case ARITH_ERR_IO: return "i/o error";
+    case ARITH_ERR_FORMAT: return "format error";
+    case ARITH_ERR_DATA: return "data error";
+    case ARITH_ERR_MEMORY: return "out of memory";
+    case ARITH_ERR_STATE: return "state error";
+    }
+    return "unknown error";
+}
+
+void *arith_alloc(size_t bytes)
+{
+    size_t rounded = (bytes + 63) / 64 * 64;
+    if (rounded == 0)
+        rounded = 64;
+    void *p = aligned_alloc(64, rounded);
+    if (!p) {
+        arith_error(ARITH_ERR_MEMORY, "out of memory allocating %zu bytes", bytes);
+        return NULL;
+    }
+    memset(p, 0, rounded);
+    return p;
+}
+
+void arith_free(void *p)
+{
+    free(p);
+}
+
+/* ------------------------------------------------------------------------------------- rng */
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+void rng_seed(rng_state *rng, uint64_t seed)
+{
+    uint64_t x = seed;
+    for (int i = 0; i < 4; i++)
+        rng->s[i] = splitmix64(&x);
+}
+
+uint64_t rng_u64(rng_state *rng)
+{
+    uint64_t *s = rng->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+uint64_t rng_below(rng_state *rng, uint64_t n)
+{
+    /* Rejection sampling: draw until the value falls below the largest multiple of n. */
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    uint64_t x;
+    do {
+        x = rng_u64(rng);
+    } while (x >= limit);
+    return x % n;
+}
+
+float rng_uniform(rng_state *rng)
+{
+    return (float)(rng_u64(rng) >> 40) * (1.0f / 16777216.0f);
+}
+
+float rng_normal(rng_state *rng)
+{
+    double u1 = ((double)(rng_u64(rng) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+    double u2 = (double)(rng_u64(rng) >> 11) * (1.0 / 9007199254740992.0);
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+void rng_shuffle_i32(rng_state *rng, int32_t *values, size_t n)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)rng_below(rng, i);
+        int32_t t = values[i - 1];
+        values[i - 1] = values[j];
+        values[j] = t;
+    }
+}
+
+uint64_t rng_hash(uint64_t key, uint64_t counter)
+{
+    uint64_t x = key ^ (counter * 0xd1342543de82ef95ULL);
+    return splitmix64(&x);
+}
+
+/* ------------------------------------------------------------------------- parameter table */
+
+void params_init(param_table *table)
+{
+    memset(table, 0, sizeof *table);
+}
+
+arith_status params_add(param_table *table, const char *name, int ndim, const int64_t *shape)
+{
+    if (table->data)
+        return arith_error(ARITH_ERR_STATE, "params_add(%s): table already allocated", name);
+    if (ndim < 1 || ndim > PARAM_MAX_DIMS)
+        return arith_error(ARITH_ERR_ARG, "params_add(%s): %d dimensions", name, ndim);
+    if (strlen(name) >= PARAM_NAME_MAX)
+        return arith_error(ARITH_ERR_ARG, "parameter name too long: %s", name);
+    if (params_find(table, name))
+        return arith_error(ARITH_ERR_ARG, "duplicate parameter name: %s", name);
+    if (table->count == table->capacity) {
+        int cap = table->capacity ? table->capacity * 2 : 64;
+        param_view *v = realloc(table->views, (size_t)cap * sizeof *v);
+        if (!v)
+            return arith_error(ARITH_ERR_MEMORY, "out of memory growing the parameter table");
+        table->views = v;
+        table->capacity = cap;
+    }
+    param_view *v = &table->views[table->count++];
+    memset(v, 0, sizeof *v);
+    snprintf(v->name, sizeof v->name, "%s", name);
+    v->ndim = ndim;
+    v->size = 1;
+    for (int i = 0; i < ndim; i++) {
+        v->shape[i] = shape[i];
+        v->size *= (size_t)shape[i];
+    }
+    v->offset = table->total;
+    /* Keep every view 16-float (64-byte) aligned. */
+    table->total += (v->size + 15) / 16 * 16;
+    v->trainable = true;
+    return ARITH_OK;
+}
+
+arith_status params_alloc(param_table *table)
+{
+    table->data = arith_alloc(table->total * sizeof(float));
+    table->grad = arith_alloc(table->total * sizeof(float));
+    if (!table->data || !table->grad) {
+        arith_free(table->data);
+        arith_free(table->grad);
+        table->data = table->grad = NULL;
+        return ARITH_ERR_MEMORY;
+    }
+    return ARITH_OK;
+}
+
+void params_free(param_table *table)
+{
+    free(table->views);
+    arith_free(table->data);
+    arith_free(table->grad);
+    memset(table, 0, sizeof *table);
+}
+
+param_view *params_find(const param_table *table, const char *name)
+{
+    for (int i = 0; i < table->count; i++)
+        if (strcmp(table->views[i].name, name) == 0)
+            return &table->views[i];
+    return NULL;
+}
+
+float *params_data(const param_table *table, const char *name)
+{
+    param_view *v = params_find(table, name);
+    return v && table->data ? table->data + v->offset : NULL;
+}
+
+float *params_grad(const param_table *table, const char *name)
+{
+    param_view *v = params_find(table, name);
+    return v && table->grad ? table->grad + v->offset : NULL;
+}
+
+void params_zero_grad(param_table *table)
+{
+    memset(table->grad, 0, table->total * sizeof(float));
+}
+
+size_t params_count_trainable(const param_table *table)
+{
+    size_t n = 0;
+    for (int i = 0; i < table->count; i++)
+        if (table->views[i].trainable)
+            n += table->views[i].size;
+    return n;
+}
+
+/* ---------------------------------------------------------------------------------- matmul */
+
+void mat_mul(float *out, const float *a, const float *b, int M, int N, int K,
+             bool trans_a, bool trans_b, float alpha, float beta)
+{
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, a, trans_a ? M : K, b,
+                trans_b ? K : N, beta, out, N);
+}
+
+/* ------------------------------------------------------------------------- threads, timing */
+
+static int thread_count = 1;
+
+int core_set_threads(int n)
+{
+    if (n <= 0)
+        n = omp_get_num_procs();
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+    thread_count = n;
+    return n;
+}
+
+int core_threads(void)
+{
+    return thread_count;
+}
+
+double time_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+size_t core_peak_rss(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (size_t)ru.ru_maxrss * 1024;
+}

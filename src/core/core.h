@@ -1,0 +1,128 @@
+/* core: errors, seeded RNG, the named-parameter table, matrix products, threads and timing.
+ * Everything else in arith builds on this header; it depends on nothing but libc, OpenMP and CBLAS. */
+#ifndef ARITH_CORE_H
+#define ARITH_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARITH_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Errors. Library calls return an arith_status and leave a message (thread-local) that names
+ * the file, line, flag or value at fault; only the CLI prints it and exits. */
+
+typedef enum {
+    ARITH_OK = 0,
+    ARITH_ERR_ARG,      /* a bad argument, flag or config value */
+    ARITH_ERR_IO,       /* a file could not be opened, read or written */
+    ARITH_ERR_FORMAT,   /* a file's contents do not parse */
+    ARITH_ERR_DATA,     /* data that parses but cannot be used (unknown character, too long) */
+    ARITH_ERR_MEMORY,   /* an allocation failed */
+    ARITH_ERR_STATE,    /* an operation out of order (e.g. resume without a checkpoint) */
+} arith_status;
+
+#if defined(__GNUC__)
+#define ARITH_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define ARITH_PRINTF(a, b)
+#endif
+
+/* Sets the current error message (printf-style) and returns `code`, so callers can write
+ * `return arith_error(ARITH_ERR_IO, "%s: cannot open: %s", path, strerror(errno));`.
+ * A message may hold a second line starting with "hint: ". */
+arith_status arith_error(arith_status code, const char *fmt, ...) ARITH_PRINTF(2, 3);
+/* Prepends context ("while loading X: ") to the current message; returns `code`. */
+arith_status arith_error_wrap(arith_status code, const char *fmt, ...) ARITH_PRINTF(2, 3);
+const char *arith_error_message(void);
+void arith_error_clear(void);
+const char *arith_status_name(arith_status code);
+
+/* Allocation helpers that set an error message on failure. Memory from arith_alloc is
+ * 64-byte aligned and zeroed; free it with arith_free. */
+void *arith_alloc(size_t bytes);
+void arith_free(void *p);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Random numbers: xoshiro256** seeded through splitmix64. Explicit state, passed by pointer;
+ * saved in checkpoints as four u64 words. */
+
+typedef struct {
+    uint64_t s[4];
+} rng_state;
+
+void rng_seed(rng_state *rng, uint64_t seed);
+uint64_t rng_u64(rng_state *rng);
+/* Uniform integer in [0, n), n > 0, without modulo bias. */
+uint64_t rng_below(rng_state *rng, uint64_t n);
+/* Uniform float in [0, 1). */
+float rng_uniform(rng_state *rng);
+/* Standard normal (Box-Muller). */
+float rng_normal(rng_state *rng);
+/* Fisher-Yates shuffle of n int32 values. */
+void rng_shuffle_i32(rng_state *rng, int32_t *values, size_t n);
+/* A stateless, counter-based hash: the same (key, counter) always gives the same 64 bits.
+ * Used for dropout masks so that they are identical whatever the number of threads. */
+uint64_t rng_hash(uint64_t key, uint64_t counter);
+
+/* ------------------------------------------------------------------------------------------ */
+/* The named-parameter table: one buffer of parameters, one of gradients, with named views.
+ * Optimizers, clipping, freezing and checkpoints all walk this table. */
+
+#define PARAM_NAME_MAX 96
+#define PARAM_MAX_DIMS 4
+
+typedef struct {
+    char name[PARAM_NAME_MAX];
+    int ndim;
+    int64_t shape[PARAM_MAX_DIMS];
+    size_t offset;   /* in floats, into data and grad */
+    size_t size;     /* number of floats */
+    bool trainable;
+} param_view;
+
+typedef struct {
+    param_view *views;
+    int count;
+    int capacity;
+    size_t total;    /* floats in all views */
+    float *data;     /* (total) */
+    float *grad;     /* (total) */
+} param_table;
+
+void params_init(param_table *table);
+/* Declares a parameter; call before params_alloc. */
+arith_status params_add(param_table *table, const char *name, int ndim, const int64_t *shape);
+/* Allocates data and grad for every declared view (zeroed). */
+arith_status params_alloc(param_table *table);
+void params_free(param_table *table);
+/* The view with this exact name, or NULL. */
+param_view *params_find(const param_table *table, const char *name);
+/* Pointer into data (or grad) for the named view; NULL when absent. */
+float *params_data(const param_table *table, const char *name);
+float *params_grad(const param_table *table, const char *name);
+void params_zero_grad(param_table *table);
+/* Number of floats in trainable views. */
+size_t params_count_trainable(const param_table *table);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Matrix products through CBLAS (row-major).
+ * out(M,N) = alpha * op(a) @ op(b) + beta * out, op(x) = x or x^T.
+ * a is (M,K) or, transposed, (K,M); b is (K,N) or, transposed, (N,K). */
+void mat_mul(float *out, const float *a, const float *b, int M, int N, int K,
+             bool trans_a, bool trans_b, float alpha, float beta);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Threads and time. */
+
+/* Sets the thread count for OpenMP loops and OpenBLAS; n <= 0 means all cores. Returns the
+ * count in effect. */
+int core_set_threads(int n);
+int core_threads(void);
+/* Monotonic seconds. */
+double time_now(void);
+/* Peak resident set size of this process in bytes (0 when unknown). */
+size_t core_peak_rss(void);
+
+#endif

@@ -1,0 +1,108 @@
+/* io: files in and out. safetensors (read and write), CSV (RFC 4180, with file:line errors),
+ * whole-file reads, and atomic writes (temporary file + fsync + rename: a crash never leaves a
+ * half-written file under the final name). */
+#ifndef ARITH_IO_H
+#define ARITH_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+/* ------------------------------------------------------------------------------ raw files */
+
+/* Reads a whole file; *data is NUL-terminated (not counted in *size); free with free(). */
+arith_status io_read_file(const char *path, char **data, size_t *size);
+/* Writes data to path atomically: path.tmp.<pid> is written, flushed, fsynced, then renamed
+ * over path. On any failure the temporary file is removed and path is untouched. */
+arith_status io_write_file_atomic(const char *path, const void *data, size_t size);
+
+/* ---------------------------------------------------------------------------- safetensors */
+/* Format: u64 little-endian header length N, N bytes of JSON header
+ * {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
+ *  "__metadata__": {"key": "string value", ...}}, then the data blob (little-endian). */
+
+typedef enum {
+    ST_F32 = 0,
+    ST_F16,
+    ST_BF16,
+    ST_F64,
+    ST_I64,
+    ST_I32,
+    ST_U8,
+} st_dtype;
+
+typedef struct {
+    char name[PARAM_NAME_MAX * 2];
+    st_dtype dtype;
+    int ndim;
+    int64_t shape[PARAM_MAX_DIMS];
+    size_t numel;
+    const uint8_t *data;   /* points into the file's blob */
+    size_t nbytes;
+} st_tensor;
+
+typedef struct {
+    st_tensor *tensors;
+    int count;
+    char **meta_keys;      /* __metadata__ entries, in file order */
+    char **meta_values;
+    int meta_count;
+    uint8_t *buffer;       /* the whole file */
+    size_t size;
+} st_file;
+
+/* Reads and validates a safetensors file: header length within the file, JSON that parses,
+ * known dtypes, shapes that match byte counts, offsets inside the blob. Errors name the path
+ * and what is wrong ("truncated", "tensor 'x': data_offsets past end of file", ...). */
+arith_status st_read(st_file *file, const char *path);
+void st_free(st_file *file);
+const st_tensor *st_find(const st_file *file, const char *name);
+/* Value of a __metadata__ key, or NULL. */
+const char *st_meta(const st_file *file, const char *key);
+/* Copies tensor `name` into dst as float32 (F32, F16, BF16 and F64 are converted). The tensor
+ * must have exactly `numel` elements; errors name the file's tensor and both shapes. */
+arith_status st_copy_f32(const st_file *file, const char *name, float *dst, size_t numel);
+
+/* A tensor to write: float32 data. */
+typedef struct {
+    const char *name;
+    int ndim;
+    const int64_t *shape;
+    const float *data;
+} st_entry;
+
+/* Writes tensors (in the given order, sorted by name in the header as safetensors does not
+ * require an order) and string metadata atomically (io_write_file_atomic). The header is padded
+ * with spaces to a multiple of 8 bytes. */
+arith_status st_write(const char *path, const st_entry *entries, int count,
+                      const char *const *meta_keys, const char *const *meta_values, int meta_count);
+
+/* ------------------------------------------------------------------------------------ csv */
+
+typedef struct {
+    int nfields;
+    char **fields;
+    int line;              /* 1-based line number where the row starts */
+} csv_row;
+
+typedef struct {
+    char *path;
+    int ncols;
+    char **header;         /* column names from the first row */
+    csv_row *rows;         /* data rows (header excluded) */
+    int nrows;
+} csv_table;
+
+/* Reads a CSV file with a header row: commas, double-quoted fields with "" escapes and
+ * embedded commas/newlines, \n or \r\n line ends, blank lines skipped. Every data row must have
+ * as many fields as the header; an unterminated quote or a short/long row is an error naming
+ * path:line. */
+arith_status csv_read(csv_table *table, const char *path);
+void csv_free(csv_table *table);
+/* Index of the column with this name, or -1. */
+int csv_column(const csv_table *table, const char *name);
+/* Appends one field to a growing buffer, quoted when it holds a comma, quote or newline. */
+void csv_format_field(char **buf, size_t *len, size_t *cap, const char *field);
+
+#endif

@@ -1,0 +1,123 @@
+/* nn: layers as plain functions on float arrays with explicit shapes.
+ *
+ * Conventions (as llm.c): outputs first, then inputs, then dimensions. Every *_backward ADDS
+ * into the gradients it writes (dinp, dweight, dbias), so the caller zeroes them once; a NULL
+ * gradient pointer means "not needed" and is skipped. Row-major throughout; (N, C) means N rows
+ * of C floats. Weights follow PyTorch's nn.Linear layout: w is (out, in) and y = x w^T + b.
+ * Loops are parallel with OpenMP; matrix products go through CBLAS (core's mat_mul). */
+#ifndef ARITH_NN_H
+#define ARITH_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LAYERNORM_EPS 1e-5f
+
+/* ----------------------------------------------------------------------------- embeddings */
+
+/* out(N,C) = scale * wte[ids[n]]   wte: (V, C) */
+void embedding_forward(float *out, const int32_t *ids, const float *wte, int N, int C, float scale);
+/* dwte(V,C) += scale * dout[n] at row ids[n] */
+void embedding_backward(float *dwte, const float *dout, const int32_t *ids, int N, int C, float scale);
+
+/* Sinusoidal table (Vaswani et al., as seed 001 builds it): pe(T,C),
+ * pe[t][2i] = sin(t * 10000^(-2i/C)), pe[t][2i+1] = cos(t * 10000^(-2i/C)). */
+void sinusoidal_table(float *pe, int T, int C);
+/* x(N,C) += table[pos[n]]   table: (Tmax, C); used for sinusoidal and learned positions. */
+void positional_add_forward(float *x, const float *table, const int32_t *pos, int N, int C);
+/* dtable[pos[n]] += dx[n] */
+void positional_add_backward(float *dtable, const float *dx, const int32_t *pos, int N, int C);
+
+/* --------------------------------------------------------------------------------- linear */
+
+/* out(N,O) = inp(N,I) @ w(O,I)^T + b(O); b may be NULL. */
+void linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int I, int O);
+/* dinp(N,I) += dout @ w; dw(O,I) += dout^T @ inp; db(O) += sum_n dout[n] */
+void linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                     const float *w, int N, int I, int O);
+
+/* ------------------------------------------------------------------------------ layernorm */
+
+/* out(N,C) = (inp - mean) * rstd * w + b; saves mean(N) and rstd(N) for the backward. */
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
+                       const float *b, int N, int C);
+void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                        const float *w, const float *mean, const float *rstd, int N, int C);
+
+/* ---------------------------------------------------------------------------- activations */
+
+void relu_forward(float *out, const float *inp, size_t n);
+void relu_backward(float *dinp, const float *dout, const float *inp, size_t n);
+/* GELU, exact: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), PyTorch's default. */
+void gelu_forward(float *out, const float *inp, size_t n);
+void gelu_backward(float *dinp, const float *dout, const float *inp, size_t n);
+/* GELU, tanh approximation (GPT-2's "gelu_new"). */
+void gelu_tanh_forward(float *out, const float *inp, size_t n);
+void gelu_tanh_backward(float *dinp, const float *dout, const float *inp, size_t n);
+
+/* out(n) = a + b; out may alias a or b. */
+void add_forward(float *out, const float *a, const float *b, size_t n);
+
+/* -------------------------------------------------------------------------------- dropout */
+
+/* Inverted dropout with a counter-based mask: element i is kept when
+ * (rng_hash(seed, i) >> 40) / 2^24 >= p, and kept elements are scaled by 1/(1-p).
+ * The mask depends only on (seed, i), never on the thread count. p == 0 copies.
+ * out may alias inp. */
+void dropout_forward(float *out, const float *inp, size_t n, float p, uint64_t seed);
+/* dinp += dout * mask / (1-p), with the same (seed, p) as the forward. */
+void dropout_backward(float *dinp, const float *dout, size_t n, float p, uint64_t seed);
+
+/* ----------------------------------------------------------------------------------- rope */
+
+/* Rotary position tables: cos_tab, sin_tab are (Tmax, hd/2),
+ * angle(t, i) = t * base^(-2i/hd). */
+void rope_tables(float *cos_tab, float *sin_tab, int Tmax, int hd, float base);
+/* Rotates, in place, the q and k parts of qkv (N rows of 3C: [q | k | v], head h at
+ * columns [h*hd, (h+1)*hd) of each part, hd = C/H) by the angle of pos[n], pairing
+ * "rotate-half" style: for i < hd/2, (x[i], x[i+hd/2]) ->
+ * (x[i] cos - x[i+hd/2] sin, x[i] sin + x[i+hd/2] cos). v is untouched. */
+void rope_forward(float *qkv, const int32_t *pos, const float *cos_tab, const float *sin_tab,
+                  int N, int C, int H);
+/* The backward of rope_forward, in place on dqkv: rotates the q and k gradients back by the
+ * same angles (the transpose rotation). Not accumulating: it transforms dqkv. */
+void rope_backward(float *dqkv, const int32_t *pos, const float *cos_tab, const float *sin_tab,
+                   int N, int C, int H);
+
+/* ------------------------------------------------------------------------------ attention */
+
+/* Causal multi-head self-attention core (the projections are linear layers around it).
+ * qkv: (B,T,3C) as in rope_forward; out: (B,T,C), heads concatenated; att: (B,H,T,T) softmax
+ * probabilities, saved for the backward (masked entries are 0).
+ * start: (B) first real column of each sequence (left padding before it), or NULL for all 0.
+ * Query t of sequence b attends to keys j with max(start[b], 0) <= j <= t; a padding query
+ * (t < start[b]) attends only to itself, so nothing is ever NaN. Scale 1/sqrt(hd). */
+void attention_forward(float *out, float *att, const float *qkv, const int32_t *start,
+                       int B, int T, int C, int H);
+/* dqkv(B,T,3C) += gradient of out w.r.t. qkv. */
+void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
+                        const int32_t *start, int B, int T, int C, int H);
+/* The plain, obviously-correct version of attention_forward, kept to test the fast one. */
+void attention_forward_reference(float *out, float *att, const float *qkv, const int32_t *start,
+                                 int B, int T, int C, int H);
+
+/* One decoding step with a key/value cache: sequence b has its new query in
+ * q[b * q_stride .. + C) at column t; k_cache and v_cache are (B, Tmax, C) and already hold
+ * columns 0..t (the new token's k and v included). out: (B, C). Keys attended as in
+ * attention_forward: max(start[b],0) <= j <= t. */
+void attention_decode(float *out, const float *q, int q_stride, const float *k_cache,
+                      const float *v_cache, const int32_t *start, int B, int t, int Tmax,
+                      int C, int H);
+
+/* ----------------------------------------------------------------------------------- loss */
+
+/* Softmax cross-entropy over rows of logits(N,V); rows with targets[n] < 0 are skipped.
+ * probs(N,V) receives the softmax of counted rows (for the backward). Returns the summed loss
+ * of counted rows, and their number in *count. */
+double crossentropy_forward(float *probs, const float *logits, const int32_t *targets, int N,
+                            int V, int *count);
+/* dlogits(N,V) += scale * (probs - onehot(target)) on counted rows (scale = 1/count: mean). */
+void crossentropy_backward(float *dlogits, const float *probs, const int32_t *targets, int N,
+                           int V, float scale);
+
+#endif
