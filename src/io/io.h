@@ -50,19 +50,33 @@ typedef struct {
     int meta_count;
     uint8_t *buffer;       /* the whole file */
     size_t size;
+    char *path;            /* the path it was read from, for error messages (owned) */
 } st_file;
 
-/* Reads and validates a safetensors file: header length within the file, JSON that parses,
- * known dtypes, shapes that match byte counts, offsets inside the blob. Errors name the path
- * and what is wrong ("truncated", "tensor 'x': data_offsets past end of file", ...). */
+/* Reads and validates a safetensors file: header length within the file, JSON that parses
+ * (UTF-8, an object), known dtypes, shapes that match byte counts, offsets inside the blob,
+ * unique names, no two tensors' bytes overlapping, string metadata. Errors name the path
+ * and what is wrong ("truncated", "tensor 'x': data_offsets past end of file", ...): a bad file
+ * is ARITH_ERR_FORMAT, one that cannot be read ARITH_ERR_IO. */
 arith_status st_read(st_file *file, const char *path);
 void st_free(st_file *file);
 const st_tensor *st_find(const st_file *file, const char *name);
 /* Value of a __metadata__ key, or NULL. */
 const char *st_meta(const st_file *file, const char *key);
 /* Copies tensor `name` into dst as float32 (F32, F16, BF16 and F64 are converted). The tensor
- * must have exactly `numel` elements; errors name the file's tensor and both shapes. */
+ * must have exactly `numel` elements; errors (ARITH_ERR_DATA: no such tensor, an integer dtype,
+ * another size) name the file, the tensor, its shape and the expected count. */
 arith_status st_copy_f32(const st_file *file, const char *name, float *dst, size_t numel);
+/* Checks that tensor `name` exists with exactly this shape (ARITH_ERR_DATA if not); the error
+ * names the file, the tensor and both shapes
+ * ("x.safetensors: tensor 'w': shape [4, 3] in the file, [3, 4] expected"). */
+arith_status st_expect_shape(const st_file *file, const char *name, int ndim, const int64_t *shape);
+/* "F32", "BF16", ...; and the size of one element in bytes. */
+const char *st_dtype_name(st_dtype dtype);
+size_t st_dtype_size(st_dtype dtype);
+/* Exact conversions of IEEE half (F16, subnormals, infinities and NaN included) and bfloat16. */
+float st_f16_to_f32(uint16_t h);
+float st_bf16_to_f32(uint16_t h);
 
 /* A tensor to write: float32 data. */
 typedef struct {
@@ -92,17 +106,23 @@ typedef struct {
     char **header;         /* column names from the first row */
     csv_row *rows;         /* data rows (header excluded) */
     int nrows;
+    char *text;            /* owns every field's characters (header and row fields point here) */
 } csv_table;
 
 /* Reads a CSV file with a header row: commas, double-quoted fields with "" escapes and
- * embedded commas/newlines, \n or \r\n line ends, blank lines skipped. Every data row must have
- * as many fields as the header; an unterminated quote or a short/long row is an error naming
- * path:line. */
+ * embedded commas/newlines, \n or \r\n line ends, blank lines skipped, a leading UTF-8
+ * byte-order mark skipped. Every data row must have as many fields as the header; an
+ * unterminated quote, text after a closing quote or a short/long row is an error naming
+ * path:line (ARITH_ERR_FORMAT; an empty file too; a missing file is ARITH_ERR_IO). A quote
+ * inside an unquoted field is kept as it is. */
 arith_status csv_read(csv_table *table, const char *path);
 void csv_free(csv_table *table);
 /* Index of the column with this name, or -1. */
 int csv_column(const csv_table *table, const char *name);
-/* Appends one field to a growing buffer, quoted when it holds a comma, quote or newline. */
+/* Appends one field to a growing buffer, quoted when it holds a comma, quote, \n or \r; the
+ * caller adds the ',' and '\n' between fields. Start with *buf = NULL, *len = *cap = 0; the
+ * buffer stays NUL-terminated. If an allocation fails the buffer is freed, *buf is left NULL
+ * and later calls do nothing (*cap is set to SIZE_MAX), so a caller checks *buf once at the end. */
 void csv_format_field(char **buf, size_t *len, size_t *cap, const char *field);
 
 #endif
