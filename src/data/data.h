@@ -1,0 +1,147 @@
+/* data: tasks that generate examples, data sets (generate, load CSV, split, dedup), tokenizers
+ * (the only place where text meets ids), and batches for training and generation. */
+#ifndef ARITH_DATA_H
+#define ARITH_DATA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+/* ----------------------------------------------------------------------------------- tasks */
+
+/* One example: the prompt the model reads and the answer it must produce, as text:
+ * prompt "123+45=", answer "168". */
+typedef struct {
+    char *prompt;
+    char *answer;
+} example;
+
+typedef struct {
+    example *items;
+    int count;
+    int capacity;
+} example_set;
+
+typedef enum {
+    TASK_ADD = 0,   /* a+b= -> a+b, operands of `digits` random digits (leading zeros vanish) */
+} task_kind;
+
+typedef struct {
+    task_kind kind;
+    int digits;     /* operand length in digits */
+} task_config;
+
+/* Parses a task name ("add"); errors list the valid names. */
+arith_status task_parse(task_kind *kind, const char *name);
+const char *task_name(task_kind kind);
+/* Longest prompt and answer (in characters) the task can produce. */
+int task_max_prompt_chars(const task_config *task);
+int task_max_answer_chars(const task_config *task);
+/* Draws one example into caller buffers (prompt_cap/answer_cap bytes incl. NUL). Task `add`
+ * draws each operand digit by digit as seed 001 does, so leading zeros vanish. */
+arith_status task_sample(const task_config *task, rng_state *rng, char *prompt, size_t prompt_cap,
+                         char *answer, size_t answer_cap);
+/* Adds two non-negative decimal strings of any length: out = a + b (no leading zeros). */
+void decimal_add(char *out, size_t out_cap, const char *a, const char *b);
+
+/* ------------------------------------------------------------------------------- data sets */
+
+void examples_init(example_set *set);
+arith_status examples_push(example_set *set, const char *prompt, const char *answer);
+void examples_free(example_set *set);
+
+/* Generates n_train + n_test distinct examples (no prompt twice in the whole set, so no test
+ * prompt is ever in the training set): the first n_train go to train, the rest to test.
+ * `exclude` (may be NULL) holds prompts that must not be drawn (e.g. a run's training set). */
+arith_status dataset_generate(example_set *train, example_set *test, const task_config *task,
+                              int n_train, int n_test, uint64_t seed, const example_set *exclude);
+/* Loads a CSV with columns `src` (the prompt) and `tgt` (the answer); other columns (such as
+ * seed 000's unnamed index) are ignored. Errors name path:line. */
+arith_status dataset_load_csv(example_set *set, const char *path);
+/* Writes `src,tgt` CSV atomically. */
+arith_status dataset_save_csv(const example_set *set, const char *path);
+
+/* ------------------------------------------------------------------------------ tokenizers */
+
+typedef enum {
+    TOK_CHAR = 0,   /* one token per character: 0-9 + = PAD EOS - * ( ) */
+    TOK_PAIRS,      /* seed 001's aligned pairs: operands reversed, zero-padded to `digits`,
+                       one token per unordered digit pair (a_i, b_i), then + and = */
+} tokenizer_kind;
+
+#define TOK_MAX_VOCAB 128
+#define TOK_NAME_MAX 8
+
+typedef struct {
+    tokenizer_kind kind;
+    int digits;            /* pairs: operand width in digits */
+    bool reverse_answer;   /* answer emitted least significant digit first */
+    int vocab_size;
+    int32_t pad_id, eos_id, plus_id, equals_id;
+    int32_t char_to_id[128];                 /* -1 when not in the vocabulary */
+    char names[TOK_MAX_VOCAB][TOK_NAME_MAX]; /* printable name of every id */
+} tokenizer;
+
+arith_status tokenizer_parse(tokenizer_kind *kind, const char *name);
+const char *tokenizer_name(tokenizer_kind kind);
+arith_status tokenizer_init(tokenizer *tok, tokenizer_kind kind, int digits, bool reverse_answer);
+/* Encodes a prompt into ids (at most cap); unknown characters, malformed prompts for the
+ * pairs tokenizer, or operands longer than `digits` give ARITH_ERR_DATA naming the character
+ * and its position. */
+arith_status tok_encode_prompt(const tokenizer *tok, const char *prompt, int32_t *ids, int cap,
+                               int *n);
+/* Encodes an answer (reversed when reverse_answer) followed by EOS. */
+arith_status tok_encode_answer(const tokenizer *tok, const char *answer, int32_t *ids, int cap,
+                               int *n);
+/* Decodes generated answer ids up to EOS (or n) back to the answer text, un-reversed. Ids that
+ * are not answer characters decode as '?', so a wrong answer never equals a right one. */
+void tok_decode_answer(const tokenizer *tok, const int32_t *ids, int n, char *out, size_t cap);
+/* Space-separated token names, for showing what the model sees. */
+void tok_describe(const tokenizer *tok, const int32_t *ids, int n, char *out, size_t cap);
+
+/* -------------------------------------------------------------------------- encoded sets */
+
+/* A data set tokenized once: prompt and answer ids of every example, flat. */
+typedef struct {
+    int count;
+    int32_t *ids;           /* all prompt and answer ids back to back */
+    int32_t *prompt_off;    /* (count) offset of the prompt in ids */
+    int32_t *prompt_len;    /* (count) */
+    int32_t *answer_off;    /* (count) */
+    int32_t *answer_len;    /* (count) answer tokens incl. EOS */
+    int max_prompt;
+    int max_answer;
+} encoded_set;
+
+/* Tokenizes every example; errors name the example (and `source`, a file name or "train"). */
+arith_status encoded_build(encoded_set *enc, const example_set *set, const tokenizer *tok,
+                           const char *source);
+void encoded_free(encoded_set *enc);
+
+/* ---------------------------------------------------------------------------------- batch */
+
+/* A training batch. Prompts are left-padded so they all end at the same column (start[b] pad
+ * columns first), answers follow, then right padding. tokens[b][t] is the input at column t and
+ * targets[b][t] the token to predict there (-1: no loss). pos[b][t] = max(t - start[b], 0). */
+typedef struct {
+    int B, T;               /* rows and columns in use */
+    int max_B, max_T;       /* capacity */
+    int32_t *tokens;        /* (max_B * max_T) */
+    int32_t *targets;       /* (max_B * max_T) */
+    int32_t *pos;           /* (max_B * max_T) */
+    int32_t *start;         /* (max_B) */
+} batch;
+
+arith_status batch_alloc(batch *b, int max_B, int max_T);
+void batch_free(batch *b);
+/* Fills a teacher-forced training batch from examples idx[0..n) of enc. */
+arith_status batch_fill_train(batch *b, const encoded_set *enc, const int32_t *idx, int n,
+                              int32_t pad_id);
+/* Fills a prompt-only batch (for generation): T = longest prompt, targets all -1. */
+arith_status batch_fill_prompts(batch *b, const encoded_set *enc, const int32_t *idx, int n,
+                                int32_t pad_id);
+/* Recomputes pos from start for columns 0..T-1. */
+void batch_positions(batch *b);
+
+#endif
