@@ -1,0 +1,801 @@
+/* The decoder-only transformer: token embedding (scaled by sqrt(d_model), as seed 001),
+ * positions (none, sinusoidal, learned, or RoPE on queries and keys), L blocks of causal
+ * multi-head attention and a feed-forward network with pre- or post-layer-norm, a final layer
+ * norm and an untied output layer. Forward and backward are explicit, layer by layer; all
+ * activations live in one workspace sized by reserve(), so the training step never allocates.
+ * Generation keeps a key/value cache, so each new token costs one token's work. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/model.h"
+#include "nn/nn.h"
+
+/* Offsets (in floats) of one block's parameters in the parameter table. */
+typedef struct {
+    size_t ln1_w, ln1_b;   /* (C) */
+    size_t qkv_w, qkv_b;   /* (3C, C), (3C) */
+    size_t out_w, out_b;   /* (C, C), (C) */
+    size_t ln2_w, ln2_b;   /* (C) */
+    size_t up_w, up_b;     /* (F, C), (F) */
+    size_t down_w, down_b; /* (C, F), (C) */
+} block_params;
+
+/* One block's saved activations; N = B*T rows. */
+typedef struct {
+    float *x_in;               /* (N, C) block input (the residual stream) */
+    float *ln1;                /* (N, C) pre: LN1(x_in); post: LN1(x_in + attn) */
+    float *ln1_mean, *ln1_rstd; /* (N) */
+    float *qkv;                /* (N, 3C) after RoPE */
+    float *att;                /* (B, H, T, T) */
+    float *atty;               /* (N, C) attention output before the projection */
+    float *attproj;            /* (N, C) projected (and dropped out) */
+    float *mid;                /* (N, C) x_in + attproj */
+    float *ln2;                /* (N, C) pre: LN2(mid); post: unused (LN2 writes the next x_in) */
+    float *ln2_mean, *ln2_rstd; /* (N) */
+    float *up;                 /* (N, F) before the activation */
+    float *hid;                /* (N, F) after the activation (and dropout) */
+    float *down;               /* (N, C) (dropped out) */
+    float *res2;               /* (N, C) post: ln1 + down, the input of LN2 */
+} block_acts;
+
+typedef struct {
+    int L, C, H, F, V, ctx;
+    size_t tok_emb, pos_emb, lnf_w, lnf_b, head_w, head_b;
+    block_params *blocks;
+
+    /* workspace capacity */
+    int cap_B, cap_T;
+    float *work;
+    block_acts *acts;
+    float *x_final;            /* (N, C) output of the last block */
+    float *lnf, *lnf_mean, *lnf_rstd;
+    float *logits, *probs;     /* (N, V) */
+    /* backward scratch */
+    float *dx, *dx2, *dtmp, *datty, *dln; /* (N, C) */
+    float *dqkv;               /* (N, 3C) */
+    float *df1, *df2;          /* (N, F) */
+    float *dlogits;            /* (N, V) */
+    /* generation cache: (L, B, ctx, C) for keys and values */
+    float *k_cache, *v_cache;
+    int32_t *gen_tokens, *gen_pos; /* (B) */
+    /* constant tables */
+    float *pe;                 /* (ctx, C) sinusoidal */
+    float *rope_cos, *rope_sin; /* (ctx, hd/2) */
+
+    /* the last forward, for the backward */
+    const batch *last;
+    bool last_train;
+    uint64_t last_seed;
+    int last_count;
+} transformer;
+
+#define P(m, off) ((m)->params.data + (off))
+#define G(m, off) ((m)->params.grad + (off))
+
+/* Dropout sites, so that each gets its own mask. */
+enum { SITE_EMBED, SITE_ATTN, SITE_HIDDEN, SITE_FFN };
+
+static uint64_t site_seed(uint64_t seed, int layer, int site)
+{
+    return rng_hash(seed, (uint64_t)layer * 8 + (uint64_t)site + 1);
+}
+
+/* ---------------------------------------------------------------------------- config names */
+
+static arith_status parse_choice(int *out, const char *name, const char *flag,
+                                 const char *const *names, int count)
+{
+    for (int i = 0; i < count; i++)
+        if (strcmp(name, names[i]) == 0) {
+            *out = i;
+            return ARITH_OK;
+        }
+    char valid[256] = "";
+    for (int i = 0; i < count; i++) {
+        strcat(valid, i ? ", " : "");
+        strcat(valid, names[i]);
+    }
+    return arith_error(ARITH_ERR_ARG, "%s: unknown value '%s' (valid: %s)", flag, name, valid);
+}
+
+static const char *const model_names[] = {"transformer"};
+static const char *const norm_names[] = {"post", "pre"};
+static const char *const act_names[] = {"relu", "gelu"};
+static const char *const pos_names[] = {"none", "sinusoidal", "learned", "rope"};
+
+#define PARSE_ENUM(fn, type, names, flag)                                                     \
+    arith_status fn(type *out, const char *name)                                              \
+    {                                                                                         \
+        int v = 0;                                                                            \
+        arith_status st = parse_choice(&v, name, flag, names, (int)(sizeof names / sizeof *names)); \
+        if (st == ARITH_OK)                                                                   \
+            *out = (type)v;                                                                   \
+        return st;                                                                            \
+    }
+PARSE_ENUM(model_kind_parse, model_kind, model_names, "--model")
+PARSE_ENUM(norm_kind_parse, norm_kind, norm_names, "--norm")
+PARSE_ENUM(act_kind_parse, act_kind, act_names, "--act")
+PARSE_ENUM(pos_kind_parse, pos_kind, pos_names, "--pos")
+
+const char *model_kind_name(model_kind k) { return model_names[k]; }
+const char *norm_kind_name(norm_kind k) { return norm_names[k]; }
+const char *act_kind_name(act_kind k) { return act_names[k]; }
+const char *pos_kind_name(pos_kind k) { return pos_names[k]; }
+
+arith_status model_config_check(const model_config *cfg)
+{
+    if (cfg->vocab < 2)
+        return arith_error(ARITH_ERR_ARG, "vocabulary of %d tokens is too small", cfg->vocab);
+    if (cfg->d_model < 2)
+        return arith_error(ARITH_ERR_ARG, "--d-model must be at least 2 (got %d)", cfg->d_model);
+    if (cfg->heads < 1 || cfg->d_model % cfg->heads != 0)
+        return arith_error(ARITH_ERR_ARG, "--heads %d must divide --d-model %d", cfg->heads,
+                           cfg->d_model);
+    if (cfg->pos == POS_ROPE && (cfg->d_model / cfg->heads) % 2 != 0)
+        return arith_error(ARITH_ERR_ARG,
+                           "--pos rope needs an even head size (d_model/heads = %d)",
+                           cfg->d_model / cfg->heads);
+    if (cfg->pos == POS_SINUSOIDAL && cfg->d_model % 2 != 0)
+        return arith_error(ARITH_ERR_ARG, "--pos sinusoidal needs an even --d-model (got %d)",
+                           cfg->d_model);
+    if (cfg->ffn < 1)
+        return arith_error(ARITH_ERR_ARG, "--ffn must be at least 1 (got %d)", cfg->ffn);
+    if (cfg->layers < 1 || cfg->layers > 1000)
+        return arith_error(ARITH_ERR_ARG, "--layers must be between 1 and 1000 (got %d)",
+                           cfg->layers);
+    if (cfg->context < 2 || cfg->context > 65536)
+        return arith_error(ARITH_ERR_ARG, "context of %d tokens is out of range (2..65536)",
+                           cfg->context);
+    if (!(cfg->dropout >= 0.0f && cfg->dropout < 1.0f))
+        return arith_error(ARITH_ERR_ARG, "--dropout must be in [0, 1) (got %g)",
+                           (double)cfg->dropout);
+    return ARITH_OK;
+}
+
+/* ------------------------------------------------------------------------------- workspace */
+
+static void workspace_release(transformer *t)
+{
+    arith_free(t->work);
+    free(t->acts);
+    t->work = NULL;
+    t->acts = NULL;
+    t->cap_B = t->cap_T = 0;
+}
+
+static arith_status transformer_reserve(model *m, int B, int T)
+{
+    transformer *t = m->impl;
+    if (T > t->ctx)
+        return arith_error(ARITH_ERR_DATA,
+                           "sequences of %d tokens do not fit the model's context of %d", T,
+                           t->ctx);
+    if (B <= t->cap_B && T <= t->cap_T)
+        return ARITH_OK;
+    if (B < t->cap_B)
+        B = t->cap_B;
+    if (T < t->cap_T)
+        T = t->cap_T;
+    workspace_release(t);
+    size_t N = (size_t)B * T, C = t->C, F = t->F, V = t->V, H = t->H, L = t->L;
+    size_t per_block = N * C * 8 + N * 3 * C + B * H * (size_t)T * T + N * F * 2 + N * 4;
+    size_t total = per_block * L + N * C * 2 + N * 2 + N * V * 3 + N * C * 5 + N * 3 * C +
+                   N * F * 2 + 2 * L * (size_t)B * t->ctx * C + 2 * (size_t)B;
+    /* every piece is rounded up to 16 floats below */
+    total += (L * 20 + 40) * 16;
+    t->work = arith_alloc(total * sizeof(float));
+    t->acts = calloc(L, sizeof *t->acts);
+    if (!t->work || !t->acts) {
+        workspace_release(t);
+        return arith_error(ARITH_ERR_MEMORY, "out of memory reserving a %d x %d workspace", B, T);
+    }
+    float *p = t->work;
+#define TAKE(n) (p += ((n) + 15) / 16 * 16, p - ((n) + 15) / 16 * 16)
+    for (size_t l = 0; l < L; l++) {
+        block_acts *a = &t->acts[l];
+        a->x_in = TAKE(N * C);
+        a->ln1 = TAKE(N * C);
+        a->ln1_mean = TAKE(N);
+        a->ln1_rstd = TAKE(N);
+        a->qkv = TAKE(N * 3 * C);
+        a->att = TAKE(B * H * (size_t)T * T);
+        a->atty = TAKE(N * C);
+        a->attproj = TAKE(N * C);
+        a->mid = TAKE(N * C);
+        a->ln2 = TAKE(N * C);
+        a->ln2_mean = TAKE(N);
+        a->ln2_rstd = TAKE(N);
+        a->up = TAKE(N * F);
+        a->hid = TAKE(N * F);
+        a->down = TAKE(N * C);
+        a->res2 = TAKE(N * C);
+    }
+    t->x_final = TAKE(N * C);
+    t->lnf = TAKE(N * C);
+    t->lnf_mean = TAKE(N);
+    t->lnf_rstd = TAKE(N);
+    t->logits = TAKE(N * V);
+    t->probs = TAKE(N * V);
+    t->dlogits = TAKE(N * V);
+    t->dx = TAKE(N * C);
+    t->dx2 = TAKE(N * C);
+    t->dtmp = TAKE(N * C);
+    t->datty = TAKE(N * C);
+    t->dln = TAKE(N * C);
+    t->dqkv = TAKE(N * 3 * C);
+    t->df1 = TAKE(N * F);
+    t->df2 = TAKE(N * F);
+    t->k_cache = TAKE(L * (size_t)B * t->ctx * C);
+    t->v_cache = TAKE(L * (size_t)B * t->ctx * C);
+    t->gen_tokens = (int32_t *)TAKE((size_t)B);
+    t->gen_pos = (int32_t *)TAKE((size_t)B);
+#undef TAKE
+    if ((size_t)(p - t->work) > total) /* the sizes above and the takes must agree */
+        abort();
+    t->cap_B = B;
+    t->cap_T = T;
+    return ARITH_OK;
+}
+
+/* --------------------------------------------------------------------------------- forward */
+
+static void activation_forward(act_kind act, float *out, const float *inp, size_t n)
+{
+    if (act == ACT_GELU)
+        gelu_forward(out, inp, n);
+    else
+        relu_forward(out, inp, n);
+}
+
+/* Embeds tokens and adds absolute positions: x(N,C). */
+static void embed(const model *m, float *x, const int32_t *tokens, const int32_t *pos, int N)
+{
+    const transformer *t = m->impl;
+    embedding_forward(x, tokens, P(m, t->tok_emb), N, t->C, sqrtf((float)t->C));
+    if (m->cfg.pos == POS_SINUSOIDAL)
+        positional_add_forward(x, t->pe, pos, N, t->C);
+    else if (m->cfg.pos == POS_LEARNED)
+        positional_add_forward(x, P(m, t->pos_emb), pos, N, t->C);
+}
+
+/* x_out = block(x_in) over a B x T batch, saving activations in a. When cache_k is given,
+ * the block's keys and values of every column are copied into it ((B, ctx, C)). */
+static void block_forward(const model *m, int l, float *x_out, const batch *b, bool train,
+                          uint64_t seed, float *cache_k, float *cache_v)
+{
+    const transformer *t = m->impl;
+    const block_params *w = &t->blocks[l];
+    block_acts *a = &t->acts[l];
+    const int B = b->B, T = b->T, N = B * T, C = t->C, F = t->F, H = t->H;
+    const float p = train ? m->cfg.dropout : 0.0f;
+    const bool pre = m->cfg.norm == NORM_PRE;
+
+    /* attention sub-block */
+    const float *attn_in = a->x_in;
+    if (pre) {
+        layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, a->x_in, P(m, w->ln1_w),
+                          P(m, w->ln1_b), N, C);
+        attn_in = a->ln1;
+    }
+    linear_forward(a->qkv, attn_in, P(m, w->qkv_w), P(m, w->qkv_b), N, C, 3 * C);
+    if (m->cfg.pos == POS_ROPE)
+        rope_forward(a->qkv, b->pos, t->rope_cos, t->rope_sin, N, C, H);
+    if (cache_k) {
+        for (int r = 0; r < B; r++)
+            for (int c = 0; c < T; c++) {
+                const float *row = a->qkv + ((size_t)r * T + c) * 3 * C;
+                size_t at = ((size_t)r * t->ctx + c) * C;
+                memcpy(cache_k + at, row + C, C * sizeof(float));
+                memcpy(cache_v + at, row + 2 * C, C * sizeof(float));
+            }
+    }
+    attention_forward(a->atty, a->att, a->qkv, b->start, B, T, C, H);
+    linear_forward(a->attproj, a->atty, P(m, w->out_w), P(m, w->out_b), N, C, C);
+    dropout_forward(a->attproj, a->attproj, (size_t)N * C, p, site_seed(seed, l, SITE_ATTN));
+    add_forward(a->mid, a->x_in, a->attproj, (size_t)N * C);
+
+    /* feed-forward sub-block */
+    const float *ffn_in;
+    if (pre) {
+        layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->mid, P(m, w->ln2_w),
+                          P(m, w->ln2_b), N, C);
+        ffn_in = a->ln2;
+    } else {
+        layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, a->mid, P(m, w->ln1_w),
+                          P(m, w->ln1_b), N, C);
+        ffn_in = a->ln1;
+    }
+    linear_forward(a->up, ffn_in, P(m, w->up_w), P(m, w->up_b), N, C, F);
+    activation_forward(m->cfg.act, a->hid, a->up, (size_t)N * F);
+    dropout_forward(a->hid, a->hid, (size_t)N * F, p, site_seed(seed, l, SITE_HIDDEN));
+    linear_forward(a->down, a->hid, P(m, w->down_w), P(m, w->down_b), N, F, C);
+    dropout_forward(a->down, a->down, (size_t)N * C, p, site_seed(seed, l, SITE_FFN));
+    if (pre) {
+        add_forward(x_out, a->mid, a->down, (size_t)N * C);
+    } else {
+        add_forward(a->res2, a->ln1, a->down, (size_t)N * C);
+        layernorm_forward(x_out, a->ln2_mean, a->ln2_rstd, a->res2, P(m, w->ln2_w),
+                          P(m, w->ln2_b), N, C);
+    }
+}
+
+/* Runs embedding, blocks, final norm and head over the batch; fills t->logits. */
+static void forward_logits(model *m, const batch *b, bool train, uint64_t seed, bool fill_cache)
+{
+    transformer *t = m->impl;
+    const int N = b->B * b->T, C = t->C;
+    float *x0 = t->acts[0].x_in;
+    embed(m, x0, b->tokens, b->pos, N);
+    dropout_forward(x0, x0, (size_t)N * C, train ? m->cfg.dropout : 0.0f,
+                    site_seed(seed, 0, SITE_EMBED));
+    for (int l = 0; l < t->L; l++) {
+        float *x_out = l + 1 < t->L ? t->acts[l + 1].x_in : t->x_final;
+        size_t layer_cache = (size_t)l * t->cap_B * t->ctx * C;
+        block_forward(m, l, x_out, b, train, seed, fill_cache ? t->k_cache + layer_cache : NULL,
+                      fill_cache ? t->v_cache + layer_cache : NULL);
+    }
+    layernorm_forward(t->lnf, t->lnf_mean, t->lnf_rstd, t->x_final, P(m, t->lnf_w),
+                      P(m, t->lnf_b), N, C);
+    linear_forward(t->logits, t->lnf, P(m, t->head_w), P(m, t->head_b), N, C, t->V);
+    m->logits = t->logits;
+}
+
+static arith_status transformer_forward(model *m, const batch *b, bool train,
+                                        uint64_t dropout_seed, double *loss_sum, int *count)
+{
+    transformer *t = m->impl;
+    if (b->B > t->cap_B || b->T > t->cap_T) {
+        arith_status st = transformer_reserve(m, b->B, b->T);
+        if (st)
+            return st;
+    }
+    forward_logits(m, b, train, dropout_seed, false);
+    int n = 0;
+    double loss = crossentropy_forward(t->probs, t->logits, b->targets, b->B * b->T, t->V, &n);
+    t->last = b;
+    t->last_train = train;
+    t->last_seed = dropout_seed;
+    t->last_count = n;
+    if (loss_sum)
+        *loss_sum = loss;
+    if (count)
+        *count = n;
+    return ARITH_OK;
+}
+
+/* -------------------------------------------------------------------------------- backward */
+
+static void activation_backward(act_kind act, float *dinp, const float *dout, const float *inp,
+                                size_t n)
+{
+    if (act == ACT_GELU)
+        gelu_backward(dinp, dout, inp, n);
+    else
+        relu_backward(dinp, dout, inp, n);
+}
+
+/* Given dx_out (gradient w.r.t. the block's output), writes dx_in (overwritten) and adds the
+ * block's parameter gradients. */
+static void block_backward(model *m, int l, float *dx_in, const float *dx_out, const batch *b)
+{
+    transformer *t = m->impl;
+    const block_params *w = &t->blocks[l];
+    const block_acts *a = &t->acts[l];
+    const int B = b->B, T = b->T, N = B * T, C = t->C, F = t->F, H = t->H;
+    const size_t NC = (size_t)N * C, NF = (size_t)N * F;
+    const float p = t->last_train ? m->cfg.dropout : 0.0f;
+    const uint64_t seed = t->last_seed;
+    const bool pre = m->cfg.norm == NORM_PRE;
+
+    /* dmid: gradient w.r.t. mid = x_in + attproj, built from the feed-forward sub-block. */
+    float *dmid = dx_in;                 /* reuse: dx_in is overwritten at the end anyway */
+    const float *dffn_out;               /* gradient w.r.t. the (dropped) down output */
+    const float *ffn_in = pre ? a->ln2 : a->ln1;
+    float *dffn_in = t->dln;             /* gradient w.r.t. the ffn input */
+    if (pre) {
+        memcpy(dmid, dx_out, NC * sizeof(float)); /* residual */
+        dffn_out = dx_out;
+    } else {
+        /* x_out = LN2(res2), res2 = ln1 + down */
+        memset(t->dtmp, 0, NC * sizeof(float));
+        layernorm_backward(t->dtmp, G(m, w->ln2_w), G(m, w->ln2_b), dx_out, a->res2,
+                           P(m, w->ln2_w), a->ln2_mean, a->ln2_rstd, N, C);
+        dffn_out = t->dtmp;
+    }
+    /* through dropout, down, dropout, activation, up */
+    memset(t->datty, 0, NC * sizeof(float));
+    dropout_backward(t->datty, dffn_out, NC, p, site_seed(seed, l, SITE_FFN));
+    memset(t->df1, 0, NF * sizeof(float));
+    linear_backward(t->df1, G(m, w->down_w), G(m, w->down_b), t->datty, a->hid, P(m, w->down_w),
+                    N, F, C);
+    memset(t->df2, 0, NF * sizeof(float));
+    dropout_backward(t->df2, t->df1, NF, p, site_seed(seed, l, SITE_HIDDEN));
+    memset(t->df1, 0, NF * sizeof(float));
+    activation_backward(m->cfg.act, t->df1, t->df2, a->up, NF);
+    if (pre) {
+        memset(dffn_in, 0, NC * sizeof(float));
+    } else {
+        memcpy(dffn_in, t->dtmp, NC * sizeof(float)); /* residual res2 = ln1 + down */
+    }
+    linear_backward(dffn_in, G(m, w->up_w), G(m, w->up_b), t->df1, ffn_in, P(m, w->up_w), N, C,
+                    F);
+    if (pre) {
+        layernorm_backward(dmid, G(m, w->ln2_w), G(m, w->ln2_b), dffn_in, a->mid,
+                           P(m, w->ln2_w), a->ln2_mean, a->ln2_rstd, N, C);
+    } else {
+        memset(dmid, 0, NC * sizeof(float));
+        layernorm_backward(dmid, G(m, w->ln1_w), G(m, w->ln1_b), dffn_in, a->mid,
+                           P(m, w->ln1_w), a->ln1_mean, a->ln1_rstd, N, C);
+    }
+
+    /* attention sub-block: mid = x_in + dropout(proj(attention(qkv(attn_in)))) */
+    memset(t->dtmp, 0, NC * sizeof(float));
+    dropout_backward(t->dtmp, dmid, NC, p, site_seed(seed, l, SITE_ATTN));
+    memset(t->datty, 0, NC * sizeof(float));
+    linear_backward(t->datty, G(m, w->out_w), G(m, w->out_b), t->dtmp, a->atty, P(m, w->out_w),
+                    N, C, C);
+    memset(t->dqkv, 0, NC * 3 * sizeof(float));
+    attention_backward(t->dqkv, t->datty, a->qkv, a->att, b->start, B, T, C, H);
+    if (m->cfg.pos == POS_ROPE)
+        rope_backward(t->dqkv, b->pos, t->rope_cos, t->rope_sin, N, C, H);
+    /* dx_in = dmid (residual) + gradient through the attention input */
+    if (pre) {
+        memset(t->dln, 0, NC * sizeof(float));
+        linear_backward(t->dln, G(m, w->qkv_w), G(m, w->qkv_b), t->dqkv, a->ln1, P(m, w->qkv_w),
+                        N, C, 3 * C);
+        layernorm_backward(dx_in, G(m, w->ln1_w), G(m, w->ln1_b), t->dln, a->x_in,
+                           P(m, w->ln1_w), a->ln1_mean, a->ln1_rstd, N, C);
+    } else {
+        linear_backward(dx_in, G(m, w->qkv_w), G(m, w->qkv_b), t->dqkv, a->x_in, P(m, w->qkv_w),
+                        N, C, 3 * C);
+    }
+}
+
+static void transformer_backward(model *m)
+{
+    transformer *t = m->impl;
+    const batch *b = t->last;
+    if (!b || t->last_count == 0)
+        return;
+    const int N = b->B * b->T, C = t->C, V = t->V;
+    const size_t NC = (size_t)N * C;
+    memset(t->dlogits, 0, (size_t)N * V * sizeof(float));
+    crossentropy_backward(t->dlogits, t->probs, b->targets, N, V, 1.0f / (float)t->last_count);
+    memset(t->dln, 0, NC * sizeof(float));
+    linear_backward(t->dln, G(m, t->head_w), G(m, t->head_b), t->dlogits, t->lnf,
+                    P(m, t->head_w), N, C, V);
+    memset(t->dx, 0, NC * sizeof(float));
+    layernorm_backward(t->dx, G(m, t->lnf_w), G(m, t->lnf_b), t->dln, t->x_final, P(m, t->lnf_w),
+                       t->lnf_mean, t->lnf_rstd, N, C);
+    float *dout = t->dx, *din = t->dx2;
+    for (int l = t->L - 1; l >= 0; l--) {
+        block_backward(m, l, din, dout, b);
+        float *swap = dout;
+        dout = din;
+        din = swap;
+    }
+    /* dout: gradient w.r.t. the (dropped out) embedding sum */
+    memset(t->dtmp, 0, NC * sizeof(float));
+    dropout_backward(t->dtmp, dout, NC, t->last_train ? m->cfg.dropout : 0.0f,
+                     site_seed(t->last_seed, 0, SITE_EMBED));
+    if (m->cfg.pos == POS_LEARNED)
+        positional_add_backward(G(m, t->pos_emb), t->dtmp, b->pos, N, C);
+    embedding_backward(G(m, t->tok_emb), t->dtmp, b->tokens, N, C, sqrtf((float)C));
+}
+
+/* ------------------------------------------------------------------------------ generation */
+
+static int32_t argmax_row(const float *row, int V)
+{
+    int32_t best = 0;
+    for (int v = 1; v < V; v++)
+        if (row[v] > row[best])
+            best = v;
+    return best;
+}
+
+/* One decoding step for B rows: the new token of row r sits at column `col`. Writes the
+ * logits of the new tokens into t->logits (B, V). Uses block 0's buffers as scratch. */
+static void decode_step(model *m, const int32_t *tokens, const int32_t *start, int B, int col)
+{
+    transformer *t = m->impl;
+    const int C = t->C, F = t->F, H = t->H;
+    const bool pre = m->cfg.norm == NORM_PRE;
+    block_acts *s = &t->acts[0];
+    int32_t *pos = t->gen_pos;
+    for (int r = 0; r < B; r++) {
+        int p = col - start[r];
+        pos[r] = p > 0 ? p : 0;
+    }
+    float *x = t->x_final; /* (B, C) residual stream */
+    embed(m, x, tokens, pos, B);
+    for (int l = 0; l < t->L; l++) {
+        const block_params *w = &t->blocks[l];
+        size_t layer_cache = (size_t)l * t->cap_B * t->ctx * C;
+        float *kc = t->k_cache + layer_cache, *vc = t->v_cache + layer_cache;
+        const float *attn_in = x;
+        if (pre) {
+            layernorm_forward(s->ln1, s->ln1_mean, s->ln1_rstd, x, P(m, w->ln1_w),
+                              P(m, w->ln1_b), B, C);
+            attn_in = s->ln1;
+        }
+        linear_forward(s->qkv, attn_in, P(m, w->qkv_w), P(m, w->qkv_b), B, C, 3 * C);
+        if (m->cfg.pos == POS_ROPE)
+            rope_forward(s->qkv, pos, t->rope_cos, t->rope_sin, B, C, H);
+        for (int r = 0; r < B; r++) {
+            size_t at = ((size_t)r * t->ctx + col) * C;
+            memcpy(kc + at, s->qkv + (size_t)r * 3 * C + C, C * sizeof(float));
+            memcpy(vc + at, s->qkv + (size_t)r * 3 * C + 2 * C, C * sizeof(float));
+        }
+        attention_decode(s->atty, s->qkv, 3 * C, kc, vc, start, B, col, t->ctx, C, H);
+        linear_forward(s->attproj, s->atty, P(m, w->out_w), P(m, w->out_b), B, C, C);
+        add_forward(s->mid, x, s->attproj, (size_t)B * C);
+        const float *ffn_in;
+        if (pre) {
+            layernorm_forward(s->ln2, s->ln2_mean, s->ln2_rstd, s->mid, P(m, w->ln2_w),
+                              P(m, w->ln2_b), B, C);
+            ffn_in = s->ln2;
+        } else {
+            layernorm_forward(s->ln1, s->ln1_mean, s->ln1_rstd, s->mid, P(m, w->ln1_w),
+                              P(m, w->ln1_b), B, C);
+            ffn_in = s->ln1;
+        }
+        linear_forward(s->up, ffn_in, P(m, w->up_w), P(m, w->up_b), B, C, F);
+        activation_forward(m->cfg.act, s->hid, s->up, (size_t)B * F);
+        linear_forward(s->down, s->hid, P(m, w->down_w), P(m, w->down_b), B, F, C);
+        if (pre) {
+            add_forward(x, s->mid, s->down, (size_t)B * C);
+        } else {
+            add_forward(s->res2, s->ln1, s->down, (size_t)B * C);
+            layernorm_forward(x, s->ln2_mean, s->ln2_rstd, s->res2, P(m, w->ln2_w),
+                              P(m, w->ln2_b), B, C);
+        }
+    }
+    layernorm_forward(t->lnf, t->lnf_mean, t->lnf_rstd, x, P(m, t->lnf_w), P(m, t->lnf_b), B, C);
+    linear_forward(t->logits, t->lnf, P(m, t->head_w), P(m, t->head_b), B, C, t->V);
+}
+
+static arith_status transformer_generate(model *m, const batch *prompts, int max_new, int32_t eos,
+                                         int32_t *out)
+{
+    transformer *t = m->impl;
+    const int B = prompts->B, T = prompts->T, V = t->V;
+    if (max_new < 1)
+        return ARITH_OK;
+    if (T + max_new - 1 > t->ctx)
+        return arith_error(ARITH_ERR_DATA,
+                           "a prompt of %d tokens plus an answer of up to %d does not fit the "
+                           "model's context of %d tokens", T, max_new, t->ctx);
+    arith_status st = transformer_reserve(m, B, T);
+    if (st)
+        return st;
+    /* prefill: the whole prompt at once, keys and values into the cache */
+    forward_logits(m, prompts, false, 0, true);
+    int live = 0;
+    for (int r = 0; r < B; r++) {
+        int32_t next = argmax_row(t->logits + ((size_t)r * T + T - 1) * V, V);
+        out[(size_t)r * max_new] = next;
+        t->gen_tokens[r] = next;
+        live += next != eos;
+    }
+    for (int i = 1; i < max_new; i++) {
+        if (live == 0) {
+            for (int r = 0; r < B; r++)
+                out[(size_t)r * max_new + i] = eos;
+            continue;
+        }
+        decode_step(m, t->gen_tokens, prompts->start, B, T + i - 1);
+        live = 0;
+        for (int r = 0; r < B; r++) {
+            int32_t prev = out[(size_t)r * max_new + i - 1];
+            int32_t next = prev == eos ? eos : argmax_row(t->logits + (size_t)r * V, V);
+            out[(size_t)r * max_new + i] = next;
+            t->gen_tokens[r] = next;
+            live += next != eos;
+        }
+    }
+    m->logits = t->logits;
+    return ARITH_OK;
+}
+
+/* --------------------------------------------------------------------------- create, free */
+
+static void transformer_destroy(model *m)
+{
+    transformer *t = m->impl;
+    if (t) {
+        workspace_release(t);
+        free(t->blocks);
+        arith_free(t->pe);
+        arith_free(t->rope_cos);
+        arith_free(t->rope_sin);
+        free(t);
+    }
+}
+
+static const model_ops transformer_ops = {
+    .name = "transformer",
+    .forward = transformer_forward,
+    .backward = transformer_backward,
+    .generate = transformer_generate,
+    .reserve = transformer_reserve,
+    .destroy = transformer_destroy,
+};
+
+static arith_status declare(param_table *pt, size_t *off, const char *name, int ndim, int64_t d0,
+                            int64_t d1)
+{
+    int64_t shape[2] = {d0, d1};
+    arith_status st = params_add(pt, name, ndim, shape);
+    if (st == ARITH_OK)
+        *off = pt->views[pt->count - 1].offset;
+    return st;
+}
+
+arith_status transformer_create(model **out, const model_config *cfg)
+{
+    *out = NULL;
+    arith_status st = model_config_check(cfg);
+    if (st)
+        return st;
+    model *m = calloc(1, sizeof *m);
+    transformer *t = calloc(1, sizeof *t);
+    if (!m || !t) {
+        free(m);
+        free(t);
+        return arith_error(ARITH_ERR_MEMORY, "out of memory creating a transformer");
+    }
+    m->ops = &transformer_ops;
+    m->cfg = *cfg;
+    m->impl = t;
+    params_init(&m->params);
+    t->L = cfg->layers;
+    t->C = cfg->d_model;
+    t->H = cfg->heads;
+    t->F = cfg->ffn;
+    t->V = cfg->vocab;
+    t->ctx = cfg->context;
+    t->blocks = calloc((size_t)t->L, sizeof *t->blocks);
+    if (!t->blocks) {
+        model_free(m);
+        return arith_error(ARITH_ERR_MEMORY, "out of memory creating a transformer");
+    }
+    const int C = t->C, F = t->F;
+    param_table *pt = &m->params;
+    st = declare(pt, &t->tok_emb, "tok_emb.weight", 2, t->V, C);
+    if (!st && cfg->pos == POS_LEARNED)
+        st = declare(pt, &t->pos_emb, "pos_emb.weight", 2, t->ctx, C);
+    char name[PARAM_NAME_MAX];
+#define BLOCK(field, suffix, ndim, d0, d1)                                                   \
+    if (!st) {                                                                               \
+        snprintf(name, sizeof name, "layers.%d.%s", l, suffix);                              \
+        st = declare(pt, &t->blocks[l].field, name, ndim, d0, d1);                           \
+    }
+    for (int l = 0; l < t->L; l++) {
+        BLOCK(ln1_w, "ln1.weight", 1, C, 0)
+        BLOCK(ln1_b, "ln1.bias", 1, C, 0)
+        BLOCK(qkv_w, "attn.qkv.weight", 2, 3 * C, C)
+        BLOCK(qkv_b, "attn.qkv.bias", 1, 3 * C, 0)
+        BLOCK(out_w, "attn.out.weight", 2, C, C)
+        BLOCK(out_b, "attn.out.bias", 1, C, 0)
+        BLOCK(ln2_w, "ln2.weight", 1, C, 0)
+        BLOCK(ln2_b, "ln2.bias", 1, C, 0)
+        BLOCK(up_w, "ffn.up.weight", 2, F, C)
+        BLOCK(up_b, "ffn.up.bias", 1, F, 0)
+        BLOCK(down_w, "ffn.down.weight", 2, C, F)
+        BLOCK(down_b, "ffn.down.bias", 1, C, 0)
+    }
+#undef BLOCK
+    if (!st)
+        st = declare(pt, &t->lnf_w, "ln_f.weight", 1, C, 0);
+    if (!st)
+        st = declare(pt, &t->lnf_b, "ln_f.bias", 1, C, 0);
+    if (!st)
+        st = declare(pt, &t->head_w, "head.weight", 2, t->V, C);
+    if (!st)
+        st = declare(pt, &t->head_b, "head.bias", 1, t->V, 0);
+    if (!st)
+        st = params_alloc(pt);
+    if (!st && cfg->pos == POS_SINUSOIDAL) {
+        t->pe = arith_alloc((size_t)t->ctx * C * sizeof(float));
+        if (!t->pe)
+            st = ARITH_ERR_MEMORY;
+        else
+            sinusoidal_table(t->pe, t->ctx, C);
+    }
+    if (!st && cfg->pos == POS_ROPE) {
+        int hd = C / t->H;
+        t->rope_cos = arith_alloc((size_t)t->ctx * (hd / 2) * sizeof(float));
+        t->rope_sin = arith_alloc((size_t)t->ctx * (hd / 2) * sizeof(float));
+        if (!t->rope_cos || !t->rope_sin)
+            st = ARITH_ERR_MEMORY;
+        else
+            rope_tables(t->rope_cos, t->rope_sin, t->ctx, hd, 10000.0f);
+    }
+    /* layer norms start as the identity */
+    for (int i = 0; !st && i < pt->count; i++) {
+        const char *n = pt->views[i].name;
+        size_t len = strlen(n);
+        if (strstr(n, "ln") && len > 7 && strcmp(n + len - 7, ".weight") == 0)
+            for (size_t j = 0; j < pt->views[i].size; j++)
+                pt->data[pt->views[i].offset + j] = 1.0f;
+    }
+    if (st) {
+        model_free(m);
+        return st;
+    }
+    *out = m;
+    return ARITH_OK;
+}
+
+static void fill_uniform(float *x, size_t n, float bound, rng_state *rng)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = (2.0f * rng_uniform(rng) - 1.0f) * bound;
+}
+
+void transformer_init_weights(model *m, rng_state *rng)
+{
+    /* As seed 001's torch model: embedding and head U(-0.1, 0.1), head bias 0; every block
+     * matrix Xavier-uniform (nn.Transformer resets them so); attention biases 0, feed-forward
+     * biases U(+-1/sqrt(fan_in)) (nn.Linear's default); layer norms 1 and 0; learned positions
+     * N(0, 0.02). */
+    transformer *t = m->impl;
+    param_table *pt = &m->params;
+    for (int i = 0; i < pt->count; i++) {
+        param_view *v = &pt->views[i];
+        float *x = pt->data + v->offset;
+        const char *n = v->name;
+        if (strcmp(n, "tok_emb.weight") == 0 || strcmp(n, "head.weight") == 0) {
+            fill_uniform(x, v->size, 0.1f, rng);
+        } else if (strcmp(n, "pos_emb.weight") == 0) {
+            for (size_t j = 0; j < v->size; j++)
+                x[j] = 0.02f * rng_normal(rng);
+        } else if (strstr(n, "ln")) {
+            float value = strstr(n, ".weight") ? 1.0f : 0.0f;
+            for (size_t j = 0; j < v->size; j++)
+                x[j] = value;
+        } else if (v->ndim == 2) {
+            float bound = sqrtf(6.0f / (float)(v->shape[0] + v->shape[1]));
+            fill_uniform(x, v->size, bound, rng);
+        } else if (strstr(n, "ffn.up.bias")) {
+            fill_uniform(x, v->size, 1.0f / sqrtf((float)t->C), rng);
+        } else if (strstr(n, "ffn.down.bias")) {
+            fill_uniform(x, v->size, 1.0f / sqrtf((float)t->F), rng);
+        } else {
+            memset(x, 0, v->size * sizeof(float));
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ generic wrappers */
+
+arith_status model_create(model **out, const model_config *cfg)
+{
+    switch (cfg->kind) {
+    case MODEL_TRANSFORMER:
+        return transformer_create(out, cfg);
+    }
+    return arith_error(ARITH_ERR_ARG, "unknown model kind %d", (int)cfg->kind);
+}
+
+void model_init_weights(model *m, rng_state *rng)
+{
+    switch (m->cfg.kind) {
+    case MODEL_TRANSFORMER:
+        transformer_init_weights(m, rng);
+        return;
+    }
+}
+
+void model_free(model *m)
+{
+    if (!m)
+        return;
+    if (m->ops && m->ops->destroy)
+        m->ops->destroy(m);
+    params_free(&m->params);
+    free(m);
+}
