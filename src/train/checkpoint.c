@@ -1,0 +1,157 @@
+/* Checkpoints: safetensors holding every parameter under its table name (and, for resuming,
+ * the optimizer's moments as optim.m.<name> / optim.v.<name>), with the run's config, tokenizer,
+ * task and progress as strings in __metadata__. Written to a temporary file and renamed. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/io.h"
+#include "train/train.h"
+
+#define CHECKPOINT_FORMAT "arith.checkpoint.v1"
+
+arith_status checkpoint_save(const char *path, const model *m, const optimizer_state *opt,
+                             const train_config *cfg, const train_progress *progress)
+{
+    const param_table *pt = &m->params;
+    int n = pt->count * (opt ? 3 : 1);
+    st_entry *entries = calloc((size_t)n, sizeof *entries);
+    char (*names)[PARAM_NAME_MAX + 16] = calloc((size_t)n, sizeof *names);
+    char *config = train_config_to_json(cfg);
+    if (!entries || !names || !config) {
+        free(entries);
+        free(names);
+        free(config);
+        return arith_error(ARITH_ERR_MEMORY, "out of memory saving %s", path);
+    }
+    int k = 0;
+    for (int i = 0; i < pt->count; i++) {
+        const param_view *v = &pt->views[i];
+        entries[k++] = (st_entry){v->name, v->ndim, v->shape, pt->data + v->offset};
+    }
+    if (opt) {
+        for (int i = 0; i < pt->count; i++) {
+            const param_view *v = &pt->views[i];
+            snprintf(names[k], sizeof names[k], "optim.m.%s", v->name);
+            entries[k] = (st_entry){names[k], v->ndim, v->shape, opt->m + v->offset};
+            k++;
+            snprintf(names[k], sizeof names[k], "optim.v.%s", v->name);
+            entries[k] = (st_entry){names[k], v->ndim, v->shape, opt->v + v->offset};
+            k++;
+        }
+    }
+    char step[32], total[32], best[32], best_step[32], last[32], opt_t[32], vocab[16];
+    snprintf(step, sizeof step, "%lld", progress->step);
+    snprintf(total, sizeof total, "%lld", progress->total_steps);
+    snprintf(best, sizeof best, "%.17g", progress->best_accuracy);
+    snprintf(best_step, sizeof best_step, "%lld", progress->best_step);
+    snprintf(last, sizeof last, "%.17g", progress->last_accuracy);
+    snprintf(opt_t, sizeof opt_t, "%lld", opt ? opt->t : 0LL);
+    snprintf(vocab, sizeof vocab, "%d", m->cfg.vocab);
+    const char *keys[] = {"format", "arith_version", "config", "model", "tokenizer", "task",
+                          "vocab", "step", "total_steps", "best_accuracy", "best_step",
+                          "last_accuracy", "optim_t"};
+    const char *values[] = {CHECKPOINT_FORMAT, ARITH_VERSION, config, cfg->model, cfg->tokenizer,
+                            cfg->task, vocab, step, total, best, best_step, last, opt_t};
+    arith_status st = st_write(path, entries, k, keys, values, (int)(sizeof keys / sizeof *keys));
+    free(entries);
+    free(names);
+    free(config);
+    return st;
+}
+
+static arith_status meta_ll(const st_file *f, const char *path, const char *key, long long *out)
+{
+    const char *v = st_meta(f, key);
+    char *end = NULL;
+    if (!v)
+        return arith_error(ARITH_ERR_FORMAT, "%s: metadata \"%s\" is missing", path, key);
+    *out = strtoll(v, &end, 10);
+    if (end == v || *end)
+        return arith_error(ARITH_ERR_FORMAT, "%s: metadata \"%s\" = \"%s\" is not an integer",
+                           path, key, v);
+    return ARITH_OK;
+}
+
+static arith_status read_meta(const st_file *f, const char *path, train_config *cfg,
+                              train_progress *progress)
+{
+    const char *format = st_meta(f, "format");
+    if (!format || strcmp(format, CHECKPOINT_FORMAT) != 0)
+        return arith_error(ARITH_ERR_FORMAT, "%s: not an arith checkpoint (metadata \"format\" "
+                           "is %s%s%s, expected \"%s\")", path, format ? "\"" : "",
+                           format ? format : "missing", format ? "\"" : "", CHECKPOINT_FORMAT);
+    const char *config = st_meta(f, "config");
+    if (!config)
+        return arith_error(ARITH_ERR_FORMAT, "%s: metadata \"config\" is missing", path);
+    train_config_defaults(cfg);
+    arith_status st = train_config_from_json(cfg, config, path);
+    if (st)
+        return st;
+    if (progress) {
+        memset(progress, 0, sizeof *progress);
+        st = meta_ll(f, path, "step", &progress->step);
+        if (!st)
+            st = meta_ll(f, path, "total_steps", &progress->total_steps);
+        if (!st)
+            st = meta_ll(f, path, "best_step", &progress->best_step);
+        const char *best = st_meta(f, "best_accuracy"), *last = st_meta(f, "last_accuracy");
+        progress->best_accuracy = best ? strtod(best, NULL) : -1.0;
+        progress->last_accuracy = last ? strtod(last, NULL) : -1.0;
+    }
+    return st;
+}
+
+arith_status checkpoint_read_config(const char *path, train_config *cfg, train_progress *progress)
+{
+    st_file f;
+    arith_status st = st_read(&f, path);
+    if (st)
+        return st;
+    st = read_meta(&f, path, cfg, progress);
+    st_free(&f);
+    return st;
+}
+
+arith_status checkpoint_load(const char *path, model *m, optimizer_state *opt)
+{
+    st_file f;
+    arith_status st = st_read(&f, path);
+    if (st)
+        return st;
+    const param_table *pt = &m->params;
+    char name[PARAM_NAME_MAX + 16];
+    for (int i = 0; i < pt->count && st == ARITH_OK; i++) {
+        const param_view *v = &pt->views[i];
+        const st_tensor *t = st_find(&f, v->name);
+        if (!t) {
+            st = arith_error(ARITH_ERR_FORMAT, "%s: tensor \"%s\" is missing", path, v->name);
+            break;
+        }
+        bool same = t->ndim == v->ndim;
+        for (int d = 0; same && d < v->ndim; d++)
+            same = t->shape[d] == v->shape[d];
+        if (!same) {
+            st = arith_error(ARITH_ERR_FORMAT, "%s: tensor \"%s\" has a shape that does not "
+                             "match the model's config", path, v->name);
+            break;
+        }
+        st = st_copy_f32(&f, v->name, pt->data + v->offset, v->size);
+        if (st == ARITH_OK && opt) {
+            snprintf(name, sizeof name, "optim.m.%s", v->name);
+            st = st_copy_f32(&f, name, opt->m + v->offset, v->size);
+            if (st == ARITH_OK) {
+                snprintf(name, sizeof name, "optim.v.%s", v->name);
+                st = st_copy_f32(&f, name, opt->v + v->offset, v->size);
+            }
+        }
+    }
+    if (st == ARITH_OK && opt) {
+        long long t = 0;
+        st = meta_ll(&f, path, "optim_t", &t);
+        opt->t = t;
+    }
+    st_free(&f);
+    return st;
+}

@@ -1,0 +1,197 @@
+/* train: the run configuration (one table of options shared by flags, config files and
+ * checkpoints), optimizers and schedules, the training loop, evaluation, and checkpoints.
+ * Nothing here prints: progress, samples and results go to the caller through callbacks. */
+#ifndef ARITH_TRAIN_H
+#define ARITH_TRAIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/core.h"
+#include "data/data.h"
+#include "models/model.h"
+
+#define TRAIN_PATH_MAX 1024
+
+/* ---------------------------------------------------------------------------- run config */
+
+typedef struct {
+    /* data */
+    char task[16];
+    int digits;
+    int n;                     /* examples generated (train + test) */
+    double test_frac;          /* share of n held out for testing */
+    char train_csv[TRAIN_PATH_MAX];
+    char test_csv[TRAIN_PATH_MAX];
+    char tokenizer[16];
+    bool reverse_answer;
+    /* model */
+    char model[16];
+    int layers;
+    int d_model;
+    int heads;
+    int ffn;
+    double dropout;
+    char norm[8];
+    char act[8];
+    char pos[16];
+    int context;               /* 0: longest prompt + answer of the data */
+    /* optimization */
+    char optim[8];
+    double lr;
+    double beta1, beta2, eps;
+    double weight_decay;
+    char schedule[16];
+    int warmup;
+    double min_lr;
+    double clip_value;         /* 0: off */
+    double clip_norm;          /* 0: off */
+    int batch;
+    int epochs;
+    int steps;                 /* > 0 overrides epochs */
+    /* run */
+    long long seed;
+    int threads;               /* 0: all cores */
+    int eval_every;            /* steps between evaluations; 0: once per epoch */
+    int eval_n;                /* test examples used by evaluations during training; 0: all */
+    int eval_batch;
+    int samples;               /* sample predictions shown at each evaluation */
+    int log_every;             /* steps between metrics lines */
+    char run[TRAIN_PATH_MAX];
+} train_config;
+
+typedef enum { OPT_INT, OPT_REAL, OPT_STRING, OPT_BOOL } option_type;
+
+typedef struct {
+    const char *name;          /* flag without "--", and config key */
+    option_type type;
+    size_t offset;             /* into train_config */
+    size_t size;               /* string capacity */
+    const char *default_value;
+    const char *choices;       /* comma-separated valid values, or NULL */
+    double min, max;           /* numeric range */
+    const char *group;
+    const char *help;
+} option_spec;
+
+extern const option_spec train_options[];
+extern const int train_option_count;
+
+void train_config_defaults(train_config *cfg);
+/* Finds an option by flag name (without "--"). */
+const option_spec *train_option_find(const char *name);
+/* Sets one option from text; errors name the flag, the value and the valid choices/range. */
+arith_status train_config_set(train_config *cfg, const char *name, const char *value);
+/* Reads a JSON object whose keys are flag names. `source` names the file in errors. */
+arith_status train_config_from_json(train_config *cfg, const char *json, const char *source);
+/* All options as a JSON object (malloc'd string). */
+char *train_config_to_json(const train_config *cfg);
+/* Prints `arith train --help` (every flag with its default). */
+void train_config_print_help(FILE *out);
+/* Builds the model config (vocab and context are filled by the caller). */
+arith_status train_model_config(model_config *mc, const train_config *cfg);
+
+/* ----------------------------------------------------------------------------- optimizer */
+
+typedef struct {
+    float *m;                  /* (params.total) first moment */
+    float *v;                  /* (params.total) second moment */
+    long long t;               /* steps taken */
+} optimizer_state;
+
+arith_status optimizer_init(optimizer_state *opt, const param_table *params);
+void optimizer_free(optimizer_state *opt);
+/* One Adam or AdamW step over trainable parameters (AdamW: decoupled weight decay as torch's
+ * AdamW; Adam: L2 added to the gradient as torch's Adam). */
+void optimizer_step(optimizer_state *opt, param_table *params, const train_config *cfg, double lr);
+/* Learning rate at `step` (0-based) of `total`. */
+double schedule_lr(const train_config *cfg, long long step, long long total);
+/* Clips gradients by value and/or by global norm; returns the global norm before clipping. */
+double clip_gradients(param_table *params, double clip_value, double clip_norm);
+
+/* ---------------------------------------------------------------------------- evaluation */
+
+typedef struct {
+    int total;
+    int correct;
+    double seconds;
+} eval_result;
+
+/* Called for the first examples of an evaluation (for showing samples) or for every example
+ * (predict); `predicted` is the decoded answer (with no EOS, all that was generated:
+ * it never counts as right). */
+typedef void (*eval_example_fn)(void *ctx, int index, const example *ex, const char *predicted,
+                                bool correct);
+
+/* Greedy generation over n examples of `set` (all when n <= 0), batched, exact match against the
+ * answers. fn (may be NULL) is called for the first `report` examples (all when report < 0). */
+arith_status evaluate(model *m, const tokenizer *tok, const example_set *set, int n,
+                      int batch_size, eval_example_fn fn, void *ctx, int report,
+                      eval_result *result);
+
+/* Answers prompts (no reference answers): answers[i] receives a malloc'd string, or NULL and
+ * an error for a prompt that cannot be encoded. */
+arith_status predict_answers(model *m, const tokenizer *tok, const char *const *prompts, int n,
+                             int batch_size, char **answers);
+
+/* --------------------------------------------------------------------------- checkpoints */
+
+typedef struct {
+    long long step;            /* optimizer steps taken */
+    long long total_steps;
+    double best_accuracy;      /* -1: none yet */
+    long long best_step;
+    double last_accuracy;
+} train_progress;
+
+/* Writes parameters (and the optimizer's moments, when opt is given) with the config, tokenizer,
+ * task and progress in __metadata__, atomically. */
+arith_status checkpoint_save(const char *path, const model *m, const optimizer_state *opt,
+                             const train_config *cfg, const train_progress *progress);
+/* Reads a checkpoint's config and progress (no model needed). */
+arith_status checkpoint_read_config(const char *path, train_config *cfg, train_progress *progress);
+/* Loads parameters (and moments when opt is given) into a model built from the same config;
+ * a missing tensor or a shape mismatch is an error naming it. */
+arith_status checkpoint_load(const char *path, model *m, optimizer_state *opt);
+
+/* ------------------------------------------------------------------------------ sessions */
+
+/* Everything a run needs, built from a config: data, tokenizer, model. */
+typedef struct {
+    train_config cfg;
+    task_config task;
+    tokenizer tok;
+    example_set train, test;
+    encoded_set train_enc, test_enc;
+    model *model;
+} session;
+
+/* Builds the data (generated or loaded), the tokenizer and the model (initialized from the
+ * seed). With `data_dir`, loads train.csv and test.csv from there instead (a saved run).
+ * Validates everything before anything is written. */
+arith_status session_open(session *s, const train_config *cfg, const char *data_dir);
+void session_close(session *s);
+
+/* Loads a saved run for eval/predict: config from the checkpoint, test set from the run. */
+arith_status session_load_run(session *s, const char *run_dir, const char *which);
+
+/* Callbacks of the training loop. */
+typedef struct {
+    void *ctx;
+    /* after every step */
+    void (*on_step)(void *ctx, long long step, long long total, int epoch, double loss, double lr,
+                    double steps_per_sec);
+    /* after every evaluation; `is_best` when it set a new best */
+    void (*on_eval)(void *ctx, long long step, long long total, const eval_result *r,
+                    bool is_best);
+    /* samples shown at an evaluation */
+    eval_example_fn on_sample;
+} train_callbacks;
+
+/* Trains s->model on s->train, evaluating on s->test; writes the run directory
+ * (config.json, train.csv, test.csv, metrics.jsonl, last.safetensors, best.safetensors).
+ * With resume, continues from run_dir's last checkpoint as if never stopped. */
+arith_status train_run(session *s, const train_callbacks *cb, bool resume, eval_result *final);
+
+#endif
