@@ -1,0 +1,591 @@
+/* arith: the command line. Subcommands train, eval, predict and data; argument parsing,
+ * progress on stderr, results on stdout. Only this file prints and exits: 2 for usage errors,
+ * 1 for runtime errors, each with a message naming the flag, file or value at fault. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io/io.h"
+#include "train/train.h"
+
+enum { EXIT_USAGE = 2, EXIT_RUNTIME = 1 };
+
+static int fail(arith_status st)
+{
+    fprintf(stderr, "arith: error: %s\n", arith_error_message());
+    return st == ARITH_ERR_ARG ? EXIT_USAGE : EXIT_RUNTIME;
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "arith: error: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n");
+    return EXIT_USAGE;
+}
+
+static void print_usage(FILE *out)
+{
+    fprintf(out,
+            "arith %s: teach neural networks arithmetic, and measure how well they learned it\n\n"
+            "usage: arith COMMAND [OPTIONS]\n\n"
+            "commands:\n"
+            "  train [--OPTION VALUE ...]      train a model (arith train --help lists options)\n"
+            "  eval RUN_DIR [OPTIONS]          exact-match accuracy by greedy generation\n"
+            "  predict RUN_DIR [PROMPT ...]    answer prompts (or one per line from stdin)\n"
+            "  data --task add --digits N --n N [--out FILE]   write a data set as CSV\n"
+            "  version                         print the version\n\n"
+            "Run `arith COMMAND --help` for a command's options.\n",
+            ARITH_VERSION);
+}
+
+/* ------------------------------------------------------------------------------- progress */
+
+typedef struct {
+    bool tty;
+    double t_start;
+    long long last_line_step;
+    bool line_open;
+    int samples_shown;
+} progress_view;
+
+static void format_duration(char *out, size_t cap, double seconds)
+{
+    if (!(seconds >= 0) || seconds > 1e7)
+        snprintf(out, cap, "--");
+    else if (seconds < 60)
+        snprintf(out, cap, "%.0fs", seconds);
+    else if (seconds < 3600)
+        snprintf(out, cap, "%dm%02ds", (int)seconds / 60, (int)seconds % 60);
+    else
+        snprintf(out, cap, "%dh%02dm", (int)seconds / 3600, ((int)seconds % 3600) / 60);
+}
+
+static void end_line(progress_view *pv)
+{
+    if (pv->line_open) {
+        fputc('\n', stderr);
+        pv->line_open = false;
+    }
+}
+
+static void on_step(void *ctx, long long step, long long total, int epoch, double loss, double lr,
+                    double steps_per_sec)
+{
+    progress_view *pv = ctx;
+    /* on a terminal: redraw one line a few times a second; in a log: a line per 5% */
+    long long every = pv->tty ? 1 : (total / 20 > 0 ? total / 20 : 1);
+    if (step != total && step - pv->last_line_step < every)
+        return;
+    pv->last_line_step = step;
+    char eta[32], elapsed[32], bar[32];
+    format_duration(eta, sizeof eta, (double)(total - step) / steps_per_sec);
+    format_duration(elapsed, sizeof elapsed, time_now() - pv->t_start);
+    int width = 20, filled = (int)((double)step / (double)total * width);
+    for (int i = 0; i < width; i++)
+        bar[i] = i < filled ? '#' : '.';
+    bar[width] = '\0';
+    fprintf(stderr, "%sstep %lld/%lld [%s] %3d%% | epoch %d | loss %.4f | lr %.2e | "
+            "%.1f steps/s | %s elapsed | ETA %s%s", pv->tty ? "\r\033[K" : "", step, total, bar,
+            (int)(100 * step / total), epoch, loss, lr, steps_per_sec, elapsed, eta,
+            pv->tty ? "" : "\n");
+    pv->line_open = pv->tty;
+    fflush(stderr);
+}
+
+static void on_sample(void *ctx, int index, const example *ex, const char *predicted,
+                      bool correct)
+{
+    progress_view *pv = ctx;
+    end_line(pv);
+    fprintf(stderr, "  prompt: %-24s expected: %-14s predicted: %-14s %s\n", ex->prompt,
+            ex->answer, predicted, correct ? "ok" : "WRONG");
+    (void)index;
+}
+
+static void on_eval(void *ctx, long long step, long long total, const eval_result *r,
+                    bool is_best)
+{
+    progress_view *pv = ctx;
+    end_line(pv);
+    fprintf(stderr, "eval at step %lld/%lld: exact match %.4f (%d/%d) in %.1f s%s\n", step,
+            total, r->total ? (double)r->correct / r->total : 0.0, r->correct, r->total,
+            r->seconds, is_best ? " (best so far, saved)" : "");
+}
+
+/* -------------------------------------------------------------------------------- parsing */
+
+/* Splits "--name=value" or "--name value"; returns the number of argv entries used, 0 when
+ * argv[i] is not an option, -1 when a value is missing. Boolean options may stand alone. */
+static int take_option(int argc, char **argv, int i, char *name, size_t cap, const char **value,
+                       bool allow_bare)
+{
+    const char *a = argv[i];
+    if (strncmp(a, "--", 2) != 0 || a[2] == '\0')
+        return 0;
+    const char *eq = strchr(a, '=');
+    size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+    if (len >= cap)
+        len = cap - 1;
+    memcpy(name, a + 2, len);
+    name[len] = '\0';
+    if (eq) {
+        *value = eq + 1;
+        return 1;
+    }
+    if (allow_bare && (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)) {
+        *value = "true";
+        return 1;
+    }
+    if (i + 1 >= argc)
+        return -1;
+    *value = argv[i + 1];
+    return 2;
+}
+
+static bool is_bool_option(const char *name)
+{
+    const option_spec *o = train_option_find(name);
+    return o && o->type == OPT_BOOL;
+}
+
+/* Options that may change when a run is resumed. */
+static bool resumable_option(const char *name)
+{
+    static const char *const ok[] = {"steps", "epochs", "threads", "eval-every", "eval-n",
+                                     "eval-batch", "samples", "log-every"};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+        if (strcmp(name, ok[i]) == 0)
+            return true;
+    return false;
+}
+
+/* ---------------------------------------------------------------------------------- train */
+
+static int cmd_train(int argc, char **argv)
+{
+    train_config cfg;
+    train_config_defaults(&cfg);
+    const char *resume = NULL;
+    arith_status st;
+    char name[64];
+    const char *value;
+    /* first pass: --help, --config and --resume, which set the base the flags then change */
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            train_config_print_help(stdout);
+            return 0;
+        }
+        int used = take_option(argc, argv, i, name, sizeof name, &value, is_bool_option(argv[i] + 2));
+        if (used < 0)
+            return usage_error("%s needs a value", argv[i]);
+        if (used == 0)
+            return usage_error("unexpected argument '%s' (options start with --)", argv[i]);
+        if (strcmp(name, "config") == 0) {
+            char *text = NULL;
+            size_t size = 0;
+            st = io_read_file(value, &text, &size);
+            if (!st)
+                st = train_config_from_json(&cfg, text, value);
+            free(text);
+            if (st)
+                return fail(st);
+        } else if (strcmp(name, "resume") == 0) {
+            resume = value;
+        }
+        i += used - 1;
+    }
+    if (resume) {
+        char path[TRAIN_PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/last.safetensors", resume);
+        if (access(path, R_OK) != 0)
+            return fprintf(stderr, "arith: error: --resume %s: no checkpoint %s\n", resume, path),
+                   EXIT_RUNTIME;
+        train_progress progress;
+        st = checkpoint_read_config(path, &cfg, &progress);
+        if (st)
+            return fail(st);
+    }
+    for (int i = 0; i < argc; i++) {
+        int used = take_option(argc, argv, i, name, sizeof name, &value, is_bool_option(argv[i] + 2));
+        if (strcmp(name, "config") != 0 && strcmp(name, "resume") != 0) {
+            if (resume && !resumable_option(name) && train_option_find(name))
+                return usage_error("--%s cannot change when resuming a run (only --steps, "
+                                   "--epochs, --threads, --eval-* and --samples can)", name);
+            st = train_config_set(&cfg, name, value);
+            if (st)
+                return fail(st);
+        }
+        i += used - 1;
+    }
+
+    session s;
+    st = session_open(&s, &cfg, resume);
+    if (st) {
+        session_close(&s);
+        return fail(st);
+    }
+    if (resume)
+        snprintf(s.cfg.run, sizeof s.cfg.run, "%s", resume);
+    progress_view pv = {.tty = isatty(STDERR_FILENO), .t_start = time_now()};
+    fprintf(stderr, "arith %s: %s on %s (%d digits), tokenizer %s%s | %d train / %d test | "
+            "%d layers, d_model %d, %d heads, ffn %d, pos %s, norm %s | %zu parameters | "
+            "seed %lld | %d threads\n",
+            ARITH_VERSION, s.cfg.model, s.cfg.task, s.cfg.digits, s.cfg.tokenizer,
+            s.cfg.reverse_answer ? " (reversed answers)" : "", s.train.count, s.test.count,
+            s.cfg.layers, s.cfg.d_model, s.cfg.heads, s.cfg.ffn, s.cfg.pos, s.cfg.norm,
+            params_count_trainable(&s.model->params), s.cfg.seed, core_threads());
+    train_callbacks cb = {.ctx = &pv, .on_step = on_step, .on_eval = on_eval,
+                          .on_sample = on_sample};
+    eval_result final;
+    st = train_run(&s, &cb, resume != NULL, &final);
+    end_line(&pv);
+    if (st) {
+        session_close(&s);
+        return fail(st);
+    }
+    double acc = final.total ? (double)final.correct / final.total : 0.0;
+    printf("final test exact match: %.4f (%d/%d)\n", acc, final.correct, final.total);
+    fprintf(stderr, "run saved in %s (config.json, best.safetensors, last.safetensors, "
+            "metrics.jsonl, train.csv, test.csv)\n"
+            "  evaluate:  arith eval %s\n"
+            "  ask it:    arith predict %s \"%s\"\n"
+            "  continue:  arith train --resume %s --epochs %d\n",
+            s.cfg.run, s.cfg.run, s.cfg.run, s.test.items[0].prompt, s.cfg.run,
+            s.cfg.epochs + 1);
+    session_close(&s);
+    return 0;
+}
+
+/* ----------------------------------------------------------------------------------- eval */
+
+typedef struct {
+    int digits, n, batch, threads, samples;
+    long long seed;
+    const char *checkpoint;
+    const char *csv;
+    bool json;
+} eval_flags;
+
+static int parse_int_flag(const char *flag, const char *value, long long lo, long long hi,
+                          long long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(value, &end, 10);
+    if (errno || end == value || *end || v < lo || v > hi) {
+        fprintf(stderr, "arith: error: --%s: '%s' is not an integer in %lld..%lld\n", flag, value,
+                lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Parses the options shared by eval and predict; positional arguments are left in pos[]. */
+static int parse_eval_flags(int argc, char **argv, eval_flags *f, const char **pos, int *npos,
+                            bool for_eval)
+{
+    *npos = 0;
+    for (int i = 0; i < argc; i++) {
+        char name[64];
+        const char *value;
+        bool bare = strcmp(argv[i], "--json") == 0;
+        int used = take_option(argc, argv, i, name, sizeof name, &value, bare);
+        if (used == 0) {
+            pos[(*npos)++] = argv[i];
+            continue;
+        }
+        if (used < 0)
+            return usage_error("%s needs a value", argv[i]);
+        long long v = 0;
+        if (strcmp(name, "checkpoint") == 0) {
+            if (strcmp(value, "best") != 0 && strcmp(value, "last") != 0)
+                return usage_error("--checkpoint: unknown value '%s' (valid: best, last)", value);
+            f->checkpoint = value;
+        } else if (strcmp(name, "batch") == 0) {
+            if (parse_int_flag(name, value, 1, 65536, &v))
+                return EXIT_USAGE;
+            f->batch = (int)v;
+        } else if (strcmp(name, "threads") == 0) {
+            if (parse_int_flag(name, value, 0, 1024, &v))
+                return EXIT_USAGE;
+            f->threads = (int)v;
+        } else if (for_eval && strcmp(name, "digits") == 0) {
+            if (parse_int_flag(name, value, 1, 1000, &v))
+                return EXIT_USAGE;
+            f->digits = (int)v;
+        } else if (for_eval && strcmp(name, "n") == 0) {
+            if (parse_int_flag(name, value, 1, 100000000, &v))
+                return EXIT_USAGE;
+            f->n = (int)v;
+        } else if (for_eval && strcmp(name, "seed") == 0) {
+            if (parse_int_flag(name, value, 0, 9007199254740991LL, &v))
+                return EXIT_USAGE;
+            f->seed = v;
+        } else if (for_eval && strcmp(name, "samples") == 0) {
+            if (parse_int_flag(name, value, 0, 100000, &v))
+                return EXIT_USAGE;
+            f->samples = (int)v;
+        } else if (for_eval && strcmp(name, "csv") == 0) {
+            f->csv = value;
+        } else if (for_eval && strcmp(name, "json") == 0) {
+            f->json = true;
+        } else {
+            return usage_error(for_eval ? "unknown option --%s (valid: --checkpoint, --digits, "
+                                          "--n, --seed, --csv, --batch, --threads, --samples, "
+                                          "--json)"
+                                        : "unknown option --%s (valid: --checkpoint, --batch, "
+                                          "--threads)", name);
+        }
+        i += used - 1;
+    }
+    return 0;
+}
+
+static int cmd_eval(int argc, char **argv)
+{
+    if (argc > 0 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+        printf("usage: arith eval RUN_DIR [--checkpoint best|last] [--csv FILE | --digits N "
+               "--n N [--seed S]] [--batch N] [--threads N] [--samples K] [--json]\n\n"
+               "Exact-match accuracy by batched greedy generation (with a key/value cache) on the\n"
+               "run's test set, on a CSV file, or on N new examples of N digits that are not in\n"
+               "the run's training set.\n");
+        return 0;
+    }
+    eval_flags f = {.batch = 256, .threads = 0, .samples = 0, .seed = 12345,
+                    .checkpoint = "best"};
+    const char *pos[64];
+    int npos = 0;
+    if (argc > 64)
+        return usage_error("%s", "too many arguments");
+    int rc = parse_eval_flags(argc, argv, &f, pos, &npos, true);
+    if (rc)
+        return rc;
+    if (npos != 1)
+        return usage_error("%s", "usage: arith eval RUN_DIR [OPTIONS] (see arith eval --help)");
+    core_set_threads(f.threads);
+    session s;
+    arith_status st = session_load_run(&s, pos[0], f.checkpoint);
+    if (st) {
+        session_close(&s);
+        return fail(st);
+    }
+    core_set_threads(f.threads);
+    const example_set *set = &s.test;
+    example_set fresh, none;
+    examples_init(&fresh);
+    examples_init(&none);
+    char source[TRAIN_PATH_MAX + 64];
+    snprintf(source, sizeof source, "%s/test.csv", pos[0]);
+    if (f.csv) {
+        st = dataset_load_csv(&fresh, f.csv);
+        set = &fresh;
+        snprintf(source, sizeof source, "%s", f.csv);
+    } else if (f.digits || f.n) {
+        task_config task = s.task;
+        if (f.digits)
+            task.digits = f.digits;
+        int n = f.n ? f.n : s.test.count;
+        st = dataset_generate(&none, &fresh, &task, 0, n, (uint64_t)f.seed, &s.train);
+        set = &fresh;
+        snprintf(source, sizeof source, "%d new %d-digit examples (seed %lld)", n, task.digits,
+                 f.seed);
+    }
+    eval_result r = {0};
+    progress_view pv = {.tty = false};
+    if (!st)
+        st = evaluate(s.model, &s.tok, set, 0, f.batch, f.samples ? on_sample : NULL, &pv,
+                      f.samples, &r);
+    if (!st) {
+        double acc = r.total ? (double)r.correct / r.total : 0.0;
+        if (f.json)
+            printf("{\"run\": \"%s\", \"checkpoint\": \"%s\", \"accuracy\": %.6f, \"correct\": %d, "
+                   "\"total\": %d, \"seconds\": %.3f}\n", pos[0], f.checkpoint, acc, r.correct,
+                   r.total, r.seconds);
+        else
+            printf("exact match %.4f (%d/%d) on %s, %s checkpoint, %.2f s (%.0f answers/s)\n", acc,
+                   r.correct, r.total, source, f.checkpoint, r.seconds,
+                   r.seconds > 0 ? r.total / r.seconds : 0.0);
+    }
+    examples_free(&fresh);
+    session_close(&s);
+    return st ? fail(st) : 0;
+}
+
+/* -------------------------------------------------------------------------------- predict */
+
+static int cmd_predict(int argc, char **argv)
+{
+    if (argc > 0 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+        printf("usage: arith predict RUN_DIR [PROMPT ...] [--checkpoint best|last] [--batch N] "
+               "[--threads N]\n\nPrints the model's answer to each prompt (e.g. \"12+34=\"), one "
+               "per line. With no prompt,\nreads one prompt per line from stdin.\n");
+        return 0;
+    }
+    eval_flags f = {.batch = 256, .checkpoint = "best"};
+    const char **pos = malloc(((size_t)argc + 1) * sizeof *pos);
+    int npos = 0;
+    int rc = parse_eval_flags(argc, argv, &f, pos, &npos, false);
+    if (rc || npos < 1) {
+        free(pos);
+        return rc ? rc : usage_error("%s", "usage: arith predict RUN_DIR [PROMPT ...]");
+    }
+    session s;
+    arith_status st = session_load_run(&s, pos[0], f.checkpoint);
+    if (st) {
+        free(pos);
+        session_close(&s);
+        return fail(st);
+    }
+    core_set_threads(f.threads);
+    /* prompts from the arguments, or from stdin */
+    int n = npos - 1, cap = n > 0 ? n : 64;
+    char **prompts = malloc((size_t)cap * sizeof *prompts);
+    const char *source = "argument";
+    if (n > 0) {
+        for (int i = 0; i < n; i++)
+            prompts[i] = strdup(pos[i + 1]);
+    } else {
+        source = "stdin";
+        char *line = NULL;
+        size_t len = 0;
+        ssize_t got;
+        while ((got = getline(&line, &len, stdin)) > 0) {
+            while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
+                line[--got] = '\0';
+            if (n == cap) {
+                cap *= 2;
+                prompts = realloc(prompts, (size_t)cap * sizeof *prompts);
+            }
+            prompts[n++] = strdup(line);
+        }
+        free(line);
+    }
+    /* a prompt may leave out the final '=' */
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(prompts[i]);
+        if (len == 0 || prompts[i][len - 1] != '=') {
+            char *with = malloc(len + 2);
+            memcpy(with, prompts[i], len);
+            memcpy(with + len, "=", 2);
+            free(prompts[i]);
+            prompts[i] = with;
+        }
+    }
+    /* check every prompt first, so that an error names the one at fault */
+    int32_t ids[4096];
+    for (int i = 0; i < n && !st; i++) {
+        int count = 0;
+        st = tok_encode_prompt(&s.tok, prompts[i], ids, 4096, &count);
+        if (st)
+            arith_error_wrap(st, "%s %d: ", source, i + 1);
+    }
+    char **answers = calloc((size_t)n + 1, sizeof *answers);
+    if (!st && n > 0)
+        st = predict_answers(s.model, &s.tok, (const char *const *)prompts, n, f.batch, answers);
+    for (int i = 0; !st && i < n; i++)
+        printf("%s\n", answers[i]);
+    for (int i = 0; i < n; i++) {
+        free(prompts[i]);
+        free(answers[i]);
+    }
+    free(prompts);
+    free(answers);
+    free(pos);
+    session_close(&s);
+    return st ? fail(st) : 0;
+}
+
+/* ----------------------------------------------------------------------------------- data */
+
+static int cmd_data(int argc, char **argv)
+{
+    task_config task = {.kind = TASK_ADD, .digits = 9};
+    long long n = 1000, seed = 1;
+    const char *out = NULL;
+    for (int i = 0; i < argc; i++) {
+        char name[64];
+        const char *value;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: arith data --task add --digits N --n N [--seed S] [--out FILE]\n\n"
+                   "Writes N distinct examples as CSV with columns src,tgt (to stdout without "
+                   "--out).\n");
+            return 0;
+        }
+        int used = take_option(argc, argv, i, name, sizeof name, &value, false);
+        if (used == 0)
+            return usage_error("unexpected argument '%s'", argv[i]);
+        if (used < 0)
+            return usage_error("%s needs a value", argv[i]);
+        long long v = 0;
+        if (strcmp(name, "task") == 0) {
+            arith_status st = task_parse(&task.kind, value);
+            if (st)
+                return fail(st);
+        } else if (strcmp(name, "digits") == 0) {
+            if (parse_int_flag(name, value, 1, 1000, &v))
+                return EXIT_USAGE;
+            task.digits = (int)v;
+        } else if (strcmp(name, "n") == 0) {
+            if (parse_int_flag(name, value, 1, 100000000, &n))
+                return EXIT_USAGE;
+        } else if (strcmp(name, "seed") == 0) {
+            if (parse_int_flag(name, value, 0, 9007199254740991LL, &seed))
+                return EXIT_USAGE;
+        } else if (strcmp(name, "out") == 0) {
+            out = value;
+        } else {
+            return usage_error("unknown option --%s (valid: --task, --digits, --n, --seed, --out)",
+                               name);
+        }
+        i += used - 1;
+    }
+    example_set set, none;
+    examples_init(&set);
+    examples_init(&none);
+    arith_status st = dataset_generate(&set, &none, &task, (int)n, 0, (uint64_t)seed, NULL);
+    if (!st && out) {
+        st = dataset_save_csv(&set, out);
+        if (!st)
+            fprintf(stderr, "wrote %d examples to %s\n", set.count, out);
+    } else if (!st) {
+        printf("src,tgt\n");
+        for (int i = 0; i < set.count; i++)
+            printf("%s,%s\n", set.items[i].prompt, set.items[i].answer);
+    }
+    examples_free(&set);
+    examples_free(&none);
+    return st ? fail(st) : 0;
+}
+
+/* ----------------------------------------------------------------------------------- main */
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        print_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "train") == 0)
+        return cmd_train(argc - 2, argv + 2);
+    if (strcmp(cmd, "eval") == 0)
+        return cmd_eval(argc - 2, argv + 2);
+    if (strcmp(cmd, "predict") == 0)
+        return cmd_predict(argc - 2, argv + 2);
+    if (strcmp(cmd, "data") == 0)
+        return cmd_data(argc - 2, argv + 2);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("arith %s\n", ARITH_VERSION);
+        return 0;
+    }
+    fprintf(stderr, "arith: error: unknown command '%s' (valid: train, eval, predict, data, "
+            "version)\n", cmd);
+    return EXIT_USAGE;
+}
