@@ -1,0 +1,792 @@
+/* test_nn: every layer of nn.h. Each backward is checked against central finite differences of
+ * L = sum(out * R) for a fixed random R, starting from gradients that are not zero (so the
+ * backward must add); the fast attention against the reference and the decoding step; known
+ * values; dropout's mask statistics; and results that must not depend on the thread count. */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "core/core.h"
+#include "nn/nn.h"
+
+#define TEST_SEED 20240611u
+/* Gradient buffers start at this value, so a backward that overwrote instead of adding fails. */
+#define GRAD_PREFILL 0.5f
+#define FD_EPS 1e-3f
+#define FD_ATOL 1e-3
+#define FD_RTOL 1e-2
+
+static rng_state rng;
+
+static float *new_floats(size_t n)
+{
+    float *p = arith_alloc(n * sizeof(float));
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    return p;
+}
+
+static float *new_normal(size_t n, float scale)
+{
+    float *p = new_floats(n);
+    for (size_t i = 0; i < n; i++)
+        p[i] = scale * rng_normal(&rng);
+    return p;
+}
+
+static float *new_filled(size_t n, float value)
+{
+    float *p = new_floats(n);
+    for (size_t i = 0; i < n; i++)
+        p[i] = value;
+    return p;
+}
+
+/* Undoes GRAD_PREFILL so that what is left is the gradient the backward added. */
+static void remove_prefill(float *g, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        g[i] -= GRAD_PREFILL;
+}
+
+static double dot_d(const float *a, const float *b, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)a[i] * (double)b[i];
+    return s;
+}
+
+static int bitwise_equal(const float *a, const float *b, size_t n)
+{
+    return memcmp(a, b, n * sizeof(float)) == 0;
+}
+
+typedef double (*loss_fn)(void *ctx);
+
+/* Checks grad (n floats) against the central differences of loss() with respect to x. */
+static void check_grad(const char *what, float *x, const float *grad, size_t n, loss_fn loss,
+                       void *ctx, double atol, double rtol)
+{
+    float *num = new_floats(n);
+    for (size_t i = 0; i < n; i++) {
+        const float saved = x[i];
+        const float up = saved + FD_EPS, down = saved - FD_EPS;
+        x[i] = up;
+        double lp = loss(ctx);
+        x[i] = down;
+        double lm = loss(ctx);
+        x[i] = saved;
+        num[i] = (float)((lp - lm) / ((double)up - (double)down));
+    }
+    CHECK_CLOSE(what, grad, num, n, atol, rtol);
+    arith_free(num);
+}
+
+/* ----------------------------------------------------------------------------- embeddings */
+
+typedef struct {
+    float *out, *wte, *R;
+    const int32_t *ids;
+    int N, C;
+    float scale;
+} embedding_ctx;
+
+static double embedding_loss(void *p)
+{
+    embedding_ctx *c = p;
+    embedding_forward(c->out, c->ids, c->wte, c->N, c->C, c->scale);
+    return dot_d(c->out, c->R, (size_t)c->N * c->C);
+}
+
+static void test_embedding(void)
+{
+    enum { V = 5, C = 6, N = 7 };
+    const int32_t ids[N] = {3, 0, 3, 4, 1, 3, 0}; /* repeats: the backward must add them all */
+    embedding_ctx c = {new_floats(N * C), new_normal(V * C, 1.0f), new_normal(N * C, 1.0f), ids,
+                       N, C, 1.7f};
+    embedding_forward(c.out, ids, c.wte, N, C, c.scale);
+    CHECK(c.out[2 * C + 4] == 1.7f * c.wte[3 * C + 4]);
+    float *dwte = new_filled(V * C, GRAD_PREFILL);
+    embedding_backward(dwte, c.R, ids, N, C, c.scale);
+    remove_prefill(dwte, V * C);
+    /* row 2 is never looked up: its gradient stays exactly 0 */
+    for (int k = 0; k < C; k++)
+        CHECK(dwte[2 * C + k] == 0.0f);
+    check_grad("embedding dwte", c.wte, dwte, V * C, embedding_loss, &c, FD_ATOL, FD_RTOL);
+    embedding_backward(NULL, c.R, ids, N, C, c.scale);
+    arith_free(c.out);
+    arith_free(c.wte);
+    arith_free(c.R);
+    arith_free(dwte);
+}
+
+typedef struct {
+    float *x, *x0, *table, *R;
+    const int32_t *pos;
+    int N, C;
+} positional_ctx;
+
+static double positional_loss(void *p)
+{
+    positional_ctx *c = p;
+    memcpy(c->x, c->x0, (size_t)c->N * c->C * sizeof(float));
+    positional_add_forward(c->x, c->table, c->pos, c->N, c->C);
+    return dot_d(c->x, c->R, (size_t)c->N * c->C);
+}
+
+static void test_positional(void)
+{
+    enum { TMAX = 4, C = 6, N = 7 };
+    const int32_t pos[N] = {0, 1, 2, 0, 1, 2, 3};
+    positional_ctx c = {new_floats(N * C), new_normal(N * C, 1.0f), new_normal(TMAX * C, 1.0f),
+                        new_normal(N * C, 1.0f), pos, N, C};
+    positional_loss(&c);
+    CHECK(c.x[4 * C + 2] == c.x0[4 * C + 2] + c.table[1 * C + 2]);
+    float *dtable = new_filled(TMAX * C, GRAD_PREFILL);
+    positional_add_backward(dtable, c.R, pos, N, C);
+    remove_prefill(dtable, TMAX * C);
+    check_grad("positional_add dtable", c.table, dtable, TMAX * C, positional_loss, &c, FD_ATOL,
+               FD_RTOL);
+    arith_free(c.x);
+    arith_free(c.x0);
+    arith_free(c.table);
+    arith_free(c.R);
+    arith_free(dtable);
+
+    /* Sinusoidal table: pe[t][2i] = sin(t * 10000^(-2i/C)), pe[t][2i+1] = the cosine. */
+    enum { T = 5, CS = 8 };
+    float pe[T * CS];
+    sinusoidal_table(pe, T, CS);
+    CHECK_MSG(fabsf(pe[1 * CS + 0] - (float)sin(1.0)) < 1e-7f, "pe[1][0] = %.9g", pe[CS]);
+    CHECK_MSG(fabsf(pe[1 * CS + 1] - (float)cos(1.0)) < 1e-7f, "pe[1][1] = %.9g", pe[CS + 1]);
+    CHECK(pe[0] == 0.0f && pe[1] == 1.0f);
+    /* t = 3, 2i = 4: angle 3 * 10000^(-1/2) = 0.03 */
+    CHECK_MSG(fabsf(pe[3 * CS + 4] - (float)sin(0.03)) < 1e-7f, "pe[3][4] = %.9g", pe[3 * CS + 4]);
+    CHECK_MSG(fabsf(pe[3 * CS + 5] - (float)cos(0.03)) < 1e-7f, "pe[3][5] = %.9g", pe[3 * CS + 5]);
+}
+
+/* --------------------------------------------------------------------------------- linear */
+
+typedef struct {
+    float *out, *inp, *w, *b, *R;
+    int N, I, O;
+} linear_ctx;
+
+static double linear_loss(void *p)
+{
+    linear_ctx *c = p;
+    linear_forward(c->out, c->inp, c->w, c->b, c->N, c->I, c->O);
+    return dot_d(c->out, c->R, (size_t)c->N * c->O);
+}
+
+static void test_linear(void)
+{
+    enum { N = 5, I = 4, O = 3 };
+    linear_ctx c = {new_floats(N * O), new_normal(N * I, 1.0f), new_normal(O * I, 1.0f),
+                    new_normal(O, 1.0f), new_normal(N * O, 1.0f), N, I, O};
+    /* out[1][2] by hand */
+    linear_forward(c.out, c.inp, c.w, c.b, N, I, O);
+    double want = c.b[2];
+    for (int i = 0; i < I; i++)
+        want += (double)c.inp[1 * I + i] * c.w[2 * I + i];
+    CHECK_MSG(fabs(c.out[1 * O + 2] - want) < 1e-5, "out[1][2] = %.8g, want %.8g", c.out[5], want);
+    linear_forward(c.out, c.inp, c.w, NULL, N, I, O);
+    CHECK_MSG(fabs(c.out[1 * O + 2] - (want - c.b[2])) < 1e-5, "no bias: %.8g", c.out[5]);
+
+    float *dinp = new_filled(N * I, GRAD_PREFILL), *dw = new_filled(O * I, GRAD_PREFILL);
+    float *db = new_filled(O, GRAD_PREFILL);
+    linear_backward(dinp, dw, db, c.R, c.inp, c.w, N, I, O);
+    remove_prefill(dinp, N * I);
+    remove_prefill(dw, O * I);
+    remove_prefill(db, O);
+    check_grad("linear dinp", c.inp, dinp, N * I, linear_loss, &c, FD_ATOL, FD_RTOL);
+    check_grad("linear dw", c.w, dw, O * I, linear_loss, &c, FD_ATOL, FD_RTOL);
+    check_grad("linear db", c.b, db, O, linear_loss, &c, FD_ATOL, FD_RTOL);
+    /* NULL gradients are skipped, the others still computed */
+    float *db2 = new_floats(O);
+    linear_backward(NULL, NULL, db2, c.R, c.inp, c.w, N, I, O);
+    CHECK_CLOSE("linear db alone", db2, db, O, 1e-6, 1e-5);
+    arith_free(db2);
+    arith_free(c.out);
+    arith_free(c.inp);
+    arith_free(c.w);
+    arith_free(c.b);
+    arith_free(c.R);
+    arith_free(dinp);
+    arith_free(dw);
+    arith_free(db);
+}
+
+/* ------------------------------------------------------------------------------ layernorm */
+
+typedef struct {
+    float *out, *mean, *rstd, *inp, *w, *b, *R;
+    int N, C;
+} layernorm_ctx;
+
+static double layernorm_loss(void *p)
+{
+    layernorm_ctx *c = p;
+    layernorm_forward(c->out, c->mean, c->rstd, c->inp, c->w, c->b, c->N, c->C);
+    return dot_d(c->out, c->R, (size_t)c->N * c->C);
+}
+
+static void test_layernorm(void)
+{
+    /* known values: [1, 2, 3] -> [-1.2247, 0, 1.2247] */
+    {
+        const float x[3] = {1, 2, 3}, w[3] = {1, 1, 1}, b[3] = {0, 0, 0};
+        const float want[3] = {-1.2247357f, 0.0f, 1.2247357f};
+        float out[3], mean, rstd;
+        layernorm_forward(out, &mean, &rstd, x, w, b, 1, 3);
+        CHECK_CLOSE("layernorm [1,2,3]", out, want, 3, 1e-6, 1e-6);
+        CHECK(mean == 2.0f);
+    }
+    enum { N = 3, C = 7 };
+    layernorm_ctx c = {new_floats(N * C), new_floats(N), new_floats(N), new_normal(N * C, 1.0f),
+                       new_normal(C, 1.0f), new_normal(C, 1.0f), new_normal(N * C, 1.0f), N, C};
+    for (int k = 0; k < C; k++)
+        c.w[k] += 1.0f;
+    layernorm_loss(&c);
+    float *dinp = new_filled(N * C, GRAD_PREFILL), *dw = new_filled(C, GRAD_PREFILL);
+    float *db = new_filled(C, GRAD_PREFILL);
+    layernorm_backward(dinp, dw, db, c.R, c.inp, c.w, c.mean, c.rstd, N, C);
+    remove_prefill(dinp, N * C);
+    remove_prefill(dw, C);
+    remove_prefill(db, C);
+    check_grad("layernorm dinp", c.inp, dinp, N * C, layernorm_loss, &c, FD_ATOL, FD_RTOL);
+    check_grad("layernorm dw", c.w, dw, C, layernorm_loss, &c, FD_ATOL, FD_RTOL);
+    check_grad("layernorm db", c.b, db, C, layernorm_loss, &c, FD_ATOL, FD_RTOL);
+    /* NULL gradients skipped */
+    float *dw2 = new_floats(C);
+    layernorm_backward(NULL, dw2, NULL, c.R, c.inp, c.w, c.mean, c.rstd, N, C);
+    CHECK_CLOSE("layernorm dw alone", dw2, dw, C, 1e-6, 1e-5);
+    arith_free(dw2);
+    arith_free(c.out);
+    arith_free(c.mean);
+    arith_free(c.rstd);
+    arith_free(c.inp);
+    arith_free(c.w);
+    arith_free(c.b);
+    arith_free(c.R);
+    arith_free(dinp);
+    arith_free(dw);
+    arith_free(db);
+}
+
+/* ---------------------------------------------------------------------------- activations */
+
+enum { ACT_RELU, ACT_GELU, ACT_GELU_TANH };
+
+typedef struct {
+    int kind;
+    float *out, *inp, *R;
+    size_t n;
+} act_ctx;
+
+static void act_forward(int kind, float *out, const float *inp, size_t n)
+{
+    if (kind == ACT_RELU)
+        relu_forward(out, inp, n);
+    else if (kind == ACT_GELU)
+        gelu_forward(out, inp, n);
+    else
+        gelu_tanh_forward(out, inp, n);
+}
+
+static void act_backward(int kind, float *dinp, const float *dout, const float *inp, size_t n)
+{
+    if (kind == ACT_RELU)
+        relu_backward(dinp, dout, inp, n);
+    else if (kind == ACT_GELU)
+        gelu_backward(dinp, dout, inp, n);
+    else
+        gelu_tanh_backward(dinp, dout, inp, n);
+}
+
+static double act_loss(void *p)
+{
+    act_ctx *c = p;
+    act_forward(c->kind, c->out, c->inp, c->n);
+    return dot_d(c->out, c->R, c->n);
+}
+
+static void test_activations(void)
+{
+    float x = 1.0f, y;
+    gelu_forward(&y, &x, 1);
+    CHECK_MSG(fabsf(y - 0.8413447f) < 1e-6f, "gelu(1) = %.8g", y);
+    gelu_tanh_forward(&y, &x, 1);
+    CHECK_MSG(fabsf(y - 0.8411920f) < 1e-6f, "gelu_tanh(1) = %.8g", y);
+    x = -2.0f;
+    relu_forward(&y, &x, 1);
+    CHECK(y == 0.0f);
+
+    const char *names[3] = {"relu dinp", "gelu dinp", "gelu_tanh dinp"};
+    enum { N = 64 };
+    for (int kind = ACT_RELU; kind <= ACT_GELU_TANH; kind++) {
+        act_ctx c = {kind, new_floats(N), new_normal(N, 2.0f), new_normal(N, 1.0f), N};
+        /* keep relu inputs off its kink */
+        for (int i = 0; i < N; i++)
+            if (fabsf(c.inp[i]) < 0.05f)
+                c.inp[i] = c.inp[i] < 0 ? -0.05f : 0.05f;
+        float *dinp = new_filled(N, GRAD_PREFILL);
+        act_backward(kind, dinp, c.R, c.inp, N);
+        remove_prefill(dinp, N);
+        check_grad(names[kind], c.inp, dinp, N, act_loss, &c, FD_ATOL, FD_RTOL);
+        arith_free(c.out);
+        arith_free(c.inp);
+        arith_free(c.R);
+        arith_free(dinp);
+    }
+
+    /* large arrays take the threaded path; the result must match element by element */
+    enum { BIG = 100000 };
+    float *in = new_normal(BIG, 2.0f), *out = new_floats(BIG);
+    gelu_forward(out, in, BIG);
+    int bad = 0;
+    for (int i = 0; i < BIG; i += 997) {
+        float one;
+        gelu_forward(&one, &in[i], 1);
+        bad += one != out[i];
+    }
+    CHECK_EQ_INT(bad, 0);
+    /* add_forward with out aliasing a */
+    float a[3] = {1, 2, 3}, b[3] = {10, 20, 30};
+    add_forward(a, a, b, 3);
+    CHECK(a[0] == 11 && a[1] == 22 && a[2] == 33);
+    arith_free(in);
+    arith_free(out);
+}
+
+/* -------------------------------------------------------------------------------- dropout */
+
+typedef struct {
+    float *out, *inp, *R;
+    size_t n;
+    float p;
+    uint64_t seed;
+} dropout_ctx;
+
+static double dropout_loss(void *q)
+{
+    dropout_ctx *c = q;
+    dropout_forward(c->out, c->inp, c->n, c->p, c->seed);
+    return dot_d(c->out, c->R, c->n);
+}
+
+static void test_dropout(void)
+{
+    enum { N = 50 };
+    dropout_ctx c = {new_floats(N), new_normal(N, 1.0f), new_normal(N, 1.0f), N, 0.3f, 77};
+    float *dinp = new_filled(N, GRAD_PREFILL);
+    dropout_backward(dinp, c.R, N, c.p, c.seed);
+    remove_prefill(dinp, N);
+    check_grad("dropout dinp", c.inp, dinp, N, dropout_loss, &c, FD_ATOL, FD_RTOL);
+    /* p = 0: a copy forward, a plain add backward */
+    float *copy = new_floats(N), *acc = new_filled(N, 1.0f);
+    dropout_forward(copy, c.inp, N, 0.0f, 77);
+    CHECK(bitwise_equal(copy, c.inp, N));
+    dropout_backward(acc, c.R, N, 0.0f, 77);
+    int bad = 0;
+    for (int i = 0; i < N; i++)
+        bad += acc[i] != 1.0f + c.R[i];
+    CHECK_EQ_INT(bad, 0);
+    arith_free(copy);
+    arith_free(acc);
+    arith_free(c.out);
+    arith_free(c.inp);
+    arith_free(c.R);
+    arith_free(dinp);
+
+    /* the kept fraction is about 1 - p, kept values are scaled by 1/(1-p) */
+    enum { BIG = 100000 };
+    const float p = 0.3f;
+    float *ones = new_filled(BIG, 1.0f), *a = new_floats(BIG), *b = new_floats(BIG);
+    dropout_forward(a, ones, BIG, p, 12345);
+    int kept = 0, wrong_value = 0;
+    for (int i = 0; i < BIG; i++) {
+        kept += a[i] != 0.0f;
+        wrong_value += a[i] != 0.0f && a[i] != 1.0f / (1.0f - p);
+    }
+    /* binomial sd = sqrt(1e5 * 0.21) = 145: 6 sd is 870 */
+    CHECK_MSG(abs(kept - 70000) < 870, "kept %d of %d with p = %.2f", kept, BIG, p);
+    CHECK_EQ_INT(wrong_value, 0);
+    /* same seed, same mask; another seed, another mask; in place equals out of place */
+    dropout_forward(b, ones, BIG, p, 12345);
+    CHECK(bitwise_equal(a, b, BIG));
+    dropout_forward(b, ones, BIG, p, 12346);
+    CHECK(!bitwise_equal(a, b, BIG));
+    memcpy(b, ones, BIG * sizeof(float));
+    dropout_forward(b, b, BIG, p, 12345);
+    CHECK(bitwise_equal(a, b, BIG));
+    /* the thread count does not change the mask */
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    dropout_forward(a, ones, BIG, p, 999);
+    omp_set_num_threads(2);
+    dropout_forward(b, ones, BIG, p, 999);
+    CHECK(bitwise_equal(a, b, BIG));
+    memset(a, 0, BIG * sizeof(float));
+    memset(b, 0, BIG * sizeof(float));
+    omp_set_num_threads(1);
+    dropout_backward(a, ones, BIG, p, 999);
+    omp_set_num_threads(2);
+    dropout_backward(b, ones, BIG, p, 999);
+    CHECK(bitwise_equal(a, b, BIG));
+    omp_set_num_threads(threads);
+    arith_free(ones);
+    arith_free(a);
+    arith_free(b);
+}
+
+/* ----------------------------------------------------------------------------------- rope */
+
+typedef struct {
+    float *qkv, *x, *R, *cos_tab, *sin_tab;
+    const int32_t *pos;
+    int N, C, H;
+} rope_ctx;
+
+static double rope_loss(void *p)
+{
+    rope_ctx *c = p;
+    memcpy(c->qkv, c->x, (size_t)c->N * 3 * c->C * sizeof(float));
+    rope_forward(c->qkv, c->pos, c->cos_tab, c->sin_tab, c->N, c->C, c->H);
+    return dot_d(c->qkv, c->R, (size_t)c->N * 3 * c->C);
+}
+
+static void test_rope(void)
+{
+    enum { TMAX = 6, N = 5, C = 8, H = 2, HD = C / H, HALF = HD / 2 };
+    const float base = 10000.0f;
+    const int32_t pos[N] = {0, 1, 2, 5, 3};
+    rope_ctx c = {new_floats(N * 3 * C), new_normal(N * 3 * C, 1.0f), new_normal(N * 3 * C, 1.0f),
+                  new_floats(TMAX * HALF), new_floats(TMAX * HALF), pos, N, C, H};
+    rope_tables(c.cos_tab, c.sin_tab, TMAX, HD, base);
+    /* angle(t, i) = t * base^(-2i/hd): t = 3, i = 1 gives 3 / 100 */
+    CHECK_MSG(fabsf(c.cos_tab[3 * HALF + 1] - (float)cos(0.03)) < 1e-7f, "cos %.9g",
+              c.cos_tab[3 * HALF + 1]);
+    CHECK_MSG(fabsf(c.sin_tab[5 * HALF + 0] - (float)sin(5.0)) < 1e-7f, "sin %.9g",
+              c.sin_tab[5 * HALF]);
+
+    rope_loss(&c);
+    /* position 0 is the identity; v is never touched */
+    CHECK(bitwise_equal(c.qkv, c.x, 2 * C));
+    CHECK(bitwise_equal(c.qkv + 2 * C, c.x + 2 * C, C));
+    /* row 1 (position 1), head 1 of k, pair i = 0:
+     * (a, b) -> (a cos 1 - b sin 1, a sin 1 + b cos 1) */
+    {
+        const float *x = c.x + 1 * 3 * C + C + HD, *y = c.qkv + 1 * 3 * C + C + HD;
+        double a = x[0], b = x[HALF];
+        double want0 = a * cos(1.0) - b * sin(1.0), want1 = a * sin(1.0) + b * cos(1.0);
+        CHECK_MSG(fabs(y[0] - want0) < 1e-5 && fabs(y[HALF] - want1) < 1e-5, "%g %g vs %g %g",
+                  y[0], y[HALF], want0, want1);
+    }
+    /* the backward is the transpose: <rope(x), g> == <x, rope_backward(g)> */
+    float *g = new_floats(N * 3 * C);
+    memcpy(g, c.R, N * 3 * C * sizeof(float));
+    rope_backward(g, pos, c.cos_tab, c.sin_tab, N, C, H);
+    double lhs = dot_d(c.qkv, c.R, N * 3 * C), rhs = dot_d(c.x, g, N * 3 * C);
+    CHECK_MSG(fabs(lhs - rhs) < 1e-5 * (1.0 + fabs(lhs)),
+              "<rope x, g> = %.9g, <x, rope^T g> = %.9g", lhs, rhs);
+    check_grad("rope dqkv", c.x, g, N * 3 * C, rope_loss, &c, FD_ATOL, FD_RTOL);
+    arith_free(g);
+    arith_free(c.qkv);
+    arith_free(c.x);
+    arith_free(c.R);
+    arith_free(c.cos_tab);
+    arith_free(c.sin_tab);
+}
+
+/* ------------------------------------------------------------------------------ attention */
+
+typedef struct {
+    float *out, *att, *qkv, *R;
+    const int32_t *start;
+    int B, T, C, H;
+} attention_ctx;
+
+static double attention_loss(void *p)
+{
+    attention_ctx *c = p;
+    attention_forward(c->out, c->att, c->qkv, c->start, c->B, c->T, c->C, c->H);
+    return dot_d(c->out, c->R, (size_t)c->B * c->T * c->C);
+}
+
+static void test_attention_grad(const char *what, const int32_t *start)
+{
+    enum { B = 2, T = 5, C = 8, H = 2 };
+    attention_ctx c = {new_floats(B * T * C), new_floats(B * H * T * T),
+                       new_normal(B * T * 3 * C, 1.0f), new_normal(B * T * C, 1.0f), start, B, T,
+                       C, H};
+    attention_loss(&c);
+    float *dqkv = new_filled(B * T * 3 * C, GRAD_PREFILL);
+    attention_backward(dqkv, c.R, c.qkv, c.att, start, B, T, C, H);
+    remove_prefill(dqkv, B * T * 3 * C);
+    check_grad(what, c.qkv, dqkv, B * T * 3 * C, attention_loss, &c, FD_ATOL, FD_RTOL);
+    arith_free(c.out);
+    arith_free(c.att);
+    arith_free(c.qkv);
+    arith_free(c.R);
+    arith_free(dqkv);
+}
+
+/* The fast forward against the reference on one shape; scale > 1 makes peaked softmaxes, and
+ * scores so large that their float rounding needs a looser tolerance tol. */
+static void test_attention_shape(int B, int T, int C, int H, const int32_t *start, float scale,
+                                 double tol)
+{
+    const size_t n_qkv = (size_t)B * T * 3 * C, n_out = (size_t)B * T * C;
+    const size_t n_att = (size_t)B * H * T * T;
+    float *qkv = new_normal(n_qkv, scale);
+    float *out = new_filled(n_out, 7.0f), *att = new_filled(n_att, 7.0f);
+    float *ref_out = new_floats(n_out), *ref_att = new_floats(n_att);
+    attention_forward(out, att, qkv, start, B, T, C, H);
+    attention_forward_reference(ref_out, ref_att, qkv, start, B, T, C, H);
+    char what[160];
+    snprintf(what, sizeof what, "attention out B=%d T=%d C=%d H=%d start=%s scale=%g", B, T, C, H,
+             start ? "yes" : "no", scale);
+    CHECK_CLOSE(what, out, ref_out, n_out, tol, tol);
+    snprintf(what, sizeof what, "attention att B=%d T=%d C=%d H=%d start=%s scale=%g", B, T, C, H,
+             start ? "yes" : "no", scale);
+    CHECK_CLOSE(what, att, ref_att, n_att, tol / 10, tol);
+    /* masked entries are exactly 0, every row sums to 1 */
+    int bad_mask = 0, bad_sum = 0;
+    for (int b = 0; b < B; b++) {
+        const int lo = start && start[b] > 0 ? start[b] : 0;
+        for (int h = 0; h < H; h++)
+            for (int t = 0; t < T; t++) {
+                const float *row = att + (((size_t)b * H + h) * T + t) * T;
+                double sum = 0.0;
+                for (int j = 0; j < T; j++) {
+                    const int seen = t < lo ? j == t : (j >= lo && j <= t);
+                    bad_mask += !seen && row[j] != 0.0f;
+                    sum += row[j];
+                }
+                bad_sum += fabs(sum - 1.0) > 1e-5;
+            }
+    }
+    CHECK_EQ_INT(bad_mask, 0);
+    CHECK_EQ_INT(bad_sum, 0);
+
+    /* decoding one column at a time from a cache gives the forward's rows: dec and want are
+     * (T, B, C) */
+    const int Tmax = T + 3;
+    float *k_cache = new_filled((size_t)B * Tmax * C, 1e30f); /* columns past t: never read */
+    float *v_cache = new_filled((size_t)B * Tmax * C, 1e30f);
+    float *dec = new_floats(n_out), *want = new_floats(n_out);
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            const float *row = qkv + ((size_t)b * T + t) * 3 * C;
+            memcpy(k_cache + ((size_t)b * Tmax + t) * C, row + C, C * sizeof(float));
+            memcpy(v_cache + ((size_t)b * Tmax + t) * C, row + 2 * C, C * sizeof(float));
+            memcpy(want + ((size_t)t * B + b) * C, out + ((size_t)b * T + t) * C,
+                   C * sizeof(float));
+        }
+    for (int t = 0; t < T; t++)
+        attention_decode(dec + (size_t)t * B * C, qkv + (size_t)t * 3 * C, T * 3 * C, k_cache,
+                         v_cache, start, B, t, Tmax, C, H);
+    snprintf(what, sizeof what, "attention_decode B=%d T=%d C=%d H=%d start=%s scale=%g", B, T,
+             C, H, start ? "yes" : "no", scale);
+    CHECK_CLOSE(what, dec, want, n_out, 1e-6, 1e-6);
+    arith_free(k_cache);
+    arith_free(v_cache);
+    arith_free(dec);
+    arith_free(want);
+    arith_free(qkv);
+    arith_free(out);
+    arith_free(att);
+    arith_free(ref_out);
+    arith_free(ref_att);
+}
+
+static void test_attention(void)
+{
+    const int32_t start_a[2] = {0, 2}, start_b[2] = {4, 1}, start_c[3] = {0, 3, 9};
+    test_attention_grad("attention dqkv", NULL);
+    test_attention_grad("attention dqkv start {0,2}", start_a);
+    test_attention_grad("attention dqkv start {4,1}", start_b);
+
+    test_attention_shape(2, 5, 8, 2, NULL, 1.0f, 1e-5);
+    test_attention_shape(2, 5, 8, 2, start_a, 1.0f, 1e-5);
+    test_attention_shape(1, 1, 8, 2, NULL, 1.0f, 1e-5);
+    test_attention_shape(3, 1, 8, 2, start_c, 1.0f, 1e-5);
+    test_attention_shape(3, 7, 12, 3, start_c, 1.0f, 1e-5);   /* hd = 4: the generic path */
+    test_attention_shape(3, 9, 32, 4, start_c, 1.0f, 1e-5);   /* hd = 8 */
+    test_attention_shape(2, 6, 32, 2, start_a, 1.0f, 1e-5);   /* hd = 16 */
+    test_attention_shape(2, 6, 64, 2, NULL, 1.0f, 1e-5);      /* hd = 32 */
+    test_attention_shape(2, 4, 64, 1, start_b, 1.0f, 1e-5);   /* hd = 64 */
+    test_attention_shape(2, 23, 48, 2, start_a, 1.0f, 1e-5);  /* hd = 24: generic */
+    test_attention_shape(2, 22, 128, 16, start_b, 1.0f, 1e-5); /* the target model's shape */
+    /* scores ~100 apart: exp underflows; float scores are off by ~1e-5 of their size */
+    test_attention_shape(2, 12, 32, 4, start_a, 6.0f, 1e-4);
+
+    /* results do not depend on the thread count */
+    enum { B = 4, T = 9, C = 32, H = 4 };
+    const int32_t start[B] = {0, 2, 5, 1};
+    float *qkv = new_normal(B * T * 3 * C, 1.0f), *dout = new_normal(B * T * C, 1.0f);
+    float *out1 = new_floats(B * T * C), *out2 = new_floats(B * T * C);
+    float *att1 = new_floats(B * H * T * T), *att2 = new_floats(B * H * T * T);
+    float *d1 = new_floats(B * T * 3 * C), *d2 = new_floats(B * T * 3 * C);
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    attention_forward(out1, att1, qkv, start, B, T, C, H);
+    attention_backward(d1, dout, qkv, att1, start, B, T, C, H);
+    omp_set_num_threads(2);
+    attention_forward(out2, att2, qkv, start, B, T, C, H);
+    attention_backward(d2, dout, qkv, att2, start, B, T, C, H);
+    omp_set_num_threads(threads);
+    CHECK(bitwise_equal(out1, out2, B * T * C));
+    CHECK(bitwise_equal(att1, att2, B * H * T * T));
+    CHECK(bitwise_equal(d1, d2, B * T * 3 * C));
+    arith_free(qkv);
+    arith_free(dout);
+    arith_free(out1);
+    arith_free(out2);
+    arith_free(att1);
+    arith_free(att2);
+    arith_free(d1);
+    arith_free(d2);
+}
+
+/* ----------------------------------------------------------------------------------- loss */
+
+typedef struct {
+    float *probs, *logits;
+    const int32_t *targets;
+    int N, V;
+} ce_ctx;
+
+static double ce_loss(void *p)
+{
+    ce_ctx *c = p;
+    int count;
+    return crossentropy_forward(c->probs, c->logits, c->targets, c->N, c->V, &count);
+}
+
+static void test_crossentropy(void)
+{
+    /* logits [0, ln 3], target 1: softmax [1/4, 3/4], loss ln(4/3) */
+    {
+        const float logits[2] = {0.0f, logf(3.0f)};
+        const int32_t target = 1;
+        float probs[2];
+        int count = -1;
+        double loss = crossentropy_forward(probs, logits, &target, 1, 2, &count);
+        CHECK_MSG(fabs(loss - log(4.0 / 3.0)) < 1e-6, "loss %.9g, want %.9g", loss,
+                  log(4.0 / 3.0));
+        CHECK_EQ_INT(count, 1);
+        CHECK(fabsf(probs[0] - 0.25f) < 1e-6f && fabsf(probs[1] - 0.75f) < 1e-6f);
+        /* large logits stay finite */
+        const float big[2] = {1000.0f, 0.0f};
+        loss = crossentropy_forward(probs, big, &target, 1, 2, &count);
+        CHECK_MSG(fabs(loss - 1000.0) < 1e-3, "loss %.9g, want 1000", loss);
+    }
+    enum { N = 6, V = 5 };
+    const int32_t targets[N] = {2, -1, 0, 4, -1, 1};
+    ce_ctx c = {new_floats(N * V), new_normal(N * V, 2.0f), targets, N, V};
+    int count = 0;
+    crossentropy_forward(c.probs, c.logits, targets, N, V, &count);
+    CHECK_EQ_INT(count, 4);
+    float *dlogits = new_filled(N * V, GRAD_PREFILL);
+    crossentropy_backward(dlogits, c.probs, targets, N, V, 1.0f);
+    remove_prefill(dlogits, N * V);
+    int bad = 0; /* skipped rows get no gradient */
+    for (int v = 0; v < V; v++)
+        bad += dlogits[1 * V + v] != 0.0f || dlogits[4 * V + v] != 0.0f;
+    CHECK_EQ_INT(bad, 0);
+    check_grad("crossentropy dlogits", c.logits, dlogits, N * V, ce_loss, &c, FD_ATOL, FD_RTOL);
+    /* the scale multiplies the gradient (probs again: the differences changed them) */
+    crossentropy_forward(c.probs, c.logits, targets, N, V, &count);
+    float *half = new_floats(N * V);
+    crossentropy_backward(half, c.probs, targets, N, V, 0.5f);
+    for (int i = 0; i < N * V; i++)
+        half[i] *= 2.0f;
+    CHECK_CLOSE("crossentropy scale", half, dlogits, N * V, 1e-6, 1e-5);
+    arith_free(half);
+    arith_free(c.probs);
+    arith_free(c.logits);
+    arith_free(dlogits);
+}
+
+/* ------------------------------------------------------------------- thread-count invariance */
+
+/* The sums over rows (bias, layernorm and embedding gradients, the loss) must give the same
+ * bits with 1 and 2 threads; sizes are above the threshold that turns threads on. */
+static void test_thread_invariance(void)
+{
+    enum { N = 700, C = 128, V = 69, I = 16 };
+    int32_t *ids = malloc(N * sizeof *ids), *targets = malloc(N * sizeof *targets);
+    for (int n = 0; n < N; n++) {
+        ids[n] = (int32_t)rng_below(&rng, V);
+        targets[n] = n % 5 == 0 ? -1 : (int32_t)rng_below(&rng, V);
+    }
+    float *x = new_normal(N * C, 1.0f), *dout = new_normal(N * C, 1.0f), *w = new_normal(C, 1.0f);
+    float *b = new_normal(C, 1.0f), *out = new_floats(N * C), *mean = new_floats(N);
+    float *rstd = new_floats(N), *logits = new_normal(N * V, 3.0f), *probs = new_floats(N * V);
+    float *lw = new_normal(C * I, 1.0f), *lin = new_normal(N * I, 1.0f);
+    float *g[2][6];
+    double loss[2];
+    const int threads = omp_get_max_threads();
+    for (int k = 0; k < 2; k++) {
+        omp_set_num_threads(k + 1);
+        for (int m = 0; m < 6; m++)
+            g[k][m] = new_floats(m == 0 ? N * C : m < 4 ? C : m == 4 ? V * C : N * V);
+        layernorm_forward(out, mean, rstd, x, w, b, N, C);
+        layernorm_backward(g[k][0], g[k][2], g[k][3], dout, x, w, mean, rstd, N, C);
+        /* (linear's dinp and dw come from OpenBLAS, whose sums may follow its thread count) */
+        linear_backward(NULL, NULL, g[k][1], dout, lin, lw, N, I, C);
+        embedding_backward(g[k][4], dout, ids, N, C, 0.3f);
+        int count;
+        loss[k] = crossentropy_forward(probs, logits, targets, N, V, &count);
+        crossentropy_backward(g[k][5], probs, targets, N, V, 1.0f / (float)count);
+    }
+    omp_set_num_threads(threads);
+    CHECK(bitwise_equal(g[0][0], g[1][0], N * C));
+    CHECK(bitwise_equal(g[0][1], g[1][1], C));
+    CHECK(bitwise_equal(g[0][2], g[1][2], C));
+    CHECK(bitwise_equal(g[0][3], g[1][3], C));
+    CHECK(bitwise_equal(g[0][4], g[1][4], V * C));
+    CHECK(bitwise_equal(g[0][5], g[1][5], N * V));
+    CHECK(loss[0] == loss[1]);
+    for (int k = 0; k < 2; k++)
+        for (int m = 0; m < 6; m++)
+            arith_free(g[k][m]);
+    free(ids);
+    free(targets);
+    arith_free(x);
+    arith_free(dout);
+    arith_free(w);
+    arith_free(b);
+    arith_free(out);
+    arith_free(mean);
+    arith_free(rstd);
+    arith_free(logits);
+    arith_free(probs);
+    arith_free(lw);
+    arith_free(lin);
+}
+
+int main(void)
+{
+    printf("test_nn: seed %u\n", TEST_SEED);
+    rng_seed(&rng, TEST_SEED);
+    test_embedding();
+    test_positional();
+    test_linear();
+    test_layernorm();
+    test_activations();
+    test_dropout();
+    test_rope();
+    test_attention();
+    test_crossentropy();
+    test_thread_invariance();
+    return check_summary("test_nn");
+}
