@@ -250,6 +250,13 @@ static int cmd_train(int argc, char **argv)
     }
     double acc = final.total ? (double)final.correct / final.total : 0.0;
     printf("final test exact match: %.4f (%d/%d)\n", acc, final.correct, final.total);
+    char best_path[TRAIN_PATH_MAX + 32];
+    train_config best_cfg;
+    train_progress best;
+    snprintf(best_path, sizeof best_path, "%s/best.safetensors", s.cfg.run);
+    if (checkpoint_read_config(best_path, &best_cfg, &best) == ARITH_OK)
+        printf("best test exact match: %.4f at step %lld (best.safetensors)\n",
+               best.best_accuracy, best.best_step);
     fprintf(stderr, "run saved in %s (config.json, best.safetensors, last.safetensors, "
             "metrics.jsonl, train.csv, test.csv)\n"
             "  evaluate:  arith eval %s\n"

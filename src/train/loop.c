@@ -133,6 +133,7 @@ void session_close(session *s)
 
 arith_status session_load_run(session *s, const char *run_dir, const char *which)
 {
+    memset(s, 0, sizeof *s); /* so that session_close is safe whatever fails below */
     char path[TRAIN_PATH_MAX + 32], file[64];
     snprintf(file, sizeof file, "%s.safetensors", which);
     arith_status st = join_path(path, sizeof path, run_dir, file);

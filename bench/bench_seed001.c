@@ -1,0 +1,111 @@
+/* The arith side of bench/run_seed001.sh: seed 001's training step (9-digit sums, aligned-pairs
+ * tokenizer, 8 post-LN blocks of d_model 128, 16 heads, ffn 64, sinusoidal positions, dropout
+ * 0.1, AdamW, batch 64) and greedy generation of test answers in batches of 64. Prints one
+ * JSON line with the median, p10 and p90 ms per step and the generation time.
+ * Usage: bench_seed001 [--threads N] [--steps S] [--gen-n G] [--gen-batch B] [--pos P] */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/train.h"
+
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double percentile(double *sorted, int n, double q)
+{
+    double at = q * (n - 1);
+    int lo = (int)at;
+    int hi = lo + 1 < n ? lo + 1 : lo;
+    return sorted[lo] + (sorted[hi] - sorted[lo]) * (at - lo);
+}
+
+int main(int argc, char **argv)
+{
+    int threads = 2, steps = 30, gen_n = 6400, gen_batch = 64, warmup = 5;
+    const char *pos = "sinusoidal";
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--threads") == 0)
+            threads = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--steps") == 0)
+            steps = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--gen-n") == 0)
+            gen_n = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--gen-batch") == 0)
+            gen_batch = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--pos") == 0)
+            pos = argv[i + 1];
+        else {
+            fprintf(stderr, "bench_seed001: unknown option %s (valid: --threads, --steps, "
+                    "--gen-n, --gen-batch, --pos)\n", argv[i]);
+            return 2;
+        }
+    }
+    if (steps < 1 || gen_n < 1 || gen_batch < 1) {
+        fprintf(stderr, "bench_seed001: --steps, --gen-n and --gen-batch must be positive\n");
+        return 2;
+    }
+    train_config cfg;
+    train_config_defaults(&cfg);
+    char text[32];
+    snprintf(text, sizeof text, "%d", threads);
+    arith_status st = train_config_set(&cfg, "threads", text);
+    if (!st)
+        st = train_config_set(&cfg, "pos", pos);
+    session s;
+    if (!st)
+        st = session_open(&s, &cfg, NULL);
+    if (st) {
+        fprintf(stderr, "bench_seed001: %s\n", arith_error_message());
+        return 1;
+    }
+    optimizer_state opt;
+    batch b;
+    int max_T = s.train_enc.max_prompt + s.train_enc.max_answer - 1;
+    int32_t *idx = malloc((size_t)cfg.batch * sizeof *idx);
+    double *times = malloc((size_t)steps * sizeof *times);
+    st = optimizer_init(&opt, &s.model->params);
+    if (!st)
+        st = batch_alloc(&b, cfg.batch, max_T);
+    if (!st)
+        st = model_reserve(s.model, cfg.batch, max_T);
+    for (int step = 0; !st && step < warmup + steps; step++) {
+        for (int i = 0; i < cfg.batch; i++)
+            idx[i] = (step * cfg.batch + i) % s.train.count;
+        double t0 = time_now();
+        st = batch_fill_train(&b, &s.train_enc, idx, cfg.batch, s.tok.pad_id);
+        params_zero_grad(&s.model->params);
+        double loss = 0;
+        int count = 0;
+        if (!st)
+            st = model_forward(s.model, &b, true, (uint64_t)step, &loss, &count);
+        model_backward(s.model);
+        optimizer_step(&opt, &s.model->params, &cfg, cfg.lr);
+        if (step >= warmup)
+            times[step - warmup] = (time_now() - t0) * 1e3;
+    }
+    eval_result r = {0};
+    if (!st)
+        st = evaluate(s.model, &s.tok, &s.test, gen_n, gen_batch, NULL, NULL, 0, &r);
+    if (st) {
+        fprintf(stderr, "bench_seed001: %s\n", arith_error_message());
+        return 1;
+    }
+    qsort(times, (size_t)steps, sizeof *times, compare_double);
+    printf("{\"impl\": \"arith\", \"threads\": %d, \"pos\": \"%s\", \"train_ms_step_median\": %.3f, "
+           "\"train_ms_step_p10\": %.3f, \"train_ms_step_p90\": %.3f, \"gen_n\": %d, "
+           "\"gen_batch\": %d, \"gen_seconds\": %.3f, \"peak_rss_mb\": %.1f}\n",
+           threads, pos, percentile(times, steps, 0.5), percentile(times, steps, 0.1),
+           percentile(times, steps, 0.9), r.total, gen_batch, r.seconds,
+           (double)core_peak_rss() / 1048576.0);
+    free(idx);
+    free(times);
+    batch_free(&b);
+    optimizer_free(&opt);
+    session_close(&s);
+    return 0;
+}

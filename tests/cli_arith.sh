@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# The command line end to end: a tiny run is trained, evaluated, asked, resumed and read back
+# by an independent reader; bad flags, files, checkpoints and prompts each give a clear message
+# and the right exit code, and never damage an existing run.
+# Usage: tests/cli_arith.sh PATH/TO/arith SOURCE_DIR
+set -u
+ARITH=${1:?usage: cli_arith.sh ARITH_BINARY SOURCE_DIR}
+SRC=${2:?usage: cli_arith.sh ARITH_BINARY SOURCE_DIR}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK" || exit 1
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+
+# expect CODE PATTERN -- command...: exit code and a stderr+stdout pattern
+expect() {
+    local code=$1 pattern=$2
+    shift 3
+    local out rc
+    out=$("$@" 2>&1)
+    rc=$?
+    if [ "$rc" -ne "$code" ]; then
+        bad "$* exited $rc, expected $code; output: $(echo "$out" | tail -n 3)"
+    elif [ -n "$pattern" ] && ! grep -qE -- "$pattern" <<<"$out"; then
+        bad "$* output lacks /$pattern/: $(echo "$out" | tail -n 3)"
+    else
+        ok
+    fi
+}
+
+SMALL=(--digits 2 --n 2000 --layers 1 --d-model 32 --heads 4 --ffn 32 --batch 32
+       --eval-n 100 --samples 1 --threads 2)
+
+# --- usage errors: exit 2, the flag named, the valid choices listed
+expect 2 "usage: arith" -- "$ARITH"
+expect 2 "unknown command 'trian'" -- "$ARITH" trian
+expect 2 "unknown option --no-such" -- "$ARITH" train --no-such 1
+expect 2 "--pos: unknown value 'alibi' \(valid: none,sinusoidal,learned,rope\)" -- "$ARITH" train --pos alibi
+expect 2 "--layers: 'two' is not an integer" -- "$ARITH" train --layers two
+expect 2 "--lr: -1 is out of range" -- "$ARITH" train --lr -1
+expect 2 "--batch needs a value" -- "$ARITH" train --batch
+expect 2 "--heads 5 must divide --d-model 32" -- "$ARITH" train "${SMALL[@]}" --heads 5 --run r0
+[ ! -e r0 ] && ok || bad "a rejected config left a run directory"
+expect 0 "--pos NAME" -- "$ARITH" train --help
+expect 2 "unknown task 'mul'" -- "$ARITH" data --task mul
+expect 2 "unknown option --checkpoint" -- "$ARITH" data --checkpoint best
+
+# --- bad data files: exit 1, file and line named
+printf 'src,tgt\n1+1=,2\n2+2,4\n' >bad_row.csv
+expect 1 "bad_row.csv:3: src \"2\+2\" must end with '='" -- "$ARITH" train "${SMALL[@]}" --train-csv bad_row.csv
+printf 'src,tgt\n1+1=,2\n"3+4=,7\n' >bad_quote.csv
+expect 1 "bad_quote.csv:3: unterminated quoted field" -- "$ARITH" train "${SMALL[@]}" --train-csv bad_quote.csv
+printf 'src,tgt\n1+1=,2\n1 + 2=,3\n' >bad_char.csv
+expect 1 "bad_char.csv, example 2.*' ' at position 2" -- "$ARITH" train "${SMALL[@]}" --tokenizer char --train-csv bad_char.csv --test-csv bad_char.csv
+expect 1 "missing.csv: cannot open" -- "$ARITH" train "${SMALL[@]}" --train-csv missing.csv
+printf '{"layers": 1, "bogus": 3}' >bad.json
+expect 2 "bad.json: unknown option \"bogus\"" -- "$ARITH" train --config bad.json
+expect 1 "nope.json" -- "$ARITH" train --config nope.json
+
+# --- data
+expect 0 "wrote 50 examples" -- "$ARITH" data --task add --digits 3 --n 50 --out d.csv
+[ "$(wc -l <d.csv)" -eq 51 ] && ok || bad "d.csv should have 51 lines"
+head -n 1 d.csv | grep -qx 'src,tgt' && ok || bad "d.csv header"
+# every generated sum is right (checked by awk, independently of arith)
+awk -F, 'NR > 1 { split($1, p, /[+=]/); if (p[1] + p[2] != $2) bad++ } END { exit bad > 0 }' d.csv \
+    && ok || bad "a generated sum in d.csv is wrong"
+
+# --- a tiny run, end to end
+printf '{"layers": 1, "d-model": 32, "heads": 4, "ffn": 32, "digits": 2, "n": 2000, "steps": 40}' >small.json
+expect 0 "final test exact match" -- "$ARITH" train --config small.json --batch 32 --eval-n 100 --threads 2 --run run1
+for f in config.json train.csv test.csv metrics.jsonl last.safetensors best.safetensors; do
+    [ -s "run1/$f" ] && ok || bad "run1/$f missing"
+done
+ls run1 | grep -q tmp && bad "a temporary file was left in run1" || ok
+grep -q '"steps":\s*40' run1/config.json && ok || bad "config.json lacks steps 40"
+grep -q '"accuracy"' run1/metrics.jsonl && ok || bad "metrics.jsonl lacks an accuracy line"
+# the checkpoint is valid for an independent reader, with the config in its metadata
+expect 0 "" -- python3 "$SRC/tools/read_safetensors.py" --check run1/last.safetensors
+python3 "$SRC/tools/read_safetensors.py" --json run1/best.safetensors >best.json 2>&1
+grep -q '"layers.0.attn.qkv.weight"' best.json && grep -q '"step"' best.json && ok \
+    || bad "best.safetensors lacks tensors or metadata: $(head -c 300 best.json)"
+
+# a second run into the same directory is refused, and the run is untouched
+sum_before=$(cat run1/* | md5sum)
+expect 1 "run1 already holds a run" -- "$ARITH" train --config small.json --run run1
+[ "$(cat run1/* | md5sum)" = "$sum_before" ] && ok || bad "a refused run changed run1"
+
+expect 0 "exact match [01]\.[0-9]+ \([0-9]+/200\) on run1/test.csv" -- "$ARITH" eval run1
+expect 0 "\"accuracy\"" -- "$ARITH" eval run1 --json --checkpoint last
+expect 0 "exact match .* on 300 new 2-digit examples" -- "$ARITH" eval run1 --n 300
+expect 0 "^[0-9?]+$" -- "$ARITH" predict run1 "12+34="
+out=$(printf '1+2=\n33+44\n' | "$ARITH" predict run1)
+[ "$(wc -l <<<"$out")" -eq 2 ] && ok || bad "predict from stdin gave: $out"
+
+# bad prompts name what is wrong
+expect 1 "character '\*'" -- "$ARITH" predict run1 "12*3="
+expect 1 "argument 1: .*3 digits, more than the tokenizer's 2" -- "$ARITH" predict run1 "123+4="
+expect 1 "stdin 2: " -- bash -c "printf '1+1=\n1++1=\n' | '$ARITH' predict run1"
+
+# --- resume: continue to 60 steps; config changes other than length are refused
+expect 2 "--layers cannot change when resuming" -- "$ARITH" train --resume run1 --layers 3
+expect 2 "already taken 40 of 40 steps" -- "$ARITH" train --resume run1
+expect 0 "final test exact match" -- "$ARITH" train --resume run1 --steps 60
+python3 "$SRC/tools/read_safetensors.py" --json run1/last.safetensors >last.json
+grep -q '"step": "60"' last.json \
+    && ok || bad "resumed checkpoint is not at step 60"
+
+# --- broken checkpoints: a clear message, exit 1
+mkdir -p broken && cp run1/*.csv run1/config.json broken/
+head -c 1000 run1/best.safetensors >broken/best.safetensors
+expect 1 "broken/best.safetensors: truncated" -- "$ARITH" eval broken
+head -c 5 run1/best.safetensors >broken/best.safetensors
+expect 1 "broken/best.safetensors" -- "$ARITH" eval broken
+head -c 4096 /dev/urandom >broken/best.safetensors
+expect 1 "broken/best.safetensors" -- "$ARITH" eval broken
+expect 1 "no-such-run: no such run directory" -- "$ARITH" eval no-such-run
+expect 1 "--resume no-such-run: no checkpoint" -- "$ARITH" train --resume no-such-run
+
+echo "cli_arith: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
