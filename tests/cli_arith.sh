@@ -100,6 +100,10 @@ expect 1 "character '\*'" -- "$ARITH" predict run1 "12*3="
 expect 1 "argument 1: .*3 digits, more than the tokenizer's 2" -- "$ARITH" predict run1 "123+4="
 expect 1 "stdin 2: " -- bash -c "printf '1+1=\n1++1=\n' | '$ARITH' predict run1"
 
+# a prompt longer than the model's context is refused (char tokenizer: 2-digit run, context 10)
+expect 0 "final test exact match" -- "$ARITH" train "${SMALL[@]}" --tokenizer char --steps 5 --run run_char
+expect 1 "prompt of 11 tokens leaves no room in the model's context of 10" -- "$ARITH" predict run_char "12345678+1="
+
 # --- resume: continue to 60 steps; config changes other than length are refused
 expect 2 "--layers cannot change when resuming" -- "$ARITH" train --resume run1 --layers 3
 expect 2 "already taken 40 of 40 steps" -- "$ARITH" train --resume run1

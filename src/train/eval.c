@@ -107,11 +107,12 @@ arith_status predict_answers(model *m, const tokenizer *tok, const char *const *
     }
     int max_new = m->cfg.context - enc.max_prompt + 1;
     if (max_new < 1) {
+        st = arith_error(ARITH_ERR_DATA,
+                         "a prompt of %d tokens leaves no room in the model's context of %d",
+                         enc.max_prompt, m->cfg.context);
         encoded_free(&enc);
         examples_free(&set);
-        return arith_error(ARITH_ERR_DATA,
-                           "a prompt of %d tokens leaves no room in the model's context of %d",
-                           enc.max_prompt, m->cfg.context);
+        return st;
     }
     if (batch_size > n)
         batch_size = n;
