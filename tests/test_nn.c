@@ -377,7 +377,7 @@ typedef struct {
 static double dropout_loss(void *q)
 {
     dropout_ctx *c = q;
-    dropout_forward(c->out, c->inp, c->n, c->p, c->seed);
+    dropout_forward(c->out, NULL, c->inp, c->n, c->p, c->seed);
     return dot_d(c->out, c->R, c->n);
 }
 
@@ -386,14 +386,14 @@ static void test_dropout(void)
     enum { N = 50 };
     dropout_ctx c = {new_floats(N), new_normal(N, 1.0f), new_normal(N, 1.0f), N, 0.3f, 77};
     float *dinp = new_filled(N, GRAD_PREFILL);
-    dropout_backward(dinp, c.R, N, c.p, c.seed);
+    dropout_backward(dinp, c.R, NULL, N, c.p, c.seed);
     remove_prefill(dinp, N);
     check_grad("dropout dinp", c.inp, dinp, N, dropout_loss, &c, FD_ATOL, FD_RTOL);
     /* p = 0: a copy forward, a plain add backward */
     float *copy = new_floats(N), *acc = new_filled(N, 1.0f);
-    dropout_forward(copy, c.inp, N, 0.0f, 77);
+    dropout_forward(copy, NULL, c.inp, N, 0.0f, 77);
     CHECK(bitwise_equal(copy, c.inp, N));
-    dropout_backward(acc, c.R, N, 0.0f, 77);
+    dropout_backward(acc, c.R, NULL, N, 0.0f, 77);
     int bad = 0;
     for (int i = 0; i < N; i++)
         bad += acc[i] != 1.0f + c.R[i];
@@ -409,7 +409,7 @@ static void test_dropout(void)
     enum { BIG = 100000 };
     const float p = 0.3f;
     float *ones = new_filled(BIG, 1.0f), *a = new_floats(BIG), *b = new_floats(BIG);
-    dropout_forward(a, ones, BIG, p, 12345);
+    dropout_forward(a, NULL, ones, BIG, p, 12345);
     int kept = 0, wrong_value = 0;
     for (int i = 0; i < BIG; i++) {
         kept += a[i] != 0.0f;
@@ -419,28 +419,41 @@ static void test_dropout(void)
     CHECK_MSG(abs(kept - 70000) < 870, "kept %d of %d with p = %.2f", kept, BIG, p);
     CHECK_EQ_INT(wrong_value, 0);
     /* same seed, same mask; another seed, another mask; in place equals out of place */
-    dropout_forward(b, ones, BIG, p, 12345);
+    dropout_forward(b, NULL, ones, BIG, p, 12345);
     CHECK(bitwise_equal(a, b, BIG));
-    dropout_forward(b, ones, BIG, p, 12346);
+    dropout_forward(b, NULL, ones, BIG, p, 12346);
     CHECK(!bitwise_equal(a, b, BIG));
     memcpy(b, ones, BIG * sizeof(float));
-    dropout_forward(b, b, BIG, p, 12345);
+    dropout_forward(b, NULL, b, BIG, p, 12345);
     CHECK(bitwise_equal(a, b, BIG));
     /* the thread count does not change the mask */
     const int threads = omp_get_max_threads();
     omp_set_num_threads(1);
-    dropout_forward(a, ones, BIG, p, 999);
+    dropout_forward(a, NULL, ones, BIG, p, 999);
     omp_set_num_threads(2);
-    dropout_forward(b, ones, BIG, p, 999);
+    dropout_forward(b, NULL, ones, BIG, p, 999);
     CHECK(bitwise_equal(a, b, BIG));
     memset(a, 0, BIG * sizeof(float));
     memset(b, 0, BIG * sizeof(float));
     omp_set_num_threads(1);
-    dropout_backward(a, ones, BIG, p, 999);
+    dropout_backward(a, ones, NULL, BIG, p, 999);
     omp_set_num_threads(2);
-    dropout_backward(b, ones, BIG, p, 999);
+    dropout_backward(b, ones, NULL, BIG, p, 999);
     CHECK(bitwise_equal(a, b, BIG));
     omp_set_num_threads(threads);
+    /* a saved mask gives the same backward as drawing again, and marks the kept elements */
+    uint8_t *mask = malloc(BIG);
+    dropout_forward(b, mask, ones, BIG, p, 4242);
+    int mask_wrong = 0;
+    for (int i = 0; i < BIG; i++)
+        mask_wrong += mask[i] != (b[i] != 0.0f);
+    CHECK_EQ_INT(mask_wrong, 0);
+    memset(a, 0, BIG * sizeof(float));
+    memset(b, 0, BIG * sizeof(float));
+    dropout_backward(a, ones, NULL, BIG, p, 4242);
+    dropout_backward(b, ones, mask, BIG, p, 4242);
+    CHECK(bitwise_equal(a, b, BIG));
+    free(mask);
     arith_free(ones);
     arith_free(a);
     arith_free(b);
@@ -585,8 +598,12 @@ static void test_attention_shape(int B, int T, int C, int H, const int32_t *star
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
             const float *row = qkv + ((size_t)b * T + t) * 3 * C;
-            memcpy(k_cache + ((size_t)b * Tmax + t) * C, row + C, C * sizeof(float));
-            memcpy(v_cache + ((size_t)b * Tmax + t) * C, row + 2 * C, C * sizeof(float));
+            const int hd = C / H;
+            for (int h = 0; h < H; h++) { /* cache layout (B, H, Tmax, hd) */
+                size_t at = (((size_t)b * H + h) * Tmax + t) * hd;
+                memcpy(k_cache + at, row + C + h * hd, hd * sizeof(float));
+                memcpy(v_cache + at, row + 2 * C + h * hd, hd * sizeof(float));
+            }
             memcpy(want + ((size_t)t * B + b) * C, out + ((size_t)b * T + t) * C,
                    C * sizeof(float));
         }

@@ -157,11 +157,6 @@ void rng_shuffle_i32(rng_state *rng, int32_t *values, size_t n)
     }
 }
 
-uint64_t rng_hash(uint64_t key, uint64_t counter)
-{
-    uint64_t x = key ^ (counter * 0xd1342543de82ef95ULL);
-    return splitmix64(&x);
-}
 
 /* ------------------------------------------------------------------------- parameter table */
 

@@ -64,7 +64,15 @@ float rng_normal(rng_state *rng);
 void rng_shuffle_i32(rng_state *rng, int32_t *values, size_t n);
 /* A stateless, counter-based hash: the same (key, counter) always gives the same 64 bits.
  * Used for dropout masks so that they are identical whatever the number of threads. */
-uint64_t rng_hash(uint64_t key, uint64_t counter);
+static inline uint64_t rng_hash(uint64_t key, uint64_t counter)
+{
+    /* splitmix64's finalizer over key ^ counter * (an odd constant) */
+    uint64_t z = key ^ (counter * 0xd1342543de82ef95ULL);
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
 
 /* ------------------------------------------------------------------------------------------ */
 /* The named-parameter table: one buffer of parameters, one of gradients, with named views.

@@ -38,6 +38,8 @@ typedef struct {
     float *hid;                /* (N, F) after the activation (and dropout) */
     float *down;               /* (N, C) (dropped out) */
     float *res2;               /* (N, C) post: ln1 + down, the input of LN2 */
+    uint8_t *mask_attn, *mask_ffn; /* (N, C) dropout masks, kept for the backward */
+    uint8_t *mask_hid;         /* (N, F) */
 } block_acts;
 
 typedef struct {
@@ -48,6 +50,8 @@ typedef struct {
     /* workspace capacity */
     int cap_B, cap_T;
     float *work;
+    uint8_t *masks;            /* every dropout mask */
+    uint8_t *mask_embed;       /* (N, C) */
     block_acts *acts;
     float *x_final;            /* (N, C) output of the last block */
     float *lnf, *lnf_mean, *lnf_rstd;
@@ -57,7 +61,7 @@ typedef struct {
     float *dqkv;               /* (N, 3C) */
     float *df1, *df2;          /* (N, F) */
     float *dlogits;            /* (N, V) */
-    /* generation cache: (L, B, ctx, C) for keys and values */
+    /* generation cache: (L, B, H, ctx, hd) for keys and values */
     float *k_cache, *v_cache;
     int32_t *gen_tokens, *gen_pos; /* (B) */
     /* constant tables */
@@ -159,6 +163,8 @@ arith_status model_config_check(const model_config *cfg)
 static void workspace_release(transformer *t)
 {
     arith_free(t->work);
+    arith_free(t->masks);
+    t->masks = NULL;
     free(t->acts);
     t->work = NULL;
     t->acts = NULL;
@@ -186,8 +192,9 @@ static arith_status transformer_reserve(model *m, int B, int T)
     /* every piece is rounded up to 16 floats below */
     total += (L * 20 + 40) * 16;
     t->work = arith_alloc(total * sizeof(float));
+    t->masks = arith_alloc(N * (L * (2 * C + F) + C));
     t->acts = calloc(L, sizeof *t->acts);
-    if (!t->work || !t->acts) {
+    if (!t->work || !t->masks || !t->acts) {
         workspace_release(t);
         return arith_error(ARITH_ERR_MEMORY, "out of memory reserving a %d x %d workspace", B, T);
     }
@@ -232,6 +239,14 @@ static arith_status transformer_reserve(model *m, int B, int T)
     t->gen_tokens = (int32_t *)TAKE((size_t)B);
     t->gen_pos = (int32_t *)TAKE((size_t)B);
 #undef TAKE
+    uint8_t *mp = t->masks;
+    for (size_t l = 0; l < L; l++) {
+        t->acts[l].mask_attn = mp;
+        t->acts[l].mask_ffn = mp + N * C;
+        t->acts[l].mask_hid = mp + 2 * N * C;
+        mp += N * (2 * C + F);
+    }
+    t->mask_embed = mp;
     if ((size_t)(p - t->work) > total) /* the sizes above and the takes must agree */
         abort();
     t->cap_B = B;
@@ -260,8 +275,21 @@ static void embed(const model *m, float *x, const int32_t *tokens, const int32_t
         positional_add_forward(x, P(m, t->pos_emb), pos, N, t->C);
 }
 
+/* Copies the keys and values of one qkv row (sequence r, column c) into a layer's cache,
+ * laid out (B, H, ctx, hd) so that each head's keys are contiguous for attention_decode. */
+static void cache_store(const transformer *t, float *cache_k, float *cache_v, const float *qkv_row,
+                        int r, int c)
+{
+    const int C = t->C, H = t->H, hd = C / H;
+    for (int h = 0; h < H; h++) {
+        size_t at = (((size_t)r * H + h) * t->ctx + c) * hd;
+        memcpy(cache_k + at, qkv_row + C + h * hd, hd * sizeof(float));
+        memcpy(cache_v + at, qkv_row + 2 * C + h * hd, hd * sizeof(float));
+    }
+}
+
 /* x_out = block(x_in) over a B x T batch, saving activations in a. When cache_k is given,
- * the block's keys and values of every column are copied into it ((B, ctx, C)). */
+ * the block's keys and values of every column are copied into it ((B, H, ctx, hd)). */
 static void block_forward(const model *m, int l, float *x_out, const batch *b, bool train,
                           uint64_t seed, float *cache_k, float *cache_v)
 {
@@ -284,16 +312,13 @@ static void block_forward(const model *m, int l, float *x_out, const batch *b, b
         rope_forward(a->qkv, b->pos, t->rope_cos, t->rope_sin, N, C, H);
     if (cache_k) {
         for (int r = 0; r < B; r++)
-            for (int c = 0; c < T; c++) {
-                const float *row = a->qkv + ((size_t)r * T + c) * 3 * C;
-                size_t at = ((size_t)r * t->ctx + c) * C;
-                memcpy(cache_k + at, row + C, C * sizeof(float));
-                memcpy(cache_v + at, row + 2 * C, C * sizeof(float));
-            }
+            for (int c = 0; c < T; c++)
+                cache_store(t, cache_k, cache_v, a->qkv + ((size_t)r * T + c) * 3 * C, r, c);
     }
     attention_forward(a->atty, a->att, a->qkv, b->start, B, T, C, H);
     linear_forward(a->attproj, a->atty, P(m, w->out_w), P(m, w->out_b), N, C, C);
-    dropout_forward(a->attproj, a->attproj, (size_t)N * C, p, site_seed(seed, l, SITE_ATTN));
+    dropout_forward(a->attproj, p > 0 ? a->mask_attn : NULL, a->attproj, (size_t)N * C, p,
+                    site_seed(seed, l, SITE_ATTN));
     add_forward(a->mid, a->x_in, a->attproj, (size_t)N * C);
 
     /* feed-forward sub-block */
@@ -309,9 +334,11 @@ static void block_forward(const model *m, int l, float *x_out, const batch *b, b
     }
     linear_forward(a->up, ffn_in, P(m, w->up_w), P(m, w->up_b), N, C, F);
     activation_forward(m->cfg.act, a->hid, a->up, (size_t)N * F);
-    dropout_forward(a->hid, a->hid, (size_t)N * F, p, site_seed(seed, l, SITE_HIDDEN));
+    dropout_forward(a->hid, p > 0 ? a->mask_hid : NULL, a->hid, (size_t)N * F, p,
+                    site_seed(seed, l, SITE_HIDDEN));
     linear_forward(a->down, a->hid, P(m, w->down_w), P(m, w->down_b), N, F, C);
-    dropout_forward(a->down, a->down, (size_t)N * C, p, site_seed(seed, l, SITE_FFN));
+    dropout_forward(a->down, p > 0 ? a->mask_ffn : NULL, a->down, (size_t)N * C, p,
+                    site_seed(seed, l, SITE_FFN));
     if (pre) {
         add_forward(x_out, a->mid, a->down, (size_t)N * C);
     } else {
@@ -328,7 +355,8 @@ static void forward_logits(model *m, const batch *b, bool train, uint64_t seed, 
     const int N = b->B * b->T, C = t->C;
     float *x0 = t->acts[0].x_in;
     embed(m, x0, b->tokens, b->pos, N);
-    dropout_forward(x0, x0, (size_t)N * C, train ? m->cfg.dropout : 0.0f,
+    const float p = train ? m->cfg.dropout : 0.0f;
+    dropout_forward(x0, p > 0 ? t->mask_embed : NULL, x0, (size_t)N * C, p,
                     site_seed(seed, 0, SITE_EMBED));
     for (int l = 0; l < t->L; l++) {
         float *x_out = l + 1 < t->L ? t->acts[l + 1].x_in : t->x_final;
@@ -406,12 +434,12 @@ static void block_backward(model *m, int l, float *dx_in, const float *dx_out, c
     }
     /* through dropout, down, dropout, activation, up */
     memset(t->datty, 0, NC * sizeof(float));
-    dropout_backward(t->datty, dffn_out, NC, p, site_seed(seed, l, SITE_FFN));
+    dropout_backward(t->datty, dffn_out, a->mask_ffn, NC, p, site_seed(seed, l, SITE_FFN));
     memset(t->df1, 0, NF * sizeof(float));
     linear_backward(t->df1, G(m, w->down_w), G(m, w->down_b), t->datty, a->hid, P(m, w->down_w),
                     N, F, C);
     memset(t->df2, 0, NF * sizeof(float));
-    dropout_backward(t->df2, t->df1, NF, p, site_seed(seed, l, SITE_HIDDEN));
+    dropout_backward(t->df2, t->df1, a->mask_hid, NF, p, site_seed(seed, l, SITE_HIDDEN));
     memset(t->df1, 0, NF * sizeof(float));
     activation_backward(m->cfg.act, t->df1, t->df2, a->up, NF);
     if (pre) {
@@ -432,7 +460,7 @@ static void block_backward(model *m, int l, float *dx_in, const float *dx_out, c
 
     /* attention sub-block: mid = x_in + dropout(proj(attention(qkv(attn_in)))) */
     memset(t->dtmp, 0, NC * sizeof(float));
-    dropout_backward(t->dtmp, dmid, NC, p, site_seed(seed, l, SITE_ATTN));
+    dropout_backward(t->dtmp, dmid, a->mask_attn, NC, p, site_seed(seed, l, SITE_ATTN));
     memset(t->datty, 0, NC * sizeof(float));
     linear_backward(t->datty, G(m, w->out_w), G(m, w->out_b), t->dtmp, a->atty, P(m, w->out_w),
                     N, C, C);
@@ -478,7 +506,7 @@ static void transformer_backward(model *m)
     }
     /* dout: gradient w.r.t. the (dropped out) embedding sum */
     memset(t->dtmp, 0, NC * sizeof(float));
-    dropout_backward(t->dtmp, dout, NC, t->last_train ? m->cfg.dropout : 0.0f,
+    dropout_backward(t->dtmp, dout, t->mask_embed, NC, t->last_train ? m->cfg.dropout : 0.0f,
                      site_seed(t->last_seed, 0, SITE_EMBED));
     if (m->cfg.pos == POS_LEARNED)
         positional_add_backward(G(m, t->pos_emb), t->dtmp, b->pos, N, C);
@@ -524,11 +552,8 @@ static void decode_step(model *m, const int32_t *tokens, const int32_t *start, i
         linear_forward(s->qkv, attn_in, P(m, w->qkv_w), P(m, w->qkv_b), B, C, 3 * C);
         if (m->cfg.pos == POS_ROPE)
             rope_forward(s->qkv, pos, t->rope_cos, t->rope_sin, B, C, H);
-        for (int r = 0; r < B; r++) {
-            size_t at = ((size_t)r * t->ctx + col) * C;
-            memcpy(kc + at, s->qkv + (size_t)r * 3 * C + C, C * sizeof(float));
-            memcpy(vc + at, s->qkv + (size_t)r * 3 * C + 2 * C, C * sizeof(float));
-        }
+        for (int r = 0; r < B; r++)
+            cache_store(t, kc, vc, s->qkv + (size_t)r * 3 * C, r, col);
         attention_decode(s->atty, s->qkv, 3 * C, kc, vc, start, B, col, t->ctx, C, H);
         linear_forward(s->attproj, s->atty, P(m, w->out_w), P(m, w->out_b), B, C, C);
         add_forward(s->mid, x, s->attproj, (size_t)B * C);

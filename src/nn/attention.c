@@ -1,6 +1,7 @@
 /* attention: causal multi-head self-attention over a packed qkv buffer (forward, backward, a
  * plain reference forward, and the one-query decoding step against a key/value cache). */
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "nn/nn.h"
@@ -266,20 +267,32 @@ ATT_INLINE void head_decode(float *restrict out, const float *restrict q, const 
                             const float *restrict v, int t, int lo, size_t rs, int hd,
                             float scale)
 {
+    /* the scores of up to DECODE_KEEP keys are kept; past that they are recomputed */
+    enum { DECODE_KEEP = 512 };
+    float kept[DECODE_KEEP];
     const int j0 = t < lo ? t : lo;
+    const bool keep = t - j0 + 1 <= DECODE_KEEP;
     float mx = -INFINITY;
     for (int j = j0; j <= t; j++) {
         float s = dot(q, k + j * rs, hd) * scale;
+        if (keep)
+            kept[j - j0] = s;
         mx = s > mx ? s : mx;
     }
     float sum = 0.0f;
-    for (int j = j0; j <= t; j++)
-        sum += exp_softmax(dot(q, k + j * rs, hd) * scale - mx);
+    for (int j = j0; j <= t; j++) {
+        float s = keep ? kept[j - j0] : dot(q, k + j * rs, hd) * scale;
+        float e = exp_softmax(s - mx);
+        if (keep)
+            kept[j - j0] = e;
+        sum += e;
+    }
     const float inv = 1.0f / sum;
     for (int i = 0; i < hd; i++)
         out[i] = 0.0f;
     for (int j = j0; j <= t; j++) {
-        const float a = exp_softmax(dot(q, k + j * rs, hd) * scale - mx) * inv;
+        const float e = keep ? kept[j - j0] : exp_softmax(dot(q, k + j * rs, hd) * scale - mx);
+        const float a = e * inv;
         const float *vj = v + j * rs;
         for (int i = 0; i < hd; i++)
             out[i] += a * vj[i];
@@ -295,16 +308,16 @@ void attention_decode(float *out, const float *q, int q_stride, const float *k_c
 #pragma omp parallel for schedule(static) if (B * H * (t + 1) > 4096)
     for (int bh = 0; bh < B * H; bh++) {
         const int b = bh / H, h = bh % H;
-        const size_t at = (size_t)b * Tmax * C + (size_t)h * hd;
+        const size_t at = ((size_t)b * H + h) * Tmax * hd;
         const float *qb = q + (size_t)b * q_stride + (size_t)h * hd;
         float *o = out + (size_t)b * C + (size_t)h * hd;
         const int lo = key_start(start, b);
         switch (hd) {
-        case 8: head_decode(o, qb, k_cache + at, v_cache + at, t, lo, C, 8, scale); break;
-        case 16: head_decode(o, qb, k_cache + at, v_cache + at, t, lo, C, 16, scale); break;
-        case 32: head_decode(o, qb, k_cache + at, v_cache + at, t, lo, C, 32, scale); break;
-        case 64: head_decode(o, qb, k_cache + at, v_cache + at, t, lo, C, 64, scale); break;
-        default: head_decode(o, qb, k_cache + at, v_cache + at, t, lo, C, hd, scale); break;
+        case 8: head_decode(o, qb, k_cache + at, v_cache + at, t, lo, 8, 8, scale); break;
+        case 16: head_decode(o, qb, k_cache + at, v_cache + at, t, lo, 16, 16, scale); break;
+        case 32: head_decode(o, qb, k_cache + at, v_cache + at, t, lo, 32, 32, scale); break;
+        case 64: head_decode(o, qb, k_cache + at, v_cache + at, t, lo, 64, 64, scale); break;
+        default: head_decode(o, qb, k_cache + at, v_cache + at, t, lo, hd, hd, scale); break;
         }
     }
 }

@@ -4,6 +4,7 @@
 #include "nn/nn.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "core/core.h"
@@ -325,36 +326,63 @@ void add_forward(float *out, const float *a, const float *b, size_t n)
 
 /* -------------------------------------------------------------------------------- dropout */
 
-/* Element i survives when its 24-bit uniform draw is >= p. */
-static inline int dropout_keep(uint64_t seed, size_t i, float p)
+/* Element i survives when its 16-bit draw, bits [16*(i%4), 16*(i%4)+16) of
+ * rng_hash(seed, i/4), is >= ceil(p * 65536): one hash serves four elements. */
+static inline uint32_t dropout_threshold(float p)
 {
-    return (float)(rng_hash(seed, (uint64_t)i) >> 40) * 0x1p-24f >= p;
+    return (uint32_t)ceil((double)p * 65536.0);
 }
 
-void dropout_forward(float *out, const float *inp, size_t n, float p, uint64_t seed)
+void dropout_forward(float *out, uint8_t *mask, const float *inp, size_t n, float p,
+                     uint64_t seed)
 {
     if (p <= 0.0f) {
         if (out != inp)
             memmove(out, inp, n * sizeof(float));
+        if (mask)
+            memset(mask, 1, n);
         return;
     }
     const float scale = 1.0f / (1.0f - p);
+    const uint32_t threshold = dropout_threshold(p);
+    const size_t groups = (n + 3) / 4;
 #pragma omp parallel for schedule(static) if (n > PAR_MIN_COSTLY)
-    for (size_t i = 0; i < n; i++)
-        out[i] = dropout_keep(seed, i, p) ? inp[i] * scale : 0.0f;
+    for (size_t g = 0; g < groups; g++) {
+        const uint64_t bits = rng_hash(seed, (uint64_t)g);
+        const size_t end = 4 * g + 4 < n ? 4 * g + 4 : n;
+        for (size_t i = 4 * g, k = 0; i < end; i++, k++) {
+            const bool keep = ((bits >> (16 * k)) & 0xffffu) >= threshold;
+            out[i] = keep ? inp[i] * scale : 0.0f;
+            if (mask)
+                mask[i] = keep;
+        }
+    }
 }
 
-void dropout_backward(float *dinp, const float *dout, size_t n, float p, uint64_t seed)
+void dropout_backward(float *dinp, const float *dout, const uint8_t *mask, size_t n, float p,
+                      uint64_t seed)
 {
     if (p <= 0.0f) {
         add_forward(dinp, dinp, dout, n);
         return;
     }
     const float scale = 1.0f / (1.0f - p);
+    if (mask) {
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN_CHEAP)
+        for (size_t i = 0; i < n; i++)
+            dinp[i] += mask[i] ? dout[i] * scale : 0.0f;
+        return;
+    }
+    const uint32_t threshold = dropout_threshold(p);
+    const size_t groups = (n + 3) / 4;
 #pragma omp parallel for schedule(static) if (n > PAR_MIN_COSTLY)
-    for (size_t i = 0; i < n; i++)
-        if (dropout_keep(seed, i, p))
-            dinp[i] += dout[i] * scale;
+    for (size_t g = 0; g < groups; g++) {
+        const uint64_t bits = rng_hash(seed, (uint64_t)g);
+        const size_t end = 4 * g + 4 < n ? 4 * g + 4 : n;
+        for (size_t i = 4 * g, k = 0; i < end; i++, k++)
+            if (((bits >> (16 * k)) & 0xffffu) >= threshold)
+                dinp[i] += dout[i] * scale;
+    }
 }
 
 /* ----------------------------------------------------------------------------------- rope */

@@ -60,13 +60,17 @@ void add_forward(float *out, const float *a, const float *b, size_t n);
 
 /* -------------------------------------------------------------------------------- dropout */
 
-/* Inverted dropout with a counter-based mask: element i is kept when
- * (rng_hash(seed, i) >> 40) / 2^24 >= p, and kept elements are scaled by 1/(1-p).
- * The mask depends only on (seed, i), never on the thread count. p == 0 copies.
- * out may alias inp. */
-void dropout_forward(float *out, const float *inp, size_t n, float p, uint64_t seed);
-/* dinp += dout * mask / (1-p), with the same (seed, p) as the forward. */
-void dropout_backward(float *dinp, const float *dout, size_t n, float p, uint64_t seed);
+/* Inverted dropout with a counter-based mask: element i is kept when its 16-bit draw,
+ * bits [16*(i%4), 16*(i%4)+16) of rng_hash(seed, i/4), is >= ceil(p * 65536), and kept
+ * elements are scaled by 1/(1-p). The mask depends only on (seed, i), never on the thread
+ * count. p == 0 copies. out may alias inp. mask (n bytes, may be NULL) receives 1 for kept
+ * elements, so that the backward need not draw again. */
+void dropout_forward(float *out, uint8_t *mask, const float *inp, size_t n, float p,
+                     uint64_t seed);
+/* dinp += dout * keep / (1-p), keep from `mask` when given (as dropout_forward wrote it),
+ * else drawn again from (seed, p). */
+void dropout_backward(float *dinp, const float *dout, const uint8_t *mask, size_t n, float p,
+                      uint64_t seed);
 
 /* ----------------------------------------------------------------------------------- rope */
 
@@ -102,9 +106,9 @@ void attention_forward_reference(float *out, float *att, const float *qkv, const
                                  int B, int T, int C, int H);
 
 /* One decoding step with a key/value cache: sequence b has its new query in
- * q[b * q_stride .. + C) at column t; k_cache and v_cache are (B, Tmax, C) and already hold
- * columns 0..t (the new token's k and v included). out: (B, C). Keys attended as in
- * attention_forward: max(start[b],0) <= j <= t. */
+ * q[b * q_stride .. + C) at column t; k_cache and v_cache are (B, H, Tmax, hd), so that each
+ * head's keys lie contiguous, and already hold columns 0..t (the new token's k and v
+ * included). out: (B, C). Keys attended as in attention_forward: max(start[b],0) <= j <= t. */
 void attention_decode(float *out, const float *q, int q_stride, const float *k_cache,
                       const float *v_cache, const int32_t *start, int B, int t, int Tmax,
                       int C, int H);
