@@ -49,6 +49,7 @@ typedef struct {
     bool tty;
     double t_start;
     long long last_line_step;
+    double last_draw;
     bool line_open;
     int samples_shown;
 } progress_view;
@@ -78,13 +79,18 @@ static void on_step(void *ctx, long long step, long long total, int epoch, doubl
 {
     progress_view *pv = ctx;
     /* on a terminal: redraw one line a few times a second; in a log: a line per 5% */
-    long long every = pv->tty ? 1 : (total / 20 > 0 ? total / 20 : 1);
-    if (step != total && step - pv->last_line_step < every)
-        return;
+    double now = time_now();
+    if (step != total) {
+        if (pv->tty && now - pv->last_draw < 0.1)
+            return;
+        if (!pv->tty && step - pv->last_line_step < (total / 20 > 0 ? total / 20 : 1))
+            return;
+    }
     pv->last_line_step = step;
+    pv->last_draw = now;
     char eta[32], elapsed[32], bar[32];
     format_duration(eta, sizeof eta, (double)(total - step) / steps_per_sec);
-    format_duration(elapsed, sizeof elapsed, time_now() - pv->t_start);
+    format_duration(elapsed, sizeof elapsed, now - pv->t_start);
     int width = 20, filled = (int)((double)step / (double)total * width);
     for (int i = 0; i < width; i++)
         bar[i] = i < filled ? '#' : '.';
@@ -261,9 +267,10 @@ static int cmd_train(int argc, char **argv)
             "metrics.jsonl, train.csv, test.csv)\n"
             "  evaluate:  arith eval %s\n"
             "  ask it:    arith predict %s \"%s\"\n"
-            "  continue:  arith train --resume %s --epochs %d\n",
+            "  continue:  arith train --resume %s %s %d\n",
             s.cfg.run, s.cfg.run, s.cfg.run, s.test.items[0].prompt, s.cfg.run,
-            s.cfg.epochs + 1);
+            s.cfg.steps > 0 ? "--steps" : "--epochs",
+            s.cfg.steps > 0 ? 2 * s.cfg.steps : s.cfg.epochs + 1);
     session_close(&s);
     return 0;
 }
