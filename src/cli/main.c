@@ -371,7 +371,7 @@ static int cmd_eval(int argc, char **argv)
                "the run's training set.\n");
         return 0;
     }
-    eval_flags f = {.batch = 256, .threads = 0, .samples = 0, .seed = 12345,
+    eval_flags f = {.batch = 64, .threads = 0, .samples = 0, .seed = 12345,
                     .checkpoint = "best"};
     const char *pos[64];
     int npos = 0;
@@ -441,7 +441,7 @@ static int cmd_predict(int argc, char **argv)
                "per line. With no prompt,\nreads one prompt per line from stdin.\n");
         return 0;
     }
-    eval_flags f = {.batch = 256, .checkpoint = "best"};
+    eval_flags f = {.batch = 64, .checkpoint = "best"};
     const char **pos = malloc(((size_t)argc + 1) * sizeof *pos);
     int npos = 0;
     int rc = parse_eval_flags(argc, argv, &f, pos, &npos, false);

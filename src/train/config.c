@@ -70,7 +70,7 @@ const option_spec train_options[] = {
         "steps between evaluations (0: each epoch)"),
     OPT("eval-n", OPT_INT, eval_n, "0", NULL, 0, 100000000, "run",
         "test examples per evaluation during training (0: all); the final one uses all"),
-    OPT("eval-batch", OPT_INT, eval_batch, "256", NULL, 1, 65536, "run",
+    OPT("eval-batch", OPT_INT, eval_batch, "64", NULL, 1, 65536, "run",
         "batch size of generation"),
     OPT("samples", OPT_INT, samples, "5", NULL, 0, 1000, "run",
         "sample predictions shown at each evaluation"),
