@@ -71,12 +71,15 @@ awk -F, 'NR > 1 { split($1, p, /[+=]/); if (p[1] + p[2] != $2) bad++ } END { exi
 # --- a tiny run, end to end
 printf '{"layers": 1, "d-model": 32, "heads": 4, "ffn": 32, "digits": 2, "n": 2000, "steps": 40}' >small.json
 expect 0 "final test exact match" -- "$ARITH" train --config small.json --batch 32 --eval-n 100 --threads 2 --run run1
-for f in config.json train.csv test.csv metrics.jsonl last.safetensors best.safetensors; do
+for f in config.json train.csv test.csv metrics.jsonl last.safetensors best.safetensors training.svg; do
     [ -s "run1/$f" ] && ok || bad "run1/$f missing"
 done
 ls run1 | grep -q tmp && bad "a temporary file was left in run1" || ok
 grep -q '"steps":\s*40' run1/config.json && ok || bad "config.json lacks steps 40"
 grep -q '"accuracy"' run1/metrics.jsonl && ok || bad "metrics.jsonl lacks an accuracy line"
+# the plot has a loss curve and one point per evaluation
+grep -q '<polyline' run1/training.svg && [ "$(grep -c '<circle' run1/training.svg)" -ge 1 ] && ok \
+    || bad "training.svg lacks its curves"
 # the checkpoint is valid for an independent reader, with the config in its metadata
 expect 0 "" -- python3 "$SRC/tools/read_safetensors.py" --check run1/last.safetensors
 python3 "$SRC/tools/read_safetensors.py" --json run1/best.safetensors >best.json 2>&1

@@ -264,7 +264,7 @@ static int cmd_train(int argc, char **argv)
         printf("best test exact match: %.4f at step %lld (best.safetensors)\n",
                best.best_accuracy, best.best_step);
     fprintf(stderr, "run saved in %s (config.json, best.safetensors, last.safetensors, "
-            "metrics.jsonl, train.csv, test.csv)\n"
+            "metrics.jsonl, training.svg, train.csv, test.csv)\n"
             "  evaluate:  arith eval %s\n"
             "  ask it:    arith predict %s \"%s\"\n"
             "  continue:  arith train --resume %s %s %d\n",

@@ -384,6 +384,14 @@ arith_status train_run(session *s, const train_callbacks *cb, bool resume, eval_
     if (final)
         *final = r;
     fclose(tr.metrics);
+    if (st == ARITH_OK) {
+        char svg[TRAIN_PATH_MAX + 32], title[256];
+        join_path(svg, sizeof svg, cfg->run, "training.svg");
+        snprintf(title, sizeof title, "%s%d, tokenizer %s, %d layers x d_model %d, pos %s, "
+                 "norm %s, seed %lld", cfg->task, cfg->digits, cfg->tokenizer, cfg->layers,
+                 cfg->d_model, cfg->pos, cfg->norm, cfg->seed);
+        st = plot_training_curves(path, svg, title);
+    }
     batch_free(&b);
     free(perm);
     optimizer_free(&tr.opt);

@@ -155,6 +155,13 @@ arith_status checkpoint_read_config(const char *path, train_config *cfg, train_p
  * a missing tensor or a shape mismatch is an error naming it. */
 arith_status checkpoint_load(const char *path, model *m, optimizer_state *opt);
 
+/* --------------------------------------------------------------------------------- plots */
+
+/* Draws the training loss (log scale) and the test exact match against the step, from a
+ * run's metrics.jsonl, into one SVG file (written atomically). */
+arith_status plot_training_curves(const char *metrics_path, const char *svg_path,
+                                  const char *title);
+
 /* ------------------------------------------------------------------------------ sessions */
 
 /* Everything a run needs, built from a config: data, tokenizer, model. */
@@ -190,7 +197,8 @@ typedef struct {
 } train_callbacks;
 
 /* Trains s->model on s->train, evaluating on s->test; writes the run directory
- * (config.json, train.csv, test.csv, metrics.jsonl, last.safetensors, best.safetensors).
+ * (config.json, train.csv, test.csv, metrics.jsonl, last.safetensors, best.safetensors,
+ * training.svg).
  * With resume, continues from run_dir's last checkpoint as if never stopped. */
 arith_status train_run(session *s, const train_callbacks *cb, bool resume, eval_result *final);
 
