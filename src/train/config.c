@@ -24,7 +24,7 @@ const option_spec train_options[] = {
     OPT("train-csv", OPT_STRING, train_csv, "", NULL, 0, 0, "data",
         "train on this CSV (columns src,tgt) instead of generated data"),
     OPT("test-csv", OPT_STRING, test_csv, "", NULL, 0, 0, "data",
-        "test on this CSV (default: --test-frac of --train-csv)"),
+        "test on this CSV (without it, --test-frac of --train-csv is held out)"),
     OPT("tokenizer", OPT_STRING, tokenizer, "pairs", "char,pairs", 0, 0, "data",
         "char: one token per character; pairs: seed 001's aligned digit pairs"),
     OPT("reverse-answer", OPT_BOOL, reverse_answer, "false", NULL, 0, 0, "data",
