@@ -193,10 +193,17 @@ static arith_status prepare_run_dir(session *s)
     arith_status st = join_path(path, sizeof path, cfg->run, "config.json");
     if (st)
         return st;
-    if (path_exists(path))
+    if (path_exists(path)) {
+        char last[TRAIN_PATH_MAX + 32];
+        join_path(last, sizeof last, cfg->run, "last.safetensors");
+        if (!path_exists(last))
+            return arith_error(ARITH_ERR_STATE, "%s already holds a run that stopped before its "
+                               "first checkpoint\nhint: remove it, or choose another --run",
+                               cfg->run);
         return arith_error(ARITH_ERR_STATE, "%s already holds a run\nhint: continue it with "
                            "arith train --resume %s, or choose another --run", cfg->run,
                            cfg->run);
+    }
     st = make_dirs(cfg->run);
     if (st)
         return st;
