@@ -60,6 +60,11 @@ printf '{"layers": 1, "bogus": 3}' >bad.json
 expect 2 "bad.json: unknown option \"bogus\"" -- "$ARITH" train --config bad.json
 expect 1 "nope.json" -- "$ARITH" train --config nope.json
 
+# test prompts that are also training prompts are pointed out
+printf 'src,tgt\n1+1=,2\n2+2=,4\n3+3=,6\n' >overlap_train.csv
+printf 'src,tgt\n2+2=,4\n4+4=,8\n' >overlap_test.csv
+expect 0 "warning: 1 of the 2 test prompts are also in the training set" -- "$ARITH" train "${SMALL[@]}" --digits 1 --steps 2 --train-csv overlap_train.csv --test-csv overlap_test.csv --run run_overlap
+
 # --- data
 expect 0 "wrote 50 examples" -- "$ARITH" data --task add --digits 3 --n 50 --out d.csv
 [ "$(wc -l <d.csv)" -eq 51 ] && ok || bad "d.csv should have 51 lines"

@@ -245,6 +245,9 @@ static int cmd_train(int argc, char **argv)
             s.cfg.reverse_answer ? " (reversed answers)" : "", s.train.count, s.test.count,
             s.cfg.layers, s.cfg.d_model, s.cfg.heads, s.cfg.ffn, s.cfg.pos, s.cfg.norm,
             params_count_trainable(&s.model->params), s.cfg.seed, core_threads());
+    if (s.test_in_train > 0)
+        fprintf(stderr, "arith: warning: %d of the %d test prompts are also in the training set, "
+                "so test accuracy overstates generalization\n", s.test_in_train, s.test.count);
     train_callbacks cb = {.ctx = &pv, .on_step = on_step, .on_eval = on_eval,
                           .on_sample = on_sample};
     eval_result final;

@@ -56,6 +56,8 @@ void examples_free(example_set *set);
  * `exclude` (may be NULL) holds prompts that must not be drawn (e.g. a run's training set). */
 arith_status dataset_generate(example_set *train, example_set *test, const task_config *task,
                               int n_train, int n_test, uint64_t seed, const example_set *exclude);
+/* Number of examples of `test` whose prompt is also a prompt of `train`. */
+int dataset_count_overlap(const example_set *train, const example_set *test);
 /* Loads a CSV with columns `src` (the prompt) and `tgt` (the answer); other columns (such as
  * seed 000's unnamed index) are ignored. Errors name path:line. */
 arith_status dataset_load_csv(example_set *set, const char *path);

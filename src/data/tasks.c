@@ -252,6 +252,20 @@ done:
     return st;
 }
 
+int dataset_count_overlap(const example_set *train, const example_set *test)
+{
+    string_set seen;
+    if (string_set_init(&seen, (size_t)train->count) != ARITH_OK)
+        return -1;
+    for (int i = 0; i < train->count; i++)
+        string_set_insert(&seen, train->items[i].prompt);
+    int overlap = 0;
+    for (int i = 0; i < test->count; i++)
+        overlap += string_set_contains(&seen, test->items[i].prompt);
+    free(seen.slots);
+    return overlap;
+}
+
 arith_status dataset_load_csv(example_set *set, const char *path)
 {
     csv_table table;

@@ -90,6 +90,7 @@ arith_status session_open(session *s, const train_config *cfg, const char *data_
         return arith_error(ARITH_ERR_DATA, "need at least one training and one test example "
                            "(have %d and %d)", s->train.count, s->test.count);
 
+    s->test_in_train = dataset_count_overlap(&s->train, &s->test);
     st = encoded_build(&s->train_enc, &s->train, &s->tok,
                        cfg->train_csv[0] && !data_dir ? cfg->train_csv : "training set");
     if (!st)

@@ -171,6 +171,7 @@ typedef struct {
     tokenizer tok;
     example_set train, test;
     encoded_set train_enc, test_enc;
+    int test_in_train;         /* test prompts that are also training prompts (CSV data) */
     model *model;
 } session;
 
