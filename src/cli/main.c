@@ -245,6 +245,19 @@ static int cmd_train(int argc, char **argv)
             s.cfg.reverse_answer ? " (reversed answers)" : "", s.train.count, s.test.count,
             s.cfg.layers, s.cfg.d_model, s.cfg.heads, s.cfg.ffn, s.cfg.pos, s.cfg.norm,
             params_count_trainable(&s.model->params), s.cfg.seed, core_threads());
+    double load = 0;
+    FILE *loadavg = fopen("/proc/loadavg", "r");
+    if (loadavg) {
+        if (fscanf(loadavg, "%lf", &load) != 1)
+            load = 0;
+        fclose(loadavg);
+    }
+    /* spinning OpenMP threads slow down badly when other programs hold the cores */
+    double cores = (double)sysconf(_SC_NPROCESSORS_ONLN);
+    if (load > 0.75 && core_threads() > 1 && load + core_threads() > cores + 0.75)
+        fprintf(stderr, "arith: note: the machine is busy (load %.1f); %d threads that wait for "
+                "each other run slowly beside other programs\nhint: --threads 1, or "
+                "OMP_WAIT_POLICY=passive\n", load, core_threads());
     if (s.test_in_train > 0)
         fprintf(stderr, "arith: warning: %d of the %d test prompts are also in the training set, "
                 "so test accuracy overstates generalization\n", s.test_in_train, s.test.count);
