@@ -533,9 +533,10 @@ static double attention_loss(void *p)
     return dot_d(c->out, c->R, (size_t)c->B * c->T * c->C);
 }
 
-static void test_attention_grad(const char *what, const int32_t *start)
+/* B = 2 sequences of T columns, C channels in H heads. */
+static void test_attention_grad_shape(const char *what, const int32_t *start, int T, int C, int H)
 {
-    enum { B = 2, T = 5, C = 8, H = 2 };
+    enum { B = 2 };
     attention_ctx c = {new_floats(B * T * C), new_floats(B * H * T * T),
                        new_normal(B * T * 3 * C, 1.0f), new_normal(B * T * C, 1.0f), start, B, T,
                        C, H};
@@ -549,6 +550,11 @@ static void test_attention_grad(const char *what, const int32_t *start)
     arith_free(c.qkv);
     arith_free(c.R);
     arith_free(dqkv);
+}
+
+static void test_attention_grad(const char *what, const int32_t *start)
+{
+    test_attention_grad_shape(what, start, 5, 8, 2);
 }
 
 /* The fast forward against the reference on one shape; scale > 1 makes peaked softmaxes, and
@@ -630,6 +636,12 @@ static void test_attention(void)
     test_attention_grad("attention dqkv", NULL);
     test_attention_grad("attention dqkv start {0,2}", start_a);
     test_attention_grad("attention dqkv start {4,1}", start_b);
+    /* the kernels for head sizes 8 to 64: four heads at a time (H a multiple of 4, T <= 32),
+     * one head at a time in blocks (the other H, longer T) */
+    test_attention_grad_shape("attention dqkv 4 heads of 8", start_a, 6, 32, 4);
+    test_attention_grad_shape("attention dqkv 4 heads of 16 start {4,1}", start_b, 7, 64, 4);
+    test_attention_grad_shape("attention dqkv 2 heads of 8", start_b, 6, 16, 2);
+    test_attention_grad_shape("attention dqkv T 35, heads of 8 in blocks", start_a, 35, 32, 4);
 
     test_attention_shape(2, 5, 8, 2, NULL, 1.0f, 1e-5);
     test_attention_shape(2, 5, 8, 2, start_a, 1.0f, 1e-5);
@@ -642,6 +654,12 @@ static void test_attention(void)
     test_attention_shape(2, 4, 64, 1, start_b, 1.0f, 1e-5);   /* hd = 64 */
     test_attention_shape(2, 23, 48, 2, start_a, 1.0f, 1e-5);  /* hd = 24: generic */
     test_attention_shape(2, 22, 128, 16, start_b, 1.0f, 1e-5); /* the target model's shape */
+    test_attention_shape(2, 21, 128, 16, start_a, 1.0f, 1e-5);
+    test_attention_shape(2, 7, 64, 4, start_b, 1.0f, 1e-5);    /* 4 heads of 16 */
+    test_attention_shape(1, 9, 128, 4, NULL, 1.0f, 1e-5);      /* 4 heads of 32 */
+    test_attention_shape(2, 5, 256, 4, start_a, 1.0f, 1e-5);   /* 4 heads of 64 */
+    test_attention_shape(2, 40, 64, 8, start_b, 1.0f, 1e-5);   /* T past 32: blocks */
+    test_attention_shape(2, 22, 128, 2, start_a, 1.0f, 1e-5);  /* 2 heads of 64: blocks */
     /* scores ~100 apart: exp underflows; float scores are off by ~1e-5 of their size */
     test_attention_shape(2, 12, 32, 4, start_a, 6.0f, 1e-4);
 

@@ -2,9 +2,14 @@
  * plain reference forward, and the one-query decoding step against a key/value cache). */
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "nn/nn.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* `omp simd` asks for vectorization; where it cannot happen (sanitizer builds) clang would
  * warn, and the warning is no error of ours. */
@@ -18,6 +23,18 @@
 #define ATT_INLINE static inline
 #endif
 
+/* Unrolls the loops over a head's columns (constant in the specialised kernels) fully: at
+ * -O2 GCC keeps most of them rolled, with their accumulators in memory. Clang unrolls them
+ * by itself once the kernel is inlined with a constant head size; a pragma would have it
+ * unroll the variable-length loops of the kernel compiled on its own first, and leave the
+ * inlined copies' loops, by then marked done, rolled. */
+#define ATT_PRAGMA(x) _Pragma(#x)
+#if defined(__clang__)
+#define ATT_UNROLL
+#else
+#define ATT_UNROLL ATT_PRAGMA(GCC unroll 64)
+#endif
+
 /* First key column of sequence b (left padding before it). */
 static int key_start(const int32_t *start, int b)
 {
@@ -28,7 +45,8 @@ static int key_start(const int32_t *start, int b)
  * vectorize (libm's expf is a call per element, a large part of the forward's time).
  * Cephes' expf: x = n ln2 + r with |r| <= ln2/2, e^r by a polynomial, 2^n written into the
  * exponent bits. Within 1 ulp of e^x down to -87; below that it gives e^-87 instead of a
- * denormal or 0, which is nothing next to the row's largest term (1). NaN stays NaN. */
+ * denormal or 0, which is nothing next to the row's largest term (1). NaN stays NaN.
+ * exp_softmax4 below does the same operations on four lanes: every path gets the same bits. */
 ATT_INLINE float exp_softmax(float x)
 {
     /* x < -87 (down to -inf, not NaN) -> -87, with a mask rather than a branch so that the
@@ -69,16 +87,617 @@ ATT_INLINE float dot(const float *a, const float *b, int hd)
     return s;
 }
 
-/* One (sequence, head) pair. q, k, v: the head's columns of row 0, rows rs floats apart;
- * out: the head's output columns of row 0, rows os floats apart; att: (T, T). */
-ATT_INLINE void head_forward(float *restrict out, float *restrict att, const float *restrict q,
-                             const float *restrict k, const float *restrict v, int T, int lo,
-                             size_t rs, size_t os, int hd, float scale)
+/* ---------------------------------------------------------------- four floats at a time */
+
+/* GCC/Clang vector extensions: SSE2 on x86-64, NEON on arm64, plain code elsewhere; SSE2's
+ * max and shuffles where the generic spelling compiles badly. */
+typedef float v4 __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+typedef uint32_t v4u __attribute__((vector_size(16)));
+
+ATT_INLINE v4 ld4(const float *p)
+{
+    v4 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+ATT_INLINE void st4(float *p, v4 v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+ATT_INLINE v4 splat4(float x)
+{
+    return (v4){x, x, x, x};
+}
+
+/* x where m is set, else 0 */
+ATT_INLINE v4 and4(v4i m, v4 x)
+{
+    return (v4)((v4i)x & m);
+}
+
+/* Per lane a > b ? a : b. */
+ATT_INLINE v4 max4(v4 a, v4 b)
+{
+#if defined(__SSE2__)
+    return (v4)_mm_max_ps((__m128)a, (__m128)b);
+#else
+    const v4i gt = a > b;
+    return (v4)(((v4i)a & gt) | ((v4i)b & ~gt));
+#endif
+}
+
+/* The largest lane, in every lane. */
+ATT_INLINE v4 hmax4(v4 a)
+{
+#if defined(__SSE2__)
+    const __m128 x = (__m128)a;
+    const __m128 m = _mm_max_ps(x, _mm_shuffle_ps(x, x, _MM_SHUFFLE(2, 3, 0, 1)));
+    return (v4)_mm_max_ps(m, _mm_shuffle_ps(m, m, _MM_SHUFFLE(1, 0, 3, 2)));
+#else
+    const float m01 = a[0] > a[1] ? a[0] : a[1], m23 = a[2] > a[3] ? a[2] : a[3];
+    return splat4(m01 > m23 ? m01 : m23);
+#endif
+}
+
+/* The sum of the lanes, (s0 + s1) + (s2 + s3), in every lane. */
+ATT_INLINE v4 hsum4(v4 s)
+{
+#if defined(__SSE2__)
+    const __m128 x = (__m128)s;
+    const __m128 p = _mm_add_ps(x, _mm_shuffle_ps(x, x, _MM_SHUFFLE(2, 3, 0, 1)));
+    return (v4)_mm_add_ps(p, _mm_shuffle_ps(p, p, _MM_SHUFFLE(1, 0, 3, 2)));
+#else
+    return splat4((s[0] + s[1]) + (s[2] + s[3]));
+#endif
+}
+
+/* Lane l (a constant) of a, in every lane. */
+#if defined(__SSE2__)
+#define LANE4(a, l) ((v4)_mm_shuffle_epi32((__m128i)(a), (l) * 0x55)) /* copies, unlike shufps */
+#else
+#define LANE4(a, l) splat4((a)[l])
+#endif
+
+/* Transposes the 4x4 block of rows *a, *b, *c, *d in place. */
+ATT_INLINE void transpose4(v4 *a, v4 *b, v4 *c, v4 *d)
+{
+#if defined(__SSE2__)
+    __m128 w = (__m128)*a, x = (__m128)*b, y = (__m128)*c, z = (__m128)*d;
+    _MM_TRANSPOSE4_PS(w, x, y, z);
+    *a = (v4)w, *b = (v4)x, *c = (v4)y, *d = (v4)z;
+#else
+    const v4 w = *a, x = *b, y = *c, z = *d;
+    *a = (v4){w[0], x[0], y[0], z[0]};
+    *b = (v4){w[1], x[1], y[1], z[1]};
+    *c = (v4){w[2], x[2], y[2], z[2]};
+    *d = (v4){w[3], x[3], y[3], z[3]};
+#endif
+}
+
+/* exp_softmax on four lanes: the same operations in the same order. */
+ATT_INLINE v4 exp_softmax4(v4 x)
+{
+#if defined(__SSE2__)
+    x = (v4)_mm_max_ps(_mm_set1_ps(-87.0f), (__m128)x); /* NaN: the second operand, x */
+#else
+    const v4i low = x < splat4(-87.0f); /* -inf included, NaN not */
+    x = (v4)(((v4i)x & ~low) | ((v4i)splat4(-87.0f) & low));
+#endif
+    const v4 magic = splat4(0x1.8p23f);
+    const v4 t = x * splat4(1.44269504088896341f) + magic;
+    const v4 n = t - magic;
+    const v4 r = (x - n * splat4(0.693359375f)) - n * splat4(-2.12194440e-4f);
+    v4 p = splat4(1.9875691500e-4f);
+    p = p * r + splat4(1.3981999507e-3f);
+    p = p * r + splat4(8.3334519073e-3f);
+    p = p * r + splat4(4.1665795894e-2f);
+    p = p * r + splat4(1.6666665459e-1f);
+    p = p * r + splat4(5.0000001201e-1f);
+    const v4 y = p * (r * r) + r + splat4(1.0f);
+    const v4u bits = ((v4u)t - 0x4B400000u + 127u) << 23;
+    return y * (v4)bits;
+}
+
+/* ---------------------------------------------------------------------------- prefetch */
+
+/* Software prefetch of the next sequence's rows, a part at a time, spread over the rows of
+ * the current work (the hardware's prefetchers see little of these strided rows, and a
+ * whole sequence's worth at once would stall). */
+typedef struct {
+    const char *p[4];
+    size_t lines[4], per[4]; /* cache lines, and lines per part */
+    bool write[4];
+    int n;
+} att_prefetch;
+
+static void prefetch_add(att_prefetch *pf, const float *p, size_t floats, bool write)
+{
+    pf->p[pf->n] = (const char *)p;
+    pf->lines[pf->n] = (floats * sizeof(float) + 63) / 64;
+    pf->write[pf->n] = write;
+    pf->n++;
+}
+
+static void prefetch_parts(att_prefetch *pf, size_t parts)
+{
+    for (int s = 0; s < pf->n; s++)
+        pf->per[s] = (pf->lines[s] + parts - 1) / parts;
+}
+
+ATT_INLINE void prefetch_part(const att_prefetch *pf, size_t part)
+{
+    for (int s = 0; s < pf->n; s++) {
+        const size_t l0 = part * pf->per[s];
+        const size_t l1 = l0 + pf->per[s] < pf->lines[s] ? l0 + pf->per[s] : pf->lines[s];
+        for (size_t l = l0; l < l1; l++) {
+#if defined(__GNUC__)
+            if (pf->write[s])
+                __builtin_prefetch(pf->p[s] + l * 64, 1, 3);
+            else
+                __builtin_prefetch(pf->p[s] + l * 64, 0, 3);
+#endif
+        }
+    }
+}
+
+/* The blocked kernels hold one (sequence, head) pair in local arrays and work on it a phase
+ * at a time, each phase a loop over rows (or columns) that do not depend on each other (a
+ * row at a time, the softmax's chain of dependent steps kept the core waiting). Keys (or
+ * values) transposed to (hd, TS) make a query's scores over j 4-lane vectors: row t's
+ * visible keys j0..t are covered by the blocks starting at j0, j0 + 4, .. < jend, and the last
+ * block's lanes past t are masked (score -inf, probability 0, or 0). jend <= t + 4 <= T + 3,
+ * so that TS = T + 3 rounded up to 4 columns hold every block, the ones past T zero. Rows of
+ * length hd are vectors along i. They serve the head sizes and lengths that the four-heads
+ * kernels below do not take (H not a multiple of 4, T past 32); past these sizes, or for
+ * other head sizes, the per-row kernels run. The local arrays take up to about 70 KB of
+ * stack (per thread). */
+enum {
+    ATT_MAX_T = 64,
+    ATT_MAX_TS = (ATT_MAX_T + 6) & ~3,
+    ATT_MAX_HD = 64,
+    ATT_LOCAL = 4096 /* floats in a (hd, TS) or (TS, hd) array */
+};
+
+ATT_INLINE int padded_len(int T)
+{
+    return (T + 6) & ~3;
+}
+
+static bool blocked_ok(int T, int hd)
+{
+    return (hd == 8 || hd == 16 || hd == 32 || hd == 64) && T >= 4 && T <= ATT_MAX_T &&
+           padded_len(T) * hd <= ATT_LOCAL;
+}
+
+/* Lanes 0..r set. */
+static const int32_t lanes_upto[4][4] = {
+    {-1, 0, 0, 0}, {-1, -1, 0, 0}, {-1, -1, -1, 0}, {-1, -1, -1, -1}};
+
+/* Row t's blocks j0..jend, and the mask of the visible lanes of its last block. */
+typedef struct {
+    int j0, jend;
+    v4i last;
+} row_keys;
+
+ATT_INLINE void rows_keys(row_keys *rk, int T, int lo)
 {
     for (int t = 0; t < T; t++) {
+        const int j0 = t < lo ? t : lo; /* a padding query sees only itself */
+        rk[t].j0 = j0;
+        rk[t].jend = j0 + ((t - j0 + 4) & ~3);
+        memcpy(&rk[t].last, lanes_upto[(t - j0) & 3], sizeof rk[t].last);
+    }
+}
+
+/* m ? x : fill, per lane */
+ATT_INLINE v4 select4(v4i m, v4 x, v4 fill)
+{
+    return (v4)(((v4i)x & m) | ((v4i)fill & ~m));
+}
+
+/* Gathers rows 0..T-1 (rs floats apart) of hd columns transposed into dst (hd, TS), columns
+ * T..TS-1 zero. */
+ATT_INLINE void gather_transposed(float *restrict dst, const float *restrict src, int T, int TS,
+                                  size_t rs, int hd)
+{
+    int j = 0;
+    for (; j + 4 <= T; j += 4) {
+        const float *s = src + (size_t)j * rs;
+        ATT_UNROLL
+        for (int i = 0; i < hd; i += 4) {
+            v4 r[4] = {ld4(s + i), ld4(s + rs + i), ld4(s + 2 * rs + i), ld4(s + 3 * rs + i)};
+            transpose4(&r[0], &r[1], &r[2], &r[3]);
+            for (int l = 0; l < 4; l++)
+                st4(dst + (i + l) * TS + j, r[l]);
+        }
+    }
+    for (; j < TS; j += 4) {
+        ATT_UNROLL
+        for (int i = 0; i < hd; i += 4) {
+            v4 r[4];
+            for (int l = 0; l < 4; l++)
+                r[l] = j + l < T ? ld4(src + (size_t)(j + l) * rs + i) : splat4(0.0f);
+            transpose4(&r[0], &r[1], &r[2], &r[3]);
+            for (int l = 0; l < 4; l++)
+                st4(dst + (i + l) * TS + j, r[l]);
+        }
+    }
+}
+
+/* Gathers rows 0..T-1 (rs floats apart) of hd columns into dst (TS, hd), rows T..TS-1
+ * zero. */
+ATT_INLINE void gather_rows(float *restrict dst, const float *restrict src, int T, int TS,
+                            size_t rs, int hd)
+{
+    for (int j = 0; j < T; j++) {
+        ATT_UNROLL
+        for (int c = 0; c < hd; c += 4)
+            st4(dst + j * hd + c, ld4(src + (size_t)j * rs + c));
+    }
+    for (int j = T; j < TS; j++) {
+        ATT_UNROLL
+        for (int c = 0; c < hd; c += 4)
+            st4(dst + j * hd + c, splat4(0.0f));
+    }
+}
+
+/* acc (hd/4 vectors) += w4[l] x_{j+l} for l = 0..3, x (TS, hd) contiguous, in increasing l. */
+ATT_INLINE void combine4(v4 *restrict acc, v4 w4, const float *restrict xj, int hd)
+{
+    const v4 w0 = LANE4(w4, 0), w1 = LANE4(w4, 1), w2 = LANE4(w4, 2), w3 = LANE4(w4, 3);
+    ATT_UNROLL
+    for (int c = 0; c < hd / 4; c++) {
+        v4 t = acc[c];
+        t += w0 * ld4(xj + 4 * c);
+        t += w1 * ld4(xj + hd + 4 * c);
+        t += w2 * ld4(xj + 2 * hd + 4 * c);
+        t += w3 * ld4(xj + 3 * hd + 4 * c);
+        acc[c] = t;
+    }
+}
+
+/* For each row t, its blocks of x (hd-vectors, rows xs floats apart) times yT (hd, TS):
+ * out[t * TS + j] = (sum_i x_t[i] yT[i][j] in increasing i, as dot() sums) * scale; the last
+ * block's lanes past t set to fill. */
+ATT_INLINE void block_products(float *restrict out, const float *restrict x, size_t xs,
+                               const float *restrict yT, const row_keys *rk, int T, int TS,
+                               int hd, float scale, float fill, const att_prefetch *pf,
+                               size_t part)
+{
+    for (int t = 0; t < T; t++) {
+        prefetch_part(pf, part + t);
+        const int j0 = rk[t].j0, jend = rk[t].jend;
+        const float *xt = x + t * xs;
+        float *ot = out + t * TS;
+        v4 xb[ATT_MAX_HD];
+        ATT_UNROLL
+        for (int i = 0; i < hd; i += 4) {
+            const v4 x4 = ld4(xt + i);
+            xb[i] = LANE4(x4, 0), xb[i + 1] = LANE4(x4, 1);
+            xb[i + 2] = LANE4(x4, 2), xb[i + 3] = LANE4(x4, 3);
+        }
+        for (int jb = j0; jb < jend; jb += 4) {
+            v4 s = xb[0] * ld4(yT + jb);
+            ATT_UNROLL
+            for (int i = 1; i < hd; i++)
+                s += xb[i] * ld4(yT + i * TS + jb);
+            st4(ot + jb, s * splat4(scale));
+        }
+        st4(ot + jend - 4, select4(rk[t].last, ld4(ot + jend - 4), splat4(fill)));
+    }
+}
+
+/* One (sequence, head) pair, blocked; arguments as head_forward's, and the same arithmetic. */
+ATT_INLINE void head_forward_blocked(float *restrict out, float *restrict att,
+                                     const float *restrict q, const float *restrict k,
+                                     const float *restrict v, int T, int lo, size_t rs,
+                                     size_t os, int hd, float scale, const att_prefetch *pf,
+                                     size_t part)
+{
+    const int TS = padded_len(T);
+    float kT[ATT_LOCAL], vl[ATT_LOCAL], S[ATT_MAX_T * ATT_MAX_TS];
+    row_keys rk[ATT_MAX_T];
+    v4 inv[ATT_MAX_T];
+    rows_keys(rk, T, lo);
+    gather_transposed(kT, k, T, TS, rs, hd);
+    gather_rows(vl, v, T, TS, rs, hd);
+    /* scores, -inf past t */
+    block_products(S, q, rs, kT, rk, T, TS, hd, scale, -INFINITY, pf, part);
+    /* exponentials (0 past t) and 1 / their sum */
+    for (int t = 0; t < T; t++) {
+        const int j0 = rk[t].j0, jend = rk[t].jend;
+        float *St = S + t * TS;
+        v4 vm = ld4(St + j0);
+        for (int jb = j0 + 4; jb < jend; jb += 4)
+            vm = max4(vm, ld4(St + jb));
+        const v4 mx = hmax4(vm);
+        for (int jb = j0; jb < jend; jb += 4)
+            st4(St + jb, exp_softmax4(ld4(St + jb) - mx));
+        st4(St + jend - 4, and4(rk[t].last, ld4(St + jend - 4)));
+        float sum = 0.0f; /* in increasing j, as the other kernels add */
+        for (int j = j0; j <= t; j++)
+            sum += St[j];
+        inv[t] = splat4(1.0f / sum);
+    }
+    /* the probabilities into att (0 elsewhere), and out_t = sum_j a_tj v_j in increasing j
+     * (the last block's lanes past t add 0) */
+    memset(att, 0, (size_t)T * T * sizeof *att);
+    for (int t = 0; t < T; t++) {
+        const int j0 = rk[t].j0, jend = rk[t].jend;
+        const float *St = S + t * TS;
+        float *row = att + (size_t)t * T;
+        v4 acc[ATT_MAX_HD / 4];
+        ATT_UNROLL
+        for (int c = 0; c < hd / 4; c++)
+            acc[c] = splat4(0.0f);
+        const int jfull = t + 1 < T ? jend : T - 3; /* blocks before it: stored whole */
+        for (int jb = j0; jb < jend; jb += 4) {
+            const v4 a = ld4(St + jb) * inv[t];
+            if (jb < jfull) {
+                st4(row + jb, a); /* past the row's end: zeros, into the next row */
+            } else { /* the last row's last block: not past the end of att */
+                for (int l = 0; l < 3; l++)
+                    if (jb + l < T)
+                        row[jb + l] = a[l];
+            }
+            combine4(acc, a, vl + jb * hd, hd);
+        }
+        float *ot = out + t * os;
+        ATT_UNROLL
+        for (int c = 0; c < hd / 4; c++)
+            st4(ot + 4 * c, acc[c]);
+    }
+}
+
+/* ------------------------------------------------------------------ four heads at a time */
+
+/* When H is a multiple of 4, heads h0..h0+3 of a sequence go together, one head per lane:
+ * every step is then head_forward's (or the backward's) scalar arithmetic on four heads at
+ * once, in the same order, with no masks, shuffles or horizontal sums; only the loads and
+ * stores transpose, between rows of the four heads' hd columns and vectors over the heads.
+ * Scores and probabilities are kept in (T, TP) arrays of such vectors, TP = T rounded up to
+ * 4; the local arrays take up to about 80 KB of stack (per thread). */
+enum { ATT4_MAX_T = 32, ATT4_LOCAL = 768 /* vectors in a (T, hd) array */ };
+
+static bool heads4_ok(int T, int H, int hd)
+{
+    return H % 4 == 0 && (hd == 8 || hd == 16 || hd == 32 || hd == 64) && T <= ATT4_MAX_T &&
+           T * hd <= ATT4_LOCAL;
+}
+
+/* dst[r * hd + i] = column i of row r of the four heads, head l at src + r * rs + l * hd. */
+ATT_INLINE void gather_heads(v4 *restrict dst, const float *restrict src, int T, size_t rs,
+                             int hd)
+{
+    for (int r = 0; r < T; r++) {
+        const float *s = src + (size_t)r * rs;
+        ATT_UNROLL
+        for (int c = 0; c < hd; c += 4) {
+            v4 m0 = ld4(s + c), m1 = ld4(s + hd + c), m2 = ld4(s + 2 * hd + c),
+               m3 = ld4(s + 3 * hd + c);
+            transpose4(&m0, &m1, &m2, &m3);
+            dst[r * hd + c] = m0, dst[r * hd + c + 1] = m1;
+            dst[r * hd + c + 2] = m2, dst[r * hd + c + 3] = m3;
+        }
+    }
+}
+
+/* The inverse for one row: head l's hd columns at dst + l * hd get (add: += ) x[i] lane l. */
+ATT_INLINE void scatter_heads(float *restrict dst, const v4 *restrict x, int hd, bool add)
+{
+    ATT_UNROLL
+    for (int c = 0; c < hd; c += 4) {
+        v4 m[4] = {x[c], x[c + 1], x[c + 2], x[c + 3]};
+        transpose4(&m[0], &m[1], &m[2], &m[3]);
+        for (int l = 0; l < 4; l++) {
+            float *d = dst + l * hd + c;
+            st4(d, add ? ld4(d) + m[l] : m[l]);
+        }
+    }
+}
+
+/* Heads h0..h0+3 of one sequence. q: head h0's q columns of row 0 (k, v at + C, + 2C), rows
+ * rs floats apart; out: head h0's output columns of row 0, rows os apart; att: head h0's
+ * (T, T) probabilities, the other heads' after it. */
+ATT_INLINE void heads4_forward(float *restrict out, float *restrict att, const float *restrict q,
+                               int T, int lo, size_t rs, size_t os, int C, int hd, float scale,
+                               const att_prefetch *pf, size_t part)
+{
+    const int TP = (T + 3) & ~3;
+    const size_t TT = (size_t)T * T;
+    v4 Q[ATT4_LOCAL], K[ATT4_LOCAL], V[ATT4_LOCAL], S[ATT4_MAX_T * ATT4_MAX_T];
+    v4 inv[ATT4_MAX_T], R[ATT4_MAX_T + 4];
+    gather_heads(Q, q, T, rs, hd);
+    gather_heads(K, q + C, T, rs, hd);
+    gather_heads(V, q + 2 * C, T, rs, hd);
+    /* scores (dot()'s order) */
+    for (int t = 0; t < T; t++) {
+        const int j0 = t < lo ? t : lo; /* a padding query sees only itself */
+        prefetch_part(pf, part + t);
+        v4 qt[ATT_MAX_HD];
+        ATT_UNROLL
+        for (int i = 0; i < hd; i++)
+            qt[i] = Q[t * hd + i];
+        for (int j = j0; j <= t; j++) {
+            const v4 *kj = K + j * hd;
+            v4 s = qt[0] * kj[0];
+            ATT_UNROLL
+            for (int i = 1; i < hd; i++)
+                s += qt[i] * kj[i];
+            S[t * TP + j] = s * splat4(scale);
+        }
+    }
+    /* exponentials and 1 / their sum, in increasing j */
+    for (int t = 0; t < T; t++) {
+        const int j0 = t < lo ? t : lo;
+        v4 *St = S + t * TP;
+        v4 mx = splat4(-INFINITY);
+        for (int j = j0; j <= t; j++)
+            mx = max4(St[j], mx);
+        v4 sum = splat4(0.0f);
+        for (int j = j0; j <= t; j++) {
+            const v4 e = exp_softmax4(St[j] - mx);
+            St[j] = e;
+            sum += e;
+        }
+        inv[t] = splat4(1.0f) / sum;
+    }
+    /* probabilities into att (0 elsewhere); out_t = sum_j a_tj v_j in increasing j */
+    memset(att, 0, 4 * TT * sizeof *att);
+    for (int t = 0; t < T; t++) {
+        const int j0 = t < lo ? t : lo, jb0 = j0 & ~3;
+        const v4 *St = S + t * TP;
+        R[jb0] = R[jb0 + 1] = R[jb0 + 2] = splat4(0.0f);
+        R[t + 1] = R[t + 2] = R[t + 3] = splat4(0.0f);
+        v4 acc[ATT_MAX_HD];
+        ATT_UNROLL
+        for (int i = 0; i < hd; i++)
+            acc[i] = splat4(0.0f);
+        for (int j = j0; j <= t; j++) {
+            const v4 a = St[j] * inv[t];
+            const v4 *vj = V + j * hd;
+            R[j] = a;
+            ATT_UNROLL
+            for (int i = 0; i < hd; i++)
+                acc[i] += a * vj[i];
+        }
+        scatter_heads(out + t * os, acc, hd, false);
+        float *row = att + (size_t)t * T;
+        for (int jc = jb0; jc <= t; jc += 4) {
+            v4 m[4] = {R[jc], R[jc + 1], R[jc + 2], R[jc + 3]};
+            transpose4(&m[0], &m[1], &m[2], &m[3]);
+            if (jc + 4 <= T) {
+                for (int l = 0; l < 4; l++)
+                    st4(row + l * TT + jc, m[l]);
+            } else { /* a row's last block, past its end */
+                for (int l = 0; l < 4; l++)
+                    for (int u = 0; u < 3; u++)
+                        if (jc + u < T)
+                            row[l * TT + jc + u] = m[l][u];
+            }
+        }
+    }
+}
+
+/* Backward of heads h0..h0+3 of one sequence; dq: head h0's q-gradient columns of row 0 of
+ * dqkv (k, v at + C, + 2C), rows rs apart; q likewise in qkv; dout rows os apart; att as in
+ * heads4_forward. The formulas of head_backward_blocked. */
+ATT_INLINE void heads4_backward(float *restrict dq, const float *restrict dout,
+                                const float *restrict q, const float *restrict att, int T,
+                                int lo, size_t rs, size_t os, int C, int hd, float scale,
+                                const att_prefetch *pf, size_t part)
+{
+    const int TP = (T + 3) & ~3;
+    const size_t TT = (size_t)T * T;
+    v4 Q[ATT4_LOCAL], K[ATT4_LOCAL], V[ATT4_LOCAL], D[ATT4_LOCAL];
+    v4 A[ATT4_MAX_T * ATT4_MAX_T], dS[ATT4_MAX_T * ATT4_MAX_T];
+    gather_heads(Q, q, T, rs, hd);
+    gather_heads(K, q + C, T, rs, hd);
+    gather_heads(V, q + 2 * C, T, rs, hd);
+    gather_heads(D, dout, T, os, hd);
+    /* att: the blocks of 4 columns around each row's visible keys */
+    for (int t = 0; t < T; t++) {
+        const int j0 = t < lo ? t : lo;
+        const float *row = att + (size_t)t * T;
+        for (int jc = j0 & ~3; jc <= t; jc += 4) {
+            v4 m[4];
+            if (jc + 4 <= T || t + 1 < T) { /* past the row's end: the next row's, unused */
+                for (int l = 0; l < 4; l++)
+                    m[l] = ld4(row + l * TT + jc);
+            } else { /* the last row's last block: not past the end of att */
+                for (int l = 0; l < 4; l++) {
+                    m[l] = splat4(0.0f);
+                    for (int u = 0; u < 3; u++)
+                        if (jc + u < T)
+                            m[l][u] = row[l * TT + jc + u];
+                }
+            }
+            transpose4(&m[0], &m[1], &m[2], &m[3]);
+            for (int u = 0; u < 4; u++)
+                A[t * TP + jc + u] = m[u];
+        }
+    }
+    /* by rows: datt, s, ds; dq_t = sum_j ds_tj k_j */
+    for (int t = 0; t < T; t++) {
+        const int j0 = t < lo ? t : lo;
+        prefetch_part(pf, part + t);
+        const v4 *At = A + t * TP;
+        v4 *dSt = dS + t * TP;
+        v4 dt[ATT_MAX_HD];
+        ATT_UNROLL
+        for (int i = 0; i < hd; i++)
+            dt[i] = D[t * hd + i];
+        v4 s = splat4(0.0f);
+        for (int j = j0; j <= t; j++) {
+            const v4 *vj = V + j * hd;
+            v4 p = dt[0] * vj[0];
+            ATT_UNROLL
+            for (int i = 1; i < hd; i++)
+                p += dt[i] * vj[i];
+            dSt[j] = p;
+            s += At[j] * p;
+        }
+        v4 acc[ATT_MAX_HD];
+        ATT_UNROLL
+        for (int i = 0; i < hd; i++)
+            acc[i] = splat4(0.0f);
+        for (int j = j0; j <= t; j++) {
+            const v4 d = At[j] * (dSt[j] - s) * splat4(scale);
+            const v4 *kj = K + j * hd;
+            dSt[j] = d;
+            ATT_UNROLL
+            for (int i = 0; i < hd; i++)
+                acc[i] += d * kj[i];
+        }
+        scatter_heads(dq + t * rs, acc, hd, true);
+    }
+    /* by columns: dk_j = sum_t ds_tj q_t, dv_j = sum_t att_tj dout_t over the queries that
+     * see j */
+    for (int j = 0; j < T; j++) {
+        const int t1 = j < lo ? j : T - 1; /* a padding key is seen by its own query only */
+        v4 acc[ATT_MAX_HD];
+        ATT_UNROLL
+        for (int i = 0; i < hd; i++)
+            acc[i] = splat4(0.0f);
+        for (int t = j; t <= t1; t++) {
+            const v4 d = dS[t * TP + j], *qt = Q + t * hd;
+            ATT_UNROLL
+            for (int i = 0; i < hd; i++)
+                acc[i] += d * qt[i];
+        }
+        scatter_heads(dq + C + j * rs, acc, hd, true);
+        ATT_UNROLL
+        for (int i = 0; i < hd; i++)
+            acc[i] = splat4(0.0f);
+        for (int t = j; t <= t1; t++) {
+            const v4 a = A[t * TP + j], *dt = D + t * hd;
+            ATT_UNROLL
+            for (int i = 0; i < hd; i++)
+                acc[i] += a * dt[i];
+        }
+        scatter_heads(dq + 2 * C + j * rs, acc, hd, true);
+    }
+}
+
+/* One (sequence, head) pair, one row at a time, for the sizes the blocked kernels do not
+ * take. q, k, v: the head's columns of row 0, rows rs floats apart; out: the head's output
+ * columns of row 0, rows os floats apart; att: (T, T). Every forward kernel, and
+ * attention_decode, does this arithmetic in this order (scores as dot() sums them, the
+ * running max, the exponentials summed in increasing j, out summed in increasing j), so
+ * that all give the same bits. */
+ATT_INLINE void head_forward(float *restrict out, float *restrict att, const float *restrict q,
+                             const float *restrict k, const float *restrict v, int T, int lo,
+                             size_t rs, size_t os, int hd, float scale, const att_prefetch *pf,
+                             size_t part)
+{
+    for (int t = 0; t < T; t++) {
+        prefetch_part(pf, part + t);
         const float *qt = q + t * rs;
         float *row = att + (size_t)t * T;
-        const int j0 = t < lo ? t : lo; /* a padding query sees only itself */
+        const int j0 = t < lo ? t : lo;
         float mx = -INFINITY;
         for (int j = j0; j <= t; j++) {
             float s = dot(qt, k + j * rs, hd) * scale;
@@ -109,39 +728,98 @@ ATT_INLINE void head_forward(float *restrict out, float *restrict att, const flo
     }
 }
 
-void attention_forward(float *out, float *att, const float *qkv, const int32_t *start,
-                       int B, int T, int C, int H)
+/* Backward of one (sequence, head) pair, blocked. dq: the head's q-gradient columns of row 0
+ * of dqkv (k and v at + C and + 2C), rows rs floats apart; q likewise in qkv; dout rows os
+ * apart. With datt_tj = dout_t . v_j, s_t = sum_j att_tj datt_tj and
+ * ds_tj = att_tj (datt_tj - s_t) scale: dq_t += sum_j ds_tj k_j, dk_j += sum_t ds_tj q_t,
+ * dv_j += sum_t att_tj dout_t; the first by rows, the other two by columns, each with its
+ * sums in registers. */
+ATT_INLINE void head_backward_blocked(float *restrict dq, const float *restrict dout,
+                                      const float *restrict q, const float *restrict att,
+                                      int T, int lo, size_t rs, size_t os, int hd, float scale,
+                                      int C, const att_prefetch *pf, size_t part)
 {
-    const int hd = C / H;
-    const float scale = 1.0f / sqrtf((float)hd);
-    const size_t rs = (size_t)3 * C;
-#pragma omp parallel for schedule(static)
-    for (int bh = 0; bh < B * H; bh++) {
-        const int b = bh / H, h = bh % H;
-        const float *q = qkv + (size_t)b * T * rs + (size_t)h * hd;
-        float *o = out + (size_t)b * T * C + (size_t)h * hd;
-        float *a = att + (size_t)bh * T * T;
-        const int lo = key_start(start, b);
-        /* constant head sizes let the compiler unroll the inner loops */
-        switch (hd) {
-        case 8: head_forward(o, a, q, q + C, q + 2 * C, T, lo, rs, C, 8, scale); break;
-        case 16: head_forward(o, a, q, q + C, q + 2 * C, T, lo, rs, C, 16, scale); break;
-        case 32: head_forward(o, a, q, q + C, q + 2 * C, T, lo, rs, C, 32, scale); break;
-        case 64: head_forward(o, a, q, q + C, q + 2 * C, T, lo, rs, C, 64, scale); break;
-        default: head_forward(o, a, q, q + C, q + 2 * C, T, lo, rs, C, hd, scale); break;
+    const int TS = padded_len(T);
+    float vT[ATT_LOCAL], kl[ATT_LOCAL];
+    float A[ATT_MAX_T * ATT_MAX_TS], dS[ATT_MAX_T * ATT_MAX_TS];
+    row_keys rk[ATT_MAX_T];
+    rows_keys(rk, T, lo);
+    gather_transposed(vT, q + 2 * C, T, TS, rs, hd);
+    gather_rows(kl, q + C, T, TS, rs, hd);
+    /* datt, 0 past t */
+    block_products(dS, dout, os, vT, rk, T, TS, hd, 1.0f, 0.0f, pf, part);
+    /* att (0 past t), then ds from datt; dq_t = sum_j ds_tj k_j (lanes past t add 0) */
+    for (int t = 0; t < T; t++) {
+        const int j0 = rk[t].j0, jend = rk[t].jend;
+        const float *arow = att + (size_t)t * T;
+        float *At = A + t * TS, *dSt = dS + t * TS;
+        const int jfull = t + 1 < T ? jend : T - 3; /* blocks before it: loaded whole */
+        for (int jb = j0; jb < jend; jb += 4) {
+            v4 a;
+            if (jb < jfull) {
+                a = ld4(arow + jb); /* past the row's end: the next row's, masked below */
+            } else { /* the last row's last block: not past the end of att */
+                a = splat4(0.0f);
+                for (int l = 0; l < 3; l++)
+                    if (jb + l < T)
+                        a[l] = arow[jb + l];
+            }
+            st4(At + jb, a);
+        }
+        st4(At + jend - 4, and4(rk[t].last, ld4(At + jend - 4)));
+        v4 vs = splat4(0.0f);
+        for (int jb = j0; jb < jend; jb += 4)
+            vs += ld4(At + jb) * ld4(dSt + jb);
+        const v4 s = hsum4(vs);
+        v4 acc[ATT_MAX_HD / 4];
+        ATT_UNROLL
+        for (int c = 0; c < hd / 4; c++)
+            acc[c] = splat4(0.0f);
+        for (int jb = j0; jb < jend; jb += 4) {
+            const v4 d = ld4(At + jb) * (ld4(dSt + jb) - s) * splat4(scale);
+            st4(dSt + jb, d);
+            combine4(acc, d, kl + jb * hd, hd);
+        }
+        float *dqt = dq + t * rs;
+        ATT_UNROLL
+        for (int c = 0; c < hd / 4; c++)
+            st4(dqt + 4 * c, ld4(dqt + 4 * c) + acc[c]);
+    }
+    /* dk_j = sum_t ds_tj q_t, dv_j = sum_t att_tj dout_t over the queries t that see j */
+    for (int j = 0; j < T; j++) {
+        const int t1 = j < lo ? j : T - 1; /* a padding key is seen by its own query only */
+        v4 ak[ATT_MAX_HD / 4], av[ATT_MAX_HD / 4];
+        ATT_UNROLL
+        for (int c = 0; c < hd / 4; c++)
+            ak[c] = av[c] = splat4(0.0f);
+        for (int t = j; t <= t1; t++) {
+            const v4 d = splat4(dS[t * TS + j]), a = splat4(A[t * TS + j]);
+            const float *qt = q + t * rs, *dt = dout + t * os;
+            ATT_UNROLL
+            for (int c = 0; c < hd / 4; c++) {
+                ak[c] += d * ld4(qt + 4 * c);
+                av[c] += a * ld4(dt + 4 * c);
+            }
+        }
+        float *dkj = dq + C + j * rs, *dvj = dq + 2 * C + j * rs;
+        ATT_UNROLL
+        for (int c = 0; c < hd / 4; c++) {
+            st4(dkj + 4 * c, ld4(dkj + 4 * c) + ak[c]);
+            st4(dvj + 4 * c, ld4(dvj + 4 * c) + av[c]);
         }
     }
 }
 
-/* Backward of one (sequence, head) pair; dq, dk, dv: the head's gradient columns of row 0 of
- * dqkv, rows rs floats apart; dout rows os apart. */
+/* Backward of one (sequence, head) pair, one row at a time; dq, dk, dv: the head's gradient
+ * columns of row 0 of dqkv, rows rs floats apart; dout rows os apart. */
 ATT_INLINE void head_backward(float *restrict dq, float *restrict dk, float *restrict dv,
                               const float *restrict dout, const float *restrict q,
                               const float *restrict k, const float *restrict v,
                               const float *restrict att, int T, int lo, size_t rs, size_t os,
-                              int hd, float scale)
+                              int hd, float scale, const att_prefetch *pf, size_t part)
 {
     for (int t = 0; t < T; t++) {
+        prefetch_part(pf, part + t);
         const float *row = att + (size_t)t * T;
         const float *dot_ = dout + t * os, *qt = q + t * rs;
         float *dqt = dq + t * rs;
@@ -165,42 +843,148 @@ ATT_INLINE void head_backward(float *restrict dq, float *restrict dk, float *res
     }
 }
 
+/* ---------------------------------------------------------------------------- dispatch */
+
+/* The kernels for one work item (four heads, or one, of sequence b) behind one signature,
+ * each instance with its head size a constant. Calling them through a pointer also keeps
+ * Clang from merging the calls of a switch into one call with a variable head size (and the
+ * loops rolled). q: the item's first q column of row 0 of qkv (rows rs floats apart); o, d:
+ * its first column of out (dout), rows C apart; a: its first head's (T, T) att. */
+typedef void forward_kernel(float *o, float *a, const float *q, int T, int lo, size_t rs, int C,
+                            int hd, float scale, const att_prefetch *pf, size_t part);
+typedef void backward_kernel(float *dq, const float *d, const float *q, const float *a, int T,
+                             int lo, size_t rs, int C, int hd, float scale,
+                             const att_prefetch *pf, size_t part);
+
+#define ATT_BLOCK_KERNELS(HD)                                                                      \
+    static void heads4_forward_##HD(float *o, float *a, const float *q, int T, int lo,             \
+                                    size_t rs, int C, int hd, float scale,                         \
+                                    const att_prefetch *pf, size_t part)                           \
+    {                                                                                              \
+        (void)hd;                                                                                  \
+        heads4_forward(o, a, q, T, lo, rs, C, C, HD, scale, pf, part);                             \
+    }                                                                                              \
+    static void blocked_forward_##HD(float *o, float *a, const float *q, int T, int lo,            \
+                                     size_t rs, int C, int hd, float scale,                        \
+                                     const att_prefetch *pf, size_t part)                          \
+    {                                                                                              \
+        (void)hd;                                                                                  \
+        head_forward_blocked(o, a, q, q + C, q + 2 * C, T, lo, rs, C, HD, scale, pf, part);        \
+    }                                                                                              \
+    static void heads4_backward_##HD(float *dq, const float *d, const float *q, const float *a,    \
+                                     int T, int lo, size_t rs, int C, int hd, float scale,         \
+                                     const att_prefetch *pf, size_t part)                          \
+    {                                                                                              \
+        (void)hd;                                                                                  \
+        heads4_backward(dq, d, q, a, T, lo, rs, C, C, HD, scale, pf, part);                        \
+    }                                                                                              \
+    static void blocked_backward_##HD(float *dq, const float *d, const float *q,                   \
+                                      const float *a, int T, int lo, size_t rs, int C, int hd,     \
+                                      float scale, const att_prefetch *pf, size_t part)            \
+    {                                                                                              \
+        (void)hd;                                                                                  \
+        head_backward_blocked(dq, d, q, a, T, lo, rs, C, HD, scale, C, pf, part);                  \
+    }
+
+#define ATT_ROW_KERNELS(HD)                                                                        \
+    static void rows_forward_##HD(float *o, float *a, const float *q, int T, int lo, size_t rs,    \
+                                  int C, int hd, float scale, const att_prefetch *pf,              \
+                                  size_t part)                                                     \
+    {                                                                                              \
+        (void)hd;                                                                                  \
+        head_forward(o, a, q, q + C, q + 2 * C, T, lo, rs, C, HD, scale, pf, part);                \
+    }                                                                                              \
+    static void rows_backward_##HD(float *dq, const float *d, const float *q, const float *a,      \
+                                   int T, int lo, size_t rs, int C, int hd, float scale,           \
+                                   const att_prefetch *pf, size_t part)                            \
+    {                                                                                              \
+        (void)hd;                                                                                  \
+        head_backward(dq, dq + C, dq + 2 * C, d, q, q + C, q + 2 * C, a, T, lo, rs, C, HD,         \
+                      scale, pf, part);                                                            \
+    }
+
+ATT_BLOCK_KERNELS(8)
+ATT_BLOCK_KERNELS(16)
+ATT_BLOCK_KERNELS(32)
+ATT_BLOCK_KERNELS(64)
+ATT_ROW_KERNELS(8)
+ATT_ROW_KERNELS(16)
+ATT_ROW_KERNELS(32)
+ATT_ROW_KERNELS(64)
+ATT_ROW_KERNELS(hd) /* any other head size, as a variable */
+
+/* The kernels for head sizes 8, 16, 32, 64 and any other, in that order. */
+static forward_kernel *const forward_kernels[3][5] = {
+    {heads4_forward_8, heads4_forward_16, heads4_forward_32, heads4_forward_64, NULL},
+    {blocked_forward_8, blocked_forward_16, blocked_forward_32, blocked_forward_64, NULL},
+    {rows_forward_8, rows_forward_16, rows_forward_32, rows_forward_64, rows_forward_hd}};
+static backward_kernel *const backward_kernels[3][5] = {
+    {heads4_backward_8, heads4_backward_16, heads4_backward_32, heads4_backward_64, NULL},
+    {blocked_backward_8, blocked_backward_16, blocked_backward_32, blocked_backward_64, NULL},
+    {rows_backward_8, rows_backward_16, rows_backward_32, rows_backward_64, rows_backward_hd}};
+
+/* How attention over (B, T, C, H) is split: kind 0 four heads at a time, 1 one head in
+ * blocks, 2 one head by rows; the head size's column in the kernel tables. */
+typedef struct {
+    int hd, kind, col, width, items; /* heads per work item, items per sequence */
+    float scale;
+} att_plan;
+
+static att_plan plan_of(int T, int C, int H)
+{
+    att_plan p;
+    p.hd = C / H;
+    p.scale = 1.0f / sqrtf((float)p.hd);
+    p.kind = heads4_ok(T, H, p.hd) ? 0 : blocked_ok(T, p.hd) ? 1 : 2;
+    p.col = p.hd == 8 ? 0 : p.hd == 16 ? 1 : p.hd == 32 ? 2 : p.hd == 64 ? 3 : 4;
+    p.width = p.kind == 0 ? 4 : 1;
+    p.items = H / p.width;
+    return p;
+}
+
+void attention_forward(float *out, float *att, const float *qkv, const int32_t *start,
+                       int B, int T, int C, int H)
+{
+    const att_plan p = plan_of(T, C, H);
+    forward_kernel *const kernel = forward_kernels[p.kind][p.col];
+    const size_t rs = (size_t)3 * C;
+#pragma omp parallel for schedule(static)
+    for (int it = 0; it < B * p.items; it++) {
+        const int b = it / p.items, h = it % p.items * p.width;
+        att_prefetch pf = {.n = 0};
+        if (b + 1 < B) { /* the next sequence's rows, a part per item and row */
+            prefetch_add(&pf, qkv + (size_t)(b + 1) * T * rs, (size_t)T * rs, false);
+            prefetch_add(&pf, out + (size_t)(b + 1) * T * C, (size_t)T * C, true);
+            prefetch_add(&pf, att + (size_t)(b + 1) * H * T * T, (size_t)H * T * T, true);
+            prefetch_parts(&pf, (size_t)p.items * T);
+        }
+        kernel(out + (size_t)b * T * C + (size_t)h * p.hd, att + ((size_t)b * H + h) * T * T,
+               qkv + (size_t)b * T * rs + (size_t)h * p.hd, T, key_start(start, b), rs, C, p.hd,
+               p.scale, &pf, (size_t)(it % p.items) * T);
+    }
+}
+
 void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
                         const int32_t *start, int B, int T, int C, int H)
 {
-    const int hd = C / H;
-    const float scale = 1.0f / sqrtf((float)hd);
+    const att_plan p = plan_of(T, C, H);
+    backward_kernel *const kernel = backward_kernels[p.kind][p.col];
     const size_t rs = (size_t)3 * C;
 #pragma omp parallel for schedule(static)
-    for (int bh = 0; bh < B * H; bh++) {
-        const int b = bh / H, h = bh % H;
-        const size_t at = (size_t)b * T * rs + (size_t)h * hd;
-        const float *q = qkv + at, *d = dout + (size_t)b * T * C + (size_t)h * hd;
-        float *dq = dqkv + at;
-        const float *a = att + (size_t)bh * T * T;
-        const int lo = key_start(start, b);
-        switch (hd) {
-        case 8:
-            head_backward(dq, dq + C, dq + 2 * C, d, q, q + C, q + 2 * C, a, T, lo, rs, C, 8,
-                          scale);
-            break;
-        case 16:
-            head_backward(dq, dq + C, dq + 2 * C, d, q, q + C, q + 2 * C, a, T, lo, rs, C, 16,
-                          scale);
-            break;
-        case 32:
-            head_backward(dq, dq + C, dq + 2 * C, d, q, q + C, q + 2 * C, a, T, lo, rs, C, 32,
-                          scale);
-            break;
-        case 64:
-            head_backward(dq, dq + C, dq + 2 * C, d, q, q + C, q + 2 * C, a, T, lo, rs, C, 64,
-                          scale);
-            break;
-        default:
-            head_backward(dq, dq + C, dq + 2 * C, d, q, q + C, q + 2 * C, a, T, lo, rs, C, hd,
-                          scale);
-            break;
+    for (int it = 0; it < B * p.items; it++) {
+        const int b = it / p.items, h = it % p.items * p.width;
+        att_prefetch pf = {.n = 0};
+        if (b + 1 < B) {
+            prefetch_add(&pf, qkv + (size_t)(b + 1) * T * rs, (size_t)T * rs, false);
+            prefetch_add(&pf, dqkv + (size_t)(b + 1) * T * rs, (size_t)T * rs, true);
+            prefetch_add(&pf, dout + (size_t)(b + 1) * T * C, (size_t)T * C, false);
+            prefetch_add(&pf, att + (size_t)(b + 1) * H * T * T, (size_t)H * T * T, false);
+            prefetch_parts(&pf, (size_t)p.items * T);
         }
+        const size_t at = (size_t)b * T * rs + (size_t)h * p.hd;
+        kernel(dqkv + at, dout + (size_t)b * T * C + (size_t)h * p.hd, qkv + at,
+               att + ((size_t)b * H + h) * T * T, T, key_start(start, b), rs, C, p.hd, p.scale,
+               &pf, (size_t)(it % p.items) * T);
     }
 }
 
@@ -262,7 +1046,7 @@ void attention_forward_reference(float *out, float *att, const float *qkv, const
 }
 
 /* The decoding step for one (sequence, head) pair: the same arithmetic, in the same order, as
- * one row of head_forward, with the scores recomputed instead of stored. */
+ * one row of attention_forward, with the scores recomputed instead of stored. */
 ATT_INLINE void head_decode(float *restrict out, const float *restrict q, const float *restrict k,
                             const float *restrict v, int t, int lo, size_t rs, int hd,
                             float scale)
