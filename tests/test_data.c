@@ -148,7 +148,9 @@ static void test_tokenizer_char(void)
 {
     tokenizer tok;
     CHECK_OK(tokenizer_init(&tok, TOK_CHAR, 0, false));
-    CHECK_EQ_INT(tok.vocab_size, 18);
+    CHECK_EQ_INT(tok.vocab_size, 19); /* 0-9 + = PAD EOS - * ( ) space */
+    CHECK_EQ_INT(tok.char_to_id[' '], tok.char_to_id[')'] + 1);
+    CHECK_STR(tok.names[tok.char_to_id[' ']], "\xe2\x90\xa3");
     int32_t ids[32];
     int n = 0;
     CHECK_OK(tok_encode_prompt(&tok, "14*(43+20)=", ids, 32, &n));
@@ -158,9 +160,14 @@ static void test_tokenizer_char(void)
     char text[64];
     tok_describe(&tok, ids, n, text, sizeof text);
     CHECK_STR(text, "1 4 * ( 4 3 + 2 0 ) =");
-    arith_status st = tok_encode_prompt(&tok, "12 + 3=", ids, 32, &n);
+    /* the space is a token now (seed 002's "a + b") */
+    CHECK_OK(tok_encode_prompt(&tok, "12 + 3", ids, 32, &n));
+    CHECK_EQ_INT(n, 6);
+    CHECK_EQ_INT(ids[2], tok.char_to_id[' ']);
+    arith_status st = tok_encode_prompt(&tok, "12#+3=", ids, 32, &n);
     CHECK_EQ_INT(st, ARITH_ERR_DATA);
-    CHECK(strstr(arith_error_message(), "' ' at position 3") != NULL);
+    CHECK(strstr(arith_error_message(), "'#' at position 3") != NULL);
+    CHECK(strstr(arith_error_message(), "( ) = and space") != NULL);
     /* too long for the buffer is an error, never an overflow */
     CHECK_EQ_INT(tok_encode_prompt(&tok, "1234567890+1234567890=", ids, 8, &n), ARITH_ERR_DATA);
     /* a wrong id never decodes to a digit */
@@ -217,7 +224,7 @@ static void test_batches(void)
     batch_free(&b);
     encoded_free(&enc);
     /* an unknown character names the example */
-    CHECK_OK(examples_push(&set, "1 +2=", "3"));
+    CHECK_OK(examples_push(&set, "1#+2=", "3"));
     CHECK_EQ_INT(encoded_build(&enc, &set, &tok, "data.csv"), ARITH_ERR_DATA);
     CHECK(strstr(arith_error_message(), "data.csv, example 3") != NULL);
     examples_free(&set);
@@ -274,6 +281,781 @@ static void test_csv(void)
     rmdir(dir);
 }
 
+/* FNV-1a over "prompt,answer\n" of every example, train then test. */
+static unsigned long long sets_hash(const example_set *a, const example_set *b)
+{
+    unsigned long long h = 1469598103934665603ULL;
+    for (int s = 0; s < 2; s++) {
+        const example_set *e = s ? b : a;
+        for (int i = 0; i < e->count; i++) {
+            for (const char *p = e->items[i].prompt; *p; p++)
+                h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+            h = (h ^ ',') * 1099511628211ULL;
+            for (const char *p = e->items[i].answer; *p; p++)
+                h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+            h = (h ^ '\n') * 1099511628211ULL;
+        }
+    }
+    return h;
+}
+
+static void test_add_unchanged(void)
+{
+    /* the hash the data module gave before digits_min/style/expr/count existed */
+    task_config task = {.kind = TASK_ADD, .digits = 2};
+    example_set train, test;
+    examples_init(&train);
+    examples_init(&test);
+    CHECK_OK(dataset_generate(&train, &test, &task, 3000, 500, 42, NULL));
+    CHECK_EQ_INT(sets_hash(&train, &test), 0x42f24592654322f0ULL);
+    CHECK_STR(train.items[0].prompt, "22+93=");
+    examples_free(&train);
+    examples_free(&test);
+    /* all 100 one-digit prompts: the same as before too */
+    task.digits = 1;
+    examples_init(&train);
+    examples_init(&test);
+    CHECK_OK(dataset_generate(&train, &test, &task, 70, 30, 5, NULL));
+    CHECK_EQ_INT(sets_hash(&train, &test), 0x625ae40c796005aaULL);
+    examples_free(&train);
+    examples_free(&test);
+}
+
+static void test_names_and_ranges(void)
+{
+    task_kind kind;
+    CHECK_OK(task_parse(&kind, "expr"));
+    CHECK_EQ_INT(kind, TASK_EXPR);
+    CHECK_OK(task_parse(&kind, "count"));
+    CHECK_EQ_INT(kind, TASK_COUNT);
+    CHECK_STR(task_name(TASK_COUNT), "count");
+    CHECK_EQ_INT(task_parse(&kind, "mul"), ARITH_ERR_ARG);
+    CHECK(strstr(arith_error_message(), "add, expr, count") != NULL);
+    task_style style;
+    CHECK_OK(task_style_parse(&style, "spaced"));
+    CHECK_EQ_INT(style, STYLE_SPACED);
+    CHECK_OK(task_style_parse(&style, "plain"));
+    CHECK_EQ_INT(style, STYLE_PLAIN);
+    CHECK_STR(task_style_name(STYLE_SPACED), "spaced");
+    CHECK_EQ_INT(task_style_parse(&style, "fancy"), ARITH_ERR_ARG);
+    CHECK(strstr(arith_error_message(), "'fancy'") != NULL);
+    CHECK(strstr(arith_error_message(), "plain, spaced") != NULL);
+
+    int lo = -1, hi = -1;
+    CHECK_OK(digits_range_parse(&lo, &hi, "3"));
+    CHECK(lo == 3 && hi == 3);
+    CHECK_OK(digits_range_parse(&lo, &hi, "1..64"));
+    CHECK(lo == 1 && hi == 64);
+    CHECK_OK(digits_range_parse(&lo, &hi, "7..7"));
+    CHECK(lo == 7 && hi == 7);
+    CHECK_OK(digits_range_parse(&lo, &hi, "100000"));
+    CHECK(lo == 100000 && hi == 100000);
+    const char *bad[] = {"0", "", "5..3", "1..", "..3", "a", "1..100001", "100001", "1...3",
+                         "-1", "3 ", "1..2..3", "0..4", "+3", "1,3"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        lo = hi = -7;
+        CHECK_EQ_INT(digits_range_parse(&lo, &hi, bad[i]), ARITH_ERR_ARG);
+        char quoted[32];
+        snprintf(quoted, sizeof quoted, "'%s'", bad[i]);
+        CHECK_MSG(strstr(arith_error_message(), quoted) && strstr(arith_error_message(), "A..B"),
+                  "%s: %s", bad[i], arith_error_message());
+        CHECK(lo == -7 && hi == -7);
+    }
+}
+
+static void test_expr_evaluate(void)
+{
+    struct {
+        const char *text;
+        long long value;
+    } good[] = {
+        {"1+2*3=", 7},         {"(1+2)*3=", 9},       {"2-27-10=", -35},
+        {"30-(48+13)=", -31},  {"14*(43+20)=", 882},  {"(6+1)*5=", 35},
+        {"13+32+29=", 74},     {"31*(3-11)=", -248},  {"24*49+1=", 1177},
+        {"(21*31)+10=", 661},  {"24*49+1", 1177},     {"7", 7},
+        {"0=", 0},             {"0-50*50=", -2500},   {"50*50*50=", 125000},
+        {"2*3-4*5=", -14},     {"10-2-3=", 5},        {"((2))=", 2},
+        {"-3+5=", 2},          {"2*-3=", -6},         {"007+1=", 8},
+        {"9223372036854775807=", 9223372036854775807LL},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        long long v = 12345;
+        CHECK_OK(expr_evaluate(good[i].text, &v));
+        CHECK_MSG(v == good[i].value, "%s = %lld, want %lld", good[i].text, v, good[i].value);
+    }
+    struct {
+        const char *text, *message;
+    } bad[] = {
+        {"1+a=", "'a' at position 3"},
+        {"(1+2=", "'(' at position 1 is never closed"},
+        {"((1+2)*3", "'(' at position 1 is never closed"},
+        {"1+2)=", "unbalanced ')' at position 4"},
+        {"", "end at position 1"},
+        {"1+=", "'=' at position 3"},
+        {"1=2", "'2' at position 3"},
+        {"1 + 2=", "' ' at position 2"},
+        {"()=", "')' at position 2"},
+        {"2(3)=", "'(' at position 2"},
+        {"9223372036854775808=", "overflows"},
+        {"4294967296*4294967296=", "overflows"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        long long v = 12345;
+        CHECK_EQ_INT(expr_evaluate(bad[i].text, &v), ARITH_ERR_DATA);
+        CHECK_MSG(strstr(arith_error_message(), bad[i].message) != NULL, "\"%s\": %s",
+                  bad[i].text, arith_error_message());
+        CHECK_EQ_INT(v, 12345);
+    }
+    /* deep nesting is refused, not a stack overflow */
+    char deep[2101];
+    memset(deep, '(', 1000);
+    deep[1000] = '1';
+    memset(deep + 1001, ')', 1000);
+    deep[2001] = '\0';
+    long long v;
+    CHECK_EQ_INT(expr_evaluate(deep, &v), ARITH_ERR_DATA);
+    CHECK(strstr(arith_error_message(), "nested") != NULL);
+}
+
+/* Reads an operand 0..50 written without leading zeros; returns characters used or 0. */
+static int read_operand(const char *s, int *v)
+{
+    int n = 0, x = 0;
+    while (s[n] >= '0' && s[n] <= '9' && n < 3)
+        x = x * 10 + (s[n++] - '0');
+    if (n == 0 || (s[n] >= '0' && s[n] <= '9') || (n > 1 && s[0] == '0') || x > 50)
+        return 0;
+    *v = x;
+    return n;
+}
+
+/* Classifies an expr prompt: 0 "a o b=", 1 "a o b o c=", 2 "(a o b) o c=", 3 "a o (b o c)=";
+ * -1 for anything else. ops gets the operators. */
+static int expr_shape(const char *s, char *ops)
+{
+    int v, k, nops = 0, open = -1, close = -1, operands = 0;
+    size_t i = 0;
+    for (;;) {
+        if (s[i] == '(') {
+            if (open >= 0)
+                return -1;
+            open = operands;
+            i++;
+        }
+        if (!(k = read_operand(s + i, &v)))
+            return -1;
+        i += (size_t)k;
+        operands++;
+        if (s[i] == ')') {
+            if (open < 0 || close >= 0)
+                return -1;
+            close = operands - 1;
+            i++;
+        }
+        if (s[i] == '=')
+            break;
+        if (!strchr("+-*", s[i]) || !s[i] || nops == 2)
+            return -1;
+        ops[nops++] = s[i++];
+    }
+    if (strcmp(s + i, "=") != 0 || (open >= 0) != (close >= 0))
+        return -1;
+    if (operands == 2)
+        return open < 0 ? 0 : -1;
+    if (operands != 3)
+        return -1;
+    if (open < 0)
+        return 1;
+    if (open == 0 && close == 1)
+        return 2;
+    if (open == 1 && close == 2)
+        return 3;
+    return -1;
+}
+
+static void test_task_expr(void)
+{
+    task_config task = {.kind = TASK_EXPR}; /* digits are not used */
+    CHECK_EQ_INT(task_max_prompt_chars(&task), 11);
+    CHECK_EQ_INT(task_max_answer_chars(&task), 6);
+    rng_state rng;
+    rng_seed(&rng, 2024);
+    char prompt[16], answer[16];
+    int shapes[4] = {0}, bad_shape = 0, mismatched = 0, negative = 0, too_long = 0;
+    int op_seen[2][3] = {{0}};
+    int operand_seen[51] = {0};
+    const int N = 100000;
+    for (int i = 0; i < N; i++) {
+        CHECK_OK(task_sample(&task, &rng, prompt, sizeof prompt, answer, sizeof answer));
+        char ops[2] = {0, 0};
+        int shape = expr_shape(prompt, ops);
+        if (shape < 0) {
+            if (bad_shape++ < 5)
+                fprintf(stderr, "bad expr prompt \"%s\"\n", prompt);
+            continue;
+        }
+        shapes[shape]++;
+        for (int j = 0; j < 2 && ops[j]; j++)
+            op_seen[j][strchr("+-*", ops[j]) - "+-*"]++;
+        for (const char *p = prompt; *p;) {
+            int v;
+            int k = (*p >= '0' && *p <= '9') ? read_operand(p, &v) : 0;
+            if (k) {
+                operand_seen[v]++;
+                p += k;
+            } else {
+                p++;
+            }
+        }
+        long long value;
+        char want[32];
+        if (expr_evaluate(prompt, &value) != ARITH_OK)
+            mismatched++;
+        snprintf(want, sizeof want, "%lld", value);
+        if (strcmp(want, answer) != 0 && mismatched++ < 5)
+            fprintf(stderr, "\"%s\" gave \"%s\", evaluates to %s\n", prompt, answer, want);
+        negative += answer[0] == '-';
+        too_long += (int)strlen(prompt) > 11 || (int)strlen(answer) > 6;
+    }
+    CHECK_EQ_INT(bad_shape, 0);
+    CHECK_EQ_INT(mismatched, 0);
+    CHECK_EQ_INT(too_long, 0);
+    CHECK_MSG(negative > N / 20, "%d negative answers", negative);
+    /* 2 operands 1/10; 3 operands flat, (a o b) o c, a o (b o c) 3/10 each */
+    CHECK_MSG(shapes[0] > N / 12 && shapes[0] < N / 8, "%d two-operand prompts", shapes[0]);
+    for (int k = 1; k < 4; k++)
+        CHECK_MSG(shapes[k] > N / 4 && shapes[k] < N * 7 / 20, "shape %d: %d", k, shapes[k]);
+    for (int j = 0; j < 2; j++)
+        for (int k = 0; k < 3; k++)
+            CHECK_MSG(op_seen[j][k] > N / 5, "operator %c in slot %d: %d", "+-*"[k], j,
+                      op_seen[j][k]);
+    int missing = 0;
+    for (int v = 0; v <= 50; v++)
+        missing += operand_seen[v] == 0;
+    CHECK_EQ_INT(missing, 0);
+
+    /* expr data sets: distinct, right answers; style spaced is only for add */
+    example_set train, test;
+    examples_init(&train);
+    examples_init(&test);
+    CHECK_OK(dataset_generate(&train, &test, &task, 20000, 2000, 3, NULL));
+    CHECK_EQ_INT(train.count + test.count, 22000);
+    CHECK_EQ_INT(dataset_count_overlap(&train, &test), 0);
+    int wrong = 0;
+    for (int i = 0; i < test.count; i++) {
+        long long value = 0;
+        char want[32];
+        CHECK_OK(expr_evaluate(test.items[i].prompt, &value));
+        snprintf(want, sizeof want, "%lld", value);
+        wrong += strcmp(want, test.items[i].answer) != 0;
+    }
+    CHECK_EQ_INT(wrong, 0);
+    examples_free(&train);
+    examples_free(&test);
+    task.style = STYLE_SPACED;
+    CHECK_EQ_INT(task_sample(&task, &rng, prompt, sizeof prompt, answer, sizeof answer),
+                 ARITH_ERR_ARG);
+    CHECK(strstr(arith_error_message(), "only for task add") != NULL);
+}
+
+static int compare_strings(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* True when no prompt appears twice in the two sets together. */
+static bool all_distinct(const example_set *a, const example_set *b)
+{
+    int n = a->count + b->count;
+    const char **all = malloc((size_t)(n ? n : 1) * sizeof *all);
+    for (int i = 0; i < a->count; i++)
+        all[i] = a->items[i].prompt;
+    for (int i = 0; i < b->count; i++)
+        all[a->count + i] = b->items[i].prompt;
+    qsort(all, (size_t)n, sizeof *all, compare_strings);
+    bool ok = true;
+    for (int i = 1; i < n; i++)
+        ok &= strcmp(all[i - 1], all[i]) != 0;
+    free(all);
+    return ok;
+}
+
+/* When nearly every prompt is excluded, random draws stop finding new ones and the rest of the
+ * space is listed instead: generation still succeeds, with right answers and no exclusion. */
+static void check_nearly_exhausted(const task_config *task, int space, int want, uint64_t seed,
+                                   int (*answer_of)(const char *prompt))
+{
+    example_set all, none, ex, train, test;
+    examples_init(&all);
+    examples_init(&none);
+    examples_init(&ex);
+    examples_init(&train);
+    examples_init(&test);
+    CHECK_OK(dataset_generate(&all, &none, task, space, 0, seed, NULL));
+    CHECK_EQ_INT(all.count, space);
+    for (int i = want; i < space; i++)
+        CHECK_OK(examples_push(&ex, all.items[i].prompt, all.items[i].answer));
+    CHECK_OK(dataset_generate(&train, &test, task, want / 2, want - want / 2, seed + 1, &ex));
+    CHECK_EQ_INT(train.count + test.count, want);
+    CHECK_EQ_INT(dataset_count_overlap(&ex, &train), 0);
+    CHECK_EQ_INT(dataset_count_overlap(&ex, &test), 0);
+    CHECK(all_distinct(&train, &test));
+    int wrong = 0;
+    for (int s = 0; s < 2; s++) {
+        const example_set *e = s ? &test : &train;
+        for (int i = 0; i < e->count; i++)
+            wrong += answer_of(e->items[i].prompt) != atoi(e->items[i].answer);
+    }
+    CHECK_EQ_INT(wrong, 0);
+    examples_free(&all);
+    examples_free(&none);
+    examples_free(&ex);
+    examples_free(&train);
+    examples_free(&test);
+}
+
+static int count_ones(const char *prompt)
+{
+    int ones = 0;
+    for (; *prompt && *prompt != '='; prompt++)
+        ones += *prompt == '1';
+    return *prompt == '=' ? ones : -1;
+}
+
+static int add_value(const char *prompt)
+{
+    int a, b;
+    char eq = 0;
+    if (sscanf(prompt, "%d + %d", &a, &b) == 2 && strchr(prompt, '=') == NULL)
+        return a + b;
+    if (sscanf(prompt, "%d+%d%c", &a, &b, &eq) == 3 && eq == '=')
+        return a + b;
+    return -1;
+}
+
+static void test_exhausted_spaces(void)
+{
+    task_config count = {.kind = TASK_COUNT, .digits = 12};
+    check_nearly_exhausted(&count, 4096, 6, 10, count_ones);
+    task_config count_range = {.kind = TASK_COUNT, .digits = 4, .digits_min = 2};
+    check_nearly_exhausted(&count_range, 28, 2, 11, count_ones);
+    task_config add = {.kind = TASK_ADD, .digits = 2};
+    check_nearly_exhausted(&add, 10000, 10, 12, add_value);
+    task_config add_range = {.kind = TASK_ADD, .digits = 2, .digits_min = 2};
+    check_nearly_exhausted(&add_range, 8100, 3, 13, add_value);
+    task_config spaced = {.kind = TASK_ADD, .digits = 1, .style = STYLE_SPACED};
+    check_nearly_exhausted(&spaced, 90, 2, 14, add_value);
+}
+
+static void test_task_count(void)
+{
+    task_config task = {.kind = TASK_COUNT, .digits = 12};
+    CHECK_EQ_INT(task_max_prompt_chars(&task), 13);
+    CHECK_EQ_INT(task_max_answer_chars(&task), 2);
+    rng_state rng;
+    rng_seed(&rng, 99);
+    char prompt[256], answer[16];
+    int bad = 0;
+    for (int i = 0; i < 2000; i++) {
+        CHECK_OK(task_sample(&task, &rng, prompt, sizeof prompt, answer, sizeof answer));
+        int ones = 0, len = (int)strlen(prompt);
+        for (int j = 0; j < len - 1; j++)
+            ones += prompt[j] == '1';
+        char want[16];
+        snprintf(want, sizeof want, "%d", ones);
+        bad += len != 13 || prompt[12] != '=' || strspn(prompt, "01") != 12 ||
+               strcmp(answer, want) != 0;
+    }
+    CHECK_EQ_INT(bad, 0);
+    /* lengths 1..64: every length appears, all within range */
+    task.digits_min = 1;
+    task.digits = 64;
+    CHECK_EQ_INT(task_max_prompt_chars(&task), 65);
+    int by_len[66] = {0};
+    bad = 0;
+    for (int i = 0; i < 20000; i++) {
+        CHECK_OK(task_sample(&task, &rng, prompt, sizeof prompt, answer, sizeof answer));
+        int len = (int)strlen(prompt) - 1;
+        int ones = 0;
+        for (int j = 0; j < len; j++)
+            ones += prompt[j] == '1';
+        if (len < 1 || len > 64 || prompt[len] != '=' || (int)strspn(prompt, "01") != len ||
+            atoi(answer) != ones) {
+            bad++;
+            continue;
+        }
+        by_len[len]++;
+    }
+    CHECK_EQ_INT(bad, 0);
+    int missing = 0;
+    for (int len = 1; len <= 64; len++)
+        missing += by_len[len] < 200; /* about 312 each */
+    CHECK_EQ_INT(missing, 0);
+
+    /* data sets with lengths 1..64: the 2 one-bit strings and 4 two-bit ones are used up at
+     * once, and generation still finishes */
+    example_set train, test;
+    examples_init(&train);
+    examples_init(&test);
+    CHECK_OK(dataset_generate(&train, &test, &task, 5000, 1000, 1, NULL));
+    CHECK_EQ_INT(train.count, 5000);
+    CHECK_EQ_INT(test.count, 1000);
+    CHECK(all_distinct(&train, &test));
+    examples_free(&train);
+    examples_free(&test);
+    /* seed 004: all 4096 strings of length 12 */
+    task.digits_min = 0;
+    task.digits = 12;
+    examples_init(&train);
+    examples_init(&test);
+    CHECK_OK(dataset_generate(&train, &test, &task, 3276, 820, 4, NULL));
+    CHECK_EQ_INT(train.count + test.count, 4096);
+    CHECK(all_distinct(&train, &test));
+    examples_free(&train);
+    examples_free(&test);
+    /* lengths 1..3 hold 2 + 4 + 8 = 14 strings: 14 is reachable, 15 is not */
+    task.digits_min = 1;
+    task.digits = 3;
+    examples_init(&train);
+    examples_init(&test);
+    CHECK_OK(dataset_generate(&train, &test, &task, 10, 4, 5, NULL));
+    CHECK_EQ_INT(train.count + test.count, 14);
+    CHECK(all_distinct(&train, &test));
+    example_set more, more_test;
+    examples_init(&more);
+    examples_init(&more_test);
+    CHECK_EQ_INT(dataset_generate(&more, &more_test, &task, 10, 5, 5, NULL), ARITH_ERR_ARG);
+    CHECK(strstr(arith_error_message(), "too few distinct prompts for 15 examples") != NULL);
+    CHECK(strstr(arith_error_message(), "only 14 possible") != NULL);
+    examples_free(&more);
+    examples_free(&more_test);
+    /* excluding 10 of them leaves 4: asking for 4 works, 5 is a clear error */
+    example_set ex;
+    examples_init(&ex);
+    for (int i = 0; i < 10; i++)
+        CHECK_OK(examples_push(&ex, train.items[i].prompt, train.items[i].answer));
+    CHECK_OK(examples_push(&ex, "0101010=", "3")); /* not in the space: no matter */
+    examples_init(&more);
+    examples_init(&more_test);
+    CHECK_OK(dataset_generate(&more, &more_test, &task, 0, 4, 6, &ex));
+    CHECK_EQ_INT(more_test.count, 4);
+    CHECK_EQ_INT(dataset_count_overlap(&ex, &more_test), 0);
+    examples_free(&more);
+    examples_free(&more_test);
+    examples_init(&more);
+    examples_init(&more_test);
+    CHECK_EQ_INT(dataset_generate(&more, &more_test, &task, 0, 5, 6, &ex), ARITH_ERR_ARG);
+    CHECK_MSG(strstr(arith_error_message(), "14 possible, 10 of them excluded") != NULL &&
+                  strstr(arith_error_message(), "at most 4") != NULL,
+              "%s", arith_error_message());
+    examples_free(&more);
+    examples_free(&more_test);
+    examples_free(&ex);
+    examples_free(&train);
+    examples_free(&test);
+    /* bad ranges */
+    task.digits_min = 5;
+    CHECK_EQ_INT(task_sample(&task, &rng, prompt, sizeof prompt, answer, sizeof answer),
+                 ARITH_ERR_ARG);
+    CHECK(strstr(arith_error_message(), "5..3") != NULL);
+}
+
+static void test_task_add_spaced(void)
+{
+    /* seed 002: "a + b", operands 0..999, a != b, the plain sum */
+    task_config task = {.kind = TASK_ADD, .digits = 3, .style = STYLE_SPACED};
+    CHECK_EQ_INT(task_max_prompt_chars(&task), 9);
+    CHECK_EQ_INT(task_max_answer_chars(&task), 4);
+    rng_state rng;
+    rng_seed(&rng, 1);
+    char prompt[32], answer[16];
+    int bad = 0, small = 0, max_a = 0;
+    for (int i = 0; i < 20000; i++) {
+        CHECK_OK(task_sample(&task, &rng, prompt, sizeof prompt, answer, sizeof answer));
+        int a = -1, b = -1;
+        char again[32], sum[16];
+        if (sscanf(prompt, "%d + %d", &a, &b) != 2) {
+            bad++;
+            continue;
+        }
+        snprintf(again, sizeof again, "%d + %d", a, b);
+        snprintf(sum, sizeof sum, "%d", a + b);
+        bad += strcmp(again, prompt) != 0 || a == b || a < 0 || a > 999 || b < 0 || b > 999 ||
+               strcmp(answer, sum) != 0;
+        small += a < 100;
+        max_a = a > max_a ? a : max_a;
+    }
+    CHECK_EQ_INT(bad, 0);
+    /* uniform in 0..999: a tenth below 100 (plain digit-by-digit would agree; a length draw
+     * would give a third) */
+    CHECK_MSG(small > 1700 && small < 2300, "%d of 20000 below 100", small);
+    CHECK(max_a > 990);
+    example_set train, test;
+    examples_init(&train);
+    examples_init(&test);
+    CHECK_OK(dataset_generate(&train, &test, &task, 27000, 3000, 1, NULL));
+    CHECK_EQ_INT(dataset_count_overlap(&train, &test), 0);
+    CHECK(strchr(test.items[0].prompt, '=') == NULL);
+    examples_free(&train);
+    examples_free(&test);
+    /* a tokenized spaced prompt and a right-aligned answer, as seed 002 encodes them */
+    tokenizer tok;
+    CHECK_OK(tokenizer_init(&tok, TOK_CHAR, 0, false));
+    tokenizer_set_answer_width(&tok, 4);
+    int32_t ids[16];
+    int n = 0;
+    CHECK_OK(tok_encode_prompt(&tok, "123 + 371", ids, 16, &n));
+    CHECK_EQ_INT(n, 9);
+    CHECK_OK(tok_encode_answer(&tok, "494", ids, 16, &n));
+    CHECK_EQ_INT(n, 5);
+    char text[64];
+    tok_describe(&tok, ids, n, text, sizeof text);
+    CHECK_STR(text, "\xe2\x90\xa3 4 9 4 [EOS]");
+}
+
+static void test_add_digit_range(void)
+{
+    task_config task = {.kind = TASK_ADD, .digits = 5, .digits_min = 1};
+    CHECK_EQ_INT(task_max_prompt_chars(&task), 12);
+    CHECK_EQ_INT(task_max_answer_chars(&task), 6);
+    rng_state rng;
+    rng_seed(&rng, 5);
+    char prompt[32], answer[16];
+    int by_len[2][7] = {{0}}, bad = 0;
+    for (int i = 0; i < 20000; i++) {
+        CHECK_OK(task_sample(&task, &rng, prompt, sizeof prompt, answer, sizeof answer));
+        const char *plus = strchr(prompt, '+');
+        if (!plus) {
+            bad++;
+            continue;
+        }
+        int la = (int)(plus - prompt), lb = (int)strlen(plus + 1) - 1;
+        long long a = atoll(prompt), b = atoll(plus + 1);
+        char sum[16];
+        snprintf(sum, sizeof sum, "%lld", a + b);
+        bad += la < 1 || la > 5 || lb < 1 || lb > 5 || (la > 1 && prompt[0] == '0') ||
+               (lb > 1 && plus[1] == '0') || plus[1 + lb] != '=' || strcmp(sum, answer) != 0 ||
+               (int)strspn(prompt, "0123456789") != la;
+        if (la >= 1 && la <= 5 && lb >= 1 && lb <= 5) {
+            by_len[0][la]++;
+            by_len[1][lb]++;
+        }
+    }
+    CHECK_EQ_INT(bad, 0);
+    for (int k = 0; k < 2; k++)
+        for (int len = 1; len <= 5; len++) /* 4000 each expected */
+            CHECK_MSG(by_len[k][len] > 3500 && by_len[k][len] < 4500, "operand %d, length %d: %d",
+                      k, len, by_len[k][len]);
+    /* 3..3: every operand exactly three digits, never a leading zero */
+    task.digits = 3;
+    task.digits_min = 3;
+    bad = 0;
+    for (int i = 0; i < 5000; i++) {
+        CHECK_OK(task_sample(&task, &rng, prompt, sizeof prompt, answer, sizeof answer));
+        bad += strlen(prompt) != 8 || prompt[0] == '0' || prompt[4] == '0' || prompt[3] != '+';
+    }
+    CHECK_EQ_INT(bad, 0);
+    /* a small range: 1..2 digits gives 100 operands, 10,000 prompts; all of them can be drawn */
+    task.digits = 2;
+    task.digits_min = 1;
+    example_set train, test;
+    examples_init(&train);
+    examples_init(&test);
+    CHECK_OK(dataset_generate(&train, &test, &task, 9000, 1000, 8, NULL));
+    CHECK_EQ_INT(train.count + test.count, 10000);
+    CHECK_EQ_INT(dataset_count_overlap(&train, &test), 0);
+    examples_free(&train);
+    examples_free(&test);
+    /* spaced with a range: 90 * 89 ordered pairs of distinct two-digit numbers */
+    task.digits_min = 2;
+    task.style = STYLE_SPACED;
+    examples_init(&train);
+    examples_init(&test);
+    CHECK_OK(dataset_generate(&train, &test, &task, 8010, 0, 8, NULL));
+    CHECK(all_distinct(&train, &test));
+    int wrong = 0;
+    for (int i = 0; i < train.count; i++) {
+        int a = 0, b = 0;
+        wrong += sscanf(train.items[i].prompt, "%d + %d", &a, &b) != 2 || a == b || a < 10 ||
+                 b < 10 || a > 99 || b > 99 || atoi(train.items[i].answer) != a + b;
+    }
+    CHECK_EQ_INT(wrong, 0);
+    examples_free(&train);
+    examples_free(&test);
+    examples_init(&train);
+    examples_init(&test);
+    CHECK_EQ_INT(dataset_generate(&train, &test, &task, 8011, 0, 8, NULL), ARITH_ERR_ARG);
+    CHECK(strstr(arith_error_message(), "only 8010 possible") != NULL);
+    examples_free(&train);
+    examples_free(&test);
+}
+
+static void test_answer_width(void)
+{
+    tokenizer tok;
+    CHECK_OK(tokenizer_init(&tok, TOK_CHAR, 0, false));
+    CHECK_EQ_INT(tok.answer_width, 0);
+    tokenizer_set_answer_width(&tok, 4);
+    int32_t sp = tok.char_to_id[' '];
+    int32_t ids[16];
+    int n = 0;
+    char text[32];
+    const char *answers[] = {"0", "7", "494", "1998", "-12"};
+    for (size_t i = 0; i < sizeof answers / sizeof answers[0]; i++) {
+        CHECK_OK(tok_encode_answer(&tok, answers[i], ids, 16, &n));
+        CHECK_EQ_INT(n, 5);
+        int pads = 4 - (int)strlen(answers[i]);
+        for (int j = 0; j < pads; j++)
+            CHECK_EQ_INT(ids[j], sp);
+        CHECK_EQ_INT(ids[4], tok.eos_id);
+        tok_decode_answer(&tok, ids, n, text, sizeof text);
+        CHECK_STR(text, answers[i]);
+    }
+    CHECK_OK(tok_encode_answer(&tok, "494", ids, 16, &n));
+    CHECK_EQ_INT(ids[0], sp);
+    CHECK_EQ_INT(ids[1], 4);
+    /* longer than the width is an error naming it */
+    CHECK_EQ_INT(tok_encode_answer(&tok, "12345", ids, 16, &n), ARITH_ERR_DATA);
+    CHECK(strstr(arith_error_message(), "\"12345\"") != NULL);
+    CHECK(strstr(arith_error_message(), "width 4") != NULL);
+    /* too small a buffer for the padded answer is an error, never an overflow */
+    CHECK_EQ_INT(tok_encode_answer(&tok, "1", ids, 4, &n), ARITH_ERR_DATA);
+    /* reversed: the padding is reversed with the answer, and stripped again */
+    tokenizer rev;
+    CHECK_OK(tokenizer_init(&rev, TOK_CHAR, 0, true));
+    tokenizer_set_answer_width(&rev, 4);
+    CHECK_OK(tok_encode_answer(&rev, "49", ids, 16, &n));
+    CHECK_EQ_INT(n, 5);
+    CHECK_EQ_INT(ids[0], 9);
+    CHECK_EQ_INT(ids[1], 4);
+    CHECK_EQ_INT(ids[2], sp);
+    CHECK_EQ_INT(ids[3], sp);
+    tok_decode_answer(&rev, ids, n, text, sizeof text);
+    CHECK_STR(text, "49");
+    /* width 0 turns it off again: spaces are then ordinary characters */
+    tokenizer_set_answer_width(&tok, 0);
+    CHECK_OK(tok_encode_answer(&tok, "494", ids, 16, &n));
+    CHECK_EQ_INT(n, 4);
+    int32_t spaced[3] = {sp, 5, tok.eos_id};
+    tok_decode_answer(&tok, spaced, 3, text, sizeof text);
+    CHECK_STR(text, " 5");
+    /* the pairs tokenizer has no space token */
+    tokenizer pairs;
+    CHECK_OK(tokenizer_init(&pairs, TOK_PAIRS, 3, false));
+    tokenizer_set_answer_width(&pairs, 4);
+    CHECK_EQ_INT(tok_encode_answer(&pairs, "494", ids, 16, &n), ARITH_ERR_DATA);
+    CHECK(strstr(arith_error_message(), "space") != NULL);
+    CHECK_EQ_INT(tok_encode_answer(&pairs, "4a", ids, 16, &n), ARITH_ERR_DATA);
+    tokenizer_set_answer_width(&pairs, 0);
+    CHECK_EQ_INT(tok_encode_answer(&pairs, "4 ", ids, 16, &n), ARITH_ERR_DATA);
+    CHECK(strstr(arith_error_message(), "(0-9 + =)") != NULL);
+}
+
+static void test_csv_as(void)
+{
+    char dir[] = "/tmp/arith_test_data_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[128];
+    snprintf(path, sizeof path, "%s/arith.csv", dir);
+    task_config expr = {.kind = TASK_EXPR};
+    example_set set;
+    /* pandas' layout: "Unnamed: 0" index column, quoted fields, "" inside a quoted field,
+     * CRLF line ends; a value that differs from tgt is the data's business */
+    write_file(path, "Unnamed: 0,src,tgt,note\r\n"
+                     "2285313,14*(43+20)=,882,\"say \"\"hi\"\", twice\"\r\n"
+                     "317061,\"(7*8)+9=\",65,\r\n"
+                     "170195,31*(3-11)=,-248,x\r\n"
+                     "\r\n"
+                     "5,1+1=,3,\"wrong, but allowed\"\r\n");
+    examples_init(&set);
+    CHECK_OK(dataset_load_csv_as(&set, path, &expr));
+    CHECK_EQ_INT(set.count, 4);
+    CHECK_STR(set.items[0].prompt, "14*(43+20)=");
+    CHECK_STR(set.items[1].prompt, "(7*8)+9=");
+    CHECK_STR(set.items[1].answer, "65");
+    CHECK_STR(set.items[2].answer, "-248");
+    CHECK_STR(set.items[3].answer, "3");
+    examples_free(&set);
+    /* seed 000's other header: an empty first name */
+    write_file(path, ",src,tgt\n0,2-27-10=,-35\n1,\"(21*31)+10=\",661\n");
+    examples_init(&set);
+    CHECK_OK(dataset_load_csv_as(&set, path, &expr));
+    CHECK_EQ_INT(set.count, 2);
+    examples_free(&set);
+    /* errors name file:line and the field */
+    struct {
+        const task_config task;
+        const char *text, *message[3];
+    } bad[] = {
+        {{.kind = TASK_EXPR},
+         ",src,tgt\r\n0,1+2=,3\r\n1,1+a=,3\r\n",
+         {"arith.csv:3", "src", "'a' at position 3"}},
+        {{.kind = TASK_EXPR},
+         ",src,tgt\n0,1+2=,3\n1,(1+2=,3\n",
+         {"arith.csv:3", "src", "never closed"}},
+        {{.kind = TASK_EXPR},
+         "src,tgt\n1+2=,3\n1+2=,three\n",
+         {"arith.csv:3", "tgt \"three\"", "integer"}},
+        {{.kind = TASK_EXPR},
+         "src,tgt\n1+2=,3\n1+2=,--3\n",
+         {"arith.csv:3", "tgt", "integer"}},
+        {{.kind = TASK_EXPR},
+         "src,tgt\n1+2=,3\n\"1+\n2=\",3\n",
+         {"arith.csv:3", "src", "position 3"}},
+        {{.kind = TASK_EXPR},
+         "src,tgt\n1+2,3\n",
+         {"arith.csv:2", "src \"1+2\"", "end with '='"}},
+        {{.kind = TASK_COUNT, .digits = 4},
+         "src,tgt\n0110=,2\n0120=,2\n",
+         {"arith.csv:3", "src", "'2' at position 3"}},
+        {{.kind = TASK_COUNT, .digits = 4},
+         "src,tgt\n0110=,2\n0110,2\n",
+         {"arith.csv:3", "src", "'='"}},
+        {{.kind = TASK_COUNT, .digits = 4},
+         "src,tgt\n0110=,two\n",
+         {"arith.csv:2", "tgt", "integer"}},
+        {{.kind = TASK_ADD, .digits = 3},
+         "src,tgt\n1+2=,3\n12 + 5,17\n",
+         {"arith.csv:3", "src", "end with '='"}},
+        {{.kind = TASK_ADD, .digits = 3, .style = STYLE_SPACED},
+         "src,tgt\n12 + 5,\n",
+         {"arith.csv:2", "tgt", "empty"}},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_file(path, bad[i].text);
+        examples_init(&set);
+        CHECK_EQ_INT(dataset_load_csv_as(&set, path, &bad[i].task), ARITH_ERR_FORMAT);
+        const char *msg = arith_error_message();
+        for (int k = 0; k < 3; k++)
+            CHECK_MSG(strstr(msg, bad[i].message[k]) != NULL, "case %zu: no \"%s\" in: %s", i,
+                      bad[i].message[k], msg);
+        CHECK(strstr(msg, dir) != NULL); /* the full path */
+        examples_free(&set);
+    }
+    /* the good versions */
+    task_config count = {.kind = TASK_COUNT, .digits = 4};
+    write_file(path, "src,tgt\n0110=,2\n=,0\n1111=,4\n");
+    examples_init(&set);
+    CHECK_OK(dataset_load_csv_as(&set, path, &count));
+    CHECK_EQ_INT(set.count, 3);
+    examples_free(&set);
+    task_config spaced = {.kind = TASK_ADD, .digits = 3, .style = STYLE_SPACED};
+    write_file(path, "src,tgt\n12 + 5,17\n1+2=,3\n");
+    examples_init(&set);
+    CHECK_OK(dataset_load_csv_as(&set, path, &spaced));
+    CHECK_STR(set.items[0].prompt, "12 + 5");
+    examples_free(&set);
+    /* plain add keeps dataset_load_csv's rules */
+    task_config add = {.kind = TASK_ADD, .digits = 3};
+    write_file(path, "src,tgt\n1+2=,3\n");
+    examples_init(&set);
+    CHECK_OK(dataset_load_csv_as(&set, path, &add));
+    CHECK_EQ_INT(set.count, 1);
+    examples_free(&set);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     test_decimal_add();
@@ -283,5 +1065,15 @@ int main(void)
     test_tokenizer_char();
     test_batches();
     test_csv();
+    test_add_unchanged();
+    test_names_and_ranges();
+    test_expr_evaluate();
+    test_task_expr();
+    test_task_count();
+    test_task_add_spaced();
+    test_add_digit_range();
+    test_answer_width();
+    test_csv_as();
+    test_exhausted_spaces();
     return check_summary("test_data");
 }

@@ -1,8 +1,19 @@
 /* Encoded data sets and batches: tokenize once, then lay examples out in left-padded rows. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "data/data.h"
+
+/* The answer as a number when it is one (optional sign, digits, optional fraction). */
+static float answer_value(const char *text)
+{
+    char *end = NULL;
+    double v = strtod(text, &end);
+    if (end == text || *end != '\0')
+        return NAN;
+    return (float)v;
+}
 
 arith_status encoded_build(encoded_set *enc, const example_set *set, const tokenizer *tok,
                            const char *source)
@@ -16,7 +27,8 @@ arith_status encoded_build(encoded_set *enc, const example_set *set, const token
     enc->prompt_len = malloc(((size_t)set->count + 1) * sizeof(int32_t));
     enc->answer_off = malloc(((size_t)set->count + 1) * sizeof(int32_t));
     enc->answer_len = malloc(((size_t)set->count + 1) * sizeof(int32_t));
-    if (!scratch || !enc->ids || !enc->prompt_off || !enc->prompt_len || !enc->answer_off ||
+    enc->value = malloc(((size_t)set->count + 1) * sizeof(float));
+    if (!enc->value || !scratch || !enc->ids || !enc->prompt_off || !enc->prompt_len || !enc->answer_off ||
         !enc->answer_len) {
         free(scratch);
         encoded_free(enc);
@@ -46,6 +58,7 @@ arith_status encoded_build(encoded_set *enc, const example_set *set, const token
         enc->prompt_len[i] = np;
         enc->answer_off[i] = (int32_t)used + np;
         enc->answer_len[i] = na;
+        enc->value[i] = answer_value(set->items[i].answer);
         used += (size_t)(np + na);
         if (np > enc->max_prompt)
             enc->max_prompt = np;
@@ -66,6 +79,7 @@ void encoded_free(encoded_set *enc)
     free(enc->prompt_len);
     free(enc->answer_off);
     free(enc->answer_len);
+    free(enc->value);
     memset(enc, 0, sizeof *enc);
 }
 
@@ -77,7 +91,8 @@ arith_status batch_alloc(batch *b, int max_B, int max_T)
     b->targets = arith_alloc(n * sizeof(int32_t));
     b->pos = arith_alloc(n * sizeof(int32_t));
     b->start = arith_alloc((size_t)max_B * sizeof(int32_t));
-    if (!b->tokens || !b->targets || !b->pos || !b->start) {
+    b->values = arith_alloc((size_t)max_B * sizeof(float));
+    if (!b->tokens || !b->targets || !b->pos || !b->start || !b->values) {
         batch_free(b);
         return ARITH_ERR_MEMORY;
     }
@@ -92,6 +107,7 @@ void batch_free(batch *b)
     arith_free(b->targets);
     arith_free(b->pos);
     arith_free(b->start);
+    arith_free(b->values);
     memset(b, 0, sizeof *b);
 }
 
@@ -128,7 +144,9 @@ arith_status batch_fill_train(batch *b, const encoded_set *enc, const int32_t *i
                            n, T, b->max_B, b->max_T);
     b->B = n;
     b->T = T;
+    b->prompt_T = max_p;
     for (int r = 0; r < n; r++) {
+        b->values[r] = enc->value[idx[r]];
         int e = idx[r];
         int np = enc->prompt_len[e], na = enc->answer_len[e];
         const int32_t *p = enc->ids + enc->prompt_off[e];
@@ -162,7 +180,9 @@ arith_status batch_fill_prompts(batch *b, const encoded_set *enc, const int32_t 
                            n, max_p, b->max_B, b->max_T);
     b->B = n;
     b->T = max_p;
+    b->prompt_T = max_p;
     for (int r = 0; r < n; r++) {
+        b->values[r] = enc->value[idx[r]];
         int e = idx[r];
         int np = enc->prompt_len[e];
         const int32_t *p = enc->ids + enc->prompt_off[e];

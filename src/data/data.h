@@ -25,23 +25,50 @@ typedef struct {
 
 typedef enum {
     TASK_ADD = 0,   /* a+b= -> a+b, operands of `digits` random digits (leading zeros vanish) */
+    TASK_EXPR,      /* seed 000: 2-3 operands 0..50, + - *, parentheses: 14*(43+20)= -> 882 */
+    TASK_COUNT,     /* seed 004: a binary string, 0110= -> 2 (the number of ones) */
 } task_kind;
+
+/* How prompts are written (task `add` only). */
+typedef enum {
+    STYLE_PLAIN = 0,  /* "123+45=" */
+    STYLE_SPACED,     /* seed 002: "123 + 45", no '=', operands uniform in 0..10^digits-1, a != b */
+} task_style;
+
+/* Digit counts and lengths are bounded by this (digits_range_parse). */
+#define TASK_DIGITS_MAX 100000
 
 typedef struct {
     task_kind kind;
-    int digits;     /* operand length in digits */
+    int digits;     /* operand length in digits (count: string length; expr: ignored) */
+    int digits_min; /* 0: every operand/string has exactly `digits`; else its length is drawn
+                       uniformly from [digits_min, digits] (add: no leading zero unless 1 digit) */
+    task_style style;
 } task_config;
 
-/* Parses a task name ("add"); errors list the valid names. */
+/* Parses a task name ("add", "expr", "count"); errors list the valid names. */
 arith_status task_parse(task_kind *kind, const char *name);
 const char *task_name(task_kind kind);
+/* Parses a style name ("plain", "spaced"); errors list the valid names. */
+arith_status task_style_parse(task_style *out, const char *name);
+const char *task_style_name(task_style style);
+/* Parses a digit range: "N" (lo = hi = N) or "A..B" (lo = A, hi = B), 1 <= A <= B <= 100000.
+ * Errors (ARITH_ERR_ARG) name the text and the valid form. */
+arith_status digits_range_parse(int *lo, int *hi, const char *text);
 /* Longest prompt and answer (in characters) the task can produce. */
 int task_max_prompt_chars(const task_config *task);
 int task_max_answer_chars(const task_config *task);
 /* Draws one example into caller buffers (prompt_cap/answer_cap bytes incl. NUL). Task `add`
- * draws each operand digit by digit as seed 001 does, so leading zeros vanish. */
+ * draws each operand digit by digit as seed 001 does, so leading zeros vanish (with
+ * digits_min > 0: a length, then a nonzero leading digit). Task `expr` re-checks every
+ * example it draws with expr_evaluate (a mismatch is ARITH_ERR_STATE, an internal error). */
 arith_status task_sample(const task_config *task, rng_state *rng, char *prompt, size_t prompt_cap,
                          char *answer, size_t answer_cap);
+/* Evaluates an arithmetic expression: non-negative decimal integers, binary + - *, unary -,
+ * parentheses, usual precedence (* before + -, left to right), an optional trailing '='.
+ * Errors (ARITH_ERR_DATA) name the 1-based position of the bad character, an unbalanced
+ * parenthesis, or an overflow of 64-bit integers. */
+arith_status expr_evaluate(const char *text, long long *value);
 /* Adds two non-negative decimal strings of any length: out = a + b (no leading zeros). */
 void decimal_add(char *out, size_t out_cap, const char *a, const char *b);
 
@@ -61,13 +88,19 @@ int dataset_count_overlap(const example_set *train, const example_set *test);
 /* Loads a CSV with columns `src` (the prompt) and `tgt` (the answer); other columns (such as
  * seed 000's unnamed index) are ignored. Errors name path:line. */
 arith_status dataset_load_csv(example_set *set, const char *path);
+/* Like dataset_load_csv, but every row is checked against the task: STYLE_PLAIN needs a src
+ * ending in '=' (STYLE_SPACED allows none); task expr needs an integer tgt (optional '-',
+ * digits) and a src that expr_evaluate parses (a value that differs from tgt is allowed);
+ * task count needs a src of the form [01]*= and an integer tgt. Errors (ARITH_ERR_FORMAT)
+ * name path:line and the field. */
+arith_status dataset_load_csv_as(example_set *set, const char *path, const task_config *task);
 /* Writes `src,tgt` CSV atomically. */
 arith_status dataset_save_csv(const example_set *set, const char *path);
 
 /* ------------------------------------------------------------------------------ tokenizers */
 
 typedef enum {
-    TOK_CHAR = 0,   /* one token per character: 0-9 + = PAD EOS - * ( ) */
+    TOK_CHAR = 0,   /* one token per character: 0-9 + = PAD EOS - * ( ) space */
     TOK_PAIRS,      /* seed 001's aligned pairs: operands reversed, zero-padded to `digits`,
                        one token per unordered digit pair (a_i, b_i), then + and = */
 } tokenizer_kind;
@@ -83,6 +116,7 @@ typedef struct {
     int32_t pad_id, eos_id, plus_id, equals_id;
     int32_t char_to_id[128];                 /* -1 when not in the vocabulary */
     char names[TOK_MAX_VOCAB][TOK_NAME_MAX]; /* printable name of every id */
+    int answer_width;      /* > 0: answers right-aligned with spaces to this many characters */
 } tokenizer;
 
 arith_status tokenizer_parse(tokenizer_kind *kind, const char *name);
@@ -93,7 +127,13 @@ arith_status tokenizer_init(tokenizer *tok, tokenizer_kind kind, int digits, boo
  * and its position. */
 arith_status tok_encode_prompt(const tokenizer *tok, const char *prompt, int32_t *ids, int cap,
                                int *n);
-/* Encodes an answer (reversed when reverse_answer) followed by EOS. */
+/* Seed 002's fixed-width answers: when width > 0, tok_encode_answer right-aligns every answer
+ * with spaces to exactly `width` characters (" 494" for width 4) before EOS, and
+ * tok_decode_answer strips the leading spaces again; 0 (the default) turns it off. Needs the
+ * char tokenizer (the only one with a space token). */
+void tokenizer_set_answer_width(tokenizer *tok, int width);
+/* Encodes an answer (padded to answer_width, then reversed when reverse_answer) followed by
+ * EOS. An answer longer than answer_width is ARITH_ERR_DATA. */
 arith_status tok_encode_answer(const tokenizer *tok, const char *answer, int32_t *ids, int cap,
                                int *n);
 /* Decodes generated answer ids up to EOS (or n) back to the answer text, un-reversed. Ids that
@@ -112,6 +152,7 @@ typedef struct {
     int32_t *prompt_len;    /* (count) */
     int32_t *answer_off;    /* (count) */
     int32_t *answer_len;    /* (count) answer tokens incl. EOS */
+    float *value;           /* (count) the answer as a number (regression), NaN if not one */
     int max_prompt;
     int max_answer;
 } encoded_set;
@@ -133,6 +174,9 @@ typedef struct {
     int32_t *targets;       /* (max_B * max_T) */
     int32_t *pos;           /* (max_B * max_T) */
     int32_t *start;         /* (max_B) */
+    int prompt_T;           /* columns [0, prompt_T) hold the prompts, which all end at
+                               column prompt_T - 1 */
+    float *values;          /* (max_B) the answers as numbers (regression targets) */
 } batch;
 
 arith_status batch_alloc(batch *b, int max_B, int max_T);

@@ -6,8 +6,12 @@
 #include "data/data.h"
 
 /* Ids 0..13 are seed 001's vocabulary (0-9 + = [PAD] [EOS]); the character tokenizer adds
- * - * ( ) after them, the pairs tokenizer adds the 55 unordered digit pairs. */
+ * - * ( ) and the space (seed 002's "a + b" and right-aligned answers) after them, the pairs
+ * tokenizer adds the 55 unordered digit pairs. */
 enum { ID_PLUS = 10, ID_EQUALS = 11, ID_PAD = 12, ID_EOS = 13, BASE_VOCAB = 14 };
+/* The character tokenizer's characters after BASE_VOCAB, in id order. */
+static const char char_extra[] = "-*() ";
+#define CHAR_EXTRA ((int)sizeof char_extra - 1)
 
 static const char *const tokenizer_names[] = {"char", "pairs"};
 
@@ -59,12 +63,14 @@ arith_status tokenizer_init(tokenizer *tok, tokenizer_kind kind, int digits, boo
     tok->eos_id = ID_EOS;
     switch (kind) {
     case TOK_CHAR: {
-        const char extra[] = "-*()";
-        for (int i = 0; extra[i]; i++) {
-            tok->char_to_id[(int)extra[i]] = BASE_VOCAB + i;
-            snprintf(tok->names[BASE_VOCAB + i], TOK_NAME_MAX, "%c", extra[i]);
+        for (int i = 0; i < CHAR_EXTRA; i++) {
+            tok->char_to_id[(int)char_extra[i]] = BASE_VOCAB + i;
+            if (char_extra[i] == ' ') /* shown as U+2423 OPEN BOX in UTF-8 */
+                snprintf(tok->names[BASE_VOCAB + i], TOK_NAME_MAX, "\xe2\x90\xa3");
+            else
+                snprintf(tok->names[BASE_VOCAB + i], TOK_NAME_MAX, "%c", char_extra[i]);
         }
-        tok->vocab_size = BASE_VOCAB + 4;
+        tok->vocab_size = BASE_VOCAB + CHAR_EXTRA;
         return ARITH_OK;
     }
     case TOK_PAIRS:
@@ -82,16 +88,27 @@ arith_status tokenizer_init(tokenizer *tok, tokenizer_kind kind, int digits, boo
     return arith_error(ARITH_ERR_ARG, "unknown tokenizer kind %d", (int)kind);
 }
 
-static arith_status unknown_char(const char *text, int i)
+void tokenizer_set_answer_width(tokenizer *tok, int width)
+{
+    tok->answer_width = width > 0 ? width : 0;
+}
+
+/* The characters a tokenizer reads, for messages. */
+static const char *vocabulary_text(const tokenizer *tok)
+{
+    return tok->kind == TOK_CHAR ? "0-9 + - * ( ) = and space" : "0-9 + =";
+}
+
+static arith_status unknown_char(const tokenizer *tok, const char *text, int i)
 {
     unsigned char c = (unsigned char)text[i];
     if (c >= 32 && c < 127)
         return arith_error(ARITH_ERR_DATA,
                            "character '%c' at position %d of \"%s\" is not in the vocabulary "
-                           "(0-9 + - * ( ) =)", c, i + 1, text);
+                           "(%s)", c, i + 1, text, vocabulary_text(tok));
     return arith_error(ARITH_ERR_DATA,
                        "byte 0x%02x at position %d of \"%s\" is not in the vocabulary "
-                       "(0-9 + - * ( ) =)", c, i + 1, text);
+                       "(%s)", c, i + 1, text, vocabulary_text(tok));
 }
 
 static arith_status encode_chars(const tokenizer *tok, const char *text, int32_t *ids, int cap,
@@ -105,7 +122,7 @@ static arith_status encode_chars(const tokenizer *tok, const char *text, int32_t
         unsigned char c = (unsigned char)text[i];
         int32_t id = c < 128 ? tok->char_to_id[c] : -1;
         if (id < 0)
-            return unknown_char(text, i);
+            return unknown_char(tok, text, i);
         ids[i] = id;
     }
     *n = len;
@@ -165,15 +182,35 @@ arith_status tok_encode_prompt(const tokenizer *tok, const char *prompt, int32_t
 arith_status tok_encode_answer(const tokenizer *tok, const char *answer, int32_t *ids, int cap,
                                int *n)
 {
-    int len;
-    arith_status st = encode_chars(tok, answer, ids, cap - 1, &len);
+    int len, pad = 0;
+    if (tok->answer_width > 0) {
+        int alen = (int)strlen(answer);
+        int32_t space = tok->char_to_id[' '];
+        if (space < 0)
+            return arith_error(ARITH_ERR_DATA,
+                               "answers right-aligned to %d characters need a space token, which "
+                               "the %s tokenizer does not have (use --tokenizer char)",
+                               tok->answer_width, tokenizer_name(tok->kind));
+        if (alen > tok->answer_width)
+            return arith_error(ARITH_ERR_DATA,
+                               "answer \"%s\" is %d characters, longer than the answer width %d",
+                               answer, alen, tok->answer_width);
+        pad = tok->answer_width - alen;
+        if (pad > cap - 1)
+            return arith_error(ARITH_ERR_DATA, "\"%s\" padded to %d is more tokens than the %d "
+                               "that fit", answer, tok->answer_width, cap);
+        for (int i = 0; i < pad; i++)
+            ids[i] = space;
+    }
+    arith_status st = encode_chars(tok, answer, ids + pad, cap - 1 - pad, &len);
     if (st)
         return st;
     if (tok->kind == TOK_PAIRS) {
         for (int i = 0; i < len; i++)
             if (ids[i] >= 10) /* answers are digits only */
-                return unknown_char(answer, i);
+                return unknown_char(tok, answer, i);
     }
+    len += pad;
     if (tok->reverse_answer) {
         for (int i = 0; i < len / 2; i++) {
             int32_t t = ids[i];
@@ -196,8 +233,9 @@ void tok_decode_answer(const tokenizer *tok, const int32_t *ids, int n, char *ou
         char c = '?';
         if (id >= 0 && id < 10)
             c = (char)('0' + id);
-        else if (tok->kind == TOK_CHAR && id >= BASE_VOCAB && id < tok->vocab_size)
-            c = tok->names[id][0];
+        else if (tok->kind == TOK_CHAR && id >= BASE_VOCAB && id < BASE_VOCAB + CHAR_EXTRA &&
+                 id < tok->vocab_size)
+            c = char_extra[id - BASE_VOCAB];
         out[len++] = c;
     }
     out[len] = '\0';
@@ -207,6 +245,12 @@ void tok_decode_answer(const tokenizer *tok, const int32_t *ids, int n, char *ou
             out[i] = out[len - 1 - i];
             out[len - 1 - i] = t;
         }
+    }
+    if (tok->answer_width > 0) { /* right-aligned: drop the padding */
+        size_t skip = 0;
+        while (skip < len && out[skip] == ' ')
+            skip++;
+        memmove(out, out + skip, len - skip + 1);
     }
 }
 
