@@ -124,4 +124,40 @@ double crossentropy_forward(float *probs, const float *logits, const int32_t *ta
 void crossentropy_backward(float *dlogits, const float *probs, const int32_t *targets, int N,
                            int V, float scale);
 
+/* ----------------------------------------------------------------------------------- lstm */
+
+/* One LSTM layer, one direction, exactly as torch.nn.LSTM: w_ih (4H, I), w_hh (4H, H),
+ * b_ih (4H), b_hh (4H), gate row blocks in the order i, f, g, o ([0,H) i, [H,2H) f, ...):
+ *   z = x_t w_ih^T + b_ih + h_{t-1} w_hh^T + b_hh;  i, f, o = sigmoid(z_i, z_f, z_o),
+ *   g = tanh(z_g);  c_t = f c_{t-1} + i g;  h_t = o tanh(c_t).
+ * Time-major: row t*B + b of x (T*B, I) and of out (T*B, H) is step t of sequence b.
+ * valid (T*B bytes, NULL = all valid): where valid[t*B + b] == 0, step t leaves sequence b's
+ * state (h, c) as it is and out's row is 0; this keeps left and right padding out of the
+ * states. reverse != 0 runs t = T-1 down to 0 (the backward half of a bidirectional LSTM),
+ * masked the same way. h0, c0 (B, H): the initial state, NULL = zeros. h_last, c_last (B, H),
+ * when not NULL, receive the final state (after t = T-1 forward, after t = 0 reverse); they
+ * may alias h0, c0 (for any T), which is how generation steps one token at a time with T = 1.
+ * b_ih, b_hh may be NULL (no bias). out and cache (lstm_cache_floats(T, B, H) floats, also
+ * for T = 1) are required; the cache receives what the backward needs, and nothing is
+ * allocated. sigmoid and tanh come from a vectorized exp, within a few ulp. The recurrence
+ * runs in parallel over bands of batch rows (omp_get_max_threads() of them at most). */
+size_t lstm_cache_floats(int T, int B, int H);
+/* Floats of scratch lstm_backward needs (I is not used today; pass it all the same). */
+size_t lstm_scratch_floats(int T, int B, int I, int H);
+void lstm_forward(float *out, float *h_last, float *c_last, float *cache, const float *x,
+                  const uint8_t *valid, const float *h0, const float *c0, const float *w_ih,
+                  const float *w_hh, const float *b_ih, const float *b_hh, int T, int B, int I,
+                  int H, int reverse);
+/* The backward of lstm_forward (same x, valid, h0, c0, weights, shapes and the cache it
+ * filled): adds into dx (T*B, I), dh0, dc0 (B, H), dw_ih, dw_hh, db_ih, db_hh the gradients
+ * of a loss whose gradients with respect to out, h_last and c_last are dout, dh_last and
+ * dc_last (each may be NULL = zero). Any gradient output may be NULL (not needed). Invalid
+ * steps send nothing into the weights or x, and pass dh, dc through unchanged. scratch:
+ * lstm_scratch_floats floats. */
+void lstm_backward(float *dx, float *dh0, float *dc0, float *dw_ih, float *dw_hh, float *db_ih,
+                   float *db_hh, const float *dout, const float *dh_last, const float *dc_last,
+                   float *scratch, const float *cache, const float *x, const uint8_t *valid,
+                   const float *h0, const float *c0, const float *w_ih, const float *w_hh, int T,
+                   int B, int I, int H, int reverse);
+
 #endif
