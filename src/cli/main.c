@@ -2,6 +2,7 @@
  * progress on stderr, results on stdout. Only this file prints and exits: 2 for usage errors,
  * 1 for runtime errors, each with a message naming the flag, file or value at fault. */
 #define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -118,8 +119,14 @@ static void on_eval(void *ctx, long long step, long long total, const eval_resul
 {
     progress_view *pv = ctx;
     end_line(pv);
-    fprintf(stderr, "eval at step %lld/%lld: exact match %.4f (%d/%d) in %.1f s%s\n", step,
-            total, r->total ? (double)r->correct / r->total : 0.0, r->correct, r->total,
+    char extra[96] = "";
+    if (!isnan(r->mae))
+        snprintf(extra, sizeof extra, ", mean abs error %.4f", r->mae);
+    if (!isnan(r->loss))
+        snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ", test loss %.4f",
+                 r->loss);
+    fprintf(stderr, "eval at step %lld/%lld: exact match %.4f (%d/%d)%s in %.1f s%s\n", step,
+            total, r->total ? (double)r->correct / r->total : 0.0, r->correct, r->total, extra,
             r->seconds, is_best ? " (best so far, saved)" : "");
 }
 
@@ -238,12 +245,29 @@ static int cmd_train(int argc, char **argv)
     if (resume)
         snprintf(s.cfg.run, sizeof s.cfg.run, "%s", resume);
     progress_view pv = {.tty = isatty(STDERR_FILENO), .t_start = time_now()};
-    fprintf(stderr, "arith %s: %s on %s (%d digits), tokenizer %s%s | %d train / %d test | "
-            "%d layers, d_model %d, %d heads, ffn %d, pos %s, norm %s | %zu parameters | "
-            "seed %lld | %d threads\n",
-            ARITH_VERSION, s.cfg.model, s.cfg.task, s.cfg.digits, s.cfg.tokenizer,
-            s.cfg.reverse_answer ? " (reversed answers)" : "", s.train.count, s.test.count,
-            s.cfg.layers, s.cfg.d_model, s.cfg.heads, s.cfg.ffn, s.cfg.pos, s.cfg.norm,
+    char lengths[48], shape[160];
+    if (s.task.kind == TASK_EXPR)
+        snprintf(lengths, sizeof lengths, "operands 0..50");
+    else if (s.cfg.digits.lo == s.cfg.digits.hi)
+        snprintf(lengths, sizeof lengths, "%d %s", s.cfg.digits.hi,
+                 s.task.kind == TASK_COUNT ? "bits" : "digits");
+    else
+        snprintf(lengths, sizeof lengths, "%d..%d %s", s.cfg.digits.lo, s.cfg.digits.hi,
+                 s.task.kind == TASK_COUNT ? "bits" : "digits");
+    if (s.model->cfg.kind == MODEL_TRANSFORMER)
+        snprintf(shape, sizeof shape, "%d layers, d_model %d, %d heads, ffn %d, pos %s, norm %s",
+                 s.cfg.layers, s.cfg.d_model, s.cfg.heads, s.cfg.ffn, s.cfg.pos, s.cfg.norm);
+    else
+        snprintf(shape, sizeof shape, "%d %slayers, hidden %d, input %s, head %s",
+                 s.cfg.layers, s.model->cfg.kind == MODEL_SEQ2SEQ ? "bidirectional " : "",
+                 s.model->cfg.hidden, s.cfg.input, s.cfg.head);
+    if (s.model->cfg.kind != MODEL_TRANSFORMER && s.model->cfg.input == INPUT_EMBED)
+        snprintf(shape + strlen(shape), sizeof shape - strlen(shape), ", embedding %d",
+                 s.cfg.d_model);
+    fprintf(stderr, "arith %s: %s on %s (%s), tokenizer %s%s | %d train / %d test | %s | "
+            "%zu parameters | seed %lld | %d threads\n",
+            ARITH_VERSION, s.cfg.model, s.cfg.task, lengths, s.cfg.tokenizer,
+            s.cfg.reverse_answer ? " (reversed answers)" : "", s.train.count, s.test.count, shape,
             params_count_trainable(&s.model->params), s.cfg.seed, core_threads());
     double load = 0;
     FILE *loadavg = fopen("/proc/loadavg", "r");
@@ -271,14 +295,26 @@ static int cmd_train(int argc, char **argv)
         return fail(st);
     }
     double acc = final.total ? (double)final.correct / final.total : 0.0;
-    printf("final test exact match: %.4f (%d/%d)\n", acc, final.correct, final.total);
+    bool regression = s.model->cfg.head == HEAD_REGRESSION;
+    printf("final test %s: %.4f (%d/%d)", regression ? "rounded exact match" : "exact match",
+           acc, final.correct, final.total);
+    if (!isnan(final.mae))
+        printf(", mean absolute error %.4f", final.mae);
+    if (!isnan(final.loss))
+        printf(", test loss %.4f", final.loss);
+    printf("\n");
     char best_path[TRAIN_PATH_MAX + 32];
     train_config best_cfg;
     train_progress best;
     snprintf(best_path, sizeof best_path, "%s/best.safetensors", s.cfg.run);
-    if (checkpoint_read_config(best_path, &best_cfg, &best) == ARITH_OK)
-        printf("best test exact match: %.4f at step %lld (best.safetensors)\n",
-               best.best_accuracy, best.best_step);
+    if (checkpoint_read_config(best_path, &best_cfg, &best) == ARITH_OK) {
+        if (strcmp(s.cfg.best_by, "loss") == 0)
+            printf("best test loss: %.4f at step %lld (best.safetensors)\n", -best.best_accuracy,
+                   best.best_step);
+        else
+            printf("best test exact match: %.4f at step %lld (best.safetensors)\n",
+                   best.best_accuracy, best.best_step);
+    }
     fprintf(stderr, "run saved in %s (config.json, best.safetensors, last.safetensors, "
             "metrics.jsonl, training.svg, train.csv, test.csv)\n"
             "  evaluate:  arith eval %s\n"
@@ -294,12 +330,89 @@ static int cmd_train(int argc, char **argv)
 /* ----------------------------------------------------------------------------------- eval */
 
 typedef struct {
-    int digits, n, batch, threads, samples;
+    int_range digits;
+    int n, batch, threads, samples;
     long long seed;
     const char *checkpoint;
     const char *csv;
-    bool json;
+    bool json, teacher_forced;
 } eval_flags;
+
+/* Exact match (and, for regression, mean absolute error) per example length: the string length
+ * for count, the longer operand for add. */
+enum { MAX_TRACKED_LENGTH = 100000 };
+typedef struct {
+    task_kind task;
+    int *n, *correct;
+    double *abs_err;
+    int lo, hi;               /* lengths seen */
+    eval_example_fn inner;    /* samples, when shown */
+    void *inner_ctx;
+    int samples;
+} by_length;
+
+static int example_length(task_kind task, const char *prompt)
+{
+    if (task == TASK_COUNT)
+        return (int)strspn(prompt, "01");
+    int longest = 0, run = 0;
+    for (const char *p = prompt; *p; p++) {
+        run = isdigit((unsigned char)*p) ? run + 1 : 0;
+        if (run > longest)
+            longest = run;
+    }
+    return longest;
+}
+
+static void on_example_length(void *ctx, int index, const example *ex, const char *predicted,
+                              bool correct)
+{
+    by_length *bl = ctx;
+    int len = example_length(bl->task, ex->prompt);
+    if (len > MAX_TRACKED_LENGTH)
+        len = MAX_TRACKED_LENGTH;
+    bl->n[len]++;
+    bl->correct[len] += correct;
+    char *end = NULL;
+    double y = strtod(predicted, &end), v = strtod(ex->answer, NULL);
+    bl->abs_err[len] += end != predicted ? fabs(y - v) : NAN;
+    if (bl->lo < 0 || len < bl->lo)
+        bl->lo = len;
+    if (len > bl->hi)
+        bl->hi = len;
+    if (bl->inner && index < bl->samples)
+        bl->inner(bl->inner_ctx, index, ex, predicted, correct);
+}
+
+static void print_by_length(const by_length *bl, bool regression, bool json)
+{
+    if (json) {
+        printf("\"by_length\": [");
+        bool first = true;
+        for (int len = bl->lo; len <= bl->hi; len++) {
+            if (!bl->n[len])
+                continue;
+            printf("%s{\"length\": %d, \"n\": %d, \"accuracy\": %.6f", first ? "" : ", ", len,
+                   bl->n[len], (double)bl->correct[len] / bl->n[len]);
+            if (regression)
+                printf(", \"mae\": %.6f", bl->abs_err[len] / bl->n[len]);
+            printf("}");
+            first = false;
+        }
+        printf("]");
+        return;
+    }
+    printf("%8s %8s %12s%s\n", "length", "n", regression ? "rounded ok" : "exact match",
+           regression ? "   mean abs error" : "");
+    for (int len = bl->lo; len <= bl->hi; len++) {
+        if (!bl->n[len])
+            continue;
+        printf("%8d %8d %12.4f", len, bl->n[len], (double)bl->correct[len] / bl->n[len]);
+        if (regression)
+            printf("   %15.4f", bl->abs_err[len] / bl->n[len]);
+        printf("\n");
+    }
+}
 
 static int parse_int_flag(const char *flag, const char *value, long long lo, long long hi,
                           long long *out)
@@ -324,7 +437,7 @@ static int parse_eval_flags(int argc, char **argv, eval_flags *f, const char **p
     for (int i = 0; i < argc; i++) {
         char name[64];
         const char *value;
-        bool bare = strcmp(argv[i], "--json") == 0;
+        bool bare = strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "--teacher-forced") == 0;
         int used = take_option(argc, argv, i, name, sizeof name, &value, bare);
         if (used == 0) {
             pos[(*npos)++] = argv[i];
@@ -346,9 +459,9 @@ static int parse_eval_flags(int argc, char **argv, eval_flags *f, const char **p
                 return EXIT_USAGE;
             f->threads = (int)v;
         } else if (for_eval && strcmp(name, "digits") == 0) {
-            if (parse_int_flag(name, value, 1, 1000, &v))
-                return EXIT_USAGE;
-            f->digits = (int)v;
+            arith_status st = int_range_parse(&f->digits, value, "digits", 1, 100000);
+            if (st)
+                return fail(st);
         } else if (for_eval && strcmp(name, "n") == 0) {
             if (parse_int_flag(name, value, 1, 100000000, &v))
                 return EXIT_USAGE;
@@ -365,10 +478,12 @@ static int parse_eval_flags(int argc, char **argv, eval_flags *f, const char **p
             f->csv = value;
         } else if (for_eval && strcmp(name, "json") == 0) {
             f->json = true;
+        } else if (for_eval && strcmp(name, "teacher-forced") == 0) {
+            f->teacher_forced = true;
         } else {
             return usage_error(for_eval ? "unknown option --%s (valid: --checkpoint, --digits, "
                                           "--n, --seed, --csv, --batch, --threads, --samples, "
-                                          "--json)"
+                                          "--teacher-forced, --json)"
                                         : "unknown option --%s (valid: --checkpoint, --batch, "
                                           "--threads)", name);
         }
@@ -380,11 +495,16 @@ static int parse_eval_flags(int argc, char **argv, eval_flags *f, const char **p
 static int cmd_eval(int argc, char **argv)
 {
     if (argc > 0 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
-        printf("usage: arith eval RUN_DIR [--checkpoint best|last] [--csv FILE | --digits N "
-               "--n N [--seed S]] [--batch N] [--threads N] [--samples K] [--json]\n\n"
-               "Exact-match accuracy by batched greedy generation (with a key/value cache) on the\n"
-               "run's test set, on a CSV file, or on N new examples of N digits that are not in\n"
-               "the run's training set.\n");
+        printf("usage: arith eval RUN_DIR [--checkpoint best|last] [--csv FILE | --digits N|A..B "
+               "[--n N] [--seed S]] [--batch N] [--threads N] [--samples K] [--teacher-forced] "
+               "[--json]\n\n"
+               "Exact-match accuracy by batched greedy generation (with a key/value cache, or the\n"
+               "LSTM's carried state) on the run's test set, on a CSV file, or on N new examples\n"
+               "with operands (count: strings) of the given lengths that are not in the run's\n"
+               "training set. When the lengths vary, a table gives accuracy per length (and the\n"
+               "mean absolute error for a regression head). --teacher-forced also prints the\n"
+               "accuracy when the model reads the reference answer while predicting it (seed\n"
+               "000's measure).\n");
         return 0;
     }
     eval_flags f = {.batch = 64, .threads = 0, .samples = 0, .seed = 12345,
@@ -413,35 +533,78 @@ static int cmd_eval(int argc, char **argv)
     char source[TRAIN_PATH_MAX + 64];
     snprintf(source, sizeof source, "%s/test.csv", pos[0]);
     if (f.csv) {
-        st = dataset_load_csv(&fresh, f.csv);
+        st = dataset_load_csv_as(&fresh, f.csv, &s.task);
         set = &fresh;
         snprintf(source, sizeof source, "%s", f.csv);
-    } else if (f.digits || f.n) {
+    } else if (f.digits.hi || f.n) {
         task_config task = s.task;
-        if (f.digits)
-            task.digits = f.digits;
+        if (f.digits.hi) {
+            task.digits = f.digits.hi;
+            task.digits_min = f.digits.lo < f.digits.hi ? f.digits.lo : 0;
+        }
         int n = f.n ? f.n : s.test.count;
         st = dataset_generate(&none, &fresh, &task, 0, n, (uint64_t)f.seed, &s.train);
         set = &fresh;
-        snprintf(source, sizeof source, "%d new %d-digit examples (seed %lld)", n, task.digits,
-                 f.seed);
+        if (task.digits_min)
+            snprintf(source, sizeof source, "%d new examples of %d..%d %s (seed %lld)", n,
+                     task.digits_min, task.digits, task.kind == TASK_COUNT ? "bits" : "digits",
+                     f.seed);
+        else
+            snprintf(source, sizeof source, "%d new %d-%s examples (seed %lld)", n, task.digits,
+                     task.kind == TASK_COUNT ? "bit" : "digit", f.seed);
     }
+    bool regression = s.model->cfg.head == HEAD_REGRESSION;
     eval_result r = {0};
     progress_view pv = {.tty = false};
+    by_length bl = {.task = s.task.kind, .lo = -1, .hi = -1, .samples = f.samples,
+                    .inner = f.samples ? on_sample : NULL, .inner_ctx = &pv};
+    bl.n = calloc(MAX_TRACKED_LENGTH + 1, sizeof *bl.n);
+    bl.correct = calloc(MAX_TRACKED_LENGTH + 1, sizeof *bl.correct);
+    bl.abs_err = calloc(MAX_TRACKED_LENGTH + 1, sizeof *bl.abs_err);
+    if (!st && (!bl.n || !bl.correct || !bl.abs_err))
+        st = arith_error(ARITH_ERR_MEMORY, "out of memory");
     if (!st)
-        st = evaluate(s.model, &s.tok, set, 0, f.batch, f.samples ? on_sample : NULL, &pv,
-                      f.samples, &r);
+        st = evaluate(s.model, &s.tok, set, 0, f.batch, on_example_length, &bl, -1, &r);
+    eval_result forced = {0};
+    if (!st && f.teacher_forced)
+        st = evaluate_teacher_forced(s.model, &s.tok, set, 0, f.batch, &forced);
+    /* a table per length when lengths vary (not for expr, whose "length" means little) */
+    bool table = !st && s.task.kind != TASK_EXPR && bl.hi > bl.lo;
     if (!st) {
         double acc = r.total ? (double)r.correct / r.total : 0.0;
-        if (f.json)
-            printf("{\"run\": \"%s\", \"checkpoint\": \"%s\", \"accuracy\": %.6f, \"correct\": %d, "
-                   "\"total\": %d, \"seconds\": %.3f}\n", pos[0], f.checkpoint, acc, r.correct,
-                   r.total, r.seconds);
-        else
-            printf("exact match %.4f (%d/%d) on %s, %s checkpoint, %.2f s (%.0f answers/s)\n", acc,
-                   r.correct, r.total, source, f.checkpoint, r.seconds,
-                   r.seconds > 0 ? r.total / r.seconds : 0.0);
+        const char *what = regression ? "rounded exact match" : "exact match";
+        if (f.json) {
+            printf("{\"run\": \"%s\", \"checkpoint\": \"%s\", \"accuracy\": %.6f, "
+                   "\"correct\": %d, \"total\": %d, \"seconds\": %.3f", pos[0], f.checkpoint,
+                   acc, r.correct, r.total, r.seconds);
+            if (!isnan(r.mae))
+                printf(", \"mae\": %.6f", r.mae);
+            if (f.teacher_forced)
+                printf(", \"teacher_forced_accuracy\": %.6f, \"test_loss\": %.6f",
+                       forced.total ? (double)forced.correct / forced.total : 0.0, forced.loss);
+            if (table) {
+                printf(", ");
+                print_by_length(&bl, regression, true);
+            }
+            printf("}\n");
+        } else {
+            if (table)
+                print_by_length(&bl, regression, false);
+            printf("%s %.4f (%d/%d)", what, acc, r.correct, r.total);
+            if (!isnan(r.mae))
+                printf(", mean absolute error %.4f", r.mae);
+            printf(" on %s, %s checkpoint, %.2f s (%.0f answers/s)\n", source, f.checkpoint,
+                   r.seconds, r.seconds > 0 ? r.total / r.seconds : 0.0);
+            if (f.teacher_forced)
+                printf("teacher-forced exact match %.4f (%d/%d): the model reads the reference "
+                       "answer while predicting each next token; test loss %.4f\n",
+                       forced.total ? (double)forced.correct / forced.total : 0.0,
+                       forced.correct, forced.total, forced.loss);
+        }
     }
+    free(bl.n);
+    free(bl.correct);
+    free(bl.abs_err);
     examples_free(&fresh);
     session_close(&s);
     return st ? fail(st) : 0;
@@ -496,8 +659,8 @@ static int cmd_predict(int argc, char **argv)
         }
         free(line);
     }
-    /* a prompt may leave out the final '=' */
-    for (int i = 0; i < n; i++) {
+    /* a prompt may leave out the final '=' (seed 002's spaced prompts have none) */
+    for (int i = 0; i < n && s.task.style == STYLE_PLAIN; i++) {
         size_t len = strlen(prompts[i]);
         if (len == 0 || prompts[i][len - 1] != '=') {
             char *with = malloc(len + 2);
@@ -542,7 +705,8 @@ static int cmd_data(int argc, char **argv)
         char name[64];
         const char *value;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: arith data --task add --digits N --n N [--seed S] [--out FILE]\n\n"
+            printf("usage: arith data --task add|expr|count [--digits N|A..B] [--style "
+                   "plain|spaced] --n N [--seed S] [--out FILE]\n\n"
                    "Writes N distinct examples as CSV with columns src,tgt (to stdout without "
                    "--out).\n");
             return 0;
@@ -552,15 +716,21 @@ static int cmd_data(int argc, char **argv)
             return usage_error("unexpected argument '%s'", argv[i]);
         if (used < 0)
             return usage_error("%s needs a value", argv[i]);
-        long long v = 0;
         if (strcmp(name, "task") == 0) {
             arith_status st = task_parse(&task.kind, value);
             if (st)
                 return fail(st);
         } else if (strcmp(name, "digits") == 0) {
-            if (parse_int_flag(name, value, 1, 1000, &v))
-                return EXIT_USAGE;
-            task.digits = (int)v;
+            int_range r;
+            arith_status st = int_range_parse(&r, value, "digits", 1, 100000);
+            if (st)
+                return fail(st);
+            task.digits = r.hi;
+            task.digits_min = r.lo < r.hi ? r.lo : 0;
+        } else if (strcmp(name, "style") == 0) {
+            arith_status st = task_style_parse(&task.style, value);
+            if (st)
+                return fail(st);
         } else if (strcmp(name, "n") == 0) {
             if (parse_int_flag(name, value, 1, 100000000, &n))
                 return EXIT_USAGE;
@@ -570,8 +740,8 @@ static int cmd_data(int argc, char **argv)
         } else if (strcmp(name, "out") == 0) {
             out = value;
         } else {
-            return usage_error("unknown option --%s (valid: --task, --digits, --n, --seed, --out)",
-                               name);
+            return usage_error("unknown option --%s (valid: --task, --digits, --style, --n, "
+                               "--seed, --out)", name);
         }
         i += used - 1;
     }

@@ -86,77 +86,6 @@ static uint64_t site_seed(uint64_t seed, int layer, int site)
     return rng_hash(seed, (uint64_t)layer * 8 + (uint64_t)site + 1);
 }
 
-/* ---------------------------------------------------------------------------- config names */
-
-static arith_status parse_choice(int *out, const char *name, const char *flag,
-                                 const char *const *names, int count)
-{
-    for (int i = 0; i < count; i++)
-        if (strcmp(name, names[i]) == 0) {
-            *out = i;
-            return ARITH_OK;
-        }
-    char valid[256] = "";
-    for (int i = 0; i < count; i++) {
-        strcat(valid, i ? ", " : "");
-        strcat(valid, names[i]);
-    }
-    return arith_error(ARITH_ERR_ARG, "%s: unknown value '%s' (valid: %s)", flag, name, valid);
-}
-
-static const char *const model_names[] = {"transformer"};
-static const char *const norm_names[] = {"post", "pre"};
-static const char *const act_names[] = {"relu", "gelu"};
-static const char *const pos_names[] = {"none", "sinusoidal", "learned", "rope"};
-
-#define PARSE_ENUM(fn, type, names, flag)                                                     \
-    arith_status fn(type *out, const char *name)                                              \
-    {                                                                                         \
-        int v = 0;                                                                            \
-        arith_status st = parse_choice(&v, name, flag, names, (int)(sizeof names / sizeof *names)); \
-        if (st == ARITH_OK)                                                                   \
-            *out = (type)v;                                                                   \
-        return st;                                                                            \
-    }
-PARSE_ENUM(model_kind_parse, model_kind, model_names, "--model")
-PARSE_ENUM(norm_kind_parse, norm_kind, norm_names, "--norm")
-PARSE_ENUM(act_kind_parse, act_kind, act_names, "--act")
-PARSE_ENUM(pos_kind_parse, pos_kind, pos_names, "--pos")
-
-const char *model_kind_name(model_kind k) { return model_names[k]; }
-const char *norm_kind_name(norm_kind k) { return norm_names[k]; }
-const char *act_kind_name(act_kind k) { return act_names[k]; }
-const char *pos_kind_name(pos_kind k) { return pos_names[k]; }
-
-arith_status model_config_check(const model_config *cfg)
-{
-    if (cfg->vocab < 2)
-        return arith_error(ARITH_ERR_ARG, "vocabulary of %d tokens is too small", cfg->vocab);
-    if (cfg->d_model < 2)
-        return arith_error(ARITH_ERR_ARG, "--d-model must be at least 2 (got %d)", cfg->d_model);
-    if (cfg->heads < 1 || cfg->d_model % cfg->heads != 0)
-        return arith_error(ARITH_ERR_ARG, "--heads %d must divide --d-model %d", cfg->heads,
-                           cfg->d_model);
-    if (cfg->pos == POS_ROPE && (cfg->d_model / cfg->heads) % 2 != 0)
-        return arith_error(ARITH_ERR_ARG,
-                           "--pos rope needs an even head size (d_model/heads = %d)",
-                           cfg->d_model / cfg->heads);
-    if (cfg->pos == POS_SINUSOIDAL && cfg->d_model % 2 != 0)
-        return arith_error(ARITH_ERR_ARG, "--pos sinusoidal needs an even --d-model (got %d)",
-                           cfg->d_model);
-    if (cfg->ffn < 1)
-        return arith_error(ARITH_ERR_ARG, "--ffn must be at least 1 (got %d)", cfg->ffn);
-    if (cfg->layers < 1 || cfg->layers > 1000)
-        return arith_error(ARITH_ERR_ARG, "--layers must be between 1 and 1000 (got %d)",
-                           cfg->layers);
-    if (cfg->context < 2 || cfg->context > 65536)
-        return arith_error(ARITH_ERR_ARG, "context of %d tokens is out of range (2..65536)",
-                           cfg->context);
-    if (!(cfg->dropout >= 0.0f && cfg->dropout < 1.0f))
-        return arith_error(ARITH_ERR_ARG, "--dropout must be in [0, 1) (got %g)",
-                           (double)cfg->dropout);
-    return ARITH_OK;
-}
 
 /* ------------------------------------------------------------------------------- workspace */
 
@@ -515,15 +444,6 @@ static void transformer_backward(model *m)
 
 /* ------------------------------------------------------------------------------ generation */
 
-static int32_t argmax_row(const float *row, int V)
-{
-    int32_t best = 0;
-    for (int v = 1; v < V; v++)
-        if (row[v] > row[best])
-            best = v;
-    return best;
-}
-
 /* One decoding step for B rows: the new token of row r sits at column `col`. Writes the
  * logits of the new tokens into t->logits (B, V). Uses block 0's buffers as scratch. */
 static void decode_step(model *m, const int32_t *tokens, const int32_t *start, int B, int col)
@@ -649,15 +569,6 @@ static const model_ops transformer_ops = {
     .destroy = transformer_destroy,
 };
 
-static arith_status declare(param_table *pt, size_t *off, const char *name, int ndim, int64_t d0,
-                            int64_t d1)
-{
-    int64_t shape[2] = {d0, d1};
-    arith_status st = params_add(pt, name, ndim, shape);
-    if (st == ARITH_OK)
-        *off = pt->views[pt->count - 1].offset;
-    return st;
-}
 
 arith_status transformer_create(model **out, const model_config *cfg)
 {
@@ -689,14 +600,14 @@ arith_status transformer_create(model **out, const model_config *cfg)
     }
     const int C = t->C, F = t->F;
     param_table *pt = &m->params;
-    st = declare(pt, &t->tok_emb, "tok_emb.weight", 2, t->V, C);
+    st = model_declare(pt, &t->tok_emb, "tok_emb.weight", 2, t->V, C);
     if (!st && cfg->pos == POS_LEARNED)
-        st = declare(pt, &t->pos_emb, "pos_emb.weight", 2, t->ctx, C);
+        st = model_declare(pt, &t->pos_emb, "pos_emb.weight", 2, t->ctx, C);
     char name[PARAM_NAME_MAX];
 #define BLOCK(field, suffix, ndim, d0, d1)                                                   \
     if (!st) {                                                                               \
         snprintf(name, sizeof name, "layers.%d.%s", l, suffix);                              \
-        st = declare(pt, &t->blocks[l].field, name, ndim, d0, d1);                           \
+        st = model_declare(pt, &t->blocks[l].field, name, ndim, d0, d1);                           \
     }
     for (int l = 0; l < t->L; l++) {
         BLOCK(ln1_w, "ln1.weight", 1, C, 0)
@@ -714,13 +625,13 @@ arith_status transformer_create(model **out, const model_config *cfg)
     }
 #undef BLOCK
     if (!st)
-        st = declare(pt, &t->lnf_w, "ln_f.weight", 1, C, 0);
+        st = model_declare(pt, &t->lnf_w, "ln_f.weight", 1, C, 0);
     if (!st)
-        st = declare(pt, &t->lnf_b, "ln_f.bias", 1, C, 0);
+        st = model_declare(pt, &t->lnf_b, "ln_f.bias", 1, C, 0);
     if (!st)
-        st = declare(pt, &t->head_w, "head.weight", 2, t->V, C);
+        st = model_declare(pt, &t->head_w, "head.weight", 2, t->V, C);
     if (!st)
-        st = declare(pt, &t->head_b, "head.bias", 1, t->V, 0);
+        st = model_declare(pt, &t->head_b, "head.bias", 1, t->V, 0);
     if (!st)
         st = params_alloc(pt);
     if (!st && cfg->pos == POS_SINUSOIDAL) {
@@ -793,34 +704,4 @@ void transformer_init_weights(model *m, rng_state *rng)
             memset(x, 0, v->size * sizeof(float));
         }
     }
-}
-
-/* ------------------------------------------------------------------------ generic wrappers */
-
-arith_status model_create(model **out, const model_config *cfg)
-{
-    switch (cfg->kind) {
-    case MODEL_TRANSFORMER:
-        return transformer_create(out, cfg);
-    }
-    return arith_error(ARITH_ERR_ARG, "unknown model kind %d", (int)cfg->kind);
-}
-
-void model_init_weights(model *m, rng_state *rng)
-{
-    switch (m->cfg.kind) {
-    case MODEL_TRANSFORMER:
-        transformer_init_weights(m, rng);
-        return;
-    }
-}
-
-void model_free(model *m)
-{
-    if (!m)
-        return;
-    if (m->ops && m->ops->destroy)
-        m->ops->destroy(m);
-    params_free(&m->params);
-    free(m);
 }

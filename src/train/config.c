@@ -15,8 +15,15 @@
      lo, hi, group, help}
 
 const option_spec train_options[] = {
-    OPT("task", OPT_STRING, task, "add", "add", 0, 0, "data", "task to generate"),
-    OPT("digits", OPT_INT, digits, "9", NULL, 1, 1000, "data", "operand length in digits"),
+    OPT("task", OPT_STRING, task, "add", "add,expr,count", 0, 0, "data",
+        "task to generate: add (a+b), expr (seed 000's expressions), count (ones in a binary "
+        "string)"),
+    OPT("digits", OPT_RANGE, digits, "9", NULL, 1, 100000, "data",
+        "operand length in digits (count: string length); N or A..B"),
+    OPT("test-digits", OPT_RANGE, test_digits, "0", NULL, 0, 100000, "data",
+        "lengths of the generated test set, N or A..B (0: as --digits)"),
+    OPT("style", OPT_STRING, style, "plain", "plain,spaced", 0, 0, "data",
+        "prompt format: plain \"12+34=\", spaced \"12 + 34\" (seed 002)"),
     OPT("n", OPT_INT, n, "64000", NULL, 2, 100000000, "data",
         "examples to generate (train + test)"),
     OPT("test-frac", OPT_REAL, test_frac, "0.1", NULL, 0.0001, 0.9999, "data",
@@ -29,9 +36,21 @@ const option_spec train_options[] = {
         "char: one token per character; pairs: seed 001's aligned digit pairs"),
     OPT("reverse-answer", OPT_BOOL, reverse_answer, "false", NULL, 0, 0, "data",
         "emit answers least significant digit first"),
-    OPT("model", OPT_STRING, model, "transformer", "transformer", 0, 0, "model", "model family"),
-    OPT("layers", OPT_INT, layers, "8", NULL, 1, 1000, "model", "transformer blocks"),
-    OPT("d-model", OPT_INT, d_model, "128", NULL, 2, 65536, "model", "model width"),
+    OPT("answer-width", OPT_INT, answer_width, "0", NULL, 0, 1000, "data",
+        "right-align answers with spaces to this many characters, as seed 002 (0: off)"),
+    OPT("model", OPT_STRING, model, "transformer", "transformer,lstm,seq2seq", 0, 0, "model",
+        "model family: transformer (seed 001), lstm (seed 000, 004), seq2seq (seed 002)"),
+    OPT("layers", OPT_INT, layers, "8", NULL, 1, 1000, "model",
+        "transformer blocks, or stacked LSTM layers"),
+    OPT("d-model", OPT_INT, d_model, "128", NULL, 1, 65536, "model",
+        "model width (recurrent models: the embedding width)"),
+    OPT("hidden", OPT_INT, hidden, "0", NULL, 0, 65536, "model",
+        "LSTM hidden size (0: --d-model)"),
+    OPT("head", OPT_STRING, head, "lm", "lm,regression", 0, 0, "model",
+        "lm: next-token prediction; regression: one number per prompt, squared error "
+        "(--model lstm)"),
+    OPT("input", OPT_STRING, input, "embed", "embed,onehot", 0, 0, "model",
+        "how recurrent models read tokens: learned embedding or one-hot vectors"),
     OPT("heads", OPT_INT, heads, "16", NULL, 1, 4096, "model", "attention heads"),
     OPT("ffn", OPT_INT, ffn, "64", NULL, 1, 1048576, "model", "feed-forward width"),
     OPT("dropout", OPT_REAL, dropout, "0.1", NULL, 0, 0.99, "model", "dropout probability"),
@@ -74,12 +93,40 @@ const option_spec train_options[] = {
         "batch size of generation"),
     OPT("samples", OPT_INT, samples, "5", NULL, 0, 1000, "run",
         "sample predictions shown at each evaluation"),
+    OPT("best-by", OPT_STRING, best_by, "accuracy", "accuracy,loss", 0, 0, "run",
+        "what picks best.safetensors: test exact match, or test loss (seed 002)"),
     OPT("log-every", OPT_INT, log_every, "50", NULL, 1, 1000000000, "run",
         "steps between metrics lines in metrics.jsonl"),
     OPT("run", OPT_STRING, run, "", NULL, 0, 0, "run",
         "run directory (default: runs/<task><digits>-<time>)"),
 };
 const int train_option_count = (int)(sizeof train_options / sizeof train_options[0]);
+
+arith_status int_range_parse(int_range *out, const char *text, const char *flag, int min,
+                             int max)
+{
+    long long lo = 0, hi = 0;
+    char *end = NULL;
+    errno = 0;
+    lo = strtoll(text, &end, 10);
+    bool ok = errno == 0 && end != text;
+    if (ok && strncmp(end, "..", 2) == 0) {
+        const char *rest = end + 2;
+        hi = strtoll(rest, &end, 10);
+        ok = errno == 0 && end != rest;
+    } else {
+        hi = lo;
+    }
+    if (!ok || *end != '\0' || lo > hi || lo < 0)
+        return arith_error(ARITH_ERR_ARG, "--%s: '%s' is not a length or a range (valid: N or "
+                           "A..B with A <= B)", flag, text);
+    if (lo < min || hi > max)
+        return arith_error(ARITH_ERR_ARG, "--%s: %s is out of range (%d..%d)", flag, text, min,
+                           max);
+    out->lo = (int)lo;
+    out->hi = (int)hi;
+    return ARITH_OK;
+}
 
 const option_spec *train_option_find(const char *name)
 {
@@ -140,6 +187,8 @@ static arith_status set_option(train_config *cfg, const option_spec *o, const ch
             *(int *)field = (int)v;
         return ARITH_OK;
     }
+    case OPT_RANGE:
+        return int_range_parse((int_range *)field, value, o->name, (int)o->min, (int)o->max);
     case OPT_REAL: {
         errno = 0;
         double v = strtod(value, &end);
@@ -195,11 +244,12 @@ arith_status train_config_from_json(train_config *cfg, const char *json, const c
         else if (cJSON_IsBool(item))
             value = cJSON_IsTrue(item) ? "true" : "false";
         else if (cJSON_IsNumber(item)) {
-            if (o->type == OPT_INT)
+            if (o->type == OPT_INT || o->type == OPT_RANGE)
                 snprintf(text, sizeof text, "%.0f", item->valuedouble);
             else
                 snprintf(text, sizeof text, "%.17g", item->valuedouble);
-            if (o->type == OPT_INT && item->valuedouble != floor(item->valuedouble)) {
+            if ((o->type == OPT_INT || o->type == OPT_RANGE) &&
+                item->valuedouble != floor(item->valuedouble)) {
                 st = arith_error(ARITH_ERR_ARG, "%s: \"%s\" must be an integer (got %g)", source,
                                  item->string, item->valuedouble);
                 break;
@@ -238,6 +288,18 @@ char *train_config_to_json(const train_config *cfg)
         case OPT_REAL:
             cJSON_AddNumberToObject(root, o->name, *(const double *)field);
             break;
+        case OPT_RANGE: {
+            /* a single length stays a number, as configs have always written it */
+            const int_range *r = (const int_range *)field;
+            if (r->lo == r->hi) {
+                cJSON_AddNumberToObject(root, o->name, r->lo);
+            } else {
+                char text[32];
+                snprintf(text, sizeof text, "%d..%d", r->lo, r->hi);
+                cJSON_AddStringToObject(root, o->name, text);
+            }
+            break;
+        }
         }
     }
     char *text = cJSON_Print(root);
@@ -261,6 +323,7 @@ void train_config_print_help(FILE *out)
         snprintf(flag, sizeof flag, "--%s %s", o->name,
                  o->type == OPT_BOOL     ? "[BOOL]"
                  : o->type == OPT_INT    ? "N"
+                 : o->type == OPT_RANGE  ? "N|A..B"
                  : o->type == OPT_REAL   ? "X"
                  : o->choices            ? "NAME"
                                          : "TEXT");
@@ -285,6 +348,14 @@ arith_status train_model_config(model_config *mc, const train_config *cfg)
         st = act_kind_parse(&mc->act, cfg->act);
     if (!st)
         st = pos_kind_parse(&mc->pos, cfg->pos);
+    if (!st)
+        st = head_kind_parse(&mc->head, cfg->head);
+    if (!st)
+        st = input_kind_parse(&mc->input, cfg->input);
+    if (!st && mc->head == HEAD_REGRESSION && mc->kind != MODEL_LSTM)
+        st = arith_error(ARITH_ERR_ARG, "--head regression needs --model lstm (got --model %s)",
+                         cfg->model);
+    mc->hidden = cfg->hidden > 0 ? cfg->hidden : cfg->d_model;
     mc->d_model = cfg->d_model;
     mc->heads = cfg->heads;
     mc->ffn = cfg->ffn;

@@ -3,6 +3,7 @@
  * checkpoints at intervals; resuming continues exactly where the last checkpoint stopped. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +18,11 @@
 static arith_status load_split_csv(session *s)
 {
     const train_config *cfg = &s->cfg;
-    arith_status st = dataset_load_csv(&s->train, cfg->train_csv);
+    arith_status st = dataset_load_csv_as(&s->train, cfg->train_csv, &s->task);
     if (st)
         return st;
     if (cfg->test_csv[0])
-        return dataset_load_csv(&s->test, cfg->test_csv);
+        return dataset_load_csv_as(&s->test, cfg->test_csv, &s->task);
     /* hold out the last test_frac of the training file, as seed 001 splits its data */
     int n_test = (int)(s->train.count * cfg->test_frac + 0.5);
     if (n_test < 1 || n_test >= s->train.count)
@@ -39,12 +40,83 @@ static arith_status load_split_csv(session *s)
     return ARITH_OK;
 }
 
+/* seq2seq emits a fixed number of answer tokens: every answer must have that length. */
+static arith_status check_fixed_answers(const session *s)
+{
+    const encoded_set *sets[2] = {&s->train_enc, &s->test_enc};
+    const int W = s->train_enc.max_answer;
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < sets[k]->count; i++)
+            if (sets[k]->answer_len[i] != W)
+                return arith_error(ARITH_ERR_DATA, "--model seq2seq emits answers of one fixed "
+                                   "width, but %s example %d (\"%s\") has %d characters where "
+                                   "others have %d\nhint: --answer-width N right-aligns every "
+                                   "answer to N characters, as seed 002 does", k ? "test" : "training",
+                                   i + 1, (k ? &s->test : &s->train)->items[i].answer,
+                                   sets[k]->answer_len[i] - 1, W - 1);
+    return ARITH_OK;
+}
+
+/* The regression head learns numbers: every answer must be one. */
+static arith_status check_numeric_answers(const session *s)
+{
+    const encoded_set *sets[2] = {&s->train_enc, &s->test_enc};
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < sets[k]->count; i++)
+            if (isnan(sets[k]->value[i]))
+                return arith_error(ARITH_ERR_DATA, "--head regression needs numeric answers, "
+                                   "but %s example %d has \"%s\"", k ? "test" : "training",
+                                   i + 1, (k ? &s->test : &s->train)->items[i].answer);
+    return ARITH_OK;
+}
+
 static arith_status join_path(char *out, size_t cap, const char *dir, const char *file)
 {
     int n = snprintf(out, cap, "%s/%s", dir, file);
     if (n < 0 || (size_t)n >= cap)
         return arith_error(ARITH_ERR_ARG, "path too long: %s/%s", dir, file);
     return ARITH_OK;
+}
+
+/* The task a config describes; `range` picks the lengths (training or test). */
+static arith_status task_from_config(task_config *task, const train_config *cfg, int_range range)
+{
+    memset(task, 0, sizeof *task);
+    arith_status st = task_parse(&task->kind, cfg->task);
+    if (!st)
+        st = task_style_parse(&task->style, cfg->style);
+    task->digits = range.hi;
+    /* a single length keeps seed 001's digit-by-digit draw; a range draws each length */
+    task->digits_min = range.lo < range.hi ? range.lo : 0;
+    if (!st && task->style == STYLE_SPACED && task->kind != TASK_ADD)
+        st = arith_error(ARITH_ERR_ARG, "--style spaced is seed 002's addition format; it needs "
+                         "--task add (got --task %s)", cfg->task);
+    return st;
+}
+
+/* Generates the training and test sets; with --test-digits the test set has lengths of its
+ * own (and never repeats a training prompt). */
+static arith_status generate_split(session *s)
+{
+    const train_config *cfg = &s->cfg;
+    int n_test = (int)(cfg->n * cfg->test_frac + 0.5);
+    if (n_test < 1)
+        n_test = 1;
+    if (cfg->test_digits.hi == 0)
+        return dataset_generate(&s->train, &s->test, &s->task, cfg->n - n_test, n_test,
+                                (uint64_t)cfg->seed, NULL);
+    task_config test_task;
+    arith_status st = task_from_config(&test_task, cfg, cfg->test_digits);
+    example_set none;
+    examples_init(&none);
+    if (!st)
+        st = dataset_generate(&s->train, &none, &s->task, cfg->n - n_test, 0,
+                              (uint64_t)cfg->seed, NULL);
+    if (!st)
+        st = dataset_generate(&none, &s->test, &test_task, 0, n_test,
+                              rng_hash((uint64_t)cfg->seed, 0x7e57ULL), &s->train);
+    examples_free(&none);
+    return st;
 }
 
 arith_status session_open(session *s, const train_config *cfg, const char *data_dir)
@@ -54,35 +126,34 @@ arith_status session_open(session *s, const train_config *cfg, const char *data_
     examples_init(&s->train);
     examples_init(&s->test);
     core_set_threads(cfg->threads);
-    arith_status st = task_parse(&s->task.kind, cfg->task);
-    s->task.digits = cfg->digits;
+    arith_status st = task_from_config(&s->task, cfg, cfg->digits);
     tokenizer_kind tk = TOK_CHAR;
     if (!st)
         st = tokenizer_parse(&tk, cfg->tokenizer);
+    if (!st && tk == TOK_PAIRS && s->task.kind != TASK_ADD)
+        st = arith_error(ARITH_ERR_ARG, "--tokenizer pairs reads only sums a+b=; --task %s "
+                         "needs --tokenizer char", cfg->task);
     if (!st)
-        st = tokenizer_init(&s->tok, tk, cfg->digits, cfg->reverse_answer);
+        st = tokenizer_init(&s->tok, tk, cfg->digits.hi, cfg->reverse_answer);
     if (st)
         return st;
+    tokenizer_set_answer_width(&s->tok, cfg->answer_width);
 
     if (data_dir) {
         char path[TRAIN_PATH_MAX + 32];
         st = join_path(path, sizeof path, data_dir, "train.csv");
         if (!st)
-            st = dataset_load_csv(&s->train, path);
+            st = dataset_load_csv_as(&s->train, path, &s->task);
         if (!st)
             st = join_path(path, sizeof path, data_dir, "test.csv");
         if (!st)
-            st = dataset_load_csv(&s->test, path);
+            st = dataset_load_csv_as(&s->test, path, &s->task);
     } else if (cfg->train_csv[0]) {
         st = load_split_csv(s);
     } else {
         if (cfg->test_csv[0])
             return arith_error(ARITH_ERR_ARG, "--test-csv needs --train-csv");
-        int n_test = (int)(cfg->n * cfg->test_frac + 0.5);
-        if (n_test < 1)
-            n_test = 1;
-        st = dataset_generate(&s->train, &s->test, &s->task, cfg->n - n_test, n_test,
-                              (uint64_t)cfg->seed, NULL);
+        st = generate_split(s);
     }
     if (st)
         return st;
@@ -112,6 +183,11 @@ arith_status session_open(session *s, const train_config *cfg, const char *data_
     st = train_model_config(&mc, &s->cfg);
     mc.vocab = s->tok.vocab_size;
     mc.context = s->cfg.context;
+    mc.answer_len = s->train_enc.max_answer;
+    if (!st && mc.kind == MODEL_SEQ2SEQ)
+        st = check_fixed_answers(s);
+    if (!st && mc.head == HEAD_REGRESSION)
+        st = check_numeric_answers(s);
     if (!st)
         st = model_create(&s->model, &mc);
     if (st)
@@ -188,7 +264,12 @@ static arith_status prepare_run_dir(session *s)
         struct tm tm;
         localtime_r(&now, &tm);
         strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-        snprintf(cfg->run, sizeof cfg->run, "runs/%s%d-%s", cfg->task, cfg->digits, stamp);
+        if (cfg->digits.lo == cfg->digits.hi)
+            snprintf(cfg->run, sizeof cfg->run, "runs/%s%d-%s", cfg->task, cfg->digits.hi,
+                     stamp);
+        else
+            snprintf(cfg->run, sizeof cfg->run, "runs/%s%d-%d-%s", cfg->task, cfg->digits.lo,
+                     cfg->digits.hi, stamp);
     }
     char path[TRAIN_PATH_MAX + 32];
     arith_status st = join_path(path, sizeof path, cfg->run, "config.json");
@@ -244,13 +325,23 @@ static arith_status run_eval(trainer *tr, bool final, eval_result *r)
     arith_status st = evaluate(s->model, &s->tok, &s->test, n, cfg->eval_batch,
                                tr->cb ? tr->cb->on_sample : NULL, tr->cb ? tr->cb->ctx : NULL,
                                cfg->samples, r);
+    bool by_loss = strcmp(cfg->best_by, "loss") == 0;
+    if (!st && by_loss && isnan(r->loss)) {
+        /* the test loss, teacher-forced, beside the generated answers' exact match */
+        eval_result forced;
+        st = evaluate_teacher_forced(s->model, &s->tok, &s->test, n, cfg->eval_batch, &forced);
+        r->loss = forced.loss;
+        r->seconds += forced.seconds;
+    }
     if (st)
         return st;
     double acc = r->total ? (double)r->correct / r->total : 0.0;
-    bool best = acc > tr->progress.best_accuracy;
+    /* best_accuracy holds the best score: accuracy, or minus the loss */
+    double score = by_loss ? -r->loss : acc;
+    bool best = score > tr->progress.best_accuracy;
     tr->progress.last_accuracy = acc;
     if (best) {
-        tr->progress.best_accuracy = acc;
+        tr->progress.best_accuracy = score;
         tr->progress.best_step = tr->progress.step;
     }
     char path[TRAIN_PATH_MAX + 32];
@@ -261,9 +352,15 @@ static arith_status run_eval(trainer *tr, bool final, eval_result *r)
         st = checkpoint_save(path, s->model, NULL, cfg, &tr->progress);
     }
     if (tr->metrics) {
-        fprintf(tr->metrics, "{\"step\": %lld, \"accuracy\": %.6f, \"eval_n\": %d, "
+        char extra[96] = "";
+        if (!isnan(r->loss))
+            snprintf(extra, sizeof extra, ", \"test_loss\": %.6f", r->loss);
+        if (!isnan(r->mae))
+            snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ", \"mae\": %.6f",
+                     r->mae);
+        fprintf(tr->metrics, "{\"step\": %lld, \"accuracy\": %.6f%s, \"eval_n\": %d, "
                 "\"eval_seconds\": %.3f, \"best\": %s, \"elapsed\": %.3f}\n",
-                tr->progress.step, acc, r->total, r->seconds, best ? "true" : "false",
+                tr->progress.step, acc, extra, r->total, r->seconds, best ? "true" : "false",
                 time_now() - tr->t_start);
         fflush(tr->metrics);
     }
@@ -294,7 +391,7 @@ arith_status train_run(session *s, const train_callbacks *cb, bool resume, eval_
     arith_status st = optimizer_init(&tr.opt, &s->model->params);
     if (st)
         return st;
-    tr.progress.best_accuracy = -1.0;
+    tr.progress.best_accuracy = -INFINITY;
     tr.progress.last_accuracy = -1.0;
     if (resume) {
         join_path(path, sizeof path, cfg->run, "last.safetensors");
@@ -395,9 +492,19 @@ arith_status train_run(session *s, const train_callbacks *cb, bool resume, eval_
     if (st == ARITH_OK) {
         char svg[TRAIN_PATH_MAX + 32], title[256];
         join_path(svg, sizeof svg, cfg->run, "training.svg");
-        snprintf(title, sizeof title, "%s%d, tokenizer %s, %d layers x d_model %d, pos %s, "
-                 "norm %s, seed %lld", cfg->task, cfg->digits, cfg->tokenizer, cfg->layers,
-                 cfg->d_model, cfg->pos, cfg->norm, cfg->seed);
+        char lengths[32];
+        if (cfg->digits.lo == cfg->digits.hi)
+            snprintf(lengths, sizeof lengths, "%d", cfg->digits.hi);
+        else
+            snprintf(lengths, sizeof lengths, "%d..%d", cfg->digits.lo, cfg->digits.hi);
+        if (s->model->cfg.kind == MODEL_TRANSFORMER)
+            snprintf(title, sizeof title, "%s %s, tokenizer %s, %d layers x d_model %d, pos %s, "
+                     "norm %s, seed %lld", cfg->task, lengths, cfg->tokenizer, cfg->layers,
+                     cfg->d_model, cfg->pos, cfg->norm, cfg->seed);
+        else
+            snprintf(title, sizeof title, "%s %s, %s, %d layers x hidden %d, input %s, head %s, "
+                     "seed %lld", cfg->task, lengths, cfg->model, cfg->layers,
+                     s->model->cfg.hidden, cfg->input, cfg->head, cfg->seed);
         st = plot_training_curves(path, svg, title);
     }
     batch_free(&b);

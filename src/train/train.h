@@ -16,16 +16,24 @@
 
 /* ---------------------------------------------------------------------------- run config */
 
+/* A range of lengths, "N" (lo = hi = N) or "A..B"; {0, 0} when unset. */
+typedef struct {
+    int lo, hi;
+} int_range;
+
 typedef struct {
     /* data */
     char task[16];
-    int digits;
+    int_range digits;          /* operand (count: string) lengths of the training data */
+    int_range test_digits;     /* of generated test data; {0,0}: as digits */
+    char style[8];             /* prompt format: plain "a+b=", spaced "a + b" (seed 002) */
     int n;                     /* examples generated (train + test) */
     double test_frac;          /* share of n held out for testing */
     char train_csv[TRAIN_PATH_MAX];
     char test_csv[TRAIN_PATH_MAX];
     char tokenizer[16];
     bool reverse_answer;
+    int answer_width;          /* right-align answers with spaces to this width (0: off) */
     /* model */
     char model[16];
     int layers;
@@ -37,6 +45,9 @@ typedef struct {
     char act[8];
     char pos[16];
     int context;               /* 0: longest prompt + answer of the data */
+    int hidden;                /* LSTM hidden size (0: d_model) */
+    char head[16];             /* lm or regression */
+    char input[8];             /* embed or onehot (recurrent models) */
     /* optimization */
     char optim[8];
     double lr;
@@ -57,11 +68,12 @@ typedef struct {
     int eval_n;                /* test examples used by evaluations during training; 0: all */
     int eval_batch;
     int samples;               /* sample predictions shown at each evaluation */
+    char best_by[16];          /* accuracy or loss: what chooses best.safetensors */
     int log_every;             /* steps between metrics lines */
     char run[TRAIN_PATH_MAX];
 } train_config;
 
-typedef enum { OPT_INT, OPT_REAL, OPT_STRING, OPT_BOOL } option_type;
+typedef enum { OPT_INT, OPT_REAL, OPT_STRING, OPT_BOOL, OPT_RANGE } option_type;
 
 typedef struct {
     const char *name;          /* flag without "--", and config key */
@@ -89,7 +101,10 @@ arith_status train_config_from_json(train_config *cfg, const char *json, const c
 char *train_config_to_json(const train_config *cfg);
 /* Prints `arith train --help` (every flag with its default). */
 void train_config_print_help(FILE *out);
-/* Builds the model config (vocab and context are filled by the caller). */
+/* Parses "N" or "A..B" with lo <= hi inside [min, max]; `flag` names the option in errors. */
+arith_status int_range_parse(int_range *out, const char *text, const char *flag, int min,
+                             int max);
+/* Builds the model config (vocab, context and answer_len are filled by the caller). */
 arith_status train_model_config(model_config *mc, const train_config *cfg);
 
 /* ----------------------------------------------------------------------------- optimizer */
@@ -114,7 +129,10 @@ double clip_gradients(param_table *params, double clip_value, double clip_norm);
 
 typedef struct {
     int total;
-    int correct;
+    int correct;               /* exact match; regression: round(prediction) == answer */
+    double loss;               /* mean test loss (teacher-forced cross-entropy, or squared
+                                  error); NAN when not measured */
+    double mae;                /* regression: mean absolute error; NAN otherwise */
     double seconds;
 } eval_result;
 
@@ -129,6 +147,12 @@ typedef void (*eval_example_fn)(void *ctx, int index, const example *ex, const c
 arith_status evaluate(model *m, const tokenizer *tok, const example_set *set, int n,
                       int batch_size, eval_example_fn fn, void *ctx, int report,
                       eval_result *result);
+
+/* Teacher-forced evaluation (lm heads): the model reads the reference answer, and an example
+ * counts as right when the most likely token at every answer position (and EOS) is the
+ * reference's. Also measures the mean test loss. Seed 000 measured accuracy this way. */
+arith_status evaluate_teacher_forced(model *m, const tokenizer *tok, const example_set *set, int n,
+                                     int batch_size, eval_result *result);
 
 /* Answers prompts (no reference answers): answers[i] receives a malloc'd string, or NULL and
  * an error for a prompt that cannot be encoded. */

@@ -1,0 +1,450 @@
+/* The LSTM language model of seed 000: characters -> embedding (or one-hot vectors) -> stacked
+ * LSTM layers -> MLP head (linear, ReLU, linear) -> next-character logits. With the regression
+ * head it is seed 004's counter: the top layer's state at the last prompt column -> one number,
+ * squared error.
+ *
+ * Inside, activations are time-major (row t*B + b), as the recurrence wants; the logits are
+ * handed out batch-major (row b*T + t) like every model's. Prompts are left-padded: a column
+ * before a row's start is not a step of that row at all (its state passes through unchanged),
+ * so padding never reaches a state, an output or the loss. Generation runs the prompt once,
+ * keeps each layer's (h, c), and then costs one step per new token. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/model.h"
+#include "nn/nn.h"
+
+typedef struct {
+    size_t w_ih, w_hh, b_ih, b_hh;
+} lstm_params;
+
+typedef struct {
+    int L, E, H, V, in0;      /* in0: width of layer 0's input (E, or V for one-hot) */
+    bool onehot, regression;
+    size_t embed;
+    lstm_params *layers;
+    size_t fc_w, fc_b, out_w, out_b; /* lm head: (H,H), (H), (V,H), (V) */
+    size_t head_w, head_b;           /* regression head: (1,H), (1) */
+
+    /* workspace for batches of up to cap_B x cap_T */
+    int cap_B, cap_T;
+    float *work;
+    int32_t *ids;             /* (T*B) time-major tokens */
+    uint8_t *valid;           /* (T*B) */
+    float *x0;                /* (T*B, in0) */
+    float **out;              /* L x (T*B, H) */
+    float **cache;            /* L x lstm_cache_floats */
+    float *scratch;           /* lstm_scratch_floats for the widest layer */
+    float *hid;               /* (B*T, H) top outputs, batch-major */
+    float *fc, *act;          /* (B*T, H) */
+    float *logits, *probs;    /* (B*T, V) */
+    float *values;            /* (B) */
+    float *dlogits;           /* (B*T, V) */
+    float *dact, *dhid;       /* (B*T, H) */
+    float *dtop, *dbuf;       /* (T*B, max(H, in0)) */
+    /* generation state */
+    float *h, *c;             /* L x (B, H) */
+    int32_t *gen_ids;         /* (B) */
+
+    const batch *last;        /* the last forward's batch, for the backward */
+    int last_T;               /* columns the recurrence ran over */
+    int last_count;
+} lstm_lm;
+
+#define P(m, off) ((m)->params.data + (off))
+#define G(m, off) ((m)->params.grad + (off))
+
+static int in_width(const lstm_lm *n, int l)
+{
+    return l == 0 ? n->in0 : n->H;
+}
+
+/* ------------------------------------------------------------------------------ workspace */
+
+static void workspace_release(lstm_lm *n)
+{
+    arith_free(n->work);
+    free(n->out);
+    free(n->cache);
+    n->work = NULL;
+    n->out = n->cache = NULL;
+    n->cap_B = n->cap_T = 0;
+}
+
+static arith_status lstm_reserve(model *m, int B, int T)
+{
+    lstm_lm *n = m->impl;
+    if (B <= n->cap_B && T <= n->cap_T)
+        return ARITH_OK;
+    if (B < n->cap_B)
+        B = n->cap_B;
+    if (T < n->cap_T)
+        T = n->cap_T;
+    workspace_release(n);
+    const size_t NT = (size_t)B * T, H = (size_t)n->H, V = (size_t)n->V, L = (size_t)n->L;
+    size_t wide = H > (size_t)n->in0 ? H : (size_t)n->in0;
+    size_t cache = lstm_cache_floats(T, B, n->H);
+    size_t scratch = 0;
+    for (int l = 0; l < n->L; l++) {
+        size_t s = lstm_scratch_floats(T, B, in_width(n, l), n->H);
+        if (s > scratch)
+            scratch = s;
+    }
+    /* every float buffer, each rounded up to 16 floats (64 bytes) */
+#define R(x) ((((size_t)(x)) + 15) & ~(size_t)15)
+    size_t total = R(NT) /* ids */ + R(NT) /* valid */ + R(NT * n->in0) + L * R(NT * H) +
+                   L * R(cache) + R(scratch) + 3 * R(NT * H) + 3 * R(NT * V) + R(B) +
+                   2 * R(NT * H) + 2 * R(NT * wide) + 2 * L * R((size_t)B * H) + R(B);
+    n->work = arith_alloc(total * sizeof(float));
+    n->out = calloc(L, sizeof *n->out);
+    n->cache = calloc(L, sizeof *n->cache);
+    if (!n->work || !n->out || !n->cache) {
+        workspace_release(n);
+        return arith_error(ARITH_ERR_MEMORY, "out of memory reserving an LSTM workspace for "
+                           "%d x %d", B, T);
+    }
+    float *p = n->work;
+#define TAKE(field, count, type)                                                              \
+    do {                                                                                      \
+        field = (type *)p;                                                                    \
+        p += R(count);                                                                        \
+    } while (0)
+    TAKE(n->ids, NT, int32_t);
+    TAKE(n->valid, NT, uint8_t);
+    TAKE(n->x0, NT * n->in0, float);
+    for (int l = 0; l < n->L; l++)
+        TAKE(n->out[l], NT * H, float);
+    for (int l = 0; l < n->L; l++)
+        TAKE(n->cache[l], cache, float);
+    TAKE(n->scratch, scratch, float);
+    TAKE(n->hid, NT * H, float);
+    TAKE(n->fc, NT * H, float);
+    TAKE(n->act, NT * H, float);
+    TAKE(n->logits, NT * V, float);
+    TAKE(n->probs, NT * V, float);
+    TAKE(n->dlogits, NT * V, float);
+    TAKE(n->values, (size_t)B, float);
+    TAKE(n->dact, NT * H, float);
+    TAKE(n->dhid, NT * H, float);
+    TAKE(n->dtop, NT * wide, float);
+    TAKE(n->dbuf, NT * wide, float);
+    TAKE(n->h, L * (size_t)B * H, float);
+    TAKE(n->c, L * (size_t)B * H, float);
+    TAKE(n->gen_ids, (size_t)B, int32_t);
+#undef TAKE
+#undef R
+    n->cap_B = B;
+    n->cap_T = T;
+    return ARITH_OK;
+}
+
+/* --------------------------------------------------------------------------------- forward */
+
+/* Layer 0's input for ids (N rows): embedding rows, or one-hot vectors. */
+static void input_rows(model *m, float *x, const int32_t *ids, int N)
+{
+    lstm_lm *n = m->impl;
+    if (n->onehot) {
+        memset(x, 0, (size_t)N * n->V * sizeof(float));
+        for (int i = 0; i < N; i++)
+            x[(size_t)i * n->V + ids[i]] = 1.0f;
+    } else {
+        embedding_forward(x, ids, P(m, n->embed), N, n->E, 1.0f);
+    }
+}
+
+/* Runs the stack over columns [0, Tr) of b; leaves the outputs in n->out and, when h_last is
+ * given, each layer's final state in (h_last, c_last) (L x (B, H)). */
+static void run_stack(model *m, const batch *b, int Tr, float *h_last, float *c_last)
+{
+    lstm_lm *n = m->impl;
+    const int B = b->B, H = n->H;
+    for (int t = 0; t < Tr; t++)
+        for (int r = 0; r < B; r++) {
+            n->ids[t * B + r] = b->tokens[(size_t)r * b->T + t];
+            n->valid[t * B + r] = t >= b->start[r];
+        }
+    input_rows(m, n->x0, n->ids, Tr * B);
+    const float *in = n->x0;
+    for (int l = 0; l < n->L; l++) {
+        const lstm_params *w = &n->layers[l];
+        lstm_forward(n->out[l], h_last ? h_last + (size_t)l * B * H : NULL,
+                     c_last ? c_last + (size_t)l * B * H : NULL, n->cache[l], in, n->valid, NULL,
+                     NULL, P(m, w->w_ih), P(m, w->w_hh), P(m, w->b_ih), P(m, w->b_hh), Tr, B,
+                     in_width(n, l), H, 0);
+        in = n->out[l];
+    }
+}
+
+/* The MLP head on N rows of hid: logits (N, V). */
+static void head_forward(model *m, const float *hid, int N)
+{
+    lstm_lm *n = m->impl;
+    linear_forward(n->fc, hid, P(m, n->fc_w), P(m, n->fc_b), N, n->H, n->H);
+    relu_forward(n->act, n->fc, (size_t)N * n->H);
+    linear_forward(n->logits, n->act, P(m, n->out_w), P(m, n->out_b), N, n->H, n->V);
+}
+
+static arith_status lstm_forward_batch(model *m, const batch *b, bool train, uint64_t seed,
+                                       double *loss_sum, int *count)
+{
+    (void)train;
+    (void)seed; /* no dropout in these models */
+    lstm_lm *n = m->impl;
+    const int B = b->B, T = b->T, H = n->H;
+    /* a recurrent model has no context limit: any length runs */
+    arith_status st = lstm_reserve(m, B, T);
+    if (st)
+        return st;
+    n->last = b;
+    if (n->regression) {
+        /* the state after the last prompt column is all the counter looks at */
+        const int Tr = b->prompt_T;
+        run_stack(m, b, Tr, NULL, NULL);
+        const float *top = n->out[n->L - 1] + (size_t)(Tr - 1) * B * H;
+        double sum = 0;
+        for (int r = 0; r < B; r++) {
+            const float *hr = top + (size_t)r * H, *w = P(m, n->head_w);
+            double y = P(m, n->head_b)[0];
+            for (int j = 0; j < H; j++)
+                y += (double)w[j] * hr[j];
+            n->values[r] = (float)y;
+            double e = y - (double)b->values[r];
+            sum += e * e;
+        }
+        for (int r = 0; r < B; r++)
+            if (isnan(b->values[r]))
+                return arith_error(ARITH_ERR_DATA, "the regression head needs numeric answers");
+        n->last_T = Tr;
+        n->last_count = B;
+        m->values = n->values;
+        *loss_sum = sum;
+        *count = B;
+        return ARITH_OK;
+    }
+    run_stack(m, b, T, NULL, NULL);
+    const float *top = n->out[n->L - 1];
+    for (int r = 0; r < B; r++)
+        for (int t = 0; t < T; t++)
+            memcpy(n->hid + ((size_t)r * T + t) * H, top + ((size_t)t * B + r) * H,
+                   (size_t)H * sizeof(float));
+    head_forward(m, n->hid, B * T);
+    int c = 0;
+    *loss_sum = crossentropy_forward(n->probs, n->logits, b->targets, B * T, n->V, &c);
+    *count = c;
+    n->last_T = T;
+    n->last_count = c;
+    m->logits = n->logits;
+    return ARITH_OK;
+}
+
+/* -------------------------------------------------------------------------------- backward */
+
+static void lstm_backward_batch(model *m)
+{
+    lstm_lm *n = m->impl;
+    const batch *b = n->last;
+    const int B = b->B, Tr = n->last_T, H = n->H;
+    const size_t NT = (size_t)B * Tr;
+    if (n->last_count == 0)
+        return;
+    memset(n->dtop, 0, NT * H * sizeof(float));
+    if (n->regression) {
+        const float *top = n->out[n->L - 1] + (size_t)(Tr - 1) * B * H;
+        float *dtop = n->dtop + (size_t)(Tr - 1) * B * H;
+        const float *w = P(m, n->head_w);
+        float *dw = G(m, n->head_w);
+        for (int r = 0; r < B; r++) {
+            /* d/dy of mean (y - v)^2 */
+            float dy = 2.0f * (n->values[r] - b->values[r]) / (float)B;
+            G(m, n->head_b)[0] += dy;
+            for (int j = 0; j < H; j++) {
+                dw[j] += dy * top[(size_t)r * H + j];
+                dtop[(size_t)r * H + j] = dy * w[j];
+            }
+        }
+    } else {
+        const int T = b->T, N = B * T;
+        memset(n->dlogits, 0, (size_t)N * n->V * sizeof(float));
+        crossentropy_backward(n->dlogits, n->probs, b->targets, N, n->V,
+                              1.0f / (float)n->last_count);
+        memset(n->dact, 0, (size_t)N * H * sizeof(float));
+        memset(n->dhid, 0, (size_t)N * H * sizeof(float));
+        linear_backward(n->dact, G(m, n->out_w), G(m, n->out_b), n->dlogits, n->act,
+                        P(m, n->out_w), N, H, n->V);
+        float *dfc = n->dact; /* relu backward in place: dfc = dact * (fc > 0) */
+        for (size_t i = 0; i < (size_t)N * H; i++)
+            dfc[i] = n->fc[i] > 0.0f ? dfc[i] : 0.0f;
+        linear_backward(n->dhid, G(m, n->fc_w), G(m, n->fc_b), dfc, n->hid, P(m, n->fc_w), N,
+                        H, H);
+        for (int r = 0; r < B; r++)
+            for (int t = 0; t < T; t++)
+                memcpy(n->dtop + ((size_t)t * B + r) * H, n->dhid + ((size_t)r * T + t) * H,
+                       (size_t)H * sizeof(float));
+    }
+    float *dout = n->dtop, *dx = n->dbuf;
+    for (int l = n->L - 1; l >= 0; l--) {
+        const lstm_params *w = &n->layers[l];
+        const int I = in_width(n, l);
+        const float *in = l == 0 ? n->x0 : n->out[l - 1];
+        bool want_dx = l > 0 || !n->onehot;
+        if (want_dx)
+            memset(dx, 0, NT * I * sizeof(float));
+        lstm_backward(want_dx ? dx : NULL, NULL, NULL, G(m, w->w_ih), G(m, w->w_hh),
+                      G(m, w->b_ih), G(m, w->b_hh), dout, NULL, NULL, n->scratch, n->cache[l],
+                      in, n->valid, NULL, NULL, P(m, w->w_ih), P(m, w->w_hh), Tr, B, I, H, 0);
+        float *tmp = dout;
+        dout = dx;
+        dx = tmp;
+    }
+    if (!n->onehot)
+        embedding_backward(G(m, n->embed), dout, n->ids, (int)NT, n->E, 1.0f);
+}
+
+/* ------------------------------------------------------------------------------ generation */
+
+static arith_status lstm_generate(model *m, const batch *prompts, int max_new, int32_t eos,
+                                  int32_t *out)
+{
+    lstm_lm *n = m->impl;
+    const int B = prompts->B, T = prompts->T, H = n->H, V = n->V;
+    if (n->regression)
+        return arith_error(ARITH_ERR_ARG, "a regression model does not generate text");
+    if (max_new < 1)
+        return ARITH_OK;
+    arith_status st = lstm_reserve(m, B, T);
+    if (st)
+        return st;
+    run_stack(m, prompts, T, n->h, n->c);
+    const float *top = n->out[n->L - 1] + (size_t)(T - 1) * B * H;
+    head_forward(m, top, B);
+    int live = 0;
+    for (int r = 0; r < B; r++) {
+        int32_t next = argmax_row(n->logits + (size_t)r * V, V);
+        out[(size_t)r * max_new] = next;
+        n->gen_ids[r] = next;
+        live += next != eos;
+    }
+    for (int i = 1; i < max_new; i++) {
+        if (live == 0) {
+            for (int r = 0; r < B; r++)
+                out[(size_t)r * max_new + i] = eos;
+            continue;
+        }
+        /* one step of every layer; rows that are done keep stepping on EOS, unread */
+        input_rows(m, n->x0, n->gen_ids, B);
+        const float *in = n->x0;
+        for (int l = 0; l < n->L; l++) {
+            const lstm_params *w = &n->layers[l];
+            float *h = n->h + (size_t)l * B * H, *c = n->c + (size_t)l * B * H;
+            lstm_forward(n->out[l], h, c, n->cache[l], in, NULL, h, c, P(m, w->w_ih),
+                         P(m, w->w_hh), P(m, w->b_ih), P(m, w->b_hh), 1, B, in_width(n, l), H,
+                         0);
+            in = n->out[l];
+        }
+        head_forward(m, in, B);
+        live = 0;
+        for (int r = 0; r < B; r++) {
+            int32_t prev = out[(size_t)r * max_new + i - 1];
+            int32_t next = prev == eos ? eos : argmax_row(n->logits + (size_t)r * V, V);
+            out[(size_t)r * max_new + i] = next;
+            n->gen_ids[r] = next;
+            live += next != eos;
+        }
+    }
+    return ARITH_OK;
+}
+
+/* --------------------------------------------------------------------------- create, free */
+
+static void lstm_destroy(model *m)
+{
+    lstm_lm *n = m->impl;
+    if (n) {
+        workspace_release(n);
+        free(n->layers);
+        free(n);
+    }
+}
+
+static const model_ops lstm_ops = {
+    .name = "lstm",
+    .forward = lstm_forward_batch,
+    .backward = lstm_backward_batch,
+    .generate = lstm_generate,
+    .reserve = lstm_reserve,
+    .destroy = lstm_destroy,
+};
+
+arith_status lstm_model_create(model **out, const model_config *cfg)
+{
+    *out = NULL;
+    arith_status st = model_config_check(cfg);
+    if (st)
+        return st;
+    model *m = calloc(1, sizeof *m);
+    lstm_lm *n = calloc(1, sizeof *n);
+    if (n)
+        n->layers = calloc((size_t)cfg->layers, sizeof *n->layers);
+    if (!m || !n || !n->layers) {
+        free(m);
+        if (n)
+            free(n->layers);
+        free(n);
+        return arith_error(ARITH_ERR_MEMORY, "out of memory creating an LSTM");
+    }
+    m->ops = &lstm_ops;
+    m->cfg = *cfg;
+    m->impl = n;
+    params_init(&m->params);
+    n->L = cfg->layers;
+    n->H = cfg->hidden;
+    n->V = cfg->vocab;
+    n->onehot = cfg->input == INPUT_ONEHOT;
+    n->E = n->onehot ? 0 : cfg->d_model;
+    n->in0 = n->onehot ? n->V : n->E;
+    n->regression = cfg->head == HEAD_REGRESSION;
+    param_table *pt = &m->params;
+    if (!n->onehot)
+        st = model_declare(pt, &n->embed, "embed.weight", 2, n->V, n->E);
+    char name[PARAM_NAME_MAX];
+    for (int l = 0; l < n->L && !st; l++) {
+        lstm_params *w = &n->layers[l];
+        snprintf(name, sizeof name, "lstm.%d.weight_ih", l);
+        st = model_declare(pt, &w->w_ih, name, 2, 4 * (int64_t)n->H, in_width(n, l));
+        snprintf(name, sizeof name, "lstm.%d.weight_hh", l);
+        if (!st)
+            st = model_declare(pt, &w->w_hh, name, 2, 4 * (int64_t)n->H, n->H);
+        snprintf(name, sizeof name, "lstm.%d.bias_ih", l);
+        if (!st)
+            st = model_declare(pt, &w->b_ih, name, 1, 4 * (int64_t)n->H, 0);
+        snprintf(name, sizeof name, "lstm.%d.bias_hh", l);
+        if (!st)
+            st = model_declare(pt, &w->b_hh, name, 1, 4 * (int64_t)n->H, 0);
+    }
+    if (n->regression) {
+        if (!st)
+            st = model_declare(pt, &n->head_w, "head.weight", 2, 1, n->H);
+        if (!st)
+            st = model_declare(pt, &n->head_b, "head.bias", 1, 1, 0);
+    } else {
+        if (!st)
+            st = model_declare(pt, &n->fc_w, "head.fc.weight", 2, n->H, n->H);
+        if (!st)
+            st = model_declare(pt, &n->fc_b, "head.fc.bias", 1, n->H, 0);
+        if (!st)
+            st = model_declare(pt, &n->out_w, "head.out.weight", 2, n->V, n->H);
+        if (!st)
+            st = model_declare(pt, &n->out_b, "head.out.bias", 1, n->V, 0);
+    }
+    if (!st)
+        st = params_alloc(pt);
+    if (st) {
+        model_free(m);
+        return st;
+    }
+    *out = m;
+    return ARITH_OK;
+}

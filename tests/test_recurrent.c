@@ -1,0 +1,391 @@
+/* The recurrent models against PyTorch: seed 000's LSTM language model, seed 002's
+ * bidirectional encoder-decoder and seed 004's counter (regression head) give the logits or
+ * predictions, the loss and every parameter gradient of the fixtures that
+ * tools/make_lstm_fixtures.py writes (embedded and one-hot inputs, left and right padding).
+ * Also: generation with the carried LSTM state equals re-running the model on the growing
+ * sequence, and small models learn their tasks (the counter generalizes to longer strings). */
+#define _POSIX_C_SOURCE 200809L
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "core/core.h"
+#include "io/io.h"
+#include "models/model.h"
+#include "train/train.h"
+
+static int json_int(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsNumber(v) ? (int)v->valuedouble : -1;
+}
+
+static const char *json_str(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static arith_status config_from_fixture(model_config *mc, const st_file *f)
+{
+    cJSON *cfg = cJSON_Parse(st_meta(f, "config"));
+    if (!cfg)
+        return arith_error(ARITH_ERR_FORMAT, "fixture has no config");
+    memset(mc, 0, sizeof *mc);
+    arith_status st = model_kind_parse(&mc->kind, json_str(cfg, "model"));
+    if (!st)
+        st = head_kind_parse(&mc->head, json_str(cfg, "head"));
+    if (!st)
+        st = input_kind_parse(&mc->input, json_str(cfg, "input"));
+    mc->vocab = json_int(cfg, "vocab");
+    mc->d_model = json_int(cfg, "d_model");
+    mc->hidden = json_int(cfg, "hidden");
+    mc->layers = json_int(cfg, "layers");
+    mc->answer_len = json_int(cfg, "answer_len");
+    mc->context = 64;
+    cJSON_Delete(cfg);
+    return st;
+}
+
+static void read_i32(const st_file *f, const char *name, int32_t *out, size_t n)
+{
+    const st_tensor *t = st_find(f, name);
+    CHECK_MSG(t && t->dtype == ST_I32 && t->numel == n, "%s: missing or not %zu int32", name, n);
+    if (t && t->numel == n)
+        memcpy(out, t->data, n * sizeof(int32_t));
+}
+
+static void check_fixture(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/tests/fixtures/%s.safetensors", ARITH_SOURCE_DIR, name);
+    st_file f;
+    arith_status st = st_read(&f, path);
+    CHECK_OK(st);
+    if (st)
+        return;
+    model_config mc;
+    model *m = NULL;
+    CHECK_OK(config_from_fixture(&mc, &f));
+    CHECK_OK(model_create(&m, &mc));
+    if (!m) {
+        st_free(&f);
+        return;
+    }
+    for (int i = 0; i < m->params.count; i++) {
+        const param_view *v = &m->params.views[i];
+        CHECK_OK(st_copy_f32(&f, v->name, m->params.data + v->offset, v->size));
+    }
+    const st_tensor *tokens = st_find(&f, "input.tokens");
+    CHECK(tokens && tokens->ndim == 2);
+    const int B = (int)tokens->shape[0], T = (int)tokens->shape[1], V = mc.vocab;
+    batch b;
+    CHECK_OK(batch_alloc(&b, B, T));
+    b.B = B;
+    b.T = T;
+    read_i32(&f, "input.tokens", b.tokens, (size_t)B * T);
+    read_i32(&f, "input.targets", b.targets, (size_t)B * T);
+    read_i32(&f, "input.start", b.start, (size_t)B);
+    int32_t prompt_T = 0;
+    read_i32(&f, "input.prompt_T", &prompt_T, 1);
+    b.prompt_T = prompt_T;
+    batch_positions(&b);
+    const bool regression = mc.head == HEAD_REGRESSION;
+    if (regression)
+        CHECK_OK(st_copy_f32(&f, "input.values", b.values, (size_t)B));
+
+    double loss_sum = 0;
+    int count = 0;
+    CHECK_OK(model_forward(m, &b, false, 0, &loss_sum, &count));
+    char what[256];
+    if (regression) {
+        float want[64];
+        CHECK_OK(st_copy_f32(&f, "output.pred", want, (size_t)B));
+        snprintf(what, sizeof what, "%s predictions", name);
+        CHECK_CLOSE(what, m->values, want, (size_t)B, 1e-6, 1e-5);
+    } else if (mc.kind == MODEL_SEQ2SEQ) {
+        /* answer position i of row r sits at batch row r*T + prompt_T - 1 + i */
+        const int W = mc.answer_len;
+        float *want = malloc((size_t)B * W * V * sizeof(float));
+        float *got = malloc((size_t)B * W * V * sizeof(float));
+        CHECK_OK(st_copy_f32(&f, "output.logits", want, (size_t)B * W * V));
+        for (int r = 0; r < B; r++)
+            for (int i = 0; i < W; i++)
+                memcpy(got + ((size_t)r * W + i) * V,
+                       m->logits + ((size_t)r * T + prompt_T - 1 + i) * V, V * sizeof(float));
+        snprintf(what, sizeof what, "%s logits", name);
+        CHECK_CLOSE(what, got, want, (size_t)B * W * V, 1e-6, 1e-5);
+        free(want);
+        free(got);
+    } else {
+        /* columns before a row's start are not steps of that row: nothing to compare */
+        float *want = malloc((size_t)B * T * V * sizeof(float));
+        CHECK_OK(st_copy_f32(&f, "output.logits", want, (size_t)B * T * V));
+        for (int r = 0; r < B; r++)
+            for (int t = b.start[r]; t < T; t++) {
+                snprintf(what, sizeof what, "%s logits row %d column %d", name, r, t);
+                CHECK_CLOSE(what, m->logits + ((size_t)r * T + t) * V,
+                            want + ((size_t)r * T + t) * V, (size_t)V, 1e-6, 1e-5);
+            }
+        free(want);
+    }
+    float loss = (float)(loss_sum / count), want_loss = 0;
+    CHECK_OK(st_copy_f32(&f, "output.loss", &want_loss, 1));
+    snprintf(what, sizeof what, "%s loss", name);
+    CHECK_CLOSE(what, &loss, &want_loss, 1, 1e-6, 1e-5);
+
+    params_zero_grad(&m->params);
+    model_backward(m);
+    float *grad = malloc(m->params.total * sizeof(float));
+    for (int i = 0; i < m->params.count; i++) {
+        const param_view *v = &m->params.views[i];
+        char gname[PARAM_NAME_MAX + 8];
+        snprintf(gname, sizeof gname, "grad.%s", v->name);
+        CHECK_OK(st_copy_f32(&f, gname, grad, v->size));
+        /* the largest gradients here are ~1e-3: an absolute floor of 1e-6 still catches 0.1% */
+        snprintf(what, sizeof what, "%s %s", name, gname);
+        CHECK_CLOSE(what, m->params.grad + v->offset, grad, v->size, 1e-6, 1e-4);
+    }
+    free(grad);
+    batch_free(&b);
+    model_free(m);
+    st_free(&f);
+}
+
+/* Generation that carries each layer's state must equal re-running the whole model on the
+ * growing, left-padded sequences, token for token. */
+static void check_carried_generation(void)
+{
+    model_config mc = {.kind = MODEL_LSTM, .vocab = 12, .d_model = 8, .hidden = 16, .layers = 2,
+                       .context = 24, .head = HEAD_LM, .input = INPUT_EMBED};
+    model *m = NULL;
+    CHECK_OK(model_create(&m, &mc));
+    if (!m)
+        return;
+    rng_state rng;
+    rng_seed(&rng, 7);
+    model_init_weights(m, &rng);
+    for (size_t i = 0; i < m->params.total; i++)
+        m->params.data[i] *= 3.0f; /* so that the argmax changes from step to step */
+    enum { B = 4, P = 6, NEW = 8 };
+    const int32_t eos = 11;
+    const int plen[B] = {6, 3, 1, 4};
+    batch b;
+    CHECK_OK(batch_alloc(&b, B, P + NEW));
+    b.B = B;
+    b.T = P;
+    b.prompt_T = P;
+    for (int r = 0; r < B; r++) {
+        b.start[r] = P - plen[r];
+        for (int t = 0; t < P; t++)
+            b.tokens[r * P + t] = t < b.start[r] ? 10 : (int32_t)rng_below(&rng, 10);
+        for (int t = 0; t < P; t++)
+            b.targets[r * P + t] = -1;
+    }
+    batch_positions(&b);
+    int32_t out[B * NEW];
+    CHECK_OK(model_generate(m, &b, NEW, eos, out));
+    /* the slow way: the whole sequence again for every new token */
+    int32_t seq[B][P + NEW];
+    for (int r = 0; r < B; r++)
+        for (int t = 0; t < P; t++)
+            seq[r][t] = b.tokens[r * P + t];
+    batch full;
+    CHECK_OK(batch_alloc(&full, B, P + NEW));
+    int mismatches = 0;
+    for (int i = 0; i < NEW; i++) {
+        const int T = P + i;
+        full.B = B;
+        full.T = T;
+        full.prompt_T = T;
+        for (int r = 0; r < B; r++) {
+            full.start[r] = b.start[r];
+            for (int t = 0; t < T; t++) {
+                full.tokens[r * T + t] = seq[r][t];
+                full.targets[r * T + t] = -1;
+            }
+        }
+        batch_positions(&full);
+        double loss = 0;
+        int count = 0;
+        CHECK_OK(model_forward(m, &full, false, 0, &loss, &count));
+        for (int r = 0; r < B; r++) {
+            int32_t next = argmax_row(m->logits + ((size_t)r * T + T - 1) * mc.vocab, mc.vocab);
+            seq[r][T] = next;
+            bool done = false;
+            for (int j = 0; j < i; j++)
+                done = done || out[r * NEW + j] == eos;
+            if (!done && out[r * NEW + i] != next)
+                mismatches++;
+        }
+    }
+    CHECK_EQ_INT(mismatches, 0);
+    batch_free(&full);
+    batch_free(&b);
+    model_free(m);
+}
+
+static void remove_run(const char *dir)
+{
+    const char *files[] = {"config.json", "train.csv", "test.csv", "metrics.jsonl",
+                           "last.safetensors", "best.safetensors", "training.svg"};
+    char path[512];
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+static void base_config(train_config *cfg, const char *run)
+{
+    train_config_defaults(cfg);
+    CHECK_OK(train_config_set(cfg, "tokenizer", "char"));
+    CHECK_OK(train_config_set(cfg, "optim", "adam"));
+    CHECK_OK(train_config_set(cfg, "weight-decay", "0"));
+    /* one thread: these models are small, and spinning threads suffer on a busy machine */
+    CHECK_OK(train_config_set(cfg, "threads", "1"));
+    CHECK_OK(train_config_set(cfg, "samples", "0"));
+    CHECK_OK(train_config_set(cfg, "run", run));
+}
+
+/* Seed 002's setup, small: 2-digit sums in "a + b" format, answers right-aligned. */
+static void test_seq2seq_learns(const char *base)
+{
+    char run[256];
+    snprintf(run, sizeof run, "%s/s2s", base);
+    train_config cfg;
+    base_config(&cfg, run);
+    CHECK_OK(train_config_set(&cfg, "model", "seq2seq"));
+    CHECK_OK(train_config_set(&cfg, "style", "spaced"));
+    CHECK_OK(train_config_set(&cfg, "digits", "2"));
+    CHECK_OK(train_config_set(&cfg, "answer-width", "3"));
+    CHECK_OK(train_config_set(&cfg, "input", "onehot"));
+    CHECK_OK(train_config_set(&cfg, "hidden", "32"));
+    CHECK_OK(train_config_set(&cfg, "layers", "1"));
+    CHECK_OK(train_config_set(&cfg, "n", "5000"));
+    CHECK_OK(train_config_set(&cfg, "lr", "0.01"));
+    CHECK_OK(train_config_set(&cfg, "batch", "64"));
+    CHECK_OK(train_config_set(&cfg, "steps", "1200"));
+    CHECK_OK(train_config_set(&cfg, "eval-every", "400"));
+    CHECK_OK(train_config_set(&cfg, "best-by", "loss"));
+    session s;
+    CHECK_OK(session_open(&s, &cfg, NULL));
+    const char *p0 = s.test.items[0].prompt;
+    CHECK_MSG(strstr(p0, " + ") && !strchr(p0, '='), "\"%s\" is not seed 002's \"a + b\"", p0);
+    eval_result r = {0};
+    double t0 = time_now();
+    CHECK_OK(train_run(&s, NULL, false, &r));
+    double acc = r.total ? (double)r.correct / r.total : 0;
+    printf("seq2seq learned 2-digit sums: exact match %.4f (%d/%d), test loss %.4f, %.1f s\n",
+           acc, r.correct, r.total, r.loss, time_now() - t0);
+    CHECK_MSG(acc >= 0.9, "exact match %.4f < 0.9", acc);
+    session_close(&s);
+    /* the best checkpoint was chosen by the test loss, and it loads */
+    session back;
+    CHECK_OK(session_load_run(&back, run, "best"));
+    session_close(&back);
+    remove_run(run);
+}
+
+/* Seed 004's counter: trained on strings of 1..12 bits, right on strings of 13..16 too (it
+ * drifts further out: the README gives numbers for longer strings). */
+static void test_counter_generalizes(const char *base)
+{
+    char run[256];
+    snprintf(run, sizeof run, "%s/count", base);
+    train_config cfg;
+    base_config(&cfg, run);
+    CHECK_OK(train_config_set(&cfg, "task", "count"));
+    CHECK_OK(train_config_set(&cfg, "digits", "1..12"));
+    CHECK_OK(train_config_set(&cfg, "test-digits", "13..16"));
+    CHECK_OK(train_config_set(&cfg, "model", "lstm"));
+    CHECK_OK(train_config_set(&cfg, "head", "regression"));
+    CHECK_OK(train_config_set(&cfg, "input", "onehot"));
+    CHECK_OK(train_config_set(&cfg, "hidden", "4"));
+    CHECK_OK(train_config_set(&cfg, "layers", "1"));
+    CHECK_OK(train_config_set(&cfg, "n", "4000"));
+    CHECK_OK(train_config_set(&cfg, "test-frac", "0.25"));
+    CHECK_OK(train_config_set(&cfg, "lr", "0.05"));
+    CHECK_OK(train_config_set(&cfg, "batch", "32"));
+    CHECK_OK(train_config_set(&cfg, "steps", "3000"));
+    session s;
+    CHECK_OK(session_open(&s, &cfg, NULL));
+    int longest_train = 0, shortest_test = 1000;
+    for (int i = 0; i < s.train.count; i++)
+        if ((int)strlen(s.train.items[i].prompt) - 1 > longest_train)
+            longest_train = (int)strlen(s.train.items[i].prompt) - 1;
+    for (int i = 0; i < s.test.count; i++)
+        if ((int)strlen(s.test.items[i].prompt) - 1 < shortest_test)
+            shortest_test = (int)strlen(s.test.items[i].prompt) - 1;
+    CHECK_EQ_INT(longest_train, 12);
+    CHECK_EQ_INT(shortest_test, 13);
+    eval_result r = {0};
+    double t0 = time_now();
+    CHECK_OK(train_run(&s, NULL, false, &r));
+    double acc = r.total ? (double)r.correct / r.total : 0;
+    printf("counter trained on 1..12 bits, tested on 13..16: rounded exact %.4f (%d/%d), mean "
+           "abs error %.4f, %.1f s\n", acc, r.correct, r.total, r.mae, time_now() - t0);
+    CHECK_MSG(acc >= 0.9, "rounded exact match %.4f < 0.9", acc);
+    CHECK(r.mae < 0.3);
+    session_close(&s);
+    remove_run(run);
+}
+
+/* Seed 000's model, small: expressions, generated answers checked character by character. */
+static void test_lstm_learns_sums(const char *base)
+{
+    char run[256];
+    snprintf(run, sizeof run, "%s/lm", base);
+    train_config cfg;
+    base_config(&cfg, run);
+    CHECK_OK(train_config_set(&cfg, "model", "lstm"));
+    CHECK_OK(train_config_set(&cfg, "digits", "2"));
+    CHECK_OK(train_config_set(&cfg, "reverse-answer", "true"));
+    CHECK_OK(train_config_set(&cfg, "d-model", "32"));
+    CHECK_OK(train_config_set(&cfg, "hidden", "96"));
+    CHECK_OK(train_config_set(&cfg, "layers", "1"));
+    CHECK_OK(train_config_set(&cfg, "n", "6000"));
+    CHECK_OK(train_config_set(&cfg, "lr", "0.005"));
+    CHECK_OK(train_config_set(&cfg, "clip-value", "1"));
+    CHECK_OK(train_config_set(&cfg, "batch", "64"));
+    CHECK_OK(train_config_set(&cfg, "steps", "2000"));
+    session s;
+    CHECK_OK(session_open(&s, &cfg, NULL));
+    eval_result r = {0};
+    double t0 = time_now();
+    CHECK_OK(train_run(&s, NULL, false, &r));
+    double acc = r.total ? (double)r.correct / r.total : 0;
+    printf("LSTM language model learned 2-digit sums: exact match %.4f (%d/%d), %.1f s\n", acc,
+           r.correct, r.total, time_now() - t0);
+    CHECK_MSG(acc >= 0.9, "exact match %.4f < 0.9", acc);
+    /* teacher forcing with greedy answers: the same examples are right */
+    eval_result forced;
+    CHECK_OK(evaluate_teacher_forced(s.model, &s.tok, &s.test, 0, 64, &forced));
+    CHECK_EQ_INT(forced.correct, r.correct);
+    session_close(&s);
+    remove_run(run);
+}
+
+int main(void)
+{
+    const char *fixtures[] = {"lstm_embed", "lstm_onehot", "seq2seq_onehot", "seq2seq_embed",
+                              "counter_onehot", "counter_embed"};
+    for (size_t i = 0; i < sizeof fixtures / sizeof *fixtures; i++)
+        check_fixture(fixtures[i]);
+    check_carried_generation();
+    char base[] = "/tmp/arith_test_recurrent_XXXXXX";
+    if (!mkdtemp(base)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_lstm_learns_sums(base);
+    test_seq2seq_learns(base);
+    test_counter_generalizes(base);
+    rmdir(base);
+    return check_summary("test_recurrent");
+}
