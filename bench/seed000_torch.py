@@ -438,7 +438,7 @@ def main():
     for out in results:
         most = 0
         for r in out.tolist():
-            used = r.index(eos) + 1 if eos in r else max_new
+            used = max_new if FIXED_TOKENS or eos not in r else r.index(eos) + 1
             gen_tokens += used
             most = max(most, used)
             gen_correct += eos in r and decode(r[:used - 1]) == gen_rows[row][1]
