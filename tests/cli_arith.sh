@@ -131,5 +131,33 @@ expect 1 "broken/best.safetensors" -- "$ARITH" eval broken
 expect 1 "no-such-run: no such run directory" -- "$ARITH" eval no-such-run
 expect 1 "--resume no-such-run: no checkpoint" -- "$ARITH" train --resume no-such-run
 
+# --- recurrent models: seed 000's LSTM on expressions, seed 002's seq2seq, seed 004's counter
+LSTM=(--model lstm --tokenizer char --d-model 16 --hidden 32 --layers 1 --optim adam
+      --weight-decay 0 --clip-value 1 --batch 32 --samples 1 --threads 1)
+expect 0 "lstm on expr \(operands 0..50\)" -- "$ARITH" train "${LSTM[@]}" --task expr --n 3000 --steps 30 --run run_lstm
+grep -q '[0-9]' run_lstm/test.csv && grep -q '^.*[-+*].*=,' run_lstm/train.csv && ok || bad "expr run lacks its data"
+expect 0 "teacher-forced exact match [01]\.[0-9]+ \([0-9]+/300\)" -- "$ARITH" eval run_lstm --teacher-forced
+expect 0 "" -- "$ARITH" predict run_lstm "14*(43+20)="
+# seed 000's CSV layout: an unnamed index column and quoted fields; a bad row names file:line
+printf ',src,tgt\n0,14*(43+20)=,882\n1,"(6+1)*5=",35\n2,13+32+29=,74\n3,31*(3-11)=,-248\n' >seed000.csv
+expect 0 "final test exact match" -- "$ARITH" train "${LSTM[@]}" --task expr --train-csv seed000.csv --test-csv seed000.csv --steps 2 --run run_csv000
+printf ',src,tgt\n0,14*(43+20)=,882\n1,14*(43+=,1\n' >bad000.csv
+expect 1 "bad000.csv:3" -- "$ARITH" train "${LSTM[@]}" --task expr --train-csv bad000.csv --test-csv bad000.csv --steps 2 --run run_bad000
+[ ! -e run_bad000 ] && ok || bad "a rejected CSV left a run directory"
+# seq2seq needs answers of one width; --answer-width gives them, and prompts have no '='
+expect 1 "seq2seq emits answers of one fixed width, but training example 1" -- "$ARITH" train --model seq2seq --tokenizer char --style spaced --digits 2 --n 500 --steps 2 --run run_s2s_bad
+expect 0 "best test loss" -- "$ARITH" train --model seq2seq --tokenizer char --style spaced --digits 2 --answer-width 3 --input onehot --hidden 8 --layers 1 --n 500 --steps 20 --best-by loss --samples 1 --threads 1 --run run_s2s
+expect 0 "" -- "$ARITH" predict run_s2s "12 + 34"
+expect 2 "--style spaced is seed 002's addition format" -- "$ARITH" train --task expr --style spaced --run run_s2s_bad2
+expect 2 "--head regression needs --model lstm" -- "$ARITH" train --head regression --run run_reg_bad
+# the counter: trained on 1..10 bits, evaluated per length on 11..14 and on 50 bits
+expect 0 "rounded exact match" -- "$ARITH" train --task count --digits 1..10 --test-digits 11..14 --model lstm --head regression --input onehot --hidden 4 --layers 1 --tokenizer char --n 600 --steps 40 --samples 1 --threads 1 --run run_count
+expect 0 "length +n +rounded ok +mean abs error" -- "$ARITH" eval run_count
+expect 0 "^ +12 +[0-9]+ +[01]\.[0-9]+ +[0-9]+\.[0-9]+$" -- "$ARITH" eval run_count
+expect 0 "rounded exact match .* on 50 new 50-bit examples" -- "$ARITH" eval run_count --digits 50 --n 50
+expect 0 "\"by_length\": \[\{\"length\": 11" -- "$ARITH" eval run_count --json
+expect 0 "^-?[0-9]+\.[0-9]+$" -- "$ARITH" predict run_count "0110111="
+expect 2 "--digits: '5..3' is not a length or a range" -- "$ARITH" train --task count --digits 5..3
+
 echo "cli_arith: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
