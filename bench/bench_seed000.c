@@ -17,21 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_util.h"
 #include "train/train.h"
-
-static int compare_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double percentile(double *sorted, int n, double q)
-{
-    double at = q * (n - 1);
-    int lo = (int)at;
-    int hi = lo + 1 < n ? lo + 1 : lo;
-    return sorted[lo] + (sorted[hi] - sorted[lo]) * (at - lo);
-}
 
 /* Machine busy and total jiffies (/proc/stat) and this process's (utime + stime), to report
  * the share of the CPU other processes took while the benchmark ran; zeros if unreadable. */

@@ -13,22 +13,11 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "support.h"
 #include "core/core.h"
 #include "io/io.h"
 #include "models/model.h"
 #include "train/train.h"
-
-static int json_int(const cJSON *obj, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsNumber(v) ? (int)v->valuedouble : -1;
-}
-
-static const char *json_str(const cJSON *obj, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
 
 static arith_status config_from_fixture(model_config *mc, const st_file *f)
 {
@@ -49,14 +38,6 @@ static arith_status config_from_fixture(model_config *mc, const st_file *f)
     mc->context = 64;
     cJSON_Delete(cfg);
     return st;
-}
-
-static void read_i32(const st_file *f, const char *name, int32_t *out, size_t n)
-{
-    const st_tensor *t = st_find(f, name);
-    CHECK_MSG(t && t->dtype == ST_I32 && t->numel == n, "%s: missing or not %zu int32", name, n);
-    if (t && t->numel == n)
-        memcpy(out, t->data, n * sizeof(int32_t));
 }
 
 static void check_fixture(const char *name)
@@ -227,18 +208,6 @@ static void check_carried_generation(void)
     batch_free(&full);
     batch_free(&b);
     model_free(m);
-}
-
-static void remove_run(const char *dir)
-{
-    const char *files[] = {"config.json", "train.csv", "test.csv", "metrics.jsonl",
-                           "last.safetensors", "best.safetensors", "training.svg"};
-    char path[512];
-    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-        unlink(path);
-    }
-    rmdir(dir);
 }
 
 static void base_config(train_config *cfg, const char *run)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "support.h"
 #include "io/io.h"
 #include "train/train.h"
 
@@ -30,18 +31,6 @@ static void small_config(train_config *cfg, const char *run)
     CHECK_OK(train_config_set(cfg, "threads", "2"));
     CHECK_OK(train_config_set(cfg, "samples", "0"));
     CHECK_OK(train_config_set(cfg, "run", run));
-}
-
-static void remove_run(const char *dir)
-{
-    const char *files[] = {"config.json", "train.csv", "test.csv", "metrics.jsonl",
-                           "last.safetensors", "best.safetensors"};
-    char path[512];
-    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-        unlink(path);
-    }
-    rmdir(dir);
 }
 
 /* A 2-layer transformer learns 3-digit addition (pairs tokenizer, reversed answers). */

@@ -9,21 +9,10 @@
 #include <string.h>
 
 #include "check.h"
+#include "support.h"
 #include "core/core.h"
 #include "io/io.h"
 #include "models/model.h"
-
-static int json_int(const cJSON *obj, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsNumber(v) ? (int)v->valuedouble : -1;
-}
-
-static const char *json_str(const cJSON *obj, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
 
 static arith_status config_from_fixture(model_config *mc, const st_file *f)
 {
@@ -45,14 +34,6 @@ static arith_status config_from_fixture(model_config *mc, const st_file *f)
         st = pos_kind_parse(&mc->pos, json_str(cfg, "pos"));
     cJSON_Delete(cfg);
     return st;
-}
-
-static void read_i32(const st_file *f, const char *name, int32_t *out, size_t n)
-{
-    const st_tensor *t = st_find(f, name);
-    CHECK_MSG(t && t->dtype == ST_I32 && t->numel == n, "%s: missing or not %zu int32", name, n);
-    if (t && t->numel == n)
-        memcpy(out, t->data, n * sizeof(int32_t));
 }
 
 static void check_fixture(const char *name)

@@ -75,19 +75,20 @@ head.fc units whose ReLU is off everywhere). The script also runs nn.LSTM and th
 float32 and prints how far they land from the float64 reference, as a guide to the tolerance a
 float32 implementation should meet (measured: logits/pred <= 6e-8, loss <= 7e-7 (loss ~14),
 gradients <= 3e-7 absolute and <= 4e-7 relative to the largest entry of the same tensor).
-The safetensors writer/reader use only struct + json (no safetensors package needed).
+The safetensors writer and reader are make_fixtures.py's (struct + json only; no safetensors package).
 """
 
 import argparse
 import json
-import math
 import os
-import struct
 import sys
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_fixtures import st_read, st_write, to_f32  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
 # vocabulary and batches
@@ -451,67 +452,8 @@ def max_ref(res):
 
 
 # ---------------------------------------------------------------------------------------------
-# safetensors (struct + json only; same format and conventions as make_fixtures.py)
-
-_DT = {torch.float32: ("F32", "<f4"), torch.int32: ("I32", "<i4")}
-
-
-def st_write(path, tensors, metadata):
-    """tensors: list of (name, tensor) in file order (float32 or int32, CPU)."""
-    header, blobs, off = {}, [], 0
-    for name, t in tensors:
-        t = t.detach().contiguous()
-        code = _DT[t.dtype][0]
-        data = t.numpy().astype(_DT[t.dtype][1], copy=False).tobytes()
-        header[name] = {"dtype": code, "shape": list(t.shape), "data_offsets": [off, off + len(data)]}
-        blobs.append(data)
-        off += len(data)
-    header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
-    hb = json.dumps(header, separators=(",", ":"), ensure_ascii=True).encode("ascii")
-    hb += b" " * ((-len(hb)) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(hb)))
-        f.write(hb)
-        for d in blobs:
-            f.write(d)
-    os.replace(tmp, path)
-
-
-def st_read(path):
-    """Tiny independent reader: returns ({name: tensor}, metadata). Checks the layout."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack_from("<Q", raw, 0)
-    assert n % 8 == 0 and 8 + n <= len(raw), "bad header length"
-    header = json.loads(raw[8:8 + n].decode("utf-8"))
-    meta = header.pop("__metadata__", {})
-    data = raw[8 + n:]
-    out, spans = {}, []
-    for name, e in header.items():
-        b, end = e["data_offsets"]
-        fmt = {"F32": "f", "I32": "i"}[e["dtype"]]
-        count = math.prod(e["shape"]) if e["shape"] else 1
-        assert end - b == 4 * count, f"{name}: size mismatch"
-        vals = struct.unpack_from(f"<{count}{fmt}", data, b)
-        dtype = torch.float32 if fmt == "f" else torch.int32
-        out[name] = torch.tensor(vals, dtype=dtype).reshape(e["shape"])
-        spans.append((b, end))
-    spans.sort()
-    pos = 0
-    for b, end in spans:
-        assert b == pos, "gap or overlap in data"
-        pos = end
-    assert pos == len(data), "trailing bytes"
-    return out, meta
-
-
-def to_f32(x):
-    """float64 result -> stored float32; |x| < 1e-12 (roundoff around an exact 0) -> 0."""
-    x = x.detach().clone()
-    x[x.abs() < 1e-12] = 0.0
-    return x.float()
-
+# safetensors: the writer and reader of make_fixtures.py (struct + json only), so that every
+# fixture file has one format
 
 # ---------------------------------------------------------------------------------------------
 
