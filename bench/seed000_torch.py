@@ -42,8 +42,8 @@ import argparse
 import os
 import sys
 
-from torch_blas import (OPENBLAS_OMP_DIR, blas_report, cpu_other_share, cpu_snapshot,
-                        reexec_with_openblas_openmp)
+from torch_blas import (blas_report, cpu_other_share, cpu_snapshot, reexec_with_openblas_openmp,
+                        require_openblas_openmp)
 
 # Generation is timed at a fixed number of tokens per prompt on both sides (EOS ignored), so
 # that an untrained model stopping early does not make either side look fast.
@@ -134,16 +134,10 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
-    blas, blas_detail = blas_report()
     if args.blas == "openblas-openmp":
-        mapped = blas_detail["maps"]
-        ok = (blas == "openblas-openmp"
-              and all(os.path.dirname(p) == OPENBLAS_OMP_DIR for p in mapped
-                      if "blas" in os.path.basename(p))
-              and blas_detail.get("openblas_parallel") == "openmp")
-        if not ok:
-            sys.exit("seed000_torch: torch did not pick up the OpenMP OpenBLAS: "
-                     + json.dumps(blas_detail))
+        blas, blas_detail = require_openblas_openmp("seed000_torch")
+    else:
+        blas, blas_detail = blas_report()
 
     # ---------------------------------------------------------------- data (arith's split)
     rows = read_csv(args.csv) if args.csv else generate_expressions(args.n, random.Random(1))

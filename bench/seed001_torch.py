@@ -33,8 +33,8 @@ import argparse
 import os
 import sys
 
-from torch_blas import (OPENBLAS_OMP_DIR, blas_report, cpu_other_share, cpu_snapshot,
-                        reexec_with_openblas_openmp)
+from torch_blas import (blas_report, cpu_other_share, cpu_snapshot, reexec_with_openblas_openmp,
+                        require_openblas_openmp)
 
 
 
@@ -73,16 +73,10 @@ def main():
     torch.manual_seed(args.seed)
     random.seed(args.seed)
 
-    blas, blas_detail = blas_report()
     if args.blas == "openblas-openmp":
-        mapped = blas_detail["maps"]
-        ok = (blas == "openblas-openmp"
-              and all(os.path.dirname(p) == OPENBLAS_OMP_DIR for p in mapped
-                      if "blas" in os.path.basename(p))
-              and blas_detail.get("openblas_parallel") == "openmp")
-        if not ok:
-            sys.exit("seed001_torch: torch did not pick up the OpenMP OpenBLAS: "
-                     + json.dumps(blas_detail))
+        blas, blas_detail = require_openblas_openmp("seed001_torch")
+    else:
+        blas, blas_detail = blas_report()
 
     # ---------------------------------------------------------------- the notebook's pieces
     number_bits, batch_size, lr = 9, 64, 8e-4

@@ -84,3 +84,17 @@ def cpu_other_share(before):
     if t1 <= t0:
         return 0.0
     return round(max(0.0, (b1 - b0) - (m1 - m0)) / (t1 - t0), 3)
+
+
+def require_openblas_openmp(prog):
+    """Exits unless the BLAS mapped into this process (after torch is imported) is OpenBLAS's
+    OpenMP build from OPENBLAS_OMP_DIR; returns blas_report()'s (name, detail)."""
+    import json
+    blas, detail = blas_report()
+    ok = (blas == "openblas-openmp"
+          and all(os.path.dirname(p) == OPENBLAS_OMP_DIR for p in detail["maps"]
+                  if "blas" in os.path.basename(p))
+          and detail.get("openblas_parallel") == "openmp")
+    if not ok:
+        sys.exit(f"{prog}: torch did not pick up the OpenMP OpenBLAS: " + json.dumps(detail))
+    return blas, detail

@@ -50,16 +50,10 @@ static void check_fixture(const char *name)
     if (st)
         return;
     model_config mc;
-    model *m = NULL;
-    CHECK_OK(config_from_fixture(&mc, &f));
-    CHECK_OK(model_create(&m, &mc));
+    model *m = fixture_model(&f, config_from_fixture, &mc);
     if (!m) {
         st_free(&f);
         return;
-    }
-    for (int i = 0; i < m->params.count; i++) {
-        const param_view *v = &m->params.views[i];
-        CHECK_OK(st_copy_f32(&f, v->name, m->params.data + v->offset, v->size));
     }
     const st_tensor *tokens = st_find(&f, "input.tokens");
     CHECK(tokens && tokens->ndim == 2);
@@ -121,17 +115,8 @@ static void check_fixture(const char *name)
 
     params_zero_grad(&m->params);
     model_backward(m);
-    float *grad = malloc(m->params.total * sizeof(float));
-    for (int i = 0; i < m->params.count; i++) {
-        const param_view *v = &m->params.views[i];
-        char gname[PARAM_NAME_MAX + 8];
-        snprintf(gname, sizeof gname, "grad.%s", v->name);
-        CHECK_OK(st_copy_f32(&f, gname, grad, v->size));
-        /* the largest gradients here are ~1e-3: an absolute floor of 1e-6 still catches 0.1% */
-        snprintf(what, sizeof what, "%s %s", name, gname);
-        CHECK_CLOSE(what, m->params.grad + v->offset, grad, v->size, 1e-6, 1e-4);
-    }
-    free(grad);
+    /* the largest gradients here are ~1e-3: an absolute floor of 1e-6 still catches 0.1% */
+    check_fixture_grads(name, m, &f, 1e-6, 1e-4);
     batch_free(&b);
     model_free(m);
     st_free(&f);

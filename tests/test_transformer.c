@@ -46,17 +46,10 @@ static void check_fixture(const char *name)
     if (st)
         return;
     model_config mc;
-    model *m = NULL;
-    CHECK_OK(config_from_fixture(&mc, &f));
-    CHECK_OK(model_create(&m, &mc));
+    model *m = fixture_model(&f, config_from_fixture, &mc);
     if (!m) {
         st_free(&f);
         return;
-    }
-    /* every parameter by its name, as PyTorch saved it */
-    for (int i = 0; i < m->params.count; i++) {
-        const param_view *v = &m->params.views[i];
-        CHECK_OK(st_copy_f32(&f, v->name, m->params.data + v->offset, v->size));
     }
     const st_tensor *tokens = st_find(&f, "input.tokens");
     CHECK(tokens && tokens->ndim == 2);
@@ -86,16 +79,7 @@ static void check_fixture(const char *name)
 
     params_zero_grad(&m->params);
     model_backward(m);
-    float *grad = malloc(m->params.total * sizeof(float));
-    for (int i = 0; i < m->params.count; i++) {
-        const param_view *v = &m->params.views[i];
-        char gname[PARAM_NAME_MAX + 8];
-        snprintf(gname, sizeof gname, "grad.%s", v->name);
-        CHECK_OK(st_copy_f32(&f, gname, grad, v->size));
-        snprintf(what, sizeof what, "%s %s", name, gname);
-        CHECK_CLOSE(what, m->params.grad + v->offset, grad, v->size, 2e-5, 2e-3);
-    }
-    free(grad);
+    check_fixture_grads(name, m, &f, 2e-5, 2e-3);
     free(want);
     batch_free(&b);
     model_free(m);
