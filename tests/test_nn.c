@@ -176,12 +176,16 @@ static void test_positional(void)
 typedef struct {
     float *out, *inp, *w, *b, *R;
     int N, I, O;
+    bool conv1d; /* w is (I,O), GPT-2's layout */
 } linear_ctx;
 
 static double linear_loss(void *p)
 {
     linear_ctx *c = p;
-    linear_forward(c->out, c->inp, c->w, c->b, c->N, c->I, c->O);
+    if (c->conv1d)
+        conv1d_forward(c->out, c->inp, c->w, c->b, c->N, c->I, c->O);
+    else
+        linear_forward(c->out, c->inp, c->w, c->b, c->N, c->I, c->O);
     return dot_d(c->out, c->R, (size_t)c->N * c->O);
 }
 
@@ -189,7 +193,7 @@ static void test_linear(void)
 {
     enum { N = 5, I = 4, O = 3 };
     linear_ctx c = {new_floats(N * O), new_normal(N * I, 1.0f), new_normal(O * I, 1.0f),
-                    new_normal(O, 1.0f), new_normal(N * O, 1.0f), N, I, O};
+                    new_normal(O, 1.0f), new_normal(N * O, 1.0f), N, I, O, false};
     /* out[1][2] by hand */
     linear_forward(c.out, c.inp, c.w, c.b, N, I, O);
     double want = c.b[2];
@@ -213,6 +217,51 @@ static void test_linear(void)
     linear_backward(NULL, NULL, db2, c.R, c.inp, c.w, N, I, O);
     CHECK_CLOSE("linear db alone", db2, db, O, 1e-6, 1e-5);
     arith_free(db2);
+    arith_free(c.out);
+    arith_free(c.inp);
+    arith_free(c.w);
+    arith_free(c.b);
+    arith_free(c.R);
+    arith_free(dinp);
+    arith_free(dw);
+    arith_free(db);
+}
+
+/* Conv1D (w stored (I,O)) must be linear with the transposed weight, gradients included. */
+static void test_conv1d(void)
+{
+    enum { N = 5, I = 4, O = 3 };
+    linear_ctx c = {new_floats(N * O), new_normal(N * I, 1.0f), new_normal(I * O, 1.0f),
+                    new_normal(O, 1.0f), new_normal(N * O, 1.0f), N, I, O, true};
+    float *wt = new_floats(O * I), *ref = new_floats(N * O);
+    for (int i = 0; i < I; i++)
+        for (int o = 0; o < O; o++)
+            wt[o * I + i] = c.w[i * O + o];
+    conv1d_forward(c.out, c.inp, c.w, c.b, N, I, O);
+    linear_forward(ref, c.inp, wt, c.b, N, I, O);
+    CHECK_CLOSE("conv1d = linear with w^T", c.out, ref, N * O, 1e-6, 1e-6);
+    double want = c.b[1];
+    for (int i = 0; i < I; i++)
+        want += (double)c.inp[3 * I + i] * c.w[i * O + 1];
+    CHECK_MSG(fabs(c.out[3 * O + 1] - want) < 1e-5, "out[3][1] = %.8g, want %.8g", c.out[10],
+              want);
+
+    float *dinp = new_filled(N * I, GRAD_PREFILL), *dw = new_filled(I * O, GRAD_PREFILL);
+    float *db = new_filled(O, GRAD_PREFILL);
+    conv1d_backward(dinp, dw, db, c.R, c.inp, c.w, N, I, O);
+    remove_prefill(dinp, N * I);
+    remove_prefill(dw, I * O);
+    remove_prefill(db, O);
+    check_grad("conv1d dinp", c.inp, dinp, N * I, linear_loss, &c, FD_ATOL, FD_RTOL);
+    check_grad("conv1d dw", c.w, dw, I * O, linear_loss, &c, FD_ATOL, FD_RTOL);
+    check_grad("conv1d db", c.b, db, O, linear_loss, &c, FD_ATOL, FD_RTOL);
+    /* a frozen weight: no dw, dinp still computed */
+    float *dinp2 = new_floats(N * I);
+    conv1d_backward(dinp2, NULL, NULL, c.R, c.inp, c.w, N, I, O);
+    CHECK_CLOSE("conv1d dinp without dw", dinp2, dinp, N * I, 1e-6, 1e-5);
+    arith_free(dinp2);
+    arith_free(wt);
+    arith_free(ref);
     arith_free(c.out);
     arith_free(c.inp);
     arith_free(c.w);
@@ -816,6 +865,7 @@ int main(void)
     test_embedding();
     test_positional();
     test_linear();
+    test_conv1d();
     test_layernorm();
     test_activations();
     test_dropout();

@@ -111,17 +111,17 @@ void positional_add_backward(float *dtable, const float *dx, const int32_t *pos,
 
 /* --------------------------------------------------------------------------------- linear */
 
-void linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int I,
-                    int O)
+/* Both layouts of a dense layer: w is (O,I) for linear (torch's nn.Linear), (I,O) for conv1d
+ * (GPT-2's Conv1D, out = inp @ w). */
+static void dense_forward(float *out, const float *inp, const float *w, const float *b, int N,
+                          int I, int O, bool w_in_out)
 {
     if (N <= 0 || O <= 0)
         return;
-    if (I <= 0) {
+    if (I <= 0)
         memset(out, 0, (size_t)N * O * sizeof(float));
-    } else {
-        /* out(N,O) = inp(N,I) @ w(O,I)^T */
-        mat_mul(out, inp, w, N, O, I, false, true, 1.0f, 0.0f);
-    }
+    else /* out(N,O) = inp(N,I) @ op(w) */
+        mat_mul(out, inp, w, N, O, I, false, !w_in_out, 1.0f, 0.0f);
     if (!b)
         return;
 #pragma omp parallel for schedule(static) if ((size_t)N * O > PAR_MIN_CHEAP)
@@ -132,17 +132,45 @@ void linear_forward(float *out, const float *inp, const float *w, const float *b
     }
 }
 
-void linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                     const float *w, int N, int I, int O)
+static void dense_backward(float *dinp, float *dw, float *db, const float *dout,
+                           const float *inp, const float *w, int N, int I, int O, bool w_in_out)
 {
     if (N <= 0 || O <= 0)
         return;
-    if (dinp && I > 0) /* dinp(N,I) += dout(N,O) @ w(O,I) */
-        mat_mul(dinp, dout, w, N, I, O, false, false, 1.0f, 1.0f);
-    if (dw && I > 0) /* dw(O,I) += dout^T(O,N) @ inp(N,I) */
-        mat_mul(dw, dout, inp, O, I, N, true, false, 1.0f, 1.0f);
+    if (dinp && I > 0) /* dinp(N,I) += dout(N,O) @ op(w)^T */
+        mat_mul(dinp, dout, w, N, I, O, false, w_in_out, 1.0f, 1.0f);
+    if (dw && I > 0) {
+        if (w_in_out) /* dw(I,O) += inp^T(I,N) @ dout(N,O) */
+            mat_mul(dw, inp, dout, I, O, N, true, false, 1.0f, 1.0f);
+        else          /* dw(O,I) += dout^T(O,N) @ inp(N,I) */
+            mat_mul(dw, dout, inp, O, I, N, true, false, 1.0f, 1.0f);
+    }
     if (db)
         column_sums_add(db, dout, N, O, 1.0f);
+}
+
+void linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int I,
+                    int O)
+{
+    dense_forward(out, inp, w, b, N, I, O, false);
+}
+
+void linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                     const float *w, int N, int I, int O)
+{
+    dense_backward(dinp, dw, db, dout, inp, w, N, I, O, false);
+}
+
+void conv1d_forward(float *out, const float *inp, const float *w, const float *b, int N, int I,
+                    int O)
+{
+    dense_forward(out, inp, w, b, N, I, O, true);
+}
+
+void conv1d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                     const float *w, int N, int I, int O)
+{
+    dense_backward(dinp, dw, db, dout, inp, w, N, I, O, true);
 }
 
 /* ------------------------------------------------------------------------------ layernorm */

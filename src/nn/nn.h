@@ -35,6 +35,12 @@ void linear_forward(float *out, const float *inp, const float *w, const float *b
 /* dinp(N,I) += dout @ w; dw(O,I) += dout^T @ inp; db(O) += sum_n dout[n] */
 void linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                      const float *w, int N, int I, int O);
+/* The same layer with GPT-2's Conv1D layout: out(N,O) = inp(N,I) @ w(I,O) + b(O);
+ * dinp += dout @ w^T; dw(I,O) += inp^T @ dout; db += sum_n dout[n]. dw and db may be NULL
+ * (a frozen weight), as in linear_backward. */
+void conv1d_forward(float *out, const float *inp, const float *w, const float *b, int N, int I, int O);
+void conv1d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                     const float *w, int N, int I, int O);
 
 /* ------------------------------------------------------------------------------ layernorm */
 
