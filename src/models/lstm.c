@@ -47,6 +47,8 @@ typedef struct {
     /* generation state */
     float *h, *c;             /* L x (B, H) */
     int32_t *gen_ids;         /* (B) */
+    int dec_B;                /* rows of the decoding under way */
+    int32_t *dec_work;        /* (2B) decode_reorder's work */
 
     const batch *last;        /* the last forward's batch, for the backward */
     int last_T;               /* columns the recurrence ran over */
@@ -96,7 +98,8 @@ static arith_status lstm_reserve(model *m, int B, int T)
 #define R(x) ((((size_t)(x)) + 15) & ~(size_t)15)
     size_t total = R(NT) /* ids */ + R(NT) /* valid */ + R(NT * n->in0) + L * R(NT * H) +
                    L * R(cache) + R(scratch) + 3 * R(NT * H) + 3 * R(NT * V) + R(B) +
-                   2 * R(NT * H) + 2 * R(NT * wide) + 2 * L * R((size_t)B * H) + R(B);
+                   2 * R(NT * H) + 2 * R(NT * wide) + 2 * L * R((size_t)B * H) + R(B) +
+                   R(2 * (size_t)B);
     n->work = arith_alloc(total * sizeof(float));
     n->out = calloc(L, sizeof *n->out);
     n->cache = calloc(L, sizeof *n->cache);
@@ -133,6 +136,7 @@ static arith_status lstm_reserve(model *m, int B, int T)
     TAKE(n->h, L * (size_t)B * H, float);
     TAKE(n->c, L * (size_t)B * H, float);
     TAKE(n->gen_ids, (size_t)B, int32_t);
+    TAKE(n->dec_work, 2 * (size_t)B, int32_t);
 #undef TAKE
 #undef R
     n->cap_B = B;
@@ -305,24 +309,80 @@ static void lstm_backward_batch(model *m)
 
 /* ------------------------------------------------------------------------------ generation */
 
-static arith_status lstm_generate(model *m, const batch *prompts, int max_new, int32_t eos,
-                                  int32_t *out)
+/* Prefill: the stack over the prompts, each layer's final (h, c) kept; the next token's logits
+ * (B, V) from the top layer's last column. */
+static arith_status lstm_decode_begin(model *m, const batch *prompts, const float **logits)
 {
     lstm_lm *n = m->impl;
-    const int B = prompts->B, T = prompts->T, H = n->H, V = n->V;
+    const int B = prompts->B, T = prompts->T, H = n->H;
     if (n->regression)
         return arith_error(ARITH_ERR_ARG, "a regression model does not generate text");
-    if (max_new < 1)
-        return ARITH_OK;
+    if (B < 1 || T < 1)
+        return arith_error(ARITH_ERR_ARG, "decoding needs at least one prompt token per row");
     arith_status st = lstm_reserve(m, B, T);
     if (st)
         return st;
     run_stack(m, prompts, T, n->h, n->c);
     const float *top = n->out[n->L - 1] + (size_t)(T - 1) * B * H;
     head_forward(m, top, B);
+    n->dec_B = B;
+    *logits = n->logits;
+    return ARITH_OK;
+}
+
+/* One step of every layer from the carried (h, c). */
+static arith_status lstm_decode_next(model *m, const int32_t *tokens, const float **logits)
+{
+    lstm_lm *n = m->impl;
+    const int B = n->dec_B, H = n->H;
+    input_rows(m, n->x0, tokens, B);
+    const float *in = n->x0;
+    for (int l = 0; l < n->L; l++) {
+        const lstm_params *w = &n->layers[l];
+        float *h = n->h + (size_t)l * B * H, *c = n->c + (size_t)l * B * H;
+        lstm_forward(n->out[l], h, c, n->cache[l], in, NULL, h, c, P(m, w->w_ih), P(m, w->w_hh),
+                     P(m, w->b_ih), P(m, w->b_hh), 1, B, in_width(n, l), H, 0);
+        in = n->out[l];
+    }
+    head_forward(m, in, B);
+    *logits = n->logits;
+    return ARITH_OK;
+}
+
+/* Row dst's (h, c) in every layer become row from's, or the two trade places. */
+static void state_row_move(void *ctx, int dst, int from, bool swap)
+{
+    lstm_lm *n = ctx;
+    const size_t H = (size_t)n->H;
+    for (int l = 0; l < n->L; l++) {
+        model_row_move(n->h + (size_t)l * n->dec_B * H, H, 1, 0, H, dst, from, swap);
+        model_row_move(n->c + (size_t)l * n->dec_B * H, H, 1, 0, H, dst, from, swap);
+    }
+}
+
+static void lstm_decode_reorder(model *m, const int32_t *src)
+{
+    lstm_lm *n = m->impl;
+    model_rows_reorder(n->dec_B, src, n->dec_work, state_row_move, n);
+}
+
+/* Greedy generation on the decode ops. */
+static arith_status lstm_generate(model *m, const batch *prompts, int max_new, int32_t eos,
+                                  int32_t *out)
+{
+    lstm_lm *n = m->impl;
+    const int B = prompts->B, V = n->V;
+    if (n->regression)
+        return arith_error(ARITH_ERR_ARG, "a regression model does not generate text");
+    if (max_new < 1)
+        return ARITH_OK;
+    const float *logits = NULL;
+    arith_status st = lstm_decode_begin(m, prompts, &logits);
+    if (st)
+        return st;
     int live = 0;
     for (int r = 0; r < B; r++) {
-        int32_t next = argmax_row(n->logits + (size_t)r * V, V);
+        int32_t next = argmax_row(logits + (size_t)r * V, V);
         out[(size_t)r * max_new] = next;
         n->gen_ids[r] = next;
         live += next != eos;
@@ -333,22 +393,14 @@ static arith_status lstm_generate(model *m, const batch *prompts, int max_new, i
                 out[(size_t)r * max_new + i] = eos;
             continue;
         }
-        /* one step of every layer; rows that are done keep stepping on EOS, unread */
-        input_rows(m, n->x0, n->gen_ids, B);
-        const float *in = n->x0;
-        for (int l = 0; l < n->L; l++) {
-            const lstm_params *w = &n->layers[l];
-            float *h = n->h + (size_t)l * B * H, *c = n->c + (size_t)l * B * H;
-            lstm_forward(n->out[l], h, c, n->cache[l], in, NULL, h, c, P(m, w->w_ih),
-                         P(m, w->w_hh), P(m, w->b_ih), P(m, w->b_hh), 1, B, in_width(n, l), H,
-                         0);
-            in = n->out[l];
-        }
-        head_forward(m, in, B);
+        /* rows that are done keep stepping on EOS, unread */
+        st = lstm_decode_next(m, n->gen_ids, &logits);
+        if (st)
+            return st;
         live = 0;
         for (int r = 0; r < B; r++) {
             int32_t prev = out[(size_t)r * max_new + i - 1];
-            int32_t next = prev == eos ? eos : argmax_row(n->logits + (size_t)r * V, V);
+            int32_t next = prev == eos ? eos : argmax_row(logits + (size_t)r * V, V);
             out[(size_t)r * max_new + i] = next;
             n->gen_ids[r] = next;
             live += next != eos;
@@ -376,6 +428,9 @@ static const model_ops lstm_ops = {
     .generate = lstm_generate,
     .reserve = lstm_reserve,
     .destroy = lstm_destroy,
+    .decode_begin = lstm_decode_begin,
+    .decode_next = lstm_decode_next,
+    .decode_reorder = lstm_decode_reorder,
 };
 
 arith_status lstm_model_create(model **out, const model_config *cfg)
