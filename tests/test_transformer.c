@@ -20,14 +20,17 @@ static arith_status config_from_fixture(model_config *mc, const st_file *f)
     if (!cfg)
         return arith_error(ARITH_ERR_FORMAT, "fixture has no config");
     memset(mc, 0, sizeof *mc);
-    mc->kind = MODEL_TRANSFORMER;
+    arith_status st = model_kind_parse(&mc->kind, json_str(cfg, "model")[0] ? json_str(cfg, "model")
+                                                                         : "transformer");
+    mc->tie = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cfg, "tie"));
     mc->vocab = json_int(cfg, "vocab");
     mc->d_model = json_int(cfg, "d_model");
     mc->heads = json_int(cfg, "heads");
     mc->ffn = json_int(cfg, "ffn");
     mc->layers = json_int(cfg, "layers");
     mc->context = json_int(cfg, "context");
-    arith_status st = norm_kind_parse(&mc->norm, json_str(cfg, "norm"));
+    if (!st)
+        st = norm_kind_parse(&mc->norm, json_str(cfg, "norm"));
     if (!st)
         st = act_kind_parse(&mc->act, json_str(cfg, "act"));
     if (!st)
@@ -88,11 +91,12 @@ static void check_fixture(const char *name)
 
 /* Greedy generation through the cache must equal re-running the whole model on the growing
  * sequence (the notebook's way) token for token, for prompts of different lengths. */
-static void check_cached_generation(pos_kind pos, norm_kind norm)
+static void check_cached_generation(model_kind kind, pos_kind pos, norm_kind norm)
 {
-    model_config mc = {.kind = MODEL_TRANSFORMER, .vocab = 12, .d_model = 32, .heads = 4,
-                       .ffn = 48, .layers = 3, .context = 24, .norm = norm, .act = ACT_GELU,
-                       .pos = pos};
+    model_config mc = {.kind = kind, .vocab = 12, .d_model = 32, .heads = 4,
+                       .ffn = 48, .layers = 3, .context = 24, .norm = norm,
+                       .act = kind == MODEL_GPT2 ? ACT_GELU_TANH : ACT_GELU, .pos = pos,
+                       .tie = true};
     model *m = NULL;
     CHECK_OK(model_create(&m, &mc));
     rng_state rng;
@@ -102,7 +106,7 @@ static void check_cached_generation(pos_kind pos, norm_kind norm)
     for (size_t i = 0; i < m->params.total; i++)
         m->params.data[i] += 0.5f * rng_normal(&rng);
     enum { B = 5, P = 7, NEW = 9 };
-    const int32_t eos = 11; /* never produced below: no token id is reserved in this test */
+    const int32_t eos = 11; /* after it, a row repeats it */
     batch prompts, full;
     CHECK_OK(batch_alloc(&prompts, B, P));
     CHECK_OK(batch_alloc(&full, B, P + NEW));
@@ -141,6 +145,8 @@ static void check_cached_generation(pos_kind pos, norm_kind norm)
             for (int v = 1; v < mc.vocab; v++)
                 if (row[v] > row[best])
                     best = v;
+            if (i > 0 && seq[r][T - 1] == eos)
+                best = eos;
             seq[r][T] = best;
             mismatches += best != cached[r * NEW + i];
         }
@@ -191,19 +197,220 @@ static void check_determinism(void)
     model_free(m);
 }
 
+/* Seed 003's freezing: with only ln, wpe and the new layers trainable, their gradients still
+ * match PyTorch and the frozen matrices get none (the backward skips their products). */
+static void check_gpt2_frozen(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/tests/fixtures/gpt2_untied.safetensors", ARITH_SOURCE_DIR);
+    st_file f;
+    CHECK_OK(st_read(&f, path));
+    model_config mc;
+    model *m = fixture_model(&f, config_from_fixture, &mc);
+    if (!m) {
+        st_free(&f);
+        return;
+    }
+    size_t all = params_count_trainable(&m->params);
+    CHECK(params_set_trainable(&m->params, "nothing_like_this", "--train") == ARITH_ERR_ARG);
+    CHECK(params_count_trainable(&m->params) == all); /* unchanged on error */
+    CHECK_OK(params_set_trainable(&m->params, "ln,wpe,in_layer,out_layer", "--train"));
+    const st_tensor *tokens = st_find(&f, "input.tokens");
+    int B = (int)tokens->shape[0], T = (int)tokens->shape[1];
+    batch b;
+    CHECK_OK(batch_alloc(&b, B, T));
+    b.B = B;
+    b.T = T;
+    read_i32(&f, "input.tokens", b.tokens, (size_t)B * T);
+    read_i32(&f, "input.targets", b.targets, (size_t)B * T);
+    read_i32(&f, "input.start", b.start, (size_t)B);
+    batch_positions(&b);
+    CHECK_OK(model_forward(m, &b, false, 0, NULL, NULL));
+    params_zero_grad(&m->params);
+    model_backward(m);
+    float *want = malloc(m->params.total * sizeof(float));
+    int frozen = 0, trainable = 0;
+    for (int i = 0; i < m->params.count; i++) {
+        const param_view *v = &m->params.views[i];
+        const float *g = m->params.grad + v->offset;
+        bool expect = strstr(v->name, "ln_") || strstr(v->name, "wpe") ||
+                      strstr(v->name, "_layer");
+        CHECK_MSG(v->trainable == expect, "%s trainable = %d", v->name, v->trainable);
+        if (!v->trainable && v->ndim == 2) {
+            frozen++;
+            bool zero = true;
+            for (size_t j = 0; j < v->size; j++)
+                zero = zero && g[j] == 0.0f;
+            CHECK_MSG(zero, "frozen %s got a gradient", v->name);
+        } else if (v->trainable) {
+            trainable++;
+            char gname[PARAM_NAME_MAX + 8];
+            snprintf(gname, sizeof gname, "grad.%s", v->name);
+            CHECK_OK(st_copy_f32(&f, gname, want, v->size));
+            CHECK_CLOSE(gname, g, want, v->size, 2e-5, 2e-3);
+        }
+    }
+    /* frozen: c_attn, c_proj, c_fc, mlp.c_proj of 2 layers; trainable: ln_1, ln_2 (weight and
+     * bias) of 2 layers, ln_f, wpe, in_layer, out_layer (weight and bias) */
+    CHECK_MSG(frozen == 8 && trainable == 8 + 2 + 1 + 1 + 2, "%d frozen, %d trainable", frozen,
+              trainable);
+    free(want);
+    batch_free(&b);
+    model_free(m);
+    st_free(&f);
+}
+
+/* Writes the tiny Hugging Face GPT-2 again with every name passed through `rename` (NULL
+ * drops the tensor), to dir/name.safetensors; returns the path in `out`. */
+typedef const char *(*rename_fn)(const char *name, char *buf, size_t cap);
+static void rewrite_hf(const st_file *f, const char *dir, const char *file, rename_fn rename,
+                       char *out, size_t out_cap)
+{
+    st_entry *e = calloc((size_t)f->count, sizeof *e);
+    char (*names)[PARAM_NAME_MAX * 2] = calloc((size_t)f->count, sizeof *names);
+    float **data = calloc((size_t)f->count, sizeof *data);
+    int n = 0;
+    for (int i = 0; i < f->count; i++) {
+        const st_tensor *t = &f->tensors[i];
+        const char *name = rename(t->name, names[n], sizeof names[n]);
+        if (!name)
+            continue;
+        data[n] = malloc(t->numel * sizeof(float));
+        CHECK_OK(st_copy_f32(f, t->name, data[n], t->numel));
+        e[n] = (st_entry){name, t->ndim, t->shape, data[n]};
+        n++;
+    }
+    snprintf(out, out_cap, "%s/%s.safetensors", dir, file);
+    CHECK_OK(st_write(out, e, n, NULL, NULL, 0));
+    for (int i = 0; i < n; i++)
+        free(data[i]);
+    free(data);
+    free(names);
+    free(e);
+}
+
+static const char *prefixed(const char *name, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "transformer.%s", name);
+    return buf;
+}
+static const char *misspelled(const char *name, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s", strcmp(name, "h.1.mlp.c_fc.weight") == 0 ? "h.1.mlp.c_fc.weigth" : name);
+    return buf;
+}
+static const char *without_ln_f_bias(const char *name, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s", name);
+    return strcmp(name, "ln_f.bias") == 0 ? NULL : buf;
+}
+
+/* Hugging Face's GPT-2 file: sizes from the shapes (heads from the config beside it), every
+ * weight copied bit for bit, seed 003's new layers left as initialized, and files whose names
+ * or shapes do not fit rejected with the tensor named. */
+static void check_gpt2_pretrained(void)
+{
+    char path[512], dir[] = "/tmp/arith_gpt2_XXXXXX", other[600];
+    snprintf(path, sizeof path, "%s/tests/fixtures/gpt2_hf_tiny.safetensors", ARITH_SOURCE_DIR);
+    gpt2_pretrained g;
+    CHECK_OK(gpt2_pretrained_read(&g, path));
+    CHECK(g.d_model == 32 && g.layers == 2 && g.ffn == 64 && g.context == 16 && g.heads == 4 &&
+          g.vocab == 50);
+    model_config mc = {.kind = MODEL_GPT2, .vocab = 19, .d_model = g.d_model, .heads = g.heads,
+                       .ffn = g.ffn, .layers = g.layers, .context = g.context, .norm = NORM_PRE,
+                       .act = ACT_GELU_TANH, .pos = POS_LEARNED, .tie = false};
+    model *m = NULL;
+    CHECK_OK(model_create(&m, &mc));
+    rng_state rng;
+    rng_seed(&rng, 5);
+    model_init_weights(m, &rng);
+    float in0 = params_data(&m->params, "in_layer.weight")[7];
+    CHECK_OK(gpt2_pretrained_load(m, &g));
+    CHECK(params_data(&m->params, "in_layer.weight")[7] == in0);
+    const char *names[] = {"wpe.weight", "h.1.attn.c_attn.weight", "h.0.mlp.c_proj.bias",
+                           "ln_f.weight"};
+    for (int k = 0; k < 4; k++) {
+        const param_view *v = params_find(&m->params, names[k]);
+        float *want = malloc(v->size * sizeof(float));
+        CHECK_OK(st_copy_f32(&g.file, names[k], want, v->size));
+        CHECK_MSG(memcmp(want, m->params.data + v->offset, v->size * sizeof(float)) == 0,
+                  "%s is not bit-identical to the file", names[k]);
+        free(want);
+    }
+    /* a model of another width does not fit: the first tensor that differs is named */
+    model *wide = NULL;
+    model_config mw = mc;
+    mw.ffn = 128;
+    CHECK_OK(model_create(&wide, &mw));
+    CHECK(gpt2_pretrained_load(wide, &g) == ARITH_ERR_FORMAT);
+    CHECK_MSG(strstr(arith_error_message(), "h.0.mlp.c_fc.weight") &&
+              strstr(arith_error_message(), "[32, 64]"), "%s", arith_error_message());
+    model_free(wide);
+
+    CHECK(mkdtemp(dir) != NULL);
+    /* GPT2LMHeadModel's names ("transformer.h.0...") load the same; no config beside this
+     * copy, so the heads come from GPT-2's head size 64 - and 32 is not a multiple of it */
+    gpt2_pretrained g2;
+    rewrite_hf(&g.file, dir, "prefixed", prefixed, other, sizeof other);
+    CHECK(gpt2_pretrained_read(&g2, other) == ARITH_ERR_FORMAT);
+    CHECK_MSG(strstr(arith_error_message(), "config.json"), "%s", arith_error_message());
+    char cfg_path[600];
+    snprintf(cfg_path, sizeof cfg_path, "%s/prefixed.json", dir);
+    FILE *cf = fopen(cfg_path, "w");
+    fputs("{\"n_head\": 4}", cf);
+    fclose(cf);
+    CHECK_OK(gpt2_pretrained_read(&g2, other));
+    CHECK(g2.layers == 2 && g2.heads == 4 && strcmp(g2.prefix, "transformer.") == 0);
+    model *m2 = NULL;
+    CHECK_OK(model_create(&m2, &mc));
+    CHECK_OK(gpt2_pretrained_load(m2, &g2));
+    CHECK(memcmp(m2->params.data + params_find(&m2->params, "h.1.ln_2.bias")->offset,
+                 m->params.data + params_find(&m->params, "h.1.ln_2.bias")->offset,
+                 32 * sizeof(float)) == 0);
+    model_free(m2);
+    gpt2_pretrained_free(&g2);
+    unlink(other);
+    unlink(cfg_path);
+    /* a name that is not GPT-2's */
+    rewrite_hf(&g.file, dir, "misspelled", misspelled, other, sizeof other);
+    CHECK(gpt2_pretrained_read(&g2, other) == ARITH_ERR_FORMAT);
+    CHECK_MSG(strstr(arith_error_message(), "h.1.mlp.c_fc.weigth"), "%s", arith_error_message());
+    unlink(other);
+    /* a missing tensor */
+    rewrite_hf(&g.file, dir, "no_bias", without_ln_f_bias, other, sizeof other);
+    snprintf(cfg_path, sizeof cfg_path, "%s/config.json", dir);
+    cf = fopen(cfg_path, "w");
+    fputs("{\"n_head\": 4}", cf);
+    fclose(cf);
+    CHECK_OK(gpt2_pretrained_read(&g2, other));
+    CHECK(gpt2_pretrained_load(m, &g2) == ARITH_ERR_FORMAT);
+    CHECK_MSG(strstr(arith_error_message(), "'ln_f.bias' is missing"), "%s",
+              arith_error_message());
+    gpt2_pretrained_free(&g2);
+    unlink(other);
+    unlink(cfg_path);
+    rmdir(dir);
+    model_free(m);
+    gpt2_pretrained_free(&g);
+}
+
 int main(void)
 {
     const char *fixtures[] = {"transformer_none_post",       "transformer_none_pre",
                               "transformer_sinusoidal_post", "transformer_sinusoidal_pre",
                               "transformer_learned_post",    "transformer_learned_pre",
-                              "transformer_rope_post",       "transformer_rope_pre"};
+                              "transformer_rope_post",       "transformer_rope_pre",
+                              "gpt2_tied",                   "gpt2_untied"};
     for (size_t i = 0; i < sizeof fixtures / sizeof *fixtures; i++)
         check_fixture(fixtures[i]);
     const pos_kind poss[] = {POS_NONE, POS_SINUSOIDAL, POS_LEARNED, POS_ROPE};
     for (int p = 0; p < 4; p++) {
-        check_cached_generation(poss[p], NORM_POST);
-        check_cached_generation(poss[p], NORM_PRE);
+        check_cached_generation(MODEL_TRANSFORMER, poss[p], NORM_POST);
+        check_cached_generation(MODEL_TRANSFORMER, poss[p], NORM_PRE);
     }
+    check_cached_generation(MODEL_GPT2, POS_LEARNED, NORM_PRE);
+    check_gpt2_frozen();
+    check_gpt2_pretrained();
     check_determinism();
     return check_summary("test_transformer");
 }

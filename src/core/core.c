@@ -245,6 +245,42 @@ void params_zero_grad(param_table *table)
     memset(table->grad, 0, table->total * sizeof(float));
 }
 
+arith_status params_set_trainable(param_table *table, const char *patterns, const char *flag)
+{
+    char buf[512];
+    if (strlen(patterns) >= sizeof buf)
+        return arith_error(ARITH_ERR_ARG, "%s: pattern list too long", flag);
+    /* first pass: every pattern must match something */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1)
+            for (int i = 0; i < table->count; i++)
+                table->views[i].trainable = false;
+        strcpy(buf, patterns);
+        int n = 0;
+        for (char *save = NULL, *p = strtok_r(buf, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+            while (*p == ' ')
+                p++;
+            if (!*p)
+                continue;
+            n++;
+            int hits = 0;
+            for (int i = 0; i < table->count; i++)
+                if (strstr(table->views[i].name, p)) {
+                    hits++;
+                    if (pass == 1)
+                        table->views[i].trainable = true;
+                }
+            if (hits == 0)
+                return arith_error(ARITH_ERR_ARG, "%s: '%s' matches no parameter name (names "
+                                   "look like '%s')", flag, p,
+                                   table->count ? table->views[table->count / 2].name : "");
+        }
+        if (n == 0)
+            return arith_error(ARITH_ERR_ARG, "%s: no pattern given", flag);
+    }
+    return ARITH_OK;
+}
+
 size_t params_count_trainable(const param_table *table)
 {
     size_t n = 0;

@@ -113,6 +113,11 @@ float *params_grad(const param_table *table, const char *name);
 void params_zero_grad(param_table *table);
 /* Number of floats in trainable views. */
 size_t params_count_trainable(const param_table *table);
+/* Freezing by name: makes trainable exactly the views whose name contains one of the
+ * comma-separated patterns (seed 003's `'ln' in name or 'wpe' in name` is "ln,wpe"); every other
+ * view is frozen. A pattern that matches no view is an error naming it (and `flag`), with
+ * nothing changed. */
+arith_status params_set_trainable(param_table *table, const char *patterns, const char *flag);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Matrix products through CBLAS (row-major).

@@ -25,9 +25,9 @@ static arith_status parse_choice(int *out, const char *name, const char *flag,
     return arith_error(ARITH_ERR_ARG, "%s: unknown value '%s' (valid: %s)", flag, name, valid);
 }
 
-static const char *const model_names[] = {"transformer", "lstm", "seq2seq"};
+static const char *const model_names[] = {"transformer", "lstm", "seq2seq", "gpt2"};
 static const char *const norm_names[] = {"post", "pre"};
-static const char *const act_names[] = {"relu", "gelu"};
+static const char *const act_names[] = {"relu", "gelu", "gelu_tanh"};
 static const char *const pos_names[] = {"none", "sinusoidal", "learned", "rope"};
 static const char *const head_names[] = {"lm", "regression"};
 static const char *const input_names[] = {"embed", "onehot"};
@@ -82,11 +82,15 @@ arith_status model_config_check(const model_config *cfg)
 {
     if (cfg->vocab < 2)
         return arith_error(ARITH_ERR_ARG, "vocabulary of %d tokens is too small", cfg->vocab);
-    if (cfg->kind != MODEL_TRANSFORMER)
+    if (cfg->kind != MODEL_TRANSFORMER && cfg->kind != MODEL_GPT2)
         return check_recurrent(cfg);
     if (cfg->head != HEAD_LM)
-        return arith_error(ARITH_ERR_ARG, "--model transformer has only the lm head (got "
-                           "--head %s)", head_kind_name(cfg->head));
+        return arith_error(ARITH_ERR_ARG, "--model %s has only the lm head (got --head %s)",
+                           model_kind_name(cfg->kind), head_kind_name(cfg->head));
+    if (cfg->kind == MODEL_GPT2 && (cfg->norm != NORM_PRE || cfg->pos != POS_LEARNED))
+        return arith_error(ARITH_ERR_ARG, "--model gpt2 is pre-LN with learned positions "
+                           "(got --norm %s --pos %s)", norm_kind_name(cfg->norm),
+                           pos_kind_name(cfg->pos));
     if (cfg->d_model < 2)
         return arith_error(ARITH_ERR_ARG, "--d-model must be at least 2 (got %d)", cfg->d_model);
     if (cfg->heads < 1 || cfg->d_model % cfg->heads != 0)
@@ -132,6 +136,61 @@ int32_t argmax_row(const float *x, int n)
     return best;
 }
 
+void model_rows_reorder(int B, const int32_t *src, int32_t *work, row_move_fn move, void *ctx)
+{
+    /* indeg[j]: rows still to be written that read row j (-1 once row j is written); rows that
+     * nobody still reads are written first, which frees their sources in turn. What is left
+     * are disjoint cycles (every pending row is read by exactly one pending row), each done by
+     * swaps along it: after swapping x with src[x], row x is right and src[x] holds x's old
+     * content, which is what the cycle's last row wants. */
+    int32_t *indeg = work, *queue = work + B;
+    for (int r = 0; r < B; r++)
+        indeg[r] = 0;
+    for (int r = 0; r < B; r++)
+        if (src[r] != r)
+            indeg[src[r]]++;
+    int head = 0, tail = 0;
+    for (int r = 0; r < B; r++)
+        if (src[r] != r && indeg[r] == 0)
+            queue[tail++] = r;
+    while (head < tail) {
+        int r = queue[head++], s = src[r];
+        move(ctx, r, s, false);
+        indeg[r] = -1;
+        if (--indeg[s] == 0 && src[s] != s)
+            queue[tail++] = s;
+    }
+    for (int r = 0; r < B; r++) {
+        if (src[r] == r || indeg[r] < 0)
+            continue;
+        int x = r;
+        while (src[x] != r) {
+            move(ctx, x, src[x], true);
+            indeg[x] = -1;
+            x = src[x];
+        }
+        indeg[x] = -1;
+    }
+}
+
+void model_row_move(float *base, size_t row_stride, int nseg, size_t seg_stride, size_t len,
+                    int dst, int from, bool swap)
+{
+    for (int s = 0; s < nseg; s++) {
+        float *d = base + (size_t)dst * row_stride + (size_t)s * seg_stride;
+        float *f = base + (size_t)from * row_stride + (size_t)s * seg_stride;
+        if (!swap) {
+            memcpy(d, f, len * sizeof(float));
+            continue;
+        }
+        for (size_t i = 0; i < len; i++) {
+            float tmp = d[i];
+            d[i] = f[i];
+            f[i] = tmp;
+        }
+    }
+}
+
 void recurrent_init_weights(model *m, rng_state *rng)
 {
     param_table *pt = &m->params;
@@ -166,6 +225,7 @@ arith_status model_create(model **out, const model_config *cfg)
 {
     switch (cfg->kind) {
     case MODEL_TRANSFORMER:
+    case MODEL_GPT2:
         return transformer_create(out, cfg);
     case MODEL_LSTM:
         return lstm_model_create(out, cfg);
@@ -179,6 +239,7 @@ void model_init_weights(model *m, rng_state *rng)
 {
     switch (m->cfg.kind) {
     case MODEL_TRANSFORMER:
+    case MODEL_GPT2:
         transformer_init_weights(m, rng);
         return;
     case MODEL_LSTM:

@@ -1,11 +1,11 @@
 /* models: sequence models behind one interface. A model is created from a config, owns its
  * parameter table (one buffer for parameters, one for gradients), computes forward + loss on a
- * batch, backward into the gradient buffer, and generates answers greedily with a cache.
- * Models know nothing of tasks; they see ids, positions and targets.
+ * batch, backward into the gradient buffer, and generates answers greedily with a cache (or,
+ * through the incremental decode ops, by beam search). Models know nothing of tasks; they see ids, positions and targets.
  *
  * Families: the decoder-only transformer (seed 001), the LSTM language model (seed 000; with a
  * regression head it is seed 004's counter) and the bidirectional LSTM encoder-decoder
- * (seed 002). */
+ * (seed 002), and GPT-2 (seed 003), which is the transformer with Hugging Face's layout. */
 #ifndef ARITH_MODEL_H
 #define ARITH_MODEL_H
 
@@ -14,15 +14,18 @@
 
 #include "core/core.h"
 #include "data/data.h"
+#include "io/io.h"
 
-typedef enum { MODEL_TRANSFORMER = 0, MODEL_LSTM, MODEL_SEQ2SEQ } model_kind;
+/* gpt2: the transformer in GPT-2's form (pre-LN, GELU-tanh, learned positions, Hugging Face's
+ * parameter names and Conv1D layouts), so that GPT-2 checkpoints load as they are. */
+typedef enum { MODEL_TRANSFORMER = 0, MODEL_LSTM, MODEL_SEQ2SEQ, MODEL_GPT2 } model_kind;
 /* lm: next-token logits and cross-entropy; regression: one number per row, read at the last
  * prompt column, squared error (seed 004). */
 typedef enum { HEAD_LM = 0, HEAD_REGRESSION } head_kind;
 /* How recurrent models read tokens: a learned embedding of d_model, or one-hot vectors. */
 typedef enum { INPUT_EMBED = 0, INPUT_ONEHOT } input_kind;
 typedef enum { NORM_POST = 0, NORM_PRE } norm_kind;
-typedef enum { ACT_RELU = 0, ACT_GELU } act_kind;
+typedef enum { ACT_RELU = 0, ACT_GELU, ACT_GELU_TANH } act_kind;
 typedef enum { POS_NONE = 0, POS_SINUSOIDAL, POS_LEARNED, POS_ROPE } pos_kind;
 
 typedef struct {
@@ -37,6 +40,9 @@ typedef struct {
     norm_kind norm;   /* post: x = LN(x + f(x)) as seed 001 (torch's default); pre: x + f(LN(x)) */
     act_kind act;
     pos_kind pos;
+    /* gpt2: true = one token matrix wte.weight for input and output (GPT-2's tied head);
+     * false = seed 003's new layers, in_layer.weight (embedding) and out_layer (linear) */
+    bool tie;
     /* recurrent models */
     int hidden;       /* LSTM hidden size */
     head_kind head;
@@ -79,6 +85,20 @@ typedef struct {
      * call outside hot loops. */
     arith_status (*reserve)(model *m, int B, int T);
     void (*destroy)(model *m);
+
+    /* Incremental decoding, for models that generate one token at a time (NULL in seq2seq,
+     * which emits every answer position at once). A decoding holds B rows, each with its own
+     * state (the transformer's key/value cache, the LSTM's (h, c) of every layer).
+     * decode_begin runs the left-padded prompt batch (prefill) and points *logits at the (B, V)
+     * logits of each row's next token; decode_next feeds one token per row (tokens: B ids) and
+     * points *logits at the next (B, V) logits; decode_reorder makes row r's state a copy of
+     * row src[r]'s as it was before the call (src: B indices in [0, B), repeats and
+     * permutations allowed). The logits stay valid until the next call on the model; a
+     * forward, backward or generate in between ends the decoding. Errors: a regression head
+     * (no tokens), a sequence that outgrows the transformer's context. */
+    arith_status (*decode_begin)(model *m, const batch *prompts, const float **logits);
+    arith_status (*decode_next)(model *m, const int32_t *tokens, const float **logits);
+    void (*decode_reorder)(model *m, const int32_t *src);
 } model_ops;
 
 struct model {
@@ -115,9 +135,62 @@ static inline arith_status model_reserve(model *m, int B, int T)
     return m->ops->reserve(m, B, T);
 }
 
+/* Whether m can decode incrementally (and so run beam search): an lm head and decode ops. */
+static inline bool model_can_decode(const model *m)
+{
+    return m->ops->decode_begin && m->cfg.head == HEAD_LM;
+}
+/* The decode ops with a clear error for a model that has none (beam.c). */
+arith_status model_decode_begin(model *m, const batch *prompts, const float **logits);
+arith_status model_decode_next(model *m, const int32_t *tokens, const float **logits);
+void model_decode_reorder(model *m, const int32_t *src);
+
+/* Beam search over the decode ops (beam.c). prompts: a prompt-only batch of B rows
+ * (left-padded); K >= 1 beams per prompt. Writes K hypotheses per prompt, best first: those of
+ * prompt b in rows b*K .. b*K+K-1 of out (B*K, max_new), each up to and including its EOS and
+ * EOS-filled after it (a hypothesis that never reached EOS fills its row), and their summed
+ * log-probabilities (EOS included) in scores (B*K). Each step keeps, per prompt, the K best of
+ * (live beams x vocabulary) by summed log-softmax (double precision); a beam that emitted EOS
+ * keeps its score and stays one candidate; the search stops when every beam has ended or after
+ * max_new tokens. The first step starts from one beam per prompt, so hypotheses are distinct;
+ * when fewer than K exist (a vocabulary smaller than K), the rest hold EOS with score -inf.
+ * K = 1 gives exactly the greedy answer of model_generate. Needs decode ops (an error names
+ * the model otherwise); reserves the workspace for B*K rows. */
+arith_status model_beam_search(model *m, const batch *prompts, int K, int max_new, int32_t eos,
+                               int32_t *out, float *scores);
+
+/* For the families' decode_reorder (model.c): carries out "row r becomes a copy of row
+ * src[r]" (r < B) on state kept in rows, in place, by copies move(ctx, dst, from, false) and
+ * swaps move(ctx, a, b, true) of whole rows, in an order in which every copy reads its source
+ * before the source changes (repeats, permutations and cycles of src included). Rows with
+ * src[r] == r are left alone. work: 2B int32. */
+typedef void (*row_move_fn)(void *ctx, int dst, int from, bool swap);
+void model_rows_reorder(int B, const int32_t *src, int32_t *work, row_move_fn move, void *ctx);
+/* Copies (or swaps) row `from` into row dst of a float buffer in which row r holds nseg
+ * segments of len floats, at base + r*row_stride + s*seg_stride. */
+void model_row_move(float *base, size_t row_stride, int nseg, size_t seg_stride, size_t len,
+                    int dst, int from, bool swap);
+
 /* The transformer (transformer.c). */
 arith_status transformer_create(model **out, const model_config *cfg);
 void transformer_init_weights(model *m, rng_state *rng);
+/* GPT-2 weights as Hugging Face distributes them (gpt2.c). */
+typedef struct {
+    st_file file;           /* the whole checkpoint */
+    const char *prefix;     /* "" or "transformer." (GPT2LMHeadModel's names) */
+    int d_model, layers, ffn, context, heads;
+    int vocab;              /* rows of wte (50257 for the released models), 0 if absent */
+} gpt2_pretrained;
+/* Reads a GPT-2 model.safetensors: sizes from the shapes (d_model and context from wpe, layers
+ * from h.N, ffn from c_fc), heads from Hugging Face's config.json beside the file (or
+ * PATH-stem.json), else d_model / 64 as in every released GPT-2. A tensor whose name is not
+ * GPT-2's is an error naming it; causal-mask buffers (h.N.attn.bias) are skipped. */
+arith_status gpt2_pretrained_read(gpt2_pretrained *g, const char *path);
+/* Copies every parameter of a gpt2 model built with those sizes from the file, except seed
+ * 003's new in_layer / out_layer; a missing tensor or another shape is an error naming it. */
+arith_status gpt2_pretrained_load(model *m, const gpt2_pretrained *g);
+void gpt2_pretrained_free(gpt2_pretrained *g);
+
 /* The LSTM language model and regressor (lstm.c). */
 arith_status lstm_model_create(model **out, const model_config *cfg);
 /* The bidirectional LSTM encoder-decoder (seq2seq.c). */

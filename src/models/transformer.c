@@ -3,7 +3,12 @@
  * multi-head attention and a feed-forward network with pre- or post-layer-norm, a final layer
  * norm and an untied output layer. Forward and backward are explicit, layer by layer; all
  * activations live in one workspace sized by reserve(), so the training step never allocates.
- * Generation keeps a key/value cache, so each new token costs one token's work. */
+ * Generation keeps a key/value cache, so each new token costs one token's work.
+ *
+ * The same code is GPT-2 (model gpt2, seed 003): pre-LN, GELU with the tanh approximation,
+ * learned positions, unscaled embeddings, Hugging Face's parameter names with Conv1D (in, out)
+ * block weights, and either GPT-2's tied head (wte) or seed 003's new input and output layers.
+ * Frozen parameters (param_view.trainable false) get no weight-gradient products. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,8 +47,10 @@ typedef struct {
     uint8_t *mask_hid;         /* (N, F) */
 } block_acts;
 
-typedef struct {
+typedef struct transformer_impl {
     int L, C, H, F, V, ctx;
+    bool gpt2;                 /* Hugging Face names, Conv1D (in, out) block weights, no scaling */
+    bool head_bias;            /* false when the head is the tied token matrix */
     size_t tok_emb, pos_emb, lnf_w, lnf_b, head_w, head_b;
     block_params *blocks;
 
@@ -61,8 +68,11 @@ typedef struct {
     float *dqkv;               /* (N, 3C) */
     float *df1, *df2;          /* (N, F) */
     float *dlogits;            /* (N, V) */
-    /* generation cache: (L, B, H, ctx, hd) for keys and values */
+    /* generation cache: (L, cache_B, H, cache_T, hd) for keys and values. It holds cache_T
+     * columns, not the whole context, so that GPT-2's 1024 positions cost nothing when answers
+     * are short; decode_step grows it (keeping its contents) when a column falls outside. */
     float *k_cache, *v_cache;
+    int cache_B, cache_T;
     int32_t *gen_tokens, *gen_pos; /* (B) */
     /* constant tables */
     float *pe;                 /* (ctx, C) sinusoidal */
@@ -78,6 +88,43 @@ typedef struct {
 #define P(m, off) ((m)->params.data + (off))
 #define G(m, off) ((m)->params.grad + (off))
 
+/* The gradient of the parameter at this offset, or NULL when it is frozen, so that a frozen
+ * weight costs no weight-gradient product. */
+static float *G_trainable(const model *m, size_t off)
+{
+    const param_table *pt = &m->params;
+    for (int i = 0; i < pt->count; i++)
+        if (pt->views[i].offset == off)
+            return pt->views[i].trainable ? pt->grad + off : NULL;
+    return NULL;
+}
+
+/* A block's dense layer in the model's layout: (out, in) for arith's own transformer, (in, out)
+ * (GPT-2's Conv1D) for gpt2. */
+static void lin_forward(const model *m, float *out, const float *inp, size_t w, size_t b, int N,
+                        int I, int O)
+{
+    const bool hf = ((const struct transformer_impl *)m->impl)->gpt2;
+    if (hf)
+        conv1d_forward(out, inp, P(m, w), P(m, b), N, I, O);
+    else
+        linear_forward(out, inp, P(m, w), P(m, b), N, I, O);
+}
+
+static void lin_backward(model *m, float *dinp, size_t w, size_t b, const float *dout,
+                         const float *inp, int N, int I, int O)
+{
+    const bool hf = ((const struct transformer_impl *)m->impl)->gpt2;
+    float *dw = G_trainable(m, w), *db = G_trainable(m, b);
+    if (hf)
+        conv1d_backward(dinp, dw, db, dout, inp, P(m, w), N, I, O);
+    else
+        linear_backward(dinp, dw, db, dout, inp, P(m, w), N, I, O);
+}
+
+/* The output layer: logits(N,V) = x @ head^T (+ bias unless tied). */
+static void head_forward(const model *m, float *logits, const float *x, int N);
+
 /* Dropout sites, so that each gets its own mask. */
 enum { SITE_EMBED, SITE_ATTN, SITE_HIDDEN, SITE_FFN };
 
@@ -88,6 +135,50 @@ static uint64_t site_seed(uint64_t seed, int layer, int site)
 
 
 /* ------------------------------------------------------------------------------- workspace */
+
+static void cache_release(transformer *t)
+{
+    arith_free(t->k_cache);
+    arith_free(t->v_cache);
+    t->k_cache = t->v_cache = NULL;
+    t->cache_B = t->cache_T = 0;
+}
+
+/* Makes the cache hold B rows of at least T columns (at most the context), keeping what the
+ * old one held when only the column count grows. */
+static arith_status cache_reserve(transformer *t, int B, int T)
+{
+    if (T > t->ctx)
+        T = t->ctx;
+    if (B <= t->cache_B && T <= t->cache_T)
+        return ARITH_OK;
+    int nB = B > t->cache_B ? B : t->cache_B;
+    int nT = T > t->cache_T ? T : t->cache_T;
+    if (nT < t->ctx && nT < 2 * t->cache_T) /* grow columns by doubling */
+        nT = 2 * t->cache_T < t->ctx ? 2 * t->cache_T : t->ctx;
+    const int H = t->H, hd = t->C / t->H;
+    size_t n = (size_t)t->L * nB * t->C * nT;
+    float *k = arith_alloc(n * sizeof(float)), *v = arith_alloc(n * sizeof(float));
+    if (!k || !v) {
+        arith_free(k);
+        arith_free(v);
+        return arith_error(ARITH_ERR_MEMORY, "out of memory for a key/value cache of %d x %d", nB,
+                           nT);
+    }
+    if (t->k_cache && nB == t->cache_B) { /* same rows, more columns: keep the contents */
+        size_t rows = (size_t)t->L * nB * H, old = (size_t)t->cache_T * hd;
+        for (size_t r = 0; r < rows; r++) {
+            memcpy(k + r * nT * hd, t->k_cache + r * old, old * sizeof(float));
+            memcpy(v + r * nT * hd, t->v_cache + r * old, old * sizeof(float));
+        }
+    }
+    cache_release(t);
+    t->k_cache = k;
+    t->v_cache = v;
+    t->cache_B = nB;
+    t->cache_T = nT;
+    return ARITH_OK;
+}
 
 static void workspace_release(transformer *t)
 {
@@ -117,7 +208,7 @@ static arith_status transformer_reserve(model *m, int B, int T)
     size_t N = (size_t)B * T, C = t->C, F = t->F, V = t->V, H = t->H, L = t->L;
     size_t per_block = N * C * 8 + N * 3 * C + B * H * (size_t)T * T + N * F * 2 + N * 4;
     size_t total = per_block * L + N * C * 2 + N * 2 + N * V * 3 + N * C * 5 + N * 3 * C +
-                   N * F * 2 + 2 * L * (size_t)B * t->ctx * C + 2 * (size_t)B;
+                   N * F * 2 + 2 * (size_t)B;
     /* every piece is rounded up to 16 floats below */
     total += (L * 20 + 40) * 16;
     t->work = arith_alloc(total * sizeof(float));
@@ -163,8 +254,6 @@ static arith_status transformer_reserve(model *m, int B, int T)
     t->dqkv = TAKE(N * 3 * C);
     t->df1 = TAKE(N * F);
     t->df2 = TAKE(N * F);
-    t->k_cache = TAKE(L * (size_t)B * t->ctx * C);
-    t->v_cache = TAKE(L * (size_t)B * t->ctx * C);
     t->gen_tokens = (int32_t *)TAKE((size_t)B);
     t->gen_pos = (int32_t *)TAKE((size_t)B);
 #undef TAKE
@@ -189,15 +278,30 @@ static void activation_forward(act_kind act, float *out, const float *inp, size_
 {
     if (act == ACT_GELU)
         gelu_forward(out, inp, n);
+    else if (act == ACT_GELU_TANH)
+        gelu_tanh_forward(out, inp, n);
     else
         relu_forward(out, inp, n);
+}
+
+/* Seed 001 scales token embeddings by sqrt(d_model); GPT-2 does not. */
+static float embed_scale(const transformer *t)
+{
+    return t->gpt2 ? 1.0f : sqrtf((float)t->C);
+}
+
+static void head_forward(const model *m, float *logits, const float *x, int N)
+{
+    const transformer *t = m->impl;
+    linear_forward(logits, x, P(m, t->head_w), t->head_bias ? P(m, t->head_b) : NULL, N, t->C,
+                   t->V);
 }
 
 /* Embeds tokens and adds absolute positions: x(N,C). */
 static void embed(const model *m, float *x, const int32_t *tokens, const int32_t *pos, int N)
 {
     const transformer *t = m->impl;
-    embedding_forward(x, tokens, P(m, t->tok_emb), N, t->C, sqrtf((float)t->C));
+    embedding_forward(x, tokens, P(m, t->tok_emb), N, t->C, embed_scale(t));
     if (m->cfg.pos == POS_SINUSOIDAL)
         positional_add_forward(x, t->pe, pos, N, t->C);
     else if (m->cfg.pos == POS_LEARNED)
@@ -205,20 +309,20 @@ static void embed(const model *m, float *x, const int32_t *tokens, const int32_t
 }
 
 /* Copies the keys and values of one qkv row (sequence r, column c) into a layer's cache,
- * laid out (B, H, ctx, hd) so that each head's keys are contiguous for attention_decode. */
+ * laid out (B, H, cap_T, hd) so that each head's keys are contiguous for attention_decode. */
 static void cache_store(const transformer *t, float *cache_k, float *cache_v, const float *qkv_row,
                         int r, int c)
 {
     const int C = t->C, H = t->H, hd = C / H;
     for (int h = 0; h < H; h++) {
-        size_t at = (((size_t)r * H + h) * t->ctx + c) * hd;
+        size_t at = (((size_t)r * H + h) * t->cache_T + c) * hd;
         memcpy(cache_k + at, qkv_row + C + h * hd, hd * sizeof(float));
         memcpy(cache_v + at, qkv_row + 2 * C + h * hd, hd * sizeof(float));
     }
 }
 
 /* x_out = block(x_in) over a B x T batch, saving activations in a. When cache_k is given,
- * the block's keys and values of every column are copied into it ((B, H, ctx, hd)). */
+ * the block's keys and values of every column are copied into it ((B, H, cap_T, hd)). */
 static void block_forward(const model *m, int l, float *x_out, const batch *b, bool train,
                           uint64_t seed, float *cache_k, float *cache_v)
 {
@@ -236,7 +340,7 @@ static void block_forward(const model *m, int l, float *x_out, const batch *b, b
                           P(m, w->ln1_b), N, C);
         attn_in = a->ln1;
     }
-    linear_forward(a->qkv, attn_in, P(m, w->qkv_w), P(m, w->qkv_b), N, C, 3 * C);
+    lin_forward(m, a->qkv, attn_in, w->qkv_w, w->qkv_b, N, C, 3 * C);
     if (m->cfg.pos == POS_ROPE)
         rope_forward(a->qkv, b->pos, t->rope_cos, t->rope_sin, N, C, H);
     if (cache_k) {
@@ -245,7 +349,7 @@ static void block_forward(const model *m, int l, float *x_out, const batch *b, b
                 cache_store(t, cache_k, cache_v, a->qkv + ((size_t)r * T + c) * 3 * C, r, c);
     }
     attention_forward(a->atty, a->att, a->qkv, b->start, B, T, C, H);
-    linear_forward(a->attproj, a->atty, P(m, w->out_w), P(m, w->out_b), N, C, C);
+    lin_forward(m, a->attproj, a->atty, w->out_w, w->out_b, N, C, C);
     dropout_forward(a->attproj, p > 0 ? a->mask_attn : NULL, a->attproj, (size_t)N * C, p,
                     site_seed(seed, l, SITE_ATTN));
     add_forward(a->mid, a->x_in, a->attproj, (size_t)N * C);
@@ -261,11 +365,11 @@ static void block_forward(const model *m, int l, float *x_out, const batch *b, b
                           P(m, w->ln1_b), N, C);
         ffn_in = a->ln1;
     }
-    linear_forward(a->up, ffn_in, P(m, w->up_w), P(m, w->up_b), N, C, F);
+    lin_forward(m, a->up, ffn_in, w->up_w, w->up_b, N, C, F);
     activation_forward(m->cfg.act, a->hid, a->up, (size_t)N * F);
     dropout_forward(a->hid, p > 0 ? a->mask_hid : NULL, a->hid, (size_t)N * F, p,
                     site_seed(seed, l, SITE_HIDDEN));
-    linear_forward(a->down, a->hid, P(m, w->down_w), P(m, w->down_b), N, F, C);
+    lin_forward(m, a->down, a->hid, w->down_w, w->down_b, N, F, C);
     dropout_forward(a->down, p > 0 ? a->mask_ffn : NULL, a->down, (size_t)N * C, p,
                     site_seed(seed, l, SITE_FFN));
     if (pre) {
@@ -289,13 +393,13 @@ static void forward_logits(model *m, const batch *b, bool train, uint64_t seed, 
                     site_seed(seed, 0, SITE_EMBED));
     for (int l = 0; l < t->L; l++) {
         float *x_out = l + 1 < t->L ? t->acts[l + 1].x_in : t->x_final;
-        size_t layer_cache = (size_t)l * t->cap_B * t->ctx * C;
+        size_t layer_cache = (size_t)l * t->cache_B * t->cache_T * C;
         block_forward(m, l, x_out, b, train, seed, fill_cache ? t->k_cache + layer_cache : NULL,
                       fill_cache ? t->v_cache + layer_cache : NULL);
     }
     layernorm_forward(t->lnf, t->lnf_mean, t->lnf_rstd, t->x_final, P(m, t->lnf_w),
                       P(m, t->lnf_b), N, C);
-    linear_forward(t->logits, t->lnf, P(m, t->head_w), P(m, t->head_b), N, C, t->V);
+    head_forward(m, t->logits, t->lnf, N);
     m->logits = t->logits;
 }
 
@@ -329,6 +433,8 @@ static void activation_backward(act_kind act, float *dinp, const float *dout, co
 {
     if (act == ACT_GELU)
         gelu_backward(dinp, dout, inp, n);
+    else if (act == ACT_GELU_TANH)
+        gelu_tanh_backward(dinp, dout, inp, n);
     else
         relu_backward(dinp, dout, inp, n);
 }
@@ -365,7 +471,7 @@ static void block_backward(model *m, int l, float *dx_in, const float *dx_out, c
     memset(t->datty, 0, NC * sizeof(float));
     dropout_backward(t->datty, dffn_out, a->mask_ffn, NC, p, site_seed(seed, l, SITE_FFN));
     memset(t->df1, 0, NF * sizeof(float));
-    linear_backward(t->df1, G(m, w->down_w), G(m, w->down_b), t->datty, a->hid, P(m, w->down_w),
+    lin_backward(m, t->df1, w->down_w, w->down_b, t->datty, a->hid,
                     N, F, C);
     memset(t->df2, 0, NF * sizeof(float));
     dropout_backward(t->df2, t->df1, a->mask_hid, NF, p, site_seed(seed, l, SITE_HIDDEN));
@@ -376,7 +482,7 @@ static void block_backward(model *m, int l, float *dx_in, const float *dx_out, c
     } else {
         memcpy(dffn_in, t->dtmp, NC * sizeof(float)); /* residual res2 = ln1 + down */
     }
-    linear_backward(dffn_in, G(m, w->up_w), G(m, w->up_b), t->df1, ffn_in, P(m, w->up_w), N, C,
+    lin_backward(m, dffn_in, w->up_w, w->up_b, t->df1, ffn_in, N, C,
                     F);
     if (pre) {
         layernorm_backward(dmid, G(m, w->ln2_w), G(m, w->ln2_b), dffn_in, a->mid,
@@ -391,7 +497,7 @@ static void block_backward(model *m, int l, float *dx_in, const float *dx_out, c
     memset(t->dtmp, 0, NC * sizeof(float));
     dropout_backward(t->dtmp, dmid, a->mask_attn, NC, p, site_seed(seed, l, SITE_ATTN));
     memset(t->datty, 0, NC * sizeof(float));
-    linear_backward(t->datty, G(m, w->out_w), G(m, w->out_b), t->dtmp, a->atty, P(m, w->out_w),
+    lin_backward(m, t->datty, w->out_w, w->out_b, t->dtmp, a->atty,
                     N, C, C);
     memset(t->dqkv, 0, NC * 3 * sizeof(float));
     attention_backward(t->dqkv, t->datty, a->qkv, a->att, b->start, B, T, C, H);
@@ -400,12 +506,12 @@ static void block_backward(model *m, int l, float *dx_in, const float *dx_out, c
     /* dx_in = dmid (residual) + gradient through the attention input */
     if (pre) {
         memset(t->dln, 0, NC * sizeof(float));
-        linear_backward(t->dln, G(m, w->qkv_w), G(m, w->qkv_b), t->dqkv, a->ln1, P(m, w->qkv_w),
+        lin_backward(m, t->dln, w->qkv_w, w->qkv_b, t->dqkv, a->ln1,
                         N, C, 3 * C);
         layernorm_backward(dx_in, G(m, w->ln1_w), G(m, w->ln1_b), t->dln, a->x_in,
                            P(m, w->ln1_w), a->ln1_mean, a->ln1_rstd, N, C);
     } else {
-        linear_backward(dx_in, G(m, w->qkv_w), G(m, w->qkv_b), t->dqkv, a->x_in, P(m, w->qkv_w),
+        lin_backward(m, dx_in, w->qkv_w, w->qkv_b, t->dqkv, a->x_in,
                         N, C, 3 * C);
     }
 }
@@ -421,7 +527,8 @@ static void transformer_backward(model *m)
     memset(t->dlogits, 0, (size_t)N * V * sizeof(float));
     crossentropy_backward(t->dlogits, t->probs, b->targets, N, V, 1.0f / (float)t->last_count);
     memset(t->dln, 0, NC * sizeof(float));
-    linear_backward(t->dln, G(m, t->head_w), G(m, t->head_b), t->dlogits, t->lnf,
+    linear_backward(t->dln, G_trainable(m, t->head_w),
+                    t->head_bias ? G_trainable(m, t->head_b) : NULL, t->dlogits, t->lnf,
                     P(m, t->head_w), N, C, V);
     memset(t->dx, 0, NC * sizeof(float));
     layernorm_backward(t->dx, G(m, t->lnf_w), G(m, t->lnf_b), t->dln, t->x_final, P(m, t->lnf_w),
@@ -438,17 +545,26 @@ static void transformer_backward(model *m)
     dropout_backward(t->dtmp, dout, t->mask_embed, NC, t->last_train ? m->cfg.dropout : 0.0f,
                      site_seed(t->last_seed, 0, SITE_EMBED));
     if (m->cfg.pos == POS_LEARNED)
-        positional_add_backward(G(m, t->pos_emb), t->dtmp, b->pos, N, C);
-    embedding_backward(G(m, t->tok_emb), t->dtmp, b->tokens, N, C, sqrtf((float)C));
+        positional_add_backward(G_trainable(m, t->pos_emb), t->dtmp, b->pos, N, C);
+    embedding_backward(G_trainable(m, t->tok_emb), t->dtmp, b->tokens, N, C, embed_scale(t));
 }
 
 /* ------------------------------------------------------------------------------ generation */
 
 /* One decoding step for B rows: the new token of row r sits at column `col`. Writes the
  * logits of the new tokens into t->logits (B, V). Uses block 0's buffers as scratch. */
-static void decode_step(model *m, const int32_t *tokens, const int32_t *start, int B, int col)
+static arith_status decode_step(model *m, const int32_t *tokens, const int32_t *start, int B,
+                                int col)
 {
     transformer *t = m->impl;
+    if (col >= t->ctx)
+        return arith_error(ARITH_ERR_DATA, "column %d is past the model's context of %d tokens",
+                           col, t->ctx);
+    if (col >= t->cache_T) {
+        arith_status st = cache_reserve(t, t->cache_B, col + 1);
+        if (st)
+            return st;
+    }
     const int C = t->C, F = t->F, H = t->H;
     const bool pre = m->cfg.norm == NORM_PRE;
     block_acts *s = &t->acts[0];
@@ -461,7 +577,7 @@ static void decode_step(model *m, const int32_t *tokens, const int32_t *start, i
     embed(m, x, tokens, pos, B);
     for (int l = 0; l < t->L; l++) {
         const block_params *w = &t->blocks[l];
-        size_t layer_cache = (size_t)l * t->cap_B * t->ctx * C;
+        size_t layer_cache = (size_t)l * t->cache_B * t->cache_T * C;
         float *kc = t->k_cache + layer_cache, *vc = t->v_cache + layer_cache;
         const float *attn_in = x;
         if (pre) {
@@ -469,13 +585,13 @@ static void decode_step(model *m, const int32_t *tokens, const int32_t *start, i
                               P(m, w->ln1_b), B, C);
             attn_in = s->ln1;
         }
-        linear_forward(s->qkv, attn_in, P(m, w->qkv_w), P(m, w->qkv_b), B, C, 3 * C);
+        lin_forward(m, s->qkv, attn_in, w->qkv_w, w->qkv_b, B, C, 3 * C);
         if (m->cfg.pos == POS_ROPE)
             rope_forward(s->qkv, pos, t->rope_cos, t->rope_sin, B, C, H);
         for (int r = 0; r < B; r++)
             cache_store(t, kc, vc, s->qkv + (size_t)r * 3 * C, r, col);
-        attention_decode(s->atty, s->qkv, 3 * C, kc, vc, start, B, col, t->ctx, C, H);
-        linear_forward(s->attproj, s->atty, P(m, w->out_w), P(m, w->out_b), B, C, C);
+        attention_decode(s->atty, s->qkv, 3 * C, kc, vc, start, B, col, t->cache_T, C, H);
+        lin_forward(m, s->attproj, s->atty, w->out_w, w->out_b, B, C, C);
         add_forward(s->mid, x, s->attproj, (size_t)B * C);
         const float *ffn_in;
         if (pre) {
@@ -487,9 +603,9 @@ static void decode_step(model *m, const int32_t *tokens, const int32_t *start, i
                               P(m, w->ln1_b), B, C);
             ffn_in = s->ln1;
         }
-        linear_forward(s->up, ffn_in, P(m, w->up_w), P(m, w->up_b), B, C, F);
+        lin_forward(m, s->up, ffn_in, w->up_w, w->up_b, B, C, F);
         activation_forward(m->cfg.act, s->hid, s->up, (size_t)B * F);
-        linear_forward(s->down, s->hid, P(m, w->down_w), P(m, w->down_b), B, F, C);
+        lin_forward(m, s->down, s->hid, w->down_w, w->down_b, B, F, C);
         if (pre) {
             add_forward(x, s->mid, s->down, (size_t)B * C);
         } else {
@@ -499,9 +615,92 @@ static void decode_step(model *m, const int32_t *tokens, const int32_t *start, i
         }
     }
     layernorm_forward(t->lnf, t->lnf_mean, t->lnf_rstd, x, P(m, t->lnf_w), P(m, t->lnf_b), B, C);
-    linear_forward(t->logits, t->lnf, P(m, t->head_w), P(m, t->head_b), B, C, t->V);
+    head_forward(m, t->logits, t->lnf, B);
+    return ARITH_OK;
 }
 
+/* Incremental decoding keeps its state in the backward's dqkv scratch, which decoding never
+ * touches ((N, 3C) floats, N >= B and C >= 2: room for the 2 + 3B int32 it needs): [0] rows,
+ * [1] the next column (columns before it are in the cache), [2, 2+B) each row's start,
+ * [2+B, 2+3B) the reorder's work. A forward or backward in between ends the decoding. */
+static int32_t *decode_state(const transformer *t)
+{
+    return (int32_t *)t->dqkv;
+}
+
+static arith_status transformer_decode_begin(model *m, const batch *prompts, const float **logits)
+{
+    transformer *t = m->impl;
+    const int B = prompts->B, T = prompts->T, V = t->V;
+    if (B < 1 || T < 1)
+        return arith_error(ARITH_ERR_ARG, "decoding needs at least one prompt token per row");
+    arith_status st = transformer_reserve(m, B, T);
+    if (!st)
+        st = cache_reserve(t, B, T);
+    if (st)
+        return st;
+    /* prefill: the whole prompt at once, keys and values into the cache */
+    forward_logits(m, prompts, false, 0, true);
+    /* each row's last column, packed to (B, V); row r moves down from row r*T + T-1 >= r */
+    for (int r = 0; r < B; r++)
+        memmove(t->logits + (size_t)r * V, t->logits + ((size_t)r * T + T - 1) * V,
+                (size_t)V * sizeof(float));
+    int32_t *d = decode_state(t);
+    d[0] = B;
+    d[1] = T;
+    memcpy(d + 2, prompts->start, (size_t)B * sizeof(int32_t));
+    *logits = t->logits;
+    return ARITH_OK;
+}
+
+static arith_status transformer_decode_next(model *m, const int32_t *tokens, const float **logits)
+{
+    transformer *t = m->impl;
+    int32_t *d = decode_state(t);
+    arith_status st = decode_step(m, tokens, d + 2, d[0], d[1]);
+    if (st)
+        return st;
+    d[1]++;
+    m->logits = t->logits;
+    *logits = t->logits;
+    return ARITH_OK;
+}
+
+typedef struct {
+    transformer *t;
+    int32_t *start;
+    int cols;
+} cache_reorder;
+
+/* Row dst of every layer's keys and values (the filled columns) and its start become row
+ * from's, or the two rows trade places. */
+static void cache_row_move(void *ctx, int dst, int from, bool swap)
+{
+    const cache_reorder *c = ctx;
+    const transformer *t = c->t;
+    const int H = t->H, hd = t->C / t->H;
+    const size_t seg = (size_t)t->cache_T * hd, row = (size_t)H * seg,
+                 layer = (size_t)t->cache_B * row, len = (size_t)c->cols * hd;
+    for (int l = 0; l < t->L; l++) {
+        model_row_move(t->k_cache + l * layer, row, H, seg, len, dst, from, swap);
+        model_row_move(t->v_cache + l * layer, row, H, seg, len, dst, from, swap);
+    }
+    int32_t s = c->start[dst];
+    c->start[dst] = c->start[from];
+    if (swap)
+        c->start[from] = s;
+}
+
+static void transformer_decode_reorder(model *m, const int32_t *src)
+{
+    transformer *t = m->impl;
+    int32_t *d = decode_state(t);
+    const int B = d[0];
+    cache_reorder c = {t, d + 2, d[1]};
+    model_rows_reorder(B, src, d + 2 + B, cache_row_move, &c);
+}
+
+/* Greedy generation on the decode ops. */
 static arith_status transformer_generate(model *m, const batch *prompts, int max_new, int32_t eos,
                                          int32_t *out)
 {
@@ -514,13 +713,16 @@ static arith_status transformer_generate(model *m, const batch *prompts, int max
                            "a prompt of %d tokens plus an answer of up to %d does not fit the "
                            "model's context of %d tokens", T, max_new, t->ctx);
     arith_status st = transformer_reserve(m, B, T);
+    if (!st)
+        st = cache_reserve(t, B, T + max_new - 1);
+    const float *logits = NULL;
+    if (!st)
+        st = transformer_decode_begin(m, prompts, &logits);
     if (st)
         return st;
-    /* prefill: the whole prompt at once, keys and values into the cache */
-    forward_logits(m, prompts, false, 0, true);
     int live = 0;
     for (int r = 0; r < B; r++) {
-        int32_t next = argmax_row(t->logits + ((size_t)r * T + T - 1) * V, V);
+        int32_t next = argmax_row(logits + (size_t)r * V, V);
         out[(size_t)r * max_new] = next;
         t->gen_tokens[r] = next;
         live += next != eos;
@@ -531,11 +733,13 @@ static arith_status transformer_generate(model *m, const batch *prompts, int max
                 out[(size_t)r * max_new + i] = eos;
             continue;
         }
-        decode_step(m, t->gen_tokens, prompts->start, B, T + i - 1);
+        st = transformer_decode_next(m, t->gen_tokens, &logits);
+        if (st)
+            return st;
         live = 0;
         for (int r = 0; r < B; r++) {
             int32_t prev = out[(size_t)r * max_new + i - 1];
-            int32_t next = prev == eos ? eos : argmax_row(t->logits + (size_t)r * V, V);
+            int32_t next = prev == eos ? eos : argmax_row(logits + (size_t)r * V, V);
             out[(size_t)r * max_new + i] = next;
             t->gen_tokens[r] = next;
             live += next != eos;
@@ -552,6 +756,7 @@ static void transformer_destroy(model *m)
     transformer *t = m->impl;
     if (t) {
         workspace_release(t);
+        cache_release(t);
         free(t->blocks);
         arith_free(t->pe);
         arith_free(t->rope_cos);
@@ -567,6 +772,9 @@ static const model_ops transformer_ops = {
     .generate = transformer_generate,
     .reserve = transformer_reserve,
     .destroy = transformer_destroy,
+    .decode_begin = transformer_decode_begin,
+    .decode_next = transformer_decode_next,
+    .decode_reorder = transformer_decode_reorder,
 };
 
 
@@ -600,38 +808,48 @@ arith_status transformer_create(model **out, const model_config *cfg)
     }
     const int C = t->C, F = t->F;
     param_table *pt = &m->params;
-    st = model_declare(pt, &t->tok_emb, "tok_emb.weight", 2, t->V, C);
+    t->gpt2 = cfg->kind == MODEL_GPT2;
+    t->head_bias = !(t->gpt2 && cfg->tie);
+    /* GPT-2 uses Hugging Face's names and Conv1D (in, out) shapes, so that its checkpoints load
+     * as they are; `d` flips a 2-d shape to that layout. */
+    const bool hf = t->gpt2;
+    const char *tok_name = !hf ? "tok_emb.weight" : cfg->tie ? "wte.weight" : "in_layer.weight";
+    st = model_declare(pt, &t->tok_emb, tok_name, 2, t->V, C);
     if (!st && cfg->pos == POS_LEARNED)
-        st = model_declare(pt, &t->pos_emb, "pos_emb.weight", 2, t->ctx, C);
+        st = model_declare(pt, &t->pos_emb, hf ? "wpe.weight" : "pos_emb.weight", 2, t->ctx, C);
     char name[PARAM_NAME_MAX];
-#define BLOCK(field, suffix, ndim, d0, d1)                                                   \
+#define BLOCK(field, ours, theirs, ndim, d0, d1)                                             \
     if (!st) {                                                                               \
-        snprintf(name, sizeof name, "layers.%d.%s", l, suffix);                              \
-        st = model_declare(pt, &t->blocks[l].field, name, ndim, d0, d1);                           \
+        snprintf(name, sizeof name, hf ? "h.%d.%s" : "layers.%d.%s", l, hf ? theirs : ours);   \
+        st = model_declare(pt, &t->blocks[l].field, name, ndim, hf && (ndim) == 2 ? (d1) : (d0), \
+                           hf && (ndim) == 2 ? (d0) : (d1));                                 \
     }
     for (int l = 0; l < t->L; l++) {
-        BLOCK(ln1_w, "ln1.weight", 1, C, 0)
-        BLOCK(ln1_b, "ln1.bias", 1, C, 0)
-        BLOCK(qkv_w, "attn.qkv.weight", 2, 3 * C, C)
-        BLOCK(qkv_b, "attn.qkv.bias", 1, 3 * C, 0)
-        BLOCK(out_w, "attn.out.weight", 2, C, C)
-        BLOCK(out_b, "attn.out.bias", 1, C, 0)
-        BLOCK(ln2_w, "ln2.weight", 1, C, 0)
-        BLOCK(ln2_b, "ln2.bias", 1, C, 0)
-        BLOCK(up_w, "ffn.up.weight", 2, F, C)
-        BLOCK(up_b, "ffn.up.bias", 1, F, 0)
-        BLOCK(down_w, "ffn.down.weight", 2, C, F)
-        BLOCK(down_b, "ffn.down.bias", 1, C, 0)
+        BLOCK(ln1_w, "ln1.weight", "ln_1.weight", 1, C, 0)
+        BLOCK(ln1_b, "ln1.bias", "ln_1.bias", 1, C, 0)
+        BLOCK(qkv_w, "attn.qkv.weight", "attn.c_attn.weight", 2, 3 * C, C)
+        BLOCK(qkv_b, "attn.qkv.bias", "attn.c_attn.bias", 1, 3 * C, 0)
+        BLOCK(out_w, "attn.out.weight", "attn.c_proj.weight", 2, C, C)
+        BLOCK(out_b, "attn.out.bias", "attn.c_proj.bias", 1, C, 0)
+        BLOCK(ln2_w, "ln2.weight", "ln_2.weight", 1, C, 0)
+        BLOCK(ln2_b, "ln2.bias", "ln_2.bias", 1, C, 0)
+        BLOCK(up_w, "ffn.up.weight", "mlp.c_fc.weight", 2, F, C)
+        BLOCK(up_b, "ffn.up.bias", "mlp.c_fc.bias", 1, F, 0)
+        BLOCK(down_w, "ffn.down.weight", "mlp.c_proj.weight", 2, C, F)
+        BLOCK(down_b, "ffn.down.bias", "mlp.c_proj.bias", 1, C, 0)
     }
 #undef BLOCK
     if (!st)
         st = model_declare(pt, &t->lnf_w, "ln_f.weight", 1, C, 0);
     if (!st)
         st = model_declare(pt, &t->lnf_b, "ln_f.bias", 1, C, 0);
-    if (!st)
-        st = model_declare(pt, &t->head_w, "head.weight", 2, t->V, C);
-    if (!st)
-        st = model_declare(pt, &t->head_b, "head.bias", 1, t->V, 0);
+    if (!st && t->head_bias) {
+        st = model_declare(pt, &t->head_w, hf ? "out_layer.weight" : "head.weight", 2, t->V, C);
+        if (!st)
+            st = model_declare(pt, &t->head_b, hf ? "out_layer.bias" : "head.bias", 1, t->V, 0);
+    } else {
+        t->head_w = t->tok_emb; /* tied: logits = x @ wte^T */
+    }
     if (!st)
         st = params_alloc(pt);
     if (!st && cfg->pos == POS_SINUSOIDAL) {
@@ -654,7 +872,8 @@ arith_status transformer_create(model **out, const model_config *cfg)
     for (int i = 0; !st && i < pt->count; i++) {
         const char *n = pt->views[i].name;
         size_t len = strlen(n);
-        if (strstr(n, "ln") && len > 7 && strcmp(n + len - 7, ".weight") == 0)
+        if (strstr(n, "ln") && !strstr(n, "in_layer") && len > 7 &&
+            strcmp(n + len - 7, ".weight") == 0)
             for (size_t j = 0; j < pt->views[i].size; j++)
                 pt->data[pt->views[i].offset + j] = 1.0f;
     }
@@ -672,8 +891,38 @@ static void fill_uniform(float *x, size_t n, float bound, rng_state *rng)
         x[i] = (2.0f * rng_uniform(rng) - 1.0f) * bound;
 }
 
+/* GPT-2's initialization (Hugging Face's _init_weights): every weight N(0, 0.02), the two
+ * residual projections (c_proj) N(0, 0.02 / sqrt(2 L)), biases 0, layer norms 1 and 0. Seed 003's
+ * new input and output layers get the same N(0, 0.02), so a fresh model starts as GPT-2 would. */
+static void gpt2_init_weights(model *m, rng_state *rng)
+{
+    const transformer *t = m->impl;
+    param_table *pt = &m->params;
+    const float proj_std = 0.02f / sqrtf(2.0f * (float)t->L);
+    for (int i = 0; i < pt->count; i++) {
+        param_view *v = &pt->views[i];
+        float *x = pt->data + v->offset;
+        const char *n = v->name;
+        const bool weight = strstr(n, ".weight") != NULL;
+        if (strstr(n, "ln_")) {
+            for (size_t j = 0; j < v->size; j++)
+                x[j] = weight ? 1.0f : 0.0f;
+        } else if (weight) {
+            float std = strstr(n, "c_proj.weight") ? proj_std : 0.02f;
+            for (size_t j = 0; j < v->size; j++)
+                x[j] = std * rng_normal(rng);
+        } else {
+            memset(x, 0, v->size * sizeof(float));
+        }
+    }
+}
+
 void transformer_init_weights(model *m, rng_state *rng)
 {
+    if (m->cfg.kind == MODEL_GPT2) {
+        gpt2_init_weights(m, rng);
+        return;
+    }
     /* As seed 001's torch model: embedding and head U(-0.1, 0.1), head bias 0; every block
      * matrix Xavier-uniform (nn.Transformer resets them so); attention biases 0, feed-forward
      * biases U(+-1/sqrt(fan_in)) (nn.Linear's default); layer norms 1 and 0; learned positions

@@ -33,11 +33,13 @@ arith_status checkpoint_save(const char *path, const model *m, const optimizer_s
     if (opt) {
         for (int i = 0; i < pt->count; i++) {
             const param_view *v = &pt->views[i];
+            if (opt->slot[i] == SIZE_MAX) /* frozen: no moments */
+                continue;
             snprintf(names[k], sizeof names[k], "optim.m.%s", v->name);
-            entries[k] = (st_entry){names[k], v->ndim, v->shape, opt->m + v->offset};
+            entries[k] = (st_entry){names[k], v->ndim, v->shape, opt->m + opt->slot[i]};
             k++;
             snprintf(names[k], sizeof names[k], "optim.v.%s", v->name);
-            entries[k] = (st_entry){names[k], v->ndim, v->shape, opt->v + v->offset};
+            entries[k] = (st_entry){names[k], v->ndim, v->shape, opt->v + opt->slot[i]};
             k++;
         }
     }
@@ -138,12 +140,12 @@ arith_status checkpoint_load(const char *path, model *m, optimizer_state *opt)
             break;
         }
         st = st_copy_f32(&f, v->name, pt->data + v->offset, v->size);
-        if (st == ARITH_OK && opt) {
+        if (st == ARITH_OK && opt && opt->slot[i] != SIZE_MAX) {
             snprintf(name, sizeof name, "optim.m.%s", v->name);
-            st = st_copy_f32(&f, name, opt->m + v->offset, v->size);
+            st = st_copy_f32(&f, name, opt->m + opt->slot[i], v->size);
             if (st == ARITH_OK) {
                 snprintf(name, sizeof name, "optim.v.%s", v->name);
-                st = st_copy_f32(&f, name, opt->v + v->offset, v->size);
+                st = st_copy_f32(&f, name, opt->v + opt->slot[i], v->size);
             }
         }
     }

@@ -1,6 +1,8 @@
 /* Optimizers (Adam, AdamW), learning-rate schedules and gradient clipping, all walking the
  * parameter table. Moments live in two buffers shaped like the parameter buffer. */
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "train/train.h"
@@ -10,8 +12,16 @@
 arith_status optimizer_init(optimizer_state *opt, const param_table *params)
 {
     memset(opt, 0, sizeof *opt);
-    opt->m = arith_alloc(params->total * sizeof(float));
-    opt->v = arith_alloc(params->total * sizeof(float));
+    opt->slot = malloc((size_t)(params->count > 0 ? params->count : 1) * sizeof *opt->slot);
+    if (!opt->slot)
+        return ARITH_ERR_MEMORY;
+    for (int i = 0; i < params->count; i++) {
+        opt->slot[i] = params->views[i].trainable ? opt->size : SIZE_MAX;
+        if (params->views[i].trainable)
+            opt->size += params->views[i].size;
+    }
+    opt->m = arith_alloc((opt->size ? opt->size : 1) * sizeof(float));
+    opt->v = arith_alloc((opt->size ? opt->size : 1) * sizeof(float));
     if (!opt->m || !opt->v) {
         optimizer_free(opt);
         return ARITH_ERR_MEMORY;
@@ -23,6 +33,7 @@ void optimizer_free(optimizer_state *opt)
 {
     arith_free(opt->m);
     arith_free(opt->v);
+    free(opt->slot);
     memset(opt, 0, sizeof *opt);
 }
 
@@ -41,10 +52,10 @@ void optimizer_step(optimizer_state *opt, param_table *params, const train_confi
     const float lr_f = (float)lr;
     for (int i = 0; i < params->count; i++) {
         const param_view *view = &params->views[i];
-        if (!view->trainable)
+        if (!view->trainable || opt->slot[i] == SIZE_MAX)
             continue;
         float *w = params->data + view->offset, *g = params->grad + view->offset;
-        float *m = opt->m + view->offset, *v = opt->v + view->offset;
+        float *m = opt->m + opt->slot[i], *v = opt->v + opt->slot[i];
         const long n = (long)view->size;
 #pragma omp parallel for schedule(static) if (n > 16384)
         for (long j = 0; j < n; j++) {

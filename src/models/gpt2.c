@@ -1,0 +1,202 @@
+/* GPT-2 checkpoints as Hugging Face distributes them (model.safetensors): sizes read from the
+ * tensors' shapes, every name and shape checked, weights copied into a gpt2 model as they are
+ * (both use Hugging Face's names and Conv1D layouts, so nothing is transposed). */
+#define _POSIX_C_SOURCE 200809L
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/io.h"
+#include "models/model.h"
+
+/* A block's tensors, after "h.N.". */
+static const char *const block_names[] = {
+    "ln_1.weight",      "ln_1.bias",      "attn.c_attn.weight", "attn.c_attn.bias",
+    "attn.c_proj.weight", "attn.c_proj.bias", "ln_2.weight",      "ln_2.bias",
+    "mlp.c_fc.weight",  "mlp.c_fc.bias",  "mlp.c_proj.weight",  "mlp.c_proj.bias",
+};
+#define N_BLOCK_NAMES ((int)(sizeof block_names / sizeof *block_names))
+
+/* Tensor `name` under the file's prefix ("" or "transformer." as GPT2LMHeadModel saves). */
+static const st_tensor *find(const gpt2_pretrained *g, const char *name)
+{
+    char full[PARAM_NAME_MAX * 2];
+    snprintf(full, sizeof full, "%s%s", g->prefix, name);
+    return st_find(&g->file, full);
+}
+
+/* The layer index of "h.N.rest" (rest written to *rest), or -1. */
+static int layer_of(const char *name, const char **rest)
+{
+    if (strncmp(name, "h.", 2) != 0)
+        return -1;
+    char *end = NULL;
+    long n = strtol(name + 2, &end, 10);
+    if (end == name + 2 || *end != '.' || n < 0 || n > 100000)
+        return -1;
+    *rest = end + 1;
+    return (int)n;
+}
+
+/* The head count: Hugging Face's config.json ("n_head") beside the file, or PATH's stem with
+ * .json; 0 when neither exists. */
+static arith_status read_head_count(const char *path, int *heads)
+{
+    *heads = 0;
+    char cand[2][1024];
+    const char *slash = strrchr(path, '/');
+    int dir = slash ? (int)(slash - path) + 1 : 0;
+    snprintf(cand[0], sizeof cand[0], "%.*sconfig.json", dir, path);
+    size_t len = strlen(path);
+    if (len > 12 && strcmp(path + len - 12, ".safetensors") == 0)
+        snprintf(cand[1], sizeof cand[1], "%.*s.json", (int)(len - 12), path);
+    else
+        cand[1][0] = '\0';
+    for (int i = 0; i < 2; i++) {
+        if (!cand[i][0])
+            continue;
+        FILE *f = fopen(cand[i], "rb");
+        if (!f)
+            continue;
+        fclose(f);
+        char *text = NULL;
+        size_t size = 0;
+        arith_status st = io_read_file(cand[i], &text, &size);
+        if (st)
+            return st;
+        cJSON *json = cJSON_Parse(text);
+        free(text);
+        const cJSON *n = json ? cJSON_GetObjectItemCaseSensitive(json, "n_head") : NULL;
+        if (!cJSON_IsNumber(n) || n->valuedouble < 1) {
+            cJSON_Delete(json);
+            return arith_error(ARITH_ERR_FORMAT, "%s: no positive \"n_head\" in this GPT-2 "
+                               "config", cand[i]);
+        }
+        *heads = (int)n->valuedouble;
+        cJSON_Delete(json);
+        return ARITH_OK;
+    }
+    return ARITH_OK;
+}
+
+arith_status gpt2_pretrained_read(gpt2_pretrained *g, const char *path)
+{
+    memset(g, 0, sizeof *g);
+    arith_status st = st_read(&g->file, path);
+    if (st)
+        return st;
+    g->prefix = st_find(&g->file, "transformer.wpe.weight") ? "transformer." : "";
+    const st_tensor *wpe = find(g, "wpe.weight");
+    if (!wpe || wpe->ndim != 2) {
+        st = arith_error(ARITH_ERR_FORMAT, "%s: no 2-d tensor 'wpe.weight' (the position "
+                         "embedding every GPT-2 checkpoint has); is this a GPT-2 model?", path);
+        goto fail;
+    }
+    g->context = (int)wpe->shape[0];
+    g->d_model = (int)wpe->shape[1];
+    const st_tensor *wte = find(g, "wte.weight");
+    g->vocab = wte && wte->ndim == 2 ? (int)wte->shape[0] : 0;
+    /* every name must be GPT-2's; the layer count is one past the largest h.N */
+    size_t plen = strlen(g->prefix);
+    for (int i = 0; i < g->file.count; i++) {
+        const char *name = g->file.tensors[i].name;
+        if (strncmp(name, g->prefix, plen) == 0)
+            name += plen;
+        const char *rest = NULL;
+        int layer = layer_of(name, &rest);
+        bool known = strcmp(name, "wte.weight") == 0 || strcmp(name, "wpe.weight") == 0 ||
+                     strcmp(name, "ln_f.weight") == 0 || strcmp(name, "ln_f.bias") == 0 ||
+                     strcmp(g->file.tensors[i].name, "lm_head.weight") == 0;
+        if (layer >= 0) {
+            /* the causal-mask buffers older checkpoints carry are not parameters */
+            known = strcmp(rest, "attn.bias") == 0 || strcmp(rest, "attn.masked_bias") == 0;
+            for (int k = 0; !known && k < N_BLOCK_NAMES; k++)
+                known = strcmp(rest, block_names[k]) == 0;
+            if (known && layer + 1 > g->layers)
+                g->layers = layer + 1;
+        }
+        if (!known) {
+            st = arith_error(ARITH_ERR_FORMAT, "%s: tensor '%s' is not part of GPT-2 (names are "
+                             "wte, wpe, h.N.ln_1, h.N.attn.c_attn, h.N.attn.c_proj, h.N.ln_2, "
+                             "h.N.mlp.c_fc, h.N.mlp.c_proj, ln_f)", path,
+                             g->file.tensors[i].name);
+            goto fail;
+        }
+    }
+    if (g->layers < 1) {
+        st = arith_error(ARITH_ERR_FORMAT, "%s: no GPT-2 blocks (h.0.*)", path);
+        goto fail;
+    }
+    const st_tensor *fc = find(g, "h.0.mlp.c_fc.weight");
+    if (!fc || fc->ndim != 2) {
+        st = arith_error(ARITH_ERR_FORMAT, "%s: tensor '%sh.0.mlp.c_fc.weight' is missing or not "
+                         "2-d", path, g->prefix);
+        goto fail;
+    }
+    g->ffn = (int)fc->shape[1];
+    st = read_head_count(path, &g->heads);
+    if (st)
+        goto fail;
+    if (g->heads == 0) {
+        /* every released GPT-2 (124M, 355M, 774M, 1.5B) has heads of 64 */
+        if (g->d_model % 64 != 0) {
+            st = arith_error(ARITH_ERR_FORMAT, "%s: cannot tell the head count (d_model %d is "
+                             "not a multiple of GPT-2's head size 64); put Hugging Face's "
+                             "config.json beside the file", path, g->d_model);
+            goto fail;
+        }
+        g->heads = g->d_model / 64;
+    }
+    if (g->d_model % g->heads != 0) {
+        st = arith_error(ARITH_ERR_FORMAT, "%s: %d heads do not divide d_model %d", path,
+                         g->heads, g->d_model);
+        goto fail;
+    }
+    return ARITH_OK;
+fail:
+    gpt2_pretrained_free(g);
+    return st;
+}
+
+void gpt2_pretrained_free(gpt2_pretrained *g)
+{
+    st_free(&g->file);
+    memset(g, 0, sizeof *g);
+}
+
+arith_status gpt2_pretrained_load(model *m, const gpt2_pretrained *g)
+{
+    if (m->cfg.kind != MODEL_GPT2)
+        return arith_error(ARITH_ERR_ARG, "GPT-2 weights load only into --model gpt2");
+    const char *path = g->file.path;
+    const param_table *pt = &m->params;
+    for (int i = 0; i < pt->count; i++) {
+        const param_view *v = &pt->views[i];
+        /* seed 003's new layers start fresh; so does wte when the model does not use it */
+        if (strncmp(v->name, "in_layer.", 9) == 0 || strncmp(v->name, "out_layer.", 10) == 0)
+            continue;
+        const st_tensor *t = find(g, v->name);
+        if (!t)
+            return arith_error(ARITH_ERR_FORMAT, "%s: tensor '%s%s' is missing", path, g->prefix,
+                               v->name);
+        bool same = t->ndim == v->ndim;
+        for (int d = 0; same && d < v->ndim; d++)
+            same = t->shape[d] == v->shape[d];
+        if (!same) {
+            char have[64] = "", want[64] = "";
+            for (int d = 0; d < t->ndim && d < PARAM_MAX_DIMS; d++)
+                snprintf(have + strlen(have), sizeof have - strlen(have), "%s%lld", d ? ", " : "",
+                         (long long)t->shape[d]);
+            for (int d = 0; d < v->ndim; d++)
+                snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", d ? ", " : "",
+                         (long long)v->shape[d]);
+            return arith_error(ARITH_ERR_FORMAT, "%s: tensor '%s%s' has shape [%s], the model "
+                               "needs [%s]", path, g->prefix, v->name, have, want);
+        }
+        arith_status st = st_copy_f32(&g->file, t->name, pt->data + v->offset, v->size);
+        if (st)
+            return st;
+    }
+    return ARITH_OK;
+}
