@@ -77,7 +77,7 @@ int main(int argc, char **argv)
     }
     eval_result r = {0};
     if (!st)
-        st = evaluate(s.model, &s.tok, &s.test, gen_n, gen_batch, NULL, NULL, 0, &r);
+        st = evaluate(s.model, &s.tok, &s.task, &s.test, gen_n, gen_batch, NULL, NULL, 0, &r);
     if (st) {
         fprintf(stderr, "bench_seed001: %s\n", arith_error_message());
         return 1;

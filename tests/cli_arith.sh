@@ -103,6 +103,25 @@ expect 0 "^[0-9?]+$" -- "$ARITH" predict run1 "12+34="
 out=$(printf '1+2=\n33+44\n' | "$ARITH" predict run1)
 [ "$(wc -l <<<"$out")" -eq 2 ] && ok || bad "predict from stdin gave: $out"
 
+# --- beam search: any of K answers, the top answer beside; beam 1 is greedy
+expect 0 "exact match [01]\.[0-9]+ \([0-9]+/200\) with any of 3 beam answers, [01]\.[0-9]+ \([0-9]+/200\) with the top answer on run1/test.csv" -- "$ARITH" eval run1 --beam 3
+expect 0 "\"beam\": 3, \"top_accuracy\": [01]\.[0-9]+" -- "$ARITH" eval run1 --beam 3 --json
+strip_seconds() { sed 's/"seconds": [0-9.]*//'; }
+[ "$("$ARITH" eval run1 --beam 1 --json | strip_seconds)" = "$("$ARITH" eval run1 --json | strip_seconds)" ] \
+    && ok || bad "eval --beam 1 differs from greedy eval"
+out=$("$ARITH" predict run1 --beam 3 "12+34=" "5+6=")
+# three answers per prompt, each with its log-probability, best first; a blank line after each
+# (the last one cut by $(...))
+[ "$(grep -cE $'^[0-9?]*\t-?[0-9]+\\.[0-9]{4}(\tno-eos)?$' <<<"$out")" -eq 6 ] && [ "$(grep -c '^$' <<<"$out")" -eq 1 ] \
+    && ok || bad "predict --beam 3 gave: $out"
+awk -F'\t' 'NF == 0 { prev = "" ; next } prev != "" && $2 > prev { bad = 1 } { prev = $2 } END { exit bad }' <<<"$out" \
+    && ok || bad "predict --beam 3 answers are not best first: $out"
+[ "$("$ARITH" predict run1 --beam 1 "12+34=")" = "$("$ARITH" predict run1 "12+34=")" ] \
+    && ok || bad "predict --beam 1 differs from greedy predict"
+expect 2 "--beam: '0' is not an integer in 1\.\.256" -- "$ARITH" eval run1 --beam 0
+expect 2 "--beam: 'x' is not an integer" -- "$ARITH" predict run1 --beam x "1+1="
+expect 2 "--beam needs a value" -- "$ARITH" eval run1 --beam
+
 # bad prompts name what is wrong
 expect 1 "character '\*'" -- "$ARITH" predict run1 "12*3="
 expect 1 "argument 1: .*3 digits, more than the tokenizer's 2" -- "$ARITH" predict run1 "123+4="
@@ -138,6 +157,8 @@ expect 0 "lstm on expr \(operands 0..50\)" -- "$ARITH" train "${LSTM[@]}" --task
 grep -q '[0-9]' run_lstm/test.csv && grep -q '^.*[-+*].*=,' run_lstm/train.csv && ok || bad "expr run lacks its data"
 expect 0 "teacher-forced exact match [01]\.[0-9]+ \([0-9]+/300\)" -- "$ARITH" eval run_lstm --teacher-forced
 expect 0 "" -- "$ARITH" predict run_lstm "14*(43+20)="
+expect 0 "exact match [01]\.[0-9]+ \([0-9]+/300\) with any of 2 beam answers" -- "$ARITH" eval run_lstm --beam 2
+[ "$("$ARITH" predict run_lstm --beam 4 "14*(43+20)=" | grep -c $'\t')" -eq 4 ] && ok || bad "LSTM predict --beam 4"
 # seed 000's CSV layout: an unnamed index column and quoted fields; a bad row names file:line
 printf ',src,tgt\n0,14*(43+20)=,882\n1,"(6+1)*5=",35\n2,13+32+29=,74\n3,31*(3-11)=,-248\n' >seed000.csv
 expect 0 "final test exact match" -- "$ARITH" train "${LSTM[@]}" --task expr --train-csv seed000.csv --test-csv seed000.csv --steps 2 --run run_csv000
@@ -148,6 +169,8 @@ expect 1 "bad000.csv:3" -- "$ARITH" train "${LSTM[@]}" --task expr --train-csv b
 expect 1 "seq2seq emits answers of one fixed width, but training example 1" -- "$ARITH" train --model seq2seq --tokenizer char --style spaced --digits 2 --n 500 --steps 2 --run run_s2s_bad
 expect 0 "best test loss" -- "$ARITH" train --model seq2seq --tokenizer char --style spaced --digits 2 --answer-width 3 --input onehot --hidden 8 --layers 1 --n 500 --steps 20 --best-by loss --samples 1 --threads 1 --run run_s2s
 expect 0 "" -- "$ARITH" predict run_s2s "12 + 34"
+expect 2 "--beam 2: seq2seq emits every answer position at once" -- "$ARITH" eval run_s2s --beam 2
+expect 2 "--beam 3: seq2seq" -- "$ARITH" predict run_s2s --beam 3 "12 + 34"
 expect 2 "--style spaced is seed 002's addition format" -- "$ARITH" train --task expr --style spaced --run run_s2s_bad2
 expect 2 "--head regression needs --model lstm" -- "$ARITH" train --head regression --run run_reg_bad
 # the counter: trained on 1..10 bits, evaluated per length on 11..14 and on 50 bits
@@ -157,6 +180,7 @@ expect 0 "^ +12 +[0-9]+ +[01]\.[0-9]+ +[0-9]+\.[0-9]+$" -- "$ARITH" eval run_cou
 expect 0 "rounded exact match .* on 50 new 50-bit examples" -- "$ARITH" eval run_count --digits 50 --n 50
 expect 0 "\"by_length\": \[\{\"length\": 11" -- "$ARITH" eval run_count --json
 expect 0 "^-?[0-9]+\.[0-9]+$" -- "$ARITH" predict run_count "0110111="
+expect 2 "--beam 2: a regression head predicts one number" -- "$ARITH" eval run_count --beam 2
 expect 2 "--digits: '5..3' is not a length or a range" -- "$ARITH" train --task count --digits 5..3
 
 echo "cli_arith: $passed passed, $failed failed"

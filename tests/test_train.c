@@ -55,7 +55,8 @@ static void test_learns_addition(const char *base)
     session back;
     CHECK_OK(session_load_run(&back, run, "best"));
     eval_result again;
-    CHECK_OK(evaluate(back.model, &back.tok, &back.test, 0, 100, NULL, NULL, 0, &again));
+    CHECK_OK(evaluate(back.model, &back.tok, &back.task, &back.test, 0, 100, NULL, NULL, 0,
+                      &again));
     CHECK(again.correct >= r.correct); /* best >= last */
     const char *prompts[] = {"123+456=", "999+1=", "0+0="};
     char *answers[3] = {0};
@@ -157,6 +158,82 @@ static void test_resume_is_exact(const char *base)
     remove_run(run_b);
 }
 
+/* Seed 003's setting on Hugging Face's file format: start from GPT-2 weights, train only
+ * ln and wpe (plus the new input and output layers). Every other GPT-2 tensor in the saved run
+ * is bit-identical to the file, frozen tensors carry no optimizer moments, a resumed run
+ * continues, and the run loads without the weights file it started from. */
+static void test_gpt2_init_frozen(const char *base)
+{
+    char run[256], init[300], cmd[700], path[300];
+    snprintf(run, sizeof run, "%s/gpt2", base);
+    snprintf(init, sizeof init, "%s/gpt2_init.safetensors", base);
+    snprintf(cmd, sizeof cmd, "cp %s/tests/fixtures/gpt2_hf_tiny.safetensors %s && cp "
+             "%s/tests/fixtures/gpt2_hf_tiny.json %s/gpt2_init.json", ARITH_SOURCE_DIR, init,
+             ARITH_SOURCE_DIR, base);
+    CHECK(system(cmd) == 0);
+    train_config cfg;
+    train_config_defaults(&cfg);
+    const char *set[][2] = {{"task", "xor"}, {"digits", "3"}, {"n", "64"}, {"test-frac", "0.25"},
+                            {"model", "gpt2"}, {"init", init}, {"train", "ln,wpe"},
+                            {"dropout", "0"}, {"steps", "20"}, {"batch", "16"},
+                            {"threads", "1"}, {"samples", "0"}, {"run", run}};
+    for (size_t i = 0; i < sizeof set / sizeof *set; i++)
+        CHECK_OK(train_config_set(&cfg, set[i][0], set[i][1]));
+    session s;
+    CHECK_OK(session_open(&s, &cfg, NULL));
+    CHECK(s.model->cfg.d_model == 32 && s.model->cfg.layers == 2 && s.model->cfg.heads == 4);
+    CHECK_OK(train_run(&s, NULL, false, NULL));
+    session_close(&s);
+
+    st_file hf, saved;
+    CHECK_OK(st_read(&hf, init));
+    snprintf(path, sizeof path, "%s/last.safetensors", run);
+    CHECK_OK(st_read(&saved, path));
+    int same = 0, trained = 0;
+    for (int i = 0; i < hf.count; i++) {
+        const st_tensor *t = &hf.tensors[i], *u = st_find(&saved, t->name);
+        size_t len = strlen(t->name);
+        if (strcmp(t->name, "wte.weight") == 0 ||
+            (len > 10 && strcmp(t->name + len - 10, ".attn.bias") == 0)) { /* mask buffers */
+            CHECK_MSG(!u, "%s should not be in the run", t->name);
+            continue;
+        }
+        CHECK_MSG(u && u->nbytes == t->nbytes, "%s missing from the run", t->name);
+        if (!u || u->nbytes != t->nbytes)
+            continue;
+        bool identical = memcmp(u->data, t->data, t->nbytes) == 0;
+        bool trainable = strstr(t->name, "ln_") || strstr(t->name, "wpe");
+        char moment[128];
+        snprintf(moment, sizeof moment, "optim.m.%s", t->name);
+        CHECK_MSG(identical != trainable, "%s: %s", t->name,
+                  trainable ? "did not train" : "changed while frozen");
+        CHECK_MSG((st_find(&saved, moment) != NULL) == trainable, "%s: moments %s", t->name,
+                  trainable ? "missing" : "kept for a frozen tensor");
+        same += identical;
+        trained += !identical;
+    }
+    CHECK_MSG(same == 16 && trained == 11, "%d identical, %d trained", same, trained);
+    CHECK(st_find(&saved, "optim.m.in_layer.weight") && st_find(&saved, "optim.v.out_layer.bias"));
+    st_free(&hf);
+    st_free(&saved);
+
+    /* the weights file is not needed any more: resume and load without it */
+    unlink(init);
+    train_config again;
+    train_progress progress;
+    CHECK_OK(checkpoint_read_config(path, &again, &progress));
+    CHECK_OK(train_config_set(&again, "steps", "30"));
+    CHECK_OK(session_open(&s, &again, run));
+    CHECK_OK(train_run(&s, NULL, true, NULL));
+    CHECK(params_count_trainable(&s.model->params) < s.model->params.total / 2);
+    session_close(&s);
+    CHECK_OK(session_load_run(&s, run, "last"));
+    session_close(&s);
+    snprintf(cmd, sizeof cmd, "%s/gpt2_init.json", base);
+    unlink(cmd);
+    remove_run(run);
+}
+
 /* One AdamW step on one weight, by hand (torch.optim.AdamW's formulas). */
 static void test_adamw_step(void)
 {
@@ -238,6 +315,7 @@ int main(void)
     test_config();
     test_adamw_step();
     test_resume_is_exact(base);
+    test_gpt2_init_frozen(base);
     test_learns_addition(base);
     test_learns_with_char_tokenizer(base);
     rmdir(base);

@@ -36,7 +36,7 @@ static void print_usage(FILE *out)
             "usage: arith COMMAND [OPTIONS]\n\n"
             "commands:\n"
             "  train [--OPTION VALUE ...]      train a model (arith train --help lists options)\n"
-            "  eval RUN_DIR [OPTIONS]          exact-match accuracy by greedy generation\n"
+            "  eval RUN_DIR [OPTIONS]          exact-match accuracy by greedy generation (or --beam K)\n"
             "  predict RUN_DIR [PROMPT ...]    answer prompts (or one per line from stdin)\n"
             "  data --task add --digits N --n N [--out FILE]   write a data set as CSV\n"
             "  version                         print the version\n\n"
@@ -119,9 +119,13 @@ static void on_eval(void *ctx, long long step, long long total, const eval_resul
 {
     progress_view *pv = ctx;
     end_line(pv);
-    char extra[96] = "";
+    char extra[160] = "";
+    if (r->exact != r->correct) /* symbolic: right up to equivalence */
+        snprintf(extra, sizeof extra, " up to equivalence, exact string match %.4f",
+                 r->total ? (double)r->exact / r->total : 0.0);
     if (!isnan(r->mae))
-        snprintf(extra, sizeof extra, ", mean abs error %.4f", r->mae);
+        snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ", mean abs error %.4f",
+                 r->mae);
     if (!isnan(r->loss))
         snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ", test loss %.4f",
                  r->loss);
@@ -245,30 +249,45 @@ static int cmd_train(int argc, char **argv)
     if (resume)
         snprintf(s.cfg.run, sizeof s.cfg.run, "%s", resume);
     progress_view pv = {.tty = isatty(STDERR_FILENO), .t_start = time_now()};
-    char lengths[48], shape[160];
+    char lengths[48], shape[TRAIN_PATH_MAX + 200];
     if (s.task.kind == TASK_EXPR)
         snprintf(lengths, sizeof lengths, "operands 0..50");
     else if (s.cfg.digits.lo == s.cfg.digits.hi)
         snprintf(lengths, sizeof lengths, "%d %s", s.cfg.digits.hi,
-                 s.task.kind == TASK_COUNT ? "bits" : "digits");
+                 s.task.kind == TASK_COUNT || s.task.kind == TASK_XOR ? "bits" : "digits");
     else
         snprintf(lengths, sizeof lengths, "%d..%d %s", s.cfg.digits.lo, s.cfg.digits.hi,
-                 s.task.kind == TASK_COUNT ? "bits" : "digits");
+                 s.task.kind == TASK_COUNT || s.task.kind == TASK_XOR ? "bits" : "digits");
+    const bool attention = s.model->cfg.kind == MODEL_TRANSFORMER || s.model->cfg.kind == MODEL_GPT2;
     if (s.model->cfg.kind == MODEL_TRANSFORMER)
         snprintf(shape, sizeof shape, "%d layers, d_model %d, %d heads, ffn %d, pos %s, norm %s",
                  s.cfg.layers, s.cfg.d_model, s.cfg.heads, s.cfg.ffn, s.cfg.pos, s.cfg.norm);
+    else if (s.model->cfg.kind == MODEL_GPT2)
+        snprintf(shape, sizeof shape,
+                 "%d layers, d_model %d, %d heads, ffn %d, context %d, %s%s%s",
+                 s.cfg.layers, s.cfg.d_model, s.cfg.heads, s.cfg.ffn, s.cfg.context,
+                 s.model->cfg.tie ? "tied head" : "new in/out layers",
+                 s.cfg.init[0] ? ", from " : "", s.cfg.init[0] ? s.cfg.init : "");
     else
         snprintf(shape, sizeof shape, "%d %slayers, hidden %d, input %s, head %s",
                  s.cfg.layers, s.model->cfg.kind == MODEL_SEQ2SEQ ? "bidirectional " : "",
                  s.model->cfg.hidden, s.cfg.input, s.cfg.head);
-    if (s.model->cfg.kind != MODEL_TRANSFORMER && s.model->cfg.input == INPUT_EMBED)
+    if (!attention && s.model->cfg.input == INPUT_EMBED)
         snprintf(shape + strlen(shape), sizeof shape - strlen(shape), ", embedding %d",
                  s.cfg.d_model);
+    char trained[sizeof s.cfg.train + 64] = "";
+    size_t n_trainable = params_count_trainable(&s.model->params);
+    if (s.cfg.train[0])
+        snprintf(trained, sizeof trained, " (%zu of them trainable: --train %s)", n_trainable,
+                 s.cfg.train);
+    size_t n_params = 0;
+    for (int i = 0; i < s.model->params.count; i++)
+        n_params += s.model->params.views[i].size;
     fprintf(stderr, "arith %s: %s on %s (%s), tokenizer %s%s | %d train / %d test | %s | "
-            "%zu parameters | seed %lld | %d threads\n",
-            ARITH_VERSION, s.cfg.model, s.cfg.task, lengths, s.cfg.tokenizer,
+            "%zu parameters%s | seed %lld | %d threads\n",
+            ARITH_VERSION, s.cfg.model, s.cfg.task, lengths, tokenizer_name(s.tok.kind),
             s.cfg.reverse_answer ? " (reversed answers)" : "", s.train.count, s.test.count, shape,
-            params_count_trainable(&s.model->params), s.cfg.seed, core_threads());
+            n_params, trained, s.cfg.seed, core_threads());
     double load = 0;
     FILE *loadavg = fopen("/proc/loadavg", "r");
     if (loadavg) {
@@ -331,7 +350,7 @@ static int cmd_train(int argc, char **argv)
 
 typedef struct {
     int_range digits;
-    int n, batch, threads, samples;
+    int n, batch, threads, samples, beam;
     long long seed;
     const char *checkpoint;
     const char *csv;
@@ -458,6 +477,10 @@ static int parse_eval_flags(int argc, char **argv, eval_flags *f, const char **p
             if (parse_int_flag(name, value, 0, 1024, &v))
                 return EXIT_USAGE;
             f->threads = (int)v;
+        } else if (strcmp(name, "beam") == 0) {
+            if (parse_int_flag(name, value, 1, 256, &v))
+                return EXIT_USAGE;
+            f->beam = (int)v;
         } else if (for_eval && strcmp(name, "digits") == 0) {
             arith_status st = int_range_parse(&f->digits, value, "digits", 1, 100000);
             if (st)
@@ -482,10 +505,10 @@ static int parse_eval_flags(int argc, char **argv, eval_flags *f, const char **p
             f->teacher_forced = true;
         } else {
             return usage_error(for_eval ? "unknown option --%s (valid: --checkpoint, --digits, "
-                                          "--n, --seed, --csv, --batch, --threads, --samples, "
-                                          "--teacher-forced, --json)"
+                                          "--n, --seed, --csv, --batch, --threads, --beam, "
+                                          "--samples, --teacher-forced, --json)"
                                         : "unknown option --%s (valid: --checkpoint, --batch, "
-                                          "--threads)", name);
+                                          "--threads, --beam)", name);
         }
         i += used - 1;
     }
@@ -496,18 +519,21 @@ static int cmd_eval(int argc, char **argv)
 {
     if (argc > 0 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
         printf("usage: arith eval RUN_DIR [--checkpoint best|last] [--csv FILE | --digits N|A..B "
-               "[--n N] [--seed S]] [--batch N] [--threads N] [--samples K] [--teacher-forced] "
-               "[--json]\n\n"
+               "[--n N] [--seed S]] [--batch N] [--threads N] [--beam K] [--samples K] "
+               "[--teacher-forced] [--json]\n\n"
                "Exact-match accuracy by batched greedy generation (with a key/value cache, or the\n"
                "LSTM's carried state) on the run's test set, on a CSV file, or on N new examples\n"
                "with operands (count: strings) of the given lengths that are not in the run's\n"
                "training set. When the lengths vary, a table gives accuracy per length (and the\n"
                "mean absolute error for a regression head). --teacher-forced also prints the\n"
                "accuracy when the model reads the reference answer while predicting it (seed\n"
-               "000's measure).\n");
+               "000's measure). --beam K searches K answers per prompt (beam search, K > 1;\n"
+               "transformers and LSTM language models): a prompt counts as right when any of\n"
+               "its K answers is, and the top answer's exact match is printed beside it;\n"
+               "--batch prompts of K rows each run at a time.\n");
         return 0;
     }
-    eval_flags f = {.batch = 64, .threads = 0, .samples = 0, .seed = 12345,
+    eval_flags f = {.batch = 64, .threads = 0, .samples = 0, .seed = 12345, .beam = 1,
                     .checkpoint = "best"};
     const char *pos[64];
     int npos = 0;
@@ -544,14 +570,14 @@ static int cmd_eval(int argc, char **argv)
         }
         int n = f.n ? f.n : s.test.count;
         st = dataset_generate(&none, &fresh, &task, 0, n, (uint64_t)f.seed, &s.train);
+        const bool bits = task.kind == TASK_COUNT || task.kind == TASK_XOR;
         set = &fresh;
         if (task.digits_min)
             snprintf(source, sizeof source, "%d new examples of %d..%d %s (seed %lld)", n,
-                     task.digits_min, task.digits, task.kind == TASK_COUNT ? "bits" : "digits",
-                     f.seed);
+                     task.digits_min, task.digits, bits ? "bits" : "digits", f.seed);
         else
             snprintf(source, sizeof source, "%d new %d-%s examples (seed %lld)", n, task.digits,
-                     task.kind == TASK_COUNT ? "bit" : "digit", f.seed);
+                     bits ? "bit" : "digit", f.seed);
     }
     bool regression = s.model->cfg.head == HEAD_REGRESSION;
     eval_result r = {0};
@@ -564,7 +590,8 @@ static int cmd_eval(int argc, char **argv)
     if (!st && (!bl.n || !bl.correct || !bl.abs_err))
         st = arith_error(ARITH_ERR_MEMORY, "out of memory");
     if (!st)
-        st = evaluate(s.model, &s.tok, set, 0, f.batch, on_example_length, &bl, -1, &r);
+        st = evaluate_beam(s.model, &s.tok, &s.task, set, 0, f.batch, f.beam, on_example_length,
+                           &bl, -1, &r);
     eval_result forced = {0};
     if (!st && f.teacher_forced)
         st = evaluate_teacher_forced(s.model, &s.tok, set, 0, f.batch, &forced);
@@ -572,11 +599,19 @@ static int cmd_eval(int argc, char **argv)
     bool table = !st && s.task.kind != TASK_EXPR && bl.hi > bl.lo;
     if (!st) {
         double acc = r.total ? (double)r.correct / r.total : 0.0;
-        const char *what = regression ? "rounded exact match" : "exact match";
+        const bool symbolic = s.task.kind == TASK_SYMBOLIC;
+        const char *what = regression ? "rounded exact match"
+                           : symbolic ? "accuracy up to equivalence"
+                                      : "exact match";
         if (f.json) {
             printf("{\"run\": \"%s\", \"checkpoint\": \"%s\", \"accuracy\": %.6f, "
-                   "\"correct\": %d, \"total\": %d, \"seconds\": %.3f", pos[0], f.checkpoint,
-                   acc, r.correct, r.total, r.seconds);
+                   "\"correct\": %d, \"total\": %d, \"seconds\": %.3f, \"beam\": %d, "
+                   "\"top_accuracy\": %.6f, \"top_correct\": %d", pos[0], f.checkpoint, acc,
+                   r.correct, r.total, r.seconds, f.beam,
+                   r.total ? (double)r.top_correct / r.total : 0.0, r.top_correct);
+            if (symbolic)
+                printf(", \"exact_match\": %.6f, \"exact\": %d",
+                       r.total ? (double)r.exact / r.total : 0.0, r.exact);
             if (!isnan(r.mae))
                 printf(", \"mae\": %.6f", r.mae);
             if (f.teacher_forced)
@@ -591,6 +626,12 @@ static int cmd_eval(int argc, char **argv)
             if (table)
                 print_by_length(&bl, regression, false);
             printf("%s %.4f (%d/%d)", what, acc, r.correct, r.total);
+            if (f.beam > 1)
+                printf(" with any of %d beam answers, %.4f (%d/%d) with the top answer", f.beam,
+                       r.total ? (double)r.top_correct / r.total : 0.0, r.top_correct, r.total);
+            if (symbolic)
+                printf(" (exact string match of the top answer %.4f, %d/%d)",
+                       r.total ? (double)r.exact / r.total : 0.0, r.exact, r.total);
             if (!isnan(r.mae))
                 printf(", mean absolute error %.4f", r.mae);
             printf(" on %s, %s checkpoint, %.2f s (%.0f answers/s)\n", source, f.checkpoint,
@@ -616,11 +657,15 @@ static int cmd_predict(int argc, char **argv)
 {
     if (argc > 0 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
         printf("usage: arith predict RUN_DIR [PROMPT ...] [--checkpoint best|last] [--batch N] "
-               "[--threads N]\n\nPrints the model's answer to each prompt (e.g. \"12+34=\"), one "
-               "per line. With no prompt,\nreads one prompt per line from stdin.\n");
+               "[--threads N] [--beam K]\n\nPrints the model's answer to each prompt (e.g. "
+               "\"12+34=\"), one per line. With no prompt,\nreads one prompt per line from stdin. "
+               "--beam K (K > 1) prints each prompt's K best answers\nby beam search, best "
+               "first, one per line as ANSWER<tab>LOG-PROBABILITY (then <tab>no-eos\nwhen the "
+               "answer ran to the length limit without ending), a blank line after each\n"
+               "prompt's answers.\n");
         return 0;
     }
-    eval_flags f = {.batch = 64, .checkpoint = "best"};
+    eval_flags f = {.batch = 64, .beam = 1, .checkpoint = "best"};
     const char **pos = malloc(((size_t)argc + 1) * sizeof *pos);
     int npos = 0;
     int rc = parse_eval_flags(argc, argv, &f, pos, &npos, false);
@@ -636,6 +681,12 @@ static int cmd_predict(int argc, char **argv)
         return fail(st);
     }
     core_set_threads(f.threads);
+    st = beam_check(s.model, f.beam);
+    if (st) {
+        free(pos);
+        session_close(&s);
+        return fail(st);
+    }
     /* prompts from the arguments, or from stdin */
     int n = npos - 1, cap = n > 0 ? n : 64;
     char **prompts = malloc((size_t)cap * sizeof *prompts);
@@ -678,17 +729,36 @@ static int cmd_predict(int argc, char **argv)
         if (st)
             arith_error_wrap(st, "%s %d: ", source, i + 1);
     }
-    char **answers = calloc((size_t)n + 1, sizeof *answers);
+    const int K = f.beam;
+    char **answers = calloc((size_t)n * K + 1, sizeof *answers);
+    float *scores = calloc((size_t)n * K + 1, sizeof *scores);
+    bool *ended = calloc((size_t)n * K + 1, sizeof *ended);
+    if (!st && (!answers || !scores || !ended))
+        st = arith_error(ARITH_ERR_MEMORY, "out of memory");
     if (!st && n > 0)
-        st = predict_answers(s.model, &s.tok, (const char *const *)prompts, n, f.batch, answers);
-    for (int i = 0; !st && i < n; i++)
-        printf("%s\n", answers[i]);
-    for (int i = 0; i < n; i++) {
-        free(prompts[i]);
-        free(answers[i]);
+        st = predict_beam(s.model, &s.tok, (const char *const *)prompts, n, f.batch, K, answers,
+                          scores, ended);
+    for (int i = 0; !st && i < n; i++) {
+        if (K == 1) {
+            printf("%s\n", answers[i]);
+            continue;
+        }
+        for (int k = 0; k < K; k++) {
+            size_t at = (size_t)i * K + k;
+            if (!(scores[at] > -INFINITY))
+                continue; /* fewer hypotheses than beams */
+            printf("%s\t%.4f%s\n", answers[at], scores[at], ended[at] ? "" : "\tno-eos");
+        }
+        printf("\n");
     }
+    for (int i = 0; i < n; i++)
+        free(prompts[i]);
+    for (size_t i = 0; answers && i < (size_t)n * K; i++)
+        free(answers[i]);
     free(prompts);
     free(answers);
+    free(scores);
+    free(ended);
     free(pos);
     session_close(&s);
     return st ? fail(st) : 0;
@@ -699,14 +769,16 @@ static int cmd_predict(int argc, char **argv)
 static int cmd_data(int argc, char **argv)
 {
     task_config task = {.kind = TASK_ADD, .digits = 9};
+    sym_config_default(&task.sym);
     long long n = 1000, seed = 1;
     const char *out = NULL;
     for (int i = 0; i < argc; i++) {
         char name[64];
         const char *value;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: arith data --task add|expr|count [--digits N|A..B] [--style "
-                   "plain|spaced] --n N [--seed S] [--out FILE]\n\n"
+            printf("usage: arith data --task add|expr|count|xor|symbolic [--digits N|A..B] "
+                   "[--style plain|spaced] [--subtask derivative|integral] --n N [--seed S] "
+                   "[--out FILE]\n\n"
                    "Writes N distinct examples as CSV with columns src,tgt (to stdout without "
                    "--out).\n");
             return 0;
@@ -731,6 +803,10 @@ static int cmd_data(int argc, char **argv)
             arith_status st = task_style_parse(&task.style, value);
             if (st)
                 return fail(st);
+        } else if (strcmp(name, "subtask") == 0) {
+            arith_status st = sym_kind_parse(&task.subtask, value);
+            if (st)
+                return fail(st);
         } else if (strcmp(name, "n") == 0) {
             if (parse_int_flag(name, value, 1, 100000000, &n))
                 return EXIT_USAGE;
@@ -740,8 +816,8 @@ static int cmd_data(int argc, char **argv)
         } else if (strcmp(name, "out") == 0) {
             out = value;
         } else {
-            return usage_error("unknown option --%s (valid: --task, --digits, --style, --n, "
-                               "--seed, --out)", name);
+            return usage_error("unknown option --%s (valid: --task, --digits, --style, "
+                               "--subtask, --n, --seed, --out)", name);
         }
         i += used - 1;
     }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "data/symbolic.h"
 
 /* ----------------------------------------------------------------------------------- tasks */
 
@@ -27,6 +28,8 @@ typedef enum {
     TASK_ADD = 0,   /* a+b= -> a+b, operands of `digits` random digits (leading zeros vanish) */
     TASK_EXPR,      /* seed 000: 2-3 operands 0..50, + - *, parentheses: 14*(43+20)= -> 882 */
     TASK_COUNT,     /* seed 004: a binary string, 0110= -> 2 (the number of ones) */
+    TASK_XOR,       /* seed 003: two bit strings of `digits` bits, 0110 0011= -> 0101 */
+    TASK_SYMBOLIC,  /* seed 003: calculus in prefix notation (symbolic.h), "sin x =" -> "cos x" */
 } task_kind;
 
 /* How prompts are written (task `add` only). */
@@ -44,6 +47,8 @@ typedef struct {
     int digits_min; /* 0: every operand/string has exactly `digits`; else its length is drawn
                        uniformly from [digits_min, digits] (add: no leading zero unless 1 digit) */
     task_style style;
+    sym_kind subtask; /* symbolic: derivative or integral */
+    sym_config sym;   /* symbolic: expression sizes (sym_config_default) */
 } task_config;
 
 /* Parses a task name ("add", "expr", "count"); errors list the valid names. */
@@ -103,6 +108,8 @@ typedef enum {
     TOK_CHAR = 0,   /* one token per character: 0-9 + = PAD EOS - * ( ) space */
     TOK_PAIRS,      /* seed 001's aligned pairs: operands reversed, zero-padded to `digits`,
                        one token per unordered digit pair (a_i, b_i), then + and = */
+    TOK_WORDS,      /* one token per space-separated word: Lample & Charton's prefix
+                       vocabulary (symbolic.h) with = PAD EOS */
 } tokenizer_kind;
 
 #define TOK_MAX_VOCAB 128

@@ -9,7 +9,7 @@
 
 /* ----------------------------------------------------------------------------------- tasks */
 
-static const char *const task_names[] = {"add", "expr", "count"};
+static const char *const task_names[] = {"add", "expr", "count", "xor", "symbolic"};
 #define N_TASKS ((int)(sizeof task_names / sizeof task_names[0]))
 static const char *const style_names[] = {"plain", "spaced"};
 #define N_STYLES ((int)(sizeof style_names / sizeof style_names[0]))
@@ -22,7 +22,7 @@ arith_status task_parse(task_kind *kind, const char *name)
             return ARITH_OK;
         }
     }
-    return arith_error(ARITH_ERR_ARG, "unknown task '%s' (valid: add, expr, count)", name);
+    return arith_error(ARITH_ERR_ARG, "unknown task '%s' (valid: add, expr, count, xor, symbolic)", name);
 }
 
 const char *task_name(task_kind kind)
@@ -117,6 +117,10 @@ int task_max_prompt_chars(const task_config *task)
         return EXPR_PROMPT_MAX;
     case TASK_COUNT:
         return task->digits + 1; /* bits then = */
+    case TASK_XOR:
+        return 2 * task->digits + 2; /* a b= */
+    case TASK_SYMBOLIC:
+        return (int)SYM_TEXT_CAP(task->sym.max_tokens) + 1; /* f, then " =" */
     case TASK_ADD:
         break;
     }
@@ -132,6 +136,10 @@ int task_max_answer_chars(const task_config *task)
         return EXPR_ANSWER_MAX;
     case TASK_COUNT:
         return decimal_width(task->digits > 0 ? task->digits : 0);
+    case TASK_XOR:
+        return task->digits;
+    case TASK_SYMBOLIC:
+        return (int)SYM_TEXT_CAP(task->sym.max_tokens);
     case TASK_ADD:
         break;
     }
@@ -150,6 +158,11 @@ static arith_status task_check(const task_config *task)
                            task_style_name(task->style), task_name(task->kind));
     if (task->kind == TASK_EXPR)
         return ARITH_OK; /* digits are not used: operands are 0..50 by definition */
+    if (task->kind == TASK_SYMBOLIC) {
+        if ((int)task->subtask < 0 || (int)task->subtask > SYM_INTEGRAL)
+            return arith_error(ARITH_ERR_ARG, "unknown symbolic subtask %d", (int)task->subtask);
+        return sym_config_check(&task->sym);
+    }
     if (task->digits < 1)
         return arith_error(ARITH_ERR_ARG, "--digits must be at least 1 (got %d)", task->digits);
     if (task->digits_min < 0 || task->digits_min > task->digits)
@@ -310,6 +323,19 @@ static void count_finish(char *prompt, int len, char *answer, size_t answer_cap)
     snprintf(answer, answer_cap, "%d", ones);
 }
 
+/* Writes "a b=" and a XOR b for two bit strings of equal length (leading zeros kept). */
+static void xor_finish(const char *a, const char *b, int len, char *prompt, char *answer)
+{
+    for (int i = 0; i < len; i++)
+        answer[i] = a[i] == b[i] ? '0' : '1';
+    answer[len] = '\0';
+    memmove(prompt + len + 1, b, (size_t)len);
+    memmove(prompt, a, (size_t)len);
+    prompt[len] = ' ';
+    prompt[2 * len + 1] = '=';
+    prompt[2 * len + 2] = '\0';
+}
+
 arith_status task_sample(const task_config *task, rng_state *rng, char *prompt, size_t prompt_cap,
                          char *answer, size_t answer_cap)
 {
@@ -370,6 +396,33 @@ arith_status task_sample(const task_config *task, rng_state *rng, char *prompt, 
         count_finish(prompt, len, answer, answer_cap);
         return ARITH_OK;
     }
+    case TASK_SYMBOLIC: {
+        /* draws are rejected now and then (a constant f, an f' that is 0, too long, ...) */
+        for (int tries = 0; tries < 100000; tries++) {
+            if (!sym_generate(rng, &task->sym, task->subtask, prompt, prompt_cap - 2, answer,
+                              answer_cap))
+                continue;
+            strcat(prompt, " =");
+            return ARITH_OK;
+        }
+        return arith_error(ARITH_ERR_ARG, "task symbolic: 100000 draws in a row were rejected; "
+                           "the expression limits (max_ops %d, max_tokens %d) are too tight",
+                           task->sym.max_ops, task->sym.max_tokens);
+    }
+    case TASK_XOR: {
+        /* both strings drawn into the answer buffer's room in the prompt: a, then b */
+        int len = random_length(task, rng);
+        char *a = prompt, *b = prompt + len + 1;
+        uint64_t bits = 0;
+        for (int i = 0; i < 2 * len; i++) {
+            if (i % 64 == 0)
+                bits = rng_u64(rng);
+            (i < len ? a : b)[i < len ? i : i - len] = (char)('0' + (bits & 1));
+            bits >>= 1;
+        }
+        xor_finish(a, b, len, prompt, answer);
+        return ARITH_OK;
+    }
     }
     return arith_error(ARITH_ERR_ARG, "task_sample: unknown task %d", (int)task->kind);
 }
@@ -410,11 +463,15 @@ static uint64_t task_space(const task_config *task)
     switch (task->kind) {
     case TASK_EXPR:
         return EXPR_SPACE_2 + EXPR_SPACE_3;
-    case TASK_COUNT: {
+    case TASK_SYMBOLIC: /* far more trees than any data set; never listed */
+        return UINT64_MAX;
+    case TASK_COUNT:
+    case TASK_XOR: { /* 2^len strings, or 4^len pairs of them */
         uint64_t total = 0;
         int lo = task->digits_min > 0 ? task->digits_min : task->digits;
+        int per = task->kind == TASK_XOR ? 2 : 1;
         for (int len = lo; len <= task->digits && total != UINT64_MAX; len++)
-            total = sat_add(total, len >= 64 ? UINT64_MAX : (uint64_t)1 << len);
+            total = sat_add(total, per * len >= 64 ? UINT64_MAX : (uint64_t)1 << (per * len));
         return total;
     }
     case TASK_ADD: {
@@ -466,6 +523,20 @@ static arith_status task_example_at(const task_config *task, uint64_t index, cha
         count_finish(prompt, len, answer, answer_cap);
         return ARITH_OK;
     }
+    case TASK_SYMBOLIC:
+        break;
+    case TASK_XOR: {
+        int len = task->digits_min > 0 ? task->digits_min : task->digits;
+        for (; index >= (uint64_t)1 << (2 * len); len++)
+            index -= (uint64_t)1 << (2 * len);
+        char a[32], b[32]; /* enumerated spaces have len <= 12 */
+        for (int i = 0; i < len; i++) {
+            a[i] = (char)('0' + ((index >> (2 * len - 1 - i)) & 1));
+            b[i] = (char)('0' + ((index >> (len - 1 - i)) & 1));
+        }
+        xor_finish(a, b, len, prompt, answer);
+        return ARITH_OK;
+    }
     case TASK_ADD: {
         uint64_t lo, n, a, b;
         add_operand_range(task, &lo, &n);
@@ -490,15 +561,19 @@ static arith_status task_example_at(const task_config *task, uint64_t index, cha
 /* "add with 3 digits", "count with lengths 1..64", "expr", for messages. */
 static void task_describe(const task_config *task, char *out, size_t cap)
 {
-    const char *unit = task->kind == TASK_COUNT ? "lengths" : "digits";
+    const char *unit = task->kind == TASK_COUNT || task->kind == TASK_XOR ? "lengths" : "digits";
     if (task->kind == TASK_EXPR)
         snprintf(out, cap, "expr");
+    else if (task->kind == TASK_SYMBOLIC)
+        snprintf(out, cap, "symbolic %s (up to %d operators)", sym_kind_name(task->subtask),
+                 task->sym.max_ops);
     else if (task->digits_min > 0 && task->digits_min != task->digits)
         snprintf(out, cap, "%s with %s %d..%d", task_name(task->kind), unit, task->digits_min,
                  task->digits);
     else
         snprintf(out, cap, "%s with %d %s%s", task_name(task->kind), task->digits,
-                 task->kind == TASK_COUNT ? "bit" : "digit", task->digits == 1 ? "" : "s");
+                 task->kind == TASK_COUNT || task->kind == TASK_XOR ? "bit" : "digit",
+                 task->digits == 1 ? "" : "s");
     if (task->style != STYLE_PLAIN) {
         size_t n = strlen(out);
         snprintf(out + n, cap - n, " (%s)", task_style_name(task->style));
@@ -803,6 +878,34 @@ static arith_status check_row(const char *path, int line, const char *p, const c
                                "%s:%d: tgt \"%s\" is not an integer (an optional '-' and digits)",
                                path, line, a);
         return ARITH_OK;
+    case TASK_SYMBOLIC: {
+        /* src: a prefix expression and " =" (added on reading when absent); tgt: one too */
+        char expr[4096];
+        snprintf(expr, sizeof expr, "%.*s", (int)(plen - 1), p);
+        size_t n = strlen(expr);
+        while (n > 0 && expr[n - 1] == ' ')
+            expr[--n] = '\0';
+        arith_status st = sym_check(expr);
+        if (!st)
+            st = sym_check(a);
+        if (st)
+            return arith_error_wrap(ARITH_ERR_FORMAT, "%s:%d: ", path, line);
+        return ARITH_OK;
+    }
+    case TASK_XOR: {
+        /* "a b=" with a, b bits of one length; tgt that many bits */
+        const char *space = strchr(p, ' ');
+        size_t la = space ? (size_t)(space - p) : 0;
+        bool ok = space && la > 0 && plen == 2 * la + 2 && strlen(a) == la;
+        for (size_t i = 0; ok && i < la; i++)
+            ok = (p[i] == '0' || p[i] == '1') && (p[la + 1 + i] == '0' || p[la + 1 + i] == '1') &&
+                 (a[i] == '0' || a[i] == '1');
+        if (!ok)
+            return arith_error(ARITH_ERR_FORMAT, "%s:%d: \"%s\" -> \"%s\" is not a bit-XOR row "
+                               "(src: two bit strings of one length, a space between, then '='; "
+                               "tgt: as many bits)", path, line, p, a);
+        return ARITH_OK;
+    }
     case TASK_ADD:
         return ARITH_OK;
     }
@@ -826,6 +929,18 @@ static arith_status load_csv(example_set *set, const char *path, const task_conf
     for (int i = 0; i < table.nrows && st == ARITH_OK; i++) {
         const csv_row *row = &table.rows[i];
         const char *p = row->fields[src], *a = row->fields[tgt];
+        char with_equals[4096];
+        size_t plen = strlen(p);
+        if (task && task->kind == TASK_SYMBOLIC && (plen == 0 || p[plen - 1] != '=')) {
+            /* files of prefix pairs need not carry the separator */
+            if (plen + 3 > sizeof with_equals) {
+                st = arith_error(ARITH_ERR_FORMAT, "%s:%d: src is too long (%zu characters)",
+                                 path, row->line, plen);
+                break;
+            }
+            snprintf(with_equals, sizeof with_equals, "%s =", p);
+            p = with_equals;
+        }
         st = check_row(path, row->line, p, a, task);
         if (st == ARITH_OK)
             st = examples_push(set, p, a);

@@ -13,22 +13,24 @@ enum { ID_PLUS = 10, ID_EQUALS = 11, ID_PAD = 12, ID_EOS = 13, BASE_VOCAB = 14 }
 static const char char_extra[] = "-*() ";
 #define CHAR_EXTRA ((int)sizeof char_extra - 1)
 
-static const char *const tokenizer_names[] = {"char", "pairs"};
+static const char *const tokenizer_names[] = {"char", "pairs", "words"};
+#define N_TOKENIZERS 3
 
 arith_status tokenizer_parse(tokenizer_kind *kind, const char *name)
 {
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < N_TOKENIZERS; i++) {
         if (strcmp(name, tokenizer_names[i]) == 0) {
             *kind = (tokenizer_kind)i;
             return ARITH_OK;
         }
     }
-    return arith_error(ARITH_ERR_ARG, "unknown tokenizer '%s' (valid: char, pairs)", name);
+    return arith_error(ARITH_ERR_ARG, "unknown tokenizer '%s' (valid: char, pairs, words)",
+                       name);
 }
 
 const char *tokenizer_name(tokenizer_kind kind)
 {
-    return (int)kind < 2 ? tokenizer_names[kind] : "?";
+    return (int)kind >= 0 && (int)kind < N_TOKENIZERS ? tokenizer_names[kind] : "?";
 }
 
 /* Id of the unordered pair {x, y} of digits: pairs (i, j) with i <= j, enumerated row by row. */
@@ -84,6 +86,24 @@ arith_status tokenizer_init(tokenizer *tok, tokenizer_kind kind, int digits, boo
                        (char[]){'(', (char)('0' + i), ',', (char)('0' + j), ')', '\0'}, 6);
         tok->vocab_size = BASE_VOCAB + 55;
         return ARITH_OK;
+    case TOK_WORDS: {
+        /* the digits keep ids 0-9; every other word of the prefix vocabulary follows */
+        if (reverse_answer)
+            return arith_error(ARITH_ERR_ARG, "--reverse-answer reverses digits; the words "
+                               "tokenizer's answers are expressions");
+        int count = 0;
+        const char *const *words = sym_vocabulary(&count);
+        int id = BASE_VOCAB;
+        for (int i = 0; i < count; i++) {
+            if (words[i][0] >= '0' && words[i][0] <= '9' && words[i][1] == '\0')
+                continue;
+            if (id >= TOK_MAX_VOCAB || strlen(words[i]) >= TOK_NAME_MAX)
+                return arith_error(ARITH_ERR_STATE, "the words vocabulary does not fit");
+            snprintf(tok->names[id++], TOK_NAME_MAX, "%s", words[i]);
+        }
+        tok->vocab_size = id;
+        return ARITH_OK;
+    }
     }
     return arith_error(ARITH_ERR_ARG, "unknown tokenizer kind %d", (int)kind);
 }
@@ -97,6 +117,43 @@ void tokenizer_set_answer_width(tokenizer *tok, int width)
 static const char *vocabulary_text(const tokenizer *tok)
 {
     return tok->kind == TOK_CHAR ? "0-9 + - * ( ) = and space" : "0-9 + =";
+}
+
+/* The id of a word (words tokenizer), or -1. */
+static int32_t word_id(const tokenizer *tok, const char *word, size_t len)
+{
+    for (int32_t id = 0; id < tok->vocab_size; id++)
+        if (id != ID_PAD && id != ID_EOS && id != ID_PLUS && strlen(tok->names[id]) == len &&
+            strncmp(tok->names[id], word, len) == 0)
+            return id;
+    return -1;
+}
+
+/* Space-separated words to ids; an unknown word is ARITH_ERR_DATA naming it and its place. */
+static arith_status encode_words(const tokenizer *tok, const char *text, int32_t *ids, int cap,
+                                 int *n)
+{
+    int count = 0;
+    for (const char *p = text; *p;) {
+        if (*p == ' ') {
+            p++;
+            continue;
+        }
+        size_t len = strcspn(p, " ");
+        int32_t id = word_id(tok, p, len);
+        if (id < 0)
+            return arith_error(ARITH_ERR_DATA, "word '%.*s' (word %d of \"%s\") is not in the "
+                               "prefix vocabulary (add sub mul div pow, exp log sqrt, sin cos "
+                               "tan and their inverses and hyperbolic forms, x, INT+ INT- 0-9, "
+                               "=)", (int)len, p, count + 1, text);
+        if (count >= cap)
+            return arith_error(ARITH_ERR_DATA, "\"%s\" is more than the %d tokens that fit",
+                               text, cap);
+        ids[count++] = id;
+        p += len;
+    }
+    *n = count;
+    return ARITH_OK;
 }
 
 static arith_status unknown_char(const tokenizer *tok, const char *text, int i)
@@ -143,6 +200,8 @@ arith_status tok_encode_prompt(const tokenizer *tok, const char *prompt, int32_t
 {
     if (tok->kind == TOK_CHAR)
         return encode_chars(tok, prompt, ids, cap, n);
+    if (tok->kind == TOK_WORDS)
+        return encode_words(tok, prompt, ids, cap, n);
 
     /* pairs: exactly "a+b=" with digit operands */
     int la = digit_run(prompt);
@@ -202,7 +261,9 @@ arith_status tok_encode_answer(const tokenizer *tok, const char *answer, int32_t
         for (int i = 0; i < pad; i++)
             ids[i] = space;
     }
-    arith_status st = encode_chars(tok, answer, ids + pad, cap - 1 - pad, &len);
+    arith_status st = tok->kind == TOK_WORDS
+                          ? encode_words(tok, answer, ids + pad, cap - 1 - pad, &len)
+                          : encode_chars(tok, answer, ids + pad, cap - 1 - pad, &len);
     if (st)
         return st;
     if (tok->kind == TOK_PAIRS) {
@@ -226,6 +287,24 @@ arith_status tok_encode_answer(const tokenizer *tok, const char *answer, int32_t
 void tok_decode_answer(const tokenizer *tok, const int32_t *ids, int n, char *out, size_t cap)
 {
     size_t len = 0;
+    if (tok->kind == TOK_WORDS) { /* words joined by spaces; '?' for a non-word id */
+        out[0] = '\0';
+        for (int i = 0; i < n; i++) {
+            int32_t id = ids[i];
+            if (id == tok->eos_id)
+                break;
+            bool word = id >= 0 && id < tok->vocab_size && id != ID_PAD && id != ID_PLUS &&
+                        id != ID_EQUALS;
+            int w = snprintf(out + len, cap - len, "%s%s", len ? " " : "",
+                             word ? tok->names[id] : "?");
+            if (w < 0 || (size_t)w >= cap - len) {
+                out[len] = '\0';
+                break;
+            }
+            len += (size_t)w;
+        }
+        return;
+    }
     for (int i = 0; i < n && len + 1 < cap; i++) {
         int32_t id = ids[i];
         if (id == tok->eos_id)

@@ -15,11 +15,14 @@
      lo, hi, group, help}
 
 const option_spec train_options[] = {
-    OPT("task", OPT_STRING, task, "add", "add,expr,count", 0, 0, "data",
+    OPT("task", OPT_STRING, task, "add", "add,expr,count,xor,symbolic", 0, 0, "data",
         "task to generate: add (a+b), expr (seed 000's expressions), count (ones in a binary "
-        "string)"),
+        "string), xor (bitwise XOR of two bit strings, seed 003), symbolic (prefix-notation "
+        "calculus, seed 003)"),
+    OPT("subtask", OPT_STRING, subtask, "derivative", "derivative,integral", 0, 0, "data",
+        "symbolic: derivative (f -> f') or integral (f' -> f, generated backwards)"),
     OPT("digits", OPT_RANGE, digits, "9", NULL, 1, 100000, "data",
-        "operand length in digits (count: string length); N or A..B"),
+        "operand length in digits (count, xor: bits); N or A..B"),
     OPT("test-digits", OPT_RANGE, test_digits, "0", NULL, 0, 100000, "data",
         "lengths of the generated test set, N or A..B (0: as --digits)"),
     OPT("style", OPT_STRING, style, "plain", "plain,spaced", 0, 0, "data",
@@ -32,14 +35,24 @@ const option_spec train_options[] = {
         "train on this CSV (columns src,tgt) instead of generated data"),
     OPT("test-csv", OPT_STRING, test_csv, "", NULL, 0, 0, "data",
         "test on this CSV (without it, --test-frac of --train-csv is held out)"),
-    OPT("tokenizer", OPT_STRING, tokenizer, "pairs", "char,pairs", 0, 0, "data",
-        "char: one token per character; pairs: seed 001's aligned digit pairs"),
+    OPT("tokenizer", OPT_STRING, tokenizer, "auto", "auto,char,pairs,words", 0, 0, "data",
+        "char: one token per character; pairs: seed 001's aligned digit pairs; words: one "
+        "token per space-separated word (symbolic); auto: pairs for add, words for symbolic, "
+        "char otherwise"),
     OPT("reverse-answer", OPT_BOOL, reverse_answer, "false", NULL, 0, 0, "data",
         "emit answers least significant digit first"),
     OPT("answer-width", OPT_INT, answer_width, "0", NULL, 0, 1000, "data",
         "right-align answers with spaces to this many characters, as seed 002 (0: off)"),
-    OPT("model", OPT_STRING, model, "transformer", "transformer,lstm,seq2seq", 0, 0, "model",
-        "model family: transformer (seed 001), lstm (seed 000, 004), seq2seq (seed 002)"),
+    OPT("model", OPT_STRING, model, "transformer", "transformer,lstm,seq2seq,gpt2", 0, 0,
+        "model", "model family: transformer (seed 001), lstm (seed 000, 004), seq2seq (seed "
+        "002), gpt2 (seed 003: pre-LN, GELU-tanh, learned positions, Hugging Face's layout)"),
+    OPT("init", OPT_STRING, init, "", NULL, 0, 0, "model",
+        "gpt2: start from these GPT-2 weights (Hugging Face model.safetensors; sizes read from "
+        "it) with new input and output layers for the task's vocabulary"),
+    OPT("train", OPT_STRING, train, "", NULL, 0, 0, "model",
+        "train only parameters whose names contain one of these comma-separated patterns "
+        "(seed 003: ln,wpe or ln,wpe,attn; gpt2's new in_layer/out_layer always train; "
+        "empty: all)"),
     OPT("layers", OPT_INT, layers, "8", NULL, 1, 1000, "model",
         "transformer blocks, or stacked LSTM layers"),
     OPT("d-model", OPT_INT, d_model, "128", NULL, 1, 65536, "model",
@@ -56,7 +69,8 @@ const option_spec train_options[] = {
     OPT("dropout", OPT_REAL, dropout, "0.1", NULL, 0, 0.99, "model", "dropout probability"),
     OPT("norm", OPT_STRING, norm, "post", "post,pre", 0, 0, "model",
         "layer norm after (post, seed 001) or before (pre) each sub-block"),
-    OPT("act", OPT_STRING, act, "relu", "relu,gelu", 0, 0, "model", "feed-forward activation"),
+    OPT("act", OPT_STRING, act, "relu", "relu,gelu,gelu_tanh", 0, 0, "model",
+        "feed-forward activation (gpt2: always gelu_tanh)"),
     OPT("pos", OPT_STRING, pos, "rope", "none,sinusoidal,learned,rope", 0, 0, "model",
         "positional encoding"),
     OPT("context", OPT_INT, context, "0", NULL, 0, 65536, "model",
@@ -355,6 +369,18 @@ arith_status train_model_config(model_config *mc, const train_config *cfg)
     if (!st && mc->head == HEAD_REGRESSION && mc->kind != MODEL_LSTM)
         st = arith_error(ARITH_ERR_ARG, "--head regression needs --model lstm (got --model %s)",
                          cfg->model);
+    if (!st && mc->kind == MODEL_GPT2) {
+        /* GPT-2's fixed design. GPT-2 ties its head to wte for its own 50257-token vocabulary;
+         * arith's tasks have vocabularies of their own, so the model reads and writes them
+         * through seed 003's new input and output layers (tie stays for the library's callers) */
+        mc->norm = NORM_PRE;
+        mc->act = ACT_GELU_TANH;
+        mc->pos = POS_LEARNED;
+        mc->tie = false;
+    }
+    if (!st && cfg->init[0] && mc->kind != MODEL_GPT2)
+        st = arith_error(ARITH_ERR_ARG, "--init loads GPT-2 weights; it needs --model gpt2 (got "
+                         "--model %s)", cfg->model);
     mc->hidden = cfg->hidden > 0 ? cfg->hidden : cfg->d_model;
     mc->d_model = cfg->d_model;
     mc->heads = cfg->heads;

@@ -1,4 +1,5 @@
-/* Evaluation: batched greedy generation and exact-match scoring, and answering raw prompts. */
+/* Evaluation: batched greedy generation (or beam search) and exact-match scoring, and
+ * answering raw prompts. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
@@ -19,44 +20,84 @@ static bool decode_row(const tokenizer *tok, const int32_t *row, int max_new, ch
     return false;
 }
 
-/* Called with each decoded answer, in order. */
-typedef void (*answer_fn)(void *ctx, int index, const char *text, bool ended);
+/* Whether a generated answer is right: the one place that decides it, for greedy and beam
+ * evaluation alike. The text up to EOS must equal the reference exactly, or for task symbolic
+ * be equivalent to it (Lample & Charton check answers so: numerically at many points, an
+ * integral up to its constant); an answer that never reached EOS (ended false) is never right. */
+static bool answer_correct(const task_config *task, const char *prompt, const char *reference,
+                           const char *hypothesis, bool ended)
+{
+    if (!ended)
+        return false;
+    if (strcmp(hypothesis, reference) == 0)
+        return true;
+    if (!task || task->kind != TASK_SYMBOLIC)
+        return false;
+    char f[4096]; /* the prompt without its " =" */
+    snprintf(f, sizeof f, "%s", prompt);
+    size_t n = strlen(f);
+    if (n > 0 && f[n - 1] == '=')
+        f[--n] = '\0';
+    while (n > 0 && f[n - 1] == ' ')
+        f[--n] = '\0';
+    return sym_equivalent(task->subtask, f, reference, hypothesis);
+}
 
-/* Greedy generation for all n encoded prompts, batch by batch; each answer (up to max_new
- * tokens) is decoded and handed to fn. */
+/* Called with each prompt's decoded answers, in order: K hypotheses, best first (K = 1 for
+ * greedy), with their log-probabilities (NULL for greedy; -inf: no hypothesis, text empty). */
+typedef void (*answer_fn)(void *ctx, int index, int K, char *const *texts, const bool *ended,
+                          const float *scores);
+
+/* Greedy generation (beam 1) or beam search for all n encoded prompts, batch_size prompts (of
+ * `beam` rows each) at a time; each answer (up to max_new tokens) is decoded and handed to fn. */
 static arith_status generate_all(model *m, const tokenizer *tok, const encoded_set *enc, int n,
-                                 int batch_size, int max_new, answer_fn fn, void *ctx)
+                                 int batch_size, int beam, int max_new, answer_fn fn, void *ctx)
 {
     if (batch_size > n)
         batch_size = n;
+    const int K = beam;
     batch b;
     int32_t *idx = malloc((size_t)batch_size * sizeof *idx);
-    int32_t *out = malloc((size_t)batch_size * max_new * sizeof *out);
+    int32_t *out = malloc((size_t)batch_size * K * max_new * sizeof *out);
+    float *scores = malloc((size_t)batch_size * K * sizeof *scores);
     size_t text_cap = (size_t)max_new * 4 + 8;
-    char *text = malloc(text_cap);
+    char **texts = calloc((size_t)K, sizeof *texts);
+    bool *ended = malloc((size_t)K * sizeof *ended);
+    bool have_texts = texts != NULL;
+    for (int k = 0; k < K && have_texts; k++)
+        have_texts = (texts[k] = malloc(text_cap)) != NULL;
     arith_status st = batch_alloc(&b, batch_size, enc->max_prompt);
-    if (!st && (!idx || !out || !text))
+    if (!st && (!idx || !out || !scores || !have_texts || !ended))
         st = arith_error(ARITH_ERR_MEMORY, "out of memory generating answers");
     for (int first = 0; first < n && st == ARITH_OK; first += batch_size) {
         int count = n - first < batch_size ? n - first : batch_size;
         for (int i = 0; i < count; i++)
             idx[i] = first + i;
         st = batch_fill_prompts(&b, enc, idx, count, tok->pad_id);
-        if (st == ARITH_OK)
+        if (st == ARITH_OK && K == 1)
             st = model_generate(m, &b, max_new, tok->eos_id, out);
+        else if (st == ARITH_OK)
+            st = model_beam_search(m, &b, K, max_new, tok->eos_id, out, scores);
         for (int r = 0; r < count && st == ARITH_OK; r++) {
-            bool ended = decode_row(tok, out + (size_t)r * max_new, max_new, text, text_cap);
-            fn(ctx, first + r, text, ended);
+            for (int k = 0; k < K; k++)
+                ended[k] = decode_row(tok, out + ((size_t)r * K + k) * max_new, max_new,
+                                      texts[k], text_cap);
+            fn(ctx, first + r, K, texts, ended, K == 1 ? NULL : scores + (size_t)r * K);
         }
     }
     batch_free(&b);
     free(idx);
     free(out);
-    free(text);
+    free(scores);
+    for (int k = 0; k < K && texts; k++)
+        free(texts[k]);
+    free(texts);
+    free(ended);
     return st;
 }
 
 typedef struct {
+    const task_config *task;
     const example_set *set;
     eval_result *result;
     eval_example_fn fn;
@@ -64,14 +105,48 @@ typedef struct {
     int report;
 } scoring;
 
-static void score_answer(void *ctx, int index, const char *text, bool ended)
+/* Right when any hypothesis is; top_correct counts the best hypothesis alone. */
+static void score_answer(void *ctx, int index, int K, char *const *texts, const bool *ended,
+                         const float *scores)
 {
     scoring *sc = ctx;
     const example *ex = &sc->set->items[index];
-    bool ok = ended && strcmp(text, ex->answer) == 0;
-    sc->result->correct += ok;
+    bool any = false, top = false;
+    for (int k = 0; k < K; k++) {
+        if (scores && !(scores[k] > -INFINITY))
+            continue; /* no hypothesis in this row */
+        bool ok = answer_correct(sc->task, ex->prompt, ex->answer, texts[k], ended[k]);
+        if (k == 0)
+            sc->result->exact += ended[k] && strcmp(texts[k], ex->answer) == 0;
+        top = top || (k == 0 && ok);
+        any = any || ok;
+    }
+    sc->result->correct += any;
+    sc->result->top_correct += top;
     if (sc->fn && (sc->report < 0 || index < sc->report))
-        sc->fn(sc->ctx, index, ex, text, ok);
+        sc->fn(sc->ctx, index, ex, texts[0], any);
+}
+
+/* Only the transformers have a context limit; recurrent models run any length. */
+static bool has_context_limit(const model *m)
+{
+    return m->cfg.kind == MODEL_TRANSFORMER || m->cfg.kind == MODEL_GPT2;
+}
+
+arith_status beam_check(const model *m, int beam)
+{
+    if (beam < 1)
+        return arith_error(ARITH_ERR_ARG, "--beam must be at least 1 (got %d)", beam);
+    if (beam == 1)
+        return ARITH_OK;
+    if (m->cfg.head == HEAD_REGRESSION)
+        return arith_error(ARITH_ERR_ARG, "--beam %d: a regression head predicts one number, "
+                           "not tokens, so there is nothing to search (use --beam 1)", beam);
+    if (!model_can_decode(m))
+        return arith_error(ARITH_ERR_ARG, "--beam %d: %s emits every answer position at once "
+                           "instead of one token at a time, so it has no beam search (use "
+                           "--beam 1)", beam, model_kind_name(m->cfg.kind));
+    return ARITH_OK;
 }
 
 /* Runs teacher-forced batches over the first n examples of enc; calls fn after each forward. */
@@ -192,28 +267,42 @@ arith_status evaluate_teacher_forced(model *m, const tokenizer *tok, const examp
     return evaluate_forward(m, tok, set, n, batch_size, tally_forced, NULL, NULL, 0, result);
 }
 
-arith_status evaluate(model *m, const tokenizer *tok, const example_set *set, int n,
-                      int batch_size, eval_example_fn fn, void *ctx, int report,
-                      eval_result *result)
+arith_status evaluate(model *m, const tokenizer *tok, const task_config *task,
+                      const example_set *set, int n, int batch_size, eval_example_fn fn,
+                      void *ctx, int report, eval_result *result)
 {
-    if (m->cfg.head == HEAD_REGRESSION)
-        return evaluate_forward(m, tok, set, n, batch_size, tally_regression, fn, ctx, report,
-                                result);
+    return evaluate_beam(m, tok, task, set, n, batch_size, 1, fn, ctx, report, result);
+}
+
+arith_status evaluate_beam(model *m, const tokenizer *tok, const task_config *task,
+                           const example_set *set, int n, int batch_size, int beam,
+                           eval_example_fn fn, void *ctx, int report, eval_result *result)
+{
     memset(result, 0, sizeof *result);
     result->loss = result->mae = NAN;
+    result->beam = beam;
+    arith_status st = beam_check(m, beam);
+    if (st)
+        return st;
+    if (m->cfg.head == HEAD_REGRESSION) {
+        st = evaluate_forward(m, tok, set, n, batch_size, tally_regression, fn, ctx, report,
+                              result);
+        result->beam = 1;
+        result->top_correct = result->correct;
+        return st;
+    }
     double t0 = time_now();
     if (n <= 0 || n > set->count)
         n = set->count;
     example_set part = *set;
     part.count = n;
     encoded_set enc;
-    arith_status st = encoded_build(&enc, &part, tok, "test set");
+    st = encoded_build(&enc, &part, tok, "test set");
     if (st)
         return st;
     /* one token more than the longest answer, so an answer that runs on is caught */
     int max_new = enc.max_answer + 1;
-    /* only the transformer has a context limit; recurrent models run any length */
-    if (m->cfg.kind == MODEL_TRANSFORMER && enc.max_prompt + max_new - 1 > m->cfg.context)
+    if (has_context_limit(m) && enc.max_prompt + max_new - 1 > m->cfg.context)
         max_new = m->cfg.context - enc.max_prompt + 1;
     if (max_new < enc.max_answer) {
         st = arith_error(ARITH_ERR_DATA,
@@ -221,8 +310,8 @@ arith_status evaluate(model *m, const tokenizer *tok, const example_set *set, in
                          "context of %d tokens", enc.max_prompt, enc.max_answer,
                          m->cfg.context);
     } else {
-        scoring sc = {set, result, fn, ctx, report};
-        st = generate_all(m, tok, &enc, n, batch_size, max_new, score_answer, &sc);
+        scoring sc = {task, set, result, fn, ctx, report};
+        st = generate_all(m, tok, &enc, n, batch_size, beam, max_new, score_answer, &sc);
     }
     result->total = n;
     result->seconds = time_now() - t0;
@@ -230,11 +319,25 @@ arith_status evaluate(model *m, const tokenizer *tok, const example_set *set, in
     return st;
 }
 
-static void keep_answer(void *ctx, int index, const char *text, bool ended)
+typedef struct {
+    char **answers;            /* (n*K) */
+    float *scores;             /* (n*K) or NULL */
+    bool *ended;               /* (n*K) or NULL */
+} kept;
+
+static void keep_answer(void *ctx, int index, int K, char *const *texts, const bool *ended,
+                        const float *scores)
 {
-    char **answers = ctx;
-    (void)ended; /* without EOS the answer is all that was generated */
-    answers[index] = strdup(text);
+    kept *kp = ctx;
+    for (int k = 0; k < K; k++) {
+        size_t at = (size_t)index * K + k;
+        /* without EOS the answer is all that was generated */
+        kp->answers[at] = strdup(texts[k]);
+        if (kp->scores)
+            kp->scores[at] = scores ? scores[k] : NAN;
+        if (kp->ended)
+            kp->ended[at] = ended[k];
+    }
 }
 
 static void keep_value(void *ctx, int index, const example *ex, const char *predicted,
@@ -249,24 +352,37 @@ static void keep_value(void *ctx, int index, const example *ex, const char *pred
 arith_status predict_answers(model *m, const tokenizer *tok, const char *const *prompts, int n,
                              int batch_size, char **answers)
 {
+    return predict_beam(m, tok, prompts, n, batch_size, 1, answers, NULL, NULL);
+}
+
+arith_status predict_beam(model *m, const tokenizer *tok, const char *const *prompts, int n,
+                          int batch_size, int beam, char **answers, float *scores, bool *ended)
+{
+    arith_status st = beam_check(m, beam);
+    if (st)
+        return st;
     if (m->cfg.head == HEAD_REGRESSION) {
         /* the number the head gives, as text; the placeholder answers are never read */
         example_set set;
         examples_init(&set);
-        arith_status st = ARITH_OK;
         for (int i = 0; i < n && st == ARITH_OK; i++)
             st = examples_push(&set, prompts[i], "0");
         eval_result r;
         if (st == ARITH_OK)
             st = evaluate_forward(m, tok, &set, n, batch_size, tally_regression, keep_value,
                                   answers, -1, &r);
+        for (int i = 0; i < n; i++) {
+            if (scores)
+                scores[i] = NAN;
+            if (ended)
+                ended[i] = true;
+        }
         examples_free(&set);
         return st;
     }
     /* answers are generated to the limit of the context */
     example_set set;
     examples_init(&set);
-    arith_status st = ARITH_OK;
     for (int i = 0; i < n && st == ARITH_OK; i++)
         st = examples_push(&set, prompts[i], "0");
     encoded_set enc;
@@ -277,14 +393,15 @@ arith_status predict_answers(model *m, const tokenizer *tok, const char *const *
         return st;
     }
     /* recurrent models: answers as long as the longest sequence trained on */
-    int max_new = m->cfg.kind == MODEL_TRANSFORMER ? m->cfg.context - enc.max_prompt + 1
-                                                    : m->cfg.context;
-    if (max_new < 1)
+    int max_new = has_context_limit(m) ? m->cfg.context - enc.max_prompt + 1 : m->cfg.context;
+    if (max_new < 1) {
         st = arith_error(ARITH_ERR_DATA,
                          "a prompt of %d tokens leaves no room in the model's context of %d",
                          enc.max_prompt, m->cfg.context);
-    else
-        st = generate_all(m, tok, &enc, n, batch_size, max_new, keep_answer, answers);
+    } else {
+        kept kp = {answers, scores, ended};
+        st = generate_all(m, tok, &enc, n, batch_size, beam, max_new, keep_answer, &kp);
+    }
     encoded_free(&enc);
     examples_free(&set);
     return st;

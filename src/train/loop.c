@@ -85,6 +85,9 @@ static arith_status task_from_config(task_config *task, const train_config *cfg,
     arith_status st = task_parse(&task->kind, cfg->task);
     if (!st)
         st = task_style_parse(&task->style, cfg->style);
+    if (!st)
+        st = sym_kind_parse(&task->subtask, cfg->subtask);
+    sym_config_default(&task->sym);
     task->digits = range.hi;
     /* a single length keeps seed 001's digit-by-digit draw; a range draws each length */
     task->digits_min = range.lo < range.hi ? range.lo : 0;
@@ -128,11 +131,20 @@ arith_status session_open(session *s, const train_config *cfg, const char *data_
     core_set_threads(cfg->threads);
     arith_status st = task_from_config(&s->task, cfg, cfg->digits);
     tokenizer_kind tk = TOK_CHAR;
-    if (!st)
+    if (!st && strcmp(cfg->tokenizer, "auto") == 0)
+        tk = s->task.kind == TASK_ADD        ? TOK_PAIRS
+             : s->task.kind == TASK_SYMBOLIC ? TOK_WORDS
+                                             : TOK_CHAR;
+    else if (!st)
         st = tokenizer_parse(&tk, cfg->tokenizer);
     if (!st && tk == TOK_PAIRS && s->task.kind != TASK_ADD)
         st = arith_error(ARITH_ERR_ARG, "--tokenizer pairs reads only sums a+b=; --task %s "
-                         "needs --tokenizer char", cfg->task);
+                         "needs --tokenizer %s", cfg->task,
+                         s->task.kind == TASK_SYMBOLIC ? "words" : "char");
+    if (!st && (tk == TOK_WORDS) != (s->task.kind == TASK_SYMBOLIC))
+        st = arith_error(ARITH_ERR_ARG, "--tokenizer words reads symbolic's prefix expressions, "
+                         "and symbolic needs it (got --task %s --tokenizer %s)", cfg->task,
+                         cfg->tokenizer);
     if (!st)
         st = tokenizer_init(&s->tok, tk, cfg->digits.hi, cfg->reverse_answer);
     if (st)
@@ -179,6 +191,27 @@ arith_status session_open(session *s, const train_config *cfg, const char *data_
         return arith_error(ARITH_ERR_DATA, "--context %d is too short: the data needs %d tokens "
                            "(longest prompt + answer)", s->cfg.context, need);
 
+    /* GPT-2 weights to start from (a new run; a saved run has its sizes in its config and its
+     * weights in its checkpoint) */
+    gpt2_pretrained pre;
+    bool have_pre = false;
+    if (cfg->init[0] && !data_dir) {
+        st = gpt2_pretrained_read(&pre, cfg->init);
+        if (st)
+            return st;
+        have_pre = true;
+        s->cfg.d_model = pre.d_model;
+        s->cfg.layers = pre.layers;
+        s->cfg.ffn = pre.ffn;
+        s->cfg.heads = pre.heads;
+        if (pre.context < need) {
+            gpt2_pretrained_free(&pre);
+            return arith_error(ARITH_ERR_DATA, "%s: GPT-2's %d positions are too few for the "
+                               "data's %d tokens (longest prompt + answer)", cfg->init,
+                               pre.context, need);
+        }
+        s->cfg.context = pre.context;
+    }
     model_config mc;
     st = train_model_config(&mc, &s->cfg);
     mc.vocab = s->tok.vocab_size;
@@ -190,12 +223,23 @@ arith_status session_open(session *s, const train_config *cfg, const char *data_
         st = check_numeric_answers(s);
     if (!st)
         st = model_create(&s->model, &mc);
-    if (st)
-        return st;
-    rng_state rng;
-    rng_seed(&rng, (uint64_t)cfg->seed ^ 0x5eed1417ULL);
-    model_init_weights(s->model, &rng);
-    return ARITH_OK;
+    if (!st) {
+        rng_state rng;
+        rng_seed(&rng, (uint64_t)cfg->seed ^ 0x5eed1417ULL);
+        model_init_weights(s->model, &rng);
+        if (have_pre)
+            st = gpt2_pretrained_load(s->model, &pre);
+    }
+    if (have_pre)
+        gpt2_pretrained_free(&pre);
+    if (!st && cfg->train[0]) {
+        /* seed 003's new input and output layers always train */
+        char patterns[sizeof cfg->train + 32];
+        snprintf(patterns, sizeof patterns, "%s%s", cfg->train,
+                 mc.kind == MODEL_GPT2 && !mc.tie ? ",in_layer,out_layer" : "");
+        st = params_set_trainable(&s->model->params, patterns, "--train");
+    }
+    return st;
 }
 
 void session_close(session *s)
@@ -322,7 +366,7 @@ static arith_status run_eval(trainer *tr, bool final, eval_result *r)
     session *s = tr->s;
     const train_config *cfg = &s->cfg;
     int n = final ? 0 : cfg->eval_n;
-    arith_status st = evaluate(s->model, &s->tok, &s->test, n, cfg->eval_batch,
+    arith_status st = evaluate(s->model, &s->tok, &s->task, &s->test, n, cfg->eval_batch,
                                tr->cb ? tr->cb->on_sample : NULL, tr->cb ? tr->cb->ctx : NULL,
                                cfg->samples, r);
     bool by_loss = strcmp(cfg->best_by, "loss") == 0;

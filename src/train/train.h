@@ -24,6 +24,7 @@ typedef struct {
 typedef struct {
     /* data */
     char task[16];
+    char subtask[16];          /* symbolic: derivative or integral */
     int_range digits;          /* operand (count: string) lengths of the training data */
     int_range test_digits;     /* of generated test data; {0,0}: as digits */
     char style[8];             /* prompt format: plain "a+b=", spaced "a + b" (seed 002) */
@@ -42,12 +43,15 @@ typedef struct {
     int ffn;
     double dropout;
     char norm[8];
-    char act[8];
+    char act[16];
     char pos[16];
     int context;               /* 0: longest prompt + answer of the data */
     int hidden;                /* LSTM hidden size (0: d_model) */
     char head[16];             /* lm or regression */
     char input[8];             /* embed or onehot (recurrent models) */
+    char init[TRAIN_PATH_MAX]; /* gpt2: Hugging Face GPT-2 weights to start from ("": none) */
+    char train[256];           /* comma-separated name patterns of the trainable parameters
+                                  ("": all) */
     /* optimization */
     char optim[8];
     double lr;
@@ -109,12 +113,17 @@ arith_status train_model_config(model_config *mc, const train_config *cfg);
 
 /* ----------------------------------------------------------------------------- optimizer */
 
+/* Moments exist for trainable parameters only: a frozen GPT-2 matrix costs no optimizer memory.
+ * slot[i] is where view i's moments start in m and v (SIZE_MAX for a frozen view). */
 typedef struct {
-    float *m;                  /* (params.total) first moment */
-    float *v;                  /* (params.total) second moment */
+    float *m;                  /* first moments of the trainable views, one after another */
+    float *v;                  /* second moments */
+    size_t *slot;              /* (params.count) */
+    size_t size;               /* floats in m (and in v) */
     long long t;               /* steps taken */
 } optimizer_state;
 
+/* Call after the parameters' trainable flags are final. */
 arith_status optimizer_init(optimizer_state *opt, const param_table *params);
 void optimizer_free(optimizer_state *opt);
 /* One Adam or AdamW step over trainable parameters (AdamW: decoupled weight decay as torch's
@@ -129,7 +138,12 @@ double clip_gradients(param_table *params, double clip_value, double clip_norm);
 
 typedef struct {
     int total;
-    int correct;               /* exact match; regression: round(prediction) == answer */
+    int correct;               /* exact match; regression: round(prediction) == answer; with
+                                  beam K > 1: any of the K hypotheses right */
+    int top_correct;           /* the best (beam-1, top) hypothesis right; = correct for K = 1 */
+    int exact;                 /* the best hypothesis equal to the reference, character for
+                                  character (symbolic: correct is up to equivalence) */
+    int beam;                  /* hypotheses per prompt (1: greedy) */
     double loss;               /* mean test loss (teacher-forced cross-entropy, or squared
                                   error); NAN when not measured */
     double mae;                /* regression: mean absolute error; NAN otherwise */
@@ -143,10 +157,25 @@ typedef void (*eval_example_fn)(void *ctx, int index, const example *ex, const c
                                 bool correct);
 
 /* Greedy generation over n examples of `set` (all when n <= 0), batched, exact match against the
- * answers. fn (may be NULL) is called for the first `report` examples (all when report < 0). */
-arith_status evaluate(model *m, const tokenizer *tok, const example_set *set, int n,
-                      int batch_size, eval_example_fn fn, void *ctx, int report,
-                      eval_result *result);
+ * answers; for task symbolic (task may be NULL: exact match) an answer is right when it is
+ * equivalent to the reference (sym_equivalent: numerically, an integral up to a constant), and
+ * exact string matches are counted beside it. fn (may be NULL) is called for the first `report` examples (all when report < 0). */
+arith_status evaluate(model *m, const tokenizer *tok, const task_config *task,
+                      const example_set *set, int n, int batch_size, eval_example_fn fn,
+                      void *ctx, int report, eval_result *result);
+
+/* Whether the model can search `beam` answers per prompt: beam 1 always; beam > 1 needs a
+ * model that decodes token by token (not seq2seq, not a regression head). Errors name --beam. */
+arith_status beam_check(const model *m, int beam);
+
+/* As evaluate, by beam search with `beam` hypotheses per prompt (1: greedy, as evaluate),
+ * batch_size prompts of `beam` rows each per call. An example counts as right (correct) when
+ * any of its hypotheses is, and in top_correct when its best one is; fn gets the best
+ * hypothesis and `correct` for any. beam > 1 needs a model that decodes token by token (not
+ * seq2seq, not a regression head): the error names --beam. */
+arith_status evaluate_beam(model *m, const tokenizer *tok, const task_config *task,
+                           const example_set *set, int n, int batch_size, int beam,
+                           eval_example_fn fn, void *ctx, int report, eval_result *result);
 
 /* Teacher-forced evaluation (lm heads): the model reads the reference answer, and an example
  * counts as right when the most likely token at every answer position (and EOS) is the
@@ -158,6 +187,12 @@ arith_status evaluate_teacher_forced(model *m, const tokenizer *tok, const examp
  * an error for a prompt that cannot be encoded. */
 arith_status predict_answers(model *m, const tokenizer *tok, const char *const *prompts, int n,
                              int batch_size, char **answers);
+/* The `beam` best answers of each prompt by beam search, best first: answers[i*beam + k]
+ * (malloc'd), scores[i*beam + k] their summed log-probabilities (-inf: no such hypothesis;
+ * NAN for greedy and regression), ended[i*beam + k] whether the answer reached EOS (scores and
+ * ended may be NULL). beam 1 is predict_answers. */
+arith_status predict_beam(model *m, const tokenizer *tok, const char *const *prompts, int n,
+                          int batch_size, int beam, char **answers, float *scores, bool *ended);
 
 /* --------------------------------------------------------------------------- checkpoints */
 
