@@ -183,5 +183,33 @@ expect 0 "^-?[0-9]+\.[0-9]+$" -- "$ARITH" predict run_count "0110111="
 expect 2 "--beam 2: a regression head predicts one number" -- "$ARITH" eval run_count --beam 2
 expect 2 "--digits: '5..3' is not a length or a range" -- "$ARITH" train --task count --digits 5..3
 
+# --- seed 003: GPT-2 from Hugging Face's file format, frozen but for ln and wpe; bit-XOR
+HF="$SRC/tests/fixtures/gpt2_hf_tiny.safetensors"
+XOR=(--task xor --digits 3 --n 64 --test-frac 0.25 --steps 6 --batch 16 --samples 1 --threads 1)
+expect 0 "gpt2 on xor \(3 bits\), tokenizer char .* 2 layers, d_model 32, 4 heads, ffn 64, context 16, new in/out layers, from .*gpt2_hf_tiny.safetensors .* of them trainable: --train ln,wpe" -- "$ARITH" train --model gpt2 --init "$HF" --train ln,wpe "${XOR[@]}" --run run_gpt2
+expect 0 "exact match [01]\.[0-9]+ \([0-9]+/16\) with any of 2 beam answers" -- "$ARITH" eval run_gpt2 --beam 2
+expect 0 "" -- "$ARITH" predict run_gpt2 "010 110="
+expect 1 "nowhere.safetensors" -- "$ARITH" train --model gpt2 --init nowhere.safetensors "${XOR[@]}" --run run_gpt2_bad
+[ ! -e run_gpt2_bad ] && ok || bad "a missing --init file left a run directory"
+expect 2 "--init loads GPT-2 weights; it needs --model gpt2" -- "$ARITH" train --init "$HF" "${XOR[@]}" --run run_gpt2_bad
+expect 2 "--train: 'lm_head' matches no parameter name" -- "$ARITH" train --model gpt2 --train ln,lm_head --layers 1 --d-model 16 --heads 2 --ffn 16 "${XOR[@]}" --run run_gpt2_bad
+printf 'not a safetensors file at all' >junk.safetensors
+expect 1 "junk.safetensors" -- "$ARITH" train --model gpt2 --init junk.safetensors "${XOR[@]}" --run run_gpt2_bad
+[ ! -e run_gpt2_bad ] && ok || bad "a rejected --init left a run directory"
+printf 'src,tgt\n01 11=,10\n10 1=,1\n' >bad_xor.csv
+expect 1 "bad_xor.csv:3: .* is not a bit-XOR row" -- "$ARITH" train --task xor --digits 2 --train-csv bad_xor.csv --run run_gpt2_bad
+
+# --- symbolic mathematics in prefix notation, judged up to equivalence
+expect 0 "^src,tgt$" -- "$ARITH" data --task symbolic --subtask integral --n 3
+[ "$("$ARITH" data --task symbolic --n 5 | wc -l)" -eq 6 ] && ok || bad "data --task symbolic --n 5 is not 6 lines"
+expect 2 "--subtask: unknown value 'limit'" -- "$ARITH" train --task symbolic --subtask limit
+expect 2 "symbolic needs it \(got --task symbolic --tokenizer char\)" -- "$ARITH" train --task symbolic --tokenizer char --run run_sym_bad
+expect 0 "gpt2 on symbolic .* tokenizer words" -- "$ARITH" train --task symbolic --subtask derivative --model gpt2 --layers 1 --d-model 16 --heads 2 --ffn 32 --n 300 --steps 4 --samples 1 --threads 1 --run run_sym
+expect 0 "accuracy up to equivalence [01]\.[0-9]+ \([0-9]+/30\) with any of 2 beam answers, .* \(exact string match of the top answer" -- "$ARITH" eval run_sym --beam 2
+expect 0 "\"exact_match\": [01]\.[0-9]+" -- "$ARITH" eval run_sym --json
+printf 'src,tgt\nsin x,cos x\nmul INT+ 2,INT+ 2\n' >bad_sym.csv
+expect 1 "bad_sym.csv:3: " -- "$ARITH" train --task symbolic --model gpt2 --train-csv bad_sym.csv --run run_sym_bad
+[ ! -e run_sym_bad ] && ok || bad "a rejected symbolic run left a run directory"
+
 echo "cli_arith: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1056,6 +1056,172 @@ static void test_csv_as(void)
     rmdir(dir);
 }
 
+/* Seed 003's bit-XOR: two strings of one length, the XOR of every position, leading zeros
+ * kept; every pair listed when the space is small; a length range; CSV rows checked. */
+static void test_task_xor(void)
+{
+    task_config task = {.kind = TASK_XOR, .digits = 7};
+    rng_state rng;
+    rng_seed(&rng, 3);
+    char prompt[64], answer[64];
+    int ones = 0, total = 0;
+    for (int i = 0; i < 500; i++) {
+        CHECK_OK(task_sample(&task, &rng, prompt, sizeof prompt, answer, sizeof answer));
+        CHECK_MSG(strlen(prompt) == 16 && prompt[7] == ' ' && prompt[15] == '=' &&
+                  strlen(answer) == 7, "\"%s\" -> \"%s\"", prompt, answer);
+        for (int k = 0; k < 7; k++) {
+            char want = prompt[k] == prompt[8 + k] ? '0' : '1';
+            CHECK(answer[k] == want);
+            ones += answer[k] == '1';
+            total++;
+        }
+    }
+    CHECK_MSG(ones > total * 4 / 10 && ones < total * 6 / 10, "%d ones of %d bits", ones, total);
+    /* n = 3: all 64 pairs exist, and asking for all of them lists them */
+    task_config small = {.kind = TASK_XOR, .digits = 3};
+    example_set train, test;
+    examples_init(&train);
+    examples_init(&test);
+    CHECK_OK(dataset_generate(&train, &test, &small, 48, 16, 7, NULL));
+    CHECK_EQ_INT(train.count + test.count, 64);
+    CHECK_EQ_INT(dataset_count_overlap(&train, &test), 0);
+    bool seen[64] = {false};
+    for (int i = 0; i < 64; i++) {
+        const example *e = i < 48 ? &train.items[i] : &test.items[i - 48];
+        int a = (e->prompt[0] - '0') * 4 + (e->prompt[1] - '0') * 2 + (e->prompt[2] - '0');
+        int b = (e->prompt[4] - '0') * 4 + (e->prompt[5] - '0') * 2 + (e->prompt[6] - '0');
+        int x = (e->answer[0] - '0') * 4 + (e->answer[1] - '0') * 2 + (e->answer[2] - '0');
+        CHECK((a ^ b) == x);
+        seen[a * 8 + b] = true;
+    }
+    int distinct = 0;
+    for (int i = 0; i < 64; i++)
+        distinct += seen[i];
+    CHECK_EQ_INT(distinct, 64);
+    examples_free(&train);
+    examples_free(&test);
+    examples_init(&train);
+    examples_init(&test);
+    CHECK_EQ_INT(dataset_generate(&train, &test, &small, 60, 10, 7, NULL), ARITH_ERR_ARG);
+    CHECK(strstr(arith_error_message(), "only 64 possible") != NULL);
+    examples_free(&train);
+    examples_free(&test);
+    /* lengths drawn from a range, both strings of one length */
+    task_config range = {.kind = TASK_XOR, .digits = 9, .digits_min = 2};
+    int hist[10] = {0};
+    for (int i = 0; i < 800; i++) {
+        CHECK_OK(task_sample(&range, &rng, prompt, sizeof prompt, answer, sizeof answer));
+        int len = (int)strlen(answer);
+        CHECK(len >= 2 && len <= 9 && (int)strlen(prompt) == 2 * len + 2);
+        hist[len]++;
+    }
+    for (int len = 2; len <= 9; len++)
+        CHECK_MSG(hist[len] > 50, "length %d drawn %d times", len, hist[len]);
+    /* CSV rows */
+    char dir[] = "/tmp/arith_xor_XXXXXX", path[64];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/x.csv", dir);
+    write_file(path, "src,tgt\n0110 0011=,0101\n1 1=,0\n");
+    example_set set;
+    examples_init(&set);
+    CHECK_OK(dataset_load_csv_as(&set, path, &task));
+    CHECK_EQ_INT(set.count, 2);
+    examples_free(&set);
+    const char *bad[] = {"src,tgt\n0110 011=,0101\n", "src,tgt\n0120 0011=,0101\n",
+                         "src,tgt\n0110 0011=,010\n", "src,tgt\n0110 0011,0101\n"};
+    for (int i = 0; i < 4; i++) {
+        write_file(path, bad[i]);
+        examples_init(&set);
+        CHECK_EQ_INT(dataset_load_csv_as(&set, path, &task), ARITH_ERR_FORMAT);
+        CHECK_MSG(strstr(arith_error_message(), "x.csv:2") != NULL, "case %d: %s", i,
+                  arith_error_message());
+        examples_free(&set);
+    }
+    unlink(path);
+    rmdir(dir);
+}
+
+/* Seed 003's symbolic task: Lample & Charton problems with " =" after the prompt, answers
+ * that check out, the words tokenizer both ways, and files of prefix pairs. */
+static void test_task_symbolic(void)
+{
+    task_config task = {.kind = TASK_SYMBOLIC, .subtask = SYM_INTEGRAL};
+    sym_config_default(&task.sym);
+    example_set train, test;
+    examples_init(&train);
+    examples_init(&test);
+    CHECK_OK(dataset_generate(&train, &test, &task, 400, 100, 11, NULL));
+    CHECK_EQ_INT(dataset_count_overlap(&train, &test), 0);
+    tokenizer tok;
+    CHECK_OK(tokenizer_init(&tok, TOK_WORDS, 0, false));
+    CHECK_EQ_INT(tok.vocab_size, 14 + 23); /* base; 5 operators, 15 functions, x, INT+, INT- */
+    int checked = 0;
+    for (int i = 0; i < train.count; i++) {
+        const example *e = &train.items[i];
+        size_t n = strlen(e->prompt);
+        CHECK(n > 2 && strcmp(e->prompt + n - 2, " =") == 0);
+        char f[512];
+        snprintf(f, sizeof f, "%.*s", (int)(n - 2), e->prompt);
+        CHECK_MSG(sym_equivalent(SYM_INTEGRAL, f, e->answer, e->answer), "%s -> %s", f,
+                  e->answer);
+        /* words tokenizer round trip */
+        int32_t ids[128];
+        int len = 0;
+        CHECK_OK(tok_encode_answer(&tok, e->answer, ids, 128, &len));
+        CHECK(ids[len - 1] == tok.eos_id);
+        char back[512];
+        tok_decode_answer(&tok, ids, len, back, sizeof back);
+        CHECK_STR(back, e->answer);
+        CHECK_OK(tok_encode_prompt(&tok, e->prompt, ids, 128, &len));
+        CHECK(ids[len - 1] == tok.equals_id);
+        checked++;
+    }
+    CHECK_EQ_INT(checked, 400);
+    examples_free(&train);
+    examples_free(&test);
+    /* determinism */
+    example_set a, b, none;
+    examples_init(&a);
+    examples_init(&b);
+    examples_init(&none);
+    task.subtask = SYM_DERIVATIVE;
+    CHECK_OK(dataset_generate(&a, &none, &task, 50, 0, 5, NULL));
+    CHECK_OK(dataset_generate(&b, &none, &task, 50, 0, 5, NULL));
+    for (int i = 0; i < 50; i++)
+        CHECK(strcmp(a.items[i].prompt, b.items[i].prompt) == 0 &&
+              strcmp(a.items[i].answer, b.items[i].answer) == 0);
+    examples_free(&a);
+    examples_free(&b);
+    /* unknown words name themselves */
+    int32_t ids[16];
+    int n = 0;
+    CHECK_EQ_INT(tok_encode_prompt(&tok, "add x cot x =", ids, 16, &n), ARITH_ERR_DATA);
+    CHECK(strstr(arith_error_message(), "'cot' (word 3") != NULL);
+    int32_t junk[3] = {tok.pad_id, 3, tok.eos_id};
+    char text[64];
+    tok_decode_answer(&tok, junk, 3, text, sizeof text);
+    CHECK_STR(text, "? 3");
+    CHECK_EQ_INT(tokenizer_init(&tok, TOK_WORDS, 0, true), ARITH_ERR_ARG);
+    /* files of prefix pairs: the " =" is optional; a malformed expression names its line */
+    char dir[] = "/tmp/arith_sym_XXXXXX", path[64];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/s.csv", dir);
+    write_file(path, "src,tgt\nsin x,cos x\nmul INT+ 2 x =,INT+ 2\n");
+    example_set set;
+    examples_init(&set);
+    CHECK_OK(dataset_load_csv_as(&set, path, &task));
+    CHECK_EQ_INT(set.count, 2);
+    CHECK_STR(set.items[0].prompt, "sin x =");
+    examples_free(&set);
+    write_file(path, "src,tgt\nsin x,cos x\nmul INT+ 2 =,INT+ 2\n");
+    examples_init(&set);
+    CHECK_EQ_INT(dataset_load_csv_as(&set, path, &task), ARITH_ERR_FORMAT);
+    CHECK_MSG(strstr(arith_error_message(), "s.csv:3") != NULL, "%s", arith_error_message());
+    examples_free(&set);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     test_decimal_add();
@@ -1075,5 +1241,7 @@ int main(void)
     test_answer_width();
     test_csv_as();
     test_exhausted_spaces();
+    test_task_xor();
+    test_task_symbolic();
     return check_summary("test_data");
 }
