@@ -207,6 +207,8 @@ expect 2 "symbolic needs it \(got --task symbolic --tokenizer char\)" -- "$ARITH
 expect 0 "gpt2 on symbolic .* tokenizer words" -- "$ARITH" train --task symbolic --subtask derivative --model gpt2 --layers 1 --d-model 16 --heads 2 --ffn 32 --n 300 --steps 4 --samples 1 --threads 1 --run run_sym
 expect 0 "accuracy up to equivalence [01]\.[0-9]+ \([0-9]+/30\) with any of 2 beam answers, .* \(exact string match of the top answer" -- "$ARITH" eval run_sym --beam 2
 expect 0 "\"exact_match\": [01]\.[0-9]+" -- "$ARITH" eval run_sym --json
+[ "$("$ARITH" predict run_sym "sin x")" = "$("$ARITH" predict run_sym "sin x =")" ] \
+    && ok || bad "predict on symbolic does not add the ' =' word" 
 printf 'src,tgt\nsin x,cos x\nmul INT+ 2,INT+ 2\n' >bad_sym.csv
 expect 1 "bad_sym.csv:3: " -- "$ARITH" train --task symbolic --model gpt2 --train-csv bad_sym.csv --run run_sym_bad
 [ ! -e run_sym_bad ] && ok || bad "a rejected symbolic run left a run directory"

@@ -710,13 +710,15 @@ static int cmd_predict(int argc, char **argv)
         }
         free(line);
     }
-    /* a prompt may leave out the final '=' (seed 002's spaced prompts have none) */
+    /* a prompt may leave out the final '=' (seed 002's spaced prompts have none); prefix
+     * expressions take it as a word of its own */
+    const char *equals = s.task.kind == TASK_SYMBOLIC ? " =" : "=";
     for (int i = 0; i < n && s.task.style == STYLE_PLAIN; i++) {
         size_t len = strlen(prompts[i]);
         if (len == 0 || prompts[i][len - 1] != '=') {
-            char *with = malloc(len + 2);
+            char *with = malloc(len + 3);
             memcpy(with, prompts[i], len);
-            memcpy(with + len, "=", 2);
+            memcpy(with + len, equals, strlen(equals) + 1);
             free(prompts[i]);
             prompts[i] = with;
         }
