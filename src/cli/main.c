@@ -252,6 +252,9 @@ static int cmd_train(int argc, char **argv)
     char lengths[48], shape[TRAIN_PATH_MAX + 200];
     if (s.task.kind == TASK_EXPR)
         snprintf(lengths, sizeof lengths, "operands 0..50");
+    else if (s.task.kind == TASK_SYMBOLIC)
+        snprintf(lengths, sizeof lengths, "%s, up to %d operators",
+                 sym_kind_name(s.task.subtask), s.task.sym.max_ops);
     else if (s.cfg.digits.lo == s.cfg.digits.hi)
         snprintf(lengths, sizeof lengths, "%d %s", s.cfg.digits.hi,
                  s.task.kind == TASK_COUNT || s.task.kind == TASK_XOR ? "bits" : "digits");
