@@ -687,6 +687,28 @@ static void test_generate(sym_kind kind)
     free(answers);
 }
 
+/* Constant folding can build integers past sym_check's 10^18 (1008176182651290232^4 was one,
+ * and a data set that held such a row could not be read back); with large leaf integers such
+ * draws come often, and every problem generated must still pass sym_check. */
+static void test_generate_reads_back(void)
+{
+    sym_config cfg;
+    sym_config_default(&cfg);
+    cfg.max_int = 1000000;
+    cfg.max_ops = 8;
+    rng_state rng;
+    rng_seed(&rng, 9);
+    char p[SYM_TEXT_CAP(48)], a[SYM_TEXT_CAP(48)];
+    int made = 0, bad = 0;
+    for (int i = 0; i < 20000; i++) {
+        if (!sym_generate(&rng, &cfg, (sym_kind)(i % 2), p, sizeof p, a, sizeof a))
+            continue;
+        made++;
+        bad += sym_check(p) != ARITH_OK || sym_check(a) != ARITH_OK;
+    }
+    CHECK_MSG(bad == 0 && made > 10000, "%d of %d generated problems fail sym_check", bad, made);
+}
+
 static void test_generate_limits(void)
 {
     sym_config cfg;
@@ -787,6 +809,7 @@ int main(void)
     test_equivalent();
     test_generate(SYM_DERIVATIVE);
     test_generate(SYM_INTEGRAL);
+    test_generate_reads_back();
     test_generate_limits();
     test_generate_speed();
     return check_summary("test_symbolic");

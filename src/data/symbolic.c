@@ -1686,6 +1686,8 @@ bool sym_generate(rng_state *rng, const sym_config *cfg, sym_kind kind, char *pr
     int32_t p = kind == SYM_INTEGRAL ? d : f, a = kind == SYM_INTEGRAL ? f : d;
     ok = print_tree(&t, p, cfg->max_tokens, prompt, prompt_cap, NULL) == 0 &&
          print_tree(&t, a, cfg->max_tokens, answer, answer_cap, NULL) == 0;
+    /* what is generated must read back: folding can make integers past sym_check's 10^18 */
+    ok = ok && sym_check(prompt) == ARITH_OK && sym_check(answer) == ARITH_OK;
 done:
     if (!ok) {
         if (prompt_cap > 0)
