@@ -598,8 +598,9 @@ static int cmd_eval(int argc, char **argv)
     eval_result forced = {0};
     if (!st && f.teacher_forced)
         st = evaluate_teacher_forced(s.model, &s.tok, set, 0, f.batch, &forced);
-    /* a table per length when lengths vary (not for expr, whose "length" means little) */
-    bool table = !st && s.task.kind != TASK_EXPR && bl.hi > bl.lo;
+    /* a table per length when lengths vary (not for expr or symbolic, whose "length" means
+     * little) */
+    bool table = !st && s.task.kind != TASK_EXPR && s.task.kind != TASK_SYMBOLIC && bl.hi > bl.lo;
     if (!st) {
         double acc = r.total ? (double)r.correct / r.total : 0.0;
         const bool symbolic = s.task.kind == TASK_SYMBOLIC;
