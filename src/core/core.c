@@ -242,7 +242,13 @@ float *params_grad(const param_table *table, const char *name)
 
 void params_zero_grad(param_table *table)
 {
-    memset(table->grad, 0, table->total * sizeof(float));
+    /* only trainable views: nothing reads a frozen view's gradient, and a frozen GPT-2's
+     * matrices would cost a memset of hundreds of megabytes per step */
+    for (int i = 0; i < table->count; i++) {
+        const param_view *v = &table->views[i];
+        if (v->trainable)
+            memset(table->grad + v->offset, 0, v->size * sizeof(float));
+    }
 }
 
 arith_status params_set_trainable(param_table *table, const char *patterns, const char *flag)

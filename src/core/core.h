@@ -110,6 +110,7 @@ param_view *params_find(const param_table *table, const char *name);
 /* Pointer into data (or grad) for the named view; NULL when absent. */
 float *params_data(const param_table *table, const char *name);
 float *params_grad(const param_table *table, const char *name);
+/* Zeroes the gradients of the trainable views (a frozen view's gradient is never read). */
 void params_zero_grad(param_table *table);
 /* Number of floats in trainable views. */
 size_t params_count_trainable(const param_table *table);

@@ -30,18 +30,11 @@
 #pragma clang diagnostic ignored "-Wpass-failed"
 #endif
 
-#if defined(__GNUC__)
-#define LSTM_INLINE static inline __attribute__((always_inline))
-#else
-#define LSTM_INLINE static inline
-#endif
+#include "nn/fastmath.h"
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#define LSTM_X86_DISPATCH 1
-#define LSTM_AVX2 __attribute__((target("avx2,fma")))
-#else
-#define LSTM_X86_DISPATCH 0
-#endif
+#define LSTM_INLINE FAST_INLINE
+#define LSTM_X86_DISPATCH FAST_X86_DISPATCH
+#define LSTM_AVX2 FAST_AVX2
 
 /* Sections of the cache and the scratch start on 16-float (64-byte) boundaries. */
 static size_t round16(size_t n)
@@ -51,93 +44,6 @@ static size_t round16(size_t n)
 
 /* The recurrence runs on one thread below this many multiply-adds per step (B * 4H * H). */
 #define LSTM_PAR_MIN ((size_t)1 << 16)
-
-/* ------------------------------------------------------------------- sigmoid and tanh */
-
-/* The loops below must not branch on floats: without -fno-trapping-math GCC will not turn a
- * float comparison into a select, and leaves the loop scalar. Selects are done on the bits. */
-LSTM_INLINE uint32_t f2u(float x)
-{
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    return u;
-}
-
-LSTM_INLINE float u2f(uint32_t u)
-{
-    float x;
-    memcpy(&x, &u, sizeof x);
-    return x;
-}
-
-/* all ones when c, else 0 */
-LSTM_INLINE uint32_t mask_if(int c)
-{
-    return 0u - (uint32_t)c;
-}
-
-#define LSTM_BITS_M87 0xC2AE0000u  /* -87.0f */
-#define LSTM_BITS_88 0x42B00000u   /* 88.0f */
-#define LSTM_BITS_INF 0x7F800000u  /* +inf */
-#define LSTM_BITS_0625 0x3F200000u /* 0.625f */
-
-/* e^x, Cephes' expf in float and integer operations that vectorize: x = n ln2 + r with
- * |r| <= ln2/2, e^r by a polynomial, 2^n written into the exponent bits. Within 1-2 ulp;
- * x is clamped to [-87, 88] first (e^-87 for anything below, so that 1/(1 + e^x) stays
- * finite; e^88 for anything above), NaN stays NaN. */
-LSTM_INLINE float lstm_exp(float x)
-{
-    uint32_t xb = f2u(x);
-    /* x < -87 (down to -inf, not NaN): negative floats order by their bits, reversed */
-    const uint32_t low = mask_if(xb - (LSTM_BITS_M87 + 1u) < 0xFF800000u - LSTM_BITS_M87);
-    /* x > 88 (up to +inf, not NaN) */
-    const uint32_t high = mask_if(xb - (LSTM_BITS_88 + 1u) < LSTM_BITS_INF - LSTM_BITS_88);
-    xb = (xb & ~(low | high)) | (LSTM_BITS_M87 & low) | (LSTM_BITS_88 & high);
-    x = u2f(xb);
-    /* n = round(x / ln2): adding 1.5 * 2^23 leaves the rounded integer in the low bits */
-    const float magic = 0x1.8p23f;
-    const float t = x * 1.44269504088896341f + magic;
-    const float n = t - magic;
-    /* r = x - n ln2, ln2 split in two so that n * ln2_hi is exact */
-    const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    const float y = p * (r * r) + r + 1.0f;
-    /* 2^n: the low bits of t hold n + 2^22; n + 127 goes into the exponent field */
-    const float pow2n = u2f((f2u(t) - 0x4B400000u + 127u) << 23);
-    return y * pow2n;
-}
-
-/* 1 / (1 + e^-x), as PyTorch computes it: within a few ulp everywhere. */
-LSTM_INLINE float lstm_sigmoid(float x)
-{
-    return 1.0f / (1.0f + lstm_exp(-x));
-}
-
-/* tanh, Cephes' tanhf: an odd polynomial for |x| < 0.625 (where 1 - 2/(e^2x + 1) would lose
- * the relative accuracy of small results), 1 - 2/(e^2|x| + 1) with the sign of x above.
- * Both are computed and one selected, so that the loop vectorizes. Within a few ulp;
- * NaN stays NaN. */
-LSTM_INLINE float lstm_tanh(float x)
-{
-    const uint32_t xb = f2u(x), sign = xb & 0x80000000u, ab = xb & 0x7FFFFFFFu;
-    const float ax = u2f(ab);
-    const float z = x * x;
-    float p = -5.70498872745e-3f;
-    p = p * z + 2.06390887954e-2f;
-    p = p * z - 5.37397155531e-2f;
-    p = p * z + 1.33314422036e-1f;
-    p = p * z - 3.33332819422e-1f;
-    const float small = p * z * x + x;
-    const float e = lstm_exp(2.0f * ax);
-    const uint32_t big = f2u(1.0f - 2.0f / (e + 1.0f)) | sign;
-    const uint32_t m = mask_if(ab < LSTM_BITS_0625);
-    return u2f((f2u(small) & m) | (big & ~m));
-}
 
 /* ----------------------------------------------------------------- elementwise kernels */
 
@@ -167,12 +73,12 @@ LSTM_INLINE void cell_forward_body(float *z, float *cn, float *hn, float *tc, fl
                               *restrict bo = bias + 3 * H;
 #pragma omp simd
         for (int j = 0; j < H; j++) {
-            const float gi = lstm_sigmoid(zi[j] + bi[j]);
-            const float gf = lstm_sigmoid(zf[j] + bf[j]);
-            const float gg = lstm_tanh(zg[j] + bg[j]);
-            const float go = lstm_sigmoid(zo[j] + bo[j]);
+            const float gi = fast_sigmoid(zi[j] + bi[j]);
+            const float gf = fast_sigmoid(zf[j] + bf[j]);
+            const float gg = fast_tanh(zg[j] + bg[j]);
+            const float go = fast_sigmoid(zo[j] + bo[j]);
             const float cj = gf * c0[j] + gi * gg;
-            const float tj = lstm_tanh(cj);
+            const float tj = fast_tanh(cj);
             const float hj = go * tj;
             zi[j] = gi;
             zf[j] = gf;
