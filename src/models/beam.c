@@ -226,3 +226,50 @@ done:
         batch_free(&rep);
     return st;
 }
+
+arith_status model_decode_greedy(model *m, const batch *prompts, int max_new, int32_t eos,
+                                 int32_t *out)
+{
+    const int B = prompts->B, V = m->cfg.vocab;
+    if (max_new < 1)
+        return ARITH_OK;
+    /* the tokens fed back, one per row (decode_begin may reallocate a model's workspace, so
+     * this is not kept there) */
+    int32_t *tokens = malloc((size_t)(B > 0 ? B : 1) * sizeof *tokens);
+    if (!tokens)
+        return arith_error(ARITH_ERR_MEMORY, "out of memory generating %d rows", B);
+    const float *logits = NULL;
+    arith_status st = model_decode_begin(m, prompts, &logits);
+    if (st) {
+        free(tokens);
+        return st;
+    }
+    int live = 0;
+    for (int r = 0; r < B; r++) {
+        int32_t next = argmax_row(logits + (size_t)r * V, V);
+        out[(size_t)r * max_new] = next;
+        tokens[r] = next;
+        live += next != eos;
+    }
+    for (int i = 1; i < max_new; i++) {
+        if (live == 0) {
+            for (int r = 0; r < B; r++)
+                out[(size_t)r * max_new + i] = eos;
+            continue;
+        }
+        /* rows that are done keep stepping on EOS, unread */
+        st = model_decode_next(m, tokens, &logits);
+        if (st)
+            break;
+        live = 0;
+        for (int r = 0; r < B; r++) {
+            int32_t prev = out[(size_t)r * max_new + i - 1];
+            int32_t next = prev == eos ? eos : argmax_row(logits + (size_t)r * V, V);
+            out[(size_t)r * max_new + i] = next;
+            tokens[r] = next;
+            live += next != eos;
+        }
+    }
+    free(tokens);
+    return st;
+}

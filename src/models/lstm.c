@@ -46,7 +46,6 @@ typedef struct {
     float *dtop, *dbuf;       /* (T*B, max(H, in0)) */
     /* generation state */
     float *h, *c;             /* L x (B, H) */
-    int32_t *gen_ids;         /* (B) */
     int dec_B;                /* rows of the decoding under way */
     int32_t *dec_work;        /* (2B) decode_reorder's work */
 
@@ -135,7 +134,6 @@ static arith_status lstm_reserve(model *m, int B, int T)
     TAKE(n->dbuf, NT * wide, float);
     TAKE(n->h, L * (size_t)B * H, float);
     TAKE(n->c, L * (size_t)B * H, float);
-    TAKE(n->gen_ids, (size_t)B, int32_t);
     TAKE(n->dec_work, 2 * (size_t)B, int32_t);
 #undef TAKE
 #undef R
@@ -371,42 +369,11 @@ static arith_status lstm_generate(model *m, const batch *prompts, int max_new, i
                                   int32_t *out)
 {
     lstm_lm *n = m->impl;
-    const int B = prompts->B, V = n->V;
     if (n->regression)
         return arith_error(ARITH_ERR_ARG, "a regression model does not generate text");
     if (max_new < 1)
         return ARITH_OK;
-    const float *logits = NULL;
-    arith_status st = lstm_decode_begin(m, prompts, &logits);
-    if (st)
-        return st;
-    int live = 0;
-    for (int r = 0; r < B; r++) {
-        int32_t next = argmax_row(logits + (size_t)r * V, V);
-        out[(size_t)r * max_new] = next;
-        n->gen_ids[r] = next;
-        live += next != eos;
-    }
-    for (int i = 1; i < max_new; i++) {
-        if (live == 0) {
-            for (int r = 0; r < B; r++)
-                out[(size_t)r * max_new + i] = eos;
-            continue;
-        }
-        /* rows that are done keep stepping on EOS, unread */
-        st = lstm_decode_next(m, n->gen_ids, &logits);
-        if (st)
-            return st;
-        live = 0;
-        for (int r = 0; r < B; r++) {
-            int32_t prev = out[(size_t)r * max_new + i - 1];
-            int32_t next = prev == eos ? eos : argmax_row(logits + (size_t)r * V, V);
-            out[(size_t)r * max_new + i] = next;
-            n->gen_ids[r] = next;
-            live += next != eos;
-        }
-    }
-    return ARITH_OK;
+    return model_decode_greedy(m, prompts, max_new, eos, out);
 }
 
 /* --------------------------------------------------------------------------- create, free */

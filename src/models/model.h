@@ -145,6 +145,12 @@ arith_status model_decode_begin(model *m, const batch *prompts, const float **lo
 arith_status model_decode_next(model *m, const int32_t *tokens, const float **logits);
 void model_decode_reorder(model *m, const int32_t *src);
 
+/* Greedy generation over the decode ops (beam.c), as model_generate specifies it: the argmax
+ * token of every row at each step, a row stopping at eos (later columns eos). The families'
+ * generate is this, after their own checks. */
+arith_status model_decode_greedy(model *m, const batch *prompts, int max_new, int32_t eos,
+                                 int32_t *out);
+
 /* Beam search over the decode ops (beam.c). prompts: a prompt-only batch of B rows
  * (left-padded); K >= 1 beams per prompt. Writes K hypotheses per prompt, best first: those of
  * prompt b in rows b*K .. b*K+K-1 of out (B*K, max_new), each up to and including its EOS and

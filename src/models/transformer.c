@@ -73,7 +73,7 @@ typedef struct transformer_impl {
      * are short; decode_step grows it (keeping its contents) when a column falls outside. */
     float *k_cache, *v_cache;
     int cache_B, cache_T;
-    int32_t *gen_tokens, *gen_pos; /* (B) */
+    int32_t *gen_pos;          /* (B) */
     /* constant tables */
     float *pe;                 /* (ctx, C) sinusoidal */
     float *rope_cos, *rope_sin; /* (ctx, hd/2) */
@@ -254,7 +254,6 @@ static arith_status transformer_reserve(model *m, int B, int T)
     t->dqkv = TAKE(N * 3 * C);
     t->df1 = TAKE(N * F);
     t->df2 = TAKE(N * F);
-    t->gen_tokens = (int32_t *)TAKE((size_t)B);
     t->gen_pos = (int32_t *)TAKE((size_t)B);
 #undef TAKE
     uint8_t *mp = t->masks;
@@ -705,48 +704,21 @@ static arith_status transformer_generate(model *m, const batch *prompts, int max
                                          int32_t *out)
 {
     transformer *t = m->impl;
-    const int B = prompts->B, T = prompts->T, V = t->V;
+    const int B = prompts->B, T = prompts->T;
     if (max_new < 1)
         return ARITH_OK;
     if (T + max_new - 1 > t->ctx)
         return arith_error(ARITH_ERR_DATA,
                            "a prompt of %d tokens plus an answer of up to %d does not fit the "
                            "model's context of %d tokens", T, max_new, t->ctx);
+    /* the cache for the whole answer at once, so that decoding never grows it */
     arith_status st = transformer_reserve(m, B, T);
     if (!st)
         st = cache_reserve(t, B, T + max_new - 1);
-    const float *logits = NULL;
     if (!st)
-        st = transformer_decode_begin(m, prompts, &logits);
-    if (st)
-        return st;
-    int live = 0;
-    for (int r = 0; r < B; r++) {
-        int32_t next = argmax_row(logits + (size_t)r * V, V);
-        out[(size_t)r * max_new] = next;
-        t->gen_tokens[r] = next;
-        live += next != eos;
-    }
-    for (int i = 1; i < max_new; i++) {
-        if (live == 0) {
-            for (int r = 0; r < B; r++)
-                out[(size_t)r * max_new + i] = eos;
-            continue;
-        }
-        st = transformer_decode_next(m, t->gen_tokens, &logits);
-        if (st)
-            return st;
-        live = 0;
-        for (int r = 0; r < B; r++) {
-            int32_t prev = out[(size_t)r * max_new + i - 1];
-            int32_t next = prev == eos ? eos : argmax_row(logits + (size_t)r * V, V);
-            out[(size_t)r * max_new + i] = next;
-            t->gen_tokens[r] = next;
-            live += next != eos;
-        }
-    }
+        st = model_decode_greedy(m, prompts, max_new, eos, out);
     m->logits = t->logits;
-    return ARITH_OK;
+    return st;
 }
 
 /* --------------------------------------------------------------------------- create, free */
