@@ -45,7 +45,7 @@ expect 2 "--batch needs a value" -- "$ARITH" train --batch
 expect 2 "--heads 5 must divide --d-model 32" -- "$ARITH" train "${SMALL[@]}" --heads 5 --run r0
 [ ! -e r0 ] && ok || bad "a rejected config left a run directory"
 expect 0 "--pos NAME" -- "$ARITH" train --help
-expect 2 "unknown task 'mul'" -- "$ARITH" data --task mul
+expect 2 "unknown task 'div'" -- "$ARITH" data --task div
 expect 2 "unknown option --checkpoint" -- "$ARITH" data --checkpoint best
 
 # --- bad data files: exit 1, file and line named
@@ -198,6 +198,11 @@ expect 1 "junk.safetensors" -- "$ARITH" train --model gpt2 --init junk.safetenso
 [ ! -e run_gpt2_bad ] && ok || bad "a rejected --init left a run directory"
 printf 'src,tgt\n01 11=,10\n10 1=,1\n' >bad_xor.csv
 expect 1 "bad_xor.csv:3: .* is not a bit-XOR row" -- "$ARITH" train --task xor --digits 2 --train-csv bad_xor.csv --run run_gpt2_bad
+
+# --- multiplication: a*b= with the char tokenizer; the pairs tokenizer reads only sums
+expect 0 "transformer on mul \(1\.\.3 digits\), tokenizer char" -- "$ARITH" train --task mul --digits 1..3 --n 600 --steps 4 --layers 1 --d-model 16 --heads 2 --ffn 16 --samples 1 --threads 1 --run run_mul
+expect 0 "" -- "$ARITH" predict run_mul "12*34"
+expect 2 "--tokenizer pairs reads only sums a\+b=; --task mul needs --tokenizer char" -- "$ARITH" train --task mul --tokenizer pairs --run run_mul_bad
 
 # --- symbolic mathematics in prefix notation, judged up to equivalence
 expect 0 "^src,tgt$" -- "$ARITH" data --task symbolic --subtask integral --n 3

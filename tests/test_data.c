@@ -329,8 +329,10 @@ static void test_names_and_ranges(void)
     CHECK_OK(task_parse(&kind, "count"));
     CHECK_EQ_INT(kind, TASK_COUNT);
     CHECK_STR(task_name(TASK_COUNT), "count");
-    CHECK_EQ_INT(task_parse(&kind, "mul"), ARITH_ERR_ARG);
-    CHECK(strstr(arith_error_message(), "add, expr, count") != NULL);
+    CHECK_OK(task_parse(&kind, "mul"));
+    CHECK_EQ_INT(kind, TASK_MUL);
+    CHECK_EQ_INT(task_parse(&kind, "div"), ARITH_ERR_ARG);
+    CHECK(strstr(arith_error_message(), "add, expr, count, xor, symbolic, mul") != NULL);
     task_style style;
     CHECK_OK(task_style_parse(&style, "spaced"));
     CHECK_EQ_INT(style, STYLE_SPACED);
@@ -1222,6 +1224,79 @@ static void test_task_symbolic(void)
     rmdir(dir);
 }
 
+/* The remainder of a decimal string modulo m. */
+static uint64_t decimal_mod(const char *s, uint64_t m)
+{
+    uint64_t r = 0;
+    for (; *s; s++)
+        r = (r * 10 + (uint64_t)(*s - '0')) % m;
+    return r;
+}
+
+/* Task mul: exact products of operands of any length (checked modulo three primes, and
+ * exactly where they fit in 64 bits), lengths from a range, every pair listed when the space is
+ * small, and product rows in CSV files. */
+static void test_task_mul(void)
+{
+    task_config task = {.kind = TASK_MUL, .digits = 30, .digits_min = 1};
+    rng_state rng;
+    rng_seed(&rng, 17);
+    char prompt[128], answer[128];
+    const uint64_t primes[3] = {1000000007ULL, 998244353ULL, 4294967291ULL};
+    int exact = 0;
+    for (int i = 0; i < 2000; i++) {
+        CHECK_OK(task_sample(&task, &rng, prompt, sizeof prompt, answer, sizeof answer));
+        char a[64], b[64];
+        size_t la = strcspn(prompt, "*");
+        CHECK(la > 0 && la <= 30 && prompt[strlen(prompt) - 1] == '=');
+        snprintf(a, sizeof a, "%.*s", (int)la, prompt);
+        snprintf(b, sizeof b, "%.*s", (int)(strlen(prompt) - la - 2), prompt + la + 1);
+        CHECK((int)strlen(answer) <= (int)(strlen(a) + strlen(b)));
+        CHECK(answer[0] != '0' || answer[1] == '\0');
+        for (int k = 0; k < 3; k++)
+            CHECK_MSG((decimal_mod(a, primes[k]) * decimal_mod(b, primes[k])) % primes[k] ==
+                          decimal_mod(answer, primes[k]),
+                      "%s -> %s", prompt, answer);
+        if (strlen(a) + strlen(b) <= 19) {
+            unsigned long long x = strtoull(a, NULL, 10), y = strtoull(b, NULL, 10);
+            char want[32];
+            snprintf(want, sizeof want, "%llu", x * y);
+            CHECK_STR(answer, want);
+            exact++;
+        }
+    }
+    CHECK(exact > 50);
+    /* 1-digit operands: all 100 pairs, and the table is right */
+    task_config one = {.kind = TASK_MUL, .digits = 1};
+    example_set train, test;
+    examples_init(&train);
+    examples_init(&test);
+    CHECK_OK(dataset_generate(&train, &test, &one, 90, 10, 3, NULL));
+    for (int i = 0; i < 100; i++) {
+        const example *e = i < 90 ? &train.items[i] : &test.items[i - 90];
+        int x = e->prompt[0] - '0', y = e->prompt[2] - '0';
+        CHECK(e->prompt[1] == '*' && atoi(e->answer) == x * y);
+    }
+    examples_free(&train);
+    examples_free(&test);
+    /* CSV rows */
+    char dir[] = "/tmp/arith_mul_XXXXXX", path[64];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/m.csv", dir);
+    write_file(path, "src,tgt\n12*34=,408\n");
+    example_set set;
+    examples_init(&set);
+    CHECK_OK(dataset_load_csv_as(&set, path, &task));
+    examples_free(&set);
+    write_file(path, "src,tgt\n12*34=,408\n12+34=,46\n");
+    examples_init(&set);
+    CHECK_EQ_INT(dataset_load_csv_as(&set, path, &task), ARITH_ERR_FORMAT);
+    CHECK(strstr(arith_error_message(), "m.csv:3") != NULL);
+    examples_free(&set);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     test_decimal_add();
@@ -1243,5 +1318,6 @@ int main(void)
     test_exhausted_spaces();
     test_task_xor();
     test_task_symbolic();
+    test_task_mul();
     return check_summary("test_data");
 }

@@ -782,7 +782,7 @@ static int cmd_data(int argc, char **argv)
         char name[64];
         const char *value;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: arith data --task add|expr|count|xor|symbolic [--digits N|A..B] "
+            printf("usage: arith data --task add|expr|count|xor|symbolic|mul [--digits N|A..B] "
                    "[--style plain|spaced] [--subtask derivative|integral] --n N [--seed S] "
                    "[--out FILE]\n\n"
                    "Writes N distinct examples as CSV with columns src,tgt (to stdout without "

@@ -30,6 +30,7 @@ typedef enum {
     TASK_COUNT,     /* seed 004: a binary string, 0110= -> 2 (the number of ones) */
     TASK_XOR,       /* seed 003: two bit strings of `digits` bits, 0110 0011= -> 0101 */
     TASK_SYMBOLIC,  /* seed 003: calculus in prefix notation (symbolic.h), "sin x =" -> "cos x" */
+    TASK_MUL,       /* a*b= -> a*b, operands drawn as task add draws them */
 } task_kind;
 
 /* How prompts are written (task `add` only). */

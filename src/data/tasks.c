@@ -9,7 +9,7 @@
 
 /* ----------------------------------------------------------------------------------- tasks */
 
-static const char *const task_names[] = {"add", "expr", "count", "xor", "symbolic"};
+static const char *const task_names[] = {"add", "expr", "count", "xor", "symbolic", "mul"};
 #define N_TASKS ((int)(sizeof task_names / sizeof task_names[0]))
 static const char *const style_names[] = {"plain", "spaced"};
 #define N_STYLES ((int)(sizeof style_names / sizeof style_names[0]))
@@ -22,7 +22,7 @@ arith_status task_parse(task_kind *kind, const char *name)
             return ARITH_OK;
         }
     }
-    return arith_error(ARITH_ERR_ARG, "unknown task '%s' (valid: add, expr, count, xor, symbolic)", name);
+    return arith_error(ARITH_ERR_ARG, "unknown task '%s' (valid: add, expr, count, xor, symbolic, mul)", name);
 }
 
 const char *task_name(task_kind kind)
@@ -122,6 +122,7 @@ int task_max_prompt_chars(const task_config *task)
     case TASK_SYMBOLIC:
         return (int)SYM_TEXT_CAP(task->sym.max_tokens) + 1; /* f, then " =" */
     case TASK_ADD:
+    case TASK_MUL:
         break;
     }
     if (task->style == STYLE_SPACED)
@@ -140,6 +141,8 @@ int task_max_answer_chars(const task_config *task)
         return task->digits;
     case TASK_SYMBOLIC:
         return (int)SYM_TEXT_CAP(task->sym.max_tokens);
+    case TASK_MUL:
+        return 2 * task->digits;
     case TASK_ADD:
         break;
     }
@@ -243,18 +246,53 @@ static void random_operand(char *out, const task_config *task, rng_state *rng)
     out[len] = '\0';
 }
 
+/* out = a * b for digit strings of explicit lengths: schoolbook multiplication into la + lb
+ * columns, then carries, leading zeros dropped. */
+static void decimal_mul_digits(char *out, size_t out_cap, const char *a, size_t la, const char *b,
+                               size_t lb)
+{
+    size_t n = la + lb;
+    uint32_t *col = calloc(n > 0 ? n : 1, sizeof *col); /* col[k]: 10^k, at most 9*9*min(la,lb) */
+    if (!col || out_cap < 2) {
+        free(col);
+        if (out_cap > 0)
+            out[0] = '\0';
+        return;
+    }
+    for (size_t i = 0; i < la; i++)
+        for (size_t j = 0; j < lb; j++)
+            col[i + j] += (uint32_t)(a[la - 1 - i] - '0') * (uint32_t)(b[lb - 1 - j] - '0');
+    uint64_t carry = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint64_t d = col[k] + carry;
+        col[k] = (uint32_t)(d % 10);
+        carry = d / 10;
+    }
+    size_t top = n;
+    while (top > 1 && col[top - 1] == 0)
+        top--;
+    size_t len = 0;
+    for (size_t k = top; k-- > 0 && len + 1 < out_cap;)
+        out[len++] = (char)('0' + col[k]);
+    out[len] = '\0';
+    free(col);
+}
+
 /* Writes "a+b=" or "a + b" and the sum. a may be the prompt buffer itself and b may lie in it
  * after a (task_sample draws them there): b is moved first, then the separator written. */
 static void format_add(const task_config *task, const char *a, const char *b, char *prompt,
                        char *answer, size_t answer_cap)
 {
     size_t la = strlen(a), lb = strlen(b);
-    const char *sep = task->style == STYLE_SPACED ? " + " : "+";
+    const char *sep = task->kind == TASK_MUL ? "*" : task->style == STYLE_SPACED ? " + " : "+";
     size_t ls = strlen(sep);
     memmove(prompt + la + ls, b, lb + 1);
     memmove(prompt, a, la);
     memcpy(prompt + la, sep, ls);
-    decimal_add_digits(answer, answer_cap, prompt, la, prompt + la + ls, lb);
+    if (task->kind == TASK_MUL)
+        decimal_mul_digits(answer, answer_cap, prompt, la, prompt + la + ls, lb);
+    else
+        decimal_add_digits(answer, answer_cap, prompt, la, prompt + la + ls, lb);
     size_t n = la + ls + lb;
     if (task->style != STYLE_SPACED)
         prompt[n++] = '=';
@@ -347,8 +385,9 @@ arith_status task_sample(const task_config *task, rng_state *rng, char *prompt, 
         return arith_error(ARITH_ERR_ARG, "task_sample: buffers too small for task %s with %d "
                            "digits", task_name(task->kind), task->digits);
     switch (task->kind) {
-    case TASK_ADD: {
-        if (task->style == STYLE_PLAIN && task->digits_min <= 0) {
+    case TASK_ADD:
+    case TASK_MUL: {
+        if (task->kind == TASK_ADD && task->style == STYLE_PLAIN && task->digits_min <= 0) {
             /* seed 001: prompt = "a+b=", built in place; the sum is read off the prompt's
              * operands. (Kept draw for draw: generated data sets depend on it.) */
             random_number(prompt, task->digits, rng);
@@ -474,7 +513,8 @@ static uint64_t task_space(const task_config *task)
             total = sat_add(total, per * len >= 64 ? UINT64_MAX : (uint64_t)1 << (per * len));
         return total;
     }
-    case TASK_ADD: {
+    case TASK_ADD:
+    case TASK_MUL: {
         uint64_t lo, n;
         add_operand_range(task, &lo, &n);
         if (n == UINT64_MAX)
@@ -537,7 +577,8 @@ static arith_status task_example_at(const task_config *task, uint64_t index, cha
         xor_finish(a, b, len, prompt, answer);
         return ARITH_OK;
     }
-    case TASK_ADD: {
+    case TASK_ADD:
+    case TASK_MUL: {
         uint64_t lo, n, a, b;
         add_operand_range(task, &lo, &n);
         if (task->style == STYLE_SPACED) {
@@ -904,6 +945,15 @@ static arith_status check_row(const char *path, int line, const char *p, const c
             return arith_error(ARITH_ERR_FORMAT, "%s:%d: \"%s\" -> \"%s\" is not a bit-XOR row "
                                "(src: two bit strings of one length, a space between, then '='; "
                                "tgt: as many bits)", path, line, p, a);
+        return ARITH_OK;
+    }
+    case TASK_MUL: {
+        /* "a*b=" with decimal operands; tgt a decimal number */
+        size_t la = strspn(p, "0123456789");
+        size_t lb = p[la] == '*' ? strspn(p + la + 1, "0123456789") : 0;
+        if (la == 0 || lb == 0 || la + 1 + lb + 1 != plen || !is_integer_text(a) || a[0] == '-')
+            return arith_error(ARITH_ERR_FORMAT, "%s:%d: \"%s\" -> \"%s\" is not a product row "
+                               "(src: digits, '*', digits, '='; tgt: digits)", path, line, p, a);
         return ARITH_OK;
     }
     case TASK_ADD:

@@ -15,10 +15,10 @@
      lo, hi, group, help}
 
 const option_spec train_options[] = {
-    OPT("task", OPT_STRING, task, "add", "add,expr,count,xor,symbolic", 0, 0, "data",
+    OPT("task", OPT_STRING, task, "add", "add,expr,count,xor,symbolic,mul", 0, 0, "data",
         "task to generate: add (a+b), expr (seed 000's expressions), count (ones in a binary "
         "string), xor (bitwise XOR of two bit strings, seed 003), symbolic (prefix-notation "
-        "calculus, seed 003)"),
+        "calculus, seed 003), mul (a*b)"),
     OPT("subtask", OPT_STRING, subtask, "derivative", "derivative,integral", 0, 0, "data",
         "symbolic: derivative (f -> f') or integral (f' -> f, generated backwards)"),
     OPT("digits", OPT_RANGE, digits, "9", NULL, 1, 100000, "data",
