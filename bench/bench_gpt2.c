@@ -198,9 +198,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_gpt2: %s\n", arith_error_message());
         return 1;
     }
-    size_t nparams = 0, ntrain = params_count_trainable(&m->params);
-    for (int i = 0; i < m->params.count; i++) /* params.total may include alignment padding */
-        nparams += m->params.views[i].size;
+    size_t nparams = params_count(&m->params), ntrain = params_count_trainable(&m->params);
     qsort(fb_times, (size_t)steps, sizeof *fb_times, compare_double);
     qsort(step_times, (size_t)steps, sizeof *step_times, compare_double);
     printf("{\"impl\": \"arith\", \"config\": \"%s\", \"threads\": %d, \"batch\": %d, "

@@ -283,9 +283,7 @@ static int cmd_train(int argc, char **argv)
     if (s.cfg.train[0])
         snprintf(trained, sizeof trained, " (%zu of them trainable: --train %s)", n_trainable,
                  s.cfg.train);
-    size_t n_params = 0;
-    for (int i = 0; i < s.model->params.count; i++)
-        n_params += s.model->params.views[i].size;
+    size_t n_params = params_count(&s.model->params);
     fprintf(stderr, "arith %s: %s on %s (%s), tokenizer %s%s | %d train / %d test | %s | "
             "%zu parameters%s | seed %lld | %d threads\n",
             ARITH_VERSION, s.cfg.model, s.cfg.task, lengths, tokenizer_name(s.tok.kind),

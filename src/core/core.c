@@ -287,6 +287,14 @@ arith_status params_set_trainable(param_table *table, const char *patterns, cons
     return ARITH_OK;
 }
 
+size_t params_count(const param_table *table)
+{
+    size_t n = 0;
+    for (int i = 0; i < table->count; i++)
+        n += table->views[i].size;
+    return n;
+}
+
 size_t params_count_trainable(const param_table *table)
 {
     size_t n = 0;

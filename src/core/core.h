@@ -112,7 +112,8 @@ float *params_data(const param_table *table, const char *name);
 float *params_grad(const param_table *table, const char *name);
 /* Zeroes the gradients of the trainable views (a frozen view's gradient is never read). */
 void params_zero_grad(param_table *table);
-/* Number of floats in trainable views. */
+/* Number of floats in all views (total also counts alignment padding), and in trainable ones. */
+size_t params_count(const param_table *table);
 size_t params_count_trainable(const param_table *table);
 /* Freezing by name: makes trainable exactly the views whose name contains one of the
  * comma-separated patterns (seed 003's `'ln' in name or 'wpe' in name` is "ln,wpe"); every other

@@ -180,21 +180,10 @@ arith_status gpt2_pretrained_load(model *m, const gpt2_pretrained *g)
         if (!t)
             return arith_error(ARITH_ERR_FORMAT, "%s: tensor '%s%s' is missing", path, g->prefix,
                                v->name);
-        bool same = t->ndim == v->ndim;
-        for (int d = 0; same && d < v->ndim; d++)
-            same = t->shape[d] == v->shape[d];
-        if (!same) {
-            char have[64] = "", want[64] = "";
-            for (int d = 0; d < t->ndim && d < PARAM_MAX_DIMS; d++)
-                snprintf(have + strlen(have), sizeof have - strlen(have), "%s%lld", d ? ", " : "",
-                         (long long)t->shape[d]);
-            for (int d = 0; d < v->ndim; d++)
-                snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", d ? ", " : "",
-                         (long long)v->shape[d]);
-            return arith_error(ARITH_ERR_FORMAT, "%s: tensor '%s%s' has shape [%s], the model "
-                               "needs [%s]", path, g->prefix, v->name, have, want);
-        }
-        arith_status st = st_copy_f32(&g->file, t->name, pt->data + v->offset, v->size);
+        arith_status st = st_expect_shape(&g->file, t->name, v->ndim, v->shape);
+        if (st)
+            return arith_error_wrap(ARITH_ERR_FORMAT, "GPT-2 weights: ");
+        st = st_copy_f32(&g->file, t->name, pt->data + v->offset, v->size);
         if (st)
             return st;
     }

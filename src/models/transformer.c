@@ -74,6 +74,10 @@ typedef struct transformer_impl {
     float *k_cache, *v_cache;
     int cache_B, cache_T;
     int32_t *gen_pos;          /* (B) */
+    /* incremental decoding: rows, the next column (those before it are in the cache), each
+     * row's start (B), the reorder's work (2B); a forward or backward in between ends it */
+    int dec_B, dec_col;
+    int32_t *dec_start, *dec_work;
     /* constant tables */
     float *pe;                 /* (ctx, C) sinusoidal */
     float *rope_cos, *rope_sin; /* (ctx, hd/2) */
@@ -92,10 +96,18 @@ typedef struct transformer_impl {
  * weight costs no weight-gradient product. */
 static float *G_trainable(const model *m, size_t off)
 {
+    /* views are laid out in declaration order, so their offsets ascend: a binary search */
     const param_table *pt = &m->params;
-    for (int i = 0; i < pt->count; i++)
-        if (pt->views[i].offset == off)
-            return pt->views[i].trainable ? pt->grad + off : NULL;
+    int lo = 0, hi = pt->count - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (pt->views[mid].offset == off)
+            return pt->views[mid].trainable ? pt->grad + off : NULL;
+        if (pt->views[mid].offset < off)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
     return NULL;
 }
 
@@ -208,7 +220,7 @@ static arith_status transformer_reserve(model *m, int B, int T)
     size_t N = (size_t)B * T, C = t->C, F = t->F, V = t->V, H = t->H, L = t->L;
     size_t per_block = N * C * 8 + N * 3 * C + B * H * (size_t)T * T + N * F * 2 + N * 4;
     size_t total = per_block * L + N * C * 2 + N * 2 + N * V * 3 + N * C * 5 + N * 3 * C +
-                   N * F * 2 + 2 * (size_t)B;
+                   N * F * 2 + 4 * (size_t)B;
     /* every piece is rounded up to 16 floats below */
     total += (L * 20 + 40) * 16;
     t->work = arith_alloc(total * sizeof(float));
@@ -255,6 +267,8 @@ static arith_status transformer_reserve(model *m, int B, int T)
     t->df1 = TAKE(N * F);
     t->df2 = TAKE(N * F);
     t->gen_pos = (int32_t *)TAKE((size_t)B);
+    t->dec_start = (int32_t *)TAKE((size_t)B);
+    t->dec_work = (int32_t *)TAKE(2 * (size_t)B);
 #undef TAKE
     uint8_t *mp = t->masks;
     for (size_t l = 0; l < L; l++) {
@@ -618,15 +632,6 @@ static arith_status decode_step(model *m, const int32_t *tokens, const int32_t *
     return ARITH_OK;
 }
 
-/* Incremental decoding keeps its state in the backward's dqkv scratch, which decoding never
- * touches ((N, 3C) floats, N >= B and C >= 2: room for the 2 + 3B int32 it needs): [0] rows,
- * [1] the next column (columns before it are in the cache), [2, 2+B) each row's start,
- * [2+B, 2+3B) the reorder's work. A forward or backward in between ends the decoding. */
-static int32_t *decode_state(const transformer *t)
-{
-    return (int32_t *)t->dqkv;
-}
-
 static arith_status transformer_decode_begin(model *m, const batch *prompts, const float **logits)
 {
     transformer *t = m->impl;
@@ -644,10 +649,9 @@ static arith_status transformer_decode_begin(model *m, const batch *prompts, con
     for (int r = 0; r < B; r++)
         memmove(t->logits + (size_t)r * V, t->logits + ((size_t)r * T + T - 1) * V,
                 (size_t)V * sizeof(float));
-    int32_t *d = decode_state(t);
-    d[0] = B;
-    d[1] = T;
-    memcpy(d + 2, prompts->start, (size_t)B * sizeof(int32_t));
+    t->dec_B = B;
+    t->dec_col = T;
+    memcpy(t->dec_start, prompts->start, (size_t)B * sizeof(int32_t));
     *logits = t->logits;
     return ARITH_OK;
 }
@@ -655,11 +659,10 @@ static arith_status transformer_decode_begin(model *m, const batch *prompts, con
 static arith_status transformer_decode_next(model *m, const int32_t *tokens, const float **logits)
 {
     transformer *t = m->impl;
-    int32_t *d = decode_state(t);
-    arith_status st = decode_step(m, tokens, d + 2, d[0], d[1]);
+    arith_status st = decode_step(m, tokens, t->dec_start, t->dec_B, t->dec_col);
     if (st)
         return st;
-    d[1]++;
+    t->dec_col++;
     m->logits = t->logits;
     *logits = t->logits;
     return ARITH_OK;
@@ -693,10 +696,8 @@ static void cache_row_move(void *ctx, int dst, int from, bool swap)
 static void transformer_decode_reorder(model *m, const int32_t *src)
 {
     transformer *t = m->impl;
-    int32_t *d = decode_state(t);
-    const int B = d[0];
-    cache_reorder c = {t, d + 2, d[1]};
-    model_rows_reorder(B, src, d + 2 + B, cache_row_move, &c);
+    cache_reorder c = {t, t->dec_start, t->dec_col};
+    model_rows_reorder(t->dec_B, src, t->dec_work, cache_row_move, &c);
 }
 
 /* Greedy generation on the decode ops. */
