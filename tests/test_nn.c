@@ -3,6 +3,7 @@
  * backward must add); the fast attention against the reference and the decoding step; known
  * values; dropout's mask statistics; and results that must not depend on the thread count. */
 #include <math.h>
+#include <stdbool.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -740,6 +741,343 @@ static void test_attention(void)
     arith_free(d2);
 }
 
+/* ----------------------------------------------------------- attention with a score bias */
+
+typedef struct {
+    float *out, *att, *qkv, *R, *table;
+    const int32_t *start, *pos;
+    int B, T, C, H, P;
+} bias_ctx;
+
+static double bias_loss(void *p)
+{
+    bias_ctx *c = p;
+    const attn_bias bias = {c->table, c->P, c->pos, NULL, 0};
+    attention_forward_biased(c->out, c->att, c->qkv, c->start, &bias, c->B, c->T, c->C, c->H);
+    return dot_d(c->out, c->R, (size_t)c->B * c->T * c->C);
+}
+
+/* The batch's ids: pos[b*T + t] = max(t - start[b], 0). */
+static int32_t *column_ids(const int32_t *start, int B, int T)
+{
+    int32_t *pos = malloc((size_t)B * T * sizeof *pos);
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            const int p = t - (start ? start[b] : 0);
+            pos[b * T + t] = p > 0 ? p : 0;
+        }
+    return pos;
+}
+
+/* Ids drawn from [0, P), in no order (the functions take any ids). */
+static int32_t *random_ids(int B, int T, int P)
+{
+    int32_t *pos = malloc((size_t)B * T * sizeof *pos);
+    for (int i = 0; i < B * T; i++)
+        pos[i] = (int32_t)rng_below(&rng, (uint64_t)P);
+    return pos;
+}
+
+/* dqkv and dtable of biased attention (B = 2) against finite differences. */
+static void test_attention_bias_grad_shape(const char *what, const int32_t *start,
+                                           const int32_t *pos, int T, int C, int H, int P)
+{
+    enum { B = 2 };
+    const size_t n_qkv = (size_t)B * T * 3 * C, n_tab = (size_t)H * P * P;
+    bias_ctx c = {new_floats(B * T * C), new_floats(B * H * T * T), new_normal(n_qkv, 1.0f),
+                  new_normal(B * T * C, 1.0f), new_normal(n_tab, 1.0f), start, pos, B, T, C, H,
+                  P};
+    bias_loss(&c);
+    float *dqkv = new_filled(n_qkv, GRAD_PREFILL), *dtab = new_filled(n_tab, GRAD_PREFILL);
+    const attn_bias bias = {c.table, P, pos, NULL, 0};
+    attention_backward_biased(dqkv, dtab, c.R, c.qkv, c.att, start, &bias, B, T, C, H);
+    remove_prefill(dqkv, n_qkv);
+    remove_prefill(dtab, n_tab);
+    char name[200];
+    snprintf(name, sizeof name, "%s dqkv", what);
+    check_grad(name, c.qkv, dqkv, n_qkv, bias_loss, &c, FD_ATOL, FD_RTOL);
+    snprintf(name, sizeof name, "%s dtable", what);
+    check_grad(name, c.table, dtab, n_tab, bias_loss, &c, FD_ATOL, FD_RTOL);
+    /* the bias's gradient does not depend on the thread count */
+    float *d1 = new_filled(n_tab, 0.0f), *d2 = new_filled(n_tab, 0.0f);
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    attention_bias_backward(d1, c.R, c.qkv, c.att, start, &bias, B, T, C, H);
+    omp_set_num_threads(2);
+    attention_bias_backward(d2, c.R, c.qkv, c.att, start, &bias, B, T, C, H);
+    omp_set_num_threads(threads);
+    CHECK(bitwise_equal(d1, d2, n_tab));
+    arith_free(d1);
+    arith_free(d2);
+    arith_free(c.out);
+    arith_free(c.att);
+    arith_free(c.qkv);
+    arith_free(c.R);
+    arith_free(c.table);
+    arith_free(dqkv);
+    arith_free(dtab);
+}
+
+/* The biased forward against the reference; a zero bias gives the unbiased bits; decoding
+ * with the bias gives the forward's rows, with the keys' ids as columns (kpos NULL, when the
+ * ids are the batch's columns) or given (kpos, any ids). */
+static void test_attention_bias_shape(int B, int T, int C, int H, const int32_t *start,
+                                      bool columns)
+{
+    const int P = T + 3;
+    const size_t n_qkv = (size_t)B * T * 3 * C, n_out = (size_t)B * T * C;
+    const size_t n_att = (size_t)B * H * T * T, n_tab = (size_t)H * P * P;
+    int32_t *pos = columns ? column_ids(start, B, T) : random_ids(B, T, P);
+    float *qkv = new_normal(n_qkv, 1.0f), *table = new_normal(n_tab, 1.0f);
+    float *out = new_filled(n_out, 7.0f), *att = new_filled(n_att, 7.0f);
+    float *ref_out = new_floats(n_out), *ref_att = new_floats(n_att);
+    attn_bias bias = {table, P, pos, NULL, 0};
+    attention_forward_biased(out, att, qkv, start, &bias, B, T, C, H);
+    attention_forward_reference_biased(ref_out, ref_att, qkv, start, &bias, B, T, C, H);
+    char what[200];
+    snprintf(what, sizeof what, "biased attention out B=%d T=%d C=%d H=%d ids=%s", B, T, C, H,
+             columns ? "columns" : "random");
+    CHECK_CLOSE(what, out, ref_out, n_out, 1e-5, 1e-5);
+    snprintf(what, sizeof what, "biased attention att B=%d T=%d C=%d H=%d ids=%s", B, T, C, H,
+             columns ? "columns" : "random");
+    CHECK_CLOSE(what, att, ref_att, n_att, 1e-6, 1e-5);
+    /* a zero table: the unbiased kernels' bits */
+    float *zeros = new_filled(n_tab, 0.0f), *out0 = new_floats(n_out), *att0 = new_floats(n_att);
+    const attn_bias zero = {zeros, P, pos, NULL, 0};
+    attention_forward_biased(ref_out, ref_att, qkv, start, &zero, B, T, C, H);
+    attention_forward(out0, att0, qkv, start, B, T, C, H);
+    CHECK_MSG(bitwise_equal(ref_out, out0, n_out) && bitwise_equal(ref_att, att0, n_att),
+              "a zero bias changes attention B=%d T=%d C=%d H=%d", B, T, C, H);
+    /* decoding: column t of every row from a (B, H, Tmax, hd) cache */
+    const int Tmax = T + 3, hd = C / H;
+    float *k_cache = new_filled((size_t)B * Tmax * C, 1e30f);
+    float *v_cache = new_filled((size_t)B * Tmax * C, 1e30f);
+    float *dec = new_floats(n_out), *want = new_floats(n_out);
+    int32_t *qpos = malloc((size_t)B * sizeof *qpos);
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            const float *row = qkv + ((size_t)b * T + t) * 3 * C;
+            for (int h = 0; h < H; h++) {
+                size_t at = (((size_t)b * H + h) * Tmax + t) * hd;
+                memcpy(k_cache + at, row + C + h * hd, hd * sizeof(float));
+                memcpy(v_cache + at, row + 2 * C + h * hd, hd * sizeof(float));
+            }
+            memcpy(want + ((size_t)t * B + b) * C, out + ((size_t)b * T + t) * C,
+                   C * sizeof(float));
+        }
+    for (int t = 0; t < T; t++) {
+        for (int b = 0; b < B; b++)
+            qpos[b] = pos[b * T + t];
+        const attn_bias dbias = {table, P, qpos, columns ? NULL : pos, T};
+        attention_decode_biased(dec + (size_t)t * B * C, qkv + (size_t)t * 3 * C, T * 3 * C,
+                                k_cache, v_cache, start, &dbias, B, t, Tmax, C, H);
+    }
+    snprintf(what, sizeof what, "biased attention_decode B=%d T=%d C=%d H=%d ids=%s", B, T, C, H,
+             columns ? "columns" : "random");
+    CHECK_CLOSE(what, dec, want, n_out, 1e-6, 1e-6);
+    free(qpos);
+    free(pos);
+    arith_free(k_cache);
+    arith_free(v_cache);
+    arith_free(dec);
+    arith_free(want);
+    arith_free(zeros);
+    arith_free(out0);
+    arith_free(att0);
+    arith_free(qkv);
+    arith_free(table);
+    arith_free(out);
+    arith_free(att);
+    arith_free(ref_out);
+    arith_free(ref_att);
+}
+
+static void test_attention_bias(void)
+{
+    const int32_t start_a[2] = {0, 2}, start_b[2] = {4, 1}, start_c[3] = {0, 3, 9};
+    /* every kernel: by rows (hd 4), four heads at a time, one head in blocks (H = 2; T past
+     * 32); ids as the batch's columns, and random ids (repeats: entries that add up) */
+    struct {
+        const char *what;
+        const int32_t *start;
+        int T, C, H;
+    } shapes[] = {{"rows hd 4", start_a, 5, 8, 2},
+                  {"4 heads of 8", start_b, 6, 32, 4},
+                  {"blocks, 2 heads of 8", start_a, 7, 16, 2},
+                  {"blocks, T 35", start_b, 35, 32, 4}};
+    for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+        const int T = shapes[k].T, P = T + 2;
+        int32_t *cols = column_ids(shapes[k].start, 2, T), *ids = random_ids(2, T, P);
+        char what[160];
+        snprintf(what, sizeof what, "biased attention %s, column ids", shapes[k].what);
+        test_attention_bias_grad_shape(what, shapes[k].start, cols, T, shapes[k].C, shapes[k].H,
+                                       P);
+        snprintf(what, sizeof what, "biased attention %s, random ids", shapes[k].what);
+        test_attention_bias_grad_shape(what, shapes[k].start, ids, T, shapes[k].C, shapes[k].H,
+                                       P);
+        free(cols);
+        free(ids);
+    }
+    for (int columns = 1; columns >= 0; columns--) {
+        test_attention_bias_shape(2, 5, 8, 2, start_a, columns);
+        test_attention_bias_shape(3, 7, 12, 3, start_c, columns);   /* hd 4: generic */
+        test_attention_bias_shape(3, 9, 32, 4, start_c, columns);   /* four heads of 8 */
+        test_attention_bias_shape(2, 7, 64, 4, start_b, columns);   /* four heads of 16 */
+        test_attention_bias_shape(2, 5, 256, 4, start_a, columns);  /* four heads of 64 */
+        test_attention_bias_shape(2, 22, 128, 2, start_a, columns); /* blocks, hd 64 */
+        test_attention_bias_shape(2, 40, 64, 8, start_b, columns);  /* blocks, T past 32 */
+        test_attention_bias_shape(1, 70, 64, 4, NULL, columns);     /* rows, T past 64 */
+        test_attention_bias_shape(2, 23, 48, 2, start_a, columns);  /* rows, hd 24 */
+    }
+}
+
+/* ALiBi's slopes (the reference's get_slopes) and table. */
+static void test_alibi(void)
+{
+    float s[8];
+    alibi_slopes(s, 4);
+    CHECK(s[0] == 0.25f && s[1] == 0.0625f && s[2] == 0.015625f && s[3] == 0.00390625f);
+    alibi_slopes(s, 8);
+    int bad = 0;
+    for (int h = 0; h < 8; h++)
+        bad += s[h] != ldexpf(1.0f, -(h + 1));
+    CHECK_EQ_INT(bad, 0);
+    alibi_slopes(s, 6); /* 4 heads' slopes, then 2^-1, 2^-3 from 8 heads' */
+    CHECK(s[0] == 0.25f && s[3] == 0.00390625f && s[4] == 0.5f && s[5] == 0.125f);
+    alibi_slopes(s, 3);
+    CHECK(s[0] == 0.0625f && s[1] == 0.00390625f && s[2] == 0.25f);
+    alibi_slopes(s, 1);
+    CHECK(s[0] == 0.00390625f);
+    float table[2 * 4 * 4];
+    const float slopes[2] = {0.5f, 0.25f};
+    alibi_table(table, slopes, 2, 4);
+    CHECK(table[(0 * 4 + 3) * 4 + 1] == -1.0f && table[(1 * 4 + 3) * 4 + 0] == -0.75f);
+    CHECK(table[(1 * 4 + 2) * 4 + 2] == 0.0f && table[(0 * 4 + 1) * 4 + 3] == -1.0f);
+}
+
+typedef struct {
+    float *table, *R, *w1, *b1, *w2, *b2, *c, *L;
+    int H, W, P;
+} fire_ctx;
+
+static double fire_loss(void *p)
+{
+    fire_ctx *f = p;
+    fire_table(f->table, f->w1, f->b1, f->w2, f->b2, f->c, f->L, f->H, f->W, f->P, 0);
+    return dot_d(f->table, f->R, (size_t)f->H * f->P * f->P);
+}
+
+/* FIRE's input for distance d in row i, in double, straight from the formula. */
+static double fire_x(double c, double L, int i, int d)
+{
+    const double ac = fabs(c), thr = fabs(L) * FIRE_L0, n = i > thr ? i : thr;
+    return log(ac * d + 1.0) / (log(ac * n + 1.0) + FIRE_EPS);
+}
+
+/* One FIRE module: the table against the formula in double (every entry), rows from i0 on
+ * equal to the whole table's, and every gradient (MLP, c, L) against finite differences; the
+ * step for L moves the threshold by thr_step positions (within its interval between
+ * integers, where the loss is smooth). */
+static void test_fire_case(const char *what, float c, float thr, float thr_step, int P)
+{
+    enum { H = 3, W = 8 };
+    const size_t n = (size_t)H * P * P;
+    fire_ctx f = {new_floats(n), new_normal(n, 1.0f), new_normal(W, 1.0f), new_normal(W, 1.0f),
+                  new_normal(H * W, 0.5f), new_normal(H, 0.1f), new_filled(1, c),
+                  new_filled(1, thr / FIRE_L0), H, W, P};
+    /* keep each hidden unit's input off the relu's kink for every x the table uses, so that
+     * finite differences see a smooth function */
+    for (int k = 0; k < W; k++)
+        for (int tries = 0; tries < 100; tries++) {
+            double gap = INFINITY;
+            for (int i = 0; i < P; i++)
+                for (int d = 0; d < P; d++)
+                    gap = fmin(gap, fabs(f.w1[k] * fire_x(c, *f.L, i, d) + f.b1[k]));
+            if (gap > 0.05)
+                break;
+            f.b1[k] += 0.1f;
+        }
+    fire_loss(&f);
+    int bad = 0;
+    for (int h = 0; h < H; h++)
+        for (int i = 0; i < P; i++)
+            for (int j = 0; j < P; j++) {
+                const double x = fire_x(c, *f.L, i, i > j ? i - j : j - i);
+                double y = f.b2[h];
+                for (int k = 0; k < W; k++)
+                    y += f.w2[h * W + k] * fmax(0.0, f.w1[k] * x + f.b1[k]);
+                bad += fabs(f.table[((size_t)h * P + i) * P + j] - y) > 1e-5 * (1 + fabs(y));
+            }
+    CHECK_MSG(bad == 0, "%s: %d table entries differ from the formula", what, bad);
+    float *part = new_filled(n, 0.0f);
+    const int i0 = P / 2;
+    fire_table(part, f.w1, f.b1, f.w2, f.b2, f.c, f.L, H, W, P, i0);
+    bad = 0;
+    for (int h = 0; h < H; h++)
+        bad += !bitwise_equal(part + ((size_t)h * P + i0) * P, f.table + ((size_t)h * P + i0) * P,
+                              (size_t)(P - i0) * P);
+    CHECK_MSG(bad == 0, "%s: rows from %d differ from the whole table's", what, i0);
+
+    float *dw1 = new_filled(W, GRAD_PREFILL), *db1 = new_filled(W, GRAD_PREFILL);
+    float *dw2 = new_filled(H * W, GRAD_PREFILL), *db2 = new_filled(H, GRAD_PREFILL);
+    float *dc = new_filled(1, GRAD_PREFILL), *dL = new_filled(1, GRAD_PREFILL);
+    memcpy(part, f.R, n * sizeof(float)); /* the backward uses dtable as scratch */
+    fire_backward(dw1, db1, dw2, db2, dc, dL, part, f.w1, f.b1, f.w2, f.b2, f.c, f.L, H, W, P);
+    remove_prefill(dw1, W);
+    remove_prefill(db1, W);
+    remove_prefill(dw2, H * W);
+    remove_prefill(db2, H);
+    remove_prefill(dc, 1);
+    remove_prefill(dL, 1);
+    char name[160];
+    snprintf(name, sizeof name, "%s dw1", what);
+    check_grad(name, f.w1, dw1, W, fire_loss, &f, FD_ATOL, FD_RTOL);
+    snprintf(name, sizeof name, "%s db1", what);
+    check_grad(name, f.b1, db1, W, fire_loss, &f, FD_ATOL, FD_RTOL);
+    snprintf(name, sizeof name, "%s dw2", what);
+    check_grad(name, f.w2, dw2, H * W, fire_loss, &f, FD_ATOL, FD_RTOL);
+    snprintf(name, sizeof name, "%s db2", what);
+    check_grad(name, f.b2, db2, H, fire_loss, &f, FD_ATOL, FD_RTOL);
+    snprintf(name, sizeof name, "%s dc", what);
+    check_grad(name, f.c, dc, 1, fire_loss, &f, FD_ATOL, FD_RTOL);
+    {
+        const float saved = *f.L, eps = thr_step / FIRE_L0;
+        *f.L = saved + eps;
+        const double lp = fire_loss(&f);
+        *f.L = saved - eps;
+        const double lm = fire_loss(&f);
+        *f.L = saved;
+        const float num = (float)((lp - lm) / ((double)(saved + eps) - (double)(saved - eps)));
+        snprintf(name, sizeof name, "%s dL", what);
+        CHECK_CLOSE(name, dL, &num, 1, FD_ATOL, FD_RTOL);
+    }
+    arith_free(part);
+    arith_free(dw1);
+    arith_free(db1);
+    arith_free(dw2);
+    arith_free(db2);
+    arith_free(dc);
+    arith_free(dL);
+    arith_free(f.table);
+    arith_free(f.R);
+    arith_free(f.w1);
+    arith_free(f.b1);
+    arith_free(f.w2);
+    arith_free(f.b2);
+    arith_free(f.c);
+    arith_free(f.L);
+}
+
+static void test_fire(void)
+{
+    /* rows 0..3 share the threshold's normalizer, rows 4..8 have their own */
+    test_fire_case("fire thr 3.5", 0.3f, 3.5f, 0.01f, 9);
+    /* every row under the threshold (the default's regime); c negative (|c| is used) */
+    test_fire_case("fire thr 512, c < 0", -0.2f, 512.0f, 16.0f, 7);
+    /* L negative (|L| is used), a threshold of 0.4: only row 0 shares it */
+    test_fire_case("fire thr 0.4", 0.7f, -0.4f, 0.01f, 6);
+}
+
 /* ----------------------------------------------------------------------------------- loss */
 
 typedef struct {
@@ -871,6 +1209,9 @@ int main(void)
     test_dropout();
     test_rope();
     test_attention();
+    test_attention_bias();
+    test_alibi();
+    test_fire();
     test_crossentropy();
     test_thread_invariance();
     return check_summary("test_nn");

@@ -197,6 +197,87 @@ static void check_determinism(void)
     model_free(m);
 }
 
+/* The loss's gradient with ALiBi or FIRE against central differences of the loss, for every
+ * FIRE parameter and a sample of the others, on a small model with left-padded rows. thr:
+ * FIRE's threshold in positions (below the ids used: rows past it take their own
+ * normalizer). */
+static double relative_loss(model *m, const batch *b)
+{
+    double loss = 0;
+    int count = 0;
+    CHECK_OK(model_forward(m, b, false, 0, &loss, &count));
+    return loss / count;
+}
+
+static void check_relative_gradients(pos_kind pos, norm_kind norm, float thr)
+{
+    model_config mc = {.kind = MODEL_TRANSFORMER, .vocab = 9, .d_model = 16, .heads = 4,
+                       .ffn = 12, .layers = 2, .context = 10, .norm = norm, .act = ACT_GELU,
+                       .pos = pos};
+    model *m = NULL;
+    CHECK_OK(model_create(&m, &mc));
+    if (!m)
+        return;
+    rng_state rng;
+    rng_seed(&rng, 17);
+    model_init_weights(m, &rng);
+    for (int i = 0; i < m->params.count; i++) { /* FIRE's c and threshold, per layer */
+        const param_view *v = &m->params.views[i];
+        const size_t len = strlen(v->name);
+        if (len > 2 && strcmp(v->name + len - 2, ".c") == 0)
+            m->params.data[v->offset] = v->name[7] == '0' ? 0.4f : -0.2f;
+        if (len > 2 && strcmp(v->name + len - 2, ".L") == 0)
+            m->params.data[v->offset] = thr / 512.0f;
+    }
+    enum { B = 3, T = 8 };
+    batch b;
+    CHECK_OK(batch_alloc(&b, B, T));
+    b.B = B;
+    b.T = T;
+    const int32_t start[B] = {0, 3, 1};
+    for (int r = 0; r < B; r++) {
+        b.start[r] = start[r];
+        for (int t = 0; t < T; t++) {
+            b.tokens[r * T + t] = (int32_t)rng_below(&rng, 9);
+            b.targets[r * T + t] = t >= 4 ? (int32_t)rng_below(&rng, 9) : -1;
+        }
+    }
+    batch_positions(&b);
+    relative_loss(m, &b);
+    params_zero_grad(&m->params);
+    model_backward(m);
+    float *grad = malloc(m->params.total * sizeof(float));
+    memcpy(grad, m->params.grad, m->params.total * sizeof(float));
+    int checked = 0;
+    for (int i = 0; i < m->params.count; i++) {
+        const param_view *v = &m->params.views[i];
+        const bool fire = strstr(v->name, ".fire.") != NULL;
+        const size_t len = strlen(v->name);
+        const bool is_L = fire && strcmp(v->name + len - 2, ".L") == 0;
+        /* FIRE's parameters whole; one entry in 7 of the others */
+        for (size_t j = 0; j < v->size; j += fire ? 1 : 7) {
+            float *x = m->params.data + v->offset + j;
+            /* L moves the threshold by 0.01 positions (512 * 2e-5) */
+            const float saved = *x, eps = is_L ? 0.01f / 512.0f : 1e-3f;
+            *x = saved + eps;
+            const double lp = relative_loss(m, &b);
+            *x = saved - eps;
+            const double lm = relative_loss(m, &b);
+            *x = saved;
+            const float num = (float)((lp - lm) / ((double)(saved + eps) - (double)(saved - eps)));
+            char what[PARAM_NAME_MAX + 64];
+            snprintf(what, sizeof what, "pos %s, thr %g: d %s[%zu]", pos_kind_name(pos), thr,
+                     v->name, j);
+            CHECK_CLOSE(what, grad + v->offset + j, &num, 1, 2e-3, 2e-2);
+            checked++;
+        }
+    }
+    CHECK(checked > 100);
+    free(grad);
+    batch_free(&b);
+    model_free(m);
+}
+
 /* Seed 003's freezing: with only ln, wpe and the new layers trainable, their gradients still
  * match PyTorch and the frozen matrices get none (the backward skips their products). */
 static void check_gpt2_frozen(void)
@@ -400,11 +481,12 @@ int main(void)
                               "transformer_sinusoidal_post", "transformer_sinusoidal_pre",
                               "transformer_learned_post",    "transformer_learned_pre",
                               "transformer_rope_post",       "transformer_rope_pre",
+                              "transformer_alibi_post",      "transformer_fire_pre",
                               "gpt2_tied",                   "gpt2_untied"};
     for (size_t i = 0; i < sizeof fixtures / sizeof *fixtures; i++)
         check_fixture(fixtures[i]);
-    const pos_kind poss[] = {POS_NONE, POS_SINUSOIDAL, POS_LEARNED, POS_ROPE};
-    for (int p = 0; p < 4; p++) {
+    const pos_kind poss[] = {POS_NONE, POS_SINUSOIDAL, POS_LEARNED, POS_ROPE, POS_ALIBI, POS_FIRE};
+    for (int p = 0; p < 6; p++) {
         check_cached_generation(MODEL_TRANSFORMER, poss[p], NORM_POST);
         check_cached_generation(MODEL_TRANSFORMER, poss[p], NORM_PRE);
     }
@@ -412,5 +494,8 @@ int main(void)
     check_gpt2_frozen();
     check_gpt2_pretrained();
     check_determinism();
+    check_relative_gradients(POS_ALIBI, NORM_POST, 512.0f);
+    check_relative_gradients(POS_FIRE, NORM_PRE, 512.0f);
+    check_relative_gradients(POS_FIRE, NORM_POST, 2.5f);
     return check_summary("test_transformer");
 }

@@ -13,6 +13,7 @@ How to run it (Debian's torch lives in /usr/bin/python3, not in a pyenv python):
     /usr/bin/python3 tools/make_fixtures.py                  # writes tests/fixtures/*.safetensors
     /usr/bin/python3 tools/make_fixtures.py --out /tmp/fx    # somewhere else
     /usr/bin/python3 tools/make_fixtures.py --check tests/fixtures   # re-read + re-verify files
+    /usr/bin/python3 tools/make_fixtures.py --only alibi,fire        # just those schemes' files
 Output is deterministic: rerunning gives the same files byte for byte.
 
 Model (all parameters float32; names are those stored in the files)
@@ -22,16 +23,24 @@ Model (all parameters float32; names are those stored in the files)
     x = tok_emb.weight[tokens] * sqrt(C)
     pos == sinusoidal: x += pe[pos], pe[p][2i] = sin(p*exp(-2i ln(10000)/C)), pe[p][2i+1] = cos(..)
     pos == learned:    x += pos_emb.weight[pos]          (pos_emb.weight is (context, C))
-    pos == rope/none:  nothing here (rope rotates q and k inside attention)
+    pos == rope/none/alibi/fire:  nothing here (rope rotates q and k inside attention;
+                       alibi and fire add a bias to the attention scores)
     layer, norm == post: x = LN1(x + attn(x)); x = LN2(x + ffn(x))      (torch's default layer)
     layer, norm == pre:  x = x + attn(LN1(x)); x = x + ffn(LN2(x))      (LayerNorm eps 1e-5)
     attn(h): qkv = h W^T + b (W = qkv.weight, (3C,C)); q,k,v = columns [0,C),[C,2C),[2C,3C);
              head j uses columns [j*hd,(j+1)*hd). rope: rotate-half on q and k of each head with
              angle(pos,i) = pos * 10000^(-2i/hd), i < hd/2: (x[i], x[i+hd/2]) ->
              (x[i] cos - x[i+hd/2] sin, x[i] sin + x[i+hd/2] cos).
-             scores = q k^T / sqrt(hd); key j allowed for query t of row b iff
+             scores = q k^T / sqrt(hd) (+ bias[b,h,t,j] for alibi and fire); key j allowed
+             for query t of row b iff
              start[b] <= j <= t, or j == t (a padding query attends only to itself);
              softmax over allowed keys; y = att v; heads concatenated; out = y Wo^T + bo.
+    alibi (Press et al.): bias[b,h,t,j] = -m_h |pos[b,t] - pos[b,j]|, m_h the reference
+             get_slopes(H) (2^(-8(h+1)/H) for H a power of two).
+    fire (Li et al.): one module per layer, layers.N.attn.fire.{w1 (W,1), b1 (W), w2 (H,W),
+             b2 (H), c (1), L (1)}, W = 32: with i = pos[b,t], j = pos[b,j],
+             x = log(|c| |i-j| + 1) / (log(|c| max(|L| 512, i) + 1) + 1e-6),
+             bias[b,:,t,j] = w2 relu(w1 x + b1) + b2. Its parameters come after head.bias.
     ffn(h) = down(act(up(h))), act relu or exact (erf) gelu.
     x = LN_f(x); logits = x head.weight^T + head.bias
     loss = mean over (b,t) with targets >= 0 of cross_entropy(logits[b,t], targets[b,t]).
@@ -79,6 +88,21 @@ BASE_SEED = 20240501
 POS_KINDS = ["none", "sinusoidal", "learned", "rope"]
 NORM_KINDS = ["post", "pre"]
 ACT_FOR_NORM = {"post": "relu", "pre": "gelu"}
+# the relative schemes, one norm each: (pos, norm, seed offset)
+EXTRA_FIXTURES = [("alibi", "post", 100), ("fire", "pre", 101)]
+FIRE_WIDTH, FIRE_L0, FIRE_EPS = 32, 512.0, 1e-6
+# fire's c and threshold |L| * 512 per layer: layer 0's threshold 3.5 puts rows 4.. (ids up to
+# 6 here) past it, layer 1's 512 (the default) keeps every row under it; a negative c checks
+# that |c| is used
+FIRE_C = [0.3, -0.15]
+FIRE_THRESHOLD = [3.5, 512.0]
+
+
+def fixture_names():
+    """(pos, norm, seed) of every fixture file."""
+    out = [(pos, norm, BASE_SEED + 10 * i + k) for i, pos in enumerate(POS_KINDS)
+           for k, norm in enumerate(NORM_KINDS)]
+    return out + [(pos, norm, BASE_SEED + off) for pos, norm, off in EXTRA_FIXTURES]
 
 
 def make_config(pos, norm):
@@ -109,13 +133,15 @@ def rope_tables(n, hd):
 
 
 class Attention(nn.Module):
-    def __init__(self, C, H):
+    def __init__(self, C, H, fire=False):
         super().__init__()
         self.C, self.H, self.hd = C, H, C // H
         self.qkv = nn.Linear(C, 3 * C)
         self.out = nn.Linear(C, C)
+        if fire:
+            self.fire = Fire(H)
 
-    def forward(self, h, allowed, rope):
+    def forward(self, h, allowed, rope, rel=None):
         Bn, Tn, C = h.shape
         H, hd = self.H, self.hd
         qkv = self.qkv(h)                                        # (B,T,3C)
@@ -130,11 +156,46 @@ class Attention(nn.Module):
             q = rotate_half(q, cos, sin)
             k = rotate_half(k, cos, sin)
         scores = q @ k.transpose(-1, -2) / math.sqrt(hd)         # (B,H,T,T)
+        if rel is not None:                                      # alibi's bias, or fire's ids
+            scores = scores + (self.fire(rel[1]) if rel[0] == "fire" else rel[1])
         scores = scores.masked_fill(~allowed.unsqueeze(1), float("-inf"))
         att = torch.softmax(scores, dim=-1)
         y = att @ v                                              # (B,H,T,hd)
         y = y.transpose(1, 2).reshape(Bn, Tn, C)
         return self.out(y)
+
+
+def alibi_slopes(n):
+    """ALiBi's slopes as the reference implementation's get_slopes computes them."""
+    def power_of_2(n):
+        start = 2.0 ** (-2.0 ** -(math.log2(n) - 3))
+        return [start * start ** i for i in range(n)]
+    if math.log2(n).is_integer():
+        return power_of_2(n)
+    p2 = 2 ** math.floor(math.log2(n))
+    return power_of_2(p2) + alibi_slopes(2 * p2)[0::2][:n - p2]
+
+
+class Fire(nn.Module):
+    """FIRE's bias, computed for every (b, t, j) straight from the formula."""
+
+    def __init__(self, H):
+        super().__init__()
+        self.w1 = nn.Parameter(torch.zeros(FIRE_WIDTH, 1))
+        self.b1 = nn.Parameter(torch.zeros(FIRE_WIDTH))
+        self.w2 = nn.Parameter(torch.zeros(H, FIRE_WIDTH))
+        self.b2 = nn.Parameter(torch.zeros(H))
+        self.c = nn.Parameter(torch.zeros(1))
+        self.L = nn.Parameter(torch.zeros(1))
+
+    def forward(self, pos):
+        p = pos.to(self.w1.dtype)                                # (B,T)
+        dist = (p.unsqueeze(2) - p.unsqueeze(1)).abs()           # (B,T,T) |i - j|
+        norm = torch.maximum(p, self.L.abs() * FIRE_L0).unsqueeze(2)   # (B,T,1) max(thr, i)
+        ac = self.c.abs()
+        x = torch.log(ac * dist + 1) / (torch.log(ac * norm + 1) + FIRE_EPS)
+        hid = F.relu(x.unsqueeze(-1) * self.w1[:, 0] + self.b1)  # (B,T,T,W)
+        return (hid @ self.w2.T + self.b2).permute(0, 3, 1, 2)   # (B,H,T,T)
 
 
 def rotate_half(x, cos, sin):
@@ -167,20 +228,20 @@ class LN(nn.Module):
 
 
 class Layer(nn.Module):
-    def __init__(self, C, H, Fw, act, norm):
+    def __init__(self, C, H, Fw, act, norm, fire=False):
         super().__init__()
         self.norm = norm
         self.ln1 = LN(C)
-        self.attn = Attention(C, H)
+        self.attn = Attention(C, H, fire)
         self.ln2 = LN(C)
         self.ffn = FFN(C, Fw, act)
 
-    def forward(self, x, allowed, rope):
+    def forward(self, x, allowed, rope, rel=None):
         if self.norm == "post":
-            x = self.ln1(x + self.attn(x, allowed, rope))
+            x = self.ln1(x + self.attn(x, allowed, rope, rel))
             x = self.ln2(x + self.ffn(x))
         else:
-            x = x + self.attn(self.ln1(x), allowed, rope)
+            x = x + self.attn(self.ln1(x), allowed, rope, rel)
             x = x + self.ffn(self.ln2(x))
         return x
 
@@ -196,7 +257,8 @@ class Twin(nn.Module):
         if cfg["pos"] == "learned":
             self.pos_emb = nn.Embedding(cfg["context"], C)
         self.layers = nn.ModuleList(
-            [Layer(C, H, cfg["ffn"], cfg["act"], cfg["norm"]) for _ in range(cfg["layers"])])
+            [Layer(C, H, cfg["ffn"], cfg["act"], cfg["norm"], cfg["pos"] == "fire")
+             for _ in range(cfg["layers"])])
         self.ln_f = LN(C)
         self.head = nn.Linear(C, V)
 
@@ -213,7 +275,13 @@ class Twin(nn.Module):
         allowed = ((j >= start.view(-1, 1, 1)) & (j <= tq)) | (j == tq)
 
         x = self.tok_emb.weight[tokens] * math.sqrt(C)
-        rope = None
+        rope, rel = None, None
+        if cfg["pos"] == "alibi":
+            m = torch.tensor(alibi_slopes(cfg["heads"]), dtype=dtype).view(1, -1, 1, 1)
+            dist = (pos.unsqueeze(2) - pos.unsqueeze(1)).abs().to(dtype).unsqueeze(1)
+            rel = ("alibi", -m * dist)                           # (B,H,T,T)
+        elif cfg["pos"] == "fire":
+            rel = ("fire", pos)
         if cfg["pos"] == "sinusoidal":
             x = x + sinusoidal_table(cfg["context"], C).to(dtype)[pos]
         elif cfg["pos"] == "learned":
@@ -222,7 +290,7 @@ class Twin(nn.Module):
             cos, sin = rope_tables(cfg["context"], C // cfg["heads"])
             rope = (cos.to(dtype)[pos], sin.to(dtype)[pos])
         for layer in self.layers:
-            x = layer(x, allowed, rope)
+            x = layer(x, allowed, rope, rel)
         x = self.ln_f(x)
         return self.head(x)
 
@@ -245,6 +313,9 @@ def param_names(cfg):
                   p + "ffn.up.weight", p + "ffn.up.bias", p + "ffn.down.weight",
                   p + "ffn.down.bias"]
     names += ["ln_f.weight", "ln_f.bias", "head.weight", "head.bias"]
+    if cfg["pos"] == "fire":
+        for l in range(cfg["layers"]):
+            names += [f"layers.{l}.attn.fire.{n}" for n in ["w1", "b1", "w2", "b2", "c", "L"]]
     return names
 
 
@@ -257,7 +328,15 @@ def init_params(model, cfg, gen):
         for name in param_names(cfg):
             p = params[name]
             r = torch.randn(p.shape, generator=gen, dtype=torch.float32)
-            if ".ln" in name or name.startswith("ln_f"):
+            if ".attn.fire." in name:
+                # w1 N(0, 1), b1 N(0, 0.5): hidden units that switch on and off over the inputs
+                # x in [0, ~1.5]; c and the threshold fixed per layer (FIRE_C, FIRE_THRESHOLD)
+                layer, what = int(name.split(".")[1]), name.split(".")[-1]
+                value = {"w1": r, "b1": 0.5 * r, "w2": 0.3 * r, "b2": 0.1 * r,
+                         "c": torch.full_like(r, FIRE_C[layer]),
+                         "L": torch.full_like(r, FIRE_THRESHOLD[layer] / FIRE_L0)}[what]
+                p.copy_(value)
+            elif ".ln" in name or name.startswith("ln_f"):
                 p.copy_(1.0 + 0.2 * r if name.endswith(".weight") else 0.1 * r)
             elif name.endswith(".bias"):
                 p.copy_(0.1 * r)
@@ -459,29 +538,30 @@ def main(argv=None):
                                                   "..", "tests", "fixtures"),
                     help="output directory (default tests/fixtures)")
     ap.add_argument("--check", metavar="DIR", help="only re-read and verify the files in DIR")
+    ap.add_argument("--only", metavar="POS,...",
+                    help="write only the fixtures of these positional schemes (e.g. alibi,fire)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
 
     if args.check:
-        for pos in POS_KINDS:
-            for norm in NORM_KINDS:
-                path = os.path.join(args.check, f"transformer_{pos}_{norm}.safetensors")
-                cfg, ts, meta = check_file(path)
-                print(f"ok  {path}: {len(ts)} tensors, loss {ts['output.loss'].item():.6f}, "
-                      f"config {meta['config']}")
+        for pos, norm, _ in fixture_names():
+            path = os.path.join(args.check, f"transformer_{pos}_{norm}.safetensors")
+            cfg, ts, meta = check_file(path)
+            print(f"ok  {path}: {len(ts)} tensors, loss {ts['output.loss'].item():.6f}, "
+                  f"config {meta['config']}")
         return 0
 
     out = os.path.normpath(args.out)
     os.makedirs(out, exist_ok=True)
-    for i, pos in enumerate(POS_KINDS):
-        for k, norm in enumerate(NORM_KINDS):
-            seed = BASE_SEED + 10 * i + k
-            tensors, meta, loss, dev, xdiff = build_fixture(pos, norm, seed)
-            path = os.path.join(out, f"transformer_{pos}_{norm}.safetensors")
-            st_write(path, tensors, meta)
-            extra = f", nn.TransformerEncoder cross-check max|diff| {xdiff:.2e}" if xdiff is not None else ""
-            print(f"wrote {path} ({os.path.getsize(path)} bytes): loss {loss:.6f}, "
-                  f"float32 twin vs float64 max|diff| {dev:.2e}{extra}")
+    for pos, norm, seed in fixture_names():
+        if args.only and pos not in args.only.split(","):
+            continue
+        tensors, meta, loss, dev, xdiff = build_fixture(pos, norm, seed)
+        path = os.path.join(out, f"transformer_{pos}_{norm}.safetensors")
+        st_write(path, tensors, meta)
+        extra = f", nn.TransformerEncoder cross-check max|diff| {xdiff:.2e}" if xdiff is not None else ""
+        print(f"wrote {path} ({os.path.getsize(path)} bytes): loss {loss:.6f}, "
+              f"float32 twin vs float64 max|diff| {dev:.2e}{extra}")
     return 0
 
 

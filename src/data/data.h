@@ -70,6 +70,20 @@ int task_max_answer_chars(const task_config *task);
  * example it draws with expr_evaluate (a mismatch is ARITH_ERR_STATE, an internal error). */
 arith_status task_sample(const task_config *task, rng_state *rng, char *prompt, size_t prompt_cap,
                          char *answer, size_t answer_cap);
+/* Tasks add and mul: draws one example whose operands have exactly la and lb digits (the
+ * first nonzero unless the operand has 1 digit), in the task's style (spaced: a != b).
+ * prompt_cap must be at least la + lb + 5, answer_cap at least la + lb + 2; other tasks,
+ * lengths outside 1..TASK_DIGITS_MAX or small buffers are ARITH_ERR_ARG. */
+arith_status task_sample_lengths(const task_config *task, rng_state *rng, int la, int lb,
+                                 char *prompt, size_t prompt_cap, char *answer,
+                                 size_t answer_cap);
+/* Tasks add and mul: appends a fixed, deterministic list of edge cases built from the task's
+ * lengths (hi = digits, lo = digits_min or 1) to `out`, each prompt once: 0+0, 0+x, x+0,
+ * 9..9+1, 1+9..9, 9..9+9..9, a 1-digit operand with a hi-digit one either way round, a carry
+ * chain in the middle (19..9+1), zeros inside (10..0+0, 10..0+10..0), a carry in every
+ * column (5..5+5..5), a ripple through nines (4..45+5..5), and lo-digit cases when lo < hi
+ * (x: 1234567890... of hi digits). Other tasks append nothing. */
+arith_status task_edge_cases(const task_config *task, example_set *out);
 /* Evaluates an arithmetic expression: non-negative decimal integers, binary + - *, unary -,
  * parentheses, usual precedence (* before + -, left to right), an optional trailing '='.
  * Errors (ARITH_ERR_DATA) name the 1-based position of the bad character, an unbalanced
@@ -105,6 +119,23 @@ arith_status dataset_save_csv(const example_set *set, const char *path);
 
 /* ------------------------------------------------------------------------------ tokenizers */
 
+/* How a batch numbers the positions the model sees (batch.pos):
+ * columns: 0, 1, 2, ... from each row's first token;
+ * random: a sorted draw of distinct ids from [0, pos_max) for each row (Ruoss et al. 2023),
+ *   fresh at every training batch, fixed per example at evaluation;
+ * abacus: a digit's index inside its number (McLeish et al. 2024), 0 for other tokens;
+ * coupling: a digit's significance, the answer's columns that of the digit they predict, so
+ *   that digits of equal significance share an id (Cho et al. 2024); 0 for other tokens.
+ * In training (train true) abacus and coupling add a random offset 0..offset_max to the
+ * nonzero ids of each row, kept below pos_max. */
+typedef enum { POSIDS_COLUMNS = 0, POSIDS_RANDOM, POSIDS_ABACUS, POSIDS_COUPLING } posids_kind;
+typedef struct {
+    posids_kind kind;
+    int pos_max;
+    int offset_max;
+    bool train;
+} posids_plan;
+
 typedef enum {
     TOK_CHAR = 0,   /* one token per character: 0-9 + = PAD EOS - * ( ) space */
     TOK_PAIRS,      /* seed 001's aligned pairs: operands reversed, zero-padded to `digits`,
@@ -113,7 +144,9 @@ typedef enum {
                        vocabulary (symbolic.h) with = PAD EOS */
 } tokenizer_kind;
 
-#define TOK_MAX_VOCAB 128
+#define TOK_MAX_VOCAB 256
+/* Index hints name significances 1..TOK_MAX_HINTS (one token each). */
+#define TOK_MAX_HINTS 200
 #define TOK_NAME_MAX 8
 
 typedef struct {
@@ -123,13 +156,39 @@ typedef struct {
     int vocab_size;
     int32_t pad_id, eos_id, plus_id, equals_id;
     int32_t char_to_id[128];                 /* -1 when not in the vocabulary */
+    posids_plan plan;      /* how batches of its encoded sets number positions (evaluation;
+                              encoded_build copies it; the training set turns on plan.train) */
     char names[TOK_MAX_VOCAB][TOK_NAME_MAX]; /* printable name of every id */
     int answer_width;      /* > 0: answers right-aligned with spaces to this many characters */
+    /* Digit formats for a+b= and a*b= (char tokenizer, tokenizer_set_format): */
+    bool reverse_operands; /* operands least significant digit first */
+    bool zero_pad;         /* operands zero-padded to the longer one's length w, answers to
+                              their longest (add: w + 1, mul: 2w) */
+    bool hints;            /* a hint token before each digit naming its significance */
+    int32_t hint_base;     /* id of the hint for significance 1 */
 } tokenizer;
 
 arith_status tokenizer_parse(tokenizer_kind *kind, const char *name);
 const char *tokenizer_name(tokenizer_kind kind);
 arith_status tokenizer_init(tokenizer *tok, tokenizer_kind kind, int digits, bool reverse_answer);
+/* Turns on the digit formats for prompts a+b= and a*b= (the char tokenizer only; others get
+ * ARITH_ERR_ARG naming the flags): reverse writes operands and answer least significant digit
+ * first, zero_pad pads operands to equal length and answers to their longest, hints puts a
+ * token h<k> before every digit of significance k (the vocabulary grows by TOK_MAX_HINTS).
+ * Answers are decoded back (hints checked and stripped, digits un-reversed, leading zeros
+ * dropped), so they compare with plain answers. */
+arith_status tokenizer_set_format(tokenizer *tok, bool reverse, bool zero_pad, bool hints);
+/* Whether any digit format is on. */
+bool tok_has_format(const tokenizer *tok);
+/* Encodes a whole example, prompt then answer (as tok_encode_prompt and tok_encode_answer;
+ * the digit formats need both, since a zero-padded answer's width comes from the prompt).
+ * idx and sig (may be NULL) receive, for every token, the digit's 1-based index in its number
+ * as written (Abacus) and its significance (1 = units; position coupling); 0 for tokens that
+ * are not digits (a hint gets its digit's). *ans_width receives the answer's width in digits
+ * when it is zero-padded and written most significant digit first, else 0. */
+arith_status tok_encode_example(const tokenizer *tok, const char *prompt, const char *answer,
+                                int32_t *ids, int32_t *idx, int32_t *sig, int cap, int *np,
+                                int *na, int *ans_width);
 /* Encodes a prompt into ids (at most cap); unknown characters, malformed prompts for the
  * pairs tokenizer, or operands longer than `digits` give ARITH_ERR_DATA naming the character
  * and its position. */
@@ -161,9 +220,21 @@ typedef struct {
     int32_t *answer_off;    /* (count) */
     int32_t *answer_len;    /* (count) answer tokens incl. EOS */
     float *value;           /* (count) the answer as a number (regression), NaN if not one */
+    int32_t *idx, *sig;     /* beside ids: each token's index in its number and significance
+                               (tok_encode_example) */
+    int32_t *ans_width;     /* (count) see tok_encode_example */
     int max_prompt;
     int max_answer;
+    /* how batches number positions (encoded_set_positions; default: columns) */
+    posids_plan plan;
+    int ans_period;         /* answer tokens per digit: 2 with index hints, else 1 */
+    bool ans_reversed;      /* answers least significant digit first */
 } encoded_set;
+
+/* Sets how batches of the tokenizer's encoded sets number their positions (plan.train
+ * false; encoded_build copies the plan), and checks that they can: coupling needs answers
+ * whose significances are known before they are generated (reversed or zero-padded). */
+arith_status tokenizer_set_positions(tokenizer *tok, posids_plan plan);
 
 /* Tokenizes every example; errors name the example (and `source`, a file name or "train"). */
 arith_status encoded_build(encoded_set *enc, const example_set *set, const tokenizer *tok,
@@ -185,6 +256,12 @@ typedef struct {
     int prompt_T;           /* columns [0, prompt_T) hold the prompts, which all end at
                                column prompt_T - 1 */
     float *values;          /* (max_B) the answers as numbers (regression targets) */
+    /* Prompt batches whose positions are not plain columns: the positions of the answer
+     * tokens a generation feeds back, gen_pos[r * gen_n + i] for the token at column
+     * prompt_T + i of row r (i < gen_n); NULL: columns continue (pos = column - start). */
+    int32_t *gen_pos;
+    int gen_n, gen_cap;
+    uint64_t pos_seed;      /* training: draws of random positions and offsets (set per batch) */
 } batch;
 
 arith_status batch_alloc(batch *b, int max_B, int max_T);
@@ -195,7 +272,9 @@ arith_status batch_fill_train(batch *b, const encoded_set *enc, const int32_t *i
 /* Fills a prompt-only batch (for generation): T = longest prompt, targets all -1. */
 arith_status batch_fill_prompts(batch *b, const encoded_set *enc, const int32_t *idx, int n,
                                 int32_t pad_id);
-/* Recomputes pos from start for columns 0..T-1. */
+/* Recomputes pos from start for columns 0..T-1 (and drops gen_pos). */
 void batch_positions(batch *b);
+/* Gives row dst of `to` the positions (pos and gen_pos) of row src of `from` (same T). */
+arith_status batch_copy_positions(batch *to, int dst, const batch *from, int src);
 
 #endif

@@ -113,6 +113,37 @@ void tokenizer_set_answer_width(tokenizer *tok, int width)
     tok->answer_width = width > 0 ? width : 0;
 }
 
+arith_status tokenizer_set_format(tokenizer *tok, bool reverse, bool zero_pad, bool hints)
+{
+    if (!reverse && !zero_pad && !hints)
+        return ARITH_OK;
+    if (tok->kind != TOK_CHAR)
+        return arith_error(ARITH_ERR_ARG, "--reverse, --zero-pad and --index-hints are formats of "
+                           "the char tokenizer (got --tokenizer %s)", tokenizer_name(tok->kind));
+    if (tok->answer_width > 0)
+        return arith_error(ARITH_ERR_ARG, "--answer-width does not combine with --reverse, "
+                           "--zero-pad or --index-hints");
+    tok->reverse_operands = reverse;
+    if (reverse)
+        tok->reverse_answer = true;
+    tok->zero_pad = zero_pad;
+    tok->hints = hints;
+    if (hints) {
+        tok->hint_base = tok->vocab_size;
+        if (tok->hint_base + TOK_MAX_HINTS > TOK_MAX_VOCAB)
+            return arith_error(ARITH_ERR_STATE, "index hints do not fit the vocabulary");
+        for (int k = 1; k <= TOK_MAX_HINTS; k++)
+            snprintf(tok->names[tok->hint_base + k - 1], TOK_NAME_MAX, "h%d", k);
+        tok->vocab_size += TOK_MAX_HINTS;
+    }
+    return ARITH_OK;
+}
+
+bool tok_has_format(const tokenizer *tok)
+{
+    return tok->reverse_operands || tok->zero_pad || tok->hints;
+}
+
 /* The characters a tokenizer reads, for messages. */
 static const char *vocabulary_text(const tokenizer *tok)
 {
@@ -195,9 +226,17 @@ static int digit_run(const char *s)
     return n;
 }
 
+static arith_status encode_formatted(const tokenizer *tok, const char *prompt,
+                                     const char *answer, int32_t *ids, int32_t *idx, int32_t *sig,
+                                     int cap, int *np, int *na, int *ans_width);
+
 arith_status tok_encode_prompt(const tokenizer *tok, const char *prompt, int32_t *ids, int cap,
                                int *n)
 {
+    if (tok_has_format(tok)) {
+        int na = 0, w = 0;
+        return encode_formatted(tok, prompt, NULL, ids, NULL, NULL, cap, n, &na, &w);
+    }
     if (tok->kind == TOK_CHAR)
         return encode_chars(tok, prompt, ids, cap, n);
     if (tok->kind == TOK_WORDS)
@@ -241,6 +280,9 @@ arith_status tok_encode_prompt(const tokenizer *tok, const char *prompt, int32_t
 arith_status tok_encode_answer(const tokenizer *tok, const char *answer, int32_t *ids, int cap,
                                int *n)
 {
+    if (tok_has_format(tok))
+        return arith_error(ARITH_ERR_STATE, "answers in a digit format are encoded with their "
+                           "prompt (tok_encode_example)");
     int len, pad = 0;
     if (tok->answer_width > 0) {
         int alen = (int)strlen(answer);
@@ -284,9 +326,16 @@ arith_status tok_encode_answer(const tokenizer *tok, const char *answer, int32_t
     return ARITH_OK;
 }
 
+static void decode_formatted(const tokenizer *tok, const int32_t *ids, int n, char *out,
+                             size_t cap);
+
 void tok_decode_answer(const tokenizer *tok, const int32_t *ids, int n, char *out, size_t cap)
 {
     size_t len = 0;
+    if (tok_has_format(tok)) {
+        decode_formatted(tok, ids, n, out, cap);
+        return;
+    }
     if (tok->kind == TOK_WORDS) { /* words joined by spaces; '?' for a non-word id */
         out[0] = '\0';
         for (int i = 0; i < n; i++) {
@@ -344,4 +393,220 @@ void tok_describe(const tokenizer *tok, const int32_t *ids, int n, char *out, si
             break;
         len += (size_t)w;
     }
+}
+
+/* ---------------------------------------------------------------------------- digit formats */
+
+/* Appends one digit of significance s (and its hint) at written index k (0-based). */
+static arith_status put_digit(const tokenizer *tok, int32_t *ids, int32_t *idx, int32_t *sig,
+                              int cap, int *n, int digit, int k, int s, const char *text)
+{
+    int need = tok->hints ? 2 : 1;
+    if (*n + need > cap)
+        return arith_error(ARITH_ERR_DATA, "\"%s\" is more than the %d tokens that fit", text,
+                           cap);
+    if (tok->hints) {
+        if (s > TOK_MAX_HINTS)
+            return arith_error(ARITH_ERR_DATA, "\"%s\": index hints name at most %d digits", text,
+                               TOK_MAX_HINTS);
+        ids[*n] = tok->hint_base + s - 1;
+        if (idx)
+            idx[*n] = k + 1;
+        if (sig)
+            sig[*n] = s;
+        (*n)++;
+    }
+    ids[*n] = digit;
+    if (idx)
+        idx[*n] = k + 1;
+    if (sig)
+        sig[*n] = s;
+    (*n)++;
+    return ARITH_OK;
+}
+
+/* Writes the number `digits` (len characters, most significant first) as `width` digits in
+ * the tokenizer's order: least significant first when reversed, zero-padded on the high side. */
+static arith_status put_number(const tokenizer *tok, int32_t *ids, int32_t *idx, int32_t *sig,
+                               int cap, int *n, const char *digits, int len, int width,
+                               bool reversed, const char *text)
+{
+    for (int k = 0; k < width; k++) {
+        int s = reversed ? k + 1 : width - k;
+        int d = s <= len ? digits[len - s] - '0' : 0;
+        arith_status st = put_digit(tok, ids, idx, sig, cap, n, d, k, s, text);
+        if (st)
+            return st;
+    }
+    return ARITH_OK;
+}
+
+static arith_status put_symbol(int32_t *ids, int32_t *idx, int32_t *sig, int cap, int *n,
+                               int32_t id, const char *text)
+{
+    if (*n >= cap)
+        return arith_error(ARITH_ERR_DATA, "\"%s\" is more than the %d tokens that fit", text,
+                           cap);
+    ids[*n] = id;
+    if (idx)
+        idx[*n] = 0;
+    if (sig)
+        sig[*n] = 0;
+    (*n)++;
+    return ARITH_OK;
+}
+
+static arith_status encode_formatted(const tokenizer *tok, const char *prompt,
+                                     const char *answer, int32_t *ids, int32_t *idx, int32_t *sig,
+                                     int cap, int *np, int *na, int *ans_width)
+{
+    int la = digit_run(prompt);
+    char op = prompt[la];
+    int lb = op == '+' || op == '*' ? digit_run(prompt + la + 1) : 0;
+    if (la == 0 || lb == 0 || strcmp(prompt + la + 1 + lb, "=") != 0) {
+        for (int i = 0; prompt[i]; i++) {
+            unsigned char c = (unsigned char)prompt[i];
+            if (!(c >= '0' && c <= '9') && c != '+' && c != '*' && c != '=')
+                return arith_error(ARITH_ERR_DATA, "character '%c' at position %d of \"%s\" is "
+                                   "not in the digit formats' vocabulary (0-9 + * =)", c, i + 1,
+                                   prompt);
+        }
+        return arith_error(ARITH_ERR_DATA, "\"%s\" is not of the form a+b= or a*b= that "
+                           "--reverse, --zero-pad and --index-hints read", prompt);
+    }
+    const int w = la > lb ? la : lb;
+    int n = 0;
+    arith_status st = put_number(tok, ids, idx, sig, cap, &n, prompt, la, tok->zero_pad ? w : la,
+                                 tok->reverse_operands, prompt);
+    if (!st)
+        st = put_symbol(ids, idx, sig, cap, &n, op == '+' ? tok->plus_id : tok->char_to_id['*'],
+                        prompt);
+    if (!st)
+        st = put_number(tok, ids, idx, sig, cap, &n, prompt + la + 1, lb,
+                        tok->zero_pad ? w : lb, tok->reverse_operands, prompt);
+    if (!st)
+        st = put_symbol(ids, idx, sig, cap, &n, tok->equals_id, prompt);
+    if (st)
+        return st;
+    *np = n;
+    *na = 0;
+    const int width = op == '+' ? w + 1 : 2 * w; /* the longest answer */
+    *ans_width = tok->zero_pad && !tok->reverse_answer ? width : 0;
+    if (!answer)
+        return ARITH_OK;
+    int len = (int)strlen(answer);
+    if (len == 0 || digit_run(answer) != len)
+        return arith_error(ARITH_ERR_DATA, "answer \"%s\" of \"%s\" is not a number (the digit "
+                           "formats read digits only)", answer, prompt);
+    if (tok->zero_pad && len > width)
+        return arith_error(ARITH_ERR_DATA, "answer \"%s\" of \"%s\" is longer than the %d digits "
+                           "such a problem can have", answer, prompt, width);
+    int m = 0;
+    st = put_number(tok, ids + n, idx ? idx + n : NULL, sig ? sig + n : NULL, cap - n, &m, answer,
+                    len, tok->zero_pad ? width : len, tok->reverse_answer, answer);
+    if (!st)
+        st = put_symbol(ids + n, idx ? idx + n : NULL, sig ? sig + n : NULL, cap - n, &m,
+                        tok->eos_id, answer);
+    if (st)
+        return st;
+    *na = m;
+    return ARITH_OK;
+}
+
+/* Index in its number and significance of every token, for tokenizations without a digit
+ * format: runs of digit ids in the prompt are numbers written most significant digit first
+ * (the pairs tokenizer's first `digits` tokens are pairs, least significant first); the
+ * answer's digits are one number, in the answer's order. */
+static void plain_positions(const tokenizer *tok, const int32_t *ids, int np, int na,
+                            int32_t *idx, int32_t *sig)
+{
+    for (int i = 0; i < np + na; i++)
+        idx[i] = sig[i] = 0;
+    if (tok->kind == TOK_PAIRS) {
+        for (int i = 0; i < tok->digits && i < np; i++)
+            idx[i] = sig[i] = i + 1;
+    } else {
+        for (int i = 0; i < np;) {
+            int run = 0;
+            while (i + run < np && ids[i + run] >= 0 && ids[i + run] < 10)
+                run++;
+            for (int k = 0; k < run; k++) {
+                idx[i + k] = k + 1;
+                sig[i + k] = run - k;
+            }
+            i += run ? run : 1;
+        }
+    }
+    int len = 0;
+    while (len < na && ids[np + len] >= 0 && ids[np + len] < 10)
+        len++;
+    for (int k = 0; k < len; k++) {
+        idx[np + k] = k + 1;
+        sig[np + k] = tok->reverse_answer ? k + 1 : len - k;
+    }
+}
+
+arith_status tok_encode_example(const tokenizer *tok, const char *prompt, const char *answer,
+                                int32_t *ids, int32_t *idx, int32_t *sig, int cap, int *np,
+                                int *na, int *ans_width)
+{
+    *ans_width = 0;
+    if (tok_has_format(tok))
+        return encode_formatted(tok, prompt, answer, ids, idx, sig, cap, np, na, ans_width);
+    arith_status st = tok_encode_prompt(tok, prompt, ids, cap, np);
+    if (!st)
+        st = tok_encode_answer(tok, answer, ids + *np, cap - *np, na);
+    if (!st && idx && sig)
+        plain_positions(tok, ids, *np, *na, idx, sig);
+    return st;
+}
+
+/* Decodes a digit-format answer: hints must come before every digit and name its
+ * significance, else the answer gets a '?' (so that it is wrong); digits are put back most
+ * significant first, and zero padding is dropped. */
+static void decode_formatted(const tokenizer *tok, const int32_t *ids, int n, char *out,
+                             size_t cap)
+{
+    size_t len = 0;
+    bool bad = false;
+    int32_t hint_sig[TOK_MAX_HINTS + 1];
+    int hints = 0;
+    for (int i = 0; i < n && len + 2 < cap; i++) {
+        int32_t id = ids[i];
+        if (id == tok->eos_id)
+            break;
+        if (tok->hints) {
+            bool is_hint = id >= tok->hint_base && id < tok->hint_base + TOK_MAX_HINTS;
+            if (!is_hint || i + 1 >= n || ids[i + 1] < 0 || ids[i + 1] >= 10) {
+                bad = true;
+                break;
+            }
+            if (hints <= TOK_MAX_HINTS)
+                hint_sig[hints++] = id - tok->hint_base + 1;
+            id = ids[++i];
+        }
+        if (id < 0 || id >= 10) {
+            bad = true;
+            break;
+        }
+        out[len++] = (char)('0' + id);
+    }
+    if (tok->hints) /* significances: 1, 2, ... reversed, else len, len - 1, ..., 1 */
+        for (int k = 0; k < hints && !bad; k++)
+            bad = hint_sig[k] != (tok->reverse_answer ? k + 1 : (int)len - k);
+    if (tok->reverse_answer)
+        for (size_t i = 0; i < len / 2; i++) {
+            char t = out[i];
+            out[i] = out[len - 1 - i];
+            out[len - 1 - i] = t;
+        }
+    size_t skip = 0;
+    if (tok->zero_pad)
+        while (skip + 1 < len && out[skip] == '0')
+            skip++;
+    memmove(out, out + skip, len - skip);
+    len -= skip;
+    if (bad || len == 0)
+        out[len++] = '?';
+    out[len] = '\0';
 }

@@ -126,9 +126,12 @@ arith_status model_beam_search(model *m, const batch *prompts, int K, int max_ne
         rank[r] = r % K;
     }
     batch_positions(&rep);
+    for (int r = 0; r < R && st == ARITH_OK; r++) /* the prompts' own positions, if any */
+        st = batch_copy_positions(&rep, r, prompts, r / K);
 
     const float *logits = NULL;
-    st = model_decode_begin(m, &rep, &logits);
+    if (st == ARITH_OK)
+        st = model_decode_begin(m, &rep, &logits);
     int steps = 0;
     for (int step = 0; step < max_new && st == ARITH_OK; step++) {
         bool any_live = false, moved = false;

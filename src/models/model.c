@@ -28,7 +28,8 @@ static arith_status parse_choice(int *out, const char *name, const char *flag,
 static const char *const model_names[] = {"transformer", "lstm", "seq2seq", "gpt2"};
 static const char *const norm_names[] = {"post", "pre"};
 static const char *const act_names[] = {"relu", "gelu", "gelu_tanh"};
-static const char *const pos_names[] = {"none", "sinusoidal", "learned", "rope"};
+static const char *const pos_names[] = {"none",  "sinusoidal", "learned", "rope",
+                                         "alibi", "fire",       "abacus",  "coupling"};
 static const char *const head_names[] = {"lm", "regression"};
 static const char *const input_names[] = {"embed", "onehot"};
 

@@ -26,7 +26,14 @@ typedef enum { HEAD_LM = 0, HEAD_REGRESSION } head_kind;
 typedef enum { INPUT_EMBED = 0, INPUT_ONEHOT } input_kind;
 typedef enum { NORM_POST = 0, NORM_PRE } norm_kind;
 typedef enum { ACT_RELU = 0, ACT_GELU, ACT_GELU_TANH } act_kind;
-typedef enum { POS_NONE = 0, POS_SINUSOIDAL, POS_LEARNED, POS_ROPE } pos_kind;
+/* Positions: none (NoPE), sinusoidal and learned tables, RoPE on queries and keys, ALiBi
+ * (fixed linear attention biases), FIRE (a learned function of relative position), and two
+ * learned tables indexed by ids the data gives each token (batch.pos): Abacus (a digit's index
+ * inside its number) and position coupling (digits of equal significance share an id). */
+typedef enum {
+    POS_NONE = 0, POS_SINUSOIDAL, POS_LEARNED, POS_ROPE, POS_ALIBI, POS_FIRE, POS_ABACUS,
+    POS_COUPLING
+} pos_kind;
 
 typedef struct {
     model_kind kind;
@@ -40,6 +47,8 @@ typedef struct {
     norm_kind norm;   /* post: x = LN(x + f(x)) as seed 001 (torch's default); pre: x + f(LN(x)) */
     act_kind act;
     pos_kind pos;
+    int pos_max;      /* rows of the sinusoidal/learned/abacus/coupling table: position ids
+                         are < pos_max (0: context) */
     /* gpt2: true = one token matrix wte.weight for input and output (GPT-2's tied head);
      * false = seed 003's new layers, in_layer.weight (embedding) and out_layer (linear) */
     bool tie;

@@ -27,6 +27,15 @@ typedef struct {
     size_t down_w, down_b; /* (C, F), (C) */
 } block_params;
 
+/* Offsets of one layer's FIRE module (--pos fire): the MLP 1 -> FIRE_WIDTH -> H and the two
+ * scalars (nn.h's fire_table). */
+typedef struct {
+    size_t w1, b1;         /* (W, 1), (W) */
+    size_t w2, b2;         /* (H, W), (H) */
+    size_t c, L;           /* (1), (1) */
+} fire_params;
+enum { FIRE_WIDTH = 32 };
+
 /* One block's saved activations; N = B*T rows. */
 typedef struct {
     float *x_in;               /* (N, C) block input (the residual stream) */
@@ -49,6 +58,7 @@ typedef struct {
 
 typedef struct transformer_impl {
     int L, C, H, F, V, ctx;
+    int pos_max;               /* rows of the position tables: ids are < pos_max */
     bool gpt2;                 /* Hugging Face names, Conv1D (in, out) block weights, no scaling */
     bool head_bias;            /* false when the head is the tied token matrix */
     size_t tok_emb, pos_emb, lnf_w, lnf_b, head_w, head_b;
@@ -78,6 +88,10 @@ typedef struct transformer_impl {
      * row's start (B), the reorder's work (2B); a forward or backward in between ends it */
     int dec_B, dec_col;
     int32_t *dec_start, *dec_work;
+    /* the positions of the answer tokens fed back (a prompt batch's gen_pos: row r's token at
+     * column dec_prompt_T + i has dec_gen[r * dec_gen_n + i]); NULL: columns continue */
+    int32_t *dec_gen;
+    int dec_gen_n, dec_gen_cap, dec_prompt_T;
     /* constant tables */
     float *pe;                 /* (ctx, C) sinusoidal */
     float *rope_cos, *rope_sin; /* (ctx, hd/2) */
@@ -87,6 +101,12 @@ typedef struct transformer_impl {
     bool last_train;
     uint64_t last_seed;
     int last_count;
+
+    /* relative positions: ALiBi's and FIRE's score biases, tables over pairs of position ids
+     * (nn.h's attn_bias), pos_max x pos_max per head */
+    fire_params *fire;         /* (L) --pos fire */
+    float *alibi;              /* (H, pos_max, pos_max) --pos alibi, constant */
+    float *fire_tab, *fire_dtab; /* (H, pos_max, pos_max) scratch: a layer's table, gradient */
 } transformer;
 
 #define P(m, off) ((m)->params.data + (off))
@@ -310,6 +330,13 @@ static void head_forward(const model *m, float *logits, const float *x, int N)
                    t->V);
 }
 
+/* Whether the scheme adds a learned table row to each token (learned positions, and the
+ * learned tables of Abacus and position coupling, which differ only in the ids). */
+static bool learned_table(pos_kind k)
+{
+    return k == POS_LEARNED || k == POS_ABACUS || k == POS_COUPLING;
+}
+
 /* Embeds tokens and adds absolute positions: x(N,C). */
 static void embed(const model *m, float *x, const int32_t *tokens, const int32_t *pos, int N)
 {
@@ -317,8 +344,19 @@ static void embed(const model *m, float *x, const int32_t *tokens, const int32_t
     embedding_forward(x, tokens, P(m, t->tok_emb), N, t->C, embed_scale(t));
     if (m->cfg.pos == POS_SINUSOIDAL)
         positional_add_forward(x, t->pe, pos, N, t->C);
-    else if (m->cfg.pos == POS_LEARNED)
+    else if (learned_table(m->cfg.pos))
         positional_add_forward(x, P(m, t->pos_emb), pos, N, t->C);
+}
+
+/* Position ids must index the tables: a batch's come from batch.c (checked there for
+ * training data); this guards the rest (hand-made batches, generation past --pos-max). */
+static arith_status check_positions(const transformer *t, const int32_t *pos, int N)
+{
+    for (int i = 0; i < N; i++)
+        if (pos[i] < 0 || pos[i] >= t->pos_max)
+            return arith_error(ARITH_ERR_DATA, "position id %d is outside the model's 0..%d "
+                               "(--pos-max)", pos[i], t->pos_max - 1);
+    return ARITH_OK;
 }
 
 /* Copies the keys and values of one qkv row (sequence r, column c) into a layer's cache,
@@ -332,6 +370,104 @@ static void cache_store(const transformer *t, float *cache_k, float *cache_v, co
         memcpy(cache_k + at, qkv_row + C + h * hd, hd * sizeof(float));
         memcpy(cache_v + at, qkv_row + 2 * C + h * hd, hd * sizeof(float));
     }
+}
+
+/* ------------------------------------------------------ relative positions (ALiBi, FIRE) */
+
+/* The side of the bias table that ids pos[0..n) need: 1 + the largest (at most pos_max). */
+static int bias_side(const transformer *t, const int32_t *pos, int n)
+{
+    int mx = 0;
+    for (int i = 0; i < n; i++)
+        mx = pos[i] > mx ? pos[i] : mx;
+    return mx + 1 < t->pos_max ? mx + 1 : t->pos_max;
+}
+
+/* Layer l's FIRE table for ids below `side`, rows [i0, side) (fire_table), into t->fire_tab. */
+static void fire_layer_table(const model *m, int l, int side, int i0)
+{
+    const transformer *t = m->impl;
+    const fire_params *f = &t->fire[l];
+    fire_table(t->fire_tab, P(m, f->w1), P(m, f->b1), P(m, f->w2), P(m, f->b2), P(m, f->c),
+               P(m, f->L), t->H, FIRE_WIDTH, side, i0);
+}
+
+/* Layer l's score bias for a batch with ids pos (N of them), or NULL when the positions are
+ * not relative. FIRE computes the layer's table here, once per layer and forward. */
+static const attn_bias *layer_bias(const model *m, int l, attn_bias *bias, const int32_t *pos,
+                                   int N)
+{
+    const transformer *t = m->impl;
+    if (m->cfg.pos == POS_ALIBI) {
+        *bias = (attn_bias){t->alibi, t->pos_max, pos, NULL, 0};
+        return bias;
+    }
+    if (m->cfg.pos == POS_FIRE) {
+        const int side = bias_side(t, pos, N);
+        fire_layer_table(m, l, side, 0);
+        *bias = (attn_bias){t->fire_tab, side, pos, NULL, 0};
+        return bias;
+    }
+    return NULL;
+}
+
+/* The decoding step's bias for layer l: row r's query has id qpos[r] (decode_step's pos), and
+ * its keys, the cached columns j <= col, have ids max(j - start[r], 0), the batch's numbering
+ * of columns (attn_bias.kpos NULL). To give keys other ids (a per-row table of the ids of the
+ * cached columns), set kpos and kpos_stride here and widen `side` to cover them. FIRE computes
+ * only the rows of the queries' ids. */
+static const attn_bias *decode_bias(const model *m, int l, attn_bias *bias, const int32_t *qpos,
+                                    const int32_t *start, int B, int col)
+{
+    const transformer *t = m->impl;
+    if (m->cfg.pos == POS_ALIBI) {
+        *bias = (attn_bias){t->alibi, t->pos_max, qpos, NULL, 0};
+        return bias;
+    }
+    if (m->cfg.pos == POS_FIRE) {
+        int qmin = t->pos_max, side = 1;
+        for (int r = 0; r < B; r++) {
+            const int kmax = col - start[r] > 0 ? col - start[r] : 0; /* the largest key id */
+            qmin = qpos[r] < qmin ? qpos[r] : qmin;
+            side = qpos[r] + 1 > side ? qpos[r] + 1 : side;
+            side = kmax + 1 > side ? kmax + 1 : side;
+        }
+        side = side < t->pos_max ? side : t->pos_max;
+        fire_layer_table(m, l, side, qmin);
+        *bias = (attn_bias){t->fire_tab, side, qpos, NULL, 0};
+        return bias;
+    }
+    return NULL;
+}
+
+/* Whether any of layer l's FIRE parameters trains (else its gradient is not computed). */
+static bool fire_trainable(const model *m, int l)
+{
+    const fire_params *f = &((const transformer *)m->impl)->fire[l];
+    return G_trainable(m, f->w1) || G_trainable(m, f->b1) || G_trainable(m, f->w2) ||
+           G_trainable(m, f->b2) || G_trainable(m, f->c) || G_trainable(m, f->L);
+}
+
+/* attention_backward for layer l, and with FIRE the module's gradient: the scores' gradient
+ * scattered into a table over the batch's pairs of ids, then back through the MLP, c and L. */
+static void attention_backward_layer(model *m, int l, const batch *b, const block_acts *a)
+{
+    transformer *t = m->impl;
+    const int B = b->B, T = b->T, C = t->C, H = t->H;
+    if (m->cfg.pos != POS_FIRE || !fire_trainable(m, l)) {
+        attention_backward(t->dqkv, t->datty, a->qkv, a->att, b->start, B, T, C, H);
+        return;
+    }
+    const int side = bias_side(t, b->pos, B * T);
+    const attn_bias bias = {t->fire_tab, side, b->pos, NULL, 0};
+    memset(t->fire_dtab, 0, (size_t)H * side * side * sizeof(float));
+    attention_backward_biased(t->dqkv, t->fire_dtab, t->datty, a->qkv, a->att, b->start, &bias,
+                              B, T, C, H);
+    const fire_params *f = &t->fire[l];
+    fire_backward(G_trainable(m, f->w1), G_trainable(m, f->b1), G_trainable(m, f->w2),
+                  G_trainable(m, f->b2), G_trainable(m, f->c), G_trainable(m, f->L), t->fire_dtab,
+                  P(m, f->w1), P(m, f->b1), P(m, f->w2), P(m, f->b2), P(m, f->c), P(m, f->L), H,
+                  FIRE_WIDTH, side);
 }
 
 /* x_out = block(x_in) over a B x T batch, saving activations in a. When cache_k is given,
@@ -361,7 +497,9 @@ static void block_forward(const model *m, int l, float *x_out, const batch *b, b
             for (int c = 0; c < T; c++)
                 cache_store(t, cache_k, cache_v, a->qkv + ((size_t)r * T + c) * 3 * C, r, c);
     }
-    attention_forward(a->atty, a->att, a->qkv, b->start, B, T, C, H);
+    attn_bias bias;
+    attention_forward_biased(a->atty, a->att, a->qkv, b->start, layer_bias(m, l, &bias, b->pos, N),
+                             B, T, C, H);
     lin_forward(m, a->attproj, a->atty, w->out_w, w->out_b, N, C, C);
     dropout_forward(a->attproj, p > 0 ? a->mask_attn : NULL, a->attproj, (size_t)N * C, p,
                     site_seed(seed, l, SITE_ATTN));
@@ -425,6 +563,9 @@ static arith_status transformer_forward(model *m, const batch *b, bool train,
         if (st)
             return st;
     }
+    arith_status pst = check_positions(t, b->pos, b->B * b->T);
+    if (pst)
+        return pst;
     forward_logits(m, b, train, dropout_seed, false);
     int n = 0;
     double loss = crossentropy_forward(t->probs, t->logits, b->targets, b->B * b->T, t->V, &n);
@@ -513,7 +654,7 @@ static void block_backward(model *m, int l, float *dx_in, const float *dx_out, c
     lin_backward(m, t->datty, w->out_w, w->out_b, t->dtmp, a->atty,
                     N, C, C);
     memset(t->dqkv, 0, NC * 3 * sizeof(float));
-    attention_backward(t->dqkv, t->datty, a->qkv, a->att, b->start, B, T, C, H);
+    attention_backward_layer(m, l, b, a);
     if (m->cfg.pos == POS_ROPE)
         rope_backward(t->dqkv, b->pos, t->rope_cos, t->rope_sin, N, C, H);
     /* dx_in = dmid (residual) + gradient through the attention input */
@@ -557,7 +698,7 @@ static void transformer_backward(model *m)
     memset(t->dtmp, 0, NC * sizeof(float));
     dropout_backward(t->dtmp, dout, t->mask_embed, NC, t->last_train ? m->cfg.dropout : 0.0f,
                      site_seed(t->last_seed, 0, SITE_EMBED));
-    if (m->cfg.pos == POS_LEARNED)
+    if (learned_table(m->cfg.pos))
         positional_add_backward(G_trainable(m, t->pos_emb), t->dtmp, b->pos, N, C);
     embedding_backward(G_trainable(m, t->tok_emb), t->dtmp, b->tokens, N, C, embed_scale(t));
 }
@@ -583,9 +724,19 @@ static arith_status decode_step(model *m, const int32_t *tokens, const int32_t *
     block_acts *s = &t->acts[0];
     int32_t *pos = t->gen_pos;
     for (int r = 0; r < B; r++) {
-        int p = col - start[r];
+        int p = col - start[r], i = col - t->dec_prompt_T;
+        if (t->dec_gen && i >= 0 && i < t->dec_gen_n) /* the batch's own answer positions */
+            p = t->dec_gen[(size_t)r * t->dec_gen_n + i];
+        else if (t->dec_gen && i >= t->dec_gen_n) /* past them: one more per token */
+            p = t->dec_gen[(size_t)r * t->dec_gen_n + t->dec_gen_n - 1] + i - t->dec_gen_n + 1;
+        /* an answer that runs past the ids the table has is wrong already: keep it in range */
+        if (t->dec_gen && p >= t->pos_max)
+            p = t->pos_max - 1;
         pos[r] = p > 0 ? p : 0;
     }
+    arith_status pst = check_positions(t, pos, B);
+    if (pst)
+        return pst;
     float *x = t->x_final; /* (B, C) residual stream */
     embed(m, x, tokens, pos, B);
     for (int l = 0; l < t->L; l++) {
@@ -603,7 +754,10 @@ static arith_status decode_step(model *m, const int32_t *tokens, const int32_t *
             rope_forward(s->qkv, pos, t->rope_cos, t->rope_sin, B, C, H);
         for (int r = 0; r < B; r++)
             cache_store(t, kc, vc, s->qkv + (size_t)r * 3 * C, r, col);
-        attention_decode(s->atty, s->qkv, 3 * C, kc, vc, start, B, col, t->cache_T, C, H);
+        attn_bias bias;
+        attention_decode_biased(s->atty, s->qkv, 3 * C, kc, vc, start,
+                                decode_bias(m, l, &bias, pos, start, B, col), B, col, t->cache_T,
+                                C, H);
         lin_forward(m, s->attproj, s->atty, w->out_w, w->out_b, B, C, C);
         add_forward(s->mid, x, s->attproj, (size_t)B * C);
         const float *ffn_in;
@@ -643,6 +797,23 @@ static arith_status transformer_decode_begin(model *m, const batch *prompts, con
         st = cache_reserve(t, B, T);
     if (st)
         return st;
+    st = check_positions(t, prompts->pos, B * T);
+    if (st)
+        return st;
+    t->dec_gen_n = 0;
+    t->dec_prompt_T = T;
+    if (prompts->gen_pos && prompts->gen_n > 0) {
+        size_t need = (size_t)B * prompts->gen_n;
+        if (need > (size_t)t->dec_gen_cap) {
+            int32_t *grown = realloc(t->dec_gen, need * sizeof *grown);
+            if (!grown)
+                return arith_error(ARITH_ERR_MEMORY, "out of memory for answer positions");
+            t->dec_gen = grown;
+            t->dec_gen_cap = (int)need;
+        }
+        memcpy(t->dec_gen, prompts->gen_pos, need * sizeof(int32_t));
+        t->dec_gen_n = prompts->gen_n;
+    }
     /* prefill: the whole prompt at once, keys and values into the cache */
     forward_logits(m, prompts, false, 0, true);
     /* each row's last column, packed to (B, V); row r moves down from row r*T + T-1 >= r */
@@ -691,6 +862,16 @@ static void cache_row_move(void *ctx, int dst, int from, bool swap)
     c->start[dst] = c->start[from];
     if (swap)
         c->start[from] = s;
+    if (t->dec_gen_n > 0) { /* the rows' answer positions go with them */
+        int32_t *g = t->dec_gen;
+        const size_t n = (size_t)t->dec_gen_n;
+        for (size_t i = 0; i < n; i++) {
+            int32_t v = g[(size_t)dst * n + i];
+            g[(size_t)dst * n + i] = g[(size_t)from * n + i];
+            if (swap)
+                g[(size_t)from * n + i] = v;
+        }
+    }
 }
 
 static void transformer_decode_reorder(model *m, const int32_t *src)
@@ -731,9 +912,14 @@ static void transformer_destroy(model *m)
         workspace_release(t);
         cache_release(t);
         free(t->blocks);
+        free(t->dec_gen);
         arith_free(t->pe);
         arith_free(t->rope_cos);
         arith_free(t->rope_sin);
+        free(t->fire);
+        arith_free(t->alibi);
+        arith_free(t->fire_tab);
+        arith_free(t->fire_dtab);
         free(t);
     }
 }
@@ -774,6 +960,7 @@ arith_status transformer_create(model **out, const model_config *cfg)
     t->F = cfg->ffn;
     t->V = cfg->vocab;
     t->ctx = cfg->context;
+    t->pos_max = cfg->pos_max > 0 ? cfg->pos_max : cfg->context;
     t->blocks = calloc((size_t)t->L, sizeof *t->blocks);
     if (!t->blocks) {
         model_free(m);
@@ -788,8 +975,9 @@ arith_status transformer_create(model **out, const model_config *cfg)
     const bool hf = t->gpt2;
     const char *tok_name = !hf ? "tok_emb.weight" : cfg->tie ? "wte.weight" : "in_layer.weight";
     st = model_declare(pt, &t->tok_emb, tok_name, 2, t->V, C);
-    if (!st && cfg->pos == POS_LEARNED)
-        st = model_declare(pt, &t->pos_emb, hf ? "wpe.weight" : "pos_emb.weight", 2, t->ctx, C);
+    if (!st && learned_table(cfg->pos))
+        st = model_declare(pt, &t->pos_emb, hf ? "wpe.weight" : "pos_emb.weight", 2, t->pos_max,
+                           C);
     char name[PARAM_NAME_MAX];
 #define BLOCK(field, ours, theirs, ndim, d0, d1)                                             \
     if (!st) {                                                                               \
@@ -823,23 +1011,72 @@ arith_status transformer_create(model **out, const model_config *cfg)
     } else {
         t->head_w = t->tok_emb; /* tied: logits = x @ wte^T */
     }
+    if (!st && cfg->pos == POS_FIRE) { /* every layer's FIRE module, after the rest */
+        t->fire = calloc((size_t)t->L, sizeof *t->fire);
+        if (!t->fire)
+            st = arith_error(ARITH_ERR_MEMORY, "out of memory creating a transformer");
+        else if (t->H > FIRE_MAX_WIDTH)
+            st = arith_error(ARITH_ERR_ARG, "--pos fire takes at most %d heads (got %d)",
+                             FIRE_MAX_WIDTH, t->H);
+        for (int l = 0; !st && l < t->L; l++) {
+            fire_params *f = &t->fire[l];
+            const struct {
+                size_t *off;
+                const char *what;
+                int ndim, d0, d1;
+            } decl[] = {{&f->w1, "w1", 2, FIRE_WIDTH, 1}, {&f->b1, "b1", 1, FIRE_WIDTH, 0},
+                        {&f->w2, "w2", 2, t->H, FIRE_WIDTH}, {&f->b2, "b2", 1, t->H, 0},
+                        {&f->c, "c", 1, 1, 0},               {&f->L, "L", 1, 1, 0}};
+            for (size_t k = 0; !st && k < sizeof decl / sizeof *decl; k++) {
+                snprintf(name, sizeof name, "layers.%d.attn.fire.%s", l, decl[k].what);
+                st = model_declare(pt, decl[k].off, name, decl[k].ndim, decl[k].d0, decl[k].d1);
+            }
+        }
+    }
     if (!st)
         st = params_alloc(pt);
     if (!st && cfg->pos == POS_SINUSOIDAL) {
-        t->pe = arith_alloc((size_t)t->ctx * C * sizeof(float));
+        t->pe = arith_alloc((size_t)t->pos_max * C * sizeof(float));
         if (!t->pe)
             st = ARITH_ERR_MEMORY;
         else
-            sinusoidal_table(t->pe, t->ctx, C);
+            sinusoidal_table(t->pe, t->pos_max, C);
     }
     if (!st && cfg->pos == POS_ROPE) {
         int hd = C / t->H;
-        t->rope_cos = arith_alloc((size_t)t->ctx * (hd / 2) * sizeof(float));
-        t->rope_sin = arith_alloc((size_t)t->ctx * (hd / 2) * sizeof(float));
+        t->rope_cos = arith_alloc((size_t)t->pos_max * (hd / 2) * sizeof(float));
+        t->rope_sin = arith_alloc((size_t)t->pos_max * (hd / 2) * sizeof(float));
         if (!t->rope_cos || !t->rope_sin)
             st = ARITH_ERR_MEMORY;
         else
-            rope_tables(t->rope_cos, t->rope_sin, t->ctx, hd, 10000.0f);
+            rope_tables(t->rope_cos, t->rope_sin, t->pos_max, hd, 10000.0f);
+    }
+    if (!st && (cfg->pos == POS_ALIBI || cfg->pos == POS_FIRE)) {
+        /* the bias tables over pairs of ids (H x pos_max^2 floats each); FIRE's c and L start
+         * as transformer_init_weights sets them, so that a created model is usable */
+        const size_t n = (size_t)t->H * t->pos_max * t->pos_max;
+        if (cfg->pos == POS_ALIBI) {
+            t->alibi = arith_alloc(n * sizeof(float));
+            float *slopes = malloc((size_t)t->H * sizeof(float));
+            if (!t->alibi || !slopes) {
+                st = arith_error(ARITH_ERR_MEMORY, "out of memory for ALiBi's table of %d "
+                                 "positions", t->pos_max);
+            } else {
+                alibi_slopes(slopes, t->H);
+                alibi_table(t->alibi, slopes, t->H, t->pos_max);
+            }
+            free(slopes);
+        } else {
+            t->fire_tab = arith_alloc(n * sizeof(float));
+            t->fire_dtab = arith_alloc(n * sizeof(float));
+            if (!t->fire_tab || !t->fire_dtab)
+                st = arith_error(ARITH_ERR_MEMORY, "out of memory for FIRE's tables of %d "
+                                 "positions", t->pos_max);
+            for (int l = 0; !st && l < t->L; l++) {
+                *P(m, t->fire[l].c) = 0.1f;
+                *P(m, t->fire[l].L) = 1.0f;
+            }
+        }
     }
     /* layer norms start as the identity */
     for (int i = 0; !st && i < pt->count; i++) {
@@ -906,11 +1143,31 @@ void transformer_init_weights(model *m, rng_state *rng)
         param_view *v = &pt->views[i];
         float *x = pt->data + v->offset;
         const char *n = v->name;
+        if (strstr(n, ".attn.fire.")) {
+            /* FIRE as its reference code: the MLP's layers nn.Linear's U(+-1/sqrt(fan_in))
+             * (fan_in 1 for w1, b1; FIRE_WIDTH for w2, b2), c = 0.1, L = 1 (a threshold of
+             * FIRE_L0 = 512 positions: below it the bias is a function of |i - j| alone) */
+            const char *what = strrchr(n, '.') + 1;
+            if (strcmp(what, "c") == 0)
+                x[0] = 0.1f;
+            else if (strcmp(what, "L") == 0)
+                x[0] = 1.0f;
+            else
+                fill_uniform(x, v->size, what[1] == '2' ? 1.0f / sqrtf((float)FIRE_WIDTH) : 1.0f,
+                             rng);
+            continue;
+        }
         if (strcmp(n, "tok_emb.weight") == 0 || strcmp(n, "head.weight") == 0) {
             fill_uniform(x, v->size, 0.1f, rng);
         } else if (strcmp(n, "pos_emb.weight") == 0) {
+            /* Abacus and coupling ids carry what the model must align on: their rows start
+             * N(0, 1) (nn.Embedding's default, which the papers' code uses), as large as the
+             * scaled token embeddings. At N(0, 0.02) a 2-layer model with training offsets
+             * stayed at 0.013 on 1..5-digit sums after 2,500 steps; at N(0, 1) it reached 1.0.
+             * Learned positions keep N(0, 0.02). */
+            float std = m->cfg.pos == POS_LEARNED ? 0.02f : 1.0f;
             for (size_t j = 0; j < v->size; j++)
-                x[j] = 0.02f * rng_normal(rng);
+                x[j] = std * rng_normal(rng);
         } else if (strstr(n, "ln")) {
             float value = strstr(n, ".weight") ? 1.0f : 0.0f;
             for (size_t j = 0; j < v->size; j++)

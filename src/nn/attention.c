@@ -41,6 +41,24 @@ static int key_start(const int32_t *start, int b)
     return start && start[b] > 0 ? start[b] : 0;
 }
 
+/* The score bias of one work item (attn_bias in nn.h): its first head's (P, P) table, the
+ * next heads' PP floats apart, and the sequence's T position ids. The kernels take it as NULL
+ * (a constant in the unbiased instances, so that their code is the unbiased code) or not;
+ * each adds table[pos[t] * P + pos[j]] to the scaled score in a statement of its own, so
+ * that every kernel, and the decoding step, rounds the same way. */
+typedef struct {
+    const float *table;
+    size_t PP;
+    int P;
+    const int32_t *pos;
+} att_bias_item;
+
+/* Row pq of the bias table (an item's first head). */
+static inline const float *bias_row(const att_bias_item *bi, int t)
+{
+    return bi->table + (size_t)bi->pos[t] * bi->P;
+}
+
 /* e^x for x <= 0 (the softmax's x - max), in plain float and integer operations that
  * vectorize (libm's expf is a call per element, a large part of the forward's time).
  * Cephes' expf: x = n ln2 + r with |r| <= ln2/2, e^r by a polynomial, 2^n written into the
@@ -395,7 +413,7 @@ ATT_INLINE void head_forward_blocked(float *restrict out, float *restrict att,
                                      const float *restrict q, const float *restrict k,
                                      const float *restrict v, int T, int lo, size_t rs,
                                      size_t os, int hd, float scale, const att_prefetch *pf,
-                                     size_t part)
+                                     size_t part, const att_bias_item *bi)
 {
     const int TS = padded_len(T);
     float kT[ATT_LOCAL], vl[ATT_LOCAL], S[ATT_MAX_T * ATT_MAX_TS];
@@ -406,6 +424,14 @@ ATT_INLINE void head_forward_blocked(float *restrict out, float *restrict att,
     gather_rows(vl, v, T, TS, rs, hd);
     /* scores, -inf past t */
     block_products(S, q, rs, kT, rk, T, TS, hd, scale, -INFINITY, pf, part);
+    if (bi) { /* the bias on the visible keys */
+        for (int t = 0; t < T; t++) {
+            const float *brow = bias_row(bi, t);
+            float *St = S + t * TS;
+            for (int j = rk[t].j0; j <= t; j++)
+                St[j] += brow[bi->pos[j]];
+        }
+    }
     /* exponentials (0 past t) and 1 / their sum */
     for (int t = 0; t < T; t++) {
         const int j0 = rk[t].j0, jend = rk[t].jend;
@@ -504,7 +530,7 @@ ATT_INLINE void scatter_heads(float *restrict dst, const v4 *restrict x, int hd,
  * (T, T) probabilities, the other heads' after it. */
 ATT_INLINE void heads4_forward(float *restrict out, float *restrict att, const float *restrict q,
                                int T, int lo, size_t rs, size_t os, int C, int hd, float scale,
-                               const att_prefetch *pf, size_t part)
+                               const att_prefetch *pf, size_t part, const att_bias_item *bi)
 {
     const int TP = (T + 3) & ~3;
     const size_t TT = (size_t)T * T;
@@ -528,6 +554,14 @@ ATT_INLINE void heads4_forward(float *restrict out, float *restrict att, const f
             for (int i = 1; i < hd; i++)
                 s += qt[i] * kj[i];
             S[t * TP + j] = s * splat4(scale);
+        }
+        if (bi) { /* the four heads' biases, lane l from head h0 + l's table */
+            const float *brow = bias_row(bi, t);
+            const size_t PP = bi->PP;
+            for (int j = j0; j <= t; j++) {
+                const float *bj = brow + bi->pos[j];
+                S[t * TP + j] += (v4){bj[0], bj[PP], bj[2 * PP], bj[3 * PP]};
+            }
         }
     }
     /* exponentials and 1 / their sum, in increasing j */
@@ -691,16 +725,19 @@ ATT_INLINE void heads4_backward(float *restrict dq, const float *restrict dout,
 ATT_INLINE void head_forward(float *restrict out, float *restrict att, const float *restrict q,
                              const float *restrict k, const float *restrict v, int T, int lo,
                              size_t rs, size_t os, int hd, float scale, const att_prefetch *pf,
-                             size_t part)
+                             size_t part, const att_bias_item *bi)
 {
     for (int t = 0; t < T; t++) {
         prefetch_part(pf, part + t);
         const float *qt = q + t * rs;
         float *row = att + (size_t)t * T;
         const int j0 = t < lo ? t : lo;
+        const float *brow = bi ? bias_row(bi, t) : NULL;
         float mx = -INFINITY;
         for (int j = j0; j <= t; j++) {
             float s = dot(qt, k + j * rs, hd) * scale;
+            if (bi)
+                s += brow[bi->pos[j]];
             row[j] = s;
             mx = s > mx ? s : mx;
         }
@@ -851,26 +888,38 @@ ATT_INLINE void head_backward(float *restrict dq, float *restrict dk, float *res
  * loops rolled). q: the item's first q column of row 0 of qkv (rows rs floats apart); o, d:
  * its first column of out (dout), rows C apart; a: its first head's (T, T) att. */
 typedef void forward_kernel(float *o, float *a, const float *q, int T, int lo, size_t rs, int C,
-                            int hd, float scale, const att_prefetch *pf, size_t part);
+                            int hd, float scale, const att_prefetch *pf, size_t part,
+                            const att_bias_item *bi);
 typedef void backward_kernel(float *dq, const float *d, const float *q, const float *a, int T,
                              int lo, size_t rs, int C, int hd, float scale,
                              const att_prefetch *pf, size_t part);
 
+/* Each forward kernel twice, CALL the inlined kernel's call with bi_ for its bias: NAME passes
+ * the constant NULL (its code is then the unbiased code), NAME##_b the item's bias. */
+#define ATT_FORWARD_PAIR(NAME, CALL)                                                               \
+    static void NAME(float *o, float *a, const float *q, int T, int lo, size_t rs, int C, int hd,  \
+                     float scale, const att_prefetch *pf, size_t part, const att_bias_item *bi)    \
+    {                                                                                              \
+        (void)hd;                                                                                  \
+        (void)bi;                                                                                  \
+        const att_bias_item *const bi_ = NULL;                                                     \
+        CALL;                                                                                      \
+    }                                                                                              \
+    static void NAME##_b(float *o, float *a, const float *q, int T, int lo, size_t rs, int C,      \
+                         int hd, float scale, const att_prefetch *pf, size_t part,                 \
+                         const att_bias_item *bi)                                                  \
+    {                                                                                              \
+        (void)hd;                                                                                  \
+        const att_bias_item *const bi_ = bi;                                                       \
+        CALL;                                                                                      \
+    }
+
 #define ATT_BLOCK_KERNELS(HD)                                                                      \
-    static void heads4_forward_##HD(float *o, float *a, const float *q, int T, int lo,             \
-                                    size_t rs, int C, int hd, float scale,                         \
-                                    const att_prefetch *pf, size_t part)                           \
-    {                                                                                              \
-        (void)hd;                                                                                  \
-        heads4_forward(o, a, q, T, lo, rs, C, C, HD, scale, pf, part);                             \
-    }                                                                                              \
-    static void blocked_forward_##HD(float *o, float *a, const float *q, int T, int lo,            \
-                                     size_t rs, int C, int hd, float scale,                        \
-                                     const att_prefetch *pf, size_t part)                          \
-    {                                                                                              \
-        (void)hd;                                                                                  \
-        head_forward_blocked(o, a, q, q + C, q + 2 * C, T, lo, rs, C, HD, scale, pf, part);        \
-    }                                                                                              \
+    ATT_FORWARD_PAIR(heads4_forward_##HD,                                                          \
+                     heads4_forward(o, a, q, T, lo, rs, C, C, HD, scale, pf, part, bi_))           \
+    ATT_FORWARD_PAIR(blocked_forward_##HD,                                                         \
+                     head_forward_blocked(o, a, q, q + C, q + 2 * C, T, lo, rs, C, HD, scale, pf,  \
+                                          part, bi_))                                              \
     static void heads4_backward_##HD(float *dq, const float *d, const float *q, const float *a,    \
                                      int T, int lo, size_t rs, int C, int hd, float scale,         \
                                      const att_prefetch *pf, size_t part)                          \
@@ -887,13 +936,9 @@ typedef void backward_kernel(float *dq, const float *d, const float *q, const fl
     }
 
 #define ATT_ROW_KERNELS(HD)                                                                        \
-    static void rows_forward_##HD(float *o, float *a, const float *q, int T, int lo, size_t rs,    \
-                                  int C, int hd, float scale, const att_prefetch *pf,              \
-                                  size_t part)                                                     \
-    {                                                                                              \
-        (void)hd;                                                                                  \
-        head_forward(o, a, q, q + C, q + 2 * C, T, lo, rs, C, HD, scale, pf, part);                \
-    }                                                                                              \
+    ATT_FORWARD_PAIR(rows_forward_##HD,                                                            \
+                     head_forward(o, a, q, q + C, q + 2 * C, T, lo, rs, C, HD, scale, pf, part,    \
+                                  bi_))                                                            \
     static void rows_backward_##HD(float *dq, const float *d, const float *q, const float *a,      \
                                    int T, int lo, size_t rs, int C, int hd, float scale,           \
                                    const att_prefetch *pf, size_t part)                            \
@@ -913,11 +958,16 @@ ATT_ROW_KERNELS(32)
 ATT_ROW_KERNELS(64)
 ATT_ROW_KERNELS(hd) /* any other head size, as a variable */
 
-/* The kernels for head sizes 8, 16, 32, 64 and any other, in that order. */
-static forward_kernel *const forward_kernels[3][5] = {
-    {heads4_forward_8, heads4_forward_16, heads4_forward_32, heads4_forward_64, NULL},
-    {blocked_forward_8, blocked_forward_16, blocked_forward_32, blocked_forward_64, NULL},
-    {rows_forward_8, rows_forward_16, rows_forward_32, rows_forward_64, rows_forward_hd}};
+/* The kernels for head sizes 8, 16, 32, 64 and any other, in that order; [1]: with a bias. */
+static forward_kernel *const forward_kernels[2][3][5] = {
+    {{heads4_forward_8, heads4_forward_16, heads4_forward_32, heads4_forward_64, NULL},
+     {blocked_forward_8, blocked_forward_16, blocked_forward_32, blocked_forward_64, NULL},
+     {rows_forward_8, rows_forward_16, rows_forward_32, rows_forward_64, rows_forward_hd}},
+    {{heads4_forward_8_b, heads4_forward_16_b, heads4_forward_32_b, heads4_forward_64_b, NULL},
+     {blocked_forward_8_b, blocked_forward_16_b, blocked_forward_32_b, blocked_forward_64_b,
+      NULL},
+     {rows_forward_8_b, rows_forward_16_b, rows_forward_32_b, rows_forward_64_b,
+      rows_forward_hd_b}}};
 static backward_kernel *const backward_kernels[3][5] = {
     {heads4_backward_8, heads4_backward_16, heads4_backward_32, heads4_backward_64, NULL},
     {blocked_backward_8, blocked_backward_16, blocked_backward_32, blocked_backward_64, NULL},
@@ -942,11 +992,11 @@ static att_plan plan_of(int T, int C, int H)
     return p;
 }
 
-void attention_forward(float *out, float *att, const float *qkv, const int32_t *start,
-                       int B, int T, int C, int H)
+void attention_forward_biased(float *out, float *att, const float *qkv, const int32_t *start,
+                              const attn_bias *bias, int B, int T, int C, int H)
 {
     const att_plan p = plan_of(T, C, H);
-    forward_kernel *const kernel = forward_kernels[p.kind][p.col];
+    forward_kernel *const kernel = forward_kernels[bias != NULL][p.kind][p.col];
     const size_t rs = (size_t)3 * C;
 #pragma omp parallel for schedule(static)
     for (int it = 0; it < B * p.items; it++) {
@@ -958,10 +1008,23 @@ void attention_forward(float *out, float *att, const float *qkv, const int32_t *
             prefetch_add(&pf, att + (size_t)(b + 1) * H * T * T, (size_t)H * T * T, true);
             prefetch_parts(&pf, (size_t)p.items * T);
         }
+        att_bias_item bi = {NULL, 0, 0, NULL};
+        if (bias) {
+            bi.PP = (size_t)bias->P * bias->P;
+            bi.P = bias->P;
+            bi.table = bias->table + (size_t)h * bi.PP;
+            bi.pos = bias->pos + (size_t)b * T;
+        }
         kernel(out + (size_t)b * T * C + (size_t)h * p.hd, att + ((size_t)b * H + h) * T * T,
                qkv + (size_t)b * T * rs + (size_t)h * p.hd, T, key_start(start, b), rs, C, p.hd,
-               p.scale, &pf, (size_t)(it % p.items) * T);
+               p.scale, &pf, (size_t)(it % p.items) * T, bias ? &bi : NULL);
     }
+}
+
+void attention_forward(float *out, float *att, const float *qkv, const int32_t *start,
+                       int B, int T, int C, int H)
+{
+    attention_forward_biased(out, att, qkv, start, NULL, B, T, C, H);
 }
 
 void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
@@ -994,19 +1057,26 @@ static int key_visible(int t, int j, int lo)
     return t < lo ? j == t : (j >= lo && j <= t);
 }
 
-/* Scaled score of query t and key j for head h of sequence b, in double. */
-static double reference_score(const float *qkv, int b, int h, int t, int j, int T, int C, int hd)
+/* Scaled (and biased) score of query t and key j for head h of sequence b, in double. */
+static double reference_score(const float *qkv, const attn_bias *bias, int b, int h, int t, int j,
+                              int T, int C, int hd)
 {
     const float *q = qkv + ((size_t)b * T + t) * 3 * C + (size_t)h * hd;
     const float *k = qkv + ((size_t)b * T + j) * 3 * C + C + (size_t)h * hd;
     double s = 0.0;
     for (int i = 0; i < hd; i++)
         s += (double)q[i] * (double)k[i];
-    return s / sqrt((double)hd);
+    s /= sqrt((double)hd);
+    if (bias) {
+        const int32_t *pos = bias->pos + (size_t)b * T;
+        s += bias->table[((size_t)h * bias->P + pos[t]) * bias->P + pos[j]];
+    }
+    return s;
 }
 
-void attention_forward_reference(float *out, float *att, const float *qkv, const int32_t *start,
-                                 int B, int T, int C, int H)
+void attention_forward_reference_biased(float *out, float *att, const float *qkv,
+                                        const int32_t *start, const attn_bias *bias, int B,
+                                        int T, int C, int H)
 {
     const int hd = C / H;
     for (int b = 0; b < B; b++) {
@@ -1019,14 +1089,14 @@ void attention_forward_reference(float *out, float *att, const float *qkv, const
                 double mx = -INFINITY, sum = 0.0;
                 for (int j = 0; j < T; j++)
                     if (key_visible(t, j, lo))
-                        mx = fmax(mx, reference_score(qkv, b, h, t, j, T, C, hd));
+                        mx = fmax(mx, reference_score(qkv, bias, b, h, t, j, T, C, hd));
                 for (int j = 0; j < T; j++)
                     if (key_visible(t, j, lo))
-                        sum += exp(reference_score(qkv, b, h, t, j, T, C, hd) - mx);
+                        sum += exp(reference_score(qkv, bias, b, h, t, j, T, C, hd) - mx);
                 for (int j = 0; j < T; j++) {
                     double a = 0.0;
                     if (key_visible(t, j, lo))
-                        a = exp(reference_score(qkv, b, h, t, j, T, C, hd) - mx) / sum;
+                        a = exp(reference_score(qkv, bias, b, h, t, j, T, C, hd) - mx) / sum;
                     row[j] = (float)a;
                 }
                 for (int i = 0; i < hd; i++) {
@@ -1034,7 +1104,8 @@ void attention_forward_reference(float *out, float *att, const float *qkv, const
                     for (int j = 0; j < T; j++) {
                         if (!key_visible(t, j, lo))
                             continue;
-                        const double a = exp(reference_score(qkv, b, h, t, j, T, C, hd) - mx);
+                        const double a =
+                            exp(reference_score(qkv, bias, b, h, t, j, T, C, hd) - mx);
                         const float *v = qkv + ((size_t)b * T + j) * 3 * C + 2 * C;
                         acc += a / sum * (double)v[(size_t)h * hd + i];
                     }
@@ -1045,11 +1116,90 @@ void attention_forward_reference(float *out, float *att, const float *qkv, const
     }
 }
 
+void attention_forward_reference(float *out, float *att, const float *qkv, const int32_t *start,
+                                 int B, int T, int C, int H)
+{
+    attention_forward_reference_biased(out, att, qkv, start, NULL, B, T, C, H);
+}
+
+/* ------------------------------------------------------------------- the bias's gradient */
+
+void attention_bias_backward(float *dtable, const float *dout, const float *qkv, const float *att,
+                             const int32_t *start, const attn_bias *bias, int B, int T, int C,
+                             int H)
+{
+    const int hd = C / H, P = bias->P;
+    const size_t rs = (size_t)3 * C;
+    /* a head's table entries are written by its own thread only, in a fixed order */
+#pragma omp parallel for schedule(static) if (H > 1 && (size_t)B * T * T * C > 32768)
+    for (int h = 0; h < H; h++) {
+        float *dt = dtable + (size_t)h * P * P;
+        enum { KEEP = 512 }; /* rows of up to KEEP keys keep their datt; longer ones redo it */
+        float datt[KEEP];
+        for (int b = 0; b < B; b++) {
+            const int lo = key_start(start, b);
+            const int32_t *pos = bias->pos + (size_t)b * T;
+            const float *v = qkv + (size_t)b * T * rs + 2 * C + (size_t)h * hd;
+            for (int t = 0; t < T; t++) {
+                const int j0 = t < lo ? t : lo;
+                const bool keep = t - j0 + 1 <= KEEP;
+                const float *row = att + (((size_t)b * H + h) * T + t) * T;
+                const float *dot_ = dout + ((size_t)b * T + t) * C + (size_t)h * hd;
+                float *drow = dt + (size_t)pos[t] * P;
+                float s = 0.0f; /* sum_j att_tj datt_tj */
+                for (int j = j0; j <= t; j++) {
+                    const float d = dot(dot_, v + j * rs, hd);
+                    if (keep)
+                        datt[j - j0] = d;
+                    s += row[j] * d;
+                }
+                for (int j = j0; j <= t; j++) {
+                    const float d = keep ? datt[j - j0] : dot(dot_, v + j * rs, hd);
+                    drow[pos[j]] += row[j] * (d - s);
+                }
+            }
+        }
+    }
+}
+
+void attention_backward_biased(float *dqkv, float *dtable, const float *dout, const float *qkv,
+                               const float *att, const int32_t *start, const attn_bias *bias,
+                               int B, int T, int C, int H)
+{
+    attention_backward(dqkv, dout, qkv, att, start, B, T, C, H);
+    if (dtable && bias)
+        attention_bias_backward(dtable, dout, qkv, att, start, bias, B, T, C, H);
+}
+
+/* Key j's position id in a decoding row: kpos[j] when the caller gives the keys' ids, else its
+ * column less the row's start (the batch's numbering of columns; 0 for padding). The one place
+ * that decides it: when positions come from a per-row table, the caller passes it as kpos. */
+ATT_INLINE int decode_key_pos(const int32_t *kpos, int kstart, int j)
+{
+    if (kpos)
+        return kpos[j];
+    const int p = j - kstart;
+    return p > 0 ? p : 0;
+}
+
+/* The scaled score of key j, plus its bias when brow (the bias table's row of the query's id,
+ * for this head) is given: the forward kernels' arithmetic. */
+ATT_INLINE float decode_score(const float *restrict q, const float *restrict k, int j, size_t rs,
+                              int hd, float scale, const float *brow, const int32_t *kpos,
+                              int kstart)
+{
+    float s = dot(q, k + j * rs, hd) * scale;
+    if (brow)
+        s += brow[decode_key_pos(kpos, kstart, j)];
+    return s;
+}
+
 /* The decoding step for one (sequence, head) pair: the same arithmetic, in the same order, as
- * one row of attention_forward, with the scores recomputed instead of stored. */
+ * one row of attention_forward, with the scores recomputed instead of stored. brow, kpos,
+ * kstart: the bias, as decode_score takes it (brow NULL: none). */
 ATT_INLINE void head_decode(float *restrict out, const float *restrict q, const float *restrict k,
                             const float *restrict v, int t, int lo, size_t rs, int hd,
-                            float scale)
+                            float scale, const float *brow, const int32_t *kpos, int kstart)
 {
     /* the scores of up to DECODE_KEEP keys are kept; past that they are recomputed */
     enum { DECODE_KEEP = 512 };
@@ -1058,14 +1208,14 @@ ATT_INLINE void head_decode(float *restrict out, const float *restrict q, const 
     const bool keep = t - j0 + 1 <= DECODE_KEEP;
     float mx = -INFINITY;
     for (int j = j0; j <= t; j++) {
-        float s = dot(q, k + j * rs, hd) * scale;
+        float s = decode_score(q, k, j, rs, hd, scale, brow, kpos, kstart);
         if (keep)
             kept[j - j0] = s;
         mx = s > mx ? s : mx;
     }
     float sum = 0.0f;
     for (int j = j0; j <= t; j++) {
-        float s = keep ? kept[j - j0] : dot(q, k + j * rs, hd) * scale;
+        float s = keep ? kept[j - j0] : decode_score(q, k, j, rs, hd, scale, brow, kpos, kstart);
         float e = exp_softmax(s - mx);
         if (keep)
             kept[j - j0] = e;
@@ -1075,7 +1225,9 @@ ATT_INLINE void head_decode(float *restrict out, const float *restrict q, const 
     for (int i = 0; i < hd; i++)
         out[i] = 0.0f;
     for (int j = j0; j <= t; j++) {
-        const float e = keep ? kept[j - j0] : exp_softmax(dot(q, k + j * rs, hd) * scale - mx);
+        const float e =
+            keep ? kept[j - j0]
+                 : exp_softmax(decode_score(q, k, j, rs, hd, scale, brow, kpos, kstart) - mx);
         const float a = e * inv;
         const float *vj = v + j * rs;
         for (int i = 0; i < hd; i++)
@@ -1083,9 +1235,19 @@ ATT_INLINE void head_decode(float *restrict out, const float *restrict q, const 
     }
 }
 
-void attention_decode(float *out, const float *q, int q_stride, const float *k_cache,
-                      const float *v_cache, const int32_t *start, int B, int t, int Tmax,
-                      int C, int H)
+/* head_decode for the head sizes with a kernel of their own (HD a constant) and any other. */
+#define ATT_DECODE_SWITCH(BROW, KPOS, KSTART)                                                      \
+    switch (hd) {                                                                                  \
+    case 8: head_decode(o, qb, kc, vc, t, lo, 8, 8, scale, BROW, KPOS, KSTART); break;             \
+    case 16: head_decode(o, qb, kc, vc, t, lo, 16, 16, scale, BROW, KPOS, KSTART); break;          \
+    case 32: head_decode(o, qb, kc, vc, t, lo, 32, 32, scale, BROW, KPOS, KSTART); break;          \
+    case 64: head_decode(o, qb, kc, vc, t, lo, 64, 64, scale, BROW, KPOS, KSTART); break;          \
+    default: head_decode(o, qb, kc, vc, t, lo, hd, hd, scale, BROW, KPOS, KSTART); break;          \
+    }
+
+void attention_decode_biased(float *out, const float *q, int q_stride, const float *k_cache,
+                             const float *v_cache, const int32_t *start, const attn_bias *bias,
+                             int B, int t, int Tmax, int C, int H)
 {
     const int hd = C / H;
     const float scale = 1.0f / sqrtf((float)hd);
@@ -1094,14 +1256,48 @@ void attention_decode(float *out, const float *q, int q_stride, const float *k_c
         const int b = bh / H, h = bh % H;
         const size_t at = ((size_t)b * H + h) * Tmax * hd;
         const float *qb = q + (size_t)b * q_stride + (size_t)h * hd;
+        const float *kc = k_cache + at, *vc = v_cache + at;
         float *o = out + (size_t)b * C + (size_t)h * hd;
         const int lo = key_start(start, b);
-        switch (hd) {
-        case 8: head_decode(o, qb, k_cache + at, v_cache + at, t, lo, 8, 8, scale); break;
-        case 16: head_decode(o, qb, k_cache + at, v_cache + at, t, lo, 16, 16, scale); break;
-        case 32: head_decode(o, qb, k_cache + at, v_cache + at, t, lo, 32, 32, scale); break;
-        case 64: head_decode(o, qb, k_cache + at, v_cache + at, t, lo, 64, 64, scale); break;
-        default: head_decode(o, qb, k_cache + at, v_cache + at, t, lo, hd, hd, scale); break;
+        if (bias) {
+            const int P = bias->P;
+            const float *brow = bias->table + ((size_t)h * P + bias->pos[b]) * P;
+            const int32_t *kpos =
+                bias->kpos ? bias->kpos + (size_t)b * bias->kpos_stride : NULL;
+            const int kstart = start ? start[b] : 0;
+            ATT_DECODE_SWITCH(brow, kpos, kstart)
+        } else {
+            ATT_DECODE_SWITCH(NULL, NULL, 0)
         }
     }
+}
+
+void attention_decode(float *out, const float *q, int q_stride, const float *k_cache,
+                      const float *v_cache, const int32_t *start, int B, int t, int Tmax,
+                      int C, int H)
+{
+    attention_decode_biased(out, q, q_stride, k_cache, v_cache, start, NULL, B, t, Tmax, C, H);
+}
+
+/* ------------------------------------------------------------------------------- ALiBi */
+
+void alibi_slopes(float *slopes, int H)
+{
+    int p2 = 1; /* the largest power of two <= H */
+    while (p2 * 2 <= H)
+        p2 *= 2;
+    for (int h = 0; h < p2; h++) /* 2^(-8/p2), its square, its cube, ... */
+        slopes[h] = (float)exp2(-8.0 * (h + 1) / p2);
+    for (int h = p2; h < H; h++) /* every other slope of 2 p2 heads: 2^(-8(2i+1)/(2 p2)) */
+        slopes[h] = (float)exp2(-8.0 * (2 * (h - p2) + 1) / (2 * p2));
+}
+
+void alibi_table(float *table, const float *slopes, int H, int P)
+{
+    for (int h = 0; h < H; h++)
+        for (int i = 0; i < P; i++) {
+            float *row = table + ((size_t)h * P + i) * P;
+            for (int j = 0; j < P; j++)
+                row[j] = -slopes[h] * (float)(i > j ? i - j : j - i);
+        }
 }

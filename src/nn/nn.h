@@ -119,6 +119,76 @@ void attention_decode(float *out, const float *q, int q_stride, const float *k_c
                       const float *v_cache, const int32_t *start, int B, int t, int Tmax,
                       int C, int H);
 
+/* An additive bias on the attention scores (ALiBi, FIRE), as a table over pairs of position
+ * ids: the score of query t and key j in head h, after the 1/sqrt(hd) scaling and before the
+ * softmax, gets table[(h * P + pq) * P + pk] added, pq and pk the query's and the key's ids.
+ * In the (B, T) functions pq = pos[b*T + t] and pk = pos[b*T + j] (the batch's ids, so a
+ * left-padded row sees exactly what it would alone). In attention_decode_biased, pq = pos[b]
+ * (the new column's id) and pk = kpos[b * kpos_stride + j] when kpos is given, else
+ * max(j - start[b], 0): the batch's numbering of columns. Every id must lie in [0, P). */
+typedef struct {
+    const float *table;   /* (H, P, P) */
+    int P;
+    const int32_t *pos;   /* (B*T) ids of the columns; attention_decode_biased: (B) queries' */
+    const int32_t *kpos;  /* attention_decode_biased only: keys' ids, or NULL (columns) */
+    int kpos_stride;
+} attn_bias;
+
+/* attention_forward with the bias (NULL: attention_forward itself); same bits as the
+ * unbiased kernels' arithmetic with the bias added to each scaled score. */
+void attention_forward_biased(float *out, float *att, const float *qkv, const int32_t *start,
+                              const attn_bias *bias, int B, int T, int C, int H);
+void attention_forward_reference_biased(float *out, float *att, const float *qkv,
+                                        const int32_t *start, const attn_bias *bias, int B,
+                                        int T, int C, int H);
+/* The gradient of the bias: dtable(H, P, P) += sum over the visible (b, t, j) at their
+ * (pq, pk) of att_tj (datt_tj - sum_j' att_tj' datt_tj'), datt_tj = dout_t . v_j (heads
+ * apart). att from the biased forward. Parallel over heads, the same bits for any thread
+ * count. */
+void attention_bias_backward(float *dtable, const float *dout, const float *qkv, const float *att,
+                             const int32_t *start, const attn_bias *bias, int B, int T, int C,
+                             int H);
+/* The backward of attention_forward_biased: dqkv as attention_backward gives it (given att,
+ * the bias changes nothing there), and, when dtable is not NULL, the bias's gradient as
+ * attention_bias_backward adds it. */
+void attention_backward_biased(float *dqkv, float *dtable, const float *dout, const float *qkv,
+                               const float *att, const int32_t *start, const attn_bias *bias,
+                               int B, int T, int C, int H);
+/* attention_decode with the bias (NULL: attention_decode itself). */
+void attention_decode_biased(float *out, const float *q, int q_stride, const float *k_cache,
+                             const float *v_cache, const int32_t *start, const attn_bias *bias,
+                             int B, int t, int Tmax, int C, int H);
+
+/* ALiBi (Press et al. 2022): head h's slope, for H a power of two m_h = 2^(-8(h+1)/H); for
+ * other H, the slopes of the power of two below H, then every other slope of twice that
+ * power (as the reference implementation's get_slopes). */
+void alibi_slopes(float *slopes, int H);
+/* table(H, P, P)[h][i][j] = -slopes[h] * |i - j|: with causal keys at ids that grow along a
+ * row, -m_h (i - j). */
+void alibi_table(float *table, const float *slopes, int H, int P);
+
+/* FIRE (Li et al. 2023), one module per layer: bias_h(i, j) = f(psi(|i - j|) /
+ * (psi(max(thr, i)) + FIRE_EPS)), psi(x) = log(|c| x + 1), thr = |L| * FIRE_L0,
+ * f(x) = w2 relu(w1 x + b1) + b2, an MLP 1 -> W -> H (w1 (W, 1), b1 (W), w2 (H, W), b2 (H)).
+ * c and L are learned scalars kept positive by the absolute values, as the reference code
+ * does (its L_multiplier: L is the threshold in units of FIRE_L0, starting at 1; c starts at
+ * 0.1). Below the threshold (rows i <= thr, every row when ids stay under 512) the bias is a
+ * function of |i - j| alone; past it the normalizer grows with i (progressive
+ * interpolation). On a tie i == thr the threshold is the normalizer. */
+#define FIRE_L0 512.0f
+#define FIRE_EPS 1e-6f
+#define FIRE_MAX_WIDTH 256
+/* table(H, P, P) rows i in [i0, P) (and row 0, which holds the shared rows' values), every
+ * column j in [0, P). H and W at most FIRE_MAX_WIDTH. */
+void fire_table(float *table, const float *w1, const float *b1, const float *w2, const float *b2,
+                const float *c, const float *L, int H, int W, int P, int i0);
+/* Adds the gradients of the MLP, c and L given dtable(H, P, P), the loss's gradient w.r.t.
+ * every entry of fire_table(..., P, 0). dtable is used as scratch (its row 0 is
+ * overwritten). Any gradient pointer may be NULL (a frozen parameter). */
+void fire_backward(float *dw1, float *db1, float *dw2, float *db2, float *dc, float *dL,
+                   float *dtable, const float *w1, const float *b1, const float *w2,
+                   const float *b2, const float *c, const float *L, int H, int W, int P);
+
 /* ----------------------------------------------------------------------------------- loss */
 
 /* Softmax cross-entropy over rows of logits(N,V); rows with targets[n] < 0 are skipped.

@@ -1,0 +1,455 @@
+/* Tests of the digit formats (reversed operands and answers, zero padding, index hints) and of
+ * the positions batches give the model (abacus, coupling, random draws), in training and in
+ * generation. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "core/core.h"
+#include "data/data.h"
+#include "models/model.h"
+
+/* The example's tokens as names, e.g. "3 2 1 + 5 4 = 8 6 1 [EOS]". */
+static void describe(const tokenizer *tok, const char *prompt, const char *answer, char *out,
+                     size_t cap, int32_t *idx, int32_t *sig, int *n)
+{
+    int32_t ids[256];
+    int np = 0, na = 0, w = 0;
+    CHECK_OK(tok_encode_example(tok, prompt, answer, ids, idx, sig, 256, &np, &na, &w));
+    tok_describe(tok, ids, np + na, out, cap);
+    *n = np + na;
+}
+
+static void make(tokenizer *tok, bool reverse, bool pad, bool hints)
+{
+    CHECK_OK(tokenizer_init(tok, TOK_CHAR, 0, false));
+    CHECK_OK(tokenizer_set_format(tok, reverse, pad, hints));
+}
+
+static void test_formats(void)
+{
+    tokenizer tok;
+    char text[512];
+    int32_t idx[256], sig[256];
+    int n;
+    make(&tok, true, false, false);
+    describe(&tok, "123+45=", "168", text, sizeof text, idx, sig, &n);
+    CHECK_STR(text, "3 2 1 + 5 4 = 8 6 1 [EOS]");
+    /* reversed: the index in the number is the significance */
+    const int32_t want_rev[] = {1, 2, 3, 0, 1, 2, 0, 1, 2, 3, 0};
+    for (int i = 0; i < n; i++) {
+        CHECK_EQ_INT(idx[i], want_rev[i]);
+        CHECK_EQ_INT(sig[i], want_rev[i]);
+    }
+    make(&tok, false, true, false);
+    describe(&tok, "123+45=", "168", text, sizeof text, idx, sig, &n);
+    CHECK_STR(text, "1 2 3 + 0 4 5 = 0 1 6 8 [EOS]");
+    const int32_t want_idx[] = {1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 4, 0};
+    const int32_t want_sig[] = {3, 2, 1, 0, 3, 2, 1, 0, 4, 3, 2, 1, 0};
+    for (int i = 0; i < n; i++) {
+        CHECK_EQ_INT(idx[i], want_idx[i]);
+        CHECK_EQ_INT(sig[i], want_sig[i]);
+    }
+    make(&tok, true, true, false);
+    describe(&tok, "123+45=", "168", text, sizeof text, idx, sig, &n);
+    CHECK_STR(text, "3 2 1 + 5 4 0 = 8 6 1 0 [EOS]");
+    /* products pad to twice the operand width */
+    describe(&tok, "12*3=", "36", text, sizeof text, idx, sig, &n);
+    CHECK_STR(text, "2 1 * 3 0 = 6 3 0 0 [EOS]");
+    make(&tok, false, false, true);
+    describe(&tok, "12+345=", "357", text, sizeof text, idx, sig, &n);
+    CHECK_STR(text, "h2 1 h1 2 + h3 3 h2 4 h1 5 = h3 3 h2 5 h1 7 [EOS]");
+    CHECK_EQ_INT(sig[0], 2);
+    CHECK_EQ_INT(sig[1], 2);
+    CHECK_EQ_INT(idx[2], 2);
+    make(&tok, true, false, true);
+    describe(&tok, "12+345=", "357", text, sizeof text, idx, sig, &n);
+    CHECK_STR(text, "h1 2 h2 1 + h1 5 h2 4 h3 3 = h1 7 h2 5 h3 3 [EOS]");
+
+    /* errors: not a+b= or a*b=, a non-number answer, too long for the padding, other
+     * tokenizers, too many digits for the hints */
+    int32_t ids[256];
+    int np, na, w;
+    make(&tok, true, false, false);
+    CHECK_EQ_INT(tok_encode_example(&tok, "12+3+4=", "19", ids, NULL, NULL, 256, &np, &na, &w),
+                 ARITH_ERR_DATA);
+    CHECK(strstr(arith_error_message(), "a+b= or a*b=") != NULL);
+    CHECK_EQ_INT(tok_encode_example(&tok, "12-3=", "9", ids, NULL, NULL, 256, &np, &na, &w),
+                 ARITH_ERR_DATA);
+    CHECK(strstr(arith_error_message(), "character '-' at position 3") != NULL);
+    CHECK_EQ_INT(tok_encode_example(&tok, "12+3=", "1x", ids, NULL, NULL, 256, &np, &na, &w),
+                 ARITH_ERR_DATA);
+    make(&tok, false, true, false);
+    CHECK_EQ_INT(tok_encode_example(&tok, "12+3=", "1234", ids, NULL, NULL, 256, &np, &na, &w),
+                 ARITH_ERR_DATA);
+    CHECK(strstr(arith_error_message(), "longer than the 3 digits") != NULL);
+    tokenizer pairs;
+    CHECK_OK(tokenizer_init(&pairs, TOK_PAIRS, 5, false));
+    CHECK_EQ_INT(tokenizer_set_format(&pairs, true, false, false), ARITH_ERR_ARG);
+    CHECK(strstr(arith_error_message(), "--tokenizer pairs") != NULL);
+    make(&tok, false, false, true);
+    char big[512];
+    memset(big, '7', TOK_MAX_HINTS + 1);
+    strcpy(big + TOK_MAX_HINTS + 1, "+1=");
+    CHECK_EQ_INT(tok_encode_example(&tok, big, "1", ids, NULL, NULL, 256, &np, &na, &w),
+                 ARITH_ERR_DATA);
+    CHECK(strstr(arith_error_message(), "index hints name at most") != NULL);
+}
+
+/* Every format, add and mul: answers decode back to themselves; a wrong hint, a missing
+ * digit or a stray token makes the decoded answer wrong. */
+static void test_round_trip(void)
+{
+    rng_state rng;
+    rng_seed(&rng, 11);
+    for (int f = 0; f < 8; f++) {
+        tokenizer tok;
+        make(&tok, f & 1, f & 2, f & 4);
+        for (int kind = 0; kind < 2; kind++) {
+            task_config task = {.kind = kind ? TASK_MUL : TASK_ADD, .digits = 12,
+                                .digits_min = 1};
+            for (int i = 0; i < 300; i++) {
+                char prompt[64], answer[64], back[128];
+                CHECK_OK(task_sample(&task, &rng, prompt, sizeof prompt, answer, sizeof answer));
+                int32_t ids[256];
+                int np, na, w;
+                CHECK_OK(tok_encode_example(&tok, prompt, answer, ids, NULL, NULL, 256, &np, &na,
+                                            &w));
+                tok_decode_answer(&tok, ids + np, na, back, sizeof back);
+                CHECK_MSG(strcmp(back, answer) == 0, "format %d: %s%s decoded as %s", f, prompt,
+                          answer, back);
+                if (i == 0 && (f & 4) && na > 3) { /* swap two hints: wrong */
+                    int32_t t = ids[np];
+                    ids[np] = ids[np + 2];
+                    ids[np + 2] = t;
+                    tok_decode_answer(&tok, ids + np, na, back, sizeof back);
+                    CHECK(strcmp(back, answer) != 0);
+                }
+            }
+        }
+    }
+    /* zero padding is dropped, but without it a leading zero is a wrong answer */
+    tokenizer tok;
+    make(&tok, true, false, false);
+    int32_t ids[4] = {8, 6, 0, 13};
+    char back[16];
+    tok_decode_answer(&tok, ids, 4, back, sizeof back);
+    CHECK_STR(back, "068");
+    make(&tok, true, true, false);
+    tok_decode_answer(&tok, ids, 4, back, sizeof back);
+    CHECK_STR(back, "68");
+    int32_t eos[1] = {13};
+    tok_decode_answer(&tok, eos, 1, back, sizeof back);
+    CHECK_STR(back, "?");
+}
+
+/* The positions a training batch gives the answer's columns are those generation gives the
+ * tokens it feeds back, so what is trained is what is asked. */
+static void check_train_matches_generation(bool reverse, bool pad, bool hints, posids_kind kind)
+{
+    tokenizer tok;
+    make(&tok, reverse, pad, hints);
+    posids_plan plan = {kind, 256, 0, false};
+    CHECK_OK(tokenizer_set_positions(&tok, plan));
+    example_set set;
+    examples_init(&set);
+    task_config task = {.kind = TASK_ADD, .digits = 9, .digits_min = 1};
+    rng_state rng;
+    rng_seed(&rng, 5);
+    for (int i = 0; i < 40; i++) {
+        char prompt[64], answer[64];
+        CHECK_OK(task_sample(&task, &rng, prompt, sizeof prompt, answer, sizeof answer));
+        CHECK_OK(examples_push(&set, prompt, answer));
+    }
+    encoded_set enc;
+    CHECK_OK(encoded_build(&enc, &set, &tok, "test"));
+    batch tb, pb;
+    CHECK_OK(batch_alloc(&tb, 40, enc.max_prompt + enc.max_answer));
+    CHECK_OK(batch_alloc(&pb, 40, enc.max_prompt));
+    int32_t idx[40];
+    for (int i = 0; i < 40; i++)
+        idx[i] = i;
+    CHECK_OK(batch_fill_train(&tb, &enc, idx, 40, tok.pad_id));
+    CHECK_OK(batch_fill_prompts(&pb, &enc, idx, 40, tok.pad_id));
+    CHECK(pb.gen_n > 0);
+    int bad = 0;
+    for (int r = 0; r < 40; r++) {
+        for (int t = 0; t < pb.T; t++)
+            bad += tb.pos[r * tb.T + t] != pb.pos[r * pb.T + t];
+        for (int i = 0; pb.T + i < tb.T && tb.targets[r * tb.T + pb.T + i] >= 0; i++)
+            bad += tb.pos[r * tb.T + pb.T + i] != pb.gen_pos[r * pb.gen_n + i];
+    }
+    CHECK_MSG(bad == 0, "format %d%d%d kind %d: %d positions differ", reverse, pad, hints,
+              (int)kind, bad);
+    /* the ids follow the tokenizer's: abacus the digit's index, coupling the significance of
+     * the digit each column predicts (the next token's) */
+    for (int r = 0; r < 40; r++) {
+        int e = idx[r], np = enc.prompt_len[e], na = enc.answer_len[e];
+        const int32_t *row = tb.pos + r * tb.T;
+        const int32_t *pi = enc.idx + enc.prompt_off[e], *ps = enc.sig + enc.prompt_off[e];
+        const int32_t *ai = enc.idx + enc.answer_off[e], *as = enc.sig + enc.answer_off[e];
+        for (int i = 0; i < np - 1; i++)
+            bad += row[tb.start[r] + i] != (kind == POSIDS_ABACUS ? pi[i] : ps[i]);
+        for (int i = 0; i + 1 < na; i++) { /* answer inputs a[0..na-2] */
+            int col = tb.prompt_T + i;
+            if (kind == POSIDS_ABACUS)
+                bad += row[col] != ai[i];
+            else if (i + 1 < na - 1)
+                bad += row[col] != as[i + 1];
+        }
+    }
+    CHECK_MSG(bad == 0, "format %d%d%d kind %d: %d ids differ from the tokenizer's", reverse, pad,
+              hints, (int)kind, bad);
+    batch_free(&tb);
+    batch_free(&pb);
+    encoded_free(&enc);
+    examples_free(&set);
+}
+
+static void test_positions(void)
+{
+    for (int f = 0; f < 8; f++) {
+        bool reverse = f & 1, pad = f & 2, hints = f & 4;
+        check_train_matches_generation(reverse, pad, hints, POSIDS_ABACUS);
+        if (reverse || pad)
+            check_train_matches_generation(reverse, pad, hints, POSIDS_COUPLING);
+    }
+    /* coupling on most-significant-first answers of unknown length is refused */
+    tokenizer tok;
+    make(&tok, false, false, true);
+    posids_plan plan = {POSIDS_COUPLING, 256, 0, false};
+    CHECK_EQ_INT(tokenizer_set_positions(&tok, plan), ARITH_ERR_ARG);
+    CHECK(strstr(arith_error_message(), "--reverse") != NULL);
+
+    /* a concrete coupling row: 12+345= reversed, answer 753 */
+    make(&tok, true, false, false);
+    CHECK_OK(tokenizer_set_positions(&tok, plan));
+    example_set set;
+    examples_init(&set);
+    CHECK_OK(examples_push(&set, "12+345=", "357"));
+    encoded_set enc;
+    CHECK_OK(encoded_build(&enc, &set, &tok, "test"));
+    batch b;
+    CHECK_OK(batch_alloc(&b, 1, 16));
+    int32_t zero = 0;
+    CHECK_OK(batch_fill_train(&b, &enc, &zero, 1, tok.pad_id));
+    /* 2 1 + 5 4 3 = 7 5 3: units, tens, 0, units, tens, hundreds, then '=' predicts the units
+     * (1), 7 the tens (2), 5 the hundreds (3), 3 the EOS where a thousands digit would be */
+    const int32_t want[] = {1, 2, 0, 1, 2, 3, 1, 2, 3, 4};
+    CHECK_EQ_INT(b.T, 10);
+    for (int t = 0; t < 10; t++)
+        CHECK_EQ_INT(b.pos[t], want[t]);
+    /* training offsets: one per row, on the nonzero ids only, inside pos_max */
+    enc.plan.train = true;
+    enc.plan.offset_max = 100;
+    enc.plan.pos_max = 64;
+    int seen_offset = 0;
+    for (uint64_t seed = 1; seed <= 50; seed++) {
+        b.pos_seed = seed;
+        CHECK_OK(batch_fill_train(&b, &enc, &zero, 1, tok.pad_id));
+        int off = b.pos[0] - 1;
+        CHECK(off >= 0 && off <= 63 - 4);
+        seen_offset |= off > 30;
+        for (int t = 0; t < 10; t++)
+            CHECK_EQ_INT(b.pos[t], want[t] ? want[t] + off : 0);
+    }
+    CHECK(seen_offset);
+    batch_free(&b);
+    encoded_free(&enc);
+
+    /* random positions: sorted, distinct, inside pos_max; fresh per training batch, fixed
+     * per example in evaluation */
+    tokenizer plain;
+    CHECK_OK(tokenizer_init(&plain, TOK_CHAR, 0, false));
+    posids_plan rnd = {POSIDS_RANDOM, 40, 0, false};
+    CHECK_OK(tokenizer_set_positions(&plain, rnd));
+    CHECK_OK(encoded_build(&enc, &set, &plain, "test"));
+    CHECK_OK(batch_alloc(&b, 1, 16));
+    CHECK_OK(batch_fill_train(&b, &enc, &zero, 1, plain.pad_id));
+    int32_t first[16];
+    memcpy(first, b.pos, sizeof first);
+    for (int t = 1; t < b.T; t++)
+        CHECK(b.pos[t] > b.pos[t - 1]);
+    CHECK(b.pos[b.T - 1] < 40);
+    CHECK_OK(batch_fill_train(&b, &enc, &zero, 1, plain.pad_id));
+    CHECK(memcmp(first, b.pos, (size_t)b.T * sizeof(int32_t)) == 0); /* same seed, same draw */
+    b.pos_seed = 99;
+    CHECK_OK(batch_fill_train(&b, &enc, &zero, 1, plain.pad_id));
+    CHECK(memcmp(first, b.pos, (size_t)b.T * sizeof(int32_t)) != 0);
+    /* too long for the range: an error naming --pos-max */
+    enc.plan.pos_max = 5;
+    CHECK_EQ_INT(batch_fill_train(&b, &enc, &zero, 1, plain.pad_id), ARITH_ERR_DATA);
+    CHECK(strstr(arith_error_message(), "--pos-max") != NULL);
+    batch_free(&b);
+    encoded_free(&enc);
+    examples_free(&set);
+}
+
+static model *make_model(pos_kind pos, int vocab, int pos_max, uint64_t seed)
+{
+    model_config mc = {.kind = MODEL_TRANSFORMER, .vocab = vocab, .d_model = 16, .heads = 4,
+                       .ffn = 24, .layers = 2, .context = 64, .norm = NORM_PRE,
+                       .act = ACT_GELU, .pos = pos, .pos_max = pos_max};
+    model *m = NULL;
+    CHECK_OK(model_create(&m, &mc));
+    if (!m)
+        return NULL;
+    rng_state rng;
+    rng_seed(&rng, seed);
+    model_init_weights(m, &rng);
+    for (size_t i = 0; i < m->params.total; i++) /* larger weights: answers change per step */
+        m->params.data[i] += 0.3f * rng_normal(&rng);
+    return m;
+}
+
+/* Abacus and coupling are the learned table read at the data's ids: with the same weights and
+ * ids, the same logits, loss and gradients as --pos learned (which is checked against PyTorch
+ * in test_transformer). Ids past pos_max are an error, not a read out of bounds. */
+static void test_tables(void)
+{
+    tokenizer tok;
+    make(&tok, true, false, false);
+    posids_plan plan = {POSIDS_COUPLING, 40, 30, false};
+    CHECK_OK(tokenizer_set_positions(&tok, plan));
+    example_set set;
+    examples_init(&set);
+    task_config task = {.kind = TASK_ADD, .digits = 6, .digits_min = 1};
+    rng_state rng;
+    rng_seed(&rng, 3);
+    for (int i = 0; i < 6; i++) {
+        char prompt[64], answer[64];
+        CHECK_OK(task_sample(&task, &rng, prompt, sizeof prompt, answer, sizeof answer));
+        CHECK_OK(examples_push(&set, prompt, answer));
+    }
+    encoded_set enc;
+    CHECK_OK(encoded_build(&enc, &set, &tok, "test"));
+    enc.plan.train = true;
+    batch b;
+    CHECK_OK(batch_alloc(&b, 6, enc.max_prompt + enc.max_answer));
+    int32_t idx[6] = {0, 1, 2, 3, 4, 5};
+    b.pos_seed = 17;
+    CHECK_OK(batch_fill_train(&b, &enc, idx, 6, tok.pad_id));
+    model *learned = make_model(POS_LEARNED, tok.vocab_size, 40, 9);
+    model *coupled = make_model(POS_COUPLING, tok.vocab_size, 40, 9);
+    model *abacus = make_model(POS_ABACUS, tok.vocab_size, 40, 9);
+    if (!learned || !coupled || !abacus)
+        return;
+    CHECK_EQ_INT(learned->params.total, coupled->params.total);
+    /* the same weights (the tables start at different scales) */
+    memcpy(coupled->params.data, learned->params.data, learned->params.total * sizeof(float));
+    memcpy(abacus->params.data, learned->params.data, learned->params.total * sizeof(float));
+    double l1 = 0, l2 = 0, l3 = 0;
+    int c1 = 0, c2 = 0, c3 = 0;
+    CHECK_OK(model_forward(learned, &b, false, 0, &l1, &c1));
+    CHECK_OK(model_forward(coupled, &b, false, 0, &l2, &c2));
+    CHECK_OK(model_forward(abacus, &b, false, 0, &l3, &c3));
+    CHECK(l1 == l2 && l2 == l3 && c1 == c2);
+    params_zero_grad(&learned->params);
+    params_zero_grad(&coupled->params);
+    model_backward(learned);
+    model_backward(coupled);
+    CHECK(memcmp(learned->params.grad, coupled->params.grad,
+                 learned->params.total * sizeof(float)) == 0);
+    b.pos[3] = 40; /* past the table */
+    CHECK_EQ_INT(model_forward(coupled, &b, false, 0, &l2, &c2), ARITH_ERR_DATA);
+    CHECK(strstr(arith_error_message(), "--pos-max") != NULL);
+    model_free(learned);
+    model_free(coupled);
+    model_free(abacus);
+    batch_free(&b);
+    encoded_free(&enc);
+    examples_free(&set);
+}
+
+/* Generation numbers the tokens it feeds back as training does: the decode ops, fed the
+ * reference answers, give the logits of the teacher-forced forward at every answer column,
+ * for each format and plan; and greedy generation equals beam search with K = 1. */
+static void check_decode(bool reverse, bool pad, bool hints, posids_kind kind, pos_kind pos)
+{
+    tokenizer tok;
+    make(&tok, reverse, pad, hints);
+    posids_plan plan = {kind, 48, 0, false};
+    CHECK_OK(tokenizer_set_positions(&tok, plan));
+    example_set set;
+    examples_init(&set);
+    task_config task = {.kind = TASK_ADD, .digits = 5, .digits_min = 1};
+    rng_state rng;
+    rng_seed(&rng, 21);
+    enum { N = 5 };
+    for (int i = 0; i < N; i++) {
+        char prompt[64], answer[64];
+        CHECK_OK(task_sample(&task, &rng, prompt, sizeof prompt, answer, sizeof answer));
+        CHECK_OK(examples_push(&set, prompt, answer));
+    }
+    encoded_set enc;
+    CHECK_OK(encoded_build(&enc, &set, &tok, "test"));
+    model *m = make_model(pos, tok.vocab_size, 48, 4);
+    batch tb, pb;
+    CHECK_OK(batch_alloc(&tb, N, enc.max_prompt + enc.max_answer));
+    CHECK_OK(batch_alloc(&pb, N, enc.max_prompt));
+    int32_t idx[N];
+    for (int i = 0; i < N; i++)
+        idx[i] = i;
+    CHECK_OK(batch_fill_train(&tb, &enc, idx, N, tok.pad_id));
+    CHECK_OK(batch_fill_prompts(&pb, &enc, idx, N, tok.pad_id));
+    if (!m)
+        return;
+    const int V = tok.vocab_size, T = tb.T, P = pb.T;
+    CHECK_OK(model_forward(m, &tb, false, 0, NULL, NULL));
+    float *full = malloc((size_t)N * T * V * sizeof *full);
+    memcpy(full, m->logits, (size_t)N * T * V * sizeof *full);
+    const float *logits = NULL;
+    CHECK_OK(model_decode_begin(m, &pb, &logits));
+    double worst = 0;
+    int32_t next[N];
+    for (int step = 0; P - 1 + step < T; step++) {
+        for (int r = 0; r < N; r++)
+            for (int v = 0; v < V && tb.targets[r * T + P - 1 + step] >= 0; v++) {
+                double d = fabs(logits[r * V + v] - full[((size_t)r * T + P - 1 + step) * V + v]);
+                worst = d > worst ? d : worst;
+            }
+        if (P + step >= T)
+            break;
+        for (int r = 0; r < N; r++)
+            next[r] = tb.tokens[r * T + P + step];
+        CHECK_OK(model_decode_next(m, next, &logits));
+    }
+    CHECK_MSG(worst < 1e-4, "format %d%d%d plan %d pos %d: decode differs by %g", reverse, pad,
+              hints, (int)kind, (int)pos, worst);
+    int32_t greedy[N * 24], beam[N * 24];
+    float scores[N];
+    CHECK_OK(model_generate(m, &pb, 24, tok.eos_id, greedy));
+    CHECK_OK(model_beam_search(m, &pb, 1, 24, tok.eos_id, beam, scores));
+    CHECK(memcmp(greedy, beam, sizeof greedy) == 0);
+    free(full);
+    model_free(m);
+    batch_free(&tb);
+    batch_free(&pb);
+    encoded_free(&enc);
+    examples_free(&set);
+}
+
+static void test_decode(void)
+{
+    for (int f = 0; f < 8; f++) {
+        bool reverse = f & 1, pad = f & 2, hints = f & 4;
+        check_decode(reverse, pad, hints, POSIDS_ABACUS, POS_ABACUS);
+        if (reverse || pad)
+            check_decode(reverse, pad, hints, POSIDS_COUPLING, POS_COUPLING);
+        check_decode(reverse, pad, hints, POSIDS_RANDOM, POS_SINUSOIDAL);
+        check_decode(reverse, pad, hints, POSIDS_RANDOM, POS_ROPE);
+    }
+}
+
+int main(void)
+{
+    test_tables();
+    test_decode();
+    test_formats();
+    test_round_trip();
+    test_positions();
+    return check_summary("test_positions");
+}
