@@ -38,7 +38,7 @@ SMALL=(--digits 2 --n 2000 --layers 1 --d-model 32 --heads 4 --ffn 32 --batch 32
 expect 2 "usage: arith" -- "$ARITH"
 expect 2 "unknown command 'trian'" -- "$ARITH" trian
 expect 2 "unknown option --no-such" -- "$ARITH" train --no-such 1
-expect 2 "--pos: unknown value 'alibi' \(valid: none,sinusoidal,learned,rope\)" -- "$ARITH" train --pos alibi
+expect 2 "--pos: unknown value 'alibo' \(valid: none,sinusoidal,learned,rope,alibi,fire,abacus,coupling\)" -- "$ARITH" train --pos alibo
 expect 2 "--layers: 'two' is not an integer" -- "$ARITH" train --layers two
 expect 2 "--lr: -1 is out of range" -- "$ARITH" train --lr -1
 expect 2 "--batch needs a value" -- "$ARITH" train --batch
@@ -130,6 +130,50 @@ expect 1 "stdin 2: " -- bash -c "printf '1+1=\n1++1=\n' | '$ARITH' predict run1"
 # a prompt longer than the model's context is refused (char tokenizer: 2-digit run, context 10)
 expect 0 "final test exact match" -- "$ARITH" train "${SMALL[@]}" --tokenizer char --steps 5 --run run_char
 expect 1 "prompt of 11 tokens leaves no room in the model's context of 10" -- "$ARITH" predict run_char "12345678+1="
+
+# --- edge cases beside every addition eval (and in training's evaluations)
+expect 0 "^edge cases: [0-9]+/[0-9]+ exact" -- "$ARITH" eval run1
+expect 0 "\"edge_cases\": \{\"correct\": [0-9]+, \"total\": [0-9]+, \"failures\": \[" -- "$ARITH" eval run1 --json
+grep -q '"edge_total": [0-9]' run1/metrics.jsonl && ok || bad "metrics.jsonl lacks the edge cases"
+
+# --- length grids: a CSV row per cell and a heatmap with the training lengths outlined
+expect 0 "final test exact match" -- "$ARITH" train --digits 1..2 --tokenizer char --context 16 --n 300 --layers 1 --d-model 16 --heads 2 --ffn 16 --steps 5 --samples 0 --threads 1 --run run_grid
+expect 0 "largest length at >= 0.99: " -- "$ARITH" eval run_grid --grid 1..3 --grid-n 4 --threads 1
+[ "$(wc -l <run_grid/grid-1-3.csv)" -eq 10 ] && head -n 1 run_grid/grid-1-3.csv | grep -qx 'la,lb,n,correct,accuracy' \
+    && ok || bad "grid-1-3.csv should be a header and 9 rows: $(head -n 3 run_grid/grid-1-3.csv)"
+awk -F, 'NR > 1 && $3 != 4 { bad = 1 } END { exit bad }' run_grid/grid-1-3.csv && ok || bad "a grid cell lacks its 4 examples"
+[ "$(grep -c 'class="cell"' run_grid/grid-1-3.svg)" -eq 9 ] && grep -q 'class="train-region"' run_grid/grid-1-3.svg \
+    && grep -q '</svg>' run_grid/grid-1-3.svg && ok || bad "grid-1-3.svg lacks its cells or the training outline"
+ls run_grid | grep -q tmp && bad "a temporary file was left in run_grid" || ok
+expect 0 "\"grid\": \{\"lo\": 1, \"hi\": 3, .*\"diagonal\": \[\{\"length\": 1" -- "$ARITH" eval run_grid --grid 1..3 --grid-n 4 --threads 1 --json
+cp run_grid/grid-1-3.csv grid_before.csv
+"$ARITH" eval run_grid --grid 1..3 --grid-n 4 --threads 1 >/dev/null 2>&1
+cmp -s grid_before.csv run_grid/grid-1-3.csv && ok || bad "the same grid twice gave different CSVs"
+expect 0 "grid 2..4 step 2 \(2 x 2 cells\)" -- "$ARITH" eval run_grid --grid 2..4 --grid-step 2 --grid-n 2 --threads 1
+[ "$(wc -l <run_grid/grid-2-4.csv)" -eq 5 ] && ok || bad "grid-2-4.csv should have 4 rows"
+expect 1 "--grid 1..9: operands of .* more than the model's context of 16 tokens" -- "$ARITH" eval run_grid --grid 1..9 --grid-n 2
+expect 1 "hint: the pairs tokenizer reads operands of at most 2 digits: --grid 1..2" -- "$ARITH" eval run1 --grid 1..3
+expect 2 "--grid: 'x' is not a length or a range" -- "$ARITH" eval run_grid --grid x
+expect 2 "--grid: '3..1' is not a length or a range" -- "$ARITH" eval run_grid --grid 3..1
+expect 2 "--grid-step needs --grid" -- "$ARITH" eval run_grid --grid-step 2
+expect 2 "--grid-n: '0' is not an integer" -- "$ARITH" eval run_grid --grid 1..2 --grid-n 0
+expect 2 "--grid draws its own examples" -- "$ARITH" eval run_grid --grid 1..2 --digits 3
+
+# --- several seeds: RUN/seed-S runs, a summary, and eval over them all
+expect 0 "final exact match over 2 seeds: mean [01]\.[0-9]+, std [0-9.]+, best [01]\.[0-9]+ \(seed [78]\), worst" -- "$ARITH" train --digits 1..2 --tokenizer char --context 16 --n 300 --layers 1 --d-model 16 --heads 2 --ffn 16 --steps 5 --samples 0 --threads 1 --seed 7 --seeds 2 --run sweep
+[ -s sweep/seed-7/best.safetensors ] && [ -s sweep/seed-8/best.safetensors ] && [ ! -e sweep/seed-9 ] \
+    && ok || bad "--seeds 2 should give sweep/seed-7 and sweep/seed-8"
+python3 -c "import json,sys; d=json.load(open('sweep/seeds.json')); sys.exit(not (len(d['runs']) == 2 and 'mean' in d['final_accuracy']))" \
+    && ok || bad "sweep/seeds.json: $(head -c 300 sweep/seeds.json)"
+grep -qE '"seeds":\s*1([^0-9]|$)' sweep/seed-7/config.json && ok || bad "a seed run's config should be a plain run (seeds 1)"
+expect 1 "sweep/seed-7 already holds a run" -- "$ARITH" train --digits 1..2 --tokenizer char --steps 5 --seed 7 --seeds 2 --run sweep
+expect 0 "exact match over 2 seeds: mean" -- "$ARITH" eval sweep --threads 1
+expect 0 "exact match [01]\.[0-9]+ .* on sweep/seed-8/test.csv" -- "$ARITH" eval sweep/seed-8 --threads 1
+expect 0 "\"seeds\": \[\{\"run\": \"sweep/seed-7\"" -- "$ARITH" eval sweep --json --threads 1
+expect 0 "n=2 +[01]\.[0-9]+ ± [0-9.]+ \([01]\.[0-9]+\.\.[01]\.[0-9]+\)" -- "$ARITH" eval sweep --grid 1..2 --grid-n 3 --threads 1
+[ -s sweep/seed-7/grid-1-2.csv ] && [ -s sweep/seed-8/grid-1-2.svg ] && [ "$(wc -l <sweep/grid-1-2.csv)" -eq 5 ] \
+    && head -n 1 sweep/grid-1-2.csv | grep -qx 'la,lb,runs,accuracy,std,min,max' && [ -s sweep/grid-1-2.svg ] \
+    && ok || bad "eval --grid over seeds should write each seed's files and the combined ones"
 
 # --- resume: continue to 60 steps; config changes other than length are refused
 expect 2 "--layers cannot change when resuming" -- "$ARITH" train --resume run1 --layers 3

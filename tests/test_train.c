@@ -319,8 +319,9 @@ static void test_config(void)
     CHECK_OK(train_config_from_json(&b, json, "round trip"));
     free(json);
     CHECK(memcmp(&a, &b, sizeof a) == 0);
-    CHECK_EQ_INT(train_config_set(&a, "pos", "alibi"), ARITH_ERR_ARG);
-    CHECK(strstr(arith_error_message(), "none,sinusoidal,learned,rope") != NULL);
+    CHECK_EQ_INT(train_config_set(&a, "pos", "alibo"), ARITH_ERR_ARG);
+    CHECK(strstr(arith_error_message(), "none,sinusoidal,learned,rope,alibi,fire,abacus,coupling") !=
+          NULL);
     CHECK_EQ_INT(train_config_set(&a, "layers", "two"), ARITH_ERR_ARG);
     CHECK(strstr(arith_error_message(), "--layers") != NULL);
     CHECK_EQ_INT(train_config_set(&a, "batch", "0"), ARITH_ERR_ARG);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io/io.h"
@@ -129,6 +130,9 @@ static void on_eval(void *ctx, long long step, long long total, const eval_resul
     if (!isnan(r->loss))
         snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ", test loss %.4f",
                  r->loss);
+    if (r->edge_total > 0)
+        snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ", edge cases %d/%d",
+                 r->edge_correct, r->edge_total);
     fprintf(stderr, "eval at step %lld/%lld: exact match %.4f (%d/%d)%s in %.1f s%s\n", step,
             total, r->total ? (double)r->correct / r->total : 0.0, r->correct, r->total, extra,
             r->seconds, is_best ? " (best so far, saved)" : "");
@@ -182,6 +186,340 @@ static bool resumable_option(const char *name)
 }
 
 /* ---------------------------------------------------------------------------------- train */
+
+/* What one training run ended with (for the summary over seeds). */
+typedef struct {
+    double final;              /* final test exact match */
+    int correct, total;
+    int edge_correct, edge_total;
+    bool by_loss;              /* best is the lowest test loss, not the best exact match */
+    bool have_best;
+    double best;
+    long long best_step;
+} train_outcome;
+
+/* Trains one run from a parsed config (or resumes one); prints its results. */
+static int train_one(const train_config *cfg_in, const char *resume, train_outcome *out)
+{
+    train_config cfg = *cfg_in;
+    arith_status st;
+    session s;
+    st = session_open(&s, &cfg, resume);
+    if (st) {
+        session_close(&s);
+        return fail(st);
+    }
+    if (resume)
+        snprintf(s.cfg.run, sizeof s.cfg.run, "%s", resume);
+    progress_view pv = {.tty = isatty(STDERR_FILENO), .t_start = time_now()};
+    char lengths[48], shape[TRAIN_PATH_MAX + 200];
+    if (s.task.kind == TASK_EXPR)
+        snprintf(lengths, sizeof lengths, "operands 0..50");
+    else if (s.task.kind == TASK_SYMBOLIC)
+        snprintf(lengths, sizeof lengths, "%s, up to %d operators",
+                 sym_kind_name(s.task.subtask), s.task.sym.max_ops);
+    else if (s.cfg.digits.lo == s.cfg.digits.hi)
+        snprintf(lengths, sizeof lengths, "%d %s", s.cfg.digits.hi,
+                 s.task.kind == TASK_COUNT || s.task.kind == TASK_XOR ? "bits" : "digits");
+    else
+        snprintf(lengths, sizeof lengths, "%d..%d %s", s.cfg.digits.lo, s.cfg.digits.hi,
+                 s.task.kind == TASK_COUNT || s.task.kind == TASK_XOR ? "bits" : "digits");
+    const bool attention = s.model->cfg.kind == MODEL_TRANSFORMER || s.model->cfg.kind == MODEL_GPT2;
+    if (s.model->cfg.kind == MODEL_TRANSFORMER)
+        snprintf(shape, sizeof shape, "%d layers, d_model %d, %d heads, ffn %d, pos %s, norm %s",
+                 s.cfg.layers, s.cfg.d_model, s.cfg.heads, s.cfg.ffn, s.cfg.pos, s.cfg.norm);
+    else if (s.model->cfg.kind == MODEL_GPT2)
+        snprintf(shape, sizeof shape,
+                 "%d layers, d_model %d, %d heads, ffn %d, context %d, %s%s%s",
+                 s.cfg.layers, s.cfg.d_model, s.cfg.heads, s.cfg.ffn, s.cfg.context,
+                 s.model->cfg.tie ? "tied head" : "new in/out layers",
+                 s.cfg.init[0] ? ", from " : "", s.cfg.init[0] ? s.cfg.init : "");
+    else
+        snprintf(shape, sizeof shape, "%d %slayers, hidden %d, input %s, head %s",
+                 s.cfg.layers, s.model->cfg.kind == MODEL_SEQ2SEQ ? "bidirectional " : "",
+                 s.model->cfg.hidden, s.cfg.input, s.cfg.head);
+    if (!attention && s.model->cfg.input == INPUT_EMBED)
+        snprintf(shape + strlen(shape), sizeof shape - strlen(shape), ", embedding %d",
+                 s.cfg.d_model);
+    char trained[sizeof s.cfg.train + 64] = "";
+    size_t n_trainable = params_count_trainable(&s.model->params);
+    if (s.cfg.train[0])
+        snprintf(trained, sizeof trained, " (%zu of them trainable: --train %s)", n_trainable,
+                 s.cfg.train);
+    size_t n_params = params_count(&s.model->params);
+    char format[96];
+    snprintf(format, sizeof format, "%s%s%s%s", s.cfg.reverse ? ", reversed" :
+             s.cfg.reverse_answer ? ", reversed answers" : "",
+             s.cfg.zero_pad ? ", zero-padded" : "", s.cfg.index_hints ? ", index hints" : "",
+             s.cfg.rand_pos ? ", random positions" : "");
+    if (format[0])
+        format[0] = ' ', format[1] = '(', strcat(format, ")");
+    fprintf(stderr, "arith %s: %s on %s (%s), tokenizer %s%s | %d train / %d test | %s | "
+            "%zu parameters%s | seed %lld | %d threads\n",
+            ARITH_VERSION, s.cfg.model, s.cfg.task, lengths, tokenizer_name(s.tok.kind),
+            format, s.train.count, s.test.count, shape,
+            n_params, trained, s.cfg.seed, core_threads());
+    double load = 0;
+    FILE *loadavg = fopen("/proc/loadavg", "r");
+    if (loadavg) {
+        if (fscanf(loadavg, "%lf", &load) != 1)
+            load = 0;
+        fclose(loadavg);
+    }
+    /* spinning OpenMP threads slow down badly when other programs hold the cores */
+    double cores = (double)sysconf(_SC_NPROCESSORS_ONLN);
+    if (load > 0.75 && core_threads() > 1 && load + core_threads() > cores + 0.75)
+        fprintf(stderr, "arith: note: the machine is busy (load %.1f); %d threads that wait for "
+                "each other run slowly beside other programs\nhint: --threads 1, or "
+                "OMP_WAIT_POLICY=passive\n", load, core_threads());
+    if (s.test_in_train > 0)
+        fprintf(stderr, "arith: warning: %d of the %d test prompts are also in the training set, "
+                "so test accuracy overstates generalization\n", s.test_in_train, s.test.count);
+    train_callbacks cb = {.ctx = &pv, .on_step = on_step, .on_eval = on_eval,
+                          .on_sample = on_sample};
+    eval_result final;
+    st = train_run(&s, &cb, resume != NULL, &final);
+    end_line(&pv);
+    if (st) {
+        session_close(&s);
+        return fail(st);
+    }
+    double acc = final.total ? (double)final.correct / final.total : 0.0;
+    bool regression = s.model->cfg.head == HEAD_REGRESSION;
+    printf("final test %s: %.4f (%d/%d)", regression ? "rounded exact match" : "exact match",
+           acc, final.correct, final.total);
+    if (!isnan(final.mae))
+        printf(", mean absolute error %.4f", final.mae);
+    if (!isnan(final.loss))
+        printf(", test loss %.4f", final.loss);
+    if (final.edge_total > 0)
+        printf(", edge cases %d/%d", final.edge_correct, final.edge_total);
+    printf("\n");
+    char best_path[TRAIN_PATH_MAX + 32];
+    train_config best_cfg;
+    train_progress best;
+    snprintf(best_path, sizeof best_path, "%s/best.safetensors", s.cfg.run);
+    bool have_best = checkpoint_read_config(best_path, &best_cfg, &best) == ARITH_OK;
+    if (have_best) {
+        if (strcmp(s.cfg.best_by, "loss") == 0)
+            printf("best test loss: %.4f at step %lld (best.safetensors)\n", -best.best_accuracy,
+                   best.best_step);
+        else
+            printf("best test exact match: %.4f at step %lld (best.safetensors)\n",
+                   best.best_accuracy, best.best_step);
+    }
+    fprintf(stderr, "run saved in %s (config.json, best.safetensors, last.safetensors, "
+            "metrics.jsonl, training.svg, train.csv, test.csv)\n"
+            "  evaluate:  arith eval %s\n"
+            "  ask it:    arith predict %s \"%s\"\n"
+            "  continue:  arith train --resume %s %s %d\n",
+            s.cfg.run, s.cfg.run, s.cfg.run, s.test.items[0].prompt, s.cfg.run,
+            s.cfg.steps > 0 ? "--steps" : "--epochs",
+            s.cfg.steps > 0 ? 2 * s.cfg.steps : s.cfg.epochs + 1);
+    if (out) {
+        out->final = acc;
+        out->correct = final.correct;
+        out->total = final.total;
+        out->edge_correct = final.edge_correct;
+        out->edge_total = final.edge_total;
+        out->by_loss = strcmp(s.cfg.best_by, "loss") == 0;
+        out->have_best = have_best;
+        out->best = out->by_loss ? -best.best_accuracy : best.best_accuracy;
+        out->best_step = best.best_step;
+    }
+    session_close(&s);
+    return 0;
+}
+/* Writes s as a JSON string (quotes, backslashes and control characters escaped). */
+static void json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+static void json_stats(FILE *out, const char *key, const stats_summary *st, const long long *seeds)
+{
+    fprintf(out, "\"%s\": {\"mean\": %.6f, \"std\": %.6f, \"max\": %.6f, \"max_seed\": %lld, "
+            "\"min\": %.6f, \"min_seed\": %lld}", key, st->mean, st->std, st->max,
+            seeds[st->argmax], st->min, seeds[st->argmin]);
+}
+
+/* RUN/seeds.json, atomically: every finished seed and the summary over them. */
+static arith_status write_seeds_json(const char *parent, const train_config *cfg,
+                                     const train_outcome *o, const long long *seeds, int done,
+                                     int planned)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&text, &size);
+    if (!mem)
+        return arith_error(ARITH_ERR_MEMORY, "out of memory writing seeds.json");
+    double *fin = malloc(((size_t)done + 1) * sizeof *fin);
+    double *best = malloc(((size_t)done + 1) * sizeof *best);
+    int have_best = 0;
+    fprintf(mem, "{\"run\": ");
+    json_string(mem, parent);
+    fprintf(mem, ", \"seeds_planned\": %d, \"seeds_done\": %d, \"best_by\": ", planned, done);
+    json_string(mem, cfg->best_by);
+    fprintf(mem, ",\n \"runs\": [");
+    for (int k = 0; k < done; k++) {
+        char dir[TRAIN_PATH_MAX + 32];
+        snprintf(dir, sizeof dir, "%s/seed-%lld", parent, seeds[k]);
+        fprintf(mem, "%s\n  {\"seed\": %lld, \"run\": ", k ? "," : "", seeds[k]);
+        json_string(mem, dir);
+        fprintf(mem, ", \"final_accuracy\": %.6f, \"correct\": %d, \"total\": %d", o[k].final,
+                o[k].correct, o[k].total);
+        if (o[k].have_best)
+            fprintf(mem, ", \"%s\": %.6f, \"best_step\": %lld",
+                    o[k].by_loss ? "best_test_loss" : "best_accuracy", o[k].best, o[k].best_step);
+        if (o[k].edge_total > 0)
+            fprintf(mem, ", \"edge_correct\": %d, \"edge_total\": %d", o[k].edge_correct,
+                    o[k].edge_total);
+        fprintf(mem, "}");
+        if (fin)
+            fin[k] = o[k].final;
+        if (best && o[k].have_best)
+            best[have_best++] = o[k].best;
+    }
+    fprintf(mem, "]");
+    if (fin && best && done > 0) {
+        stats_summary sf;
+        stats_summarize(fin, done, &sf);
+        fprintf(mem, ",\n ");
+        json_stats(mem, "final_accuracy", &sf, seeds);
+        if (have_best == done) {
+            stats_summary sb;
+            stats_summarize(best, done, &sb);
+            fprintf(mem, ",\n ");
+            json_stats(mem, o[0].by_loss ? "best_test_loss" : "best_accuracy", &sb, seeds);
+        }
+    }
+    fprintf(mem, "}\n");
+    fclose(mem);
+    free(fin);
+    free(best);
+    char path[TRAIN_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/seeds.json", parent);
+    arith_status st = text ? io_write_file_atomic(path, text, size)
+                           : arith_error(ARITH_ERR_MEMORY, "out of memory writing seeds.json");
+    free(text);
+    return st;
+}
+
+/* Prints mean, std, best and worst of one column of the seeds' results; higher is better
+ * unless lower_better. */
+static void print_seed_stats(const char *what, const double *x, const long long *seeds, int n,
+                             bool lower_better)
+{
+    stats_summary st;
+    stats_summarize(x, n, &st);
+    int best = lower_better ? st.argmin : st.argmax, worst = lower_better ? st.argmax : st.argmin;
+    printf("%s over %d seeds: mean %.4f, std %.4f, best %.4f (seed %lld), worst %.4f (seed "
+           "%lld)\n", what, n, st.mean, st.std, x[best], seeds[best], x[worst], seeds[worst]);
+}
+
+/* --seeds N: the experiment under seeds seed .. seed+N-1, each a run of its own in
+ * RUN/seed-S; then a summary over them, also in RUN/seeds.json. */
+static int train_seeds(const train_config *cfg_in)
+{
+    train_config cfg = *cfg_in;
+    const int N = cfg.seeds;
+    char parent[TRAIN_PATH_MAX];
+    if (cfg.run[0]) {
+        snprintf(parent, sizeof parent, "%s", cfg.run);
+    } else {
+        char stamp[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+        if (cfg.digits.lo == cfg.digits.hi)
+            snprintf(parent, sizeof parent, "runs/%s%d-seeds-%s", cfg.task, cfg.digits.hi, stamp);
+        else
+            snprintf(parent, sizeof parent, "runs/%s%d-%d-seeds-%s", cfg.task, cfg.digits.lo,
+                     cfg.digits.hi, stamp);
+    }
+    if (strlen(parent) + 32 >= TRAIN_PATH_MAX)
+        return fprintf(stderr, "arith: error: --run %s: path too long\n", parent), EXIT_USAGE;
+    /* nothing is trained when any seed's run (or the parent as a run) is already there */
+    char path[TRAIN_PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/config.json", parent);
+    if (access(path, F_OK) == 0)
+        return fprintf(stderr, "arith: error: %s already holds a run of its own; --seeds %d "
+                       "writes seed runs into a directory of their own\nhint: choose another "
+                       "--run\n", parent, N), EXIT_RUNTIME;
+    for (int k = 0; k < N; k++) {
+        snprintf(path, sizeof path, "%s/seed-%lld/config.json", parent, cfg.seed + k);
+        if (access(path, F_OK) == 0)
+            return fprintf(stderr, "arith: error: %s/seed-%lld already holds a run\nhint: choose "
+                           "another --run\n", parent, cfg.seed + k), EXIT_RUNTIME;
+    }
+    train_outcome *out = calloc((size_t)N, sizeof *out);
+    long long *seeds = calloc((size_t)N, sizeof *seeds);
+    if (!out || !seeds) {
+        free(out);
+        free(seeds);
+        return fail(arith_error(ARITH_ERR_MEMORY, "out of memory"));
+    }
+    int rc = 0, done = 0;
+    for (int k = 0; k < N && rc == 0; k++) {
+        train_config c = cfg;
+        c.seeds = 1; /* each seed's run is a plain run: resumable and evaluable alone */
+        c.seed = cfg.seed + k;
+        snprintf(c.run, sizeof c.run, "%s/seed-%lld", parent, c.seed);
+        seeds[k] = c.seed;
+        printf("== seed %lld (%d of %d): %s\n", c.seed, k + 1, N, c.run);
+        fflush(stdout);
+        rc = train_one(&c, NULL, &out[k]);
+        if (rc == 0) {
+            done++;
+            arith_status st = write_seeds_json(parent, &cfg, out, seeds, done, N);
+            if (st)
+                rc = fail(st);
+        }
+    }
+    if (done > 0) {
+        bool by_loss = out[0].by_loss;
+        printf("\nseeds under %s (%d of %d finished):\n", parent, done, N);
+        printf("  %8s  %-22s  %-17s  %s\n", "seed", by_loss ? "best test loss" : "best exact match",
+               "final exact match", "run");
+        double *fin = malloc((size_t)done * sizeof *fin), *best = malloc((size_t)done * sizeof *best);
+        bool all_best = true;
+        for (int k = 0; k < done; k++) {
+            char b[48] = "-";
+            if (out[k].have_best)
+                snprintf(b, sizeof b, "%.4f (step %lld)", out[k].best, out[k].best_step);
+            printf("  %8lld  %-22s  %-17.4f  %s/seed-%lld\n", seeds[k], b, out[k].final, parent,
+                   seeds[k]);
+            if (fin && best) {
+                fin[k] = out[k].final;
+                best[k] = out[k].best;
+            }
+            all_best = all_best && out[k].have_best;
+        }
+        if (fin && best && all_best)
+            print_seed_stats(by_loss ? "best test loss" : "best exact match", best, seeds, done,
+                             by_loss);
+        if (fin && best)
+            print_seed_stats("final exact match", fin, seeds, done, false);
+        free(fin);
+        free(best);
+        fprintf(stderr, "seed runs in %s/seed-*, summary in %s/seeds.json\n"
+                "  evaluate all:  arith eval %s\n", parent, parent, parent);
+    }
+    free(out);
+    free(seeds);
+    return rc;
+}
 
 static int cmd_train(int argc, char **argv)
 {
@@ -240,111 +578,9 @@ static int cmd_train(int argc, char **argv)
         i += used - 1;
     }
 
-    session s;
-    st = session_open(&s, &cfg, resume);
-    if (st) {
-        session_close(&s);
-        return fail(st);
-    }
-    if (resume)
-        snprintf(s.cfg.run, sizeof s.cfg.run, "%s", resume);
-    progress_view pv = {.tty = isatty(STDERR_FILENO), .t_start = time_now()};
-    char lengths[48], shape[TRAIN_PATH_MAX + 200];
-    if (s.task.kind == TASK_EXPR)
-        snprintf(lengths, sizeof lengths, "operands 0..50");
-    else if (s.task.kind == TASK_SYMBOLIC)
-        snprintf(lengths, sizeof lengths, "%s, up to %d operators",
-                 sym_kind_name(s.task.subtask), s.task.sym.max_ops);
-    else if (s.cfg.digits.lo == s.cfg.digits.hi)
-        snprintf(lengths, sizeof lengths, "%d %s", s.cfg.digits.hi,
-                 s.task.kind == TASK_COUNT || s.task.kind == TASK_XOR ? "bits" : "digits");
-    else
-        snprintf(lengths, sizeof lengths, "%d..%d %s", s.cfg.digits.lo, s.cfg.digits.hi,
-                 s.task.kind == TASK_COUNT || s.task.kind == TASK_XOR ? "bits" : "digits");
-    const bool attention = s.model->cfg.kind == MODEL_TRANSFORMER || s.model->cfg.kind == MODEL_GPT2;
-    if (s.model->cfg.kind == MODEL_TRANSFORMER)
-        snprintf(shape, sizeof shape, "%d layers, d_model %d, %d heads, ffn %d, pos %s, norm %s",
-                 s.cfg.layers, s.cfg.d_model, s.cfg.heads, s.cfg.ffn, s.cfg.pos, s.cfg.norm);
-    else if (s.model->cfg.kind == MODEL_GPT2)
-        snprintf(shape, sizeof shape,
-                 "%d layers, d_model %d, %d heads, ffn %d, context %d, %s%s%s",
-                 s.cfg.layers, s.cfg.d_model, s.cfg.heads, s.cfg.ffn, s.cfg.context,
-                 s.model->cfg.tie ? "tied head" : "new in/out layers",
-                 s.cfg.init[0] ? ", from " : "", s.cfg.init[0] ? s.cfg.init : "");
-    else
-        snprintf(shape, sizeof shape, "%d %slayers, hidden %d, input %s, head %s",
-                 s.cfg.layers, s.model->cfg.kind == MODEL_SEQ2SEQ ? "bidirectional " : "",
-                 s.model->cfg.hidden, s.cfg.input, s.cfg.head);
-    if (!attention && s.model->cfg.input == INPUT_EMBED)
-        snprintf(shape + strlen(shape), sizeof shape - strlen(shape), ", embedding %d",
-                 s.cfg.d_model);
-    char trained[sizeof s.cfg.train + 64] = "";
-    size_t n_trainable = params_count_trainable(&s.model->params);
-    if (s.cfg.train[0])
-        snprintf(trained, sizeof trained, " (%zu of them trainable: --train %s)", n_trainable,
-                 s.cfg.train);
-    size_t n_params = params_count(&s.model->params);
-    fprintf(stderr, "arith %s: %s on %s (%s), tokenizer %s%s | %d train / %d test | %s | "
-            "%zu parameters%s | seed %lld | %d threads\n",
-            ARITH_VERSION, s.cfg.model, s.cfg.task, lengths, tokenizer_name(s.tok.kind),
-            s.cfg.reverse_answer ? " (reversed answers)" : "", s.train.count, s.test.count, shape,
-            n_params, trained, s.cfg.seed, core_threads());
-    double load = 0;
-    FILE *loadavg = fopen("/proc/loadavg", "r");
-    if (loadavg) {
-        if (fscanf(loadavg, "%lf", &load) != 1)
-            load = 0;
-        fclose(loadavg);
-    }
-    /* spinning OpenMP threads slow down badly when other programs hold the cores */
-    double cores = (double)sysconf(_SC_NPROCESSORS_ONLN);
-    if (load > 0.75 && core_threads() > 1 && load + core_threads() > cores + 0.75)
-        fprintf(stderr, "arith: note: the machine is busy (load %.1f); %d threads that wait for "
-                "each other run slowly beside other programs\nhint: --threads 1, or "
-                "OMP_WAIT_POLICY=passive\n", load, core_threads());
-    if (s.test_in_train > 0)
-        fprintf(stderr, "arith: warning: %d of the %d test prompts are also in the training set, "
-                "so test accuracy overstates generalization\n", s.test_in_train, s.test.count);
-    train_callbacks cb = {.ctx = &pv, .on_step = on_step, .on_eval = on_eval,
-                          .on_sample = on_sample};
-    eval_result final;
-    st = train_run(&s, &cb, resume != NULL, &final);
-    end_line(&pv);
-    if (st) {
-        session_close(&s);
-        return fail(st);
-    }
-    double acc = final.total ? (double)final.correct / final.total : 0.0;
-    bool regression = s.model->cfg.head == HEAD_REGRESSION;
-    printf("final test %s: %.4f (%d/%d)", regression ? "rounded exact match" : "exact match",
-           acc, final.correct, final.total);
-    if (!isnan(final.mae))
-        printf(", mean absolute error %.4f", final.mae);
-    if (!isnan(final.loss))
-        printf(", test loss %.4f", final.loss);
-    printf("\n");
-    char best_path[TRAIN_PATH_MAX + 32];
-    train_config best_cfg;
-    train_progress best;
-    snprintf(best_path, sizeof best_path, "%s/best.safetensors", s.cfg.run);
-    if (checkpoint_read_config(best_path, &best_cfg, &best) == ARITH_OK) {
-        if (strcmp(s.cfg.best_by, "loss") == 0)
-            printf("best test loss: %.4f at step %lld (best.safetensors)\n", -best.best_accuracy,
-                   best.best_step);
-        else
-            printf("best test exact match: %.4f at step %lld (best.safetensors)\n",
-                   best.best_accuracy, best.best_step);
-    }
-    fprintf(stderr, "run saved in %s (config.json, best.safetensors, last.safetensors, "
-            "metrics.jsonl, training.svg, train.csv, test.csv)\n"
-            "  evaluate:  arith eval %s\n"
-            "  ask it:    arith predict %s \"%s\"\n"
-            "  continue:  arith train --resume %s %s %d\n",
-            s.cfg.run, s.cfg.run, s.cfg.run, s.test.items[0].prompt, s.cfg.run,
-            s.cfg.steps > 0 ? "--steps" : "--epochs",
-            s.cfg.steps > 0 ? 2 * s.cfg.steps : s.cfg.epochs + 1);
-    session_close(&s);
-    return 0;
+    if (cfg.seeds <= 1)
+        return train_one(&cfg, resume, NULL);
+    return train_seeds(&cfg);
 }
 
 /* ----------------------------------------------------------------------------------- eval */
@@ -356,6 +592,10 @@ typedef struct {
     const char *checkpoint;
     const char *csv;
     bool json, teacher_forced;
+    int_range grid;            /* --grid A..B; {0, 0}: no grid */
+    int grid_step, grid_n;
+    bool nested;               /* one seed run of several: JSON without its newline, the grid's
+                                  summary in one line */
 } eval_flags;
 
 /* Exact match (and, for regression, mean absolute error) per example length: the string length
@@ -504,10 +744,23 @@ static int parse_eval_flags(int argc, char **argv, eval_flags *f, const char **p
             f->json = true;
         } else if (for_eval && strcmp(name, "teacher-forced") == 0) {
             f->teacher_forced = true;
+        } else if (for_eval && strcmp(name, "grid") == 0) {
+            arith_status st = int_range_parse(&f->grid, value, "grid", 1, TASK_DIGITS_MAX);
+            if (st)
+                return fail(st);
+        } else if (for_eval && strcmp(name, "grid-step") == 0) {
+            if (parse_int_flag(name, value, 1, TASK_DIGITS_MAX, &v))
+                return EXIT_USAGE;
+            f->grid_step = (int)v;
+        } else if (for_eval && strcmp(name, "grid-n") == 0) {
+            if (parse_int_flag(name, value, 1, 1000000, &v))
+                return EXIT_USAGE;
+            f->grid_n = (int)v;
         } else {
             return usage_error(for_eval ? "unknown option --%s (valid: --checkpoint, --digits, "
                                           "--n, --seed, --csv, --batch, --threads, --beam, "
-                                          "--samples, --teacher-forced, --json)"
+                                          "--samples, --teacher-forced, --grid, --grid-step, "
+                                          "--grid-n, --json)"
                                         : "unknown option --%s (valid: --checkpoint, --batch, "
                                           "--threads, --beam)", name);
         }
@@ -516,12 +769,592 @@ static int parse_eval_flags(int argc, char **argv, eval_flags *f, const char **p
     return 0;
 }
 
+/* What one run's evaluation gave, for the summary over seed runs. */
+typedef struct {
+    double accuracy;
+    int correct, total;
+    int edge_correct, edge_total;
+    bool have_grid;
+    length_grid grid;          /* with --grid (owned) */
+    int train_lo, train_hi;    /* the run's training lengths */
+    char scheme[400];          /* task, lengths, model and tokenizer, for titles */
+} eval_outcome;
+
+/* The edge cases a model got wrong: the first few kept for showing. */
+enum { EDGE_SHOWN = 5 };
+typedef struct {
+    char *prompt[EDGE_SHOWN], *answer[EDGE_SHOWN], *predicted[EDGE_SHOWN];
+    int shown, wrong;
+} edge_failures;
+
+static void on_edge_case(void *ctx, int index, const example *ex, const char *predicted,
+                         bool correct)
+{
+    (void)index;
+    edge_failures *ef = ctx;
+    if (correct)
+        return;
+    if (ef->shown < EDGE_SHOWN) {
+        ef->prompt[ef->shown] = strdup(ex->prompt);
+        ef->answer[ef->shown] = strdup(ex->answer);
+        ef->predicted[ef->shown] = strdup(predicted);
+        ef->shown++;
+    }
+    ef->wrong++;
+}
+
+static void edge_failures_free(edge_failures *ef)
+{
+    for (int i = 0; i < ef->shown; i++) {
+        free(ef->prompt[i]);
+        free(ef->answer[i]);
+        free(ef->predicted[i]);
+    }
+    memset(ef, 0, sizeof *ef);
+}
+
+static void print_edge_cases(const eval_result *er, const edge_failures *ef, bool json)
+{
+    if (json) {
+        printf(", \"edge_cases\": {\"correct\": %d, \"total\": %d, \"failures\": [", er->correct,
+               er->total);
+        for (int i = 0; i < ef->shown; i++) {
+            printf("%s{\"prompt\": ", i ? ", " : "");
+            json_string(stdout, ef->prompt[i] ? ef->prompt[i] : "");
+            printf(", \"answer\": ");
+            json_string(stdout, ef->answer[i] ? ef->answer[i] : "");
+            printf(", \"predicted\": ");
+            json_string(stdout, ef->predicted[i] ? ef->predicted[i] : "");
+            printf("}");
+        }
+        printf("]}");
+        return;
+    }
+    printf("edge cases: %d/%d exact%s\n", er->correct, er->total,
+           er->beam > 1 ? " (any of the beam answers)" : "");
+    for (int i = 0; i < ef->shown; i++)
+        printf("  wrong: %s expected %s, got %s\n", ef->prompt[i] ? ef->prompt[i] : "?",
+               ef->answer[i] ? ef->answer[i] : "?",
+               ef->predicted[i] && ef->predicted[i][0] ? ef->predicted[i] : "(nothing)");
+    if (ef->wrong > ef->shown)
+        printf("  ... and %d more\n", ef->wrong - ef->shown);
+}
+
+/* ---------------------------------------------------------------------------- eval --grid */
+
+typedef struct {
+    bool tty, open;
+    double last;
+} grid_view;
+
+/* Progress of a grid on stderr, once it has run for a second: a line redrawn on a terminal,
+ * a line every 10 s in a log. */
+static void on_grid_progress(void *ctx, int cells_done, int cells, long long done,
+                             long long total, double seconds)
+{
+    grid_view *gv = ctx;
+    const bool last = cells_done == cells;
+    if (seconds < 1.0 || (!last && seconds - gv->last < (gv->tty ? 0.2 : 10.0)))
+        return;
+    gv->last = seconds;
+    double rate = done / seconds;
+    char eta[32];
+    format_duration(eta, sizeof eta, (double)(total - done) / rate);
+    fprintf(stderr, "%sgrid: %d/%d cells, %lld/%lld examples, %.0f examples/s, ETA %s%s",
+            gv->tty ? "\r\033[K" : "", cells_done, cells, done, total, rate, eta,
+            gv->tty ? "" : "\n");
+    gv->open = gv->tty;
+    fflush(stderr);
+}
+
+static void grid_file_paths(const char *dir, const length_grid *g, char *csv, char *svg,
+                            size_t cap)
+{
+    snprintf(csv, cap, "%s/grid-%d-%d.csv", dir, g->lo, g->hi);
+    snprintf(svg, cap, "%s/grid-%d-%d.svg", dir, g->lo, g->hi);
+}
+
+static double grid_diag(const length_grid *g, int i)
+{
+    return g->accuracy[(size_t)i * g->count + i];
+}
+
+/* The mean accuracy of the cells inside (inside = true) or outside the training lengths;
+ * NAN when there are none. */
+static double grid_region_mean(const length_grid *g, int lo, int hi, bool inside)
+{
+    double sum = 0;
+    int n = 0;
+    for (int i = 0; i < g->count; i++)
+        for (int j = 0; j < g->count; j++) {
+            int la = grid_length(g, i), lb = grid_length(g, j);
+            bool in = la >= lo && la <= hi && lb >= lo && lb <= hi;
+            double a = g->accuracy[(size_t)i * g->count + j];
+            if (in == inside && !isnan(a)) {
+                sum += a;
+                n++;
+            }
+        }
+    return n ? sum / n : NAN;
+}
+
+static void print_largest(const length_grid *g)
+{
+    int prefix, any;
+    grid_largest_at(g, 0.99, &prefix, &any);
+    if (prefix < g->lo)
+        printf("largest length at >= 0.99: none (length %d is at %.4f)", g->lo, grid_diag(g, 0));
+    else
+        printf("largest length at >= 0.99: %d", prefix);
+    if (any != prefix && any >= g->lo)
+        printf(" (every length from %d up to it; the largest length whose own cell is >= 0.99: "
+               "%d)", g->lo, any);
+    printf("\n");
+}
+
+static void print_grid_json(const length_grid *g, const char *csv, const char *svg)
+{
+    int prefix, any;
+    grid_largest_at(g, 0.99, &prefix, &any);
+    printf("\"grid\": {\"lo\": %d, \"hi\": %d, \"step\": %d, \"per_cell\": %d, \"seed\": %lld, "
+           "\"runs\": %d, \"seconds\": %.3f, \"csv\": ", g->lo, g->hi, g->step, g->per_cell,
+           g->seed, g->runs, g->seconds);
+    json_string(stdout, csv);
+    printf(", \"svg\": ");
+    json_string(stdout, svg);
+    printf(", \"largest_prefix_at_0_99\": %d, \"largest_at_0_99\": %d, \"diagonal\": [", prefix,
+           any);
+    for (int i = 0; i < g->count; i++) {
+        printf("%s{\"length\": %d, \"accuracy\": %.6f", i ? ", " : "", grid_length(g, i),
+               grid_diag(g, i));
+        size_t c = (size_t)i * g->count + i;
+        if (g->runs)
+            printf(", \"std\": %.6f, \"min\": %.6f, \"max\": %.6f}", g->acc_std[c], g->acc_min[c],
+                   g->acc_max[c]);
+        else
+            printf(", \"n\": %d, \"correct\": %d}", g->n[c], g->correct[c]);
+    }
+    printf("]");
+    if (!g->runs) {
+        printf(", \"cells\": [");
+        for (int i = 0; i < g->count; i++)
+            for (int j = 0; j < g->count; j++) {
+                size_t c = (size_t)i * g->count + j;
+                printf("%s[%d, %d, %d, %d]", i || j ? ", " : "", grid_length(g, i),
+                       grid_length(g, j), g->n[c], g->correct[c]);
+            }
+        printf("]");
+    }
+    printf("}");
+}
+
+/* One run's grid in text: the diagonal as a compact table, the means inside and outside the
+ * training lengths, the largest length at >= 0.99. */
+static void print_grid_text(const length_grid *g, const char *csv, const char *svg,
+                            const char *checkpoint, int train_lo, int train_hi)
+{
+    long long answers = (long long)g->count * g->count * g->per_cell;
+    printf("grid %d..%d", g->lo, g->hi);
+    if (g->step > 1)
+        printf(" step %d", g->step);
+    printf(" (%d x %d cells), %d examples per cell (seed %lld), %s checkpoint: %lld answers in "
+           "%.1f s\n", g->count, g->count, g->per_cell, g->seed, checkpoint, answers, g->seconds);
+    printf("exact match per length n (la = lb = n):\n");
+    enum { PER_ROW = 12 };
+    for (int first = 0; first < g->count; first += PER_ROW) {
+        int last = first + PER_ROW < g->count ? first + PER_ROW : g->count;
+        printf("  %6s", "n");
+        for (int i = first; i < last; i++)
+            printf(" %6d", grid_length(g, i));
+        printf("\n  %6s", "exact");
+        for (int i = first; i < last; i++)
+            printf(" %6.3f", grid_diag(g, i));
+        printf("\n");
+    }
+    double in = grid_region_mean(g, train_lo, train_hi, true);
+    double out = grid_region_mean(g, train_lo, train_hi, false);
+    printf("mean over cells: inside the training lengths %d..%d ", train_lo, train_hi);
+    printf(isnan(in) ? "-" : "%.4f", in);
+    printf(", outside ");
+    printf(isnan(out) ? "-" : "%.4f", out);
+    printf("\n");
+    print_largest(g);
+    printf("wrote %s and %s\n", csv, svg);
+}
+
+/* "add, trained on 1..20 digits, transformer pos rope, tokenizer char": for titles. */
+static void describe_scheme(const session *s, const char *checkpoint, char *out, size_t cap)
+{
+    char lengths[48];
+    if (s->cfg.digits.lo == s->cfg.digits.hi)
+        snprintf(lengths, sizeof lengths, "%d", s->cfg.digits.hi);
+    else
+        snprintf(lengths, sizeof lengths, "%d..%d", s->cfg.digits.lo, s->cfg.digits.hi);
+    const bool attention = s->model->cfg.kind == MODEL_TRANSFORMER ||
+                           s->model->cfg.kind == MODEL_GPT2;
+    snprintf(out, cap, "%s, trained on %s digits, %s%s%s, tokenizer %s%s, %s checkpoint",
+             s->cfg.task, lengths, s->cfg.model, attention ? " pos " : "",
+             attention ? s->cfg.pos : "", tokenizer_name(s->tok.kind),
+             s->cfg.reverse || s->cfg.reverse_answer ? " (reversed)" : "", checkpoint);
+}
+
+static int eval_grid(session *s, const char *dir, const eval_flags *f, eval_outcome *out)
+{
+    length_grid g;
+    arith_status st = grid_init(&g, f->grid.lo, f->grid.hi, f->grid_step ? f->grid_step : 1,
+                                f->grid_n ? f->grid_n : 20, f->seed);
+    if (st)
+        return fail(st);
+    grid_view gv = {.tty = isatty(STDERR_FILENO)};
+    st = grid_evaluate(s->model, &s->tok, &s->task, f->batch, f->beam, &g, on_grid_progress, &gv);
+    if (gv.open)
+        fputc('\n', stderr);
+    char csv[TRAIN_PATH_MAX + 64], svg[TRAIN_PATH_MAX + 64], scheme[400], title[TRAIN_PATH_MAX + 500];
+    grid_file_paths(dir, &g, csv, svg, sizeof csv);
+    describe_scheme(s, f->checkpoint, scheme, sizeof scheme);
+    snprintf(title, sizeof title, "%s: %s", dir, scheme);
+    const int lo = s->cfg.digits.lo, hi = s->cfg.digits.hi;
+    if (!st)
+        st = grid_write_csv(&g, csv);
+    if (!st)
+        st = grid_write_svg(&g, svg, title, lo, hi);
+    if (!st && f->json) {
+        printf("{\"run\": ");
+        json_string(stdout, dir);
+        printf(", \"checkpoint\": \"%s\", ", f->checkpoint);
+        print_grid_json(&g, csv, svg);
+        printf(f->nested ? "}" : "}\n");
+    } else if (!st && f->nested) {
+        int prefix, any;
+        grid_largest_at(&g, 0.99, &prefix, &any);
+        printf("%s: ", dir);
+        if (prefix < g.lo)
+            printf("largest length at >= 0.99: none");
+        else
+            printf("largest length at >= 0.99: %d", prefix);
+        printf(", mean inside the training lengths %.4f; wrote %s and %s\n",
+               grid_region_mean(&g, lo, hi, true), csv, svg);
+    } else if (!st) {
+        print_grid_text(&g, csv, svg, f->checkpoint, lo, hi);
+    }
+    if (!st && out) {
+        out->grid = g;
+        out->have_grid = true;
+        out->train_lo = lo;
+        out->train_hi = hi;
+        snprintf(out->scheme, sizeof out->scheme, "%s", scheme);
+    } else {
+        grid_free(&g);
+    }
+    return st ? fail(st) : 0;
+}
+
+/* Evaluates one run (test set, CSV or new examples, with its edge cases; or its grid) and
+ * prints the results. */
+static int eval_run(const char *dir, const eval_flags *f, eval_outcome *out)
+{
+    core_set_threads(f->threads);
+    session s;
+    arith_status st = session_load_run(&s, dir, f->checkpoint);
+    if (st) {
+        session_close(&s);
+        return fail(st);
+    }
+    core_set_threads(f->threads);
+    if (f->grid.hi) {
+        int rc = eval_grid(&s, dir, f, out);
+        session_close(&s);
+        return rc;
+    }
+    const example_set *set = &s.test;
+    example_set fresh, none;
+    examples_init(&fresh);
+    examples_init(&none);
+    char source[TRAIN_PATH_MAX + 64];
+    snprintf(source, sizeof source, "%s/test.csv", dir);
+    if (f->csv) {
+        st = dataset_load_csv_as(&fresh, f->csv, &s.task);
+        set = &fresh;
+        snprintf(source, sizeof source, "%s", f->csv);
+    } else if (f->digits.hi || f->n) {
+        task_config task = s.task;
+        if (f->digits.hi) {
+            task.digits = f->digits.hi;
+            task.digits_min = f->digits.lo < f->digits.hi ? f->digits.lo : 0;
+        }
+        int n = f->n ? f->n : s.test.count;
+        st = dataset_generate(&none, &fresh, &task, 0, n, (uint64_t)f->seed, &s.train);
+        const bool bits = task.kind == TASK_COUNT || task.kind == TASK_XOR;
+        set = &fresh;
+        if (task.digits_min)
+            snprintf(source, sizeof source, "%d new examples of %d..%d %s (seed %lld)", n,
+                     task.digits_min, task.digits, bits ? "bits" : "digits", f->seed);
+        else
+            snprintf(source, sizeof source, "%d new %d-%s examples (seed %lld)", n, task.digits,
+                     bits ? "bit" : "digit", f->seed);
+    }
+    bool regression = s.model->cfg.head == HEAD_REGRESSION;
+    eval_result r = {0};
+    progress_view pv = {.tty = false};
+    by_length bl = {.task = s.task.kind, .lo = -1, .hi = -1, .samples = f->samples,
+                    .inner = f->samples ? on_sample : NULL, .inner_ctx = &pv};
+    bl.n = calloc(MAX_TRACKED_LENGTH + 1, sizeof *bl.n);
+    bl.correct = calloc(MAX_TRACKED_LENGTH + 1, sizeof *bl.correct);
+    bl.abs_err = calloc(MAX_TRACKED_LENGTH + 1, sizeof *bl.abs_err);
+    if (!st && (!bl.n || !bl.correct || !bl.abs_err))
+        st = arith_error(ARITH_ERR_MEMORY, "out of memory");
+    if (!st)
+        st = evaluate_beam(s.model, &s.tok, &s.task, set, 0, f->batch, f->beam, on_example_length,
+                           &bl, -1, &r);
+    eval_result forced = {0};
+    if (!st && f->teacher_forced)
+        st = evaluate_teacher_forced(s.model, &s.tok, set, 0, f->batch, &forced);
+    /* add and mul: the fixed edge cases, beside the test set */
+    example_set edges;
+    examples_init(&edges);
+    edge_failures ef = {0};
+    eval_result er = {0};
+    if (!st)
+        st = edge_cases_build(s.model, &s.tok, &s.task, &edges);
+    if (!st && edges.count > 0)
+        st = evaluate_beam(s.model, &s.tok, &s.task, &edges, 0, f->batch, f->beam, on_edge_case,
+                           &ef, -1, &er);
+    /* a table per length when lengths vary (not for expr or symbolic, whose "length" means
+     * little) */
+    bool table = !st && s.task.kind != TASK_EXPR && s.task.kind != TASK_SYMBOLIC && bl.hi > bl.lo;
+    if (!st) {
+        double acc = r.total ? (double)r.correct / r.total : 0.0;
+        const bool symbolic = s.task.kind == TASK_SYMBOLIC;
+        const char *what = regression ? "rounded exact match"
+                           : symbolic ? "accuracy up to equivalence"
+                                      : "exact match";
+        if (f->json) {
+            printf("{\"run\": \"%s\", \"checkpoint\": \"%s\", \"accuracy\": %.6f, "
+                   "\"correct\": %d, \"total\": %d, \"seconds\": %.3f, \"beam\": %d, "
+                   "\"top_accuracy\": %.6f, \"top_correct\": %d", dir, f->checkpoint, acc,
+                   r.correct, r.total, r.seconds, f->beam,
+                   r.total ? (double)r.top_correct / r.total : 0.0, r.top_correct);
+            if (symbolic)
+                printf(", \"exact_match\": %.6f, \"exact\": %d",
+                       r.total ? (double)r.exact / r.total : 0.0, r.exact);
+            if (!isnan(r.mae))
+                printf(", \"mae\": %.6f", r.mae);
+            if (f->teacher_forced)
+                printf(", \"teacher_forced_accuracy\": %.6f, \"test_loss\": %.6f",
+                       forced.total ? (double)forced.correct / forced.total : 0.0, forced.loss);
+            if (table) {
+                printf(", ");
+                print_by_length(&bl, regression, true);
+            }
+            if (edges.count > 0)
+                print_edge_cases(&er, &ef, true);
+            printf(f->nested ? "}" : "}\n");
+        } else {
+            if (table)
+                print_by_length(&bl, regression, false);
+            printf("%s %.4f (%d/%d)", what, acc, r.correct, r.total);
+            if (f->beam > 1)
+                printf(" with any of %d beam answers, %.4f (%d/%d) with the top answer", f->beam,
+                       r.total ? (double)r.top_correct / r.total : 0.0, r.top_correct, r.total);
+            if (symbolic)
+                printf(" (exact string match of the top answer %.4f, %d/%d)",
+                       r.total ? (double)r.exact / r.total : 0.0, r.exact, r.total);
+            if (!isnan(r.mae))
+                printf(", mean absolute error %.4f", r.mae);
+            printf(" on %s, %s checkpoint, %.2f s (%.0f answers/s)\n", source, f->checkpoint,
+                   r.seconds, r.seconds > 0 ? r.total / r.seconds : 0.0);
+            if (f->teacher_forced)
+                printf("teacher-forced exact match %.4f (%d/%d): the model reads the reference "
+                       "answer while predicting each next token; test loss %.4f\n",
+                       forced.total ? (double)forced.correct / forced.total : 0.0,
+                       forced.correct, forced.total, forced.loss);
+            if (edges.count > 0)
+                print_edge_cases(&er, &ef, false);
+        }
+        if (out) {
+            out->accuracy = acc;
+            out->correct = r.correct;
+            out->total = r.total;
+            out->edge_correct = er.correct;
+            out->edge_total = er.total;
+        }
+    }
+    edge_failures_free(&ef);
+    examples_free(&edges);
+    free(bl.n);
+    free(bl.correct);
+    free(bl.abs_err);
+    examples_free(&fresh);
+    session_close(&s);
+    return st ? fail(st) : 0;
+}
+
+/* A parent of seed runs (RUN/seed-S, from arith train --seeds N): every seed run evaluated,
+ * then mean, std, best and worst over them; with --grid, the grids combined per cell. */
+static int eval_seeds(const char *parent, const eval_flags *f, char **dirs,
+                      const long long *seeds, int count)
+{
+    eval_flags sf = *f;
+    sf.nested = true;
+    eval_outcome *o = calloc((size_t)count, sizeof *o);
+    double *x = malloc((size_t)count * sizeof *x);
+    if (!o || !x) {
+        free(o);
+        free(x);
+        return fail(arith_error(ARITH_ERR_MEMORY, "out of memory"));
+    }
+    if (f->json) {
+        printf("{\"run\": ");
+        json_string(stdout, parent);
+        printf(", \"checkpoint\": \"%s\", \"seeds\": [", f->checkpoint);
+    } else {
+        fprintf(stderr, "%s holds %d seed runs\n", parent, count);
+    }
+    int rc = 0, done = 0;
+    for (int k = 0; k < count && rc == 0; k++) {
+        if (f->json && k)
+            printf(", ");
+        else if (!f->json && !f->grid.hi)
+            printf("== %s\n", dirs[k]);
+        fflush(stdout);
+        rc = eval_run(dirs[k], &sf, &o[k]);
+        done += rc == 0;
+    }
+    length_grid combined = {0};
+    char csv[TRAIN_PATH_MAX + 64], svg[TRAIN_PATH_MAX + 64];
+    arith_status st = ARITH_OK;
+    if (rc == 0 && f->grid.hi) {
+        length_grid *grids = malloc((size_t)count * sizeof *grids);
+        if (!grids)
+            st = arith_error(ARITH_ERR_MEMORY, "out of memory");
+        for (int k = 0; grids && k < count; k++)
+            grids[k] = o[k].grid;
+        if (!st)
+            st = grid_combine(&combined, grids, count);
+        free(grids);
+        char title[TRAIN_PATH_MAX + 500];
+        snprintf(title, sizeof title, "%s, mean of %d seeds: %s", parent, count, o[0].scheme);
+        grid_file_paths(parent, &combined, csv, svg, sizeof csv);
+        if (!st)
+            st = grid_write_csv(&combined, csv);
+        if (!st)
+            st = grid_write_svg(&combined, svg, title, o[0].train_lo, o[0].train_hi);
+        if (st)
+            rc = fail(st);
+    }
+    if (rc == 0 && f->json) {
+        printf("]");
+        for (int k = 0; k < count; k++)
+            x[k] = o[k].accuracy;
+        stats_summary sa;
+        if (!f->grid.hi) {
+            stats_summarize(x, count, &sa);
+            printf(", ");
+            json_stats(stdout, "accuracy", &sa, seeds);
+            if (o[0].edge_total > 0) {
+                for (int k = 0; k < count; k++)
+                    x[k] = o[k].edge_total ? (double)o[k].edge_correct / o[k].edge_total : 0.0;
+                stats_summarize(x, count, &sa);
+                printf(", ");
+                json_stats(stdout, "edge_accuracy", &sa, seeds);
+            }
+        } else {
+            for (int k = 0; k < count; k++) {
+                int prefix, any;
+                grid_largest_at(&o[k].grid, 0.99, &prefix, &any);
+                x[k] = prefix;
+            }
+            stats_summarize(x, count, &sa);
+            printf(", ");
+            json_stats(stdout, "largest_prefix_at_0_99", &sa, seeds);
+            printf(", ");
+            print_grid_json(&combined, csv, svg);
+        }
+        printf("}\n");
+    } else if (rc == 0 && !f->grid.hi) {
+        printf("== summary over %d seed runs of %s\n", count, parent);
+        for (int k = 0; k < count; k++) {
+            x[k] = o[k].accuracy;
+            printf("  seed %-6lld exact match %.4f (%d/%d)", seeds[k], o[k].accuracy,
+                   o[k].correct, o[k].total);
+            if (o[k].edge_total > 0)
+                printf(", edge cases %d/%d", o[k].edge_correct, o[k].edge_total);
+            printf("\n");
+        }
+        print_seed_stats("exact match", x, seeds, count, false);
+        if (o[0].edge_total > 0) {
+            for (int k = 0; k < count; k++)
+                x[k] = o[k].edge_total ? (double)o[k].edge_correct / o[k].edge_total : 0.0;
+            print_seed_stats("edge-case exact match", x, seeds, count, false);
+        }
+    } else if (rc == 0) {
+        const length_grid *g = &combined;
+        printf("grid %d..%d over %d seeds, %d examples per cell (seed %lld): exact match per "
+               "length n (la = lb = n), mean ± std (min..max)\n", g->lo, g->hi, count,
+               g->per_cell, g->seed);
+        for (int i = 0; i < g->count; i++) {
+            size_t c = (size_t)i * g->count + i;
+            printf("  n=%-5d %.4f ± %.4f (%.4f..%.4f)\n", grid_length(g, i), g->accuracy[c],
+                   g->acc_std[c], g->acc_min[c], g->acc_max[c]);
+        }
+        for (int k = 0; k < count; k++) {
+            int prefix, any;
+            grid_largest_at(&o[k].grid, 0.99, &prefix, &any);
+            x[k] = prefix;
+        }
+        stats_summary sa;
+        stats_summarize(x, count, &sa);
+        int prefix, any;
+        grid_largest_at(g, 0.99, &prefix, &any);
+        printf("largest length at >= 0.99 per seed: mean %.1f ± %.1f (%.0f..%.0f); of the mean "
+               "grid: ", sa.mean, sa.std, sa.min, sa.max);
+        if (prefix < g->lo)
+            printf("none\n");
+        else
+            printf("%d\n", prefix);
+        printf("wrote %s and %s (mean per cell over %d seeds)\n", csv, svg, count);
+    }
+    for (int k = 0; k < count; k++)
+        if (o[k].have_grid)
+            grid_free(&o[k].grid);
+    grid_free(&combined);
+    free(o);
+    free(x);
+    (void)done;
+    return rc;
+}
+
+/* eval on a run directory, or on a parent of seed runs (no checkpoint of its own, seed-S
+ * directories inside). */
+static int eval_dispatch(const char *dir, const eval_flags *f)
+{
+    char path[TRAIN_PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s.safetensors", dir, f->checkpoint);
+    if (access(path, F_OK) == 0)
+        return eval_run(dir, f, NULL);
+    char **dirs = NULL;
+    long long *seeds = NULL;
+    int count = 0;
+    if (seed_runs_find(dir, &dirs, &seeds, &count) != ARITH_OK || count == 0) {
+        arith_error_clear();
+        return eval_run(dir, f, NULL); /* its own error names what is missing */
+    }
+    int rc = eval_seeds(dir, f, dirs, seeds, count);
+    for (int k = 0; k < count; k++)
+        free(dirs[k]);
+    free(dirs);
+    free(seeds);
+    return rc;
+}
+
 static int cmd_eval(int argc, char **argv)
 {
     if (argc > 0 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
         printf("usage: arith eval RUN_DIR [--checkpoint best|last] [--csv FILE | --digits N|A..B "
                "[--n N] [--seed S]] [--batch N] [--threads N] [--beam K] [--samples K] "
-               "[--teacher-forced] [--json]\n\n"
+               "[--teacher-forced] [--json]\n"
+               "       arith eval RUN_DIR --grid A..B [--grid-step K] [--grid-n N] [--seed S] "
+               "[--json]\n\n"
                "Exact-match accuracy by batched greedy generation (with a key/value cache, or the\n"
                "LSTM's carried state) on the run's test set, on a CSV file, or on N new examples\n"
                "with operands (count: strings) of the given lengths that are not in the run's\n"
@@ -531,7 +1364,19 @@ static int cmd_eval(int argc, char **argv)
                "000's measure). --beam K searches K answers per prompt (beam search, K > 1;\n"
                "transformers and LSTM language models): a prompt counts as right when any of\n"
                "its K answers is, and the top answer's exact match is printed beside it;\n"
-               "--batch prompts of K rows each run at a time.\n");
+               "--batch prompts of K rows each run at a time.\n\n"
+               "Tasks add and mul also score a fixed list of edge cases built from the run's\n"
+               "lengths (9..9+1, 1+9..9, 0+0, carry chains, zeros inside, ...; those the\n"
+               "tokenizer or the context cannot take are skipped) and show the first failures.\n\n"
+               "--grid A..B (add, mul): exact match for every pair of operand lengths la, lb in\n"
+               "A..B (every K-th with --grid-step K), N examples per cell (--grid-n, default\n"
+               "20; drawn from --seed), written to RUN_DIR/grid-A-B.csv and a heatmap\n"
+               "RUN_DIR/grid-A-B.svg with the training lengths outlined; prints the accuracy\n"
+               "per length n (cell n, n) and the largest length at >= 0.99.\n\n"
+               "RUN_DIR may also be the parent of seed runs (arith train --seeds N): each\n"
+               "seed-S run is evaluated, then mean, std, best and worst are printed; with\n"
+               "--grid, the per-seed grids go into each seed's directory and their per-cell\n"
+               "mean into RUN_DIR/grid-A-B.csv and .svg.\n");
         return 0;
     }
     eval_flags f = {.batch = 64, .threads = 0, .samples = 0, .seed = 12345, .beam = 1,
@@ -545,112 +1390,14 @@ static int cmd_eval(int argc, char **argv)
         return rc;
     if (npos != 1)
         return usage_error("%s", "usage: arith eval RUN_DIR [OPTIONS] (see arith eval --help)");
-    core_set_threads(f.threads);
-    session s;
-    arith_status st = session_load_run(&s, pos[0], f.checkpoint);
-    if (st) {
-        session_close(&s);
-        return fail(st);
-    }
-    core_set_threads(f.threads);
-    const example_set *set = &s.test;
-    example_set fresh, none;
-    examples_init(&fresh);
-    examples_init(&none);
-    char source[TRAIN_PATH_MAX + 64];
-    snprintf(source, sizeof source, "%s/test.csv", pos[0]);
-    if (f.csv) {
-        st = dataset_load_csv_as(&fresh, f.csv, &s.task);
-        set = &fresh;
-        snprintf(source, sizeof source, "%s", f.csv);
-    } else if (f.digits.hi || f.n) {
-        task_config task = s.task;
-        if (f.digits.hi) {
-            task.digits = f.digits.hi;
-            task.digits_min = f.digits.lo < f.digits.hi ? f.digits.lo : 0;
-        }
-        int n = f.n ? f.n : s.test.count;
-        st = dataset_generate(&none, &fresh, &task, 0, n, (uint64_t)f.seed, &s.train);
-        const bool bits = task.kind == TASK_COUNT || task.kind == TASK_XOR;
-        set = &fresh;
-        if (task.digits_min)
-            snprintf(source, sizeof source, "%d new examples of %d..%d %s (seed %lld)", n,
-                     task.digits_min, task.digits, bits ? "bits" : "digits", f.seed);
-        else
-            snprintf(source, sizeof source, "%d new %d-%s examples (seed %lld)", n, task.digits,
-                     bits ? "bit" : "digit", f.seed);
-    }
-    bool regression = s.model->cfg.head == HEAD_REGRESSION;
-    eval_result r = {0};
-    progress_view pv = {.tty = false};
-    by_length bl = {.task = s.task.kind, .lo = -1, .hi = -1, .samples = f.samples,
-                    .inner = f.samples ? on_sample : NULL, .inner_ctx = &pv};
-    bl.n = calloc(MAX_TRACKED_LENGTH + 1, sizeof *bl.n);
-    bl.correct = calloc(MAX_TRACKED_LENGTH + 1, sizeof *bl.correct);
-    bl.abs_err = calloc(MAX_TRACKED_LENGTH + 1, sizeof *bl.abs_err);
-    if (!st && (!bl.n || !bl.correct || !bl.abs_err))
-        st = arith_error(ARITH_ERR_MEMORY, "out of memory");
-    if (!st)
-        st = evaluate_beam(s.model, &s.tok, &s.task, set, 0, f.batch, f.beam, on_example_length,
-                           &bl, -1, &r);
-    eval_result forced = {0};
-    if (!st && f.teacher_forced)
-        st = evaluate_teacher_forced(s.model, &s.tok, set, 0, f.batch, &forced);
-    /* a table per length when lengths vary (not for expr or symbolic, whose "length" means
-     * little) */
-    bool table = !st && s.task.kind != TASK_EXPR && s.task.kind != TASK_SYMBOLIC && bl.hi > bl.lo;
-    if (!st) {
-        double acc = r.total ? (double)r.correct / r.total : 0.0;
-        const bool symbolic = s.task.kind == TASK_SYMBOLIC;
-        const char *what = regression ? "rounded exact match"
-                           : symbolic ? "accuracy up to equivalence"
-                                      : "exact match";
-        if (f.json) {
-            printf("{\"run\": \"%s\", \"checkpoint\": \"%s\", \"accuracy\": %.6f, "
-                   "\"correct\": %d, \"total\": %d, \"seconds\": %.3f, \"beam\": %d, "
-                   "\"top_accuracy\": %.6f, \"top_correct\": %d", pos[0], f.checkpoint, acc,
-                   r.correct, r.total, r.seconds, f.beam,
-                   r.total ? (double)r.top_correct / r.total : 0.0, r.top_correct);
-            if (symbolic)
-                printf(", \"exact_match\": %.6f, \"exact\": %d",
-                       r.total ? (double)r.exact / r.total : 0.0, r.exact);
-            if (!isnan(r.mae))
-                printf(", \"mae\": %.6f", r.mae);
-            if (f.teacher_forced)
-                printf(", \"teacher_forced_accuracy\": %.6f, \"test_loss\": %.6f",
-                       forced.total ? (double)forced.correct / forced.total : 0.0, forced.loss);
-            if (table) {
-                printf(", ");
-                print_by_length(&bl, regression, true);
-            }
-            printf("}\n");
-        } else {
-            if (table)
-                print_by_length(&bl, regression, false);
-            printf("%s %.4f (%d/%d)", what, acc, r.correct, r.total);
-            if (f.beam > 1)
-                printf(" with any of %d beam answers, %.4f (%d/%d) with the top answer", f.beam,
-                       r.total ? (double)r.top_correct / r.total : 0.0, r.top_correct, r.total);
-            if (symbolic)
-                printf(" (exact string match of the top answer %.4f, %d/%d)",
-                       r.total ? (double)r.exact / r.total : 0.0, r.exact, r.total);
-            if (!isnan(r.mae))
-                printf(", mean absolute error %.4f", r.mae);
-            printf(" on %s, %s checkpoint, %.2f s (%.0f answers/s)\n", source, f.checkpoint,
-                   r.seconds, r.seconds > 0 ? r.total / r.seconds : 0.0);
-            if (f.teacher_forced)
-                printf("teacher-forced exact match %.4f (%d/%d): the model reads the reference "
-                       "answer while predicting each next token; test loss %.4f\n",
-                       forced.total ? (double)forced.correct / forced.total : 0.0,
-                       forced.correct, forced.total, forced.loss);
-        }
-    }
-    free(bl.n);
-    free(bl.correct);
-    free(bl.abs_err);
-    examples_free(&fresh);
-    session_close(&s);
-    return st ? fail(st) : 0;
+    if (!f.grid.hi && (f.grid_step || f.grid_n))
+        return usage_error("%s", f.grid_step ? "--grid-step needs --grid A..B"
+                                             : "--grid-n needs --grid A..B");
+    if (f.grid.hi && (f.csv || f.digits.hi || f.n || f.teacher_forced || f.samples))
+        return usage_error("%s", "--grid draws its own examples per pair of lengths; it does "
+                           "not combine with --csv, --digits, --n, --samples or "
+                           "--teacher-forced");
+    return eval_dispatch(pos[0], &f);
 }
 
 /* -------------------------------------------------------------------------------- predict */

@@ -466,6 +466,121 @@ arith_status task_sample(const task_config *task, rng_state *rng, char *prompt, 
     return arith_error(ARITH_ERR_ARG, "task_sample: unknown task %d", (int)task->kind);
 }
 
+/* n digits, the first nonzero unless n is 1. */
+static void random_digits_exact(char *out, int n, rng_state *rng)
+{
+    for (int i = 0; i < n; i++)
+        out[i] = (char)(i == 0 && n > 1 ? '1' + rng_below(rng, 9) : '0' + rng_below(rng, 10));
+    out[n] = '\0';
+}
+
+arith_status task_sample_lengths(const task_config *task, rng_state *rng, int la, int lb,
+                                 char *prompt, size_t prompt_cap, char *answer,
+                                 size_t answer_cap)
+{
+    if (task->kind != TASK_ADD && task->kind != TASK_MUL)
+        return arith_error(ARITH_ERR_ARG, "operands of given lengths exist only for tasks add "
+                           "and mul (task %s)", task_name(task->kind));
+    if (la < 1 || lb < 1 || la > TASK_DIGITS_MAX || lb > TASK_DIGITS_MAX)
+        return arith_error(ARITH_ERR_ARG, "operand lengths %d and %d: each must be 1..%d", la,
+                           lb, TASK_DIGITS_MAX);
+    if (prompt_cap < (size_t)la + lb + 5 || answer_cap < (size_t)la + lb + 2)
+        return arith_error(ARITH_ERR_ARG, "task_sample_lengths: buffers too small for operands "
+                           "of %d and %d digits", la, lb);
+    /* a at the start, b after it; format_add moves b into place */
+    char *a = prompt, *b = prompt + la + 1;
+    random_digits_exact(a, la, rng);
+    do
+        random_digits_exact(b, lb, rng);
+    while (task->style == STYLE_SPACED && strcmp(a, b) == 0);
+    format_add(task, a, b, prompt, answer, answer_cap);
+    return ARITH_OK;
+}
+
+/* Operand patterns of the edge cases. */
+typedef enum {
+    EDGE_ZERO, EDGE_ONE, EDGE_EIGHT, EDGE_NINES, EDGE_X, EDGE_ONE_NINES, EDGE_ONE_ZEROS,
+    EDGE_FIVES, EDGE_FOURS_FIVE
+} edge_pattern;
+
+/* Writes pattern p with n digits (the single-digit patterns ignore n). */
+static void edge_operand(char *out, edge_pattern p, int n)
+{
+    switch (p) {
+    case EDGE_ZERO:
+    case EDGE_ONE:
+    case EDGE_EIGHT:
+        out[0] = p == EDGE_ZERO ? '0' : p == EDGE_ONE ? '1' : '8';
+        out[1] = '\0';
+        return;
+    default:
+        break;
+    }
+    for (int i = 0; i < n; i++) {
+        char d = '0';
+        switch (p) {
+        case EDGE_NINES: d = '9'; break;
+        case EDGE_X: d = (char)('0' + (i + 1) % 10); break;
+        case EDGE_ONE_NINES: d = i == 0 ? '1' : '9'; break;
+        case EDGE_ONE_ZEROS: d = i == 0 ? '1' : '0'; break;
+        case EDGE_FIVES: d = '5'; break;
+        case EDGE_FOURS_FIVE: d = i == n - 1 ? '5' : '4'; break;
+        default: break;
+        }
+        out[i] = d;
+    }
+    out[n] = '\0';
+}
+
+arith_status task_edge_cases(const task_config *task, example_set *out)
+{
+    if (task->kind != TASK_ADD && task->kind != TASK_MUL)
+        return ARITH_OK;
+    arith_status st = task_check(task);
+    if (st)
+        return st;
+    const int hi = task->digits, lo = task->digits_min > 0 ? task->digits_min : 1;
+    /* (pattern, length) of a, then of b */
+    const struct {
+        edge_pattern pa;
+        int na;
+        edge_pattern pb;
+        int nb;
+    } cases[] = {
+        {EDGE_ZERO, 1, EDGE_ZERO, 1},           {EDGE_ZERO, 1, EDGE_X, hi},
+        {EDGE_X, hi, EDGE_ZERO, 1},             {EDGE_NINES, hi, EDGE_ONE, 1},
+        {EDGE_ONE, 1, EDGE_NINES, hi},          {EDGE_NINES, hi, EDGE_NINES, hi},
+        {EDGE_EIGHT, 1, EDGE_X, hi},            {EDGE_X, hi, EDGE_EIGHT, 1},
+        {EDGE_ONE, 1, EDGE_X, hi},              {EDGE_ONE_NINES, hi, EDGE_ONE, 1},
+        {EDGE_ONE_ZEROS, hi, EDGE_ZERO, 1},     {EDGE_ONE_ZEROS, hi, EDGE_ONE_ZEROS, hi},
+        {EDGE_FIVES, hi, EDGE_FIVES, hi},       {EDGE_FOURS_FIVE, hi, EDGE_FIVES, hi},
+        {EDGE_NINES, hi, EDGE_ZERO, 1},         {EDGE_NINES, lo, EDGE_ONE, 1},
+        {EDGE_NINES, hi, EDGE_NINES, lo},       {EDGE_ONE_ZEROS, lo, EDGE_NINES, hi},
+    };
+    const size_t n_cases = sizeof cases / sizeof cases[0];
+    size_t prompt_cap = 2 * (size_t)hi + 8, answer_cap = 2 * (size_t)hi + 4;
+    char *a = malloc((size_t)hi + 2), *b = malloc((size_t)hi + 2);
+    char *prompt = malloc(prompt_cap), *answer = malloc(answer_cap);
+    if (!a || !b || !prompt || !answer)
+        st = arith_error(ARITH_ERR_MEMORY, "out of memory building edge cases");
+    const int first = out->count;
+    for (size_t i = 0; i < n_cases && !st; i++) {
+        edge_operand(a, cases[i].pa, cases[i].na);
+        edge_operand(b, cases[i].pb, cases[i].nb);
+        format_add(task, a, b, prompt, answer, answer_cap);
+        bool seen = false;
+        for (int k = first; k < out->count && !seen; k++)
+            seen = strcmp(out->items[k].prompt, prompt) == 0;
+        if (!seen)
+            st = examples_push(out, prompt, answer);
+    }
+    free(a);
+    free(b);
+    free(prompt);
+    free(answer);
+    return st;
+}
+
 /* ------------------------------------------------------------------- the space of prompts */
 
 static uint64_t sat_mul(uint64_t a, uint64_t b)

@@ -41,6 +41,15 @@ const option_spec train_options[] = {
         "char otherwise"),
     OPT("reverse-answer", OPT_BOOL, reverse_answer, "false", NULL, 0, 0, "data",
         "emit answers least significant digit first"),
+    OPT("reverse", OPT_BOOL, reverse, "false", NULL, 0, 0, "data",
+        "add, mul: operands and answer least significant digit first (decoded back for "
+        "checking)"),
+    OPT("zero-pad", OPT_BOOL, zero_pad, "false", NULL, 0, 0, "data",
+        "add, mul: zero-pad the operands to equal length and the answer to its longest "
+        "(leading zeros are stripped for checking)"),
+    OPT("index-hints", OPT_BOOL, index_hints, "false", NULL, 0, 0, "data",
+        "add, mul: a hint token before each digit naming its significance (stripped for "
+        "checking)"),
     OPT("answer-width", OPT_INT, answer_width, "0", NULL, 0, 1000, "data",
         "right-align answers with spaces to this many characters, as seed 002 (0: off)"),
     OPT("model", OPT_STRING, model, "transformer", "transformer,lstm,seq2seq,gpt2", 0, 0,
@@ -71,8 +80,19 @@ const option_spec train_options[] = {
         "layer norm after (post, seed 001) or before (pre) each sub-block"),
     OPT("act", OPT_STRING, act, "relu", "relu,gelu,gelu_tanh", 0, 0, "model",
         "feed-forward activation (gpt2: always gelu_tanh)"),
-    OPT("pos", OPT_STRING, pos, "rope", "none,sinusoidal,learned,rope", 0, 0, "model",
-        "positional encoding"),
+    OPT("pos", OPT_STRING, pos, "rope",
+        "none,sinusoidal,learned,rope,alibi,fire,abacus,coupling", 0, 0, "model",
+        "positional scheme: none (NoPE), sinusoidal, learned, rope, alibi, fire (learned "
+        "relative bias), abacus (a digit's index in its number), coupling (digits of equal "
+        "significance share a position)"),
+    OPT("pos-max", OPT_INT, pos_max, "0", NULL, 0, 65536, "model",
+        "position ids run from 0 to pos-max - 1 (0: the context; abacus, coupling, --rand-pos: 256)"),
+    OPT("pos-offset", OPT_INT, pos_offset, "-1", NULL, -1, 65536, "model",
+        "abacus, coupling: training adds a random offset 0..pos-offset to every digit's id "
+        "(-1: as far as pos-max allows)"),
+    OPT("rand-pos", OPT_BOOL, rand_pos, "false", NULL, 0, 0, "model",
+        "sinusoidal, learned: positions are a sorted random draw from 0..pos-max-1 instead of "
+        "0, 1, 2, ... (Ruoss et al.)"),
     OPT("context", OPT_INT, context, "0", NULL, 0, 65536, "model",
         "longest sequence in tokens (0: fit the data)"),
     OPT("optim", OPT_STRING, optim, "adamw", "adam,adamw", 0, 0, "optimization", "optimizer"),
@@ -98,6 +118,9 @@ const option_spec train_options[] = {
         "optimizer steps (overrides --epochs when > 0)"),
     OPT("seed", OPT_INT, seed, "1", NULL, 0, 9007199254740991.0, "run",
         "seed of data, initialization, order and dropout"),
+    OPT("seeds", OPT_INT, seeds, "1", NULL, 1, 1000, "run",
+        "run the experiment under seeds seed, seed+1, ... and report mean, spread, best and "
+        "worst"),
     OPT("threads", OPT_INT, threads, "0", NULL, 0, 1024, "run", "threads (0: all cores)"),
     OPT("eval-every", OPT_INT, eval_every, "0", NULL, 0, 1000000000, "run",
         "steps between evaluations (0: each epoch)"),
@@ -388,5 +411,8 @@ arith_status train_model_config(model_config *mc, const train_config *cfg)
     mc->layers = cfg->layers;
     mc->dropout = (float)cfg->dropout;
     mc->context = cfg->context;
+    mc->pos_max = cfg->pos_max;
+    if (!st && mc->kind == MODEL_GPT2)
+        mc->pos_max = 0; /* wpe has a row per context position */
     return st;
 }

@@ -406,3 +406,52 @@ arith_status predict_beam(model *m, const tokenizer *tok, const char *const *pro
     examples_free(&set);
     return st;
 }
+
+arith_status edge_cases_build(const model *m, const tokenizer *tok, const task_config *task,
+                              example_set *set)
+{
+    example_set all;
+    examples_init(&all);
+    arith_status st = task_edge_cases(task, &all);
+    int32_t *ids = NULL, *prompt_len = NULL, *answer_len = NULL;
+    int cap = 4 * task_max_prompt_chars(task) + 64;
+    if (!st && all.count > 0) {
+        ids = malloc((size_t)cap * sizeof *ids);
+        prompt_len = malloc((size_t)all.count * sizeof *prompt_len);
+        answer_len = malloc((size_t)all.count * sizeof *answer_len);
+        if (!ids || !prompt_len || !answer_len)
+            st = arith_error(ARITH_ERR_MEMORY, "out of memory building edge cases");
+    }
+    /* what the tokenizer rejects (and its message) is skipped */
+    bool *ok = calloc((size_t)all.count + 1, sizeof *ok);
+    if (!st && !ok)
+        st = arith_error(ARITH_ERR_MEMORY, "out of memory building edge cases");
+    int max_answer = 0;
+    for (int i = 0; i < all.count && !st; i++) {
+        int np = 0, na = 0;
+        if (tok_encode_prompt(tok, all.items[i].prompt, ids, cap, &np) != ARITH_OK ||
+            tok_encode_answer(tok, all.items[i].answer, ids, cap, &na) != ARITH_OK)
+            continue;
+        /* a sequence of prompt + answer (EOS not read back) within the context */
+        if (has_context_limit(m) && np + na - 1 > m->cfg.context)
+            continue;
+        ok[i] = true;
+        prompt_len[i] = np;
+        answer_len[i] = na;
+        if (na > max_answer)
+            max_answer = na;
+    }
+    /* generation runs to the longest answer for every prompt: drop prompts that leave too
+     * little room for it (dropping them only shortens the longest answer) */
+    for (int i = 0; i < all.count && !st; i++)
+        if (ok[i] && (!has_context_limit(m) || prompt_len[i] + max_answer - 1 <= m->cfg.context))
+            st = examples_push(set, all.items[i].prompt, all.items[i].answer);
+    if (!st)
+        arith_error_clear(); /* the tokenizer's messages for the cases skipped */
+    free(ok);
+    free(ids);
+    free(prompt_len);
+    free(answer_len);
+    examples_free(&all);
+    return st;
+}

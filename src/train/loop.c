@@ -122,6 +122,38 @@ static arith_status generate_split(session *s)
     return st;
 }
 
+/* How positions are numbered (tokenizer_set_positions), from --pos, --pos-max, --pos-offset
+ * and --rand-pos; fills in the default --pos-max. */
+static arith_status session_positions(session *s)
+{
+    train_config *cfg = &s->cfg;
+    pos_kind pk = POS_NONE;
+    arith_status st = pos_kind_parse(&pk, cfg->pos);
+    if (st)
+        return st;
+    const bool by_data = pk == POS_ABACUS || pk == POS_COUPLING;
+    bool transformer = strcmp(cfg->model, "transformer") == 0;
+    if ((by_data || cfg->rand_pos || pk == POS_ALIBI || pk == POS_FIRE) && !transformer)
+        return arith_error(ARITH_ERR_ARG, "--pos %s%s is a scheme of --model transformer (got "
+                           "--model %s)", cfg->pos, cfg->rand_pos ? " --rand-pos" : "",
+                           cfg->model);
+    if (by_data && s->task.kind != TASK_ADD && s->task.kind != TASK_MUL)
+        return arith_error(ARITH_ERR_ARG, "--pos %s numbers the digits of add and mul (got "
+                           "--task %s)", cfg->pos, cfg->task);
+    if (cfg->rand_pos && pk != POS_SINUSOIDAL && pk != POS_LEARNED && pk != POS_ROPE)
+        return arith_error(ARITH_ERR_ARG, "--rand-pos draws positions for sinusoidal, learned "
+                           "and rope (got --pos %s)", cfg->pos);
+    if (cfg->pos_max == 0 && (by_data || cfg->rand_pos))
+        cfg->pos_max = 256;
+    if (!by_data && !cfg->rand_pos)
+        return ARITH_OK; /* positions are columns; pos_max (0: the context) sizes the tables */
+    posids_plan plan = {by_data ? (pk == POS_ABACUS ? POSIDS_ABACUS : POSIDS_COUPLING)
+                                : POSIDS_RANDOM,
+                        cfg->pos_max, cfg->pos_offset < 0 ? cfg->pos_max : cfg->pos_offset,
+                        false};
+    return tokenizer_set_positions(&s->tok, plan);
+}
+
 arith_status session_open(session *s, const train_config *cfg, const char *data_dir)
 {
     memset(s, 0, sizeof *s);
@@ -150,6 +182,15 @@ arith_status session_open(session *s, const train_config *cfg, const char *data_
     if (st)
         return st;
     tokenizer_set_answer_width(&s->tok, cfg->answer_width);
+    st = tokenizer_set_format(&s->tok, cfg->reverse, cfg->zero_pad, cfg->index_hints);
+    if (!st && (cfg->reverse || cfg->zero_pad || cfg->index_hints) &&
+        s->task.kind != TASK_ADD && s->task.kind != TASK_MUL)
+        st = arith_error(ARITH_ERR_ARG, "--reverse, --zero-pad and --index-hints format the "
+                         "operands of add and mul (got --task %s)", cfg->task);
+    if (!st)
+        st = session_positions(s);
+    if (st)
+        return st;
 
     if (data_dir) {
         char path[TRAIN_PATH_MAX + 32];
@@ -176,6 +217,7 @@ arith_status session_open(session *s, const train_config *cfg, const char *data_
     s->test_in_train = dataset_count_overlap(&s->train, &s->test);
     st = encoded_build(&s->train_enc, &s->train, &s->tok,
                        cfg->train_csv[0] && !data_dir ? cfg->train_csv : "training set");
+    s->train_enc.plan.train = true; /* random offsets and fresh draws in training only */
     if (!st)
         st = encoded_build(&s->test_enc, &s->test, &s->tok,
                            cfg->test_csv[0] && !data_dir ? cfg->test_csv : "test set");
@@ -377,6 +419,22 @@ static arith_status run_eval(trainer *tr, bool final, eval_result *r)
         r->loss = forced.loss;
         r->seconds += forced.seconds;
     }
+    if (!st) {
+        /* add and mul: the fixed edge cases, scored beside the test set */
+        example_set edges;
+        examples_init(&edges);
+        st = edge_cases_build(s->model, &s->tok, &s->task, &edges);
+        eval_result e;
+        if (!st && edges.count > 0)
+            st = evaluate(s->model, &s->tok, &s->task, &edges, 0, cfg->eval_batch, NULL, NULL,
+                          0, &e);
+        if (!st && edges.count > 0) {
+            r->edge_total = e.total;
+            r->edge_correct = e.correct;
+            r->seconds += e.seconds;
+        }
+        examples_free(&edges);
+    }
     if (st)
         return st;
     double acc = r->total ? (double)r->correct / r->total : 0.0;
@@ -396,12 +454,16 @@ static arith_status run_eval(trainer *tr, bool final, eval_result *r)
         st = checkpoint_save(path, s->model, NULL, cfg, &tr->progress);
     }
     if (tr->metrics) {
-        char extra[96] = "";
+        char extra[160] = "";
         if (!isnan(r->loss))
             snprintf(extra, sizeof extra, ", \"test_loss\": %.6f", r->loss);
         if (!isnan(r->mae))
             snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ", \"mae\": %.6f",
                      r->mae);
+        if (r->edge_total > 0)
+            snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
+                     ", \"edge_correct\": %d, \"edge_total\": %d", r->edge_correct,
+                     r->edge_total);
         fprintf(tr->metrics, "{\"step\": %lld, \"accuracy\": %.6f%s, \"eval_n\": %d, "
                 "\"eval_seconds\": %.3f, \"best\": %s, \"elapsed\": %.3f}\n",
                 tr->progress.step, acc, extra, r->total, r->seconds, best ? "true" : "false",
@@ -486,6 +548,7 @@ arith_status train_run(session *s, const train_callbacks *cb, bool resume, eval_
         }
         int first = (int)(i * cfg->batch);
         int count = n_train - first < cfg->batch ? n_train - first : cfg->batch;
+        b.pos_seed = rng_hash((uint64_t)cfg->seed ^ 0x9051710aULL, (uint64_t)step);
         st = batch_fill_train(&b, &s->train_enc, perm + first, count, s->tok.pad_id);
         if (st)
             break;

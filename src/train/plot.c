@@ -51,7 +51,9 @@ static void svg_printf(svg_buffer *b, const char *fmt, ...)
     for (;;) {
         va_list ap;
         va_start(ap, fmt);
-        int n = vsnprintf(b->text + b->len, b->cap - b->len, fmt, ap);
+        /* an empty buffer has no text yet: NULL + 0 is undefined, so print nothing into it */
+        int n = b->text ? vsnprintf(b->text + b->len, b->cap - b->len, fmt, ap)
+                        : vsnprintf(NULL, 0, fmt, ap);
         va_end(ap);
         if (n < 0) {
             b->failed = true;

@@ -34,6 +34,10 @@ typedef struct {
     char test_csv[TRAIN_PATH_MAX];
     char tokenizer[16];
     bool reverse_answer;
+    bool reverse;              /* add/mul: operands and answer least significant digit first */
+    bool zero_pad;             /* add/mul: operands zero-padded to equal length, answers to the
+                                  longest they can be */
+    bool index_hints;          /* add/mul: a hint token naming each digit's significance */
     int answer_width;          /* right-align answers with spaces to this width (0: off) */
     /* model */
     char model[16];
@@ -45,6 +49,9 @@ typedef struct {
     char norm[8];
     char act[16];
     char pos[16];
+    int pos_max;               /* position ids are < pos_max (0: context) */
+    int pos_offset;            /* abacus, coupling: largest random offset added in training */
+    bool rand_pos;             /* absolute schemes: positions drawn sorted from [0, pos_max) */
     int context;               /* 0: longest prompt + answer of the data */
     int hidden;                /* LSTM hidden size (0: d_model) */
     char head[16];             /* lm or regression */
@@ -67,6 +74,7 @@ typedef struct {
     int steps;                 /* > 0 overrides epochs */
     /* run */
     long long seed;
+    int seeds;                 /* train: run the experiment under this many seeds */
     int threads;               /* 0: all cores */
     int eval_every;            /* steps between evaluations; 0: once per epoch */
     int eval_n;                /* test examples used by evaluations during training; 0: all */
@@ -148,6 +156,9 @@ typedef struct {
                                   error); NAN when not measured */
     double mae;                /* regression: mean absolute error; NAN otherwise */
     double seconds;
+    int edge_total;            /* edge cases (edge_cases_build) scored beside the test set
+                                  during training: 0 when none */
+    int edge_correct;
 } eval_result;
 
 /* Called for the first examples of an evaluation (for showing samples) or for every example
@@ -193,6 +204,84 @@ arith_status predict_answers(model *m, const tokenizer *tok, const char *const *
  * ended may be NULL). beam 1 is predict_answers. */
 arith_status predict_beam(model *m, const tokenizer *tok, const char *const *prompts, int n,
                           int batch_size, int beam, char **answers, float *scores, bool *ended);
+
+/* The fixed edge cases of task add or mul (task_edge_cases, from the task's lengths) that the
+ * tokenizer can encode and the model's context can hold; the others are skipped (the pairs
+ * tokenizer's fixed width, say). Appends nothing for other tasks. */
+arith_status edge_cases_build(const model *m, const tokenizer *tok, const task_config *task,
+                              example_set *set);
+
+/* --------------------------------------------------------------------------- length grids */
+
+/* Exact match per pair of operand lengths (la, lb), both in lo, lo+step, ..., <= hi: per_cell
+ * examples per cell from task_sample_lengths, seeded by (seed, la, lb) alone, so a cell holds
+ * the same prompts whatever the grid around it. A combined grid (runs > 0) holds the mean,
+ * standard deviation, least and greatest accuracy of each cell over several runs' grids. */
+typedef struct {
+    int lo, hi, step;
+    int count;                 /* lengths per axis */
+    int per_cell;
+    long long seed;
+    int *n, *correct;          /* (count*count) cell i*count + j: la = length i, lb = length j;
+                                  NULL in a combined grid */
+    double *accuracy;          /* (count*count) exact match (combined: the mean over runs) */
+    double *acc_std, *acc_min, *acc_max; /* combined grid only (else NULL) */
+    int runs;                  /* 0: one run's grid; else the number of runs combined */
+    double seconds;
+} length_grid;
+
+/* Sets up an empty grid; errors (ARITH_ERR_ARG) name --grid or --grid-step. */
+arith_status grid_init(length_grid *g, int lo, int hi, int step, int per_cell, long long seed);
+void grid_free(length_grid *g);
+/* The operand length of row or column i. */
+static inline int grid_length(const length_grid *g, int i)
+{
+    return g->lo + i * g->step;
+}
+
+/* Progress of grid_evaluate, after each group of cells. */
+typedef void (*grid_progress_fn)(void *ctx, int cells_done, int cells, long long examples_done,
+                                 long long examples, double seconds);
+
+/* Fills the grid by generating every cell's answers with the model (greedy, or beam search
+ * as evaluate_beam counts it): cells of similar lengths are batched together. Before any work,
+ * a cell whose prompts the tokenizer rejects or whose prompt + answer outgrow the model's
+ * context is an error (ARITH_ERR_DATA) naming the lengths, the context and the largest grid
+ * that fits. Tasks add and mul only. */
+arith_status grid_evaluate(model *m, const tokenizer *tok, const task_config *task,
+                           int batch_size, int beam, length_grid *g, grid_progress_fn fn,
+                           void *ctx);
+/* out = the per-cell mean, standard deviation (n - 1), least and greatest accuracy of `count`
+ * grids of one shape. */
+arith_status grid_combine(length_grid *out, const length_grid *grids, int count);
+/* The largest n such that every diagonal cell (n, n) from lo up to n is >= threshold
+ * (*prefix, lo - 1 when the first is not), and the largest n whose own cell is (*any, lo - 1
+ * when none is). */
+void grid_largest_at(const length_grid *g, double threshold, int *prefix, int *any);
+/* CSV (atomically): la,lb,n,correct,accuracy; a combined grid:
+ * la,lb,runs,accuracy,std,min,max (accuracy: the mean). One row per cell. */
+arith_status grid_write_csv(const length_grid *g, const char *path);
+/* An SVG heatmap (atomically): la across, lb up, a colour per accuracy with a 0..1 legend,
+ * the accuracy written in cells large enough, the training lengths train_lo..train_hi (both
+ * operands) outlined, and a title. */
+arith_status grid_write_svg(const length_grid *g, const char *path, const char *title,
+                            int train_lo, int train_hi);
+
+/* ---------------------------------------------------------------------- several seeds */
+
+/* Mean, standard deviation (n - 1 in the denominator; 0 for one value), least and greatest
+ * of x[0..n), with the index of each extreme (the first on ties). */
+typedef struct {
+    int n;
+    double mean, std, min, max;
+    int argmin, argmax;
+} stats_summary;
+void stats_summarize(const double *x, int n, stats_summary *out);
+
+/* The seed runs under a parent directory: subdirectories named seed-S (S a whole number)
+ * that hold a config.json, sorted by S. *dirs (malloc'd paths "parent/seed-S", free each and
+ * the array) and *seeds may be NULL when *count is 0. */
+arith_status seed_runs_find(const char *parent, char ***dirs, long long **seeds, int *count);
 
 /* --------------------------------------------------------------------------- checkpoints */
 

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Length generalization from the command line: the digit formats (--reverse, --zero-pad,
+# --index-hints) and the data-given positions (--pos abacus, coupling; --rand-pos) train,
+# evaluate and answer end to end; combinations that cannot work are refused with the flags
+# named, exit 2, and no run directory left behind.
+# Usage: tests/cli_positions.sh PATH/TO/arith SOURCE_DIR
+set -u
+ARITH=${1:?usage: cli_positions.sh ARITH_BINARY SOURCE_DIR}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK" || exit 1
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+expect() {
+    local code=$1 pattern=$2
+    shift 3
+    local out rc
+    out=$("$@" 2>&1)
+    rc=$?
+    if [ "$rc" -ne "$code" ]; then
+        bad "$* exited $rc, expected $code; output: $(echo "$out" | tail -n 3)"
+    elif [ -n "$pattern" ] && ! grep -qE -- "$pattern" <<<"$out"; then
+        bad "$* output lacks /$pattern/: $(echo "$out" | tail -n 3)"
+    else
+        ok
+    fi
+}
+TINY=(--task add --digits 1..3 --tokenizer char --n 600 --steps 6 --layers 1 --d-model 16
+      --heads 2 --ffn 16 --samples 1 --threads 1 --eval-n 50)
+
+# --- refused combinations: exit 2, flags named, nothing left behind
+expect 2 "--pos coupling numbers the answer's digits by significance.*--reverse" -- "$ARITH" train "${TINY[@]}" --pos coupling --run r1
+expect 2 "--pos abacus numbers the digits of add and mul \(got --task expr\)" -- "$ARITH" train --task expr --tokenizer char --pos abacus --run r2
+expect 2 "formats of the char tokenizer \(got --tokenizer pairs\)" -- "$ARITH" train --task add --tokenizer pairs --reverse --run r3
+expect 2 "--rand-pos draws positions for sinusoidal, learned and rope \(got --pos alibi\)" -- "$ARITH" train "${TINY[@]}" --pos alibi --rand-pos --run r4
+expect 2 "--pos abacus is a scheme of --model transformer \(got --model lstm\)" -- "$ARITH" train "${TINY[@]}" --model lstm --pos abacus --run r5
+expect 2 "format the operands of add and mul \(got --task count\)" -- "$ARITH" train --task count --tokenizer char --zero-pad --run r6
+expect 2 "--pos-offset: -2 is out of range" -- "$ARITH" train "${TINY[@]}" --pos-offset -2 --run r7
+for r in r1 r2 r3 r4 r5 r6 r7; do [ ! -e "$r" ] && ok || bad "refused run $r left a directory"; done
+
+# --- every format with each data-given scheme trains, evaluates and answers
+expect 0 "tokenizer char \(reversed, zero-padded, index hints\).*pos coupling" -- "$ARITH" train "${TINY[@]}" --reverse --zero-pad --index-hints --pos coupling --pos-max 32 --context 200 --run rc
+expect 0 "exact match [01]\.[0-9]+ \([0-9]+/60\)" -- "$ARITH" eval rc
+expect 0 "^[0-9?]+$" -- "$ARITH" predict rc "12+345="
+grep -qE '"pos-max":[[:space:]]*32' rc/config.json && ok || bad "--pos-max is not in the run's config"
+expect 0 "pos abacus" -- "$ARITH" train "${TINY[@]}" --reverse --pos abacus --run ra
+expect 0 "exact match" -- "$ARITH" eval ra --beam 2
+expect 0 "\(random positions\)" -- "$ARITH" train "${TINY[@]}" --pos learned --rand-pos --pos-max 64 --run rr
+expect 0 "exact match" -- "$ARITH" eval rr
+expect 0 "transformer on mul" -- "$ARITH" train --task mul --digits 1..2 --tokenizer char --zero-pad --pos coupling --n 300 --steps 4 --layers 1 --d-model 16 --heads 2 --ffn 16 --samples 1 --threads 1 --run rm
+expect 0 "^[0-9?]+$" -- "$ARITH" predict rm "12*34="
+# a prompt the format cannot read is an error naming it
+expect 1 "is not of the form a\+b= or a\*b=" -- "$ARITH" predict rc "1+2+3="
+# a prompt longer than the ids the table has is refused, not read past its end
+expect 1 "position id 32 is outside the model's 0\.\.31 \(--pos-max\)" -- "$ARITH" predict rc "123456789012345678901234567890123+1="
+
+echo "cli_positions: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
