@@ -1,5 +1,6 @@
 /* The decoder-only transformer: token embedding (scaled by sqrt(d_model), as seed 001),
- * positions (none, sinusoidal, learned, or RoPE on queries and keys), L blocks of causal
+ * positions (none; sinusoidal, learned, Abacus or coupling tables added at the batch's ids; RoPE
+ * on queries and keys; ALiBi or FIRE biases on the attention scores), L blocks of causal
  * multi-head attention and a feed-forward network with pre- or post-layer-norm, a final layer
  * norm and an untied output layer. Forward and backward are explicit, layer by layer; all
  * activations live in one workspace sized by reserve(), so the training step never allocates.
