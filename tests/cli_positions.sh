@@ -44,6 +44,10 @@ for r in r1 r2 r3 r4 r5 r6 r7; do [ ! -e "$r" ] && ok || bad "refused run $r lef
 expect 0 "tokenizer char \(reversed, zero-padded, index hints\).*pos coupling" -- "$ARITH" train "${TINY[@]}" --reverse --zero-pad --index-hints --pos coupling --pos-max 32 --context 200 --run rc
 expect 0 "exact match [01]\.[0-9]+ \([0-9]+/60\)" -- "$ARITH" eval rc
 expect 0 "^[0-9?]+$" -- "$ARITH" predict rc "12+345="
+# grids and edge cases encode their problems in the run's format too
+expect 0 "largest length at >= 0.99" -- "$ARITH" eval rc --grid 1..4 --grid-n 5
+[ "$(wc -l <rc/grid-1-4.csv)" -eq 17 ] && ok || bad "grid-1-4.csv of a formatted run is not 17 lines"
+expect 0 "edge cases: [0-9]+/1[0-9] exact" -- "$ARITH" eval rc
 grep -qE '"pos-max":[[:space:]]*32' rc/config.json && ok || bad "--pos-max is not in the run's config"
 expect 0 "pos abacus" -- "$ARITH" train "${TINY[@]}" --reverse --pos abacus --run ra
 expect 0 "exact match" -- "$ARITH" eval ra --beam 2

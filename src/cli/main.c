@@ -1297,17 +1297,25 @@ static int eval_seeds(const char *parent, const eval_flags *f, char **dirs,
             printf("  n=%-5d %.4f ± %.4f (%.4f..%.4f)\n", grid_length(g, i), g->accuracy[c],
                    g->acc_std[c], g->acc_min[c], g->acc_max[c]);
         }
+        /* per seed, "none" where not even the grid's first length reaches 0.99 (a mean over
+         * seeds would have to give "none" a number) */
+        printf("largest length at >= 0.99 per seed:");
+        int reached = 0;
         for (int k = 0; k < count; k++) {
             int prefix, any;
             grid_largest_at(&o[k].grid, 0.99, &prefix, &any);
-            x[k] = prefix;
+            if (prefix >= g->lo)
+                x[reached++] = prefix;
+            prefix >= g->lo ? printf(" %d", prefix) : printf(" none");
         }
-        stats_summary sa;
-        stats_summarize(x, count, &sa);
+        if (reached == count) {
+            stats_summary sa;
+            stats_summarize(x, count, &sa);
+            printf(" (mean %.1f ± %.1f)", sa.mean, sa.std);
+        }
         int prefix, any;
         grid_largest_at(g, 0.99, &prefix, &any);
-        printf("largest length at >= 0.99 per seed: mean %.1f ± %.1f (%.0f..%.0f); of the mean "
-               "grid: ", sa.mean, sa.std, sa.min, sa.max);
+        printf("; of the mean grid: ");
         if (prefix < g->lo)
             printf("none\n");
         else

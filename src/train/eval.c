@@ -428,9 +428,9 @@ arith_status edge_cases_build(const model *m, const tokenizer *tok, const task_c
         st = arith_error(ARITH_ERR_MEMORY, "out of memory building edge cases");
     int max_answer = 0;
     for (int i = 0; i < all.count && !st; i++) {
-        int np = 0, na = 0;
-        if (tok_encode_prompt(tok, all.items[i].prompt, ids, cap, &np) != ARITH_OK ||
-            tok_encode_answer(tok, all.items[i].answer, ids, cap, &na) != ARITH_OK)
+        int np = 0, na = 0, width = 0;
+        if (tok_encode_example(tok, all.items[i].prompt, all.items[i].answer, ids, NULL, NULL,
+                               cap, &np, &na, &width) != ARITH_OK)
             continue;
         /* a sequence of prompt + answer (EOS not read back) within the context */
         if (has_context_limit(m) && np + na - 1 > m->cfg.context)

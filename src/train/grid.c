@@ -133,11 +133,10 @@ arith_status grid_evaluate(model *m, const tokenizer *tok, const task_config *ta
             for (int k = 0; k < per && !st; k++) {
                 st = task_sample_lengths(task, &rng, la, lb, prompt, prompt_cap, answer,
                                          answer_cap);
-                int np = 0, na = 0;
+                int np = 0, na = 0, width = 0;
                 if (!st)
-                    st = tok_encode_prompt(tok, prompt, ids, ids_cap, &np);
-                if (!st)
-                    st = tok_encode_answer(tok, answer, ids, ids_cap, &na);
+                    st = tok_encode_example(tok, prompt, answer, ids, NULL, NULL, ids_cap, &np,
+                                            &na, &width);
                 if (st) {
                     arith_error_wrap(st, "--grid %d..%d: operands of %d and %d digits: ", g->lo,
                                      g->hi, la, lb);
