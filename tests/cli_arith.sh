@@ -9,27 +9,7 @@ SRC=${2:?usage: cli_arith.sh ARITH_BINARY SOURCE_DIR}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK" || exit 1
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-
-# expect CODE PATTERN -- command...: exit code and a stderr+stdout pattern
-expect() {
-    local code=$1 pattern=$2
-    shift 3
-    local out rc
-    out=$("$@" 2>&1)
-    rc=$?
-    if [ "$rc" -ne "$code" ]; then
-        bad "$* exited $rc, expected $code; output: $(echo "$out" | tail -n 3)"
-    elif [ -n "$pattern" ] && ! grep -qE -- "$pattern" <<<"$out"; then
-        bad "$* output lacks /$pattern/: $(echo "$out" | tail -n 3)"
-    else
-        ok
-    fi
-}
+. "$SRC/tests/expect.sh"
 
 SMALL=(--digits 2 --n 2000 --layers 1 --d-model 32 --heads 4 --ffn 32 --batch 32
        --eval-n 100 --samples 1 --threads 2)

@@ -6,27 +6,11 @@
 # Usage: tests/cli_positions.sh PATH/TO/arith SOURCE_DIR
 set -u
 ARITH=${1:?usage: cli_positions.sh ARITH_BINARY SOURCE_DIR}
+SRC=${2:?usage: cli_positions.sh ARITH_BINARY SOURCE_DIR}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK" || exit 1
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-expect() {
-    local code=$1 pattern=$2
-    shift 3
-    local out rc
-    out=$("$@" 2>&1)
-    rc=$?
-    if [ "$rc" -ne "$code" ]; then
-        bad "$* exited $rc, expected $code; output: $(echo "$out" | tail -n 3)"
-    elif [ -n "$pattern" ] && ! grep -qE -- "$pattern" <<<"$out"; then
-        bad "$* output lacks /$pattern/: $(echo "$out" | tail -n 3)"
-    else
-        ok
-    fi
-}
+. "$SRC/tests/expect.sh"
 TINY=(--task add --digits 1..3 --tokenizer char --n 600 --steps 6 --layers 1 --d-model 16
       --heads 2 --ffn 16 --samples 1 --threads 1 --eval-n 50)
 

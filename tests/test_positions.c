@@ -23,6 +23,20 @@ static void describe(const tokenizer *tok, const char *prompt, const char *answe
     *n = np + na;
 }
 
+/* n random sums with operands of 1..digits digits, drawn from seed, into a fresh set. */
+static void sample_sums(example_set *set, int digits, int n, uint64_t seed)
+{
+    examples_init(set);
+    task_config task = {.kind = TASK_ADD, .digits = digits, .digits_min = 1};
+    rng_state rng;
+    rng_seed(&rng, seed);
+    for (int i = 0; i < n; i++) {
+        char prompt[64], answer[64];
+        CHECK_OK(task_sample(&task, &rng, prompt, sizeof prompt, answer, sizeof answer));
+        CHECK_OK(examples_push(set, prompt, answer));
+    }
+}
+
 static void make(tokenizer *tok, bool reverse, bool pad, bool hints)
 {
     CHECK_OK(tokenizer_init(tok, TOK_CHAR, 0, false));
@@ -155,15 +169,7 @@ static void check_train_matches_generation(bool reverse, bool pad, bool hints, p
     posids_plan plan = {kind, 256, 0, false};
     CHECK_OK(tokenizer_set_positions(&tok, plan));
     example_set set;
-    examples_init(&set);
-    task_config task = {.kind = TASK_ADD, .digits = 9, .digits_min = 1};
-    rng_state rng;
-    rng_seed(&rng, 5);
-    for (int i = 0; i < 40; i++) {
-        char prompt[64], answer[64];
-        CHECK_OK(task_sample(&task, &rng, prompt, sizeof prompt, answer, sizeof answer));
-        CHECK_OK(examples_push(&set, prompt, answer));
-    }
+    sample_sums(&set, 9, 40, 5);
     encoded_set enc;
     CHECK_OK(encoded_build(&enc, &set, &tok, "test"));
     batch tb, pb;
@@ -315,15 +321,7 @@ static void test_tables(void)
     posids_plan plan = {POSIDS_COUPLING, 40, 30, false};
     CHECK_OK(tokenizer_set_positions(&tok, plan));
     example_set set;
-    examples_init(&set);
-    task_config task = {.kind = TASK_ADD, .digits = 6, .digits_min = 1};
-    rng_state rng;
-    rng_seed(&rng, 3);
-    for (int i = 0; i < 6; i++) {
-        char prompt[64], answer[64];
-        CHECK_OK(task_sample(&task, &rng, prompt, sizeof prompt, answer, sizeof answer));
-        CHECK_OK(examples_push(&set, prompt, answer));
-    }
+    sample_sums(&set, 6, 6, 3);
     encoded_set enc;
     CHECK_OK(encoded_build(&enc, &set, &tok, "test"));
     enc.plan.train = true;
@@ -373,17 +371,9 @@ static void check_decode(bool reverse, bool pad, bool hints, posids_kind kind, p
     make(&tok, reverse, pad, hints);
     posids_plan plan = {kind, 48, 0, false};
     CHECK_OK(tokenizer_set_positions(&tok, plan));
-    example_set set;
-    examples_init(&set);
-    task_config task = {.kind = TASK_ADD, .digits = 5, .digits_min = 1};
-    rng_state rng;
-    rng_seed(&rng, 21);
     enum { N = 5 };
-    for (int i = 0; i < N; i++) {
-        char prompt[64], answer[64];
-        CHECK_OK(task_sample(&task, &rng, prompt, sizeof prompt, answer, sizeof answer));
-        CHECK_OK(examples_push(&set, prompt, answer));
-    }
+    example_set set;
+    sample_sums(&set, 5, N, 21);
     encoded_set enc;
     CHECK_OK(encoded_build(&enc, &set, &tok, "test"));
     model *m = make_model(pos, tok.vocab_size, 48, 4);

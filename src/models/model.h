@@ -144,6 +144,13 @@ static inline arith_status model_reserve(model *m, int B, int T)
     return m->ops->reserve(m, B, T);
 }
 
+/* Whether m's sequences are bounded by cfg.context (the transformers: their positions and
+ * cache); recurrent models read any length. */
+static inline bool model_has_context_limit(const model *m)
+{
+    return m->cfg.kind == MODEL_TRANSFORMER || m->cfg.kind == MODEL_GPT2;
+}
+
 /* Whether m can decode incrementally (and so run beam search): an lm head and decode ops. */
 static inline bool model_can_decode(const model *m)
 {

@@ -128,11 +128,6 @@ static void score_answer(void *ctx, int index, int K, char *const *texts, const 
 }
 
 /* Only the transformers have a context limit; recurrent models run any length. */
-static bool has_context_limit(const model *m)
-{
-    return m->cfg.kind == MODEL_TRANSFORMER || m->cfg.kind == MODEL_GPT2;
-}
-
 arith_status beam_check(const model *m, int beam)
 {
     if (beam < 1)
@@ -302,7 +297,7 @@ arith_status evaluate_beam(model *m, const tokenizer *tok, const task_config *ta
         return st;
     /* one token more than the longest answer, so an answer that runs on is caught */
     int max_new = enc.max_answer + 1;
-    if (has_context_limit(m) && enc.max_prompt + max_new - 1 > m->cfg.context)
+    if (model_has_context_limit(m) && enc.max_prompt + max_new - 1 > m->cfg.context)
         max_new = m->cfg.context - enc.max_prompt + 1;
     if (max_new < enc.max_answer) {
         st = arith_error(ARITH_ERR_DATA,
@@ -393,7 +388,7 @@ arith_status predict_beam(model *m, const tokenizer *tok, const char *const *pro
         return st;
     }
     /* recurrent models: answers as long as the longest sequence trained on */
-    int max_new = has_context_limit(m) ? m->cfg.context - enc.max_prompt + 1 : m->cfg.context;
+    int max_new = model_has_context_limit(m) ? m->cfg.context - enc.max_prompt + 1 : m->cfg.context;
     if (max_new < 1) {
         st = arith_error(ARITH_ERR_DATA,
                          "a prompt of %d tokens leaves no room in the model's context of %d",
@@ -433,7 +428,7 @@ arith_status edge_cases_build(const model *m, const tokenizer *tok, const task_c
                                cap, &np, &na, &width) != ARITH_OK)
             continue;
         /* a sequence of prompt + answer (EOS not read back) within the context */
-        if (has_context_limit(m) && np + na - 1 > m->cfg.context)
+        if (model_has_context_limit(m) && np + na - 1 > m->cfg.context)
             continue;
         ok[i] = true;
         prompt_len[i] = np;
@@ -444,7 +439,7 @@ arith_status edge_cases_build(const model *m, const tokenizer *tok, const task_c
     /* generation runs to the longest answer for every prompt: drop prompts that leave too
      * little room for it (dropping them only shortens the longest answer) */
     for (int i = 0; i < all.count && !st; i++)
-        if (ok[i] && (!has_context_limit(m) || prompt_len[i] + max_answer - 1 <= m->cfg.context))
+        if (ok[i] && (!model_has_context_limit(m) || prompt_len[i] + max_answer - 1 <= m->cfg.context))
             st = examples_push(set, all.items[i].prompt, all.items[i].answer);
     if (!st)
         arith_error_clear(); /* the tokenizer's messages for the cases skipped */

@@ -61,11 +61,6 @@ void grid_free(length_grid *g)
 
 /* ----------------------------------------------------------------------------- evaluate */
 
-static bool has_context_limit(const model *m)
-{
-    return m->cfg.kind == MODEL_TRANSFORMER || m->cfg.kind == MODEL_GPT2;
-}
-
 typedef struct {
     int cell;                  /* i * count + j */
     int max_prompt, max_answer; /* tokens (answer: with EOS) */
@@ -158,7 +153,7 @@ arith_status grid_evaluate(model *m, const tokenizer *tok, const task_config *ta
             }
         }
     }
-    if (!st && has_context_limit(m)) {
+    if (!st && model_has_context_limit(m)) {
         const int context = m->cfg.context;
         int fits = g->lo - 1; /* the largest grid length whose (n, n) cell fits */
         for (int i = 0; i < C; i++) {
@@ -217,7 +212,7 @@ arith_status grid_evaluate(model *m, const tokenizer *tok, const task_config *ta
             const cell_info *ci = &order[done_cells];
             int p = ci->max_prompt > gp ? ci->max_prompt : gp;
             int a = ci->max_answer > ga ? ci->max_answer : ga;
-            if (count > 0 && has_context_limit(m) && p + a - 1 > m->cfg.context)
+            if (count > 0 && model_has_context_limit(m) && p + a - 1 > m->cfg.context)
                 break;
             gp = p;
             ga = a;
