@@ -1,10 +1,11 @@
-/* io/file: whole-file reads, and atomic writes (temporary file, fsync, rename) so that a crash
- * or a full disk never leaves a half-written file under the final name. */
+/* io/file: whole-file reads, text buffers, and atomic writes (temporary file, fsync, rename)
+ * so that a crash or a full disk never leaves a half-written file under the final name. */
 #define _POSIX_C_SOURCE 200809L
 #include "io/io.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,4 +147,42 @@ arith_status io_write_file_atomic(const char *path, const void *data, size_t siz
     free(tmp);
     sync_parent_dir(path);
     return ARITH_OK;
+}
+
+void text_printf(text_buffer *b, const char *fmt, ...)
+{
+    while (!b->failed) {
+        va_list ap;
+        va_start(ap, fmt);
+        /* an empty buffer has no text yet: NULL + 0 is undefined, so measure only */
+        int n = vsnprintf(b->text ? b->text + b->len : NULL, b->text ? b->cap - b->len : 0, fmt,
+                          ap);
+        va_end(ap);
+        if (n < 0) {
+            b->failed = true;
+            return;
+        }
+        if (b->text && (size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = (b->cap + (size_t)n + 1) * 2;
+        char *grown = realloc(b->text, cap);
+        if (!grown) {
+            b->failed = true;
+            return;
+        }
+        b->text = grown;
+        b->cap = cap;
+    }
+}
+
+arith_status text_write_atomic(text_buffer *b, const char *path)
+{
+    arith_status st = b->failed ? arith_error(ARITH_ERR_MEMORY, "%s: out of memory", path)
+                                : io_write_file_atomic(path, b->text, b->len);
+    free(b->text);
+    b->text = NULL;
+    b->len = b->cap = 0;
+    return st;
 }

@@ -4,6 +4,7 @@
 #ifndef ARITH_IO_H
 #define ARITH_IO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,18 @@ arith_status io_read_file(const char *path, char **data, size_t *size);
 /* Writes data to path atomically: path.tmp.<pid> is written, flushed, fsynced, then renamed
  * over path. On any failure the temporary file is removed and path is untouched. */
 arith_status io_write_file_atomic(const char *path, const void *data, size_t size);
+
+/* A text built by printf pieces, then written atomically (CSV, SVG). Start it as {0}; a failed
+ * allocation marks it failed and later pieces are dropped. */
+typedef struct {
+    char *text;
+    size_t len, cap;
+    bool failed;
+} text_buffer;
+void text_printf(text_buffer *b, const char *fmt, ...) ARITH_PRINTF(2, 3);
+/* Writes the text to path atomically (io_write_file_atomic) and frees it; a failed buffer is
+ * ARITH_ERR_MEMORY naming the path. */
+arith_status text_write_atomic(text_buffer *b, const char *path);
 
 /* ---------------------------------------------------------------------------- safetensors */
 /* Format: u64 little-endian header length N, N bytes of JSON header

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "nn/fastmath.h"
 #include "nn/nn.h"
 
 #if defined(__SSE2__)
@@ -59,41 +60,13 @@ static inline const float *bias_row(const att_bias_item *bi, int t)
     return bi->table + (size_t)bi->pos[t] * bi->P;
 }
 
-/* e^x for x <= 0 (the softmax's x - max), in plain float and integer operations that
- * vectorize (libm's expf is a call per element, a large part of the forward's time).
- * Cephes' expf: x = n ln2 + r with |r| <= ln2/2, e^r by a polynomial, 2^n written into the
- * exponent bits. Within 1 ulp of e^x down to -87; below that it gives e^-87 instead of a
- * denormal or 0, which is nothing next to the row's largest term (1). NaN stays NaN.
- * exp_softmax4 below does the same operations on four lanes: every path gets the same bits. */
+/* e^x for x <= 0 (the softmax's x - max): fastmath.h's fast_exp (Cephes' expf in operations
+ * that vectorize; within 1 ulp down to -87, e^-87 below, NaN stays NaN), whose clamp at +88
+ * never acts here. exp_softmax4 below does the same operations on four lanes: every path gets
+ * the same bits. */
 ATT_INLINE float exp_softmax(float x)
 {
-    /* x < -87 (down to -inf, not NaN) -> -87, with a mask rather than a branch so that the
-     * loop vectorizes; 0xC2AE0000 is -87.0f and negative floats order by their bits */
-    uint32_t xb;
-    memcpy(&xb, &x, sizeof xb);
-    const uint32_t low = 0u - (uint32_t)(xb - 0xC2AE0001u < 0xFF800000u - 0xC2AE0000u);
-    xb = (xb & ~low) | (0xC2AE0000u & low);
-    memcpy(&x, &xb, sizeof x);
-    /* n = round(x / ln2): adding 1.5 * 2^23 leaves the rounded integer in the low bits */
-    const float magic = 0x1.8p23f;
-    const float t = x * 1.44269504088896341f + magic;
-    const float n = t - magic;
-    /* r = x - n ln2, ln2 split in two so that n * ln2_hi is exact */
-    const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    const float y = p * (r * r) + r + 1.0f;
-    /* 2^n: the low bits of t hold n + 2^22; n + 127 goes into the exponent field */
-    uint32_t bits;
-    memcpy(&bits, &t, sizeof bits);
-    bits = (bits - 0x4B400000u + 127u) << 23;
-    float pow2n;
-    memcpy(&pow2n, &bits, sizeof pow2n);
-    return y * pow2n;
+    return fast_exp(x);
 }
 
 /* Dot product of two hd-vectors, summed in index order. */

@@ -304,66 +304,23 @@ void grid_largest_at(const length_grid *g, double threshold, int *prefix, int *a
 
 /* ------------------------------------------------------------------------------- writing */
 
-/* A growing text buffer. */
-typedef struct {
-    char *text;
-    size_t len, cap;
-    bool failed;
-} text_buffer;
-
-static void put(text_buffer *b, const char *fmt, ...) ARITH_PRINTF(2, 3);
-static void put(text_buffer *b, const char *fmt, ...)
-{
-    while (!b->failed) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->text ? b->text + b->len : NULL, b->text ? b->cap - b->len : 0, fmt,
-                          ap);
-        va_end(ap);
-        if (n < 0) {
-            b->failed = true;
-            return;
-        }
-        if (b->text && (size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = (b->cap + (size_t)n + 1) * 2;
-        char *grown = realloc(b->text, cap);
-        if (!grown) {
-            b->failed = true;
-            return;
-        }
-        b->text = grown;
-        b->cap = cap;
-    }
-}
-
-static arith_status write_buffer(text_buffer *b, const char *path)
-{
-    arith_status st = b->failed ? arith_error(ARITH_ERR_MEMORY, "%s: out of memory", path)
-                                : io_write_file_atomic(path, b->text, b->len);
-    free(b->text);
-    return st;
-}
-
 arith_status grid_write_csv(const length_grid *g, const char *path)
 {
     text_buffer b = {0};
-    put(&b, g->runs ? "la,lb,runs,accuracy,std,min,max\n" : "la,lb,n,correct,accuracy\n");
+    text_printf(&b, g->runs ? "la,lb,runs,accuracy,std,min,max\n" : "la,lb,n,correct,accuracy\n");
     for (int i = 0; i < g->count; i++) {
         for (int j = 0; j < g->count; j++) {
             size_t c = (size_t)i * g->count + j;
             int la = grid_length(g, i), lb = grid_length(g, j);
             if (g->runs)
-                put(&b, "%d,%d,%d,%.6f,%.6f,%.6f,%.6f\n", la, lb, g->runs, g->accuracy[c],
+                text_printf(&b, "%d,%d,%d,%.6f,%.6f,%.6f,%.6f\n", la, lb, g->runs, g->accuracy[c],
                     g->acc_std[c], g->acc_min[c], g->acc_max[c]);
             else
-                put(&b, "%d,%d,%d,%d,%.6f\n", la, lb, g->n[c], g->correct[c],
+                text_printf(&b, "%d,%d,%d,%d,%.6f\n", la, lb, g->n[c], g->correct[c],
                     g->n[c] ? g->accuracy[c] : 0.0);
         }
     }
-    return write_buffer(&b, path);
+    return text_write_atomic(&b, path);
 }
 
 /* viridis at five stops, interpolated in RGB */
@@ -390,11 +347,11 @@ static void put_escaped(text_buffer *b, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '&': put(b, "&amp;"); break;
-        case '<': put(b, "&lt;"); break;
-        case '>': put(b, "&gt;"); break;
-        case '"': put(b, "&quot;"); break;
-        default: put(b, "%c", *s); break;
+        case '&': text_printf(b, "&amp;"); break;
+        case '<': text_printf(b, "&lt;"); break;
+        case '>': text_printf(b, "&gt;"); break;
+        case '"': text_printf(b, "&quot;"); break;
+        default: text_printf(b, "%c", *s); break;
         }
     }
 }
@@ -443,33 +400,33 @@ arith_status grid_write_svg(const length_grid *g, const char *path, const char *
     if (height < top + sh + 80)
         height = top + sh + 80;
     text_buffer b = {0};
-    put(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+    text_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
         "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n", width, height,
         width, height);
-    put(&b, "<defs><linearGradient id=\"scale\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">");
+    text_printf(&b, "<defs><linearGradient id=\"scale\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">");
     for (int k = 0; k <= 4; k++) {
         char col[8];
         colour_of(k / 4.0, col);
-        put(&b, "<stop offset=\"%d%%\" stop-color=\"%s\"/>", k * 25, col);
+        text_printf(&b, "<stop offset=\"%d%%\" stop-color=\"%s\"/>", k * 25, col);
     }
-    put(&b, "</linearGradient></defs>\n");
-    put(&b, "<rect class=\"background\" x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" "
+    text_printf(&b, "</linearGradient></defs>\n");
+    text_printf(&b, "<rect class=\"background\" x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" "
         "fill=\"white\"/>\n", width, height);
     for (int k = 0; k < lines; k++) {
         char part[1024];
         snprintf(part, sizeof part, "%.*s", line_len[k] < 1023 ? line_len[k] : 1023,
                  line_at[k]);
-        put(&b, "<text class=\"title\" x=\"20\" y=\"%d\" font-size=\"14\" "
+        text_printf(&b, "<text class=\"title\" x=\"20\" y=\"%d\" font-size=\"14\" "
             "font-weight=\"bold\">", 22 + 18 * k);
         put_escaped(&b, part);
-        put(&b, "</text>\n");
+        text_printf(&b, "</text>\n");
     }
     if (g->runs)
-        put(&b, "<text x=\"20\" y=\"%d\" fill=\"#444\">mean exact match over %d runs, %d "
+        text_printf(&b, "<text x=\"20\" y=\"%d\" fill=\"#444\">mean exact match over %d runs, %d "
             "examples per cell and run (seed %lld)</text>\n", head + 20, g->runs, g->per_cell,
             g->seed);
     else
-        put(&b, "<text x=\"20\" y=\"%d\" fill=\"#444\">exact match per cell, %d examples "
+        text_printf(&b, "<text x=\"20\" y=\"%d\" fill=\"#444\">exact match per cell, %d examples "
             "each (seed %lld)</text>\n", head + 20, g->per_cell, g->seed);
     /* cells: la across (left to right), lb up (bottom to top) */
     const bool labels = cs >= 28;
@@ -480,16 +437,16 @@ arith_status grid_write_svg(const length_grid *g, const char *path, const char *
             char col[8];
             colour_of(v, col);
             int x = left + i * cs, y = top + (C - 1 - j) * cs;
-            put(&b, "<rect class=\"cell\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
+            text_printf(&b, "<rect class=\"cell\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
                 "fill=\"%s\"><title>la %d, lb %d: %.4f", x, y, cs, cs, col, grid_length(g, i),
                 grid_length(g, j), v);
             if (!g->runs)
-                put(&b, " (%d/%d)", g->correct[c], g->n[c]);
+                text_printf(&b, " (%d/%d)", g->correct[c], g->n[c]);
             else
-                put(&b, " (std %.4f, %.4f..%.4f)", g->acc_std[c], g->acc_min[c], g->acc_max[c]);
-            put(&b, "</title></rect>\n");
+                text_printf(&b, " (std %.4f, %.4f..%.4f)", g->acc_std[c], g->acc_min[c], g->acc_max[c]);
+            text_printf(&b, "</title></rect>\n");
             if (labels && !isnan(v))
-                put(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"%d\" "
+                text_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"%d\" "
                     "fill=\"%s\">%.2f</text>\n", x + cs / 2.0, y + cs / 2.0 + cs * 0.12,
                     cs / 3 < 13 ? cs / 3 : 13, v > 0.6 ? "black" : "white", v);
         }
@@ -498,16 +455,16 @@ arith_status grid_write_svg(const length_grid *g, const char *path, const char *
     int every = (26 + cs - 1) / cs;
     for (int i = 0; i < C; i += every) {
         double cx = left + i * cs + cs / 2.0, cy = top + (C - 1 - i) * cs + cs / 2.0;
-        put(&b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%d</text>\n", cx,
+        text_printf(&b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%d</text>\n", cx,
             top + plot + 16, grid_length(g, i));
-        put(&b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%d</text>\n", left - 6, cy + 4,
+        text_printf(&b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%d</text>\n", left - 6, cy + 4,
             grid_length(g, i));
     }
-    put(&b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">la: digits of the first "
+    text_printf(&b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">la: digits of the first "
         "operand</text>\n", left + plot / 2.0, top + plot + 38);
-    put(&b, "<text transform=\"translate(%d %.1f) rotate(-90)\" text-anchor=\"middle\">lb: "
+    text_printf(&b, "<text transform=\"translate(%d %.1f) rotate(-90)\" text-anchor=\"middle\">lb: "
         "digits of the second operand</text>\n", left - 46, top + plot / 2.0);
-    put(&b, "<rect class=\"frame\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
+    text_printf(&b, "<rect class=\"frame\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
         "stroke=\"#333\"/>\n", left, top, plot, plot);
     /* the training lengths: around the cells whose lengths lie in train_lo..train_hi */
     int e0 = C, e1 = 0;
@@ -522,28 +479,28 @@ arith_status grid_write_svg(const length_grid *g, const char *path, const char *
     if (inside) {
         double x0 = left + e0 * cs, x1 = left + e1 * cs;
         double y0 = top + (double)(C - e1) * cs, y1 = top + (double)(C - e0) * cs;
-        put(&b, "<rect class=\"train-region\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+        text_printf(&b, "<rect class=\"train-region\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
             "height=\"%.1f\" fill=\"none\" stroke=\"#ff2d55\" stroke-width=\"3\"/>\n", x0, y0,
             x1 - x0, y1 - y0);
     }
     /* legend: the colour scale, then the outline */
     const int lx = left + plot + 30, ly = top;
-    put(&b, "<rect class=\"legend\" x=\"%d\" y=\"%d\" width=\"16\" height=\"%d\" "
+    text_printf(&b, "<rect class=\"legend\" x=\"%d\" y=\"%d\" width=\"16\" height=\"%d\" "
         "fill=\"url(#scale)\" stroke=\"#333\"/>\n", lx, ly, sh);
     for (int k = 0; k <= 4; k++)
-        put(&b, "<text x=\"%d\" y=\"%.1f\">%.2f</text>\n", lx + 22, ly + sh - k * sh / 4.0 + 4,
+        text_printf(&b, "<text x=\"%d\" y=\"%.1f\">%.2f</text>\n", lx + 22, ly + sh - k * sh / 4.0 + 4,
             k / 4.0);
-    put(&b, "<text x=\"%d\" y=\"%d\">exact match</text>\n", lx - 4, ly + sh + 20);
+    text_printf(&b, "<text x=\"%d\" y=\"%d\">exact match</text>\n", lx - 4, ly + sh + 20);
     if (inside) {
-        put(&b, "<rect class=\"legend-train\" x=\"%d\" y=\"%d\" width=\"16\" height=\"12\" "
+        text_printf(&b, "<rect class=\"legend-train\" x=\"%d\" y=\"%d\" width=\"16\" height=\"12\" "
             "fill=\"none\" stroke=\"#ff2d55\" stroke-width=\"3\"/>\n", lx, ly + sh + 34);
-        put(&b, "<text x=\"%d\" y=\"%d\">trained: %d..%d</text>\n", lx + 22, ly + sh + 45,
+        text_printf(&b, "<text x=\"%d\" y=\"%d\">trained: %d..%d</text>\n", lx + 22, ly + sh + 45,
             train_lo, train_hi);
     } else {
-        put(&b, "<text x=\"%d\" y=\"%d\">trained: %d..%d</text>\n", lx, ly + sh + 45, train_lo,
+        text_printf(&b, "<text x=\"%d\" y=\"%d\">trained: %d..%d</text>\n", lx, ly + sh + 45, train_lo,
             train_hi);
-        put(&b, "<text x=\"%d\" y=\"%d\">(outside the grid)</text>\n", lx, ly + sh + 60);
+        text_printf(&b, "<text x=\"%d\" y=\"%d\">(outside the grid)</text>\n", lx, ly + sh + 60);
     }
-    put(&b, "</svg>\n");
-    return write_buffer(&b, path);
+    text_printf(&b, "</svg>\n");
+    return text_write_atomic(&b, path);
 }

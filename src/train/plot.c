@@ -37,54 +37,17 @@ static arith_status series_push(series *s, double x, double y)
 }
 
 /* A growing text buffer for the SVG. */
-typedef struct {
-    char *text;
-    size_t len, cap;
-    bool failed;
-} svg_buffer;
-
-static void svg_printf(svg_buffer *b, const char *fmt, ...) ARITH_PRINTF(2, 3);
-static void svg_printf(svg_buffer *b, const char *fmt, ...)
-{
-    if (b->failed)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        /* an empty buffer has no text yet: NULL + 0 is undefined, so print nothing into it */
-        int n = b->text ? vsnprintf(b->text + b->len, b->cap - b->len, fmt, ap)
-                        : vsnprintf(NULL, 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->failed = true;
-            return;
-        }
-        if ((size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = (b->cap + (size_t)n + 1) * 2;
-        char *grown = realloc(b->text, cap);
-        if (!grown) {
-            b->failed = true;
-            return;
-        }
-        b->text = grown;
-        b->cap = cap;
-    }
-}
-
 enum { WIDTH = 720, HEIGHT = 310, LEFT = 70, RIGHT = 20, TOP = 55, BOTTOM = 45 };
 
 /* One panel: a polyline of (x, y) in a box at horizontal offset ox; log_y plots log10(y). */
-static void draw_panel(svg_buffer *b, int ox, const series *s, double x_max, bool log_y,
+static void draw_panel(text_buffer *b, int ox, const series *s, double x_max, bool log_y,
                        double y_lo, double y_hi, const char *title, const char *color,
                        bool points)
 {
     const int w = WIDTH / 2 - LEFT - RIGHT, h = HEIGHT - TOP - BOTTOM;
-    svg_printf(b, "<g transform=\"translate(%d,%d)\">\n", ox + LEFT, TOP);
-    svg_printf(b, "<rect width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#888\"/>\n", w, h);
-    svg_printf(b, "<text x=\"%d\" y=\"-12\" text-anchor=\"middle\" font-size=\"14\">%s</text>\n",
+    text_printf(b, "<g transform=\"translate(%d,%d)\">\n", ox + LEFT, TOP);
+    text_printf(b, "<rect width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#888\"/>\n", w, h);
+    text_printf(b, "<text x=\"%d\" y=\"-12\" text-anchor=\"middle\" font-size=\"14\">%s</text>\n",
                w / 2, title);
     /* y ticks: every decade on a log scale (up to 8), quarters on a linear one */
     int ticks = log_y ? (int)lround(y_hi - y_lo) : 4;
@@ -93,36 +56,36 @@ static void draw_panel(svg_buffer *b, int ox, const series *s, double x_max, boo
     for (int i = 0; i <= ticks; i++) {
         double v = y_lo + (y_hi - y_lo) * i / ticks;
         int py = h - (int)lround(h * (double)i / ticks);
-        svg_printf(b, "<line x1=\"-4\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"#ddd\"/>\n", w, py,
+        text_printf(b, "<line x1=\"-4\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"#ddd\"/>\n", w, py,
                    py);
-        svg_printf(b, "<text x=\"-8\" y=\"%d\" text-anchor=\"end\" font-size=\"11\">%.3g</text>\n",
+        text_printf(b, "<text x=\"-8\" y=\"%d\" text-anchor=\"end\" font-size=\"11\">%.3g</text>\n",
                    py + 4, log_y ? pow(10.0, v) : v);
     }
     /* x ticks */
     for (int i = 0; i <= 4; i++) {
         int px = (int)lround(w * i / 4.0);
-        svg_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"11\">%.0f</text>\n",
+        text_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"11\">%.0f</text>\n",
                    px, h + 16, x_max * i / 4.0);
     }
-    svg_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"12\">step</text>\n",
+    text_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"12\">step</text>\n",
                w / 2, h + 34);
     if (s->n > 0) {
-        svg_printf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", color);
+        text_printf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", color);
         for (int i = 0; i < s->n; i++) {
             double y = log_y ? log10(s->y[i] > 1e-12 ? s->y[i] : 1e-12) : s->y[i];
             double fx = x_max > 0 ? s->x[i] / x_max : 0;
             double fy = y_hi > y_lo ? (y - y_lo) / (y_hi - y_lo) : 0;
-            svg_printf(b, "%.1f,%.1f ", w * fx, h - h * fy);
+            text_printf(b, "%.1f,%.1f ", w * fx, h - h * fy);
         }
-        svg_printf(b, "\"/>\n");
+        text_printf(b, "\"/>\n");
         for (int i = 0; points && i < s->n; i++) {
             double fx = x_max > 0 ? s->x[i] / x_max : 0;
             double fy = y_hi > y_lo ? (s->y[i] - y_lo) / (y_hi - y_lo) : 0;
-            svg_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n", w * fx,
+            text_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n", w * fx,
                        h - h * fy, color);
         }
     }
-    svg_printf(b, "</g>\n");
+    text_printf(b, "</g>\n");
 }
 
 arith_status plot_training_curves(const char *metrics_path, const char *svg_path,
@@ -177,8 +140,8 @@ arith_status plot_training_curves(const char *metrics_path, const char *svg_path
         for (char *c = safe; *c; c++) /* the title is text in XML */
             if (*c == '<' || *c == '>' || *c == '&' || *c == '"')
                 *c = ' ';
-        svg_buffer b = {0};
-        svg_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+        text_buffer b = {0};
+        text_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                    "font-family=\"sans-serif\">\n<rect width=\"100%%\" height=\"100%%\" "
                    "fill=\"white\"/>\n<text x=\"%d\" y=\"18\" text-anchor=\"middle\" "
                    "font-size=\"13\" fill=\"#444\">%s</text>\n", WIDTH, HEIGHT, WIDTH / 2,
@@ -187,10 +150,8 @@ arith_status plot_training_curves(const char *metrics_path, const char *svg_path
                    "training loss (log scale)", "#1f77b4", false);
         draw_panel(&b, WIDTH / 2, &acc, x_max, false, 0.0, 1.0, "test exact match", "#d62728",
                    true);
-        svg_printf(&b, "</svg>\n");
-        st = b.failed ? arith_error(ARITH_ERR_MEMORY, "out of memory plotting")
-                      : io_write_file_atomic(svg_path, b.text, b.len);
-        free(b.text);
+        text_printf(&b, "</svg>\n");
+        st = text_write_atomic(&b, svg_path);
     }
     free(loss.x);
     free(loss.y);
