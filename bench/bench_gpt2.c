@@ -186,7 +186,7 @@ int main(int argc, char **argv)
         model_backward(m);
         double t1 = time_now();
         if (adam)
-            optimizer_step(&opt, &m->params, &tc, 1e-4);
+            optimizer_step(&opt, &m->params, &tc.optim, 1e-4);
         double t2 = time_now();
         last_loss = count > 0 ? loss / count : 0;
         if (step >= warmup) {

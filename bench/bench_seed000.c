@@ -132,7 +132,7 @@ int main(int argc, char **argv)
     optimizer_state opt;
     batch b;
     int max_T = s.train_enc.max_prompt + s.train_enc.max_answer - 1;
-    int32_t *idx = malloc((size_t)cfg.batch * sizeof *idx);
+    int32_t *idx = malloc((size_t)cfg.optim.batch * sizeof *idx);
     double *times = malloc((size_t)steps * sizeof *times);
     if (!idx || !times) {
         fprintf(stderr, "bench_seed000: out of memory\n");
@@ -143,14 +143,14 @@ int main(int argc, char **argv)
     int T_min = max_T, T_max = 0;
     st = optimizer_init(&opt, &s.model->params);
     if (!st)
-        st = batch_alloc(&b, cfg.batch, max_T);
+        st = batch_alloc(&b, cfg.optim.batch, max_T);
     if (!st)
-        st = model_reserve(s.model, cfg.batch, max_T);
+        st = model_reserve(s.model, cfg.optim.batch, max_T);
     for (int step = 0; !st && step < warmup + steps; step++) {
-        for (int i = 0; i < cfg.batch; i++)
-            idx[i] = (int32_t)(((long long)step * cfg.batch + i) % s.train.count);
+        for (int i = 0; i < cfg.optim.batch; i++)
+            idx[i] = (int32_t)(((long long)step * cfg.optim.batch + i) % s.train.count);
         double t0 = time_now();
-        st = batch_fill_train(&b, &s.train_enc, idx, cfg.batch, s.tok.pad_id);
+        st = batch_fill_train(&b, &s.train_enc, idx, cfg.optim.batch, s.tok.pad_id);
         params_zero_grad(&s.model->params);
         double loss = 0;
         int count = 0;
@@ -159,8 +159,8 @@ int main(int argc, char **argv)
         if (st)
             break;
         model_backward(s.model);
-        clip_gradients(&s.model->params, cfg.clip_value, cfg.clip_norm);
-        optimizer_step(&opt, &s.model->params, &cfg, cfg.lr);
+        clip_gradients(&s.model->params, cfg.optim.clip_value, cfg.optim.clip_norm);
+        optimizer_step(&opt, &s.model->params, &cfg.optim, cfg.optim.lr);
         if (step >= warmup) {
             times[step - warmup] = (time_now() - t0) * 1e3;
             T_sum += b.T;
@@ -221,7 +221,7 @@ int main(int argc, char **argv)
            "\"gen_steps_per_batch\": %.3f, \"gen_correct\": %d, \"gen_seconds\": %.4f, "
            "\"answers_per_sec\": %.1f, \"peak_rss_mb\": %.1f, \"cpu_other_share\": %.3f}\n",
            threads, s.tok.vocab_size, (long long)s.model->params.total, s.train.count,
-           s.test.count, steps, warmup, cfg.batch, percentile(times, steps, 0.5),
+           s.test.count, steps, warmup, cfg.optim.batch, percentile(times, steps, 0.5),
            percentile(times, steps, 0.1), percentile(times, steps, 0.9), T_sum / steps, T_min,
            T_max, last_loss, r.total, gen_batch, max_new, (double)tokens / gen_n,
            (double)batch_steps / n_batches, r.correct, r.seconds,

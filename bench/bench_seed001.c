@@ -53,25 +53,25 @@ int main(int argc, char **argv)
     optimizer_state opt;
     batch b;
     int max_T = s.train_enc.max_prompt + s.train_enc.max_answer - 1;
-    int32_t *idx = malloc((size_t)cfg.batch * sizeof *idx);
+    int32_t *idx = malloc((size_t)cfg.optim.batch * sizeof *idx);
     double *times = malloc((size_t)steps * sizeof *times);
     st = optimizer_init(&opt, &s.model->params);
     if (!st)
-        st = batch_alloc(&b, cfg.batch, max_T);
+        st = batch_alloc(&b, cfg.optim.batch, max_T);
     if (!st)
-        st = model_reserve(s.model, cfg.batch, max_T);
+        st = model_reserve(s.model, cfg.optim.batch, max_T);
     for (int step = 0; !st && step < warmup + steps; step++) {
-        for (int i = 0; i < cfg.batch; i++)
-            idx[i] = (step * cfg.batch + i) % s.train.count;
+        for (int i = 0; i < cfg.optim.batch; i++)
+            idx[i] = (step * cfg.optim.batch + i) % s.train.count;
         double t0 = time_now();
-        st = batch_fill_train(&b, &s.train_enc, idx, cfg.batch, s.tok.pad_id);
+        st = batch_fill_train(&b, &s.train_enc, idx, cfg.optim.batch, s.tok.pad_id);
         params_zero_grad(&s.model->params);
         double loss = 0;
         int count = 0;
         if (!st)
             st = model_forward(s.model, &b, true, (uint64_t)step, &loss, &count);
         model_backward(s.model);
-        optimizer_step(&opt, &s.model->params, &cfg, cfg.lr);
+        optimizer_step(&opt, &s.model->params, &cfg.optim, cfg.optim.lr);
         if (step >= warmup)
             times[step - warmup] = (time_now() - t0) * 1e3;
     }

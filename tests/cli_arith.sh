@@ -18,6 +18,14 @@ SMALL=(--digits 2 --n 2000 --layers 1 --d-model 32 --heads 4 --ffn 32 --batch 32
 expect 2 "usage: arith" -- "$ARITH"
 expect 2 "unknown command 'trian'" -- "$ARITH" trian
 expect 2 "unknown option --no-such" -- "$ARITH" train --no-such 1
+# one parser: every command names the closest flag and lists its flags
+expect 2 "unknown option --epoch; did you mean --epochs\?" -- "$ARITH" train --epoch 2
+expect 2 "unknown option --batch-size; did you mean --batch\?" -- "$ARITH" train --batch-size 8
+expect 2 "valid options of arith eval: --checkpoint, --batch" -- "$ARITH" eval run1 --nope 1
+expect 2 "unknown option --beams; did you mean --beam\?" -- "$ARITH" predict run1 --beams 2
+expect 2 "unknown option --outt; did you mean --out\?" -- "$ARITH" data --outt x.csv
+expect 2 "--n: 0 is out of range \(1\.\.100000000\)" -- "$ARITH" data --n 0
+expect 2 "--checkpoint: unknown value 'first' \(valid: best,last\)" -- "$ARITH" eval run1 --checkpoint first
 expect 2 "--pos: unknown value 'alibo' \(valid: none,sinusoidal,learned,rope,alibi,fire,abacus,coupling\)" -- "$ARITH" train --pos alibo
 expect 2 "--layers: 'two' is not an integer" -- "$ARITH" train --layers two
 expect 2 "--lr: -1 is out of range" -- "$ARITH" train --lr -1
@@ -25,7 +33,7 @@ expect 2 "--batch needs a value" -- "$ARITH" train --batch
 expect 2 "--heads 5 must divide --d-model 32" -- "$ARITH" train "${SMALL[@]}" --heads 5 --run r0
 [ ! -e r0 ] && ok || bad "a rejected config left a run directory"
 expect 0 "--pos NAME" -- "$ARITH" train --help
-expect 2 "unknown task 'div'" -- "$ARITH" data --task div
+expect 2 "--task: unknown value 'div' \(valid: add,expr,count,xor,symbolic,mul\)" -- "$ARITH" data --task div
 expect 2 "unknown option --checkpoint" -- "$ARITH" data --checkpoint best
 
 # --- bad data files: exit 1, file and line named
@@ -98,7 +106,7 @@ awk -F'\t' 'NF == 0 { prev = "" ; next } prev != "" && $2 > prev { bad = 1 } { p
     && ok || bad "predict --beam 3 answers are not best first: $out"
 [ "$("$ARITH" predict run1 --beam 1 "12+34=")" = "$("$ARITH" predict run1 "12+34=")" ] \
     && ok || bad "predict --beam 1 differs from greedy predict"
-expect 2 "--beam: '0' is not an integer in 1\.\.256" -- "$ARITH" eval run1 --beam 0
+expect 2 "--beam: 0 is out of range \(1\.\.256\)" -- "$ARITH" eval run1 --beam 0
 expect 2 "--beam: 'x' is not an integer" -- "$ARITH" predict run1 --beam x "1+1="
 expect 2 "--beam needs a value" -- "$ARITH" eval run1 --beam
 
@@ -136,7 +144,7 @@ expect 1 "hint: the pairs tokenizer reads operands of at most 2 digits: --grid 1
 expect 2 "--grid: 'x' is not a length or a range" -- "$ARITH" eval run_grid --grid x
 expect 2 "--grid: '3..1' is not a length or a range" -- "$ARITH" eval run_grid --grid 3..1
 expect 2 "--grid-step needs --grid" -- "$ARITH" eval run_grid --grid-step 2
-expect 2 "--grid-n: '0' is not an integer" -- "$ARITH" eval run_grid --grid 1..2 --grid-n 0
+expect 2 "--grid-n: 0 is out of range" -- "$ARITH" eval run_grid --grid 1..2 --grid-n 0
 expect 2 "--grid draws its own examples" -- "$ARITH" eval run_grid --grid 1..2 --digits 3
 
 # --- several seeds: RUN/seed-S runs, a summary, and eval over them all

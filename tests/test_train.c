@@ -325,7 +325,7 @@ static void test_adamw_step(void)
     train_config_defaults(&cfg);
     optimizer_state opt;
     CHECK_OK(optimizer_init(&opt, &pt));
-    optimizer_step(&opt, &pt, &cfg, 0.1);
+    optimizer_step(&opt, &pt, &cfg.optim, 0.1);
     /* step 1: m_hat = g, v_hat = g^2, update = lr * g/(|g| + eps) = lr * sign(g);
      * decay first: w *= 1 - lr*wd */
     float want[2] = {(float)(1.0 * (1 - 0.1 * 0.01) - 0.1 * 0.5 / (0.5 + 1e-8)),
@@ -346,9 +346,9 @@ static void test_adamw_step(void)
     /* cosine schedule: warmup then decay to min-lr */
     CHECK_OK(train_config_set(&cfg, "schedule", "cosine"));
     CHECK_OK(train_config_set(&cfg, "warmup", "10"));
-    CHECK(fabs(schedule_lr(&cfg, 4, 110) - 8e-4 * 0.5) < 1e-12);
-    CHECK(fabs(schedule_lr(&cfg, 60, 110) - 4e-4) < 1e-9);
-    CHECK(fabs(schedule_lr(&cfg, 110, 110)) < 1e-12);
+    CHECK(fabs(schedule_lr(&cfg.optim, 4, 110) - 8e-4 * 0.5) < 1e-12);
+    CHECK(fabs(schedule_lr(&cfg.optim, 60, 110) - 4e-4) < 1e-9);
+    CHECK(fabs(schedule_lr(&cfg.optim, 110, 110)) < 1e-12);
     optimizer_free(&opt);
     params_free(&pt);
 }

@@ -111,7 +111,7 @@ arith_status sym_kind_parse(sym_kind *out, const char *name)
 
 const char *sym_kind_name(sym_kind k)
 {
-    return k == SYM_INTEGRAL ? "integral" : "derivative";
+    return k == SYM_DERIVATIVE ? "derivative" : k == SYM_INTEGRAL ? "integral" : NULL;
 }
 
 void sym_config_default(sym_config *cfg)

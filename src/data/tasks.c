@@ -27,7 +27,7 @@ arith_status task_parse(task_kind *kind, const char *name)
 
 const char *task_name(task_kind kind)
 {
-    return (int)kind >= 0 && (int)kind < N_TASKS ? task_names[kind] : "?";
+    return (int)kind >= 0 && (int)kind < N_TASKS ? task_names[kind] : NULL;
 }
 
 arith_status task_style_parse(task_style *out, const char *name)
@@ -43,7 +43,7 @@ arith_status task_style_parse(task_style *out, const char *name)
 
 const char *task_style_name(task_style style)
 {
-    return (int)style >= 0 && (int)style < N_STYLES ? style_names[style] : "?";
+    return (int)style >= 0 && (int)style < N_STYLES ? style_names[style] : NULL;
 }
 
 /* Parses a whole decimal number in [1, TASK_DIGITS_MAX] from s[0..n); false otherwise. */

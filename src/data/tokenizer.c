@@ -30,7 +30,7 @@ arith_status tokenizer_parse(tokenizer_kind *kind, const char *name)
 
 const char *tokenizer_name(tokenizer_kind kind)
 {
-    return (int)kind >= 0 && (int)kind < N_TOKENIZERS ? tokenizer_names[kind] : "?";
+    return (int)kind >= 0 && (int)kind < N_TOKENIZERS ? tokenizer_names[kind] : NULL;
 }
 
 /* Id of the unordered pair {x, y} of digits: pairs (i, j) with i <= j, enumerated row by row. */

@@ -186,3 +186,11 @@ arith_status text_write_atomic(text_buffer *b, const char *path)
     b->len = b->cap = 0;
     return st;
 }
+
+arith_status io_join_path(char *out, size_t cap, const char *dir, const char *file)
+{
+    int n = snprintf(out, cap, "%s/%s", dir, file);
+    if (n < 0 || (size_t)n >= cap)
+        return arith_error(ARITH_ERR_ARG, "path too long: %s/%s", dir, file);
+    return ARITH_OK;
+}

@@ -18,6 +18,9 @@ arith_status io_read_file(const char *path, char **data, size_t *size);
  * over path. On any failure the temporary file is removed and path is untouched. */
 arith_status io_write_file_atomic(const char *path, const void *data, size_t size);
 
+/* out = "dir/file"; a path longer than cap is ARITH_ERR_ARG naming it. */
+arith_status io_join_path(char *out, size_t cap, const char *dir, const char *file);
+
 /* A text built by printf pieces, then written atomically (CSV, SVG). Start it as {0}; a failed
  * allocation marks it failed and later pieces are dropped. */
 typedef struct {

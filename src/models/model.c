@@ -49,12 +49,15 @@ PARSE_ENUM(pos_kind_parse, pos_kind, pos_names, "--pos")
 PARSE_ENUM(head_kind_parse, head_kind, head_names, "--head")
 PARSE_ENUM(input_kind_parse, input_kind, input_names, "--input")
 
-const char *model_kind_name(model_kind k) { return model_names[k]; }
-const char *norm_kind_name(norm_kind k) { return norm_names[k]; }
-const char *act_kind_name(act_kind k) { return act_names[k]; }
-const char *pos_kind_name(pos_kind k) { return pos_names[k]; }
-const char *head_kind_name(head_kind k) { return head_names[k]; }
-const char *input_kind_name(input_kind k) { return input_names[k]; }
+/* The name of kind k, NULL past the last. */
+#define NAME_AT(names, k)                                                                      \
+    ((int)(k) >= 0 && (int)(k) < (int)(sizeof names / sizeof *names) ? names[k] : NULL)
+const char *model_kind_name(model_kind k) { return NAME_AT(model_names, k); }
+const char *norm_kind_name(norm_kind k) { return NAME_AT(norm_names, k); }
+const char *act_kind_name(act_kind k) { return NAME_AT(act_names, k); }
+const char *pos_kind_name(pos_kind k) { return NAME_AT(pos_names, k); }
+const char *head_kind_name(head_kind k) { return NAME_AT(head_names, k); }
+const char *input_kind_name(input_kind k) { return NAME_AT(input_names, k); }
 
 static arith_status check_recurrent(const model_config *cfg)
 {

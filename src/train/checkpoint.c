@@ -51,11 +51,15 @@ arith_status checkpoint_save(const char *path, const model *m, const optimizer_s
     snprintf(last, sizeof last, "%.17g", progress->last_accuracy);
     snprintf(opt_t, sizeof opt_t, "%lld", opt ? opt->t : 0LL);
     snprintf(vocab, sizeof vocab, "%d", m->cfg.vocab);
+    char model_name[32], tokenizer_text[32], task[32];
+    train_config_format(cfg, "model", model_name, sizeof model_name);
+    train_config_format(cfg, "tokenizer", tokenizer_text, sizeof tokenizer_text);
+    train_config_format(cfg, "task", task, sizeof task);
     const char *keys[] = {"format", "arith_version", "config", "model", "tokenizer", "task",
                           "vocab", "step", "total_steps", "best_accuracy", "best_step",
                           "last_accuracy", "optim_t"};
-    const char *values[] = {CHECKPOINT_FORMAT, ARITH_VERSION, config, cfg->model, cfg->tokenizer,
-                            cfg->task, vocab, step, total, best, best_step, last, opt_t};
+    const char *values[] = {CHECKPOINT_FORMAT, ARITH_VERSION, config, model_name,
+                            tokenizer_text, task, vocab, step, total, best, best_step, last, opt_t};
     arith_status st = st_write(path, entries, k, keys, values, (int)(sizeof keys / sizeof *keys));
     free(entries);
     free(names);

@@ -37,10 +37,11 @@ void optimizer_free(optimizer_state *opt)
     memset(opt, 0, sizeof *opt);
 }
 
-void optimizer_step(optimizer_state *opt, param_table *params, const train_config *cfg, double lr)
+void optimizer_step(optimizer_state *opt, param_table *params, const optim_settings *cfg,
+                    double lr)
 {
     opt->t++;
-    const bool decoupled = strcmp(cfg->optim, "adamw") == 0;
+    const bool decoupled = cfg->optim == OPTIM_ADAMW;
     const float b1 = (float)cfg->beta1, b2 = (float)cfg->beta2, eps = (float)cfg->eps;
     const float wd = (float)cfg->weight_decay;
     /* bias corrections as torch computes them: step size lr / (1 - b1^t), denominator
@@ -71,9 +72,9 @@ void optimizer_step(optimizer_state *opt, param_table *params, const train_confi
     }
 }
 
-double schedule_lr(const train_config *cfg, long long step, long long total)
+double schedule_lr(const optim_settings *cfg, long long step, long long total)
 {
-    if (strcmp(cfg->schedule, "cosine") != 0)
+    if (cfg->schedule != SCHEDULE_COSINE)
         return cfg->lr;
     if (step < cfg->warmup)
         return cfg->lr * (double)(step + 1) / (double)cfg->warmup;

@@ -14,57 +14,133 @@
 
 #define TRAIN_PATH_MAX 1024
 
-/* ---------------------------------------------------------------------------- run config */
+/* -------------------------------------------------------------------------- option tables */
+/* One table per command: every option's name (the flag without "--", and the key in JSON
+ * config files and checkpoint metadata), type, place in the command's settings struct, default,
+ * range or choices, and help. Flags, config files, checkpoints, `--help` and every error
+ * message about an option come from these tables (options.c). */
+
+typedef enum {
+    OPT_INT,       /* int, or long long when the field is (size tells) */
+    OPT_REAL,      /* double */
+    OPT_STRING,    /* char[size] */
+    OPT_BOOL,      /* bool; a flag may stand alone (--json) */
+    OPT_RANGE,     /* int_range: N or A..B */
+    OPT_CHOICE,    /* an enum (int-sized) whose values follow the names of `choices` */
+} option_type;
 
 /* A range of lengths, "N" (lo = hi = N) or "A..B"; {0, 0} when unset. */
 typedef struct {
     int lo, hi;
 } int_range;
 
+/* The names of an OPT_CHOICE option's values: index 0, 1, ... until NULL. */
+typedef const char *(*option_choice_fn)(int index);
+
 typedef struct {
-    /* data */
-    char task[16];
-    char subtask[16];          /* symbolic: derivative or integral */
+    const char *name;          /* flag without "--", and config key */
+    option_type type;
+    size_t offset;             /* into the command's settings struct */
+    size_t size;               /* of the field */
+    const char *default_value; /* NULL: the field stays zero ("none" in --help) */
+    option_choice_fn choices;  /* OPT_CHOICE */
+    double min, max;           /* numeric range */
+    const char *group;         /* heading in --help */
+    const char *placeholder;   /* what --help shows after the flag (NULL: from the type) */
+    const char *help;
+    bool resumable;            /* train: may change when a run is resumed */
+} option_spec;
+
+typedef struct {
+    const char *command;       /* "train", "eval", ...: for messages */
+    const option_spec *specs;
+    int count;
+} option_table;
+
+/* Sets every option of the table to its default (the struct is zeroed first). */
+void options_defaults(const option_table *t, void *settings);
+/* The option with this name, or NULL. */
+const option_spec *options_find(const option_table *t, const char *name);
+/* Sets one option from text. Errors (ARITH_ERR_ARG) name the flag, the value and the valid
+ * choices or range; an unknown name lists the table's options. */
+arith_status options_set(const option_table *t, void *settings, const char *name,
+                         const char *value);
+arith_status option_set(const option_spec *o, void *settings, const char *value);
+/* Reads a JSON object whose keys are option names; `source` names the file in errors. */
+arith_status options_from_json(const option_table *t, void *settings, const char *json,
+                               const char *source);
+/* Every option as a JSON object (malloc'd text). */
+char *options_to_json(const option_table *t, const void *settings);
+/* An option's value as text (choices by name, ranges as N or A..B). */
+void option_format(const option_spec *o, const void *settings, char *out, size_t cap);
+/* The flag list of `arith COMMAND --help`: a heading per group, one line per option with its
+ * placeholder, help, choices and default. */
+void options_print_help(const option_table *t, FILE *out);
+/* "--a, --b, --c": the table's flags, for messages. */
+void options_list(const option_table *t, char *out, size_t cap);
+/* Parses "N" or "A..B" with lo <= hi inside [min, max]; `flag` names the option in errors. */
+arith_status int_range_parse(int_range *out, const char *text, const char *flag, int min,
+                             int max);
+
+/* ---------------------------------------------------------------------------- run config */
+
+/* How the tokenizer is chosen: auto picks the task's own, the rest name a tokenizer_kind
+ * (TOKENIZER_CHOICE_CHAR + k is tokenizer kind k). */
+typedef enum { TOKENIZER_CHOICE_AUTO = 0, TOKENIZER_CHOICE_CHAR } tokenizer_choice;
+typedef enum { OPTIM_ADAM = 0, OPTIM_ADAMW } optim_kind;
+typedef enum { SCHEDULE_CONSTANT = 0, SCHEDULE_COSINE } schedule_kind;
+typedef enum { BEST_BY_ACCURACY = 0, BEST_BY_LOSS } best_by_kind;
+
+/* What data a run trains and tests on, and how it is written as tokens. */
+typedef struct {
+    task_kind task;
+    sym_kind subtask;          /* symbolic: derivative or integral */
     int_range digits;          /* operand (count: string) lengths of the training data */
     int_range test_digits;     /* of generated test data; {0,0}: as digits */
-    char style[8];             /* prompt format: plain "a+b=", spaced "a + b" (seed 002) */
+    task_style style;          /* prompt format: plain "a+b=", spaced "a + b" (seed 002) */
     int n;                     /* examples generated (train + test) */
     double test_frac;          /* share of n held out for testing */
     char train_csv[TRAIN_PATH_MAX];
     char test_csv[TRAIN_PATH_MAX];
-    char tokenizer[16];
+    int tokenizer;             /* tokenizer_choice */
     bool reverse_answer;
     bool reverse;              /* add/mul: operands and answer least significant digit first */
     bool zero_pad;             /* add/mul: operands zero-padded to equal length, answers to the
                                   longest they can be */
     bool index_hints;          /* add/mul: a hint token naming each digit's significance */
     int answer_width;          /* right-align answers with spaces to this width (0: off) */
-    /* model */
-    char model[16];
+} data_settings;
+
+/* The model's family and shape (train_model_config turns it into a model_config). */
+typedef struct {
+    model_kind family;
     int layers;
     int d_model;
     int heads;
     int ffn;
     double dropout;
-    char norm[8];
-    char act[16];
-    char pos[16];
+    norm_kind norm;
+    act_kind act;
+    pos_kind pos;
     int pos_max;               /* position ids are < pos_max (0: context) */
     int pos_offset;            /* abacus, coupling: largest random offset added in training */
     bool rand_pos;             /* absolute schemes: positions drawn sorted from [0, pos_max) */
     int context;               /* 0: longest prompt + answer of the data */
     int hidden;                /* LSTM hidden size (0: d_model) */
-    char head[16];             /* lm or regression */
-    char input[8];             /* embed or onehot (recurrent models) */
+    head_kind head;
+    input_kind input;
     char init[TRAIN_PATH_MAX]; /* gpt2: Hugging Face GPT-2 weights to start from ("": none) */
     char train[256];           /* comma-separated name patterns of the trainable parameters
                                   ("": all) */
-    /* optimization */
-    char optim[8];
+} model_settings;
+
+/* The optimizer, its learning-rate schedule, clipping, and how long to train. */
+typedef struct {
+    optim_kind optim;
     double lr;
     double beta1, beta2, eps;
     double weight_decay;
-    char schedule[16];
+    schedule_kind schedule;
     int warmup;
     double min_lr;
     double clip_value;         /* 0: off */
@@ -72,7 +148,10 @@ typedef struct {
     int batch;
     int epochs;
     int steps;                 /* > 0 overrides epochs */
-    /* run */
+} optim_settings;
+
+/* Seeds, threads, evaluation during training, logging and where the run is written. */
+typedef struct {
     long long seed;
     int seeds;                 /* train: run the experiment under this many seeds */
     int threads;               /* 0: all cores */
@@ -80,44 +159,39 @@ typedef struct {
     int eval_n;                /* test examples used by evaluations during training; 0: all */
     int eval_batch;
     int samples;               /* sample predictions shown at each evaluation */
-    char best_by[16];          /* accuracy or loss: what chooses best.safetensors */
+    best_by_kind best_by;      /* what chooses best.safetensors */
     int log_every;             /* steps between metrics lines */
-    char run[TRAIN_PATH_MAX];
-} train_config;
-
-typedef enum { OPT_INT, OPT_REAL, OPT_STRING, OPT_BOOL, OPT_RANGE } option_type;
+    char dir[TRAIN_PATH_MAX];  /* the run directory ("": runs/<task><digits>-<time>) */
+} run_settings;
 
 typedef struct {
-    const char *name;          /* flag without "--", and config key */
-    option_type type;
-    size_t offset;             /* into train_config */
-    size_t size;               /* string capacity */
-    const char *default_value;
-    const char *choices;       /* comma-separated valid values, or NULL */
-    double min, max;           /* numeric range */
-    const char *group;
-    const char *help;
-} option_spec;
+    data_settings data;
+    model_settings model;
+    optim_settings optim;
+    run_settings run;
+} train_config;
 
-extern const option_spec train_options[];
-extern const int train_option_count;
+/* train's options: flags = config keys = checkpoint metadata (config.c). */
+extern const option_table train_option_table;
 
 void train_config_defaults(train_config *cfg);
-/* Finds an option by flag name (without "--"). */
-const option_spec *train_option_find(const char *name);
 /* Sets one option from text; errors name the flag, the value and the valid choices/range. */
 arith_status train_config_set(train_config *cfg, const char *name, const char *value);
 /* Reads a JSON object whose keys are flag names. `source` names the file in errors. */
 arith_status train_config_from_json(train_config *cfg, const char *json, const char *source);
 /* All options as a JSON object (malloc'd string). */
 char *train_config_to_json(const train_config *cfg);
-/* Prints `arith train --help` (every flag with its default). */
-void train_config_print_help(FILE *out);
-/* Parses "N" or "A..B" with lo <= hi inside [min, max]; `flag` names the option in errors. */
-arith_status int_range_parse(int_range *out, const char *text, const char *flag, int min,
-                             int max);
+/* One option's value as text (choices by name: "transformer"), as config.json writes it. */
+void train_config_format(const train_config *cfg, const char *name, char *out, size_t cap);
+/* The default run directory, runs/<task><digits><suffix>-<date>-<time> (digits N or A-B). */
+void train_config_default_dir(const train_config *cfg, const char *suffix, char *out,
+                              size_t cap);
+/* The tokenizer a config asks for, "auto" resolved for the task. */
+tokenizer_kind train_config_tokenizer(const data_settings *data);
+/* The task the data settings describe; `range` picks the lengths (training or test). */
+arith_status train_task_config(task_config *task, const data_settings *data, int_range range);
 /* Builds the model config (vocab, context and answer_len are filled by the caller). */
-arith_status train_model_config(model_config *mc, const train_config *cfg);
+arith_status train_model_config(model_config *mc, const model_settings *ms);
 
 /* ----------------------------------------------------------------------------- optimizer */
 
@@ -136,9 +210,10 @@ arith_status optimizer_init(optimizer_state *opt, const param_table *params);
 void optimizer_free(optimizer_state *opt);
 /* One Adam or AdamW step over trainable parameters (AdamW: decoupled weight decay as torch's
  * AdamW; Adam: L2 added to the gradient as torch's Adam). */
-void optimizer_step(optimizer_state *opt, param_table *params, const train_config *cfg, double lr);
+void optimizer_step(optimizer_state *opt, param_table *params, const optim_settings *os,
+                    double lr);
 /* Learning rate at `step` (0-based) of `total`. */
-double schedule_lr(const train_config *cfg, long long step, long long total);
+double schedule_lr(const optim_settings *os, long long step, long long total);
 /* Clips gradients by value and/or by global norm; returns the global norm before clipping. */
 double clip_gradients(param_table *params, double clip_value, double clip_norm);
 
@@ -331,6 +406,19 @@ void session_close(session *s);
 
 /* Loads a saved run for eval/predict: config from the checkpoint, test set from the run. */
 arith_status session_load_run(session *s, const char *run_dir, const char *which);
+
+/* A run in words, the same in the training header, plot titles and grid titles. */
+typedef struct {
+    char lengths[64];          /* "9 digits", "1..64 bits", "operands 0..50",
+                                  "integral, up to 6 operators" */
+    char format[96];           /* " (reversed, zero-padded)", or "" */
+    char model[TRAIN_PATH_MAX + 200]; /* "8 layers, d_model 128, 16 heads, ffn 64, pos rope,
+                                         norm post" or the recurrent models' shape */
+} session_description;
+void session_describe(const session *s, session_description *d);
+/* The one-line title of plots and grids: "add, 9 digits, tokenizer pairs | transformer:
+ * 8 layers, d_model 128, ... | seed 1". */
+void session_title(const session *s, char *out, size_t cap);
 
 /* Callbacks of the training loop. */
 typedef struct {

@@ -1,0 +1,102 @@
+/* cli: the `arith` command line. One file per command (train.c, eval.c, predict.c, data.c),
+ * main.c to dispatch, and what they share here: flags parsed against option tables
+ * (train/options.c), progress on stderr, JSON and summary printing. Only cli/ prints and exits:
+ * 2 for usage errors, 1 for runtime errors, each with a message naming the flag, file or
+ * value at fault. */
+#ifndef ARITH_CLI_H
+#define ARITH_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "train/train.h"
+
+enum { EXIT_USAGE = 2, EXIT_RUNTIME = 1 };
+
+/* Prints the library's message; returns the exit code for `st`. */
+int cli_fail(arith_status st);
+/* Prints "arith: error: " and the message; returns EXIT_USAGE. */
+int cli_usage_error(const char *fmt, ...) ARITH_PRINTF(1, 2);
+
+/* ------------------------------------------------------------------------------ arguments */
+
+/* One command-line argument: an option of one of the command's tables (--name value,
+ * --name=value, or a boolean standing alone) or a positional argument (spec NULL). */
+typedef struct {
+    const option_spec *spec;
+    int table;                 /* index of the table that holds spec */
+    const char *value;         /* the option's value ("true" for a bare boolean), or the
+                                  positional argument */
+} cli_arg;
+
+/* Splits argv into options of `tables` and positional arguments (args: room for argc).
+ * "--help" or "-h" anywhere sets *help. An unknown option (with the closest valid one when it
+ * is near, and the command's options), an option without its value, or more than
+ * max_positional positional arguments is a usage error, printed; returns 0 or an exit code. */
+int cli_args_parse(int argc, char **argv, const option_table *const *tables, int ntables,
+                   int max_positional, cli_arg *args, int *count, bool *help);
+/* Sets every option argument of table `table` into settings; prints the first error. */
+int cli_args_apply(const cli_arg *args, int count, int table, void *settings);
+/* Whether option `name` was given. */
+bool cli_args_given(const cli_arg *args, int count, const char *name);
+
+/* ------------------------------------------------------------------------------ printing */
+
+/* "42s", "3m05s", "1h02m"; "--" when unknown. */
+void cli_format_duration(char *out, size_t cap, double seconds);
+/* s as a JSON string (quotes, backslashes and control characters escaped). */
+void cli_json_string(FILE *out, const char *s);
+/* "key": {"mean": ..., "std": ..., "max": ..., "max_seed": ..., "min": ..., "min_seed": ...} */
+void cli_json_stats(FILE *out, const char *key, const stats_summary *st, const long long *seeds);
+/* "what over N seeds: mean, std, best (seed), worst (seed)"; higher is better unless
+ * lower_better. */
+void cli_print_seed_stats(const char *what, const double *x, const long long *seeds, int n,
+                          bool lower_better);
+
+/* Progress of training on stderr: a line redrawn on a terminal, a line per 5% in a log. */
+typedef struct {
+    bool tty;
+    double t_start;
+    long long last_line_step;
+    double last_draw;
+    bool line_open;
+} cli_progress;
+void cli_progress_end_line(cli_progress *pv);
+/* train_callbacks / eval_example_fn with a cli_progress as ctx. */
+void cli_on_step(void *ctx, long long step, long long total, int epoch, double loss, double lr,
+                 double steps_per_sec);
+void cli_on_sample(void *ctx, int index, const example *ex, const char *predicted, bool correct);
+void cli_on_eval(void *ctx, long long step, long long total, const eval_result *r, bool is_best);
+
+/* ---------------------------------------------------------------------- eval and predict */
+
+typedef enum { CHECKPOINT_BEST = 0, CHECKPOINT_LAST } checkpoint_choice;
+
+/* The options of eval; predict takes the first four (cli_predict_table). */
+typedef struct {
+    int which;                 /* checkpoint_choice: --checkpoint */
+    int batch, threads, beam;
+    int_range digits;          /* {0, 0}: the run's test set */
+    int n;                     /* 0: as many as the test set */
+    long long seed;
+    char csv[TRAIN_PATH_MAX];  /* "": none */
+    int samples;
+    bool teacher_forced, json;
+    int_range grid;            /* {0, 0}: no grid */
+    int grid_step, grid_n;     /* 0: 1 and 20 */
+    const char *checkpoint;    /* "best" or "last", from which */
+    bool nested;               /* one seed run of several: JSON without its newline, the grid's
+                                  summary in one line */
+} eval_settings;
+extern const option_table cli_eval_table, cli_predict_table;
+/* eval_settings from defaults and the parsed arguments; sets checkpoint. */
+int cli_eval_settings(eval_settings *f, const cli_arg *args, int count);
+
+/* ------------------------------------------------------------------------------ commands */
+
+int cli_train(int argc, char **argv);
+int cli_eval(int argc, char **argv);
+int cli_predict(int argc, char **argv);
+int cli_data(int argc, char **argv);
+
+#endif

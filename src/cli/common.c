@@ -1,0 +1,282 @@
+/* What the commands share: errors and exit codes, flags parsed against option tables,
+ * progress lines, JSON and seed summaries. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+int cli_fail(arith_status st)
+{
+    fprintf(stderr, "arith: error: %s\n", arith_error_message());
+    return st == ARITH_ERR_ARG ? EXIT_USAGE : EXIT_RUNTIME;
+}
+
+int cli_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "arith: error: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+/* ------------------------------------------------------------------------------ arguments */
+
+/* Edit distance of a and b (insertions, deletions, substitutions), up to 63 characters. */
+static int edit_distance(const char *a, const char *b)
+{
+    int la = (int)strlen(a), lb = (int)strlen(b);
+    if (la > 63 || lb > 63)
+        return 64;
+    int row[64];
+    for (int j = 0; j <= lb; j++)
+        row[j] = j;
+    for (int i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = i;
+        for (int j = 1; j <= lb; j++) {
+            int up = row[j];
+            int best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* Whether `word` is one of the '-'-separated words of `name` ("batch" in "batch-size"). */
+static bool has_word(const char *name, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = name; (p = strstr(p, word)) != NULL; p++)
+        if ((p == name || p[-1] == '-') && (p[n] == '\0' || p[n] == '-'))
+            return true;
+    return false;
+}
+
+/* The option name closest to `name` (edit distance at most 2, or a word of it), or NULL. */
+static const char *closest_option(const option_table *const *tables, int ntables,
+                                  const char *name)
+{
+    const char *best = NULL;
+    int best_d = 3;
+    for (int t = 0; t < ntables; t++)
+        for (int i = 0; i < tables[t]->count; i++) {
+            const char *o = tables[t]->specs[i].name;
+            int d = edit_distance(name, o);
+            if (d > 2 && has_word(name, o))
+                d = 2; /* --batch-size: --batch */
+            if (d < best_d) {
+                best_d = d;
+                best = o;
+            }
+        }
+    return best;
+}
+
+static int unknown_option(const option_table *const *tables, int ntables, const char *name)
+{
+    const char *near = closest_option(tables, ntables, name);
+    fprintf(stderr, "arith: error: unknown option --%s", name);
+    if (near)
+        fprintf(stderr, "; did you mean --%s?", near);
+    fprintf(stderr, "\nvalid options of arith %s:", tables[0]->command);
+    for (int t = 0; t < ntables; t++) {
+        char list[4096];
+        options_list(tables[t], list, sizeof list);
+        fprintf(stderr, "%s %s", t ? "," : "", list);
+    }
+    fprintf(stderr, "\n");
+    return EXIT_USAGE;
+}
+
+int cli_args_parse(int argc, char **argv, const option_table *const *tables, int ntables,
+                   int max_positional, cli_arg *args, int *count, bool *help)
+{
+    *count = 0;
+    *help = false;
+    int positional = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            *help = true;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            if (positional++ >= max_positional)
+                return cli_usage_error("unexpected argument '%s' (options start with --)", a);
+            args[(*count)++] = (cli_arg){NULL, -1, a};
+            continue;
+        }
+        char name[64];
+        const char *eq = strchr(a, '=');
+        size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        if (len >= sizeof name)
+            len = sizeof name - 1;
+        memcpy(name, a + 2, len);
+        name[len] = '\0';
+        const option_spec *spec = NULL;
+        int table = -1;
+        for (int t = 0; t < ntables && !spec; t++)
+            if ((spec = options_find(tables[t], name)) != NULL)
+                table = t;
+        if (!spec)
+            return unknown_option(tables, ntables, name);
+        const char *value;
+        if (eq) {
+            value = eq + 1;
+        } else if (spec->type == OPT_BOOL &&
+                   (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)) {
+            value = "true";
+        } else if (i + 1 >= argc) {
+            return cli_usage_error("%s needs a value", a);
+        } else {
+            value = argv[++i];
+        }
+        args[(*count)++] = (cli_arg){spec, table, value};
+    }
+    return 0;
+}
+
+int cli_args_apply(const cli_arg *args, int count, int table, void *settings)
+{
+    for (int i = 0; i < count; i++) {
+        if (!args[i].spec || args[i].table != table)
+            continue;
+        arith_status st = option_set(args[i].spec, settings, args[i].value);
+        if (st)
+            return cli_fail(st);
+    }
+    return 0;
+}
+
+bool cli_args_given(const cli_arg *args, int count, const char *name)
+{
+    for (int i = 0; i < count; i++)
+        if (args[i].spec && strcmp(args[i].spec->name, name) == 0)
+            return true;
+    return false;
+}
+
+/* ------------------------------------------------------------------------------ printing */
+
+void cli_format_duration(char *out, size_t cap, double seconds)
+{
+    if (!(seconds >= 0) || seconds > 1e7)
+        snprintf(out, cap, "--");
+    else if (seconds < 60)
+        snprintf(out, cap, "%.0fs", seconds);
+    else if (seconds < 3600)
+        snprintf(out, cap, "%dm%02ds", (int)seconds / 60, (int)seconds % 60);
+    else
+        snprintf(out, cap, "%dh%02dm", (int)seconds / 3600, ((int)seconds % 3600) / 60);
+}
+
+void cli_json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+void cli_json_stats(FILE *out, const char *key, const stats_summary *st, const long long *seeds)
+{
+    fprintf(out, "\"%s\": {\"mean\": %.6f, \"std\": %.6f, \"max\": %.6f, \"max_seed\": %lld, "
+            "\"min\": %.6f, \"min_seed\": %lld}", key, st->mean, st->std, st->max,
+            seeds[st->argmax], st->min, seeds[st->argmin]);
+}
+
+void cli_print_seed_stats(const char *what, const double *x, const long long *seeds, int n,
+                          bool lower_better)
+{
+    stats_summary st;
+    stats_summarize(x, n, &st);
+    int best = lower_better ? st.argmin : st.argmax, worst = lower_better ? st.argmax : st.argmin;
+    printf("%s over %d seeds: mean %.4f, std %.4f, best %.4f (seed %lld), worst %.4f (seed "
+           "%lld)\n", what, n, st.mean, st.std, x[best], seeds[best], x[worst], seeds[worst]);
+}
+
+void cli_progress_end_line(cli_progress *pv)
+{
+    if (pv->line_open) {
+        fputc('\n', stderr);
+        pv->line_open = false;
+    }
+}
+
+void cli_on_step(void *ctx, long long step, long long total, int epoch, double loss, double lr,
+                 double steps_per_sec)
+{
+    cli_progress *pv = ctx;
+    /* on a terminal: redraw one line a few times a second; in a log: a line per 5% */
+    double now = time_now();
+    if (step != total) {
+        if (pv->tty && now - pv->last_draw < 0.1)
+            return;
+        if (!pv->tty && step - pv->last_line_step < (total / 20 > 0 ? total / 20 : 1))
+            return;
+    }
+    pv->last_line_step = step;
+    pv->last_draw = now;
+    char eta[32], elapsed[32], bar[32];
+    cli_format_duration(eta, sizeof eta, (double)(total - step) / steps_per_sec);
+    cli_format_duration(elapsed, sizeof elapsed, now - pv->t_start);
+    int width = 20, filled = (int)((double)step / (double)total * width);
+    for (int i = 0; i < width; i++)
+        bar[i] = i < filled ? '#' : '.';
+    bar[width] = '\0';
+    fprintf(stderr, "%sstep %lld/%lld [%s] %3d%% | epoch %d | loss %.4f | lr %.2e | "
+            "%.1f steps/s | %s elapsed | ETA %s%s", pv->tty ? "\r\033[K" : "", step, total, bar,
+            (int)(100 * step / total), epoch, loss, lr, steps_per_sec, elapsed, eta,
+            pv->tty ? "" : "\n");
+    pv->line_open = pv->tty;
+    fflush(stderr);
+}
+
+void cli_on_sample(void *ctx, int index, const example *ex, const char *predicted, bool correct)
+{
+    cli_progress *pv = ctx;
+    cli_progress_end_line(pv);
+    fprintf(stderr, "  prompt: %-24s expected: %-14s predicted: %-14s %s\n", ex->prompt,
+            ex->answer, predicted, correct ? "ok" : "WRONG");
+    (void)index;
+}
+
+void cli_on_eval(void *ctx, long long step, long long total, const eval_result *r, bool is_best)
+{
+    cli_progress *pv = ctx;
+    cli_progress_end_line(pv);
+    char extra[160] = "";
+    if (r->exact != r->correct) /* symbolic: right up to equivalence */
+        snprintf(extra, sizeof extra, " up to equivalence, exact string match %.4f",
+                 r->total ? (double)r->exact / r->total : 0.0);
+    if (!isnan(r->mae))
+        snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ", mean abs error %.4f",
+                 r->mae);
+    if (!isnan(r->loss))
+        snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ", test loss %.4f",
+                 r->loss);
+    if (r->edge_total > 0)
+        snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ", edge cases %d/%d",
+                 r->edge_correct, r->edge_total);
+    fprintf(stderr, "eval at step %lld/%lld: exact match %.4f (%d/%d)%s in %.1f s%s\n", step,
+            total, r->total ? (double)r->correct / r->total : 0.0, r->correct, r->total, extra,
+            r->seconds, is_best ? " (best so far, saved)" : "");
+}

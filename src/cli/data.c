@@ -1,0 +1,88 @@
+/* arith data: a generated data set as CSV (src,tgt), from train's own data options. */
+#define _POSIX_C_SOURCE 200809L
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+/* data's settings: a run config (for its data options and seed) and the output file */
+typedef struct {
+    train_config cfg;          /* first: train's option offsets hold here */
+    char out[TRAIN_PATH_MAX];
+} data_command;
+
+/* train's options that data takes, as train defines them (same ranges, choices, messages) */
+static const char *const data_option_names[] = {"task", "subtask", "digits", "style", "n", "seed"};
+enum { DATA_TRAIN_OPTIONS = sizeof data_option_names / sizeof *data_option_names };
+
+/* data's table: train's entries above (n defaults to 1000 here), then --out */
+static void data_table(option_spec *specs, option_table *table)
+{
+    for (int i = 0; i < DATA_TRAIN_OPTIONS; i++) {
+        specs[i] = *options_find(&train_option_table, data_option_names[i]);
+        specs[i].group = "options";
+        if (strcmp(specs[i].name, "n") == 0) {
+            specs[i].default_value = "1000";
+            specs[i].min = 1;
+            specs[i].help = "examples to generate";
+        }
+    }
+    specs[DATA_TRAIN_OPTIONS] = (option_spec){
+        "out", OPT_STRING, offsetof(data_command, out), TRAIN_PATH_MAX, NULL, NULL, 0, 0,
+        "options", "FILE", "write the CSV here, atomically (default: stdout)", false};
+    *table = (option_table){"data", specs, DATA_TRAIN_OPTIONS + 1};
+}
+
+int cli_data(int argc, char **argv)
+{
+    option_spec specs[DATA_TRAIN_OPTIONS + 1];
+    option_table table;
+    data_table(specs, &table);
+    const option_table *tables[] = {&table};
+    cli_arg *args = calloc((size_t)argc + 1, sizeof *args);
+    int count = 0;
+    bool help = false;
+    if (!args)
+        return cli_fail(arith_error(ARITH_ERR_MEMORY, "out of memory"));
+    int rc = cli_args_parse(argc, argv, tables, 1, 0, args, &count, &help);
+    if (!rc && help) {
+        printf("usage: arith data [--task NAME] [--digits N|A..B] [--style plain|spaced] "
+               "[--subtask derivative|integral] [--n N] [--seed S] [--out FILE]\n\n"
+               "Writes N distinct examples as CSV with columns src,tgt (to stdout without "
+               "--out).\n");
+        options_print_help(&table, stdout);
+        free(args);
+        return 0;
+    }
+    data_command dc;
+    memset(&dc, 0, sizeof dc);
+    train_config_defaults(&dc.cfg);
+    options_defaults(&table, &dc);
+    if (!rc)
+        rc = cli_args_apply(args, count, 0, &dc);
+    free(args);
+    if (rc)
+        return rc;
+    task_config task;
+    arith_status st = train_task_config(&task, &dc.cfg.data, dc.cfg.data.digits);
+    example_set set, none;
+    examples_init(&set);
+    examples_init(&none);
+    if (!st)
+        st = dataset_generate(&set, &none, &task, dc.cfg.data.n, 0, (uint64_t)dc.cfg.run.seed,
+                              NULL);
+    if (!st && dc.out[0]) {
+        st = dataset_save_csv(&set, dc.out);
+        if (!st)
+            fprintf(stderr, "wrote %d examples to %s\n", set.count, dc.out);
+    } else if (!st) {
+        printf("src,tgt\n");
+        for (int i = 0; i < set.count; i++)
+            printf("%s,%s\n", set.items[i].prompt, set.items[i].answer);
+    }
+    examples_free(&set);
+    examples_free(&none);
+    return st ? cli_fail(st) : 0;
+}

@@ -1,0 +1,772 @@
+/* arith eval: exact match of a saved run (test set, CSV, new lengths, or a grid of operand
+ * lengths), its edge cases, and summaries over seed runs. */
+#define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+static const char *checkpoint_choice_name(int i)
+{
+    static const char *const names[] = {"best", "last"};
+    return i >= 0 && i < 2 ? names[i] : NULL;
+}
+
+#define EVAL_OPT(name, type, field, def, choices, lo, hi, placeholder, help)                   \
+    {name, type, offsetof(eval_settings, field), sizeof(((eval_settings *)0)->field), def,     \
+     choices, lo, hi, "options", placeholder, help, false}
+
+/* predict's options first: cli_predict_table is the first four */
+static const option_spec eval_specs[] = {
+    EVAL_OPT("checkpoint", OPT_CHOICE, which, "best", checkpoint_choice_name, 0, 0, NULL,
+             "which checkpoint answers"),
+    EVAL_OPT("batch", OPT_INT, batch, "64", NULL, 1, 65536, NULL,
+             "prompts generated at a time (with --beam K: K rows each)"),
+    EVAL_OPT("threads", OPT_INT, threads, "0", NULL, 0, 1024, NULL, "threads (0: all cores)"),
+    EVAL_OPT("beam", OPT_INT, beam, "1", NULL, 1, 256, "K",
+             "beam search with K answers per prompt (1: greedy)"),
+    EVAL_OPT("digits", OPT_RANGE, digits, NULL, NULL, 1, 100000, NULL,
+             "evaluate on new examples of these lengths instead of the test set"),
+    EVAL_OPT("n", OPT_INT, n, NULL, NULL, 1, 100000000, NULL,
+             "new examples to draw (default: as many as the test set)"),
+    EVAL_OPT("seed", OPT_INT, seed, "12345", NULL, 0, 9007199254740991.0, NULL,
+             "seed of new examples and of grid cells"),
+    EVAL_OPT("csv", OPT_STRING, csv, NULL, NULL, 0, 0, "FILE",
+             "evaluate on this CSV (columns src,tgt)"),
+    EVAL_OPT("samples", OPT_INT, samples, "0", NULL, 0, 100000, NULL,
+             "sample predictions shown (stderr)"),
+    EVAL_OPT("teacher-forced", OPT_BOOL, teacher_forced, "false", NULL, 0, 0, "",
+             "also the accuracy when the model reads the reference answer"),
+    EVAL_OPT("grid", OPT_RANGE, grid, NULL, NULL, 1, TASK_DIGITS_MAX, "A..B",
+             "exact match per pair of operand lengths in A..B (add, mul)"),
+    EVAL_OPT("grid-step", OPT_INT, grid_step, NULL, NULL, 1, TASK_DIGITS_MAX, NULL,
+             "every K-th length of the grid (default 1)"),
+    EVAL_OPT("grid-n", OPT_INT, grid_n, NULL, NULL, 1, 1000000, NULL,
+             "examples per grid cell (default 20)"),
+    EVAL_OPT("json", OPT_BOOL, json, "false", NULL, 0, 0, "", "print one JSON object"),
+};
+const option_table cli_eval_table = {"eval", eval_specs,
+                                     (int)(sizeof eval_specs / sizeof *eval_specs)};
+const option_table cli_predict_table = {"predict", eval_specs, 4};
+
+int cli_eval_settings(eval_settings *f, const cli_arg *args, int count)
+{
+    memset(f, 0, sizeof *f);
+    options_defaults(&cli_eval_table, f);
+    int rc = cli_args_apply(args, count, 0, f);
+    f->checkpoint = checkpoint_choice_name(f->which);
+    return rc;
+}
+
+/* Exact match (and, for regression, mean absolute error) per example length: the string length
+ * for count, the longer operand for add. */
+enum { MAX_TRACKED_LENGTH = 100000 };
+typedef struct {
+    task_kind task;
+    int *n, *correct;
+    double *abs_err;
+    int lo, hi;               /* lengths seen */
+    eval_example_fn inner;    /* samples, when shown */
+    void *inner_ctx;
+    int samples;
+} by_length;
+
+static int example_length(task_kind task, const char *prompt)
+{
+    if (task == TASK_COUNT)
+        return (int)strspn(prompt, "01");
+    int longest = 0, run = 0;
+    for (const char *p = prompt; *p; p++) {
+        run = isdigit((unsigned char)*p) ? run + 1 : 0;
+        if (run > longest)
+            longest = run;
+    }
+    return longest;
+}
+
+static void on_example_length(void *ctx, int index, const example *ex, const char *predicted,
+                              bool correct)
+{
+    by_length *bl = ctx;
+    int len = example_length(bl->task, ex->prompt);
+    if (len > MAX_TRACKED_LENGTH)
+        len = MAX_TRACKED_LENGTH;
+    bl->n[len]++;
+    bl->correct[len] += correct;
+    char *end = NULL;
+    double y = strtod(predicted, &end), v = strtod(ex->answer, NULL);
+    bl->abs_err[len] += end != predicted ? fabs(y - v) : NAN;
+    if (bl->lo < 0 || len < bl->lo)
+        bl->lo = len;
+    if (len > bl->hi)
+        bl->hi = len;
+    if (bl->inner && index < bl->samples)
+        bl->inner(bl->inner_ctx, index, ex, predicted, correct);
+}
+
+static void print_by_length(const by_length *bl, bool regression, bool json)
+{
+    if (json) {
+        printf("\"by_length\": [");
+        bool first = true;
+        for (int len = bl->lo; len <= bl->hi; len++) {
+            if (!bl->n[len])
+                continue;
+            printf("%s{\"length\": %d, \"n\": %d, \"accuracy\": %.6f", first ? "" : ", ", len,
+                   bl->n[len], (double)bl->correct[len] / bl->n[len]);
+            if (regression)
+                printf(", \"mae\": %.6f", bl->abs_err[len] / bl->n[len]);
+            printf("}");
+            first = false;
+        }
+        printf("]");
+        return;
+    }
+    printf("%8s %8s %12s%s\n", "length", "n", regression ? "rounded ok" : "exact match",
+           regression ? "   mean abs error" : "");
+    for (int len = bl->lo; len <= bl->hi; len++) {
+        if (!bl->n[len])
+            continue;
+        printf("%8d %8d %12.4f", len, bl->n[len], (double)bl->correct[len] / bl->n[len]);
+        if (regression)
+            printf("   %15.4f", bl->abs_err[len] / bl->n[len]);
+        printf("\n");
+    }
+}
+
+/* What one run's evaluation gave, for the summary over seed runs. */
+typedef struct {
+    double accuracy;
+    int correct, total;
+    int edge_correct, edge_total;
+    bool have_grid;
+    length_grid grid;          /* with --grid (owned) */
+    int train_lo, train_hi;    /* the run's training lengths */
+    char scheme[2 * TRAIN_PATH_MAX]; /* session_title, for the combined grid's title */
+} eval_outcome;
+
+/* The edge cases a model got wrong: the first few kept for showing. */
+enum { EDGE_SHOWN = 5 };
+typedef struct {
+    char *prompt[EDGE_SHOWN], *answer[EDGE_SHOWN], *predicted[EDGE_SHOWN];
+    int shown, wrong;
+} edge_failures;
+
+static void on_edge_case(void *ctx, int index, const example *ex, const char *predicted,
+                         bool correct)
+{
+    (void)index;
+    edge_failures *ef = ctx;
+    if (correct)
+        return;
+    if (ef->shown < EDGE_SHOWN) {
+        ef->prompt[ef->shown] = strdup(ex->prompt);
+        ef->answer[ef->shown] = strdup(ex->answer);
+        ef->predicted[ef->shown] = strdup(predicted);
+        ef->shown++;
+    }
+    ef->wrong++;
+}
+
+static void edge_failures_free(edge_failures *ef)
+{
+    for (int i = 0; i < ef->shown; i++) {
+        free(ef->prompt[i]);
+        free(ef->answer[i]);
+        free(ef->predicted[i]);
+    }
+    memset(ef, 0, sizeof *ef);
+}
+
+static void print_edge_cases(const eval_result *er, const edge_failures *ef, bool json)
+{
+    if (json) {
+        printf(", \"edge_cases\": {\"correct\": %d, \"total\": %d, \"failures\": [", er->correct,
+               er->total);
+        for (int i = 0; i < ef->shown; i++) {
+            printf("%s{\"prompt\": ", i ? ", " : "");
+            cli_json_string(stdout, ef->prompt[i] ? ef->prompt[i] : "");
+            printf(", \"answer\": ");
+            cli_json_string(stdout, ef->answer[i] ? ef->answer[i] : "");
+            printf(", \"predicted\": ");
+            cli_json_string(stdout, ef->predicted[i] ? ef->predicted[i] : "");
+            printf("}");
+        }
+        printf("]}");
+        return;
+    }
+    printf("edge cases: %d/%d exact%s\n", er->correct, er->total,
+           er->beam > 1 ? " (any of the beam answers)" : "");
+    for (int i = 0; i < ef->shown; i++)
+        printf("  wrong: %s expected %s, got %s\n", ef->prompt[i] ? ef->prompt[i] : "?",
+               ef->answer[i] ? ef->answer[i] : "?",
+               ef->predicted[i] && ef->predicted[i][0] ? ef->predicted[i] : "(nothing)");
+    if (ef->wrong > ef->shown)
+        printf("  ... and %d more\n", ef->wrong - ef->shown);
+}
+
+/* ---------------------------------------------------------------------------- eval --grid */
+
+typedef struct {
+    bool tty, open;
+    double last;
+} grid_view;
+
+/* Progress of a grid on stderr, once it has run for a second: a line redrawn on a terminal,
+ * a line every 10 s in a log. */
+static void on_grid_progress(void *ctx, int cells_done, int cells, long long done,
+                             long long total, double seconds)
+{
+    grid_view *gv = ctx;
+    const bool last = cells_done == cells;
+    if (seconds < 1.0 || (!last && seconds - gv->last < (gv->tty ? 0.2 : 10.0)))
+        return;
+    gv->last = seconds;
+    double rate = done / seconds;
+    char eta[32];
+    cli_format_duration(eta, sizeof eta, (double)(total - done) / rate);
+    fprintf(stderr, "%sgrid: %d/%d cells, %lld/%lld examples, %.0f examples/s, ETA %s%s",
+            gv->tty ? "\r\033[K" : "", cells_done, cells, done, total, rate, eta,
+            gv->tty ? "" : "\n");
+    gv->open = gv->tty;
+    fflush(stderr);
+}
+
+static void grid_file_paths(const char *dir, const length_grid *g, char *csv, char *svg,
+                            size_t cap)
+{
+    snprintf(csv, cap, "%s/grid-%d-%d.csv", dir, g->lo, g->hi);
+    snprintf(svg, cap, "%s/grid-%d-%d.svg", dir, g->lo, g->hi);
+}
+
+static double grid_diag(const length_grid *g, int i)
+{
+    return g->accuracy[(size_t)i * g->count + i];
+}
+
+/* The mean accuracy of the cells inside (inside = true) or outside the training lengths;
+ * NAN when there are none. */
+static double grid_region_mean(const length_grid *g, int lo, int hi, bool inside)
+{
+    double sum = 0;
+    int n = 0;
+    for (int i = 0; i < g->count; i++)
+        for (int j = 0; j < g->count; j++) {
+            int la = grid_length(g, i), lb = grid_length(g, j);
+            bool in = la >= lo && la <= hi && lb >= lo && lb <= hi;
+            double a = g->accuracy[(size_t)i * g->count + j];
+            if (in == inside && !isnan(a)) {
+                sum += a;
+                n++;
+            }
+        }
+    return n ? sum / n : NAN;
+}
+
+static void print_largest(const length_grid *g)
+{
+    int prefix, any;
+    grid_largest_at(g, 0.99, &prefix, &any);
+    if (prefix < g->lo)
+        printf("largest length at >= 0.99: none (length %d is at %.4f)", g->lo, grid_diag(g, 0));
+    else
+        printf("largest length at >= 0.99: %d", prefix);
+    if (any != prefix && any >= g->lo)
+        printf(" (every length from %d up to it; the largest length whose own cell is >= 0.99: "
+               "%d)", g->lo, any);
+    printf("\n");
+}
+
+static void print_grid_json(const length_grid *g, const char *csv, const char *svg)
+{
+    int prefix, any;
+    grid_largest_at(g, 0.99, &prefix, &any);
+    printf("\"grid\": {\"lo\": %d, \"hi\": %d, \"step\": %d, \"per_cell\": %d, \"seed\": %lld, "
+           "\"runs\": %d, \"seconds\": %.3f, \"csv\": ", g->lo, g->hi, g->step, g->per_cell,
+           g->seed, g->runs, g->seconds);
+    cli_json_string(stdout, csv);
+    printf(", \"svg\": ");
+    cli_json_string(stdout, svg);
+    printf(", \"largest_prefix_at_0_99\": %d, \"largest_at_0_99\": %d, \"diagonal\": [", prefix,
+           any);
+    for (int i = 0; i < g->count; i++) {
+        printf("%s{\"length\": %d, \"accuracy\": %.6f", i ? ", " : "", grid_length(g, i),
+               grid_diag(g, i));
+        size_t c = (size_t)i * g->count + i;
+        if (g->runs)
+            printf(", \"std\": %.6f, \"min\": %.6f, \"max\": %.6f}", g->acc_std[c], g->acc_min[c],
+                   g->acc_max[c]);
+        else
+            printf(", \"n\": %d, \"correct\": %d}", g->n[c], g->correct[c]);
+    }
+    printf("]");
+    if (!g->runs) {
+        printf(", \"cells\": [");
+        for (int i = 0; i < g->count; i++)
+            for (int j = 0; j < g->count; j++) {
+                size_t c = (size_t)i * g->count + j;
+                printf("%s[%d, %d, %d, %d]", i || j ? ", " : "", grid_length(g, i),
+                       grid_length(g, j), g->n[c], g->correct[c]);
+            }
+        printf("]");
+    }
+    printf("}");
+}
+
+/* One run's grid in text: the diagonal as a compact table, the means inside and outside the
+ * training lengths, the largest length at >= 0.99. */
+static void print_grid_text(const length_grid *g, const char *csv, const char *svg,
+                            const char *checkpoint, int train_lo, int train_hi)
+{
+    long long answers = (long long)g->count * g->count * g->per_cell;
+    printf("grid %d..%d", g->lo, g->hi);
+    if (g->step > 1)
+        printf(" step %d", g->step);
+    printf(" (%d x %d cells), %d examples per cell (seed %lld), %s checkpoint: %lld answers in "
+           "%.1f s\n", g->count, g->count, g->per_cell, g->seed, checkpoint, answers, g->seconds);
+    printf("exact match per length n (la = lb = n):\n");
+    enum { PER_ROW = 12 };
+    for (int first = 0; first < g->count; first += PER_ROW) {
+        int last = first + PER_ROW < g->count ? first + PER_ROW : g->count;
+        printf("  %6s", "n");
+        for (int i = first; i < last; i++)
+            printf(" %6d", grid_length(g, i));
+        printf("\n  %6s", "exact");
+        for (int i = first; i < last; i++)
+            printf(" %6.3f", grid_diag(g, i));
+        printf("\n");
+    }
+    double in = grid_region_mean(g, train_lo, train_hi, true);
+    double out = grid_region_mean(g, train_lo, train_hi, false);
+    printf("mean over cells: inside the training lengths %d..%d ", train_lo, train_hi);
+    printf(isnan(in) ? "-" : "%.4f", in);
+    printf(", outside ");
+    printf(isnan(out) ? "-" : "%.4f", out);
+    printf("\n");
+    print_largest(g);
+    printf("wrote %s and %s\n", csv, svg);
+}
+
+static int eval_grid(session *s, const char *dir, const eval_settings *f, eval_outcome *out)
+{
+    length_grid g;
+    arith_status st = grid_init(&g, f->grid.lo, f->grid.hi, f->grid_step ? f->grid_step : 1,
+                                f->grid_n ? f->grid_n : 20, f->seed);
+    if (st)
+        return cli_fail(st);
+    grid_view gv = {.tty = isatty(STDERR_FILENO)};
+    st = grid_evaluate(s->model, &s->tok, &s->task, f->batch, f->beam, &g, on_grid_progress, &gv);
+    if (gv.open)
+        fputc('\n', stderr);
+    char csv[TRAIN_PATH_MAX + 64], svg[TRAIN_PATH_MAX + 64], scheme[2 * TRAIN_PATH_MAX],
+        title[4 * TRAIN_PATH_MAX];
+    grid_file_paths(dir, &g, csv, svg, sizeof csv);
+    session_title(s, scheme, sizeof scheme);
+    snprintf(title, sizeof title, "%s: %s, %s checkpoint", dir, scheme, f->checkpoint);
+    const int lo = s->cfg.data.digits.lo, hi = s->cfg.data.digits.hi;
+    if (!st)
+        st = grid_write_csv(&g, csv);
+    if (!st)
+        st = grid_write_svg(&g, svg, title, lo, hi);
+    if (!st && f->json) {
+        printf("{\"run\": ");
+        cli_json_string(stdout, dir);
+        printf(", \"checkpoint\": \"%s\", ", f->checkpoint);
+        print_grid_json(&g, csv, svg);
+        printf(f->nested ? "}" : "}\n");
+    } else if (!st && f->nested) {
+        int prefix, any;
+        grid_largest_at(&g, 0.99, &prefix, &any);
+        printf("%s: ", dir);
+        if (prefix < g.lo)
+            printf("largest length at >= 0.99: none");
+        else
+            printf("largest length at >= 0.99: %d", prefix);
+        printf(", mean inside the training lengths %.4f; wrote %s and %s\n",
+               grid_region_mean(&g, lo, hi, true), csv, svg);
+    } else if (!st) {
+        print_grid_text(&g, csv, svg, f->checkpoint, lo, hi);
+    }
+    if (!st && out) {
+        out->grid = g;
+        out->have_grid = true;
+        out->train_lo = lo;
+        out->train_hi = hi;
+        snprintf(out->scheme, sizeof out->scheme, "%s", scheme);
+    } else {
+        grid_free(&g);
+    }
+    return st ? cli_fail(st) : 0;
+}
+
+/* Evaluates one run (test set, CSV or new examples, with its edge cases; or its grid) and
+ * prints the results. */
+static int eval_run(const char *dir, const eval_settings *f, eval_outcome *out)
+{
+    core_set_threads(f->threads);
+    session s;
+    arith_status st = session_load_run(&s, dir, f->checkpoint);
+    if (st) {
+        session_close(&s);
+        return cli_fail(st);
+    }
+    core_set_threads(f->threads);
+    if (f->grid.hi) {
+        int rc = eval_grid(&s, dir, f, out);
+        session_close(&s);
+        return rc;
+    }
+    const example_set *set = &s.test;
+    example_set fresh, none;
+    examples_init(&fresh);
+    examples_init(&none);
+    char source[TRAIN_PATH_MAX + 64];
+    snprintf(source, sizeof source, "%s/test.csv", dir);
+    if (f->csv[0]) {
+        st = dataset_load_csv_as(&fresh, f->csv, &s.task);
+        set = &fresh;
+        snprintf(source, sizeof source, "%s", f->csv);
+    } else if (f->digits.hi || f->n) {
+        task_config task = s.task;
+        if (f->digits.hi) {
+            task.digits = f->digits.hi;
+            task.digits_min = f->digits.lo < f->digits.hi ? f->digits.lo : 0;
+        }
+        int n = f->n ? f->n : s.test.count;
+        st = dataset_generate(&none, &fresh, &task, 0, n, (uint64_t)f->seed, &s.train);
+        const bool bits = task.kind == TASK_COUNT || task.kind == TASK_XOR;
+        set = &fresh;
+        if (task.digits_min)
+            snprintf(source, sizeof source, "%d new examples of %d..%d %s (seed %lld)", n,
+                     task.digits_min, task.digits, bits ? "bits" : "digits", f->seed);
+        else
+            snprintf(source, sizeof source, "%d new %d-%s examples (seed %lld)", n, task.digits,
+                     bits ? "bit" : "digit", f->seed);
+    }
+    bool regression = s.model->cfg.head == HEAD_REGRESSION;
+    eval_result r = {0};
+    cli_progress pv = {.tty = false};
+    by_length bl = {.task = s.task.kind, .lo = -1, .hi = -1, .samples = f->samples,
+                    .inner = f->samples ? cli_on_sample : NULL, .inner_ctx = &pv};
+    bl.n = calloc(MAX_TRACKED_LENGTH + 1, sizeof *bl.n);
+    bl.correct = calloc(MAX_TRACKED_LENGTH + 1, sizeof *bl.correct);
+    bl.abs_err = calloc(MAX_TRACKED_LENGTH + 1, sizeof *bl.abs_err);
+    if (!st && (!bl.n || !bl.correct || !bl.abs_err))
+        st = arith_error(ARITH_ERR_MEMORY, "out of memory");
+    if (!st)
+        st = evaluate_beam(s.model, &s.tok, &s.task, set, 0, f->batch, f->beam, on_example_length,
+                           &bl, -1, &r);
+    eval_result forced = {0};
+    if (!st && f->teacher_forced)
+        st = evaluate_teacher_forced(s.model, &s.tok, set, 0, f->batch, &forced);
+    /* add and mul: the fixed edge cases, beside the test set */
+    example_set edges;
+    examples_init(&edges);
+    edge_failures ef = {0};
+    eval_result er = {0};
+    if (!st)
+        st = edge_cases_build(s.model, &s.tok, &s.task, &edges);
+    if (!st && edges.count > 0)
+        st = evaluate_beam(s.model, &s.tok, &s.task, &edges, 0, f->batch, f->beam, on_edge_case,
+                           &ef, -1, &er);
+    /* a table per length when lengths vary (not for expr or symbolic, whose "length" means
+     * little) */
+    bool table = !st && s.task.kind != TASK_EXPR && s.task.kind != TASK_SYMBOLIC && bl.hi > bl.lo;
+    if (!st) {
+        double acc = r.total ? (double)r.correct / r.total : 0.0;
+        const bool symbolic = s.task.kind == TASK_SYMBOLIC;
+        const char *what = regression ? "rounded exact match"
+                           : symbolic ? "accuracy up to equivalence"
+                                      : "exact match";
+        if (f->json) {
+            printf("{\"run\": \"%s\", \"checkpoint\": \"%s\", \"accuracy\": %.6f, "
+                   "\"correct\": %d, \"total\": %d, \"seconds\": %.3f, \"beam\": %d, "
+                   "\"top_accuracy\": %.6f, \"top_correct\": %d", dir, f->checkpoint, acc,
+                   r.correct, r.total, r.seconds, f->beam,
+                   r.total ? (double)r.top_correct / r.total : 0.0, r.top_correct);
+            if (symbolic)
+                printf(", \"exact_match\": %.6f, \"exact\": %d",
+                       r.total ? (double)r.exact / r.total : 0.0, r.exact);
+            if (!isnan(r.mae))
+                printf(", \"mae\": %.6f", r.mae);
+            if (f->teacher_forced)
+                printf(", \"teacher_forced_accuracy\": %.6f, \"test_loss\": %.6f",
+                       forced.total ? (double)forced.correct / forced.total : 0.0, forced.loss);
+            if (table) {
+                printf(", ");
+                print_by_length(&bl, regression, true);
+            }
+            if (edges.count > 0)
+                print_edge_cases(&er, &ef, true);
+            printf(f->nested ? "}" : "}\n");
+        } else {
+            if (table)
+                print_by_length(&bl, regression, false);
+            printf("%s %.4f (%d/%d)", what, acc, r.correct, r.total);
+            if (f->beam > 1)
+                printf(" with any of %d beam answers, %.4f (%d/%d) with the top answer", f->beam,
+                       r.total ? (double)r.top_correct / r.total : 0.0, r.top_correct, r.total);
+            if (symbolic)
+                printf(" (exact string match of the top answer %.4f, %d/%d)",
+                       r.total ? (double)r.exact / r.total : 0.0, r.exact, r.total);
+            if (!isnan(r.mae))
+                printf(", mean absolute error %.4f", r.mae);
+            printf(" on %s, %s checkpoint, %.2f s (%.0f answers/s)\n", source, f->checkpoint,
+                   r.seconds, r.seconds > 0 ? r.total / r.seconds : 0.0);
+            if (f->teacher_forced)
+                printf("teacher-forced exact match %.4f (%d/%d): the model reads the reference "
+                       "answer while predicting each next token; test loss %.4f\n",
+                       forced.total ? (double)forced.correct / forced.total : 0.0,
+                       forced.correct, forced.total, forced.loss);
+            if (edges.count > 0)
+                print_edge_cases(&er, &ef, false);
+        }
+        if (out) {
+            out->accuracy = acc;
+            out->correct = r.correct;
+            out->total = r.total;
+            out->edge_correct = er.correct;
+            out->edge_total = er.total;
+        }
+    }
+    edge_failures_free(&ef);
+    examples_free(&edges);
+    free(bl.n);
+    free(bl.correct);
+    free(bl.abs_err);
+    examples_free(&fresh);
+    session_close(&s);
+    return st ? cli_fail(st) : 0;
+}
+
+/* A parent of seed runs (RUN/seed-S, from arith train --seeds N): every seed run evaluated,
+ * then mean, std, best and worst over them; with --grid, the grids combined per cell. */
+static int eval_seeds(const char *parent, const eval_settings *f, char **dirs,
+                      const long long *seeds, int count)
+{
+    eval_settings sf = *f;
+    sf.nested = true;
+    eval_outcome *o = calloc((size_t)count, sizeof *o);
+    double *x = malloc((size_t)count * sizeof *x);
+    if (!o || !x) {
+        free(o);
+        free(x);
+        return cli_fail(arith_error(ARITH_ERR_MEMORY, "out of memory"));
+    }
+    if (f->json) {
+        printf("{\"run\": ");
+        cli_json_string(stdout, parent);
+        printf(", \"checkpoint\": \"%s\", \"seeds\": [", f->checkpoint);
+    } else {
+        fprintf(stderr, "%s holds %d seed runs\n", parent, count);
+    }
+    int rc = 0, done = 0;
+    for (int k = 0; k < count && rc == 0; k++) {
+        if (f->json && k)
+            printf(", ");
+        else if (!f->json && !f->grid.hi)
+            printf("== %s\n", dirs[k]);
+        fflush(stdout);
+        rc = eval_run(dirs[k], &sf, &o[k]);
+        done += rc == 0;
+    }
+    length_grid combined = {0};
+    char csv[TRAIN_PATH_MAX + 64], svg[TRAIN_PATH_MAX + 64];
+    arith_status st = ARITH_OK;
+    if (rc == 0 && f->grid.hi) {
+        length_grid *grids = malloc((size_t)count * sizeof *grids);
+        if (!grids)
+            st = arith_error(ARITH_ERR_MEMORY, "out of memory");
+        for (int k = 0; grids && k < count; k++)
+            grids[k] = o[k].grid;
+        if (!st)
+            st = grid_combine(&combined, grids, count);
+        free(grids);
+        char title[4 * TRAIN_PATH_MAX];
+        snprintf(title, sizeof title, "%s, mean of %d seeds: %s, %s checkpoint", parent, count,
+                 o[0].scheme, f->checkpoint);
+        grid_file_paths(parent, &combined, csv, svg, sizeof csv);
+        if (!st)
+            st = grid_write_csv(&combined, csv);
+        if (!st)
+            st = grid_write_svg(&combined, svg, title, o[0].train_lo, o[0].train_hi);
+        if (st)
+            rc = cli_fail(st);
+    }
+    if (rc == 0 && f->json) {
+        printf("]");
+        for (int k = 0; k < count; k++)
+            x[k] = o[k].accuracy;
+        stats_summary sa;
+        if (!f->grid.hi) {
+            stats_summarize(x, count, &sa);
+            printf(", ");
+            cli_json_stats(stdout, "accuracy", &sa, seeds);
+            if (o[0].edge_total > 0) {
+                for (int k = 0; k < count; k++)
+                    x[k] = o[k].edge_total ? (double)o[k].edge_correct / o[k].edge_total : 0.0;
+                stats_summarize(x, count, &sa);
+                printf(", ");
+                cli_json_stats(stdout, "edge_accuracy", &sa, seeds);
+            }
+        } else {
+            for (int k = 0; k < count; k++) {
+                int prefix, any;
+                grid_largest_at(&o[k].grid, 0.99, &prefix, &any);
+                x[k] = prefix;
+            }
+            stats_summarize(x, count, &sa);
+            printf(", ");
+            cli_json_stats(stdout, "largest_prefix_at_0_99", &sa, seeds);
+            printf(", ");
+            print_grid_json(&combined, csv, svg);
+        }
+        printf("}\n");
+    } else if (rc == 0 && !f->grid.hi) {
+        printf("== summary over %d seed runs of %s\n", count, parent);
+        for (int k = 0; k < count; k++) {
+            x[k] = o[k].accuracy;
+            printf("  seed %-6lld exact match %.4f (%d/%d)", seeds[k], o[k].accuracy,
+                   o[k].correct, o[k].total);
+            if (o[k].edge_total > 0)
+                printf(", edge cases %d/%d", o[k].edge_correct, o[k].edge_total);
+            printf("\n");
+        }
+        cli_print_seed_stats("exact match", x, seeds, count, false);
+        if (o[0].edge_total > 0) {
+            for (int k = 0; k < count; k++)
+                x[k] = o[k].edge_total ? (double)o[k].edge_correct / o[k].edge_total : 0.0;
+            cli_print_seed_stats("edge-case exact match", x, seeds, count, false);
+        }
+    } else if (rc == 0) {
+        const length_grid *g = &combined;
+        printf("grid %d..%d over %d seeds, %d examples per cell (seed %lld): exact match per "
+               "length n (la = lb = n), mean ± std (min..max)\n", g->lo, g->hi, count,
+               g->per_cell, g->seed);
+        for (int i = 0; i < g->count; i++) {
+            size_t c = (size_t)i * g->count + i;
+            printf("  n=%-5d %.4f ± %.4f (%.4f..%.4f)\n", grid_length(g, i), g->accuracy[c],
+                   g->acc_std[c], g->acc_min[c], g->acc_max[c]);
+        }
+        /* per seed, "none" where not even the grid's first length reaches 0.99 (a mean over
+         * seeds would have to give "none" a number) */
+        printf("largest length at >= 0.99 per seed:");
+        int reached = 0;
+        for (int k = 0; k < count; k++) {
+            int prefix, any;
+            grid_largest_at(&o[k].grid, 0.99, &prefix, &any);
+            if (prefix >= g->lo)
+                x[reached++] = prefix;
+            prefix >= g->lo ? printf(" %d", prefix) : printf(" none");
+        }
+        if (reached == count) {
+            stats_summary sa;
+            stats_summarize(x, count, &sa);
+            printf(" (mean %.1f ± %.1f)", sa.mean, sa.std);
+        }
+        int prefix, any;
+        grid_largest_at(g, 0.99, &prefix, &any);
+        printf("; of the mean grid: ");
+        if (prefix < g->lo)
+            printf("none\n");
+        else
+            printf("%d\n", prefix);
+        printf("wrote %s and %s (mean per cell over %d seeds)\n", csv, svg, count);
+    }
+    for (int k = 0; k < count; k++)
+        if (o[k].have_grid)
+            grid_free(&o[k].grid);
+    grid_free(&combined);
+    free(o);
+    free(x);
+    (void)done;
+    return rc;
+}
+
+/* eval on a run directory, or on a parent of seed runs (no checkpoint of its own, seed-S
+ * directories inside). */
+static int eval_dispatch(const char *dir, const eval_settings *f)
+{
+    char path[TRAIN_PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s.safetensors", dir, f->checkpoint);
+    if (access(path, F_OK) == 0)
+        return eval_run(dir, f, NULL);
+    char **dirs = NULL;
+    long long *seeds = NULL;
+    int count = 0;
+    if (seed_runs_find(dir, &dirs, &seeds, &count) != ARITH_OK || count == 0) {
+        arith_error_clear();
+        return eval_run(dir, f, NULL); /* its own error names what is missing */
+    }
+    int rc = eval_seeds(dir, f, dirs, seeds, count);
+    for (int k = 0; k < count; k++)
+        free(dirs[k]);
+    free(dirs);
+    free(seeds);
+    return rc;
+}
+
+int cli_eval(int argc, char **argv)
+{
+    const option_table *tables[] = {&cli_eval_table};
+    cli_arg *args = calloc((size_t)argc + 1, sizeof *args);
+    int count = 0;
+    bool help = false;
+    if (!args)
+        return cli_fail(arith_error(ARITH_ERR_MEMORY, "out of memory"));
+    int rc = cli_args_parse(argc, argv, tables, 1, 1, args, &count, &help);
+    if (!rc && help) {
+        printf("usage: arith eval RUN_DIR [--checkpoint best|last] [--csv FILE | --digits N|A..B "
+               "[--n N] [--seed S]] [--batch N] [--threads N] [--beam K] [--samples K] "
+               "[--teacher-forced] [--json]\n"
+               "       arith eval RUN_DIR --grid A..B [--grid-step K] [--grid-n N] [--seed S] "
+               "[--json]\n\n"
+               "Exact-match accuracy by batched greedy generation (with a key/value cache, or the\n"
+               "LSTM's carried state) on the run's test set, on a CSV file, or on N new examples\n"
+               "with operands (count: strings) of the given lengths that are not in the run's\n"
+               "training set. When the lengths vary, a table gives accuracy per length (and the\n"
+               "mean absolute error for a regression head). --teacher-forced also prints the\n"
+               "accuracy when the model reads the reference answer while predicting it (seed\n"
+               "000's measure). --beam K searches K answers per prompt (beam search, K > 1;\n"
+               "transformers and LSTM language models): a prompt counts as right when any of\n"
+               "its K answers is, and the top answer's exact match is printed beside it;\n"
+               "--batch prompts of K rows each run at a time.\n\n"
+               "Tasks add and mul also score a fixed list of edge cases built from the run's\n"
+               "lengths (9..9+1, 1+9..9, 0+0, carry chains, zeros inside, ...; those the\n"
+               "tokenizer or the context cannot take are skipped) and show the first failures.\n\n"
+               "--grid A..B (add, mul): exact match for every pair of operand lengths la, lb in\n"
+               "A..B (every K-th with --grid-step K), N examples per cell (--grid-n, default\n"
+               "20; drawn from --seed), written to RUN_DIR/grid-A-B.csv and a heatmap\n"
+               "RUN_DIR/grid-A-B.svg with the training lengths outlined; prints the accuracy\n"
+               "per length n (cell n, n) and the largest length at >= 0.99.\n\n"
+               "RUN_DIR may also be the parent of seed runs (arith train --seeds N): each\n"
+               "seed-S run is evaluated, then mean, std, best and worst are printed; with\n"
+               "--grid, the per-seed grids go into each seed's directory and their per-cell\n"
+               "mean into RUN_DIR/grid-A-B.csv and .svg.\n");
+        options_print_help(&cli_eval_table, stdout);
+        free(args);
+        return 0;
+    }
+    eval_settings f;
+    if (!rc)
+        rc = cli_eval_settings(&f, args, count);
+    const char *dir = NULL;
+    for (int i = 0; i < count; i++)
+        if (!args[i].spec)
+            dir = args[i].value;
+    if (!rc && !dir)
+        rc = cli_usage_error("usage: arith eval RUN_DIR [OPTIONS] (see arith eval --help)");
+    if (!rc && !f.grid.hi && (f.grid_step || f.grid_n))
+        rc = cli_usage_error("%s", f.grid_step ? "--grid-step needs --grid A..B"
+                                               : "--grid-n needs --grid A..B");
+    if (!rc && f.grid.hi && (f.csv[0] || f.digits.hi || f.n || f.teacher_forced || f.samples))
+        rc = cli_usage_error("--grid draws its own examples per pair of lengths; it does not "
+                             "combine with --csv, --digits, --n, --samples or --teacher-forced");
+    free(args);
+    return rc ? rc : eval_dispatch(dir, &f);
+}

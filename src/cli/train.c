@@ -1,0 +1,346 @@
+/* arith train: one run, or the same experiment under several seeds (--seeds N), from flags
+ * and a JSON config (--config), or a stopped run continued (--resume). */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "io/io.h"
+
+/* What one training run ended with (for the summary over seeds). */
+typedef struct {
+    double final;              /* final test exact match */
+    int correct, total;
+    int edge_correct, edge_total;
+    bool by_loss;              /* best is the lowest test loss, not the best exact match */
+    bool have_best;
+    double best;
+    long long best_step;
+} train_outcome;
+
+/* Trains one run from a parsed config (or resumes one); prints its results. */
+static int train_one(const train_config *cfg_in, const char *resume, train_outcome *out)
+{
+    train_config cfg = *cfg_in;
+    arith_status st;
+    session s;
+    st = session_open(&s, &cfg, resume);
+    if (st) {
+        session_close(&s);
+        return cli_fail(st);
+    }
+    if (resume)
+        snprintf(s.cfg.run.dir, sizeof s.cfg.run.dir, "%s", resume);
+    cli_progress pv = {.tty = isatty(STDERR_FILENO), .t_start = time_now()};
+    session_description d;
+    session_describe(&s, &d);
+    char trained[sizeof s.cfg.model.train + 64] = "";
+    size_t n_trainable = params_count_trainable(&s.model->params);
+    if (s.cfg.model.train[0])
+        snprintf(trained, sizeof trained, " (%zu of them trainable: --train %s)", n_trainable,
+                 s.cfg.model.train);
+    fprintf(stderr, "arith %s: %s on %s (%s), tokenizer %s%s | %d train / %d test | %s | "
+            "%zu parameters%s | seed %lld | %d threads\n",
+            ARITH_VERSION, model_kind_name(s.cfg.model.family), task_name(s.cfg.data.task),
+            d.lengths, tokenizer_name(s.tok.kind), d.format, s.train.count, s.test.count,
+            d.model, params_count(&s.model->params), trained, s.cfg.run.seed, core_threads());
+    double load = 0;
+    FILE *loadavg = fopen("/proc/loadavg", "r");
+    if (loadavg) {
+        if (fscanf(loadavg, "%lf", &load) != 1)
+            load = 0;
+        fclose(loadavg);
+    }
+    /* spinning OpenMP threads slow down badly when other programs hold the cores */
+    double cores = (double)sysconf(_SC_NPROCESSORS_ONLN);
+    if (load > 0.75 && core_threads() > 1 && load + core_threads() > cores + 0.75)
+        fprintf(stderr, "arith: note: the machine is busy (load %.1f); %d threads that wait for "
+                "each other run slowly beside other programs\nhint: --threads 1, or "
+                "OMP_WAIT_POLICY=passive\n", load, core_threads());
+    if (s.test_in_train > 0)
+        fprintf(stderr, "arith: warning: %d of the %d test prompts are also in the training set, "
+                "so test accuracy overstates generalization\n", s.test_in_train, s.test.count);
+    train_callbacks cb = {.ctx = &pv, .on_step = cli_on_step, .on_eval = cli_on_eval,
+                          .on_sample = cli_on_sample};
+    eval_result final;
+    st = train_run(&s, &cb, resume != NULL, &final);
+    cli_progress_end_line(&pv);
+    if (st) {
+        session_close(&s);
+        return cli_fail(st);
+    }
+    double acc = final.total ? (double)final.correct / final.total : 0.0;
+    bool regression = s.model->cfg.head == HEAD_REGRESSION;
+    printf("final test %s: %.4f (%d/%d)", regression ? "rounded exact match" : "exact match",
+           acc, final.correct, final.total);
+    if (!isnan(final.mae))
+        printf(", mean absolute error %.4f", final.mae);
+    if (!isnan(final.loss))
+        printf(", test loss %.4f", final.loss);
+    if (final.edge_total > 0)
+        printf(", edge cases %d/%d", final.edge_correct, final.edge_total);
+    printf("\n");
+    char best_path[TRAIN_PATH_MAX + 32];
+    train_config best_cfg;
+    train_progress best;
+    snprintf(best_path, sizeof best_path, "%s/best.safetensors", s.cfg.run.dir);
+    bool have_best = checkpoint_read_config(best_path, &best_cfg, &best) == ARITH_OK;
+    if (have_best) {
+        if (s.cfg.run.best_by == BEST_BY_LOSS)
+            printf("best test loss: %.4f at step %lld (best.safetensors)\n", -best.best_accuracy,
+                   best.best_step);
+        else
+            printf("best test exact match: %.4f at step %lld (best.safetensors)\n",
+                   best.best_accuracy, best.best_step);
+    }
+    fprintf(stderr, "run saved in %s (config.json, best.safetensors, last.safetensors, "
+            "metrics.jsonl, training.svg, train.csv, test.csv)\n"
+            "  evaluate:  arith eval %s\n"
+            "  ask it:    arith predict %s \"%s\"\n"
+            "  continue:  arith train --resume %s %s %d\n",
+            s.cfg.run.dir, s.cfg.run.dir, s.cfg.run.dir, s.test.items[0].prompt, s.cfg.run.dir,
+            s.cfg.optim.steps > 0 ? "--steps" : "--epochs",
+            s.cfg.optim.steps > 0 ? 2 * s.cfg.optim.steps : s.cfg.optim.epochs + 1);
+    if (out) {
+        out->final = acc;
+        out->correct = final.correct;
+        out->total = final.total;
+        out->edge_correct = final.edge_correct;
+        out->edge_total = final.edge_total;
+        out->by_loss = s.cfg.run.best_by == BEST_BY_LOSS;
+        out->have_best = have_best;
+        out->best = out->by_loss ? -best.best_accuracy : best.best_accuracy;
+        out->best_step = best.best_step;
+    }
+    session_close(&s);
+    return 0;
+}
+/* RUN/seeds.json, atomically: every finished seed and the summary over them. */
+static arith_status write_seeds_json(const char *parent, const train_config *cfg,
+                                     const train_outcome *o, const long long *seeds, int done,
+                                     int planned)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&text, &size);
+    if (!mem)
+        return arith_error(ARITH_ERR_MEMORY, "out of memory writing seeds.json");
+    double *fin = malloc(((size_t)done + 1) * sizeof *fin);
+    double *best = malloc(((size_t)done + 1) * sizeof *best);
+    int have_best = 0;
+    fprintf(mem, "{\"run\": ");
+    cli_json_string(mem, parent);
+    fprintf(mem, ", \"seeds_planned\": %d, \"seeds_done\": %d, \"best_by\": ", planned, done);
+    cli_json_string(mem, cfg->run.best_by == BEST_BY_LOSS ? "loss" : "accuracy");
+    fprintf(mem, ",\n \"runs\": [");
+    for (int k = 0; k < done; k++) {
+        char dir[TRAIN_PATH_MAX + 32];
+        snprintf(dir, sizeof dir, "%s/seed-%lld", parent, seeds[k]);
+        fprintf(mem, "%s\n  {\"seed\": %lld, \"run\": ", k ? "," : "", seeds[k]);
+        cli_json_string(mem, dir);
+        fprintf(mem, ", \"final_accuracy\": %.6f, \"correct\": %d, \"total\": %d", o[k].final,
+                o[k].correct, o[k].total);
+        if (o[k].have_best)
+            fprintf(mem, ", \"%s\": %.6f, \"best_step\": %lld",
+                    o[k].by_loss ? "best_test_loss" : "best_accuracy", o[k].best, o[k].best_step);
+        if (o[k].edge_total > 0)
+            fprintf(mem, ", \"edge_correct\": %d, \"edge_total\": %d", o[k].edge_correct,
+                    o[k].edge_total);
+        fprintf(mem, "}");
+        if (fin)
+            fin[k] = o[k].final;
+        if (best && o[k].have_best)
+            best[have_best++] = o[k].best;
+    }
+    fprintf(mem, "]");
+    if (fin && best && done > 0) {
+        stats_summary sf;
+        stats_summarize(fin, done, &sf);
+        fprintf(mem, ",\n ");
+        cli_json_stats(mem, "final_accuracy", &sf, seeds);
+        if (have_best == done) {
+            stats_summary sb;
+            stats_summarize(best, done, &sb);
+            fprintf(mem, ",\n ");
+            cli_json_stats(mem, o[0].by_loss ? "best_test_loss" : "best_accuracy", &sb, seeds);
+        }
+    }
+    fprintf(mem, "}\n");
+    fclose(mem);
+    free(fin);
+    free(best);
+    char path[TRAIN_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/seeds.json", parent);
+    arith_status st = text ? io_write_file_atomic(path, text, size)
+                           : arith_error(ARITH_ERR_MEMORY, "out of memory writing seeds.json");
+    free(text);
+    return st;
+}
+
+/* --seeds N: the experiment under seeds seed .. seed+N-1, each a run of its own in
+ * RUN/seed-S; then a summary over them, also in RUN/seeds.json. */
+static int train_seeds(const train_config *cfg_in)
+{
+    train_config cfg = *cfg_in;
+    const int N = cfg.run.seeds;
+    char parent[TRAIN_PATH_MAX];
+    if (cfg.run.dir[0])
+        snprintf(parent, sizeof parent, "%s", cfg.run.dir);
+    else
+        train_config_default_dir(&cfg, "-seeds", parent, sizeof parent);
+    if (strlen(parent) + 32 >= TRAIN_PATH_MAX)
+        return fprintf(stderr, "arith: error: --run %s: path too long\n", parent), EXIT_USAGE;
+    /* nothing is trained when any seed's run (or the parent as a run) is already there */
+    char path[TRAIN_PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/config.json", parent);
+    if (access(path, F_OK) == 0)
+        return fprintf(stderr, "arith: error: %s already holds a run of its own; --seeds %d "
+                       "writes seed runs into a directory of their own\nhint: choose another "
+                       "--run\n", parent, N), EXIT_RUNTIME;
+    for (int k = 0; k < N; k++) {
+        snprintf(path, sizeof path, "%s/seed-%lld/config.json", parent, cfg.run.seed + k);
+        if (access(path, F_OK) == 0)
+            return fprintf(stderr, "arith: error: %s/seed-%lld already holds a run\nhint: choose "
+                           "another --run\n", parent, cfg.run.seed + k), EXIT_RUNTIME;
+    }
+    train_outcome *out = calloc((size_t)N, sizeof *out);
+    long long *seeds = calloc((size_t)N, sizeof *seeds);
+    if (!out || !seeds) {
+        free(out);
+        free(seeds);
+        return cli_fail(arith_error(ARITH_ERR_MEMORY, "out of memory"));
+    }
+    int rc = 0, done = 0;
+    for (int k = 0; k < N && rc == 0; k++) {
+        train_config c = cfg;
+        c.run.seeds = 1; /* each seed's run is a plain run: resumable and evaluable alone */
+        c.run.seed = cfg.run.seed + k;
+        snprintf(c.run.dir, sizeof c.run.dir, "%s/seed-%lld", parent, c.run.seed);
+        seeds[k] = c.run.seed;
+        printf("== seed %lld (%d of %d): %s\n", c.run.seed, k + 1, N, c.run.dir);
+        fflush(stdout);
+        rc = train_one(&c, NULL, &out[k]);
+        if (rc == 0) {
+            done++;
+            arith_status st = write_seeds_json(parent, &cfg, out, seeds, done, N);
+            if (st)
+                rc = cli_fail(st);
+        }
+    }
+    if (done > 0) {
+        bool by_loss = out[0].by_loss;
+        printf("\nseeds under %s (%d of %d finished):\n", parent, done, N);
+        printf("  %8s  %-22s  %-17s  %s\n", "seed", by_loss ? "best test loss" : "best exact match",
+               "final exact match", "run");
+        double *fin = malloc((size_t)done * sizeof *fin);
+        double *best = malloc((size_t)done * sizeof *best);
+        bool all_best = true;
+        for (int k = 0; k < done; k++) {
+            char b[48] = "-";
+            if (out[k].have_best)
+                snprintf(b, sizeof b, "%.4f (step %lld)", out[k].best, out[k].best_step);
+            printf("  %8lld  %-22s  %-17.4f  %s/seed-%lld\n", seeds[k], b, out[k].final, parent,
+                   seeds[k]);
+            if (fin && best) {
+                fin[k] = out[k].final;
+                best[k] = out[k].best;
+            }
+            all_best = all_best && out[k].have_best;
+        }
+        if (fin && best && all_best)
+            cli_print_seed_stats(by_loss ? "best test loss" : "best exact match", best, seeds, done,
+                             by_loss);
+        if (fin && best)
+            cli_print_seed_stats("final exact match", fin, seeds, done, false);
+        free(fin);
+        free(best);
+        fprintf(stderr, "seed runs in %s/seed-*, summary in %s/seeds.json\n"
+                "  evaluate all:  arith eval %s\n", parent, parent, parent);
+    }
+    free(out);
+    free(seeds);
+    return rc;
+}
+
+/* train's own options beside the run config's: where the base config comes from */
+typedef struct {
+    char config[TRAIN_PATH_MAX];
+    char resume[TRAIN_PATH_MAX];
+} train_command;
+
+static const option_spec train_command_specs[] = {
+    {"config", OPT_STRING, offsetof(train_command, config), TRAIN_PATH_MAX, NULL, NULL, 0, 0,
+     "other", "FILE", "read options from a JSON object (flags win over it)", false},
+    {"resume", OPT_STRING, offsetof(train_command, resume), TRAIN_PATH_MAX, NULL, NULL, 0, 0,
+     "other", "RUN_DIR",
+     "continue a run from its last checkpoint (add --steps/--epochs to extend it)", false},
+};
+static const option_table train_command_table = {
+    "train", train_command_specs, (int)(sizeof train_command_specs / sizeof *train_command_specs)};
+
+int cli_train(int argc, char **argv)
+{
+    const option_table *tables[] = {&train_option_table, &train_command_table};
+    cli_arg *args = calloc((size_t)argc + 1, sizeof *args);
+    int count = 0, rc = 0;
+    bool help = false;
+    if (!args)
+        return cli_fail(arith_error(ARITH_ERR_MEMORY, "out of memory"));
+    rc = cli_args_parse(argc, argv, tables, 2, 0, args, &count, &help);
+    if (!rc && help) {
+        printf("usage: arith train [--config FILE] [--resume RUN_DIR] [--OPTION VALUE ...]\n\n"
+               "Trains a model; every option can also be a key of the JSON --config file\n"
+               "(command-line flags win over the file). Defaults reproduce seed 001's setup.\n");
+        options_print_help(&train_option_table, stdout);
+        options_print_help(&train_command_table, stdout);
+        printf("  %-24s %s\n", "--help", "this text");
+        free(args);
+        return 0;
+    }
+    train_command tc;
+    options_defaults(&train_command_table, &tc);
+    if (!rc)
+        rc = cli_args_apply(args, count, 1, &tc);
+    /* the base the flags then change: defaults, a config file, or the resumed run's config */
+    train_config cfg;
+    train_config_defaults(&cfg);
+    arith_status st = ARITH_OK;
+    if (!rc && tc.config[0]) {
+        char *text = NULL;
+        size_t size = 0;
+        st = io_read_file(tc.config, &text, &size);
+        if (!st)
+            st = train_config_from_json(&cfg, text, tc.config);
+        free(text);
+        if (st)
+            rc = cli_fail(st);
+    }
+    const char *resume = tc.resume[0] ? tc.resume : NULL;
+    if (!rc && resume) {
+        char path[TRAIN_PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/last.safetensors", resume);
+        if (access(path, R_OK) != 0) {
+            fprintf(stderr, "arith: error: --resume %s: no checkpoint %s\n", resume, path);
+            rc = EXIT_RUNTIME;
+        } else if ((st = checkpoint_read_config(path, &cfg, NULL)) != ARITH_OK) {
+            rc = cli_fail(st);
+        }
+    }
+    for (int i = 0; !rc && resume && i < count; i++)
+        if (args[i].table == 0 && !args[i].spec->resumable)
+            rc = cli_usage_error("--%s cannot change when resuming a run (only --steps, "
+                                 "--epochs, --threads, --eval-* and --samples can)",
+                                 args[i].spec->name);
+    if (!rc)
+        rc = cli_args_apply(args, count, 0, &cfg);
+    free(args);
+    if (rc)
+        return rc;
+    if (cfg.run.seeds <= 1)
+        return train_one(&cfg, resume, NULL);
+    return train_seeds(&cfg);
+}

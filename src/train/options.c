@@ -1,0 +1,310 @@
+/* Option tables: the one parser behind every command's flags, JSON config files, checkpoint
+ * metadata and `--help`. A table describes each option once (name, type, field, default,
+ * range or choices, help); everything here walks a table, so the same flag gets the same
+ * message wherever it is written. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/train.h"
+
+_Static_assert(sizeof(task_kind) == sizeof(int) && sizeof(model_kind) == sizeof(int),
+               "OPT_CHOICE fields are enums stored as int");
+
+arith_status int_range_parse(int_range *out, const char *text, const char *flag, int min,
+                             int max)
+{
+    long long lo = 0, hi = 0;
+    char *end = NULL;
+    errno = 0;
+    lo = strtoll(text, &end, 10);
+    bool ok = errno == 0 && end != text;
+    if (ok && strncmp(end, "..", 2) == 0) {
+        const char *rest = end + 2;
+        hi = strtoll(rest, &end, 10);
+        ok = errno == 0 && end != rest;
+    } else {
+        hi = lo;
+    }
+    if (!ok || *end != '\0' || lo > hi || lo < 0)
+        return arith_error(ARITH_ERR_ARG, "--%s: '%s' is not a length or a range (valid: N or "
+                           "A..B with A <= B)", flag, text);
+    if (lo < min || hi > max)
+        return arith_error(ARITH_ERR_ARG, "--%s: %s is out of range (%d..%d)", flag, text, min,
+                           max);
+    out->lo = (int)lo;
+    out->hi = (int)hi;
+    return ARITH_OK;
+}
+
+const option_spec *options_find(const option_table *t, const char *name)
+{
+    for (int i = 0; i < t->count; i++)
+        if (strcmp(t->specs[i].name, name) == 0)
+            return &t->specs[i];
+    return NULL;
+}
+
+/* "a,b,c": an OPT_CHOICE option's names, for messages and help. */
+static void choices_text(const option_spec *o, char *out, size_t cap)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = 0; o->choices(i); i++) {
+        int w = snprintf(out + len, cap - len, "%s%s", i ? "," : "", o->choices(i));
+        if (w < 0 || (size_t)w >= cap - len)
+            break;
+        len += (size_t)w;
+    }
+}
+
+arith_status option_set(const option_spec *o, void *settings, const char *value)
+{
+    char *field = (char *)settings + o->offset;
+    char *end = NULL;
+    switch (o->type) {
+    case OPT_CHOICE:
+        for (int i = 0; o->choices(i); i++) {
+            if (strcmp(o->choices(i), value) == 0) {
+                *(int *)field = i;
+                return ARITH_OK;
+            }
+        }
+        char valid[512];
+        choices_text(o, valid, sizeof valid);
+        return arith_error(ARITH_ERR_ARG, "--%s: unknown value '%s' (valid: %s)", o->name, value,
+                           valid);
+    case OPT_STRING:
+        if (strlen(value) >= o->size)
+            return arith_error(ARITH_ERR_ARG, "--%s: value too long (at most %zu characters)",
+                               o->name, o->size - 1);
+        memcpy(field, value, strlen(value) + 1);
+        return ARITH_OK;
+    case OPT_BOOL:
+        if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0 || strcmp(value, "yes") == 0)
+            *(bool *)field = true;
+        else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0 ||
+                 strcmp(value, "no") == 0)
+            *(bool *)field = false;
+        else
+            return arith_error(ARITH_ERR_ARG, "--%s: '%s' is not a boolean (valid: true, false)",
+                               o->name, value);
+        return ARITH_OK;
+    case OPT_INT: {
+        errno = 0;
+        long long v = strtoll(value, &end, 10);
+        if (errno || end == value || *end != '\0')
+            return arith_error(ARITH_ERR_ARG, "--%s: '%s' is not an integer", o->name, value);
+        if ((double)v < o->min || (double)v > o->max)
+            return arith_error(ARITH_ERR_ARG, "--%s: %lld is out of range (%.0f..%.0f)", o->name,
+                               v, o->min, o->max);
+        if (o->size == sizeof(long long))
+            *(long long *)field = v;
+        else
+            *(int *)field = (int)v;
+        return ARITH_OK;
+    }
+    case OPT_RANGE:
+        return int_range_parse((int_range *)field, value, o->name, (int)o->min, (int)o->max);
+    case OPT_REAL: {
+        errno = 0;
+        double v = strtod(value, &end);
+        if (errno || end == value || *end != '\0' || !isfinite(v))
+            return arith_error(ARITH_ERR_ARG, "--%s: '%s' is not a number", o->name, value);
+        if (v < o->min || v > o->max)
+            return arith_error(ARITH_ERR_ARG, "--%s: %g is out of range (%g..%g)", o->name, v,
+                               o->min, o->max);
+        *(double *)field = v;
+        return ARITH_OK;
+    }
+    }
+    return arith_error(ARITH_ERR_ARG, "--%s: bad option type", o->name);
+}
+
+void options_list(const option_table *t, char *out, size_t cap)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = 0; i < t->count; i++) {
+        int w = snprintf(out + len, cap - len, "%s--%s", i ? ", " : "", t->specs[i].name);
+        if (w < 0 || (size_t)w >= cap - len)
+            break;
+        len += (size_t)w;
+    }
+}
+
+arith_status options_set(const option_table *t, void *settings, const char *name,
+                         const char *value)
+{
+    const option_spec *o = options_find(t, name);
+    if (!o)
+        return arith_error(ARITH_ERR_ARG, "unknown option --%s\nhint: arith %s --help lists "
+                           "every option", name, t->command);
+    return option_set(o, settings, value);
+}
+
+void options_defaults(const option_table *t, void *settings)
+{
+    for (int i = 0; i < t->count; i++) {
+        const option_spec *o = &t->specs[i];
+        memset((char *)settings + o->offset, 0, o->size);
+        if (o->default_value && option_set(o, settings, o->default_value) != ARITH_OK)
+            abort(); /* a default that does not parse is a bug in the table */
+    }
+}
+
+arith_status options_from_json(const option_table *t, void *settings, const char *json,
+                               const char *source)
+{
+    cJSON *root = cJSON_Parse(json);
+    if (!root || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return arith_error(ARITH_ERR_FORMAT, "%s: not a JSON object of options", source);
+    }
+    arith_status st = ARITH_OK;
+    for (cJSON *item = root->child; item && st == ARITH_OK; item = item->next) {
+        const option_spec *o = options_find(t, item->string);
+        if (!o) {
+            st = arith_error(ARITH_ERR_ARG, "%s: unknown option \"%s\"\nhint: the keys are the "
+                             "flag names of arith %s --help, without --", source, item->string,
+                             t->command);
+            break;
+        }
+        char text[64];
+        const char *value = text;
+        if (cJSON_IsString(item))
+            value = item->valuestring;
+        else if (cJSON_IsBool(item))
+            value = cJSON_IsTrue(item) ? "true" : "false";
+        else if (cJSON_IsNumber(item)) {
+            if (o->type == OPT_INT || o->type == OPT_RANGE)
+                snprintf(text, sizeof text, "%.0f", item->valuedouble);
+            else
+                snprintf(text, sizeof text, "%.17g", item->valuedouble);
+            if ((o->type == OPT_INT || o->type == OPT_RANGE) &&
+                item->valuedouble != floor(item->valuedouble)) {
+                st = arith_error(ARITH_ERR_ARG, "%s: \"%s\" must be an integer (got %g)", source,
+                                 item->string, item->valuedouble);
+                break;
+            }
+        } else {
+            st = arith_error(ARITH_ERR_ARG, "%s: \"%s\" must be a string, number or boolean",
+                             source, item->string);
+            break;
+        }
+        st = option_set(o, settings, value);
+        if (st)
+            arith_error_wrap(st, "%s: ", source);
+    }
+    cJSON_Delete(root);
+    return st;
+}
+
+void option_format(const option_spec *o, const void *settings, char *out, size_t cap)
+{
+    const char *field = (const char *)settings + o->offset;
+    switch (o->type) {
+    case OPT_STRING:
+        snprintf(out, cap, "%s", field);
+        return;
+    case OPT_BOOL:
+        snprintf(out, cap, "%s", *(const bool *)field ? "true" : "false");
+        return;
+    case OPT_INT:
+        snprintf(out, cap, "%lld",
+                 o->size == sizeof(long long) ? *(const long long *)field
+                                              : (long long)*(const int *)field);
+        return;
+    case OPT_REAL:
+        snprintf(out, cap, "%.17g", *(const double *)field);
+        return;
+    case OPT_RANGE: {
+        const int_range *r = (const int_range *)field;
+        if (r->lo == r->hi)
+            snprintf(out, cap, "%d", r->lo);
+        else
+            snprintf(out, cap, "%d..%d", r->lo, r->hi);
+        return;
+    }
+    case OPT_CHOICE: {
+        const char *name = o->choices(*(const int *)field);
+        snprintf(out, cap, "%s", name ? name : "?");
+        return;
+    }
+    }
+    snprintf(out, cap, "?");
+}
+
+char *options_to_json(const option_table *t, const void *settings)
+{
+    cJSON *root = cJSON_CreateObject();
+    for (int i = 0; i < t->count; i++) {
+        const option_spec *o = &t->specs[i];
+        const char *field = (const char *)settings + o->offset;
+        char text[TRAIN_PATH_MAX];
+        switch (o->type) {
+        case OPT_STRING:
+        case OPT_CHOICE:
+            option_format(o, settings, text, sizeof text);
+            cJSON_AddStringToObject(root, o->name, text);
+            break;
+        case OPT_BOOL:
+            cJSON_AddBoolToObject(root, o->name, *(const bool *)field);
+            break;
+        case OPT_INT:
+            cJSON_AddNumberToObject(root, o->name,
+                                    o->size == sizeof(long long) ? (double)*(const long long *)field
+                                                                 : (double)*(const int *)field);
+            break;
+        case OPT_REAL:
+            cJSON_AddNumberToObject(root, o->name, *(const double *)field);
+            break;
+        case OPT_RANGE: {
+            /* a single length stays a number, as configs have always written it */
+            const int_range *r = (const int_range *)field;
+            if (r->lo == r->hi) {
+                cJSON_AddNumberToObject(root, o->name, r->lo);
+            } else {
+                option_format(o, settings, text, sizeof text);
+                cJSON_AddStringToObject(root, o->name, text);
+            }
+            break;
+        }
+        }
+    }
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    return text;
+}
+
+void options_print_help(const option_table *t, FILE *out)
+{
+    const char *group = "";
+    for (int i = 0; i < t->count; i++) {
+        const option_spec *o = &t->specs[i];
+        if (o->group && strcmp(group, o->group) != 0) {
+            group = o->group;
+            fprintf(out, "\n%s:\n", group);
+        }
+        const char *placeholder = o->placeholder ? o->placeholder
+                                  : o->type == OPT_BOOL   ? "[BOOL]"
+                                  : o->type == OPT_INT    ? "N"
+                                  : o->type == OPT_RANGE  ? "N|A..B"
+                                  : o->type == OPT_REAL   ? "X"
+                                  : o->type == OPT_CHOICE ? "NAME"
+                                                          : "TEXT";
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s%s%s", o->name, placeholder[0] ? " " : "", placeholder);
+        fprintf(out, "  %-24s %s", flag, o->help);
+        if (o->type == OPT_CHOICE) {
+            char valid[512];
+            choices_text(o, valid, sizeof valid);
+            fprintf(out, " {%s}", valid);
+        }
+        if (o->default_value)
+            fprintf(out, " (default: %s)", o->default_value[0] ? o->default_value : "none");
+        fprintf(out, "\n");
+    }
+}

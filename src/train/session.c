@@ -1,0 +1,351 @@
+/* Sessions: everything a run needs (data, tokenizer, model) built from a config, or loaded
+ * from a saved run, and the one description of a run that headers and titles print. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io/io.h"
+#include "train/train.h"
+
+static arith_status load_split_csv(session *s)
+{
+    const train_config *cfg = &s->cfg;
+    arith_status st = dataset_load_csv_as(&s->train, cfg->data.train_csv, &s->task);
+    if (st)
+        return st;
+    if (cfg->data.test_csv[0])
+        return dataset_load_csv_as(&s->test, cfg->data.test_csv, &s->task);
+    /* hold out the last test_frac of the training file, as seed 001 splits its data */
+    int n_test = (int)(s->train.count * cfg->data.test_frac + 0.5);
+    if (n_test < 1 || n_test >= s->train.count)
+        return arith_error(ARITH_ERR_DATA, "%s: %d rows are too few to split off a test set "
+                           "(--test-frac %g)\nhint: give --test-csv", cfg->data.train_csv,
+                           s->train.count, cfg->data.test_frac);
+    for (int i = s->train.count - n_test; i < s->train.count; i++) {
+        st = examples_push(&s->test, s->train.items[i].prompt, s->train.items[i].answer);
+        if (st)
+            return st;
+        free(s->train.items[i].prompt);
+        free(s->train.items[i].answer);
+    }
+    s->train.count -= n_test;
+    return ARITH_OK;
+}
+
+/* seq2seq emits a fixed number of answer tokens: every answer must have that length. */
+static arith_status check_fixed_answers(const session *s)
+{
+    const encoded_set *sets[2] = {&s->train_enc, &s->test_enc};
+    const int W = s->train_enc.max_answer;
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < sets[k]->count; i++)
+            if (sets[k]->answer_len[i] != W)
+                return arith_error(ARITH_ERR_DATA, "--model seq2seq emits answers of one fixed "
+                                   "width, but %s example %d (\"%s\") has %d characters where "
+                                   "others have %d\nhint: --answer-width N right-aligns every "
+                                   "answer to N characters, as seed 002 does", k ? "test" : "training",
+                                   i + 1, (k ? &s->test : &s->train)->items[i].answer,
+                                   sets[k]->answer_len[i] - 1, W - 1);
+    return ARITH_OK;
+}
+
+/* The regression head learns numbers: every answer must be one. */
+static arith_status check_numeric_answers(const session *s)
+{
+    const encoded_set *sets[2] = {&s->train_enc, &s->test_enc};
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < sets[k]->count; i++)
+            if (isnan(sets[k]->value[i]))
+                return arith_error(ARITH_ERR_DATA, "--head regression needs numeric answers, "
+                                   "but %s example %d has \"%s\"", k ? "test" : "training",
+                                   i + 1, (k ? &s->test : &s->train)->items[i].answer);
+    return ARITH_OK;
+}
+
+arith_status train_task_config(task_config *task, const data_settings *data,
+                                     int_range range)
+{
+    memset(task, 0, sizeof *task);
+    arith_status st = ARITH_OK;
+    task->kind = data->task;
+    task->style = data->style;
+    task->subtask = data->subtask;
+    sym_config_default(&task->sym);
+    task->digits = range.hi;
+    /* a single length keeps seed 001's digit-by-digit draw; a range draws each length */
+    task->digits_min = range.lo < range.hi ? range.lo : 0;
+    if (!st && task->style == STYLE_SPACED && task->kind != TASK_ADD)
+        st = arith_error(ARITH_ERR_ARG, "--style spaced is seed 002's addition format; it needs "
+                         "--task add (got --task %s)", task_name(data->task));
+    return st;
+}
+
+/* Generates the training and test sets; with --test-digits the test set has lengths of its
+ * own (and never repeats a training prompt). */
+static arith_status generate_split(session *s)
+{
+    const train_config *cfg = &s->cfg;
+    int n_test = (int)(cfg->data.n * cfg->data.test_frac + 0.5);
+    if (n_test < 1)
+        n_test = 1;
+    if (cfg->data.test_digits.hi == 0)
+        return dataset_generate(&s->train, &s->test, &s->task, cfg->data.n - n_test, n_test,
+                                (uint64_t)cfg->run.seed, NULL);
+    task_config test_task;
+    arith_status st = train_task_config(&test_task, &cfg->data, cfg->data.test_digits);
+    example_set none;
+    examples_init(&none);
+    if (!st)
+        st = dataset_generate(&s->train, &none, &s->task, cfg->data.n - n_test, 0,
+                              (uint64_t)cfg->run.seed, NULL);
+    if (!st)
+        st = dataset_generate(&none, &s->test, &test_task, 0, n_test,
+                              rng_hash((uint64_t)cfg->run.seed, 0x7e57ULL), &s->train);
+    examples_free(&none);
+    return st;
+}
+
+/* How positions are numbered (tokenizer_set_positions), from --pos, --pos-max, --pos-offset
+ * and --rand-pos; fills in the default --pos-max. */
+static arith_status session_positions(session *s)
+{
+    model_settings *ms = &s->cfg.model;
+    const pos_kind pk = ms->pos;
+    const bool by_data = pk == POS_ABACUS || pk == POS_COUPLING;
+    bool transformer = ms->family == MODEL_TRANSFORMER;
+    if ((by_data || ms->rand_pos || pk == POS_ALIBI || pk == POS_FIRE) && !transformer)
+        return arith_error(ARITH_ERR_ARG, "--pos %s%s is a scheme of --model transformer (got "
+                           "--model %s)", pos_kind_name(pk), ms->rand_pos ? " --rand-pos" : "",
+                           model_kind_name(ms->family));
+    if (by_data && s->task.kind != TASK_ADD && s->task.kind != TASK_MUL)
+        return arith_error(ARITH_ERR_ARG, "--pos %s numbers the digits of add and mul (got "
+                           "--task %s)", pos_kind_name(pk), task_name(s->task.kind));
+    if (ms->rand_pos && pk != POS_SINUSOIDAL && pk != POS_LEARNED && pk != POS_ROPE)
+        return arith_error(ARITH_ERR_ARG, "--rand-pos draws positions for sinusoidal, learned "
+                           "and rope (got --pos %s)", pos_kind_name(pk));
+    if (ms->pos_max == 0 && (by_data || ms->rand_pos))
+        ms->pos_max = 256;
+    if (!by_data && !ms->rand_pos)
+        return ARITH_OK; /* positions are columns; pos_max (0: the context) sizes the tables */
+    posids_plan plan = {by_data ? (pk == POS_ABACUS ? POSIDS_ABACUS : POSIDS_COUPLING)
+                                : POSIDS_RANDOM,
+                        ms->pos_max, ms->pos_offset < 0 ? ms->pos_max : ms->pos_offset, false};
+    return tokenizer_set_positions(&s->tok, plan);
+}
+
+arith_status session_open(session *s, const train_config *cfg, const char *data_dir)
+{
+    memset(s, 0, sizeof *s);
+    s->cfg = *cfg;
+    examples_init(&s->train);
+    examples_init(&s->test);
+    core_set_threads(cfg->run.threads);
+    const data_settings *data = &cfg->data;
+    arith_status st = train_task_config(&s->task, data, data->digits);
+    const tokenizer_kind tk = train_config_tokenizer(data);
+    if (!st && tk == TOK_PAIRS && s->task.kind != TASK_ADD)
+        st = arith_error(ARITH_ERR_ARG, "--tokenizer pairs reads only sums a+b=; --task %s "
+                         "needs --tokenizer %s", task_name(data->task),
+                         s->task.kind == TASK_SYMBOLIC ? "words" : "char");
+    if (!st && (tk == TOK_WORDS) != (s->task.kind == TASK_SYMBOLIC)) {
+        char tokenizer_text[16];
+        train_config_format(cfg, "tokenizer", tokenizer_text, sizeof tokenizer_text);
+        st = arith_error(ARITH_ERR_ARG, "--tokenizer words reads symbolic's prefix expressions, "
+                         "and symbolic needs it (got --task %s --tokenizer %s)",
+                         task_name(data->task), tokenizer_text);
+    }
+    if (!st)
+        st = tokenizer_init(&s->tok, tk, cfg->data.digits.hi, cfg->data.reverse_answer);
+    if (st)
+        return st;
+    tokenizer_set_answer_width(&s->tok, cfg->data.answer_width);
+    st = tokenizer_set_format(&s->tok, cfg->data.reverse, cfg->data.zero_pad,
+                              cfg->data.index_hints);
+    if (!st && (cfg->data.reverse || cfg->data.zero_pad || cfg->data.index_hints) &&
+        s->task.kind != TASK_ADD && s->task.kind != TASK_MUL)
+        st = arith_error(ARITH_ERR_ARG, "--reverse, --zero-pad and --index-hints format the "
+                         "operands of add and mul (got --task %s)", task_name(data->task));
+    if (!st)
+        st = session_positions(s);
+    if (st)
+        return st;
+
+    if (data_dir) {
+        char path[TRAIN_PATH_MAX + 32];
+        st = io_join_path(path, sizeof path, data_dir, "train.csv");
+        if (!st)
+            st = dataset_load_csv_as(&s->train, path, &s->task);
+        if (!st)
+            st = io_join_path(path, sizeof path, data_dir, "test.csv");
+        if (!st)
+            st = dataset_load_csv_as(&s->test, path, &s->task);
+    } else if (cfg->data.train_csv[0]) {
+        st = load_split_csv(s);
+    } else {
+        if (cfg->data.test_csv[0])
+            return arith_error(ARITH_ERR_ARG, "--test-csv needs --train-csv");
+        st = generate_split(s);
+    }
+    if (st)
+        return st;
+    if (s->train.count < 1 || s->test.count < 1)
+        return arith_error(ARITH_ERR_DATA, "need at least one training and one test example "
+                           "(have %d and %d)", s->train.count, s->test.count);
+
+    s->test_in_train = dataset_count_overlap(&s->train, &s->test);
+    st = encoded_build(&s->train_enc, &s->train, &s->tok,
+                       cfg->data.train_csv[0] && !data_dir ? cfg->data.train_csv : "training set");
+    s->train_enc.plan.train = true; /* random offsets and fresh draws in training only */
+    if (!st)
+        st = encoded_build(&s->test_enc, &s->test, &s->tok,
+                           cfg->data.test_csv[0] && !data_dir ? cfg->data.test_csv : "test set");
+    if (st)
+        return st;
+    int need = s->train_enc.max_prompt + s->train_enc.max_answer;
+    int need_test = s->test_enc.max_prompt + s->test_enc.max_answer;
+    if (need_test > need)
+        need = need_test;
+    if (s->cfg.model.context == 0)
+        s->cfg.model.context = need;
+    else if (s->cfg.model.context < need)
+        return arith_error(ARITH_ERR_DATA, "--context %d is too short: the data needs %d tokens "
+                           "(longest prompt + answer)", s->cfg.model.context, need);
+
+    /* GPT-2 weights to start from (a new run; a saved run has its sizes in its config and its
+     * weights in its checkpoint) */
+    gpt2_pretrained pre;
+    bool have_pre = false;
+    if (cfg->model.init[0] && !data_dir) {
+        st = gpt2_pretrained_read(&pre, cfg->model.init);
+        if (st)
+            return st;
+        have_pre = true;
+        s->cfg.model.d_model = pre.d_model;
+        s->cfg.model.layers = pre.layers;
+        s->cfg.model.ffn = pre.ffn;
+        s->cfg.model.heads = pre.heads;
+        if (pre.context < need) {
+            gpt2_pretrained_free(&pre);
+            return arith_error(ARITH_ERR_DATA, "%s: GPT-2's %d positions are too few for the "
+                               "data's %d tokens (longest prompt + answer)", cfg->model.init,
+                               pre.context, need);
+        }
+        s->cfg.model.context = pre.context;
+    }
+    model_config mc;
+    st = train_model_config(&mc, &s->cfg.model);
+    mc.vocab = s->tok.vocab_size;
+    mc.context = s->cfg.model.context;
+    mc.answer_len = s->train_enc.max_answer;
+    if (!st && mc.kind == MODEL_SEQ2SEQ)
+        st = check_fixed_answers(s);
+    if (!st && mc.head == HEAD_REGRESSION)
+        st = check_numeric_answers(s);
+    if (!st)
+        st = model_create(&s->model, &mc);
+    if (!st) {
+        rng_state rng;
+        rng_seed(&rng, (uint64_t)cfg->run.seed ^ 0x5eed1417ULL);
+        model_init_weights(s->model, &rng);
+        if (have_pre)
+            st = gpt2_pretrained_load(s->model, &pre);
+    }
+    if (have_pre)
+        gpt2_pretrained_free(&pre);
+    if (!st && cfg->model.train[0]) {
+        /* seed 003's new input and output layers always train */
+        char patterns[sizeof cfg->model.train + 32];
+        snprintf(patterns, sizeof patterns, "%s%s", cfg->model.train,
+                 mc.kind == MODEL_GPT2 && !mc.tie ? ",in_layer,out_layer" : "");
+        st = params_set_trainable(&s->model->params, patterns, "--train");
+    }
+    return st;
+}
+
+void session_close(session *s)
+{
+    examples_free(&s->train);
+    examples_free(&s->test);
+    encoded_free(&s->train_enc);
+    encoded_free(&s->test_enc);
+    model_free(s->model);
+    memset(s, 0, sizeof *s);
+}
+
+arith_status session_load_run(session *s, const char *run_dir, const char *which)
+{
+    memset(s, 0, sizeof *s); /* so that session_close is safe whatever fails below */
+    char path[TRAIN_PATH_MAX + 32], file[64];
+    snprintf(file, sizeof file, "%s.safetensors", which);
+    arith_status st = io_join_path(path, sizeof path, run_dir, file);
+    if (st)
+        return st;
+    struct stat sb;
+    if (stat(run_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return arith_error(ARITH_ERR_IO, "%s: no such run directory", run_dir);
+    train_config cfg;
+    st = checkpoint_read_config(path, &cfg, NULL);
+    if (st)
+        return st;
+    st = session_open(s, &cfg, run_dir);
+    if (st)
+        return st;
+    return checkpoint_load(path, s->model, NULL);
+}
+
+void session_describe(const session *s, session_description *d)
+{
+    const train_config *cfg = &s->cfg;
+    const model_config *mc = &s->model->cfg;
+    const char *unit = s->task.kind == TASK_COUNT || s->task.kind == TASK_XOR ? "bits" : "digits";
+    if (s->task.kind == TASK_EXPR)
+        snprintf(d->lengths, sizeof d->lengths, "operands 0..50");
+    else if (s->task.kind == TASK_SYMBOLIC)
+        snprintf(d->lengths, sizeof d->lengths, "%s, up to %d operators",
+                 sym_kind_name(s->task.subtask), s->task.sym.max_ops);
+    else if (cfg->data.digits.lo == cfg->data.digits.hi)
+        snprintf(d->lengths, sizeof d->lengths, "%d %s", cfg->data.digits.hi, unit);
+    else
+        snprintf(d->lengths, sizeof d->lengths, "%d..%d %s", cfg->data.digits.lo,
+                 cfg->data.digits.hi, unit);
+    const data_settings *data = &cfg->data;
+    snprintf(d->format, sizeof d->format, "%s%s%s%s",
+             data->reverse ? ", reversed" : data->reverse_answer ? ", reversed answers" : "",
+             data->zero_pad ? ", zero-padded" : "", data->index_hints ? ", index hints" : "",
+             cfg->model.rand_pos ? ", random positions" : "");
+    if (d->format[0]) { /* ", a, b" -> " (a, b)" */
+        d->format[0] = ' ';
+        d->format[1] = '(';
+        strncat(d->format, ")", sizeof d->format - strlen(d->format) - 1);
+    }
+    const model_settings *ms = &cfg->model;
+    if (mc->kind == MODEL_TRANSFORMER)
+        snprintf(d->model, sizeof d->model, "%d layers, d_model %d, %d heads, ffn %d, pos %s, "
+                 "norm %s", ms->layers, ms->d_model, ms->heads, ms->ffn, pos_kind_name(ms->pos),
+                 norm_kind_name(ms->norm));
+    else if (mc->kind == MODEL_GPT2)
+        snprintf(d->model, sizeof d->model,
+                 "%d layers, d_model %d, %d heads, ffn %d, context %d, %s%s%s", ms->layers,
+                 ms->d_model, ms->heads, ms->ffn, ms->context,
+                 mc->tie ? "tied head" : "new in/out layers", ms->init[0] ? ", from " : "",
+                 ms->init);
+    else
+        snprintf(d->model, sizeof d->model, "%d %slayers, hidden %d, input %s, head %s",
+                 ms->layers, mc->kind == MODEL_SEQ2SEQ ? "bidirectional " : "", mc->hidden,
+                 input_kind_name(ms->input), head_kind_name(ms->head));
+    if (!model_has_context_limit(s->model) && mc->input == INPUT_EMBED)
+        snprintf(d->model + strlen(d->model), sizeof d->model - strlen(d->model),
+                 ", embedding %d", ms->d_model);
+}
+
+void session_title(const session *s, char *out, size_t cap)
+{
+    session_description d;
+    session_describe(s, &d);
+    snprintf(out, cap, "%s, %s, tokenizer %s%s | %s: %s | seed %lld", task_name(s->cfg.data.task),
+             d.lengths, tokenizer_name(s->tok.kind), d.format,
+             model_kind_name(s->cfg.model.family), d.model, s->cfg.run.seed);
+}
