@@ -323,9 +323,8 @@ ARITH_API arith_status arith_train(const arith_config *cfg, const arith_train_ca
     if (cfg->cfg.seeds > 1)
         return arith_error(ARITH_ERR_ARG, "--seeds %d: arith_train trains one run\nhint: call it "
                            "once per seed, with \"seed\" and \"run\" set", cfg->cfg.seeds);
-    train_config c = cfg->cfg;
     session s;
-    arith_status st = session_open(&s, &c, NULL);
+    arith_status st = session_open(&s, &cfg->cfg, NULL);
     train_callbacks tcb = {0};
     if (cb) {
         tcb.ctx = (void *)cb;
