@@ -19,7 +19,7 @@ for m in $modules; do
     fi
     deps=$(echo "$row" | awk -F'|' '{print $(NF-1)}')
     allowed=" $m "
-    if echo "$deps" | grep -qi 'everything'; then
+    if echo "$deps" | grep -qiE '^ *everything *$'; then
         allowed=" $modules "
     else
         for d in $modules; do

@@ -7,21 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ARITH_VERSION "0.1.0"
+/* arith_status, ARITH_VERSION and the other public names: one definition, in the public header. */
+#include "arith.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Errors. Library calls return an arith_status and leave a message (thread-local) that names
  * the file, line, flag or value at fault; only the CLI prints it and exits. */
-
-typedef enum {
-    ARITH_OK = 0,
-    ARITH_ERR_ARG,      /* a bad argument, flag or config value */
-    ARITH_ERR_IO,       /* a file could not be opened, read or written */
-    ARITH_ERR_FORMAT,   /* a file's contents do not parse */
-    ARITH_ERR_DATA,     /* data that parses but cannot be used (unknown character, too long) */
-    ARITH_ERR_MEMORY,   /* an allocation failed */
-    ARITH_ERR_STATE,    /* an operation out of order (e.g. resume without a checkpoint) */
-} arith_status;
 
 #if defined(__GNUC__)
 #define ARITH_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -37,7 +28,7 @@ arith_status arith_error(arith_status code, const char *fmt, ...) ARITH_PRINTF(2
 arith_status arith_error_wrap(arith_status code, const char *fmt, ...) ARITH_PRINTF(2, 3);
 const char *arith_error_message(void);
 void arith_error_clear(void);
-const char *arith_status_name(arith_status code);
+/* arith_status_name is public: declared in arith.h. */
 
 /* Allocation helpers that set an error message on failure. Memory from arith_alloc is
  * 64-byte aligned and zeroed; free it with arith_free. */
