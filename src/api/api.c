@@ -320,9 +320,9 @@ ARITH_API arith_status arith_train(const arith_config *cfg, const arith_train_ca
         memset(result, 0, sizeof *result);
         result->best = NAN;
     }
-    if (cfg->cfg.seeds > 1)
+    if (cfg->cfg.run.seeds > 1)
         return arith_error(ARITH_ERR_ARG, "--seeds %d: arith_train trains one run\nhint: call it "
-                           "once per seed, with \"seed\" and \"run\" set", cfg->cfg.seeds);
+                           "once per seed, with \"seed\" and \"run\" set", cfg->cfg.run.seeds);
     session s;
     arith_status st = session_open(&s, &cfg->cfg, NULL);
     train_callbacks tcb = {0};
@@ -336,18 +336,18 @@ ARITH_API arith_status arith_train(const arith_config *cfg, const arith_train_ca
     if (!st)
         st = train_run(&s, &tcb, false, &final);
     if (!st && result) {
-        snprintf(result->run_dir, sizeof result->run_dir, "%s", s.cfg.run);
+        snprintf(result->run_dir, sizeof result->run_dir, "%s", s.cfg.run.dir);
         eval_result_public(&result->final, &final);
         /* steps and the best evaluation, as the checkpoints record them */
         char path[TRAIN_PATH_MAX + 32];
         train_config saved;
         train_progress progress;
-        snprintf(path, sizeof path, "%s/last.safetensors", s.cfg.run);
+        snprintf(path, sizeof path, "%s/last.safetensors", s.cfg.run.dir);
         if (checkpoint_read_config(path, &saved, &progress) == ARITH_OK)
             result->steps = progress.step;
-        snprintf(path, sizeof path, "%s/best.safetensors", s.cfg.run);
+        snprintf(path, sizeof path, "%s/best.safetensors", s.cfg.run.dir);
         if (checkpoint_read_config(path, &saved, &progress) == ARITH_OK) {
-            bool by_loss = strcmp(s.cfg.best_by, "loss") == 0;
+            bool by_loss = s.cfg.run.best_by == BEST_BY_LOSS;
             result->best = by_loss ? -progress.best_accuracy : progress.best_accuracy;
             result->best_step = progress.best_step;
         }
