@@ -4,12 +4,15 @@
  * into the gradients it writes (dinp, dweight, dbias), so the caller zeroes them once; a NULL
  * gradient pointer means "not needed" and is skipped. Row-major throughout; (N, C) means N rows
  * of C floats. Weights follow PyTorch's nn.Linear layout: w is (out, in) and y = x w^T + b.
- * Loops are parallel with OpenMP; matrix products go through CBLAS (core's mat_mul). */
+ * Loops are parallel with OpenMP; matrix products and the other tensor ops come from the
+ * backend (nn/backend/backend.h, included here), the one place that calls BLAS. */
 #ifndef ARITH_NN_H
 #define ARITH_NN_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "nn/backend/backend.h"
 
 #define LAYERNORM_EPS 1e-5f
 
