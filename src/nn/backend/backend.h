@@ -10,8 +10,9 @@
  * kernels, CUDA) is one more folder implementing this header, a value of ARITH_BACKEND, and a
  * pass of tests/test_backend.c, which checks every op against a naive loop.
  *
- * Conventions as nn's: outputs first, then inputs, then sizes. Every op gives the same bits
- * whatever the thread count; where an op sums, it says in which order and type. */
+ * Conventions as nn's: outputs first, then inputs, then sizes. Every op but the products gives
+ * the same bits whatever the thread count; where an op sums, it says in which order and type.
+ * The products give the same bits from run to run at a given thread count. */
 #ifndef ARITH_NN_BACKEND_H
 #define ARITH_NN_BACKEND_H
 
@@ -86,8 +87,8 @@ void adam_update(float *w, float *m, float *v, const float *g, size_t n, double 
  * a is (M,K) or, transposed, (K,M); b is (K,N) or, transposed, (N,K). beta == 0 never reads
  * out. mat_mul may use every thread (core_set_threads); mat_mul_serial does not divide the
  * work itself: it is for products inside a parallel region (the LSTM's bands of rows), where it
- * runs on the calling thread. Each output element is computed by one thread in an order fixed
- * by the shapes. */
+ * runs on the calling thread. Each output element is computed by one thread, in an order fixed
+ * by the shapes and the thread count (BLAS's blocking). */
 void mat_mul(float *out, const float *a, const float *b, int M, int N, int K, bool trans_a,
              bool trans_b, float alpha, float beta);
 void mat_mul_serial(float *out, const float *a, const float *b, int M, int N, int K,
