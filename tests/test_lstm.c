@@ -6,7 +6,6 @@
  * the unpadded row gives); stepping one token at a time with T = 1 and the state aliased;
  * NULL arguments; and results that do not depend on the thread count. */
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "check.h"
 #include "core/core.h"
 #include "nn/nn.h"
+#include "nn/backend/threads.h" /* omp_*: OpenMP or, without it, one thread */
 
 #define TEST_SEED 20240612u
 /* Gradient buffers start at this value, so a backward that overwrote instead of adding fails. */

@@ -4,7 +4,6 @@
  * values; dropout's mask statistics; and results that must not depend on the thread count. */
 #include <math.h>
 #include <stdbool.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include "check.h"
 #include "core/core.h"
 #include "nn/nn.h"
+#include "nn/backend/threads.h" /* omp_*: OpenMP or, without it, one thread */
 
 #define TEST_SEED 20240611u
 /* Gradient buffers start at this value, so a backward that overwrote instead of adding fails. */

@@ -1,16 +1,18 @@
-/* core: errors, RNG, the parameter table, CBLAS matrix products, threads and timing. */
+/* core: errors, RNG, the parameter table, threads and timing. */
 #define _POSIX_C_SOURCE 200809L
 #include "core/core.h"
 
-#include <cblas.h>
 #include <math.h>
-#include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* ---------------------------------------------------------------------------------- errors */
 
@@ -304,51 +306,19 @@ size_t params_count_trainable(const param_table *table)
     return n;
 }
 
-/* ---------------------------------------------------------------------------------- matmul */
+/* ------------------------------------------------------------------------- threads, timing */
 
 static int thread_count = 1; /* set by core_set_threads */
 
-/* Below this many multiply-adds a product stays on one thread. */
-#define MAT_MUL_PAR_MIN (1L << 17)
-
-void mat_mul(float *out, const float *a, const float *b, int M, int N, int K,
-             bool trans_a, bool trans_b, float alpha, float beta)
-{
-    const CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
-    const CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
-    const int lda = trans_a ? M : K, ldb = trans_b ? K : N;
-    const int threads = thread_count;
-    if (threads <= 1 || M < 16 * threads || (long)M * N * K < MAT_MUL_PAR_MIN) {
-        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, out, N);
-        return;
-    }
-    /* Our matrices are small (a few hundred rows and columns), where OpenBLAS's own threading
-     * splits poorly: each thread takes a band of output rows (multiples of 8) and runs the
-     * single-threaded kernel on it (OpenBLAS does not thread inside a parallel region). This
-     * is 1.3-2.6x faster on seed 001's shapes with 2 threads. Every output element is still
-     * computed by one thread in one fixed order, so the bits do not change from run to run. */
-#pragma omp parallel num_threads(threads)
-    {
-        const int id = omp_get_thread_num(), nt = omp_get_num_threads();
-        const int rows = (M + nt - 1) / nt, band = (rows + 7) / 8 * 8;
-        const int m0 = id * band < M ? id * band : M;
-        const int m1 = m0 + band < M ? m0 + band : M;
-        if (m1 > m0) {
-            const float *a0 = trans_a ? a + m0 : a + (size_t)m0 * K;
-            cblas_sgemm(CblasRowMajor, ta, tb, m1 - m0, N, K, alpha, a0, lda, b, ldb, beta,
-                        out + (size_t)m0 * N, N);
-        }
-    }
-}
-
-/* ------------------------------------------------------------------------- threads, timing */
-
 int core_set_threads(int n)
 {
+#ifdef _OPENMP
     if (n <= 0)
         n = omp_get_num_procs();
     omp_set_num_threads(n);
-    openblas_set_num_threads(n);
+#else
+    n = 1; /* built without OpenMP: everything runs on the calling thread */
+#endif
     thread_count = n;
     return n;
 }

@@ -1,5 +1,6 @@
-/* core: errors, seeded RNG, the named-parameter table, matrix products, threads and timing.
- * Everything else in arith builds on this header; it depends on nothing but libc, OpenMP and CBLAS. */
+/* core: errors, seeded RNG, the named-parameter table, threads and timing. Everything else in
+ * arith builds on this header; it depends on nothing but libc (and OpenMP, when built with it).
+ * Matrix products and the other tensor ops live in nn's backend (nn/backend/backend.h). */
 #ifndef ARITH_CORE_H
 #define ARITH_CORE_H
 
@@ -113,17 +114,11 @@ size_t params_count_trainable(const param_table *table);
 arith_status params_set_trainable(param_table *table, const char *patterns, const char *flag);
 
 /* ------------------------------------------------------------------------------------------ */
-/* Matrix products through CBLAS (row-major).
- * out(M,N) = alpha * op(a) @ op(b) + beta * out, op(x) = x or x^T.
- * a is (M,K) or, transposed, (K,M); b is (K,N) or, transposed, (N,K). */
-void mat_mul(float *out, const float *a, const float *b, int M, int N, int K,
-             bool trans_a, bool trans_b, float alpha, float beta);
-
-/* ------------------------------------------------------------------------------------------ */
 /* Threads and time. */
 
-/* Sets the thread count for OpenMP loops and OpenBLAS; n <= 0 means all cores. Returns the
- * count in effect. */
+/* Sets the thread count for OpenMP loops, which the backend's products follow (OpenBLAS
+ * included); n <= 0 means all cores. Returns the count in effect: always 1 in a build without
+ * OpenMP (the scalar backend). */
 int core_set_threads(int n);
 int core_threads(void);
 /* Monotonic seconds. */

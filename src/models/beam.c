@@ -54,19 +54,6 @@ static void candidate_insert(candidate *list, int *n, int K, candidate c)
     list[at] = c;
 }
 
-/* log(sum(exp(x))) over a row, in double. */
-static double log_sum_exp(const float *x, int V)
-{
-    float mx = x[0];
-    for (int v = 1; v < V; v++)
-        if (x[v] > mx)
-            mx = x[v];
-    double sum = 0;
-    for (int v = 0; v < V; v++)
-        sum += exp((double)x[v] - (double)mx);
-    return (double)mx + log(sum);
-}
-
 enum { BEAM_DEAD = 0, BEAM_LIVE, BEAM_ENDED };
 
 arith_status model_beam_search(model *m, const batch *prompts, int K, int max_new, int32_t eos,
@@ -98,8 +85,9 @@ arith_status model_beam_search(model *m, const batch *prompts, int K, int max_ne
     candidate *cand = malloc((size_t)K * sizeof *cand);
     int *slot_of = malloc((size_t)K * sizeof *slot_of);
     uint8_t *taken = malloc((size_t)K);
+    double *logp = malloc((size_t)V * sizeof *logp); /* (V) one beam's log-softmax */
     if (!have_rep || !score_buf || !state_buf || !hist_buf || !ints || !cand || !slot_of ||
-        !taken) {
+        !taken || !logp) {
         st = arith_error(ARITH_ERR_MEMORY, "out of memory for a beam search of %d x %d rows", B,
                          K);
         goto done;
@@ -145,11 +133,9 @@ arith_status model_beam_search(model *m, const batch *prompts, int K, int max_ne
                     candidate_insert(cand, &nc, K, (candidate){score[r], k, eos, true});
                     continue;
                 }
-                const float *x = logits + (size_t)r * V;
-                const double lse = log_sum_exp(x, V);
+                log_softmax_row(logp, logits + (size_t)r * V, V);
                 for (int v = 0; v < V; v++)
-                    candidate_insert(cand, &nc, K,
-                                     (candidate){score[r] + ((double)x[v] - lse), k, v, false});
+                    candidate_insert(cand, &nc, K, (candidate){score[r] + logp[v], k, v, false});
             }
             /* a beam stays in its parent's row when it can, so that little state moves */
             memset(taken, 0, (size_t)K);
@@ -225,6 +211,7 @@ done:
     free(cand);
     free(slot_of);
     free(taken);
+    free(logp);
     if (have_rep)
         batch_free(&rep);
     return st;

@@ -30,7 +30,7 @@ typedef struct {
 
     /* workspace for batches of up to cap_B x cap_T */
     int cap_B, cap_T;
-    float *work;
+    void *work;               /* one block holding every buffer below */
     int32_t *ids;             /* (T*B) time-major tokens */
     uint8_t *valid;           /* (T*B) */
     float *x0;                /* (T*B, in0) */
@@ -66,7 +66,7 @@ static int in_width(const lstm_lm *n, int l)
 
 static void workspace_release(lstm_lm *n)
 {
-    arith_free(n->work);
+    tensor_free(n->work);
     free(n->out);
     free(n->cache);
     n->work = NULL;
@@ -93,50 +93,44 @@ static arith_status lstm_reserve(model *m, int B, int T)
         if (s > scratch)
             scratch = s;
     }
-    /* every float buffer, each rounded up to 16 floats (64 bytes) */
-#define R(x) ((((size_t)(x)) + 15) & ~(size_t)15)
-    size_t total = R(NT) /* ids */ + R(NT) /* valid */ + R(NT * n->in0) + L * R(NT * H) +
-                   L * R(cache) + R(scratch) + 3 * R(NT * H) + 3 * R(NT * V) + R(B) +
-                   2 * R(NT * H) + 2 * R(NT * wide) + 2 * L * R((size_t)B * H) + R(B) +
-                   R(2 * (size_t)B);
-    n->work = arith_alloc(total * sizeof(float));
+    char what[96];
+    snprintf(what, sizeof what, "an LSTM workspace for %d x %d", B, T);
     n->out = calloc(L, sizeof *n->out);
     n->cache = calloc(L, sizeof *n->cache);
-    if (!n->work || !n->out || !n->cache) {
-        workspace_release(n);
-        return arith_error(ARITH_ERR_MEMORY, "out of memory reserving an LSTM workspace for "
-                           "%d x %d", B, T);
+    arith_status st = ARITH_OK;
+    if (!n->out || !n->cache) {
+        st = arith_error(ARITH_ERR_MEMORY, "out of memory for %s", what);
+    } else {
+        workspace_plan plan;
+        workspace_plan_init(&plan);
+        workspace_add_ints(&plan, "ids", &n->ids, NT);
+        workspace_add_bytes(&plan, "valid", &n->valid, NT);
+        workspace_add_floats(&plan, "x0", &n->x0, NT * n->in0);
+        for (int l = 0; l < n->L; l++)
+            workspace_add_floats(&plan, "out", &n->out[l], NT * H);
+        for (int l = 0; l < n->L; l++)
+            workspace_add_floats(&plan, "cache", &n->cache[l], cache);
+        workspace_add_floats(&plan, "scratch", &n->scratch, scratch);
+        workspace_add_floats(&plan, "hid", &n->hid, NT * H);
+        workspace_add_floats(&plan, "fc", &n->fc, NT * H);
+        workspace_add_floats(&plan, "act", &n->act, NT * H);
+        workspace_add_floats(&plan, "logits", &n->logits, NT * V);
+        workspace_add_floats(&plan, "probs", &n->probs, NT * V);
+        workspace_add_floats(&plan, "dlogits", &n->dlogits, NT * V);
+        workspace_add_floats(&plan, "values", &n->values, (size_t)B);
+        workspace_add_floats(&plan, "dact", &n->dact, NT * H);
+        workspace_add_floats(&plan, "dhid", &n->dhid, NT * H);
+        workspace_add_floats(&plan, "dtop", &n->dtop, NT * wide);
+        workspace_add_floats(&plan, "dbuf", &n->dbuf, NT * wide);
+        workspace_add_floats(&plan, "h", &n->h, L * B * H);
+        workspace_add_floats(&plan, "c", &n->c, L * B * H);
+        workspace_add_ints(&plan, "dec_work", &n->dec_work, 2 * (size_t)B);
+        st = workspace_plan_alloc(&plan, &n->work, what);
     }
-    float *p = n->work;
-#define TAKE(field, count, type)                                                              \
-    do {                                                                                      \
-        field = (type *)p;                                                                    \
-        p += R(count);                                                                        \
-    } while (0)
-    TAKE(n->ids, NT, int32_t);
-    TAKE(n->valid, NT, uint8_t);
-    TAKE(n->x0, NT * n->in0, float);
-    for (int l = 0; l < n->L; l++)
-        TAKE(n->out[l], NT * H, float);
-    for (int l = 0; l < n->L; l++)
-        TAKE(n->cache[l], cache, float);
-    TAKE(n->scratch, scratch, float);
-    TAKE(n->hid, NT * H, float);
-    TAKE(n->fc, NT * H, float);
-    TAKE(n->act, NT * H, float);
-    TAKE(n->logits, NT * V, float);
-    TAKE(n->probs, NT * V, float);
-    TAKE(n->dlogits, NT * V, float);
-    TAKE(n->values, (size_t)B, float);
-    TAKE(n->dact, NT * H, float);
-    TAKE(n->dhid, NT * H, float);
-    TAKE(n->dtop, NT * wide, float);
-    TAKE(n->dbuf, NT * wide, float);
-    TAKE(n->h, L * (size_t)B * H, float);
-    TAKE(n->c, L * (size_t)B * H, float);
-    TAKE(n->dec_work, 2 * (size_t)B, int32_t);
-#undef TAKE
-#undef R
+    if (st) {
+        workspace_release(n);
+        return st;
+    }
     n->cap_B = B;
     n->cap_T = T;
     return ARITH_OK;
@@ -148,13 +142,10 @@ static arith_status lstm_reserve(model *m, int B, int T)
 static void input_rows(model *m, float *x, const int32_t *ids, int N)
 {
     lstm_lm *n = m->impl;
-    if (n->onehot) {
-        memset(x, 0, (size_t)N * n->V * sizeof(float));
-        for (int i = 0; i < N; i++)
-            x[(size_t)i * n->V + ids[i]] = 1.0f;
-    } else {
+    if (n->onehot)
+        onehot_forward(x, ids, N, n->V);
+    else
         embedding_forward(x, ids, P(m, n->embed), N, n->E, 1.0f);
-    }
 }
 
 /* Runs the stack over columns [0, Tr) of b; leaves the outputs in n->out and, when h_last is
@@ -208,10 +199,8 @@ static arith_status lstm_forward_batch(model *m, const batch *b, bool train, uin
         const float *top = n->out[n->L - 1] + (size_t)(Tr - 1) * B * H;
         double sum = 0;
         for (int r = 0; r < B; r++) {
-            const float *hr = top + (size_t)r * H, *w = P(m, n->head_w);
-            double y = P(m, n->head_b)[0];
-            for (int j = 0; j < H; j++)
-                y += (double)w[j] * hr[j];
+            /* y = b + w . h in double */
+            double y = tensor_dot(P(m, n->head_b)[0], P(m, n->head_w), top + (size_t)r * H, H);
             n->values[r] = (float)y;
             double e = y - (double)b->values[r];
             sum += e * e;
@@ -227,11 +216,10 @@ static arith_status lstm_forward_batch(model *m, const batch *b, bool train, uin
         return ARITH_OK;
     }
     run_stack(m, b, T, NULL, NULL);
+    /* the top layer's outputs, time-major, into hid batch-major: row t*B + r -> r*T + t */
     const float *top = n->out[n->L - 1];
     for (int r = 0; r < B; r++)
-        for (int t = 0; t < T; t++)
-            memcpy(n->hid + ((size_t)r * T + t) * H, top + ((size_t)t * B + r) * H,
-                   (size_t)H * sizeof(float));
+        tensor_copy_rows(n->hid + (size_t)r * T * H, H, top + (size_t)r * H, (size_t)B * H, T, H);
     head_forward(m, n->hid, B * T);
     int c = 0;
     *loss_sum = crossentropy_forward(n->probs, n->logits, b->targets, B * T, n->V, &c);
@@ -252,39 +240,34 @@ static void lstm_backward_batch(model *m)
     const size_t NT = (size_t)B * Tr;
     if (n->last_count == 0)
         return;
-    memset(n->dtop, 0, NT * H * sizeof(float));
+    tensor_zero(n->dtop, NT * H);
     if (n->regression) {
         const float *top = n->out[n->L - 1] + (size_t)(Tr - 1) * B * H;
         float *dtop = n->dtop + (size_t)(Tr - 1) * B * H;
-        const float *w = P(m, n->head_w);
-        float *dw = G(m, n->head_w);
         for (int r = 0; r < B; r++) {
-            /* d/dy of mean (y - v)^2 */
+            /* d/dy of mean (y - v)^2; dw += dy h, dh = dy w */
             float dy = 2.0f * (n->values[r] - b->values[r]) / (float)B;
             G(m, n->head_b)[0] += dy;
-            for (int j = 0; j < H; j++) {
-                dw[j] += dy * top[(size_t)r * H + j];
-                dtop[(size_t)r * H + j] = dy * w[j];
-            }
+            tensor_axpy(G(m, n->head_w), dy, top + (size_t)r * H, H);
+            tensor_scale(dtop + (size_t)r * H, P(m, n->head_w), dy, H);
         }
     } else {
         const int T = b->T, N = B * T;
-        memset(n->dlogits, 0, (size_t)N * n->V * sizeof(float));
+        tensor_zero(n->dlogits, (size_t)N * n->V);
         crossentropy_backward(n->dlogits, n->probs, b->targets, N, n->V,
                               1.0f / (float)n->last_count);
-        memset(n->dact, 0, (size_t)N * H * sizeof(float));
-        memset(n->dhid, 0, (size_t)N * H * sizeof(float));
+        tensor_zero(n->dact, (size_t)N * H);
+        tensor_zero(n->dhid, (size_t)N * H);
         linear_backward(n->dact, G(m, n->out_w), G(m, n->out_b), n->dlogits, n->act,
                         P(m, n->out_w), N, H, n->V);
-        float *dfc = n->dact; /* relu backward in place: dfc = dact * (fc > 0) */
-        for (size_t i = 0; i < (size_t)N * H; i++)
-            dfc[i] = n->fc[i] > 0.0f ? dfc[i] : 0.0f;
+        float *dfc = n->dact; /* dfc = dact * (fc > 0) */
+        relu_backward_inplace(dfc, n->fc, (size_t)N * H);
         linear_backward(n->dhid, G(m, n->fc_w), G(m, n->fc_b), dfc, n->hid, P(m, n->fc_w), N,
                         H, H);
+        /* batch-major dhid back to time-major dtop: row r*T + t -> t*B + r */
         for (int r = 0; r < B; r++)
-            for (int t = 0; t < T; t++)
-                memcpy(n->dtop + ((size_t)t * B + r) * H, n->dhid + ((size_t)r * T + t) * H,
-                       (size_t)H * sizeof(float));
+            tensor_copy_rows(n->dtop + (size_t)r * H, (size_t)B * H, n->dhid + (size_t)r * T * H,
+                             H, T, H);
     }
     float *dout = n->dtop, *dx = n->dbuf;
     for (int l = n->L - 1; l >= 0; l--) {
@@ -293,7 +276,7 @@ static void lstm_backward_batch(model *m)
         const float *in = l == 0 ? n->x0 : n->out[l - 1];
         bool want_dx = l > 0 || !n->onehot;
         if (want_dx)
-            memset(dx, 0, NT * I * sizeof(float));
+            tensor_zero(dx, NT * I);
         lstm_backward(want_dx ? dx : NULL, NULL, NULL, G(m, w->w_ih), G(m, w->w_hh),
                       G(m, w->b_ih), G(m, w->b_hh), dout, NULL, NULL, n->scratch, n->cache[l],
                       in, n->valid, NULL, NULL, P(m, w->w_ih), P(m, w->w_hh), Tr, B, I, H, 0);
@@ -353,8 +336,8 @@ static void state_row_move(void *ctx, int dst, int from, bool swap)
     lstm_lm *n = ctx;
     const size_t H = (size_t)n->H;
     for (int l = 0; l < n->L; l++) {
-        model_row_move(n->h + (size_t)l * n->dec_B * H, H, 1, 0, H, dst, from, swap);
-        model_row_move(n->c + (size_t)l * n->dec_B * H, H, 1, 0, H, dst, from, swap);
+        tensor_row_move(n->h + (size_t)l * n->dec_B * H, H, 1, 0, H, dst, from, swap);
+        tensor_row_move(n->c + (size_t)l * n->dec_B * H, H, 1, 0, H, dst, from, swap);
     }
 }
 

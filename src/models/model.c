@@ -131,15 +131,6 @@ arith_status model_declare(param_table *pt, size_t *off, const char *name, int n
     return st;
 }
 
-int32_t argmax_row(const float *x, int n)
-{
-    int32_t best = 0;
-    for (int v = 1; v < n; v++)
-        if (x[v] > x[best])
-            best = v;
-    return best;
-}
-
 void model_rows_reorder(int B, const int32_t *src, int32_t *work, row_move_fn move, void *ctx)
 {
     /* indeg[j]: rows still to be written that read row j (-1 once row j is written); rows that
@@ -174,24 +165,6 @@ void model_rows_reorder(int B, const int32_t *src, int32_t *work, row_move_fn mo
             x = src[x];
         }
         indeg[x] = -1;
-    }
-}
-
-void model_row_move(float *base, size_t row_stride, int nseg, size_t seg_stride, size_t len,
-                    int dst, int from, bool swap)
-{
-    for (int s = 0; s < nseg; s++) {
-        float *d = base + (size_t)dst * row_stride + (size_t)s * seg_stride;
-        float *f = base + (size_t)from * row_stride + (size_t)s * seg_stride;
-        if (!swap) {
-            memcpy(d, f, len * sizeof(float));
-            continue;
-        }
-        for (size_t i = 0; i < len; i++) {
-            float tmp = d[i];
-            d[i] = f[i];
-            f[i] = tmp;
-        }
     }
 }
 

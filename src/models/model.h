@@ -15,6 +15,7 @@
 #include "core/core.h"
 #include "data/data.h"
 #include "io/io.h"
+#include "nn/nn.h" /* the layers and the backend's ops (argmax_row, tensor_*) */
 
 /* gpt2: the transformer in GPT-2's form (pre-LN, GELU-tanh, learned positions, Hugging Face's
  * parameter names and Conv1D layouts), so that GPT-2 checkpoints load as they are. */
@@ -188,10 +189,13 @@ arith_status model_beam_search(model *m, const batch *prompts, int K, int max_ne
  * src[r] == r are left alone. work: 2B int32. */
 typedef void (*row_move_fn)(void *ctx, int dst, int from, bool swap);
 void model_rows_reorder(int B, const int32_t *src, int32_t *work, row_move_fn move, void *ctx);
-/* Copies (or swaps) row `from` into row dst of a float buffer in which row r holds nseg
- * segments of len floats, at base + r*row_stride + s*seg_stride. */
-void model_row_move(float *base, size_t row_stride, int nseg, size_t seg_stride, size_t len,
-                    int dst, int from, bool swap);
+/* The backend's tensor_row_move under the name transformer.c calls it by (to go when it calls
+ * tensor_row_move itself). */
+static inline void model_row_move(float *base, size_t row_stride, int nseg, size_t seg_stride,
+                                  size_t len, int dst, int from, bool swap)
+{
+    tensor_row_move(base, row_stride, nseg, seg_stride, len, dst, from, swap);
+}
 
 /* The transformer (transformer.c). */
 arith_status transformer_create(model **out, const model_config *cfg);
@@ -225,7 +229,5 @@ void recurrent_init_weights(model *m, rng_state *rng);
  * returns its offset in the table. */
 arith_status model_declare(param_table *pt, size_t *off, const char *name, int ndim, int64_t d0,
                            int64_t d1);
-/* Index of the largest of n values (the first on ties). */
-int32_t argmax_row(const float *x, int n);
 
 #endif

@@ -41,7 +41,7 @@ typedef struct {
     size_t head_w, head_b;     /* (V, 2H), (V) */
 
     int cap_B, cap_T;
-    float *work;
+    void *work;                /* one block holding every buffer below */
     int32_t *ids;              /* (Tp*B) time-major prompt tokens */
     uint8_t *valid;            /* (Tp*B) */
     float *x0;                 /* (Tp*B, in0) */
@@ -74,7 +74,7 @@ static int enc_in(const seq2seq *s, int l)
 
 static void workspace_release(seq2seq *s)
 {
-    arith_free(s->work);
+    tensor_free(s->work);
     free(s->ea);
     free(s->da);
     s->work = NULL;
@@ -102,56 +102,50 @@ static arith_status s2s_reserve(model *m, int B, int T)
         if (a > scratch)
             scratch = a;
     }
-#define R(x) ((((size_t)(x)) + 15) & ~(size_t)15)
-    size_t per_layer = 2 * R(NT * H) + 2 * R(cache) + R(NT * 2 * H);
-    size_t total = 2 * R(NT) + R(NT * s->in0) + 2 * L * per_layer + 2 * R((size_t)B * H) +
-                   R((size_t)B * 2 * H) + R(W * B * 2 * H) + 3 * R(W * B * V) + R(W * B) +
-                   R((size_t)B * T * V) + R(scratch) + 2 * R(NT * wide) + 2 * R(NT * H) +
-                   2 * R((size_t)B * H);
-    s->work = arith_alloc(total * sizeof(float));
+    char what[96];
+    snprintf(what, sizeof what, "a seq2seq workspace for %d x %d", B, T);
     s->ea = calloc(L, sizeof *s->ea);
     s->da = calloc(L, sizeof *s->da);
-    if (!s->work || !s->ea || !s->da) {
-        workspace_release(s);
-        return arith_error(ARITH_ERR_MEMORY, "out of memory reserving a seq2seq workspace for "
-                           "%d x %d", B, T);
-    }
-    float *p = s->work;
-#define TAKE(field, count, type)                                                              \
-    do {                                                                                      \
-        field = (type *)p;                                                                    \
-        p += R(count);                                                                        \
-    } while (0)
-    TAKE(s->ids, NT, int32_t);
-    TAKE(s->valid, NT, uint8_t);
-    TAKE(s->x0, NT * s->in0, float);
-    for (int l = 0; l < s->L; l++)
-        for (int k = 0; k < 2; k++) {
-            bi_acts *a = k ? &s->da[l] : &s->ea[l];
-            for (int d = 0; d < 2; d++) {
-                TAKE(a->out[d], NT * H, float);
-                TAKE(a->cache[d], cache, float);
+    arith_status st = ARITH_OK;
+    if (!s->ea || !s->da) {
+        st = arith_error(ARITH_ERR_MEMORY, "out of memory for %s", what);
+    } else {
+        workspace_plan plan;
+        workspace_plan_init(&plan);
+        workspace_add_ints(&plan, "ids", &s->ids, NT);
+        workspace_add_bytes(&plan, "valid", &s->valid, NT);
+        workspace_add_floats(&plan, "x0", &s->x0, NT * s->in0);
+        for (int l = 0; l < s->L; l++)
+            for (int k = 0; k < 2; k++) {
+                bi_acts *a = k ? &s->da[l] : &s->ea[l];
+                for (int d = 0; d < 2; d++) {
+                    workspace_add_floats(&plan, "out", &a->out[d], NT * H);
+                    workspace_add_floats(&plan, "cache", &a->cache[d], cache);
+                }
+                workspace_add_floats(&plan, "cat", &a->cat, NT * 2 * H);
             }
-            TAKE(a->cat, NT * 2 * H, float);
-        }
-    for (int d = 0; d < 2; d++)
-        TAKE(s->hl[d], (size_t)B * H, float);
-    TAKE(s->z, (size_t)B * 2 * H, float);
-    TAKE(s->xdec, W * B * 2 * H, float);
-    TAKE(s->logits_tm, W * B * V, float);
-    TAKE(s->probs, W * B * V, float);
-    TAKE(s->dlogits, W * B * V, float);
-    TAKE(s->targets_tm, W * B, int32_t);
-    TAKE(s->logits, (size_t)B * T * V, float);
-    TAKE(s->scratch, scratch, float);
-    TAKE(s->dcat, NT * wide, float);
-    TAKE(s->dx, NT * wide, float);
-    for (int d = 0; d < 2; d++)
-        TAKE(s->dsplit[d], NT * H, float);
-    for (int d = 0; d < 2; d++)
-        TAKE(s->dhl[d], (size_t)B * H, float);
-#undef TAKE
-#undef R
+        for (int d = 0; d < 2; d++)
+            workspace_add_floats(&plan, "hl", &s->hl[d], (size_t)B * H);
+        workspace_add_floats(&plan, "z", &s->z, (size_t)B * 2 * H);
+        workspace_add_floats(&plan, "xdec", &s->xdec, W * B * 2 * H);
+        workspace_add_floats(&plan, "logits_tm", &s->logits_tm, W * B * V);
+        workspace_add_floats(&plan, "probs", &s->probs, W * B * V);
+        workspace_add_floats(&plan, "dlogits", &s->dlogits, W * B * V);
+        workspace_add_ints(&plan, "targets_tm", &s->targets_tm, W * B);
+        workspace_add_floats(&plan, "logits", &s->logits, (size_t)B * T * V);
+        workspace_add_floats(&plan, "scratch", &s->scratch, scratch);
+        workspace_add_floats(&plan, "dcat", &s->dcat, NT * wide);
+        workspace_add_floats(&plan, "dx", &s->dx, NT * wide);
+        for (int d = 0; d < 2; d++)
+            workspace_add_floats(&plan, "dsplit", &s->dsplit[d], NT * H);
+        for (int d = 0; d < 2; d++)
+            workspace_add_floats(&plan, "dhl", &s->dhl[d], (size_t)B * H);
+        st = workspace_plan_alloc(&plan, &s->work, what);
+    }
+    if (st) {
+        workspace_release(s);
+        return st;
+    }
     s->cap_B = B;
     s->cap_T = T;
     return ARITH_OK;
@@ -171,10 +165,8 @@ static void bi_forward(model *m, const bi_params *w, bi_acts *a, const float *in
         lstm_forward(a->out[d], hl ? hl[d] : NULL, NULL, a->cache[d], in, valid, NULL, NULL,
                      P(m, p->w_ih), P(m, p->w_hh), P(m, p->b_ih), P(m, p->b_hh), T, B, I, H, d);
     }
-    for (size_t r = 0; r < (size_t)T * B; r++) {
-        memcpy(a->cat + r * 2 * H, a->out[0] + r * H, (size_t)H * sizeof(float));
-        memcpy(a->cat + r * 2 * H + H, a->out[1] + r * H, (size_t)H * sizeof(float));
-    }
+    for (int d = 0; d < 2; d++) /* cat row r = [forward row r | reverse row r] */
+        tensor_copy_rows(a->cat + (size_t)d * H, 2 * (size_t)H, a->out[d], H, (size_t)T * B, H);
 }
 
 /* Backward of bi_forward: dcat (T*B, 2H) (or NULL) and dhl (final-state gradients, or NULL);
@@ -190,8 +182,7 @@ static void bi_backward(model *m, const bi_params *w, const bi_acts *a, float *d
         float *dout = NULL;
         if (dcat) {
             dout = s->dsplit[d];
-            for (size_t r = 0; r < (size_t)T * B; r++)
-                memcpy(dout + r * H, dcat + r * 2 * H + (size_t)d * H, (size_t)H * sizeof(float));
+            tensor_copy_rows(dout, H, dcat + (size_t)d * H, 2 * (size_t)H, (size_t)T * B, H);
         }
         lstm_backward(dx, NULL, NULL, G(m, p->w_ih), G(m, p->w_hh), G(m, p->b_ih),
                       G(m, p->b_hh), dout, dhl ? dhl[d] : NULL, NULL, s->scratch, a->cache[d],
@@ -212,25 +203,20 @@ static void encode_decode(model *m, const batch *b, int Tp)
             s->ids[t * B + r] = b->tokens[(size_t)r * b->T + t];
             s->valid[t * B + r] = t >= b->start[r];
         }
-    if (s->onehot) {
-        memset(s->x0, 0, (size_t)Tp * B * s->V * sizeof(float));
-        for (int i = 0; i < Tp * B; i++)
-            s->x0[(size_t)i * s->V + s->ids[i]] = 1.0f;
-    } else {
+    if (s->onehot)
+        onehot_forward(s->x0, s->ids, Tp * B, s->V);
+    else
         embedding_forward(s->x0, s->ids, P(m, s->embed), Tp * B, s->E, 1.0f);
-    }
     const float *in = s->x0;
     for (int l = 0; l < s->L; l++) {
         bi_forward(m, &s->enc[l], &s->ea[l], in, s->valid, Tp, B, enc_in(s, l),
                    l == s->L - 1 ? s->hl : NULL);
         in = s->ea[l].cat;
     }
-    for (int r = 0; r < B; r++) {
-        memcpy(s->z + (size_t)r * 2 * H, s->hl[0] + (size_t)r * H, (size_t)H * sizeof(float));
-        memcpy(s->z + (size_t)r * 2 * H + H, s->hl[1] + (size_t)r * H, (size_t)H * sizeof(float));
-    }
-    for (int i = 0; i < W; i++)
-        memcpy(s->xdec + (size_t)i * B * 2 * H, s->z, (size_t)B * 2 * H * sizeof(float));
+    /* z row r = [h_fwd row r | h_bwd row r], then repeated at each of the W positions */
+    for (int d = 0; d < 2; d++)
+        tensor_copy_rows(s->z + (size_t)d * H, 2 * (size_t)H, s->hl[d], H, B, H);
+    tensor_copy_rows(s->xdec, (size_t)B * 2 * H, s->z, 0, W, (size_t)B * 2 * H);
     in = s->xdec;
     for (int l = 0; l < s->L; l++) {
         bi_forward(m, &s->dec[l], &s->da[l], in, NULL, W, B, 2 * H, NULL);
@@ -260,11 +246,11 @@ static arith_status s2s_forward(model *m, const batch *b, bool train, uint64_t s
     int c = 0;
     *loss_sum = crossentropy_forward(s->probs, s->logits_tm, s->targets_tm, W * B, V, &c);
     *count = c;
-    memset(s->logits, 0, (size_t)B * T * V * sizeof(float));
-    for (int i = 0; i < W; i++)
-        for (int r = 0; r < B; r++)
-            memcpy(s->logits + ((size_t)r * T + Tp - 1 + i) * V,
-                   s->logits_tm + ((size_t)i * B + r) * V, (size_t)V * sizeof(float));
+    /* answer position i of row r (time-major i*B + r) to batch-major r*T + Tp - 1 + i */
+    tensor_zero(s->logits, (size_t)B * T * V);
+    for (int r = 0; r < B; r++)
+        tensor_copy_rows(s->logits + ((size_t)r * T + Tp - 1) * V, V,
+                         s->logits_tm + (size_t)r * V, (size_t)B * V, W, V);
     m->logits = s->logits;
     s->last = b;
     s->last_Tp = Tp;
@@ -279,32 +265,28 @@ static void s2s_backward(model *m)
     const int B = b->B, H = s->H, V = s->V, W = s->W, Tp = s->last_Tp;
     if (s->last_count == 0)
         return;
-    memset(s->dlogits, 0, (size_t)W * B * V * sizeof(float));
+    tensor_zero(s->dlogits, (size_t)W * B * V);
     crossentropy_backward(s->dlogits, s->probs, s->targets_tm, W * B, V,
                           1.0f / (float)s->last_count);
     /* decoder, top down; dcat holds the gradient of the current layer's output */
-    memset(s->dcat, 0, (size_t)W * B * 2 * H * sizeof(float));
+    tensor_zero(s->dcat, (size_t)W * B * 2 * H);
     linear_backward(s->dcat, G(m, s->head_w), G(m, s->head_b), s->dlogits,
                     s->da[s->L - 1].cat, P(m, s->head_w), W * B, 2 * H, V);
     for (int l = s->L - 1; l >= 0; l--) {
         const float *in = l == 0 ? s->xdec : s->da[l - 1].cat;
-        memset(s->dx, 0, (size_t)W * B * 2 * H * sizeof(float));
+        tensor_zero(s->dx, (size_t)W * B * 2 * H);
         bi_backward(m, &s->dec[l], &s->da[l], s->dx, s->dcat, NULL, in, NULL, W, B, 2 * H);
         float *tmp = s->dcat;
         s->dcat = s->dx;
         s->dx = tmp;
     }
     /* z was repeated W times: its gradient is the sum, split into the two final states */
-    for (int d = 0; d < 2; d++)
-        memset(s->dhl[d], 0, (size_t)B * H * sizeof(float));
-    for (int i = 0; i < W; i++)
-        for (int r = 0; r < B; r++) {
-            const float *g = s->dcat + ((size_t)i * B + r) * 2 * H;
-            for (int j = 0; j < H; j++) {
-                s->dhl[0][(size_t)r * H + j] += g[j];
-                s->dhl[1][(size_t)r * H + j] += g[H + j];
-            }
-        }
+    for (int d = 0; d < 2; d++) {
+        tensor_zero(s->dhl[d], (size_t)B * H);
+        for (int i = 0; i < W; i++)
+            tensor_add_rows(s->dhl[d], H, s->dcat + (size_t)i * B * 2 * H + (size_t)d * H,
+                            2 * (size_t)H, B, H);
+    }
     /* encoder, top down: the top layer gets only final-state gradients */
     bool have_dcat = false;
     for (int l = s->L - 1; l >= 0; l--) {
@@ -312,7 +294,7 @@ static void s2s_backward(model *m)
         const float *in = l == 0 ? s->x0 : s->ea[l - 1].cat;
         bool want_dx = l > 0 || !s->onehot;
         if (want_dx)
-            memset(s->dx, 0, (size_t)Tp * B * I * sizeof(float));
+            tensor_zero(s->dx, (size_t)Tp * B * I);
         bi_backward(m, &s->enc[l], &s->ea[l], want_dx ? s->dx : NULL,
                     have_dcat ? s->dcat : NULL, l == s->L - 1 ? s->dhl : NULL, in, s->valid, Tp,
                     B, I);

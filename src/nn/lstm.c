@@ -13,16 +13,12 @@
  * expf and tanhf are a call per element); on x86 the elementwise kernels are compiled a second
  * time for AVX2 and chosen at run time when the CPU has it. */
 #include <math.h>
-#include <omp.h>
 #include <stdbool.h>
 #include <string.h>
 
 #include "core/core.h"
+#include "nn/backend/threads.h"
 #include "nn/nn.h"
-
-/* cblas.h brings in complex.h, whose macro I would clash with the input size I. */
-#include <cblas.h>
-#undef I
 
 /* `omp simd` asks for vectorization; where it cannot happen (sanitizer builds) clang would
  * warn, and the warning is no error of ours. */
@@ -320,8 +316,7 @@ void lstm_forward(float *out, float *h_last, float *c_last, float *cache, const 
             const size_t ns = (size_t)next_slot(t, reverse) * bh + (size_t)b0 * H;
             /* z += h_prev(nb, H) @ w_hh(4H, H)^T; h_prev is 0 at the first step without h0 */
             if (s > 0 || h0)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, 4 * H, H, 1.0f,
-                            L.hs + ps, H, w_hh, H, 1.0f, z, 4 * H);
+                mat_mul_serial(z, L.hs + ps, w_hh, nb, 4 * H, H, false, true, 1.0f, 1.0f);
             cell(z, L.cs + ns, L.hs + ns, L.tc + row * H, out + row * H, L.cs + ps, L.hs + ps,
                  L.bias, valid ? valid + row : NULL, nb, H);
         }
@@ -410,8 +405,8 @@ void lstm_backward(float *dx, float *dh0, float *dc0, float *dw_ih, float *dw_hh
             /* dh_prev(nb, H) += dz(nb, 4H) @ w_hh(4H, H); not needed after the last step
              * unless dh0 is */
             if (s < T - 1 || dh0)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, H, 4 * H, 1.0f, dzt,
-                            4 * H, w_hh, H, 1.0f, dh + (size_t)b0 * H, H);
+                mat_mul_serial(dh + (size_t)b0 * H, dzt, w_hh, nb, H, 4 * H, false, false, 1.0f,
+                               1.0f);
         }
     }
     if (dh0)

@@ -73,6 +73,13 @@ void embedding_forward(float *out, const int32_t *ids, const float *wte, int N, 
     }
 }
 
+void onehot_forward(float *out, const int32_t *ids, int N, int V)
+{
+    memset(out, 0, (size_t)N * V * sizeof(float));
+    for (int n = 0; n < N; n++)
+        out[(size_t)n * V + ids[n]] = 1.0f;
+}
+
 void embedding_backward(float *dwte, const float *dout, const int32_t *ids, int N, int C,
                         float scale)
 {
@@ -295,6 +302,13 @@ void relu_backward(float *dinp, const float *dout, const float *inp, size_t n)
 #pragma omp parallel for schedule(static) if (n > PAR_MIN_CHEAP)
     for (size_t i = 0; i < n; i++)
         dinp[i] += inp[i] > 0.0f ? dout[i] : 0.0f;
+}
+
+void relu_backward_inplace(float *d, const float *inp, size_t n)
+{
+#pragma omp parallel for schedule(static) if (n > PAR_MIN_CHEAP)
+    for (size_t i = 0; i < n; i++)
+        d[i] = inp[i] > 0.0f ? d[i] : 0.0f;
 }
 
 #define INV_SQRT2 0.70710678118654752f

@@ -4,12 +4,15 @@
  * into the gradients it writes (dinp, dweight, dbias), so the caller zeroes them once; a NULL
  * gradient pointer means "not needed" and is skipped. Row-major throughout; (N, C) means N rows
  * of C floats. Weights follow PyTorch's nn.Linear layout: w is (out, in) and y = x w^T + b.
- * Loops are parallel with OpenMP; matrix products go through CBLAS (core's mat_mul). */
+ * Loops are parallel with OpenMP; matrix products and the other tensor ops come from the
+ * backend (nn/backend/backend.h, included here), the one place that calls BLAS. */
 #ifndef ARITH_NN_H
 #define ARITH_NN_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "nn/backend/backend.h"
 
 #define LAYERNORM_EPS 1e-5f
 
@@ -17,6 +20,8 @@
 
 /* out(N,C) = scale * wte[ids[n]]   wte: (V, C) */
 void embedding_forward(float *out, const int32_t *ids, const float *wte, int N, int C, float scale);
+/* out(N,V) = one-hot rows: 1 at column ids[n], 0 elsewhere (recurrent models' --input onehot). */
+void onehot_forward(float *out, const int32_t *ids, int N, int V);
 /* dwte(V,C) += scale * dout[n] at row ids[n] */
 void embedding_backward(float *dwte, const float *dout, const int32_t *ids, int N, int C, float scale);
 
@@ -54,6 +59,8 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
 
 void relu_forward(float *out, const float *inp, size_t n);
 void relu_backward(float *dinp, const float *dout, const float *inp, size_t n);
+/* d(n) = d where inp > 0, else 0: the backward in place, when d holds dout and nothing else. */
+void relu_backward_inplace(float *d, const float *inp, size_t n);
 /* GELU, exact: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), PyTorch's default. */
 void gelu_forward(float *out, const float *inp, size_t n);
 void gelu_backward(float *dinp, const float *dout, const float *inp, size_t n);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/backend/backend.h"
 #include "train/train.h"
 
 /* Decodes a generated row up to its EOS; returns false when it holds none (the text is then

@@ -1,10 +1,12 @@
 /* Optimizers (Adam, AdamW), learning-rate schedules and gradient clipping, all walking the
- * parameter table. Moments live in two buffers shaped like the parameter buffer. */
+ * parameter table; the arithmetic on each view is the backend's (adam_update, tensor_clip).
+ * Moments live in two buffers, one slot per trainable view. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/backend/backend.h"
 #include "train/train.h"
 
 #define M_PI_VALUE 3.14159265358979323846
@@ -20,8 +22,8 @@ arith_status optimizer_init(optimizer_state *opt, const param_table *params)
         if (params->views[i].trainable)
             opt->size += params->views[i].size;
     }
-    opt->m = arith_alloc((opt->size ? opt->size : 1) * sizeof(float));
-    opt->v = arith_alloc((opt->size ? opt->size : 1) * sizeof(float));
+    opt->m = tensor_alloc((opt->size ? opt->size : 1) * sizeof(float));
+    opt->v = tensor_alloc((opt->size ? opt->size : 1) * sizeof(float));
     if (!opt->m || !opt->v) {
         optimizer_free(opt);
         return ARITH_ERR_MEMORY;
@@ -31,8 +33,8 @@ arith_status optimizer_init(optimizer_state *opt, const param_table *params)
 
 void optimizer_free(optimizer_state *opt)
 {
-    arith_free(opt->m);
-    arith_free(opt->v);
+    tensor_free(opt->m);
+    tensor_free(opt->v);
     free(opt->slot);
     memset(opt, 0, sizeof *opt);
 }
@@ -42,33 +44,13 @@ void optimizer_step(optimizer_state *opt, param_table *params, const optim_setti
 {
     opt->t++;
     const bool decoupled = cfg->optim == OPTIM_ADAMW;
-    const float b1 = (float)cfg->beta1, b2 = (float)cfg->beta2, eps = (float)cfg->eps;
-    const float wd = (float)cfg->weight_decay;
-    /* bias corrections as torch computes them: step size lr / (1 - b1^t), denominator
-     * sqrt(v) / sqrt(1 - b2^t) + eps */
-    const double bc1 = 1.0 - pow(cfg->beta1, (double)opt->t);
-    const double bc2 = 1.0 - pow(cfg->beta2, (double)opt->t);
-    const float step_size = (float)(lr / bc1);
-    const float bc2_sqrt = (float)sqrt(bc2);
-    const float lr_f = (float)lr;
     for (int i = 0; i < params->count; i++) {
         const param_view *view = &params->views[i];
         if (!view->trainable || opt->slot[i] == SIZE_MAX)
             continue;
-        float *w = params->data + view->offset, *g = params->grad + view->offset;
-        float *m = opt->m + opt->slot[i], *v = opt->v + opt->slot[i];
-        const long n = (long)view->size;
-#pragma omp parallel for schedule(static) if (n > 16384)
-        for (long j = 0; j < n; j++) {
-            float grad = g[j];
-            if (decoupled)
-                w[j] -= lr_f * wd * w[j]; /* AdamW: w *= 1 - lr*wd */
-            else
-                grad += wd * w[j];        /* Adam: L2 in the gradient */
-            m[j] = b1 * m[j] + (1.0f - b1) * grad;
-            v[j] = b2 * v[j] + (1.0f - b2) * grad * grad;
-            w[j] -= step_size * m[j] / (sqrtf(v[j]) / bc2_sqrt + eps);
-        }
+        adam_update(params->data + view->offset, opt->m + opt->slot[i], opt->v + opt->slot[i],
+                    params->grad + view->offset, view->size, lr, cfg->beta1, cfg->beta2, cfg->eps,
+                    cfg->weight_decay, decoupled, opt->t);
     }
 }
 
@@ -89,32 +71,19 @@ double clip_gradients(param_table *params, double clip_value, double clip_norm)
 {
     /* the norm is summed in one fixed order, so the result never depends on threads */
     double sum = 0.0;
-    for (int i = 0; i < params->count; i++) {
-        const param_view *view = &params->views[i];
-        if (!view->trainable)
-            continue;
-        const float *g = params->grad + view->offset;
-        for (size_t j = 0; j < view->size; j++)
-            sum += (double)g[j] * g[j];
-    }
+    for (int i = 0; i < params->count; i++)
+        if (params->views[i].trainable)
+            sum = tensor_sum_squares(sum, params->grad + params->views[i].offset,
+                                     params->views[i].size);
     double norm = sqrt(sum);
     float scale = 1.0f;
     if (clip_norm > 0 && norm > clip_norm)
         scale = (float)(clip_norm / (norm + 1e-6)); /* as torch.nn.utils.clip_grad_norm_ */
-    const float limit = (float)clip_value;
     if (scale == 1.0f && clip_value <= 0)
         return norm;
-    for (int i = 0; i < params->count; i++) {
-        const param_view *view = &params->views[i];
-        if (!view->trainable)
-            continue;
-        float *g = params->grad + view->offset;
-        for (size_t j = 0; j < view->size; j++) {
-            float x = g[j] * scale;
-            if (clip_value > 0)
-                x = x > limit ? limit : (x < -limit ? -limit : x);
-            g[j] = x;
-        }
-    }
+    for (int i = 0; i < params->count; i++)
+        if (params->views[i].trainable)
+            tensor_clip(params->grad + params->views[i].offset, params->views[i].size, scale,
+                        clip_value > 0, (float)clip_value);
     return norm;
 }

@@ -1,0 +1,217 @@
+/* The cpu backend (backend.h): OpenMP threads and CBLAS (OpenBLAS's OpenMP build) products.
+ * The only file in arith that calls BLAS. Loops are written so that every element is computed
+ * in one fixed order by one thread: the same bits for any thread count. */
+#include <math.h>
+#include <string.h>
+
+#include "nn/backend/backend.h"
+#include "nn/backend/threads.h"
+
+#include <cblas.h>
+
+const char *backend_name(void)
+{
+    return "cpu";
+}
+
+/* ----------------------------------------------------------------------------------- memory */
+
+void *tensor_alloc(size_t bytes)
+{
+    return arith_alloc(bytes); /* 64-byte aligned and zeroed, as TENSOR_ALIGN asks */
+}
+
+void tensor_free(void *p)
+{
+    arith_free(p);
+}
+
+void tensor_zero(float *x, size_t n)
+{
+    memset(x, 0, n * sizeof(float));
+}
+
+void tensor_copy(float *dst, const float *src, size_t n)
+{
+    memcpy(dst, src, n * sizeof(float));
+}
+
+void tensor_copy_rows(float *dst, size_t dst_stride, const float *src, size_t src_stride,
+                      size_t rows, size_t len)
+{
+    for (size_t r = 0; r < rows; r++)
+        memcpy(dst + r * dst_stride, src + r * src_stride, len * sizeof(float));
+}
+
+void tensor_add_rows(float *dst, size_t dst_stride, const float *src, size_t src_stride,
+                     size_t rows, size_t len)
+{
+    for (size_t r = 0; r < rows; r++) {
+        float *restrict d = dst + r * dst_stride;
+        const float *restrict s = src + r * src_stride;
+        for (size_t j = 0; j < len; j++)
+            d[j] += s[j];
+    }
+}
+
+void tensor_row_move(float *base, size_t row_stride, int nseg, size_t seg_stride, size_t len,
+                     int dst, int from, bool swap)
+{
+    for (int s = 0; s < nseg; s++) {
+        float *d = base + (size_t)dst * row_stride + (size_t)s * seg_stride;
+        float *f = base + (size_t)from * row_stride + (size_t)s * seg_stride;
+        if (!swap) {
+            memcpy(d, f, len * sizeof(float));
+            continue;
+        }
+        for (size_t i = 0; i < len; i++) {
+            float tmp = d[i];
+            d[i] = f[i];
+            f[i] = tmp;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------- arithmetic */
+
+void tensor_scale(float *out, const float *x, float s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = s * x[i];
+}
+
+void tensor_axpy(float *y, float a, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] += a * x[i];
+}
+
+double tensor_dot(double acc, const float *a, const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        acc += (double)a[i] * b[i];
+    return acc;
+}
+
+double tensor_sum_squares(double acc, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        acc += (double)x[i] * x[i];
+    return acc;
+}
+
+void tensor_clip(float *x, size_t n, float scale, bool clamp, float limit)
+{
+    for (size_t i = 0; i < n; i++) {
+        float y = x[i] * scale;
+        if (clamp)
+            y = y > limit ? limit : (y < -limit ? -limit : y);
+        x[i] = y;
+    }
+}
+
+int32_t argmax_row(const float *x, int n)
+{
+    int32_t best = 0;
+    for (int v = 1; v < n; v++)
+        if (x[v] > x[best])
+            best = v;
+    return best;
+}
+
+void log_softmax_row(double *out, const float *x, int n)
+{
+    float mx = x[0];
+    for (int v = 1; v < n; v++)
+        if (x[v] > mx)
+            mx = x[v];
+    double sum = 0;
+    for (int v = 0; v < n; v++)
+        sum += exp((double)x[v] - (double)mx);
+    const double lse = (double)mx + log(sum);
+    for (int v = 0; v < n; v++)
+        out[v] = (double)x[v] - lse;
+}
+
+void adam_update(float *w, float *m, float *v, const float *g, size_t n, double lr, double beta1,
+                 double beta2, double eps, double weight_decay, bool decoupled, long long t)
+{
+    const float b1 = (float)beta1, b2 = (float)beta2, eps_f = (float)eps;
+    const float wd = (float)weight_decay;
+    /* bias corrections as torch computes them: step size lr / (1 - b1^t), denominator
+     * sqrt(v) / sqrt(1 - b2^t) + eps */
+    const double bc1 = 1.0 - pow(beta1, (double)t);
+    const double bc2 = 1.0 - pow(beta2, (double)t);
+    const float step_size = (float)(lr / bc1);
+    const float bc2_sqrt = (float)sqrt(bc2);
+    const float lr_f = (float)lr;
+    const long count = (long)n;
+#pragma omp parallel for schedule(static) if (count > 16384)
+    for (long j = 0; j < count; j++) {
+        float grad = g[j];
+        if (decoupled)
+            w[j] -= lr_f * wd * w[j]; /* AdamW: w *= 1 - lr*wd */
+        else
+            grad += wd * w[j];        /* Adam: L2 in the gradient */
+        m[j] = b1 * m[j] + (1.0f - b1) * grad;
+        v[j] = b2 * v[j] + (1.0f - b2) * grad * grad;
+        w[j] -= step_size * m[j] / (sqrtf(v[j]) / bc2_sqrt + eps_f);
+    }
+}
+
+/* --------------------------------------------------------------------------------- products */
+
+/* Below this many multiply-adds a product stays on one thread. */
+#define MAT_MUL_PAR_MIN (1L << 17)
+
+/* OpenBLAS keeps a thread count of its own for the products it threads itself (those that stay
+ * whole below). Outside a parallel region, make it OpenMP's, which core_set_threads set (the
+ * same call also sets OpenMP's count, here to what it already is). */
+static void blas_threads_match(void)
+{
+    if (omp_in_parallel())
+        return;
+    const int n = omp_get_max_threads();
+    if (openblas_get_num_threads() != n)
+        openblas_set_num_threads(n);
+}
+
+void mat_mul_serial(float *out, const float *a, const float *b, int M, int N, int K,
+                    bool trans_a, bool trans_b, float alpha, float beta)
+{
+    const CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
+    const CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
+    const int lda = trans_a ? M : K, ldb = trans_b ? K : N;
+    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, out, N);
+}
+
+void mat_mul(float *out, const float *a, const float *b, int M, int N, int K, bool trans_a,
+             bool trans_b, float alpha, float beta)
+{
+    const CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
+    const CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
+    const int lda = trans_a ? M : K, ldb = trans_b ? K : N;
+    const int threads = core_threads();
+    blas_threads_match();
+    if (threads <= 1 || M < 16 * threads || (long)M * N * K < MAT_MUL_PAR_MIN) {
+        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, out, N);
+        return;
+    }
+    /* Our matrices are small (a few hundred rows and columns), where OpenBLAS's own threading
+     * splits poorly: each thread takes a band of output rows (multiples of 8) and runs the
+     * single-threaded kernel on it (OpenBLAS does not thread inside a parallel region). This
+     * is 1.3-2.6x faster on seed 001's shapes with 2 threads. Every output element is still
+     * computed by one thread in one fixed order, so the bits do not change from run to run. */
+#pragma omp parallel num_threads(threads)
+    {
+        const int id = omp_get_thread_num(), nt = omp_get_num_threads();
+        const int rows = (M + nt - 1) / nt, band = (rows + 7) / 8 * 8;
+        const int m0 = id * band < M ? id * band : M;
+        const int m1 = m0 + band < M ? m0 + band : M;
+        if (m1 > m0) {
+            const float *a0 = trans_a ? a + m0 : a + (size_t)m0 * K;
+            cblas_sgemm(CblasRowMajor, ta, tb, m1 - m0, N, K, alpha, a0, lda, b, ldb, beta,
+                        out + (size_t)m0 * N, N);
+        }
+    }
+}
