@@ -186,7 +186,7 @@ static arith_status write_seeds_json(const char *parent, const train_config *cfg
 static int train_seeds(const train_config *cfg_in)
 {
     train_config cfg = *cfg_in;
-    const int N = cfg.run.seeds;
+    const int N = cfg.run.seeds; /* 2..1000: the option's range, and train_seeds' caller */
     char parent[TRAIN_PATH_MAX];
     if (cfg.run.dir[0])
         snprintf(parent, sizeof parent, "%s", cfg.run.dir);
@@ -207,6 +207,8 @@ static int train_seeds(const train_config *cfg_in)
             return fprintf(stderr, "arith: error: %s/seed-%lld already holds a run\nhint: choose "
                            "another --run\n", parent, cfg.run.seed + k), EXIT_RUNTIME;
     }
+    if (N < 1 || N > 1000)
+        return cli_fail(arith_error(ARITH_ERR_ARG, "--seeds %d is out of range (1..1000)", N));
     train_outcome *out = calloc((size_t)N, sizeof *out);
     long long *seeds = calloc((size_t)N, sizeof *seeds);
     if (!out || !seeds) {
