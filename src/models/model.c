@@ -1,5 +1,6 @@
 /* What every model family shares: config names and checks, creation by kind, the parameter
- * declaration helper, recurrent initialization, and freeing. */
+ * declaration helper (each parameter with its init), initialization by those inits, and
+ * freeing. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,12 +123,14 @@ arith_status model_config_check(const model_config *cfg)
 }
 
 arith_status model_declare(param_table *pt, size_t *off, const char *name, int ndim, int64_t d0,
-                           int64_t d1)
+                           int64_t d1, param_init init)
 {
     int64_t shape[2] = {d0, d1};
     arith_status st = params_add(pt, name, ndim, shape);
-    if (st == ARITH_OK)
+    if (st == ARITH_OK) {
+        pt->views[pt->count - 1].init = init;
         *off = pt->views[pt->count - 1].offset;
+    }
     return st;
 }
 
@@ -195,37 +198,9 @@ void model_row_move(float *base, size_t row_stride, int nseg, size_t seg_stride,
     }
 }
 
-void recurrent_init_weights(model *m, rng_state *rng)
-{
-    param_table *pt = &m->params;
-    float bound = 1.0f / sqrtf((float)m->cfg.hidden);
-    for (int i = 0; i < pt->count; i++) {
-        const param_view *v = &pt->views[i];
-        float *x = pt->data + v->offset;
-        if (strcmp(v->name, "embed.weight") == 0) {
-            for (size_t j = 0; j < v->size; j++)
-                x[j] = rng_normal(rng);
-        } else {
-            /* nn.LSTM and nn.Linear: U(-1/sqrt(fan), 1/sqrt(fan)), fan = hidden for the LSTM,
-             * the input width for a linear layer */
-            float b = bound;
-            if (strncmp(v->name, "head.", 5) == 0) {
-                int64_t fan = v->ndim == 2 ? v->shape[1] : 0;
-                if (v->ndim == 1) { /* a bias: the fan of its weight, declared just before it */
-                    const param_view *w = i > 0 ? &pt->views[i - 1] : NULL;
-                    fan = w && w->ndim == 2 ? w->shape[1] : 1;
-                }
-                b = 1.0f / sqrtf((float)fan);
-            }
-            for (size_t j = 0; j < v->size; j++)
-                x[j] = (2.0f * rng_uniform(rng) - 1.0f) * b;
-        }
-    }
-}
-
 /* ------------------------------------------------------------------------ generic wrappers */
 
-arith_status model_create(model **out, const model_config *cfg)
+static arith_status create_by_kind(model **out, const model_config *cfg)
 {
     switch (cfg->kind) {
     case MODEL_TRANSFORMER:
@@ -239,18 +214,17 @@ arith_status model_create(model **out, const model_config *cfg)
     return arith_error(ARITH_ERR_ARG, "unknown model kind %d", (int)cfg->kind);
 }
 
+arith_status model_create(model **out, const model_config *cfg)
+{
+    arith_status st = create_by_kind(out, cfg);
+    if (st == ARITH_OK)
+        params_init_fixed(&(*out)->params);
+    return st;
+}
+
 void model_init_weights(model *m, rng_state *rng)
 {
-    switch (m->cfg.kind) {
-    case MODEL_TRANSFORMER:
-    case MODEL_GPT2:
-        transformer_init_weights(m, rng);
-        return;
-    case MODEL_LSTM:
-    case MODEL_SEQ2SEQ:
-        recurrent_init_weights(m, rng);
-        return;
-    }
+    params_init_values(&m->params, rng);
 }
 
 void model_free(model *m)

@@ -119,9 +119,11 @@ struct model {
     void *impl;
 };
 
-/* Creates a model with zeroed parameters (declared in the table, allocated). */
+/* Creates a model of cfg's kind, its parameters declared in the table and allocated: zero,
+ * but for those with a fixed init (layer norms as the identity, FIRE's c and L). */
 arith_status model_create(model **out, const model_config *cfg);
-/* Initializes parameters from the RNG (each model's own scheme). */
+/* Initializes every parameter by the init it was declared with, drawing from the RNG in the
+ * table's order. */
 void model_init_weights(model *m, rng_state *rng);
 void model_free(model *m);
 
@@ -195,7 +197,6 @@ void model_row_move(float *base, size_t row_stride, int nseg, size_t seg_stride,
 
 /* The transformer (transformer.c). */
 arith_status transformer_create(model **out, const model_config *cfg);
-void transformer_init_weights(model *m, rng_state *rng);
 /* GPT-2 weights as Hugging Face distributes them (gpt2.c). */
 typedef struct {
     st_file file;           /* the whole checkpoint */
@@ -217,14 +218,10 @@ void gpt2_pretrained_free(gpt2_pretrained *g);
 arith_status lstm_model_create(model **out, const model_config *cfg);
 /* The bidirectional LSTM encoder-decoder (seq2seq.c). */
 arith_status seq2seq_create(model **out, const model_config *cfg);
-/* PyTorch's LSTM initialization, U(-1/sqrt(hidden), 1/sqrt(hidden)) for every parameter, and
- * N(0, 1) for embeddings (nn.Embedding's default); used by both recurrent families. */
-void recurrent_init_weights(model *m, rng_state *rng);
-
-/* Shared by the families (model.c): declares a parameter of shape (d0) or (d0, d1) and
- * returns its offset in the table. */
+/* Shared by the families (model.c): declares a parameter of shape (d0) or (d0, d1) with its
+ * init, and returns its offset in the table. */
 arith_status model_declare(param_table *pt, size_t *off, const char *name, int ndim, int64_t d0,
-                           int64_t d1);
+                           int64_t d1, param_init init);
 /* Index of the largest of n values (the first on ties). */
 int32_t argmax_row(const float *x, int n);
 

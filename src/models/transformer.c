@@ -974,41 +974,63 @@ arith_status transformer_create(model **out, const model_config *cfg)
     /* GPT-2 uses Hugging Face's names and Conv1D (in, out) shapes, so that its checkpoints load
      * as they are; `d` flips a 2-d shape to that layout. */
     const bool hf = t->gpt2;
+    /* Every parameter with its init. arith's own follows seed 001's torch model: embedding
+     * and head U(-0.1, 0.1), head bias 0; every block matrix Xavier-uniform (nn.Transformer
+     * resets them so); attention biases 0, feed-forward biases U(+-1/sqrt(fan_in))
+     * (nn.Linear's default); layer norms 1 and 0; learned positions N(0, 0.02). GPT-2's
+     * (Hugging Face's _init_weights): every weight N(0, 0.02), the two residual projections
+     * (c_proj) N(0, 0.02 / sqrt(2 L)), biases 0, layer norms 1 and 0; seed 003's new input and
+     * output layers get the same N(0, 0.02), so a fresh model starts as GPT-2 would. */
+    const param_init ones = param_init_constant(1.0f), zeros = param_init_zeros();
+    const param_init gpt2_std = param_init_normal(0.02f);
+    const param_init gpt2_proj = param_init_normal(0.02f / sqrtf(2.0f * (float)t->L));
     const char *tok_name = !hf ? "tok_emb.weight" : cfg->tie ? "wte.weight" : "in_layer.weight";
-    st = model_declare(pt, &t->tok_emb, tok_name, 2, t->V, C);
+    st = model_declare(pt, &t->tok_emb, tok_name, 2, t->V, C,
+                       hf ? gpt2_std : param_init_uniform(0.1f));
+    /* Abacus and coupling ids carry what the model must align on: their rows start N(0, 1)
+     * (nn.Embedding's default, which the papers' code uses), as large as the scaled token
+     * embeddings. At N(0, 0.02) a 2-layer model with training offsets stayed at 0.013 on
+     * 1..5-digit sums after 2,500 steps; at N(0, 1) it reached 1.0. Learned positions keep
+     * N(0, 0.02). */
     if (!st && learned_table(cfg->pos))
         st = model_declare(pt, &t->pos_emb, hf ? "wpe.weight" : "pos_emb.weight", 2, t->pos_max,
-                           C);
+                           C, param_init_normal(cfg->pos == POS_LEARNED ? 0.02f : 1.0f));
     char name[PARAM_NAME_MAX];
-#define BLOCK(field, ours, theirs, ndim, d0, d1)                                             \
+#define BLOCK(field, ours, theirs, ndim, d0, d1, init_ours, init_theirs)                      \
     if (!st) {                                                                               \
         snprintf(name, sizeof name, hf ? "h.%d.%s" : "layers.%d.%s", l, hf ? theirs : ours);   \
         st = model_declare(pt, &t->blocks[l].field, name, ndim, hf && (ndim) == 2 ? (d1) : (d0), \
-                           hf && (ndim) == 2 ? (d0) : (d1));                                 \
+                           hf && (ndim) == 2 ? (d0) : (d1), hf ? (init_theirs) : (init_ours)); \
     }
     for (int l = 0; l < t->L; l++) {
-        BLOCK(ln1_w, "ln1.weight", "ln_1.weight", 1, C, 0)
-        BLOCK(ln1_b, "ln1.bias", "ln_1.bias", 1, C, 0)
-        BLOCK(qkv_w, "attn.qkv.weight", "attn.c_attn.weight", 2, 3 * C, C)
-        BLOCK(qkv_b, "attn.qkv.bias", "attn.c_attn.bias", 1, 3 * C, 0)
-        BLOCK(out_w, "attn.out.weight", "attn.c_proj.weight", 2, C, C)
-        BLOCK(out_b, "attn.out.bias", "attn.c_proj.bias", 1, C, 0)
-        BLOCK(ln2_w, "ln2.weight", "ln_2.weight", 1, C, 0)
-        BLOCK(ln2_b, "ln2.bias", "ln_2.bias", 1, C, 0)
-        BLOCK(up_w, "ffn.up.weight", "mlp.c_fc.weight", 2, F, C)
-        BLOCK(up_b, "ffn.up.bias", "mlp.c_fc.bias", 1, F, 0)
-        BLOCK(down_w, "ffn.down.weight", "mlp.c_proj.weight", 2, C, F)
-        BLOCK(down_b, "ffn.down.bias", "mlp.c_proj.bias", 1, C, 0)
+        BLOCK(ln1_w, "ln1.weight", "ln_1.weight", 1, C, 0, ones, ones)
+        BLOCK(ln1_b, "ln1.bias", "ln_1.bias", 1, C, 0, zeros, zeros)
+        BLOCK(qkv_w, "attn.qkv.weight", "attn.c_attn.weight", 2, 3 * C, C,
+              param_init_xavier(3 * C, C), gpt2_std)
+        BLOCK(qkv_b, "attn.qkv.bias", "attn.c_attn.bias", 1, 3 * C, 0, zeros, zeros)
+        BLOCK(out_w, "attn.out.weight", "attn.c_proj.weight", 2, C, C, param_init_xavier(C, C),
+              gpt2_proj)
+        BLOCK(out_b, "attn.out.bias", "attn.c_proj.bias", 1, C, 0, zeros, zeros)
+        BLOCK(ln2_w, "ln2.weight", "ln_2.weight", 1, C, 0, ones, ones)
+        BLOCK(ln2_b, "ln2.bias", "ln_2.bias", 1, C, 0, zeros, zeros)
+        BLOCK(up_w, "ffn.up.weight", "mlp.c_fc.weight", 2, F, C, param_init_xavier(F, C),
+              gpt2_std)
+        BLOCK(up_b, "ffn.up.bias", "mlp.c_fc.bias", 1, F, 0, param_init_fan_in(C), zeros)
+        BLOCK(down_w, "ffn.down.weight", "mlp.c_proj.weight", 2, C, F, param_init_xavier(C, F),
+              gpt2_proj)
+        BLOCK(down_b, "ffn.down.bias", "mlp.c_proj.bias", 1, C, 0, param_init_fan_in(F), zeros)
     }
 #undef BLOCK
     if (!st)
-        st = model_declare(pt, &t->lnf_w, "ln_f.weight", 1, C, 0);
+        st = model_declare(pt, &t->lnf_w, "ln_f.weight", 1, C, 0, ones);
     if (!st)
-        st = model_declare(pt, &t->lnf_b, "ln_f.bias", 1, C, 0);
+        st = model_declare(pt, &t->lnf_b, "ln_f.bias", 1, C, 0, zeros);
     if (!st && t->head_bias) {
-        st = model_declare(pt, &t->head_w, hf ? "out_layer.weight" : "head.weight", 2, t->V, C);
+        st = model_declare(pt, &t->head_w, hf ? "out_layer.weight" : "head.weight", 2, t->V, C,
+                           hf ? gpt2_std : param_init_uniform(0.1f));
         if (!st)
-            st = model_declare(pt, &t->head_b, hf ? "out_layer.bias" : "head.bias", 1, t->V, 0);
+            st = model_declare(pt, &t->head_b, hf ? "out_layer.bias" : "head.bias", 1, t->V, 0,
+                               zeros);
     } else {
         t->head_w = t->tok_emb; /* tied: logits = x @ wte^T */
     }
@@ -1021,16 +1043,26 @@ arith_status transformer_create(model **out, const model_config *cfg)
                              FIRE_MAX_WIDTH, t->H);
         for (int l = 0; !st && l < t->L; l++) {
             fire_params *f = &t->fire[l];
+            /* as FIRE's reference code: the MLP's layers nn.Linear's U(+-1/sqrt(fan_in))
+             * (fan_in 1 for w1, b1; FIRE_WIDTH for w2, b2), c = 0.1, L = 1 (a threshold of
+             * FIRE_L0 = 512 positions: below it the bias is a function of |i - j| alone) */
             const struct {
                 size_t *off;
                 const char *what;
                 int ndim, d0, d1;
-            } decl[] = {{&f->w1, "w1", 2, FIRE_WIDTH, 1}, {&f->b1, "b1", 1, FIRE_WIDTH, 0},
-                        {&f->w2, "w2", 2, t->H, FIRE_WIDTH}, {&f->b2, "b2", 1, t->H, 0},
-                        {&f->c, "c", 1, 1, 0},               {&f->L, "L", 1, 1, 0}};
+                param_init init;
+            } decl[] = {
+                {&f->w1, "w1", 2, FIRE_WIDTH, 1, param_init_fan_in(1)},
+                {&f->b1, "b1", 1, FIRE_WIDTH, 0, param_init_fan_in(1)},
+                {&f->w2, "w2", 2, t->H, FIRE_WIDTH, param_init_fan_in(FIRE_WIDTH)},
+                {&f->b2, "b2", 1, t->H, 0, param_init_fan_in(FIRE_WIDTH)},
+                {&f->c, "c", 1, 1, 0, param_init_constant(0.1f)},
+                {&f->L, "L", 1, 1, 0, param_init_constant(1.0f)},
+            };
             for (size_t k = 0; !st && k < sizeof decl / sizeof *decl; k++) {
                 snprintf(name, sizeof name, "layers.%d.attn.fire.%s", l, decl[k].what);
-                st = model_declare(pt, decl[k].off, name, decl[k].ndim, decl[k].d0, decl[k].d1);
+                st = model_declare(pt, decl[k].off, name, decl[k].ndim, decl[k].d0, decl[k].d1,
+                                   decl[k].init);
             }
         }
     }
@@ -1053,8 +1085,7 @@ arith_status transformer_create(model **out, const model_config *cfg)
             rope_tables(t->rope_cos, t->rope_sin, t->pos_max, hd, 10000.0f);
     }
     if (!st && (cfg->pos == POS_ALIBI || cfg->pos == POS_FIRE)) {
-        /* the bias tables over pairs of ids (H x pos_max^2 floats each); FIRE's c and L start
-         * as transformer_init_weights sets them, so that a created model is usable */
+        /* the bias tables over pairs of ids (H x pos_max^2 floats each) */
         const size_t n = (size_t)t->H * t->pos_max * t->pos_max;
         if (cfg->pos == POS_ALIBI) {
             t->alibi = arith_alloc(n * sizeof(float));
@@ -1073,20 +1104,7 @@ arith_status transformer_create(model **out, const model_config *cfg)
             if (!t->fire_tab || !t->fire_dtab)
                 st = arith_error(ARITH_ERR_MEMORY, "out of memory for FIRE's tables of %d "
                                  "positions", t->pos_max);
-            for (int l = 0; !st && l < t->L; l++) {
-                *P(m, t->fire[l].c) = 0.1f;
-                *P(m, t->fire[l].L) = 1.0f;
-            }
         }
-    }
-    /* layer norms start as the identity */
-    for (int i = 0; !st && i < pt->count; i++) {
-        const char *n = pt->views[i].name;
-        size_t len = strlen(n);
-        if (strstr(n, "ln") && !strstr(n, "in_layer") && len > 7 &&
-            strcmp(n + len - 7, ".weight") == 0)
-            for (size_t j = 0; j < pt->views[i].size; j++)
-                pt->data[pt->views[i].offset + j] = 1.0f;
     }
     if (st) {
         model_free(m);
@@ -1094,94 +1112,4 @@ arith_status transformer_create(model **out, const model_config *cfg)
     }
     *out = m;
     return ARITH_OK;
-}
-
-static void fill_uniform(float *x, size_t n, float bound, rng_state *rng)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = (2.0f * rng_uniform(rng) - 1.0f) * bound;
-}
-
-/* GPT-2's initialization (Hugging Face's _init_weights): every weight N(0, 0.02), the two
- * residual projections (c_proj) N(0, 0.02 / sqrt(2 L)), biases 0, layer norms 1 and 0. Seed 003's
- * new input and output layers get the same N(0, 0.02), so a fresh model starts as GPT-2 would. */
-static void gpt2_init_weights(model *m, rng_state *rng)
-{
-    const transformer *t = m->impl;
-    param_table *pt = &m->params;
-    const float proj_std = 0.02f / sqrtf(2.0f * (float)t->L);
-    for (int i = 0; i < pt->count; i++) {
-        param_view *v = &pt->views[i];
-        float *x = pt->data + v->offset;
-        const char *n = v->name;
-        const bool weight = strstr(n, ".weight") != NULL;
-        if (strstr(n, "ln_")) {
-            for (size_t j = 0; j < v->size; j++)
-                x[j] = weight ? 1.0f : 0.0f;
-        } else if (weight) {
-            float std = strstr(n, "c_proj.weight") ? proj_std : 0.02f;
-            for (size_t j = 0; j < v->size; j++)
-                x[j] = std * rng_normal(rng);
-        } else {
-            memset(x, 0, v->size * sizeof(float));
-        }
-    }
-}
-
-void transformer_init_weights(model *m, rng_state *rng)
-{
-    if (m->cfg.kind == MODEL_GPT2) {
-        gpt2_init_weights(m, rng);
-        return;
-    }
-    /* As seed 001's torch model: embedding and head U(-0.1, 0.1), head bias 0; every block
-     * matrix Xavier-uniform (nn.Transformer resets them so); attention biases 0, feed-forward
-     * biases U(+-1/sqrt(fan_in)) (nn.Linear's default); layer norms 1 and 0; learned positions
-     * N(0, 0.02). */
-    transformer *t = m->impl;
-    param_table *pt = &m->params;
-    for (int i = 0; i < pt->count; i++) {
-        param_view *v = &pt->views[i];
-        float *x = pt->data + v->offset;
-        const char *n = v->name;
-        if (strstr(n, ".attn.fire.")) {
-            /* FIRE as its reference code: the MLP's layers nn.Linear's U(+-1/sqrt(fan_in))
-             * (fan_in 1 for w1, b1; FIRE_WIDTH for w2, b2), c = 0.1, L = 1 (a threshold of
-             * FIRE_L0 = 512 positions: below it the bias is a function of |i - j| alone) */
-            const char *what = strrchr(n, '.') + 1;
-            if (strcmp(what, "c") == 0)
-                x[0] = 0.1f;
-            else if (strcmp(what, "L") == 0)
-                x[0] = 1.0f;
-            else
-                fill_uniform(x, v->size, what[1] == '2' ? 1.0f / sqrtf((float)FIRE_WIDTH) : 1.0f,
-                             rng);
-            continue;
-        }
-        if (strcmp(n, "tok_emb.weight") == 0 || strcmp(n, "head.weight") == 0) {
-            fill_uniform(x, v->size, 0.1f, rng);
-        } else if (strcmp(n, "pos_emb.weight") == 0) {
-            /* Abacus and coupling ids carry what the model must align on: their rows start
-             * N(0, 1) (nn.Embedding's default, which the papers' code uses), as large as the
-             * scaled token embeddings. At N(0, 0.02) a 2-layer model with training offsets
-             * stayed at 0.013 on 1..5-digit sums after 2,500 steps; at N(0, 1) it reached 1.0.
-             * Learned positions keep N(0, 0.02). */
-            float std = m->cfg.pos == POS_LEARNED ? 0.02f : 1.0f;
-            for (size_t j = 0; j < v->size; j++)
-                x[j] = std * rng_normal(rng);
-        } else if (strstr(n, "ln")) {
-            float value = strstr(n, ".weight") ? 1.0f : 0.0f;
-            for (size_t j = 0; j < v->size; j++)
-                x[j] = value;
-        } else if (v->ndim == 2) {
-            float bound = sqrtf(6.0f / (float)(v->shape[0] + v->shape[1]));
-            fill_uniform(x, v->size, bound, rng);
-        } else if (strstr(n, "ffn.up.bias")) {
-            fill_uniform(x, v->size, 1.0f / sqrtf((float)t->C), rng);
-        } else if (strstr(n, "ffn.down.bias")) {
-            fill_uniform(x, v->size, 1.0f / sqrtf((float)t->F), rng);
-        } else {
-            memset(x, 0, v->size * sizeof(float));
-        }
-    }
 }
