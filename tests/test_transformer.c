@@ -91,11 +91,12 @@ static void check_fixture(const char *name)
 
 /* Greedy generation through the cache must equal re-running the whole model on the growing
  * sequence (the notebook's way) token for token, for prompts of different lengths. */
-static void check_cached_generation(model_kind kind, pos_kind pos, norm_kind norm)
+static void check_cached_generation(const char *family, const char *pos, norm_kind norm)
 {
-    model_config mc = {.kind = kind, .vocab = 12, .d_model = 32, .heads = 4,
+    const bool gpt2 = strcmp(family, "gpt2") == 0;
+    model_config mc = {.kind = family_named(family), .vocab = 12, .d_model = 32, .heads = 4,
                        .ffn = 48, .layers = 3, .context = 24, .norm = norm,
-                       .act = kind == MODEL_GPT2 ? ACT_GELU_TANH : ACT_GELU, .pos = pos,
+                       .act = gpt2 ? ACT_GELU_TANH : ACT_GELU, .pos = scheme_named(pos),
                        .tie = true};
     model *m = NULL;
     CHECK_OK(model_create(&m, &mc));
@@ -152,7 +153,7 @@ static void check_cached_generation(model_kind kind, pos_kind pos, norm_kind nor
         }
     }
     CHECK_MSG(mismatches == 0, "pos %s, norm %s: %d cached tokens differ from full re-runs",
-              pos_kind_name(pos), norm_kind_name(norm), mismatches);
+              pos, norm_kind_name(norm), mismatches);
     batch_free(&prompts);
     batch_free(&full);
     model_free(m);
@@ -161,9 +162,9 @@ static void check_cached_generation(model_kind kind, pos_kind pos, norm_kind nor
 /* Same inputs, same bits: two forward+backward passes (with dropout) agree exactly. */
 static void check_determinism(void)
 {
-    model_config mc = {.kind = MODEL_TRANSFORMER, .vocab = 14, .d_model = 32, .heads = 8,
+    model_config mc = {.kind = family_named("transformer"), .vocab = 14, .d_model = 32, .heads = 8,
                        .ffn = 16, .layers = 2, .context = 16, .dropout = 0.1f,
-                       .norm = NORM_POST, .act = ACT_RELU, .pos = POS_ROPE};
+                       .norm = NORM_POST, .act = ACT_RELU, .pos = scheme_named("rope")};
     model *m = NULL;
     CHECK_OK(model_create(&m, &mc));
     rng_state rng;
@@ -209,11 +210,11 @@ static double relative_loss(model *m, const batch *b)
     return loss / count;
 }
 
-static void check_relative_gradients(pos_kind pos, norm_kind norm, float thr)
+static void check_relative_gradients(const char *pos, norm_kind norm, float thr)
 {
-    model_config mc = {.kind = MODEL_TRANSFORMER, .vocab = 9, .d_model = 16, .heads = 4,
+    model_config mc = {.kind = family_named("transformer"), .vocab = 9, .d_model = 16, .heads = 4,
                        .ffn = 12, .layers = 2, .context = 10, .norm = norm, .act = ACT_GELU,
-                       .pos = pos};
+                       .pos = scheme_named(pos)};
     model *m = NULL;
     CHECK_OK(model_create(&m, &mc));
     if (!m)
@@ -266,7 +267,7 @@ static void check_relative_gradients(pos_kind pos, norm_kind norm, float thr)
             *x = saved;
             const float num = (float)((lp - lm) / ((double)(saved + eps) - (double)(saved - eps)));
             char what[PARAM_NAME_MAX + 64];
-            snprintf(what, sizeof what, "pos %s, thr %g: d %s[%zu]", pos_kind_name(pos), thr,
+            snprintf(what, sizeof what, "pos %s, thr %g: d %s[%zu]", pos, thr,
                      v->name, j);
             CHECK_CLOSE(what, grad + v->offset + j, &num, 1, 2e-3, 2e-2);
             checked++;
@@ -397,9 +398,10 @@ static void check_gpt2_pretrained(void)
     CHECK_OK(gpt2_pretrained_read(&g, path));
     CHECK(g.d_model == 32 && g.layers == 2 && g.ffn == 64 && g.context == 16 && g.heads == 4 &&
           g.vocab == 50);
-    model_config mc = {.kind = MODEL_GPT2, .vocab = 19, .d_model = g.d_model, .heads = g.heads,
-                       .ffn = g.ffn, .layers = g.layers, .context = g.context, .norm = NORM_PRE,
-                       .act = ACT_GELU_TANH, .pos = POS_LEARNED, .tie = false};
+    model_config mc = {.kind = family_named("gpt2"), .vocab = 19, .d_model = g.d_model,
+                       .heads = g.heads, .ffn = g.ffn, .layers = g.layers, .context = g.context,
+                       .norm = NORM_PRE, .act = ACT_GELU_TANH, .pos = scheme_named("learned"),
+                       .tie = false};
     model *m = NULL;
     CHECK_OK(model_create(&m, &mc));
     rng_state rng;
@@ -485,17 +487,17 @@ int main(void)
                               "gpt2_tied",                   "gpt2_untied"};
     for (size_t i = 0; i < sizeof fixtures / sizeof *fixtures; i++)
         check_fixture(fixtures[i]);
-    const pos_kind poss[] = {POS_NONE, POS_SINUSOIDAL, POS_LEARNED, POS_ROPE, POS_ALIBI, POS_FIRE};
+    const char *const poss[] = {"none", "sinusoidal", "learned", "rope", "alibi", "fire"};
     for (int p = 0; p < 6; p++) {
-        check_cached_generation(MODEL_TRANSFORMER, poss[p], NORM_POST);
-        check_cached_generation(MODEL_TRANSFORMER, poss[p], NORM_PRE);
+        check_cached_generation("transformer", poss[p], NORM_POST);
+        check_cached_generation("transformer", poss[p], NORM_PRE);
     }
-    check_cached_generation(MODEL_GPT2, POS_LEARNED, NORM_PRE);
+    check_cached_generation("gpt2", "learned", NORM_PRE);
     check_gpt2_frozen();
     check_gpt2_pretrained();
     check_determinism();
-    check_relative_gradients(POS_ALIBI, NORM_POST, 512.0f);
-    check_relative_gradients(POS_FIRE, NORM_PRE, 512.0f);
-    check_relative_gradients(POS_FIRE, NORM_POST, 2.5f);
+    check_relative_gradients("alibi", NORM_POST, 512.0f);
+    check_relative_gradients("fire", NORM_PRE, 512.0f);
+    check_relative_gradients("fire", NORM_POST, 2.5f);
     return check_summary("test_transformer");
 }

@@ -1,6 +1,6 @@
-/* What every model family shares: config names and checks, creation by kind, the parameter
- * declaration helper (each parameter with its init), initialization by those inits, and
- * freeing. */
+/* What every model family shares: the names of the config's choices, checks, creation by
+ * kind, the parameter declaration helper (each parameter with its init), initialization by
+ * those inits, row moves for the decode ops, and freeing. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,55 +10,88 @@
 
 /* ---------------------------------------------------------------------------- config names */
 
-static arith_status parse_choice(int *out, const char *name, const char *flag,
-                                 const char *const *names, int count)
-{
-    for (int i = 0; i < count; i++)
-        if (strcmp(name, names[i]) == 0) {
-            *out = i;
-            return ARITH_OK;
-        }
-    char valid[256] = "";
-    for (int i = 0; i < count; i++) {
-        strcat(valid, i ? ", " : "");
-        strcat(valid, names[i]);
-    }
-    return arith_error(ARITH_ERR_ARG, "%s: unknown value '%s' (valid: %s)", flag, name, valid);
-}
+/* The name of kind k, NULL past the last. */
+#define NAME_AT(names, k)                                                                      \
+    ((int)(k) >= 0 && (int)(k) < (int)(sizeof names / sizeof *names) ? names[k] : NULL)
 
 static const char *const model_names[] = {"transformer", "lstm", "seq2seq", "gpt2"};
 static const char *const norm_names[] = {"post", "pre"};
 static const char *const act_names[] = {"relu", "gelu", "gelu_tanh"};
-static const char *const pos_names[] = {"none",  "sinusoidal", "learned", "rope",
-                                         "alibi", "fire",       "abacus",  "coupling"};
 static const char *const head_names[] = {"lm", "regression"};
 static const char *const input_names[] = {"embed", "onehot"};
 
-#define PARSE_ENUM(fn, type, names, flag)                                                     \
+const char *pos_kind_name(pos_kind k)
+{
+    const pos_scheme *s = pos_scheme_at(k);
+    return s ? s->name : NULL;
+}
+const char *pos_kind_summary(pos_kind k)
+{
+    const pos_scheme *s = pos_scheme_at(k);
+    return s ? s->summary : NULL;
+}
+const char *model_kind_name(model_kind k) { return NAME_AT(model_names, k); }
+const char *norm_kind_name(norm_kind k) { return NAME_AT(norm_names, k); }
+const char *act_kind_name(act_kind k) { return NAME_AT(act_names, k); }
+const char *head_kind_name(head_kind k) { return NAME_AT(head_names, k); }
+const char *input_kind_name(input_kind k) { return NAME_AT(input_names, k); }
+
+/* The index of `name` among name_at(0), name_at(1), ... (NULL ends them); an unknown name is
+ * an error naming the flag and the valid choices. */
+static arith_status parse_choice(int *out, const char *name, const char *flag,
+                                 const char *(*name_at)(int))
+{
+    for (int i = 0; name_at(i); i++)
+        if (strcmp(name, name_at(i)) == 0) {
+            *out = i;
+            return ARITH_OK;
+        }
+    char valid[256] = "";
+    size_t len = 0;
+    for (int i = 0; name_at(i) && len < sizeof valid; i++)
+        len += (size_t)snprintf(valid + len, sizeof valid - len, "%s%s", i ? ", " : "",
+                                name_at(i));
+    return arith_error(ARITH_ERR_ARG, "%s: unknown value '%s' (valid: %s)", flag, name, valid);
+}
+
+#define PARSE_ENUM(fn, type, name_at, flag)                                                   \
+    static const char *fn##_at(int i) { return name_at((type)i); }                            \
     arith_status fn(type *out, const char *name)                                              \
     {                                                                                         \
         int v = 0;                                                                            \
-        arith_status st = parse_choice(&v, name, flag, names, (int)(sizeof names / sizeof *names)); \
+        arith_status st = parse_choice(&v, name, flag, fn##_at);                              \
         if (st == ARITH_OK)                                                                   \
             *out = (type)v;                                                                   \
         return st;                                                                            \
     }
-PARSE_ENUM(model_kind_parse, model_kind, model_names, "--model")
-PARSE_ENUM(norm_kind_parse, norm_kind, norm_names, "--norm")
-PARSE_ENUM(act_kind_parse, act_kind, act_names, "--act")
-PARSE_ENUM(pos_kind_parse, pos_kind, pos_names, "--pos")
-PARSE_ENUM(head_kind_parse, head_kind, head_names, "--head")
-PARSE_ENUM(input_kind_parse, input_kind, input_names, "--input")
+PARSE_ENUM(model_kind_parse, model_kind, model_kind_name, "--model")
+PARSE_ENUM(norm_kind_parse, norm_kind, norm_kind_name, "--norm")
+PARSE_ENUM(act_kind_parse, act_kind, act_kind_name, "--act")
+PARSE_ENUM(pos_kind_parse, pos_kind, pos_kind_name, "--pos")
+PARSE_ENUM(head_kind_parse, head_kind, head_kind_name, "--head")
+PARSE_ENUM(input_kind_parse, input_kind, input_kind_name, "--input")
 
-/* The name of kind k, NULL past the last. */
-#define NAME_AT(names, k)                                                                      \
-    ((int)(k) >= 0 && (int)(k) < (int)(sizeof names / sizeof *names) ? names[k] : NULL)
-const char *model_kind_name(model_kind k) { return NAME_AT(model_names, k); }
-const char *norm_kind_name(norm_kind k) { return NAME_AT(norm_names, k); }
-const char *act_kind_name(act_kind k) { return NAME_AT(act_names, k); }
-const char *pos_kind_name(pos_kind k) { return NAME_AT(pos_names, k); }
-const char *head_kind_name(head_kind k) { return NAME_AT(head_names, k); }
-const char *input_kind_name(input_kind k) { return NAME_AT(input_names, k); }
+/* names[0..n) as "a", "a CONJ b", "a, b CONJ c". */
+static void join_names(char *out, size_t cap, const char *const *names, int n, const char *conj)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = 0; i < n && len < cap; i++)
+        len += (size_t)snprintf(out + len, cap - len, "%s%s",
+                                i == 0 ? "" : i == n - 1 ? conj : ", ", names[i]);
+}
+
+void pos_kinds_text(char *out, size_t cap, bool (*has)(const pos_scheme *s), const char *conj)
+{
+    const char *names[64];
+    char sep[16];
+    snprintf(sep, sizeof sep, " %s ", conj);
+    int n = 0;
+    for (int k = 0; pos_scheme_at(k) && n < 64; k++)
+        if (has(pos_scheme_at(k)))
+            names[n++] = pos_scheme_at(k)->name;
+    join_names(out, cap, names, n, sep);
+}
 
 static arith_status check_recurrent(const model_config *cfg)
 {
@@ -89,25 +122,24 @@ arith_status model_config_check(const model_config *cfg)
         return arith_error(ARITH_ERR_ARG, "vocabulary of %d tokens is too small", cfg->vocab);
     if (cfg->kind != MODEL_TRANSFORMER && cfg->kind != MODEL_GPT2)
         return check_recurrent(cfg);
+    const pos_scheme *scheme = pos_scheme_at(cfg->pos);
+    if (!scheme)
+        return arith_error(ARITH_ERR_ARG, "unknown positional scheme %d", (int)cfg->pos);
     if (cfg->head != HEAD_LM)
         return arith_error(ARITH_ERR_ARG, "--model %s has only the lm head (got --head %s)",
                            model_kind_name(cfg->kind), head_kind_name(cfg->head));
-    if (cfg->kind == MODEL_GPT2 && (cfg->norm != NORM_PRE || cfg->pos != POS_LEARNED))
+    if (cfg->kind == MODEL_GPT2 &&
+        (cfg->norm != NORM_PRE || strcmp(scheme->name, "learned") != 0))
         return arith_error(ARITH_ERR_ARG, "--model gpt2 is pre-LN with learned positions "
-                           "(got --norm %s --pos %s)", norm_kind_name(cfg->norm),
-                           pos_kind_name(cfg->pos));
+                           "(got --norm %s --pos %s)", norm_kind_name(cfg->norm), scheme->name);
     if (cfg->d_model < 2)
         return arith_error(ARITH_ERR_ARG, "--d-model must be at least 2 (got %d)", cfg->d_model);
     if (cfg->heads < 1 || cfg->d_model % cfg->heads != 0)
         return arith_error(ARITH_ERR_ARG, "--heads %d must divide --d-model %d", cfg->heads,
                            cfg->d_model);
-    if (cfg->pos == POS_ROPE && (cfg->d_model / cfg->heads) % 2 != 0)
-        return arith_error(ARITH_ERR_ARG,
-                           "--pos rope needs an even head size (d_model/heads = %d)",
-                           cfg->d_model / cfg->heads);
-    if (cfg->pos == POS_SINUSOIDAL && cfg->d_model % 2 != 0)
-        return arith_error(ARITH_ERR_ARG, "--pos sinusoidal needs an even --d-model (got %d)",
-                           cfg->d_model);
+    arith_status st = scheme->check ? scheme->check(cfg) : ARITH_OK;
+    if (st)
+        return st;
     if (cfg->ffn < 1)
         return arith_error(ARITH_ERR_ARG, "--ffn must be at least 1 (got %d)", cfg->ffn);
     if (cfg->layers < 1 || cfg->layers > 1000)
@@ -132,6 +164,22 @@ arith_status model_declare(param_table *pt, size_t *off, const char *name, int n
         *off = pt->views[pt->count - 1].offset;
     }
     return st;
+}
+
+float *model_grad_trainable(const param_table *pt, size_t off)
+{
+    /* views are laid out in declaration order, so their offsets ascend: a binary search */
+    int lo = 0, hi = pt->count - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (pt->views[mid].offset == off)
+            return pt->views[mid].trainable ? pt->grad + off : NULL;
+        if (pt->views[mid].offset < off)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return NULL;
 }
 
 int32_t argmax_row(const float *x, int n)
@@ -216,6 +264,7 @@ static arith_status create_by_kind(model **out, const model_config *cfg)
 
 arith_status model_create(model **out, const model_config *cfg)
 {
+    *out = NULL;
     arith_status st = create_by_kind(out, cfg);
     if (st == ARITH_OK)
         params_init_fixed(&(*out)->params);

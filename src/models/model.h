@@ -19,6 +19,11 @@
 /* gpt2: the transformer in GPT-2's form (pre-LN, GELU-tanh, learned positions, Hugging Face's
  * parameter names and Conv1D layouts), so that GPT-2 checkpoints load as they are. */
 typedef enum { MODEL_TRANSFORMER = 0, MODEL_LSTM, MODEL_SEQ2SEQ, MODEL_GPT2 } model_kind;
+/* Positional schemes are a registry: a kind is an index into it (the order of --pos's
+ * choices), and what differs between schemes is in the entry (pos_scheme_at), never in a
+ * switch. Adding one is a file and a line (models/positions/registry.c). Index 0 is none, so a
+ * zeroed config names it. */
+typedef int pos_kind;
 /* lm: next-token logits and cross-entropy; regression: one number per row, read at the last
  * prompt column, squared error (seed 004). */
 typedef enum { HEAD_LM = 0, HEAD_REGRESSION } head_kind;
@@ -26,14 +31,6 @@ typedef enum { HEAD_LM = 0, HEAD_REGRESSION } head_kind;
 typedef enum { INPUT_EMBED = 0, INPUT_ONEHOT } input_kind;
 typedef enum { NORM_POST = 0, NORM_PRE } norm_kind;
 typedef enum { ACT_RELU = 0, ACT_GELU, ACT_GELU_TANH } act_kind;
-/* Positions: none (NoPE), sinusoidal and learned tables, RoPE on queries and keys, ALiBi
- * (fixed linear attention biases), FIRE (a learned function of relative position), and two
- * learned tables indexed by ids the data gives each token (batch.pos): Abacus (a digit's index
- * inside its number) and position coupling (digits of equal significance share an id). */
-typedef enum {
-    POS_NONE = 0, POS_SINUSOIDAL, POS_LEARNED, POS_ROPE, POS_ALIBI, POS_FIRE, POS_ABACUS,
-    POS_COUPLING
-} pos_kind;
 
 typedef struct {
     model_kind kind;
@@ -46,9 +43,8 @@ typedef struct {
     float dropout;
     norm_kind norm;   /* post: x = LN(x + f(x)) as seed 001 (torch's default); pre: x + f(LN(x)) */
     act_kind act;
-    pos_kind pos;
-    int pos_max;      /* rows of the sinusoidal/learned/abacus/coupling table: position ids
-                         are < pos_max (0: context) */
+    pos_kind pos;     /* the positional scheme */
+    int pos_max;      /* rows of the position tables: position ids are < pos_max (0: context) */
     /* gpt2: true = one token matrix wte.weight for input and output (GPT-2's tied head);
      * false = seed 003's new layers, in_layer.weight (embedding) and out_layer (linear) */
     bool tie;
@@ -59,22 +55,60 @@ typedef struct {
     int answer_len;   /* seq2seq: answer positions the decoder emits (answer + EOS) */
 } model_config;
 
+typedef struct model model;
+
+/* --------------------------------------------------------------------- positional schemes */
+
+/* The transformer's calls into a scheme (models/positions/positions.h). */
+typedef struct pos_ops pos_ops;
+
+/* One positional scheme (none, sinusoidal, learned, rope, alibi, fire, abacus, coupling): its
+ * name, what it asks of the data and of the other flags, and the ops the transformer calls.
+ * Entries live in models/positions/, one file each. */
+typedef struct {
+    const char *name;        /* --pos NAME */
+    const char *summary;     /* one line for --help */
+    /* The position ids the data gives each token (batch.pos): columns (0, 1, 2, ... from each
+     * row's start), or the tokenizer's digit indices (abacus) or significances (coupling). */
+    posids_kind ids;
+    /* --pos-max's default when the data gives the ids (ids other than columns, or --rand-pos) */
+    int data_pos_max;
+    bool rand_pos;           /* --rand-pos may draw its ids (Ruoss et al.) */
+    /* A family that takes no positional scheme (recurrent models; gpt2, whose own is learned)
+     * ignores --pos (whose default is rope) when this is true; false when the scheme changes
+     * what the run is (the data's ids, attention biases), so that such a family refuses it. */
+    bool ignorable;
+    /* The sizes it needs (RoPE: an even head size); errors name the flags. NULL: none. */
+    arith_status (*check)(const model_config *cfg);
+    const pos_ops *ops;
+} pos_scheme;
+
+/* The scheme of kind k, NULL past the last (positions/registry.c). */
+const pos_scheme *pos_scheme_at(pos_kind k);
+/* "a", "a and b", "a, b and c" (conj "and") or with "or": the names of the schemes with a
+ * property (for messages). */
+void pos_kinds_text(char *out, size_t cap, bool (*has)(const pos_scheme *s), const char *conj);
+
+/* ------------------------------------------------------------------ names of the choices */
+
 arith_status model_kind_parse(model_kind *out, const char *name);
 arith_status norm_kind_parse(norm_kind *out, const char *name);
 arith_status act_kind_parse(act_kind *out, const char *name);
 arith_status pos_kind_parse(pos_kind *out, const char *name);
 arith_status head_kind_parse(head_kind *out, const char *name);
 arith_status input_kind_parse(input_kind *out, const char *name);
+/* The name of a kind, NULL past the last (so they list an option's choices). */
 const char *model_kind_name(model_kind k);
 const char *norm_kind_name(norm_kind k);
 const char *act_kind_name(act_kind k);
 const char *pos_kind_name(pos_kind k);
 const char *head_kind_name(head_kind k);
 const char *input_kind_name(input_kind k);
-/* Checks sizes (heads divide d_model, even head size for RoPE, ...); errors name the flag. */
+/* The registry's one-line summaries, NULL past the last. */
+const char *pos_kind_summary(pos_kind k);
+/* Checks sizes and choices (the scheme's own checks among them); errors name the flag. */
 arith_status model_config_check(const model_config *cfg);
 
-typedef struct model model;
 
 typedef struct {
     const char *name;
@@ -222,6 +256,9 @@ arith_status seq2seq_create(model **out, const model_config *cfg);
  * init, and returns its offset in the table. */
 arith_status model_declare(param_table *pt, size_t *off, const char *name, int ndim, int64_t d0,
                            int64_t d1, param_init init);
+/* The gradient of the parameter at offset off, or NULL when it is frozen (so that a frozen
+ * weight costs no weight-gradient product). */
+float *model_grad_trainable(const param_table *pt, size_t off);
 /* Index of the largest of n values (the first on ties). */
 int32_t argmax_row(const float *x, int n);
 

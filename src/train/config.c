@@ -250,7 +250,7 @@ arith_status train_model_config(model_config *mc, const model_settings *ms)
          * through seed 003's new input and output layers (tie stays for the library's callers) */
         mc->norm = NORM_PRE;
         mc->act = ACT_GELU_TANH;
-        mc->pos = POS_LEARNED;
+        st = pos_kind_parse(&mc->pos, "learned");
         mc->tie = false;
     }
     if (!st && ms->init[0] && mc->kind != MODEL_GPT2)

@@ -108,31 +108,41 @@ static arith_status generate_split(session *s)
     return st;
 }
 
+static bool draws_random(const pos_scheme *p)
+{
+    return p->rand_pos;
+}
+
 /* How positions are numbered (tokenizer_set_positions), from --pos, --pos-max, --pos-offset
- * and --rand-pos; fills in the default --pos-max. */
+ * and --rand-pos, as the scheme asks; fills in the default --pos-max. */
 static arith_status session_positions(session *s)
 {
     model_settings *ms = &s->cfg.model;
     const pos_kind pk = ms->pos;
-    const bool by_data = pk == POS_ABACUS || pk == POS_COUPLING;
+    const pos_scheme *scheme = pos_scheme_at(pk);
+    if (!scheme)
+        return arith_error(ARITH_ERR_ARG, "unknown --pos %d", (int)pk);
+    const bool by_data = scheme->ids != POSIDS_COLUMNS;
     bool transformer = ms->family == MODEL_TRANSFORMER;
-    if ((by_data || ms->rand_pos || pk == POS_ALIBI || pk == POS_FIRE) && !transformer)
+    if ((!scheme->ignorable || ms->rand_pos) && !transformer)
         return arith_error(ARITH_ERR_ARG, "--pos %s%s is a scheme of --model transformer (got "
                            "--model %s)", pos_kind_name(pk), ms->rand_pos ? " --rand-pos" : "",
                            model_kind_name(ms->family));
     if (by_data && s->task.kind != TASK_ADD && s->task.kind != TASK_MUL)
         return arith_error(ARITH_ERR_ARG, "--pos %s numbers the digits of add and mul (got "
                            "--task %s)", pos_kind_name(pk), task_name(s->task.kind));
-    if (ms->rand_pos && pk != POS_SINUSOIDAL && pk != POS_LEARNED && pk != POS_ROPE)
-        return arith_error(ARITH_ERR_ARG, "--rand-pos draws positions for sinusoidal, learned "
-                           "and rope (got --pos %s)", pos_kind_name(pk));
+    if (ms->rand_pos && !scheme->rand_pos) {
+        char schemes[128];
+        pos_kinds_text(schemes, sizeof schemes, draws_random, "and");
+        return arith_error(ARITH_ERR_ARG, "--rand-pos draws positions for %s (got --pos %s)",
+                           schemes, pos_kind_name(pk));
+    }
     if (ms->pos_max == 0 && (by_data || ms->rand_pos))
-        ms->pos_max = 256;
+        ms->pos_max = scheme->data_pos_max;
     if (!by_data && !ms->rand_pos)
         return ARITH_OK; /* positions are columns; pos_max (0: the context) sizes the tables */
-    posids_plan plan = {by_data ? (pk == POS_ABACUS ? POSIDS_ABACUS : POSIDS_COUPLING)
-                                : POSIDS_RANDOM,
-                        ms->pos_max, ms->pos_offset < 0 ? ms->pos_max : ms->pos_offset, false};
+    posids_plan plan = {ms->rand_pos ? POSIDS_RANDOM : scheme->ids, ms->pos_max,
+                        ms->pos_offset < 0 ? ms->pos_max : ms->pos_offset, false};
     return tokenizer_set_positions(&s->tok, plan);
 }
 
