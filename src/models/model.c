@@ -1,6 +1,6 @@
-/* What every model family shares: the names of the config's choices, checks, creation by
- * kind, the parameter declaration helper (each parameter with its init), initialization by
- * those inits, row moves for the decode ops, and freeing. */
+/* What every model family shares: the names of the config's choices, checks and creation
+ * through the family registry, the parameter declaration helper (each parameter with its
+ * init), initialization by those inits, row moves for the decode ops, and freeing. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,23 +14,31 @@
 #define NAME_AT(names, k)                                                                      \
     ((int)(k) >= 0 && (int)(k) < (int)(sizeof names / sizeof *names) ? names[k] : NULL)
 
-static const char *const model_names[] = {"transformer", "lstm", "seq2seq", "gpt2"};
 static const char *const norm_names[] = {"post", "pre"};
 static const char *const act_names[] = {"relu", "gelu", "gelu_tanh"};
 static const char *const head_names[] = {"lm", "regression"};
 static const char *const input_names[] = {"embed", "onehot"};
 
+const char *model_kind_name(model_kind k)
+{
+    const model_family *f = model_family_at(k);
+    return f ? f->name : NULL;
+}
 const char *pos_kind_name(pos_kind k)
 {
     const pos_scheme *s = pos_scheme_at(k);
     return s ? s->name : NULL;
+}
+const char *model_kind_summary(model_kind k)
+{
+    const model_family *f = model_family_at(k);
+    return f ? f->summary : NULL;
 }
 const char *pos_kind_summary(pos_kind k)
 {
     const pos_scheme *s = pos_scheme_at(k);
     return s ? s->summary : NULL;
 }
-const char *model_kind_name(model_kind k) { return NAME_AT(model_names, k); }
 const char *norm_kind_name(norm_kind k) { return NAME_AT(norm_names, k); }
 const char *act_kind_name(act_kind k) { return NAME_AT(act_names, k); }
 const char *head_kind_name(head_kind k) { return NAME_AT(head_names, k); }
@@ -81,6 +89,16 @@ static void join_names(char *out, size_t cap, const char *const *names, int n, c
                                 i == 0 ? "" : i == n - 1 ? conj : ", ", names[i]);
 }
 
+void model_kinds_text(char *out, size_t cap, bool (*has)(const model_family *f))
+{
+    const char *names[64];
+    int n = 0;
+    for (int k = 0; model_family_at(k) && n < 64; k++)
+        if (has(model_family_at(k)))
+            names[n++] = model_family_at(k)->name;
+    join_names(out, cap, names, n, " or ");
+}
+
 void pos_kinds_text(char *out, size_t cap, bool (*has)(const pos_scheme *s), const char *conj)
 {
     const char *names[64];
@@ -93,65 +111,14 @@ void pos_kinds_text(char *out, size_t cap, bool (*has)(const pos_scheme *s), con
     join_names(out, cap, names, n, sep);
 }
 
-static arith_status check_recurrent(const model_config *cfg)
-{
-    if (cfg->hidden < 1 || cfg->hidden > 65536)
-        return arith_error(ARITH_ERR_ARG, "--hidden must be between 1 and 65536 (got %d)",
-                           cfg->hidden);
-    if (cfg->input == INPUT_EMBED && cfg->d_model < 1)
-        return arith_error(ARITH_ERR_ARG, "--d-model (the embedding width) must be at least 1 "
-                           "(got %d)", cfg->d_model);
-    if (cfg->layers < 1 || cfg->layers > 64)
-        return arith_error(ARITH_ERR_ARG, "--layers must be between 1 and 64 for recurrent "
-                           "models (got %d)", cfg->layers);
-    if (cfg->kind == MODEL_SEQ2SEQ && cfg->head != HEAD_LM)
-        return arith_error(ARITH_ERR_ARG, "--model seq2seq has only the lm head (got --head %s)",
-                           head_kind_name(cfg->head));
-    if (cfg->kind == MODEL_SEQ2SEQ && cfg->answer_len < 1)
-        return arith_error(ARITH_ERR_ARG, "seq2seq needs the answer length (got %d)",
-                           cfg->answer_len);
-    if (cfg->context < 1 || cfg->context > 65536)
-        return arith_error(ARITH_ERR_ARG, "context of %d tokens is out of range (1..65536)",
-                           cfg->context);
-    return ARITH_OK;
-}
-
 arith_status model_config_check(const model_config *cfg)
 {
+    const model_family *f = model_family_at(cfg->kind);
+    if (!f)
+        return arith_error(ARITH_ERR_ARG, "unknown model kind %d", (int)cfg->kind);
     if (cfg->vocab < 2)
         return arith_error(ARITH_ERR_ARG, "vocabulary of %d tokens is too small", cfg->vocab);
-    if (cfg->kind != MODEL_TRANSFORMER && cfg->kind != MODEL_GPT2)
-        return check_recurrent(cfg);
-    const pos_scheme *scheme = pos_scheme_at(cfg->pos);
-    if (!scheme)
-        return arith_error(ARITH_ERR_ARG, "unknown positional scheme %d", (int)cfg->pos);
-    if (cfg->head != HEAD_LM)
-        return arith_error(ARITH_ERR_ARG, "--model %s has only the lm head (got --head %s)",
-                           model_kind_name(cfg->kind), head_kind_name(cfg->head));
-    if (cfg->kind == MODEL_GPT2 &&
-        (cfg->norm != NORM_PRE || strcmp(scheme->name, "learned") != 0))
-        return arith_error(ARITH_ERR_ARG, "--model gpt2 is pre-LN with learned positions "
-                           "(got --norm %s --pos %s)", norm_kind_name(cfg->norm), scheme->name);
-    if (cfg->d_model < 2)
-        return arith_error(ARITH_ERR_ARG, "--d-model must be at least 2 (got %d)", cfg->d_model);
-    if (cfg->heads < 1 || cfg->d_model % cfg->heads != 0)
-        return arith_error(ARITH_ERR_ARG, "--heads %d must divide --d-model %d", cfg->heads,
-                           cfg->d_model);
-    arith_status st = scheme->check ? scheme->check(cfg) : ARITH_OK;
-    if (st)
-        return st;
-    if (cfg->ffn < 1)
-        return arith_error(ARITH_ERR_ARG, "--ffn must be at least 1 (got %d)", cfg->ffn);
-    if (cfg->layers < 1 || cfg->layers > 1000)
-        return arith_error(ARITH_ERR_ARG, "--layers must be between 1 and 1000 (got %d)",
-                           cfg->layers);
-    if (cfg->context < 2 || cfg->context > 65536)
-        return arith_error(ARITH_ERR_ARG, "context of %d tokens is out of range (2..65536)",
-                           cfg->context);
-    if (!(cfg->dropout >= 0.0f && cfg->dropout < 1.0f))
-        return arith_error(ARITH_ERR_ARG, "--dropout must be in [0, 1) (got %g)",
-                           (double)cfg->dropout);
-    return ARITH_OK;
+    return f->check(cfg);
 }
 
 arith_status model_declare(param_table *pt, size_t *off, const char *name, int ndim, int64_t d0,
@@ -248,24 +215,13 @@ void model_row_move(float *base, size_t row_stride, int nseg, size_t seg_stride,
 
 /* ------------------------------------------------------------------------ generic wrappers */
 
-static arith_status create_by_kind(model **out, const model_config *cfg)
-{
-    switch (cfg->kind) {
-    case MODEL_TRANSFORMER:
-    case MODEL_GPT2:
-        return transformer_create(out, cfg);
-    case MODEL_LSTM:
-        return lstm_model_create(out, cfg);
-    case MODEL_SEQ2SEQ:
-        return seq2seq_create(out, cfg);
-    }
-    return arith_error(ARITH_ERR_ARG, "unknown model kind %d", (int)cfg->kind);
-}
-
 arith_status model_create(model **out, const model_config *cfg)
 {
     *out = NULL;
-    arith_status st = create_by_kind(out, cfg);
+    const model_family *f = model_family_at(cfg->kind);
+    if (!f)
+        return arith_error(ARITH_ERR_ARG, "unknown model kind %d", (int)cfg->kind);
+    arith_status st = f->create(out, cfg);
     if (st == ARITH_OK)
         params_init_fixed(&(*out)->params);
     return st;

@@ -16,13 +16,12 @@
 #include "data/data.h"
 #include "io/io.h"
 
-/* gpt2: the transformer in GPT-2's form (pre-LN, GELU-tanh, learned positions, Hugging Face's
- * parameter names and Conv1D layouts), so that GPT-2 checkpoints load as they are. */
-typedef enum { MODEL_TRANSFORMER = 0, MODEL_LSTM, MODEL_SEQ2SEQ, MODEL_GPT2 } model_kind;
-/* Positional schemes are a registry: a kind is an index into it (the order of --pos's
- * choices), and what differs between schemes is in the entry (pos_scheme_at), never in a
- * switch. Adding one is a file and a line (models/positions/registry.c). Index 0 is none, so a
- * zeroed config names it. */
+/* Model families and positional schemes are registries: a kind is an index into one (the
+ * order of --model's and --pos's choices), and what differs between kinds is in the entry
+ * (model_family_at, pos_scheme_at), never in a switch. Adding one is a file and a line in the
+ * registry (models/families.c, models/positions/registry.c). Index 0 is the transformer, and
+ * the positional scheme none, so a zeroed config names them. */
+typedef int model_kind;
 typedef int pos_kind;
 /* lm: next-token logits and cross-entropy; regression: one number per row, read at the last
  * prompt column, squared error (seed 004). */
@@ -33,7 +32,7 @@ typedef enum { NORM_POST = 0, NORM_PRE } norm_kind;
 typedef enum { ACT_RELU = 0, ACT_GELU, ACT_GELU_TANH } act_kind;
 
 typedef struct {
-    model_kind kind;
+    model_kind kind;  /* the family */
     int vocab;        /* set from the tokenizer */
     int d_model;
     int heads;
@@ -56,6 +55,40 @@ typedef struct {
 } model_config;
 
 typedef struct model model;
+
+/* ------------------------------------------------------------------------ model families */
+
+/* One family (transformer, lstm, seq2seq, gpt2): its name, what it is, and what the rest of
+ * arith asks of it. Entries live in the families' own files. */
+typedef struct {
+    const char *name;        /* --model NAME */
+    const char *summary;     /* one line for --help */
+    bool context_limited;    /* sequences are bounded by cfg.context (positions, key/value
+                                cache); false: any length */
+    bool token_by_token;     /* generates one token at a time (the decode ops); false: every
+                                answer position at once, so answers have one fixed width */
+    bool takes_positions;    /* --pos chooses its positional scheme */
+    bool regression_head;    /* takes --head regression */
+    bool loads_pretrained;   /* --init starts it from GPT-2 weights */
+    /* Sets what the family decides itself in a run built from flags (gpt2: pre-LN, GELU-tanh,
+     * its own learned positions over the context, new input and output layers); NULL: none. */
+    void (*fix_choices)(model_config *cfg);
+    /* Sizes and choices (heads divide d_model, the scheme's own checks, ...); errors name the
+     * flags. */
+    arith_status (*check)(const model_config *cfg);
+    /* A model with its parameters declared (each with its init) and allocated. */
+    arith_status (*create)(model **out, const model_config *cfg);
+    /* Comma-separated name patterns of parameters that train whatever --train says (gpt2's new
+     * in_layer and out_layer), or NULL; NULL op: none. */
+    const char *(*always_trained)(const model_config *cfg);
+    /* The model's shape in words, for run headers ("2 layers, d_model 32, 4 heads, ..."). */
+    void (*describe)(const model_config *cfg, char *out, size_t cap);
+} model_family;
+
+/* The family of kind k, NULL past the last (families.c). */
+const model_family *model_family_at(model_kind k);
+/* "a", "a or b", "a, b or c": the names of the families with a property (for messages). */
+void model_kinds_text(char *out, size_t cap, bool (*has)(const model_family *f));
 
 /* --------------------------------------------------------------------- positional schemes */
 
@@ -104,9 +137,10 @@ const char *act_kind_name(act_kind k);
 const char *pos_kind_name(pos_kind k);
 const char *head_kind_name(head_kind k);
 const char *input_kind_name(input_kind k);
-/* The registry's one-line summaries, NULL past the last. */
+/* The registries' one-line summaries, NULL past the last. */
+const char *model_kind_summary(model_kind k);
 const char *pos_kind_summary(pos_kind k);
-/* Checks sizes and choices (the scheme's own checks among them); errors name the flag. */
+/* Checks sizes and choices (the family's check, with its scheme's); errors name the flag. */
 arith_status model_config_check(const model_config *cfg);
 
 
@@ -153,7 +187,7 @@ struct model {
     void *impl;
 };
 
-/* Creates a model of cfg's kind, its parameters declared in the table and allocated: zero,
+/* Creates a model of cfg's family, its parameters declared in the table and allocated: zero,
  * but for those with a fixed init (layer norms as the identity, FIRE's c and L). */
 arith_status model_create(model **out, const model_config *cfg);
 /* Initializes every parameter by the init it was declared with, drawing from the RNG in the
@@ -184,7 +218,8 @@ static inline arith_status model_reserve(model *m, int B, int T)
  * cache); recurrent models read any length. */
 static inline bool model_has_context_limit(const model *m)
 {
-    return m->cfg.kind == MODEL_TRANSFORMER || m->cfg.kind == MODEL_GPT2;
+    const model_family *f = model_family_at(m->cfg.kind);
+    return f && f->context_limited;
 }
 
 /* Whether m can decode incrementally (and so run beam search): an lm head and decode ops. */
@@ -229,8 +264,12 @@ void model_rows_reorder(int B, const int32_t *src, int32_t *work, row_move_fn mo
 void model_row_move(float *base, size_t row_stride, int nseg, size_t seg_stride, size_t len,
                     int dst, int from, bool swap);
 
-/* The transformer (transformer.c). */
-arith_status transformer_create(model **out, const model_config *cfg);
+/* The transformer (transformer.c); gpt2 lays it out as GPT-2 does (Hugging Face's names,
+ * Conv1D (in, out) block weights, unscaled token embeddings, GPT-2's initialization). */
+arith_status transformer_create(model **out, const model_config *cfg, bool gpt2);
+/* The checks every transformer's config passes (sizes, the lm head, the positional scheme's
+ * own checks). */
+arith_status transformer_config_check(const model_config *cfg);
 /* GPT-2 weights as Hugging Face distributes them (gpt2.c). */
 typedef struct {
     st_file file;           /* the whole checkpoint */

@@ -952,9 +952,8 @@ static arith_status declare_params(model *m)
     return st;
 }
 
-arith_status transformer_create(model **out, const model_config *cfg)
+arith_status transformer_create(model **out, const model_config *cfg, bool gpt2)
 {
-    const bool gpt2 = cfg->kind == MODEL_GPT2;
     *out = NULL;
     arith_status st = model_config_check(cfg);
     if (st)
@@ -1000,3 +999,58 @@ arith_status transformer_create(model **out, const model_config *cfg)
     *out = m;
     return ARITH_OK;
 }
+
+/* ----------------------------------------------------------------------- the family entry */
+
+arith_status transformer_config_check(const model_config *cfg)
+{
+    const pos_scheme *scheme = pos_scheme_at(cfg->pos);
+    if (!scheme)
+        return arith_error(ARITH_ERR_ARG, "unknown positional scheme %d", (int)cfg->pos);
+    if (cfg->head != HEAD_LM)
+        return arith_error(ARITH_ERR_ARG, "--model %s has only the lm head (got --head %s)",
+                           model_kind_name(cfg->kind), head_kind_name(cfg->head));
+    if (cfg->d_model < 2)
+        return arith_error(ARITH_ERR_ARG, "--d-model must be at least 2 (got %d)", cfg->d_model);
+    if (cfg->heads < 1 || cfg->d_model % cfg->heads != 0)
+        return arith_error(ARITH_ERR_ARG, "--heads %d must divide --d-model %d", cfg->heads,
+                           cfg->d_model);
+    arith_status st = scheme->check ? scheme->check(cfg) : ARITH_OK;
+    if (st)
+        return st;
+    if (cfg->ffn < 1)
+        return arith_error(ARITH_ERR_ARG, "--ffn must be at least 1 (got %d)", cfg->ffn);
+    if (cfg->layers < 1 || cfg->layers > 1000)
+        return arith_error(ARITH_ERR_ARG, "--layers must be between 1 and 1000 (got %d)",
+                           cfg->layers);
+    if (cfg->context < 2 || cfg->context > 65536)
+        return arith_error(ARITH_ERR_ARG, "context of %d tokens is out of range (2..65536)",
+                           cfg->context);
+    if (!(cfg->dropout >= 0.0f && cfg->dropout < 1.0f))
+        return arith_error(ARITH_ERR_ARG, "--dropout must be in [0, 1) (got %g)",
+                           (double)cfg->dropout);
+    return ARITH_OK;
+}
+
+static arith_status create_own(model **out, const model_config *cfg)
+{
+    return transformer_create(out, cfg, false);
+}
+
+static void describe(const model_config *cfg, char *out, size_t cap)
+{
+    snprintf(out, cap, "%d layers, d_model %d, %d heads, ffn %d, pos %s, norm %s", cfg->layers,
+             cfg->d_model, cfg->heads, cfg->ffn, pos_kind_name(cfg->pos),
+             norm_kind_name(cfg->norm));
+}
+
+const model_family model_family_transformer = {
+    .name = "transformer",
+    .summary = "decoder-only transformer, any positional scheme (seed 001)",
+    .context_limited = true,
+    .token_by_token = true,
+    .takes_positions = true,
+    .check = transformer_config_check,
+    .create = create_own,
+    .describe = describe,
+};

@@ -231,9 +231,22 @@ tokenizer_kind train_config_tokenizer(const data_settings *data)
                                          : TOK_CHAR;
 }
 
+static bool has_regression_head(const model_family *f)
+{
+    return f->regression_head;
+}
+
+static bool loads_pretrained(const model_family *f)
+{
+    return f->loads_pretrained;
+}
+
 arith_status train_model_config(model_config *mc, const model_settings *ms)
 {
     memset(mc, 0, sizeof *mc);
+    const model_family *family = model_family_at(ms->family);
+    if (!family)
+        return arith_error(ARITH_ERR_ARG, "--model: unknown family %d", (int)ms->family);
     mc->kind = ms->family;
     mc->norm = ms->norm;
     mc->act = ms->act;
@@ -241,21 +254,17 @@ arith_status train_model_config(model_config *mc, const model_settings *ms)
     mc->head = ms->head;
     mc->input = ms->input;
     arith_status st = ARITH_OK;
-    if (mc->head == HEAD_REGRESSION && mc->kind != MODEL_LSTM)
-        st = arith_error(ARITH_ERR_ARG, "--head regression needs --model lstm (got --model %s)",
-                         model_kind_name(ms->family));
-    if (!st && mc->kind == MODEL_GPT2) {
-        /* GPT-2's fixed design. GPT-2 ties its head to wte for its own 50257-token vocabulary;
-         * arith's tasks have vocabularies of their own, so the model reads and writes them
-         * through seed 003's new input and output layers (tie stays for the library's callers) */
-        mc->norm = NORM_PRE;
-        mc->act = ACT_GELU_TANH;
-        st = pos_kind_parse(&mc->pos, "learned");
-        mc->tie = false;
+    char families[128];
+    if (mc->head == HEAD_REGRESSION && !family->regression_head) {
+        model_kinds_text(families, sizeof families, has_regression_head);
+        st = arith_error(ARITH_ERR_ARG, "--head regression needs --model %s (got --model %s)",
+                         families, family->name);
     }
-    if (!st && ms->init[0] && mc->kind != MODEL_GPT2)
-        st = arith_error(ARITH_ERR_ARG, "--init loads GPT-2 weights; it needs --model gpt2 (got "
-                         "--model %s)", model_kind_name(ms->family));
+    if (!st && ms->init[0] && !family->loads_pretrained) {
+        model_kinds_text(families, sizeof families, loads_pretrained);
+        st = arith_error(ARITH_ERR_ARG, "--init loads GPT-2 weights; it needs --model %s (got "
+                         "--model %s)", families, family->name);
+    }
     mc->hidden = ms->hidden > 0 ? ms->hidden : ms->d_model;
     mc->d_model = ms->d_model;
     mc->heads = ms->heads;
@@ -264,7 +273,7 @@ arith_status train_model_config(model_config *mc, const model_settings *ms)
     mc->dropout = (float)ms->dropout;
     mc->context = ms->context;
     mc->pos_max = ms->pos_max;
-    if (!st && mc->kind == MODEL_GPT2)
-        mc->pos_max = 0; /* wpe has a row per context position */
+    if (!st && family->fix_choices) /* gpt2: its own norm, activation and positions */
+        family->fix_choices(mc);
     return st;
 }
