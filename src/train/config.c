@@ -11,9 +11,13 @@
 
 #define OPT_SPEC(name, type, field, def, choices, lo, hi, group, help, resumable)               \
     {name, type, offsetof(train_config, field), sizeof(((train_config *)0)->field), def, choices, \
-     lo, hi, group, NULL, help, resumable}
+     lo, hi, group, NULL, help, resumable, NULL}
 #define OPT(name, type, field, def, choices, lo, hi, group, help)                              \
     OPT_SPEC(name, type, field, def, choices, lo, hi, group, help, false)
+/* a choice whose names and one-line summaries come from a registry (--help lists them) */
+#define OPT_LISTED(name, field, def, choices, summaries, group, help)                          \
+    {name, OPT_CHOICE, offsetof(train_config, field), sizeof(((train_config *)0)->field), def,  \
+     choices, 0, 0, group, NULL, help, false, summaries}
 /* an option that may change when a run is resumed (how long, how often, how many threads) */
 #define OPT_RESUMABLE(name, type, field, def, choices, lo, hi, group, help)                    \
     OPT_SPEC(name, type, field, def, choices, lo, hi, group, help, true)
@@ -87,9 +91,8 @@ static const option_spec train_options[] = {
         "checking)"),
     OPT("answer-width", OPT_INT, data.answer_width, "0", NULL, 0, 1000, "data",
         "right-align answers with spaces to this many characters, as seed 002 (0: off)"),
-    OPT("model", OPT_CHOICE, model.family, "transformer", choice_model, 0, 0,
-        "model", "model family: transformer (seed 001), lstm (seed 000, 004), seq2seq (seed "
-        "002), gpt2 (seed 003: pre-LN, GELU-tanh, learned positions, Hugging Face's layout)"),
+    OPT_LISTED("model", model.family, "transformer", choice_model, model_kind_summary, "model",
+               "model family"),
     OPT("init", OPT_STRING, model.init, "", NULL, 0, 0, "model",
         "gpt2: start from these GPT-2 weights (Hugging Face model.safetensors; sizes read from "
         "it) with new input and output layers for the task's vocabulary"),
@@ -115,10 +118,8 @@ static const option_spec train_options[] = {
         "layer norm after (post, seed 001) or before (pre) each sub-block"),
     OPT("act", OPT_CHOICE, model.act, "relu", choice_act, 0, 0, "model",
         "feed-forward activation (gpt2: always gelu_tanh)"),
-    OPT("pos", OPT_CHOICE, model.pos, "rope", choice_pos, 0, 0, "model",
-        "positional scheme: none (NoPE), sinusoidal, learned, rope, alibi, fire (learned "
-        "relative bias), abacus (a digit's index in its number), coupling (digits of equal "
-        "significance share a position)"),
+    OPT_LISTED("pos", model.pos, "rope", choice_pos, pos_kind_summary, "model",
+               "positional scheme (transformer)"),
     OPT("pos-max", OPT_INT, model.pos_max, "0", NULL, 0, 65536, "model",
         "position ids run from 0 to pos-max - 1 (0: the context; abacus, coupling, --rand-pos: "
         "256)"),
@@ -126,8 +127,8 @@ static const option_spec train_options[] = {
         "abacus, coupling: training adds a random offset 0..pos-offset to every digit's id "
         "(-1: as far as pos-max allows)"),
     OPT("rand-pos", OPT_BOOL, model.rand_pos, "false", NULL, 0, 0, "model",
-        "sinusoidal, learned: positions are a sorted random draw from 0..pos-max-1 instead of "
-        "0, 1, 2, ... (Ruoss et al.)"),
+        "sinusoidal, learned, rope: positions are a sorted random draw from 0..pos-max-1 "
+        "instead of 0, 1, 2, ... (Ruoss et al.)"),
     OPT("context", OPT_INT, model.context, "0", NULL, 0, 65536, "model",
         "longest sequence in tokens (0: fit the data)"),
     OPT("optim", OPT_CHOICE, optim.optim, "adamw", choice_optim, 0, 0, "optimization", "optimizer"),
