@@ -127,7 +127,7 @@ int main(int argc, char **argv)
     core_set_threads(threads);
 
     model_config mc = {0};
-    mc.kind = MODEL_GPT2;
+    arith_status kind_st = model_kind_parse(&mc.kind, "gpt2");
     mc.vocab = frozen ? 91 : 50257;
     mc.d_model = 768;
     mc.heads = 12;
@@ -137,7 +137,8 @@ int main(int argc, char **argv)
     mc.tie = !frozen;
     mc.norm = NORM_PRE;
     mc.act = ACT_GELU_TANH;
-    mc.pos = POS_LEARNED;
+    if (!kind_st)
+        kind_st = pos_kind_parse(&mc.pos, "learned");
     mc.dropout = 0;
 
     model *m = NULL;
@@ -151,8 +152,9 @@ int main(int argc, char **argv)
     double *fb_times = malloc((size_t)steps * sizeof *fb_times);
     double *step_times = malloc((size_t)steps * sizeof *step_times);
     double last_loss = 0;
-    arith_status st = fb_times && step_times ? ARITH_OK
-                                             : arith_error(ARITH_ERR_MEMORY, "out of memory");
+    arith_status st = kind_st                  ? kind_st
+                      : fb_times && step_times ? ARITH_OK
+                                               : arith_error(ARITH_ERR_MEMORY, "out of memory");
     if (!st)
         st = model_create(&m, &mc);
     if (!st) {

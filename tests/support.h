@@ -1,4 +1,5 @@
-/* support: what several test executables need beside the checks: reading PyTorch fixtures
+/* support: what several test executables need beside the checks: families and positional
+ * schemes by name, reading PyTorch fixtures
  * (their JSON config, parameters, int32 inputs and gradients) and removing a run directory a
  * test trained into.
  * Include after check.h. */
@@ -13,6 +14,22 @@
 
 #include "io/io.h"
 #include "models/model.h"
+
+/* A model family and a positional scheme by name (their registries' index); an unknown name
+ * fails a check and gives index 0. */
+static inline model_kind family_named(const char *name)
+{
+    model_kind k = 0;
+    CHECK_OK(model_kind_parse(&k, name));
+    return k;
+}
+
+static inline pos_kind scheme_named(const char *name)
+{
+    pos_kind k = 0;
+    CHECK_OK(pos_kind_parse(&k, name));
+    return k;
+}
 
 static inline int json_int(const cJSON *obj, const char *key)
 {

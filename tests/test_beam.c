@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "support.h"
 #include "core/core.h"
 #include "models/model.h"
 
@@ -31,18 +32,20 @@ static model *random_model(const model_config *mc, uint64_t seed, float extra)
     return m;
 }
 
-static model_config transformer_config(model_kind kind, pos_kind pos, norm_kind norm, int vocab)
+static model_config transformer_config(const char *family, const char *pos, norm_kind norm,
+                                       int vocab)
 {
-    model_config mc = {.kind = kind, .vocab = vocab, .d_model = 16, .heads = 4, .ffn = 24,
-                       .layers = 2, .context = 32, .norm = norm, .act = ACT_GELU, .pos = pos};
-    if (kind == MODEL_GPT2)
+    model_config mc = {.kind = family_named(family), .vocab = vocab, .d_model = 16, .heads = 4,
+                       .ffn = 24, .layers = 2, .context = 32, .norm = norm, .act = ACT_GELU,
+                       .pos = scheme_named(pos)};
+    if (strcmp(family, "gpt2") == 0)
         mc.act = ACT_GELU_TANH;
     return mc;
 }
 
 static model_config lstm_config(input_kind input, int vocab)
 {
-    model_config mc = {.kind = MODEL_LSTM, .vocab = vocab, .d_model = 8, .hidden = 12,
+    model_config mc = {.kind = family_named("lstm"), .vocab = vocab, .d_model = 8, .hidden = 12,
                        .layers = 2, .context = 32, .head = HEAD_LM, .input = input};
     return mc;
 }
@@ -219,7 +222,7 @@ static void check_beam(const model_config *mc, const char *name, uint64_t seed, 
     if (!m)
         return;
     /* make EOS likely enough that hypotheses end at different lengths */
-    const char *bias = mc->kind == MODEL_LSTM ? "head.out.bias" : "head.bias";
+    const char *bias = mc->kind == family_named("lstm") ? "head.out.bias" : "head.bias";
     for (int i = 0; i < m->params.count; i++)
         if (strcmp(m->params.views[i].name, bias) == 0)
             m->params.data[m->params.views[i].offset + eos] += 1.5f;
@@ -347,7 +350,7 @@ static void check_exhaustive(const model_config *mc, const char *name, uint64_t 
 /* More beams than the vocabulary allows at first: the extra rows hold EOS with score -inf. */
 static void check_few_hypotheses(void)
 {
-    model_config mc = transformer_config(MODEL_TRANSFORMER, POS_ROPE, NORM_PRE, 3);
+    model_config mc = transformer_config("transformer", "rope", NORM_PRE, 3);
     model *m = random_model(&mc, 77, 0.5f);
     if (!m)
         return;
@@ -375,7 +378,7 @@ static void check_few_hypotheses(void)
 /* Models without token-by-token decoding are refused with a message. */
 static void check_refused(void)
 {
-    model_config s2s = {.kind = MODEL_SEQ2SEQ, .vocab = 6, .d_model = 4, .hidden = 4,
+    model_config s2s = {.kind = family_named("seq2seq"), .vocab = 6, .d_model = 4, .hidden = 4,
                         .layers = 1, .context = 8, .answer_len = 3, .input = INPUT_EMBED};
     model_config reg = lstm_config(INPUT_ONEHOT, 4);
     reg.head = HEAD_REGRESSION;
@@ -407,16 +410,16 @@ static void check_refused(void)
 int main(void)
 {
     char name[96];
-    const pos_kind poss[] = {POS_NONE, POS_SINUSOIDAL, POS_LEARNED, POS_ROPE};
+    const char *const poss[] = {"none", "sinusoidal", "learned", "rope"};
     for (int p = 0; p < 4; p++)
         for (int n = 0; n < 2; n++) {
-            model_config mc = transformer_config(MODEL_TRANSFORMER, poss[p], (norm_kind)n, 11);
-            snprintf(name, sizeof name, "transformer pos %s norm %s", pos_kind_name(poss[p]),
+            model_config mc = transformer_config("transformer", poss[p], (norm_kind)n, 11);
+            snprintf(name, sizeof name, "transformer pos %s norm %s", poss[p],
                      norm_kind_name((norm_kind)n));
             check_decoding_everywhere(&mc, name, 100 + (uint64_t)(p * 2 + n));
         }
     for (int tie = 0; tie < 2; tie++) {
-        model_config mc = transformer_config(MODEL_GPT2, POS_LEARNED, NORM_PRE, 11);
+        model_config mc = transformer_config("gpt2", "learned", NORM_PRE, 11);
         mc.tie = tie;
         snprintf(name, sizeof name, "gpt2%s", tie ? " tied" : "");
         check_decoding_everywhere(&mc, name, 200 + (uint64_t)tie);
@@ -428,17 +431,17 @@ int main(void)
     }
 
     for (int seed = 0; seed < 3; seed++) {
-        model_config mc = transformer_config(MODEL_TRANSFORMER, POS_ROPE, NORM_POST, 12);
+        model_config mc = transformer_config("transformer", "rope", NORM_POST, 12);
         snprintf(name, sizeof name, "transformer beam, seed %d", seed);
         check_beam(&mc, name, 400 + (uint64_t)seed, 11);
-        mc = transformer_config(MODEL_TRANSFORMER, POS_LEARNED, NORM_PRE, 12);
+        mc = transformer_config("transformer", "learned", NORM_PRE, 12);
         snprintf(name, sizeof name, "transformer (learned, pre) beam, seed %d", seed);
         check_beam(&mc, name, 410 + (uint64_t)seed, 11);
         mc = lstm_config(INPUT_EMBED, 12);
         snprintf(name, sizeof name, "lstm beam, seed %d", seed);
         check_beam(&mc, name, 420 + (uint64_t)seed, 11);
     }
-    model_config mc = transformer_config(MODEL_TRANSFORMER, POS_ROPE, NORM_PRE, 4);
+    model_config mc = transformer_config("transformer", "rope", NORM_PRE, 4);
     check_exhaustive(&mc, "transformer exhaustive", 500);
     mc = lstm_config(INPUT_ONEHOT, 4);
     check_exhaustive(&mc, "lstm exhaustive", 501);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "support.h"
 #include "io/io.h"
 #include "train/train.h"
 
@@ -185,8 +186,8 @@ static void test_edge_cases(void)
     CHECK_OK(tokenizer_init(&pairs3, TOK_PAIRS, 3, false));
     CHECK_OK(tokenizer_init(&chars, TOK_CHAR, 5, false));
     model lstm = {0}, small = {0};
-    lstm.cfg.kind = MODEL_LSTM;
-    small.cfg.kind = MODEL_TRANSFORMER;
+    lstm.cfg.kind = family_named("lstm");
+    small.cfg.kind = family_named("transformer");
     small.cfg.context = 9; /* "1+99999=" (8) + "100000" and EOS (7) need 14 */
     example_set kept;
     examples_init(&kept);

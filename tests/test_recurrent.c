@@ -82,7 +82,7 @@ static void check_fixture(const char *name)
         CHECK_OK(st_copy_f32(&f, "output.pred", want, (size_t)B));
         snprintf(what, sizeof what, "%s predictions", name);
         CHECK_CLOSE(what, m->values, want, (size_t)B, 1e-6, 1e-5);
-    } else if (mc.kind == MODEL_SEQ2SEQ) {
+    } else if (mc.kind == family_named("seq2seq")) {
         /* answer position i of row r sits at batch row r*T + prompt_T - 1 + i */
         const int W = mc.answer_len;
         float *want = malloc((size_t)B * W * V * sizeof(float));
@@ -126,8 +126,8 @@ static void check_fixture(const char *name)
  * growing, left-padded sequences, token for token. */
 static void check_carried_generation(void)
 {
-    model_config mc = {.kind = MODEL_LSTM, .vocab = 12, .d_model = 8, .hidden = 16, .layers = 2,
-                       .context = 24, .head = HEAD_LM, .input = INPUT_EMBED};
+    model_config mc = {.kind = family_named("lstm"), .vocab = 12, .d_model = 8, .hidden = 16,
+                       .layers = 2, .context = 24, .head = HEAD_LM, .input = INPUT_EMBED};
     model *m = NULL;
     CHECK_OK(model_create(&m, &mc));
     if (!m)

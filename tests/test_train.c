@@ -85,7 +85,7 @@ static void test_gpt2_learns_addition(const char *base)
     CHECK_OK(train_config_set(&cfg, "eval-n", "200"));
     session s;
     CHECK_OK(session_open(&s, &cfg, NULL));
-    CHECK(s.model->cfg.act == ACT_GELU_TANH && s.model->cfg.pos == POS_LEARNED);
+    CHECK(s.model->cfg.act == ACT_GELU_TANH && s.model->cfg.pos == scheme_named("learned"));
     eval_result r = {0};
     double t0 = time_now();
     CHECK_OK(train_run(&s, NULL, false, &r));

@@ -1,7 +1,8 @@
 /* The transformer against PyTorch: logits, loss and every parameter gradient match the
  * fixtures that tools/make_fixtures.py writes (each positional encoding, pre- and post-LN).
- * Also: cached generation equals generation by re-running the whole model, and the same
- * inputs give the same bits. */
+ * Also, for every registered positional scheme: cached generation equals generation by
+ * re-running the whole model, and gradients match central differences; the same inputs give
+ * the same bits; parameters start as their declared inits say. */
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -91,11 +92,12 @@ static void check_fixture(const char *name)
 
 /* Greedy generation through the cache must equal re-running the whole model on the growing
  * sequence (the notebook's way) token for token, for prompts of different lengths. */
-static void check_cached_generation(model_kind kind, pos_kind pos, norm_kind norm)
+static void check_cached_generation(const char *family, const char *pos, norm_kind norm)
 {
-    model_config mc = {.kind = kind, .vocab = 12, .d_model = 32, .heads = 4,
+    const bool gpt2 = strcmp(family, "gpt2") == 0;
+    model_config mc = {.kind = family_named(family), .vocab = 12, .d_model = 32, .heads = 4,
                        .ffn = 48, .layers = 3, .context = 24, .norm = norm,
-                       .act = kind == MODEL_GPT2 ? ACT_GELU_TANH : ACT_GELU, .pos = pos,
+                       .act = gpt2 ? ACT_GELU_TANH : ACT_GELU, .pos = scheme_named(pos),
                        .tie = true};
     model *m = NULL;
     CHECK_OK(model_create(&m, &mc));
@@ -152,7 +154,7 @@ static void check_cached_generation(model_kind kind, pos_kind pos, norm_kind nor
         }
     }
     CHECK_MSG(mismatches == 0, "pos %s, norm %s: %d cached tokens differ from full re-runs",
-              pos_kind_name(pos), norm_kind_name(norm), mismatches);
+              pos, norm_kind_name(norm), mismatches);
     batch_free(&prompts);
     batch_free(&full);
     model_free(m);
@@ -161,9 +163,9 @@ static void check_cached_generation(model_kind kind, pos_kind pos, norm_kind nor
 /* Same inputs, same bits: two forward+backward passes (with dropout) agree exactly. */
 static void check_determinism(void)
 {
-    model_config mc = {.kind = MODEL_TRANSFORMER, .vocab = 14, .d_model = 32, .heads = 8,
+    model_config mc = {.kind = family_named("transformer"), .vocab = 14, .d_model = 32, .heads = 8,
                        .ffn = 16, .layers = 2, .context = 16, .dropout = 0.1f,
-                       .norm = NORM_POST, .act = ACT_RELU, .pos = POS_ROPE};
+                       .norm = NORM_POST, .act = ACT_RELU, .pos = scheme_named("rope")};
     model *m = NULL;
     CHECK_OK(model_create(&m, &mc));
     rng_state rng;
@@ -197,8 +199,9 @@ static void check_determinism(void)
     model_free(m);
 }
 
-/* The loss's gradient with ALiBi or FIRE against central differences of the loss, for every
- * FIRE parameter and a sample of the others, on a small model with left-padded rows. thr:
+/* The loss's gradient with a positional scheme (written for ALiBi and FIRE, run for every one)
+ * against central differences of the loss, for every FIRE parameter and a sample of the
+ * others, on a small model with left-padded rows. thr:
  * FIRE's threshold in positions (below the ids used: rows past it take their own
  * normalizer). */
 static double relative_loss(model *m, const batch *b)
@@ -209,11 +212,11 @@ static double relative_loss(model *m, const batch *b)
     return loss / count;
 }
 
-static void check_relative_gradients(pos_kind pos, norm_kind norm, float thr)
+static void check_relative_gradients(const char *pos, norm_kind norm, float thr)
 {
-    model_config mc = {.kind = MODEL_TRANSFORMER, .vocab = 9, .d_model = 16, .heads = 4,
+    model_config mc = {.kind = family_named("transformer"), .vocab = 9, .d_model = 16, .heads = 4,
                        .ffn = 12, .layers = 2, .context = 10, .norm = norm, .act = ACT_GELU,
-                       .pos = pos};
+                       .pos = scheme_named(pos)};
     model *m = NULL;
     CHECK_OK(model_create(&m, &mc));
     if (!m)
@@ -266,7 +269,7 @@ static void check_relative_gradients(pos_kind pos, norm_kind norm, float thr)
             *x = saved;
             const float num = (float)((lp - lm) / ((double)(saved + eps) - (double)(saved - eps)));
             char what[PARAM_NAME_MAX + 64];
-            snprintf(what, sizeof what, "pos %s, thr %g: d %s[%zu]", pos_kind_name(pos), thr,
+            snprintf(what, sizeof what, "pos %s, thr %g: d %s[%zu]", pos, thr,
                      v->name, j);
             CHECK_CLOSE(what, grad + v->offset + j, &num, 1, 2e-3, 2e-2);
             checked++;
@@ -397,9 +400,10 @@ static void check_gpt2_pretrained(void)
     CHECK_OK(gpt2_pretrained_read(&g, path));
     CHECK(g.d_model == 32 && g.layers == 2 && g.ffn == 64 && g.context == 16 && g.heads == 4 &&
           g.vocab == 50);
-    model_config mc = {.kind = MODEL_GPT2, .vocab = 19, .d_model = g.d_model, .heads = g.heads,
-                       .ffn = g.ffn, .layers = g.layers, .context = g.context, .norm = NORM_PRE,
-                       .act = ACT_GELU_TANH, .pos = POS_LEARNED, .tie = false};
+    model_config mc = {.kind = family_named("gpt2"), .vocab = 19, .d_model = g.d_model,
+                       .heads = g.heads, .ffn = g.ffn, .layers = g.layers, .context = g.context,
+                       .norm = NORM_PRE, .act = ACT_GELU_TANH, .pos = scheme_named("learned"),
+                       .tie = false};
     model *m = NULL;
     CHECK_OK(model_create(&m, &mc));
     rng_state rng;
@@ -475,6 +479,54 @@ static void check_gpt2_pretrained(void)
     gpt2_pretrained_free(&g);
 }
 
+/* Every parameter starts as it was declared: the fixed inits hold from creation (layer norms
+ * as the identity, FIRE's c and L), every value after initialization lies where its init puts
+ * it, and the same seed gives the same bits. */
+static void check_init(const char *family, const char *pos)
+{
+    model_config mc = {.kind = family_named(family), .vocab = 11, .d_model = 16, .heads = 4,
+                       .ffn = 24, .layers = 2, .context = 12, .norm = NORM_PRE,
+                       .act = ACT_GELU, .pos = scheme_named(pos)};
+    model *m = NULL, *again = NULL;
+    CHECK_OK(model_create(&m, &mc));
+    CHECK_OK(model_create(&again, &mc));
+    if (!m || !again)
+        return;
+    const param_table *pt = &m->params;
+    for (int i = 0; i < pt->count; i++) {
+        const param_view *v = &pt->views[i];
+        const float *x = pt->data + v->offset;
+        const bool fixed = v->init.kind == PARAM_INIT_CONSTANT || v->init.kind == PARAM_INIT_ZEROS;
+        for (size_t j = 0; j < v->size; j++)
+            CHECK_MSG(x[j] == (fixed ? v->init.a : 0.0f), "%s %s: created %s[%zu] = %g", family,
+                      pos, v->name, j, (double)x[j]);
+    }
+    rng_state rng;
+    rng_seed(&rng, 5);
+    model_init_weights(m, &rng);
+    rng_seed(&rng, 5);
+    model_init_weights(again, &rng);
+    CHECK(memcmp(m->params.data, again->params.data, pt->total * sizeof(float)) == 0);
+    for (int i = 0; i < pt->count; i++) {
+        const param_view *v = &pt->views[i];
+        const float *x = pt->data + v->offset, a = v->init.a;
+        double sum2 = 0;
+        for (size_t j = 0; j < v->size; j++) {
+            sum2 += (double)x[j] * x[j];
+            if (v->init.kind == PARAM_INIT_UNIFORM)
+                CHECK_MSG(fabsf(x[j]) <= a, "%s: %g outside +-%g", v->name, (double)x[j],
+                          (double)a);
+            else if (v->init.kind != PARAM_INIT_NORMAL)
+                CHECK_MSG(x[j] == (v->init.kind == PARAM_INIT_CONSTANT ? a : 0.0f), "%s", v->name);
+        }
+        if (v->init.kind == PARAM_INIT_NORMAL && v->size >= 100) /* the std within 25% */
+            CHECK_MSG(fabs(sqrt(sum2 / (double)v->size) / a - 1.0) < 0.25, "%s: std %g, not %g",
+                      v->name, sqrt(sum2 / (double)v->size), (double)a);
+    }
+    model_free(m);
+    model_free(again);
+}
+
 int main(void)
 {
     const char *fixtures[] = {"transformer_none_post",       "transformer_none_pre",
@@ -485,17 +537,24 @@ int main(void)
                               "gpt2_tied",                   "gpt2_untied"};
     for (size_t i = 0; i < sizeof fixtures / sizeof *fixtures; i++)
         check_fixture(fixtures[i]);
-    const pos_kind poss[] = {POS_NONE, POS_SINUSOIDAL, POS_LEARNED, POS_ROPE, POS_ALIBI, POS_FIRE};
-    for (int p = 0; p < 6; p++) {
-        check_cached_generation(MODEL_TRANSFORMER, poss[p], NORM_POST);
-        check_cached_generation(MODEL_TRANSFORMER, poss[p], NORM_PRE);
+    /* every registered scheme (abacus and coupling read column ids here) */
+    for (pos_kind p = 0; pos_kind_name(p); p++) {
+        check_cached_generation("transformer", pos_kind_name(p), NORM_POST);
+        check_cached_generation("transformer", pos_kind_name(p), NORM_PRE);
     }
-    check_cached_generation(MODEL_GPT2, POS_LEARNED, NORM_PRE);
+    check_cached_generation("gpt2", "learned", NORM_PRE);
     check_gpt2_frozen();
     check_gpt2_pretrained();
     check_determinism();
-    check_relative_gradients(POS_ALIBI, NORM_POST, 512.0f);
-    check_relative_gradients(POS_FIRE, NORM_PRE, 512.0f);
-    check_relative_gradients(POS_FIRE, NORM_POST, 2.5f);
+    check_relative_gradients("alibi", NORM_POST, 512.0f);
+    check_relative_gradients("fire", NORM_PRE, 512.0f);
+    check_relative_gradients("fire", NORM_POST, 2.5f);
+    /* and every other registered scheme's gradients, by the same finite differences */
+    for (pos_kind p = 0; pos_kind_name(p); p++)
+        if (strcmp(pos_kind_name(p), "alibi") != 0 && strcmp(pos_kind_name(p), "fire") != 0)
+            check_relative_gradients(pos_kind_name(p), p % 2 ? NORM_PRE : NORM_POST, 512.0f);
+    check_init("transformer", "fire");
+    check_init("transformer", "abacus");
+    check_init("gpt2", "learned");
     return check_summary("test_transformer");
 }

@@ -2,7 +2,7 @@
 """Reference fixtures for arith's GPT-2 model (model "gpt2"), made with a PyTorch twin.
 
 What it is for
-    arith's C GPT-2 (src/models/transformer.c, MODEL_GPT2) must compute exactly the model
+    arith's C GPT-2 (src/models/transformer.c, family gpt2) must compute exactly the model
     described below. This script holds an independent PyTorch implementation of that model,
     written line by line from the spec with explicit ops, and writes small safetensors files with
     random parameters under Hugging Face GPT2Model's names, a batch, the logits, the loss and the

@@ -19,7 +19,7 @@ static const char *checkpoint_choice_name(int i)
 
 #define EVAL_OPT(name, type, field, def, choices, lo, hi, placeholder, help)                   \
     {name, type, offsetof(eval_settings, field), sizeof(((eval_settings *)0)->field), def,     \
-     choices, lo, hi, "options", placeholder, help, false}
+     choices, lo, hi, "options", placeholder, help, false, NULL}
 
 /* predict's options first: cli_predict_table is the first four */
 static const option_spec eval_specs[] = {

@@ -276,10 +276,10 @@ typedef struct {
 
 static const option_spec train_command_specs[] = {
     {"config", OPT_STRING, offsetof(train_command, config), TRAIN_PATH_MAX, NULL, NULL, 0, 0,
-     "other", "FILE", "read options from a JSON object (flags win over it)", false},
+     "other", "FILE", "read options from a JSON object (flags win over it)", false, NULL},
     {"resume", OPT_STRING, offsetof(train_command, resume), TRAIN_PATH_MAX, NULL, NULL, 0, 0,
      "other", "RUN_DIR",
-     "continue a run from its last checkpoint (add --steps/--epochs to extend it)", false},
+     "continue a run from its last checkpoint (add --steps/--epochs to extend it)", false, NULL},
 };
 static const option_table train_command_table = {
     "train", train_command_specs, (int)(sizeof train_command_specs / sizeof *train_command_specs)};

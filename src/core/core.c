@@ -222,6 +222,71 @@ void params_free(param_table *table)
     memset(table, 0, sizeof *table);
 }
 
+param_init param_init_zeros(void)
+{
+    return (param_init){PARAM_INIT_ZEROS, 0.0f};
+}
+
+param_init param_init_constant(float value)
+{
+    return (param_init){PARAM_INIT_CONSTANT, value};
+}
+
+param_init param_init_uniform(float bound)
+{
+    return (param_init){PARAM_INIT_UNIFORM, bound};
+}
+
+param_init param_init_normal(float std)
+{
+    return (param_init){PARAM_INIT_NORMAL, std};
+}
+
+param_init param_init_xavier(int64_t fan_out, int64_t fan_in)
+{
+    return param_init_uniform(sqrtf(6.0f / (float)(fan_out + fan_in)));
+}
+
+param_init param_init_fan_in(int64_t fan_in)
+{
+    return param_init_uniform(1.0f / sqrtf((float)fan_in));
+}
+
+/* One view's values; draws only when `draw` (else random inits are left alone). */
+static void view_init(const param_view *v, float *x, rng_state *rng, bool draw)
+{
+    const float a = v->init.a;
+    switch (v->init.kind) {
+    case PARAM_INIT_ZEROS:
+        memset(x, 0, v->size * sizeof(float));
+        return;
+    case PARAM_INIT_CONSTANT:
+        for (size_t j = 0; j < v->size; j++)
+            x[j] = a;
+        return;
+    case PARAM_INIT_UNIFORM:
+        for (size_t j = 0; draw && j < v->size; j++)
+            x[j] = (2.0f * rng_uniform(rng) - 1.0f) * a;
+        return;
+    case PARAM_INIT_NORMAL:
+        for (size_t j = 0; draw && j < v->size; j++)
+            x[j] = a * rng_normal(rng);
+        return;
+    }
+}
+
+void params_init_values(param_table *table, rng_state *rng)
+{
+    for (int i = 0; i < table->count; i++)
+        view_init(&table->views[i], table->data + table->views[i].offset, rng, true);
+}
+
+void params_init_fixed(param_table *table)
+{
+    for (int i = 0; i < table->count; i++)
+        view_init(&table->views[i], table->data + table->views[i].offset, NULL, false);
+}
+
 param_view *params_find(const param_table *table, const char *name)
 {
     for (int i = 0; i < table->count; i++)

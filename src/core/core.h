@@ -73,6 +73,29 @@ static inline uint64_t rng_hash(uint64_t key, uint64_t counter)
 #define PARAM_NAME_MAX 96
 #define PARAM_MAX_DIMS 4
 
+/* How a parameter starts, recorded when it is declared: initialization walks the table in
+ * declaration order (params_init_values), so the draws come in that order, one per element. */
+typedef enum {
+    PARAM_INIT_ZEROS = 0,  /* 0 */
+    PARAM_INIT_CONSTANT,   /* a (layer-norm weights: 1) */
+    PARAM_INIT_UNIFORM,    /* U(-a, a) as (2u - 1) a, u = rng_uniform */
+    PARAM_INIT_NORMAL,     /* N(0, a^2) as a n, n = rng_normal */
+} param_init_kind;
+
+typedef struct {
+    param_init_kind kind;
+    float a;               /* the constant, the bound or the standard deviation */
+} param_init;
+
+param_init param_init_zeros(void);
+param_init param_init_constant(float value);
+param_init param_init_uniform(float bound);
+param_init param_init_normal(float std);
+/* Xavier (Glorot) uniform for a (fan_out, fan_in) matrix: U(+-sqrt(6 / (fan_in + fan_out))). */
+param_init param_init_xavier(int64_t fan_out, int64_t fan_in);
+/* nn.Linear's and nn.LSTM's default: U(+-1/sqrt(fan_in)). */
+param_init param_init_fan_in(int64_t fan_in);
+
 typedef struct {
     char name[PARAM_NAME_MAX];
     int ndim;
@@ -80,6 +103,7 @@ typedef struct {
     size_t offset;   /* in floats, into data and grad */
     size_t size;     /* number of floats */
     bool trainable;
+    param_init init; /* how it starts (zeros unless declared otherwise) */
 } param_view;
 
 typedef struct {
@@ -97,6 +121,11 @@ arith_status params_add(param_table *table, const char *name, int ndim, const in
 /* Allocates data and grad for every declared view (zeroed). */
 arith_status params_alloc(param_table *table);
 void params_free(param_table *table);
+/* Fills every view by its declared init, in table order (the RNG's draws follow that order). */
+void params_init_values(param_table *table, rng_state *rng);
+/* Fills the views whose init draws nothing (zeros, constants), so that a created model holds
+ * its fixed values (layer norms as the identity) before any initialization. */
+void params_init_fixed(param_table *table);
 /* The view with this exact name, or NULL. */
 param_view *params_find(const param_table *table, const char *name);
 /* Pointer into data (or grad) for the named view; NULL when absent. */

@@ -1,6 +1,8 @@
-/* GPT-2 checkpoints as Hugging Face distributes them (model.safetensors): sizes read from the
- * tensors' shapes, every name and shape checked, weights copied into a gpt2 model as they are
- * (both use Hugging Face's names and Conv1D layouts, so nothing is transposed). */
+/* GPT-2 (seed 003): its registry entry (the transformer in GPT-2's layout, with GPT-2's fixed
+ * choices), and its checkpoints as Hugging Face distributes them (model.safetensors): sizes
+ * read from the tensors' shapes, every name and shape checked, weights copied into a gpt2
+ * model as they are (both use Hugging Face's names and Conv1D layouts, so nothing is
+ * transposed). */
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -9,6 +11,11 @@
 
 #include "io/io.h"
 #include "models/model.h"
+
+/* This family's registry entry (at the end). */
+extern const model_family model_family_gpt2;
+/* Its positional scheme, always: wpe, a learned table over the context. */
+static const char gpt2_pos[] = "learned";
 
 /* A block's tensors, after "h.N.". */
 static const char *const block_names[] = {
@@ -167,7 +174,7 @@ void gpt2_pretrained_free(gpt2_pretrained *g)
 
 arith_status gpt2_pretrained_load(model *m, const gpt2_pretrained *g)
 {
-    if (m->cfg.kind != MODEL_GPT2)
+    if (model_family_at(m->cfg.kind) != &model_family_gpt2)
         return arith_error(ARITH_ERR_ARG, "GPT-2 weights load only into --model gpt2");
     const char *path = g->file.path;
     const param_table *pt = &m->params;
@@ -189,3 +196,60 @@ arith_status gpt2_pretrained_load(model *m, const gpt2_pretrained *g)
     }
     return ARITH_OK;
 }
+
+/* ----------------------------------------------------------------------- the family entry */
+
+static arith_status gpt2_check(const model_config *cfg)
+{
+    const char *pos = pos_kind_name(cfg->pos);
+    if (pos && (cfg->norm != NORM_PRE || strcmp(pos, gpt2_pos) != 0))
+        return arith_error(ARITH_ERR_ARG, "--model gpt2 is pre-LN with %s positions (got --norm "
+                           "%s --pos %s)", gpt2_pos, norm_kind_name(cfg->norm), pos);
+    return transformer_config_check(cfg);
+}
+
+/* GPT-2's fixed design. GPT-2 ties its head to wte for its own 50257-token vocabulary; arith's
+ * tasks have vocabularies of their own, so a run reads and writes them through seed 003's new
+ * input and output layers (tie stays for the library's callers). wpe has a row per context
+ * position. */
+static void gpt2_fix_choices(model_config *cfg)
+{
+    cfg->norm = NORM_PRE;
+    cfg->act = ACT_GELU_TANH;
+    for (pos_kind k = 0; pos_kind_name(k); k++)
+        if (strcmp(pos_kind_name(k), gpt2_pos) == 0)
+            cfg->pos = k;
+    cfg->tie = false;
+    cfg->pos_max = 0;
+}
+
+static arith_status gpt2_create(model **out, const model_config *cfg)
+{
+    return transformer_create(out, cfg, true);
+}
+
+/* Seed 003's new input and output layers always train. */
+static const char *gpt2_always_trained(const model_config *cfg)
+{
+    return cfg->tie ? NULL : "in_layer,out_layer";
+}
+
+static void gpt2_describe(const model_config *cfg, char *out, size_t cap)
+{
+    snprintf(out, cap, "%d layers, d_model %d, %d heads, ffn %d, context %d, %s", cfg->layers,
+             cfg->d_model, cfg->heads, cfg->ffn, cfg->context,
+             cfg->tie ? "tied head" : "new in/out layers");
+}
+
+const model_family model_family_gpt2 = {
+    .name = "gpt2",
+    .summary = "GPT-2's design in Hugging Face's layout; --init loads its weights (seed 003)",
+    .context_limited = true,
+    .token_by_token = true,
+    .loads_pretrained = true,
+    .fix_choices = gpt2_fix_choices,
+    .check = gpt2_check,
+    .create = gpt2_create,
+    .always_trained = gpt2_always_trained,
+    .describe = gpt2_describe,
+};

@@ -412,37 +412,40 @@ arith_status lstm_model_create(model **out, const model_config *cfg)
     n->in0 = n->onehot ? n->V : n->E;
     n->regression = cfg->head == HEAD_REGRESSION;
     param_table *pt = &m->params;
+    /* PyTorch's: nn.Embedding N(0, 1); nn.LSTM U(+-1/sqrt(hidden)); the heads' nn.Linear
+     * U(+-1/sqrt(fan_in)), whose fan_in is the hidden size too */
+    const param_init embed_init = param_init_normal(1.0f), init = param_init_fan_in(n->H);
     if (!n->onehot)
-        st = model_declare(pt, &n->embed, "embed.weight", 2, n->V, n->E);
+        st = model_declare(pt, &n->embed, "embed.weight", 2, n->V, n->E, embed_init);
     char name[PARAM_NAME_MAX];
     for (int l = 0; l < n->L && !st; l++) {
         lstm_params *w = &n->layers[l];
         snprintf(name, sizeof name, "lstm.%d.weight_ih", l);
-        st = model_declare(pt, &w->w_ih, name, 2, 4 * (int64_t)n->H, in_width(n, l));
+        st = model_declare(pt, &w->w_ih, name, 2, 4 * (int64_t)n->H, in_width(n, l), init);
         snprintf(name, sizeof name, "lstm.%d.weight_hh", l);
         if (!st)
-            st = model_declare(pt, &w->w_hh, name, 2, 4 * (int64_t)n->H, n->H);
+            st = model_declare(pt, &w->w_hh, name, 2, 4 * (int64_t)n->H, n->H, init);
         snprintf(name, sizeof name, "lstm.%d.bias_ih", l);
         if (!st)
-            st = model_declare(pt, &w->b_ih, name, 1, 4 * (int64_t)n->H, 0);
+            st = model_declare(pt, &w->b_ih, name, 1, 4 * (int64_t)n->H, 0, init);
         snprintf(name, sizeof name, "lstm.%d.bias_hh", l);
         if (!st)
-            st = model_declare(pt, &w->b_hh, name, 1, 4 * (int64_t)n->H, 0);
+            st = model_declare(pt, &w->b_hh, name, 1, 4 * (int64_t)n->H, 0, init);
     }
     if (n->regression) {
         if (!st)
-            st = model_declare(pt, &n->head_w, "head.weight", 2, 1, n->H);
+            st = model_declare(pt, &n->head_w, "head.weight", 2, 1, n->H, init);
         if (!st)
-            st = model_declare(pt, &n->head_b, "head.bias", 1, 1, 0);
+            st = model_declare(pt, &n->head_b, "head.bias", 1, 1, 0, init);
     } else {
         if (!st)
-            st = model_declare(pt, &n->fc_w, "head.fc.weight", 2, n->H, n->H);
+            st = model_declare(pt, &n->fc_w, "head.fc.weight", 2, n->H, n->H, init);
         if (!st)
-            st = model_declare(pt, &n->fc_b, "head.fc.bias", 1, n->H, 0);
+            st = model_declare(pt, &n->fc_b, "head.fc.bias", 1, n->H, 0, init);
         if (!st)
-            st = model_declare(pt, &n->out_w, "head.out.weight", 2, n->V, n->H);
+            st = model_declare(pt, &n->out_w, "head.out.weight", 2, n->V, n->H, init);
         if (!st)
-            st = model_declare(pt, &n->out_b, "head.out.bias", 1, n->V, 0);
+            st = model_declare(pt, &n->out_b, "head.out.bias", 1, n->V, 0, init);
     }
     if (!st)
         st = params_alloc(pt);

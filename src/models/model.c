@@ -1,5 +1,6 @@
-/* What every model family shares: config names and checks, creation by kind, the parameter
- * declaration helper, recurrent initialization, and freeing. */
+/* What every model family shares: the names of the config's choices, checks and creation
+ * through the family registry, the parameter declaration helper (each parameter with its
+ * init), initialization by those inits, row moves for the decode ops, and freeing. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,126 +10,143 @@
 
 /* ---------------------------------------------------------------------------- config names */
 
-static arith_status parse_choice(int *out, const char *name, const char *flag,
-                                 const char *const *names, int count)
+/* The name of kind k, NULL past the last. */
+#define NAME_AT(names, k)                                                                      \
+    ((int)(k) >= 0 && (int)(k) < (int)(sizeof names / sizeof *names) ? names[k] : NULL)
+
+static const char *const norm_names[] = {"post", "pre"};
+static const char *const act_names[] = {"relu", "gelu", "gelu_tanh"};
+static const char *const head_names[] = {"lm", "regression"};
+static const char *const input_names[] = {"embed", "onehot"};
+
+const char *model_kind_name(model_kind k)
 {
-    for (int i = 0; i < count; i++)
-        if (strcmp(name, names[i]) == 0) {
+    const model_family *f = model_family_at(k);
+    return f ? f->name : NULL;
+}
+const char *pos_kind_name(pos_kind k)
+{
+    const pos_scheme *s = pos_scheme_at(k);
+    return s ? s->name : NULL;
+}
+const char *model_kind_summary(model_kind k)
+{
+    const model_family *f = model_family_at(k);
+    return f ? f->summary : NULL;
+}
+const char *pos_kind_summary(pos_kind k)
+{
+    const pos_scheme *s = pos_scheme_at(k);
+    return s ? s->summary : NULL;
+}
+const char *norm_kind_name(norm_kind k) { return NAME_AT(norm_names, k); }
+const char *act_kind_name(act_kind k) { return NAME_AT(act_names, k); }
+const char *head_kind_name(head_kind k) { return NAME_AT(head_names, k); }
+const char *input_kind_name(input_kind k) { return NAME_AT(input_names, k); }
+
+/* The index of `name` among name_at(0), name_at(1), ... (NULL ends them); an unknown name is
+ * an error naming the flag and the valid choices. */
+static arith_status parse_choice(int *out, const char *name, const char *flag,
+                                 const char *(*name_at)(int))
+{
+    for (int i = 0; name_at(i); i++)
+        if (strcmp(name, name_at(i)) == 0) {
             *out = i;
             return ARITH_OK;
         }
     char valid[256] = "";
-    for (int i = 0; i < count; i++) {
-        strcat(valid, i ? ", " : "");
-        strcat(valid, names[i]);
-    }
+    size_t len = 0;
+    for (int i = 0; name_at(i) && len < sizeof valid; i++)
+        len += (size_t)snprintf(valid + len, sizeof valid - len, "%s%s", i ? ", " : "",
+                                name_at(i));
     return arith_error(ARITH_ERR_ARG, "%s: unknown value '%s' (valid: %s)", flag, name, valid);
 }
 
-static const char *const model_names[] = {"transformer", "lstm", "seq2seq", "gpt2"};
-static const char *const norm_names[] = {"post", "pre"};
-static const char *const act_names[] = {"relu", "gelu", "gelu_tanh"};
-static const char *const pos_names[] = {"none",  "sinusoidal", "learned", "rope",
-                                         "alibi", "fire",       "abacus",  "coupling"};
-static const char *const head_names[] = {"lm", "regression"};
-static const char *const input_names[] = {"embed", "onehot"};
-
-#define PARSE_ENUM(fn, type, names, flag)                                                     \
+#define PARSE_ENUM(fn, type, name_at, flag)                                                   \
+    static const char *fn##_at(int i) { return name_at((type)i); }                            \
     arith_status fn(type *out, const char *name)                                              \
     {                                                                                         \
         int v = 0;                                                                            \
-        arith_status st = parse_choice(&v, name, flag, names, (int)(sizeof names / sizeof *names)); \
+        arith_status st = parse_choice(&v, name, flag, fn##_at);                              \
         if (st == ARITH_OK)                                                                   \
             *out = (type)v;                                                                   \
         return st;                                                                            \
     }
-PARSE_ENUM(model_kind_parse, model_kind, model_names, "--model")
-PARSE_ENUM(norm_kind_parse, norm_kind, norm_names, "--norm")
-PARSE_ENUM(act_kind_parse, act_kind, act_names, "--act")
-PARSE_ENUM(pos_kind_parse, pos_kind, pos_names, "--pos")
-PARSE_ENUM(head_kind_parse, head_kind, head_names, "--head")
-PARSE_ENUM(input_kind_parse, input_kind, input_names, "--input")
+PARSE_ENUM(model_kind_parse, model_kind, model_kind_name, "--model")
+PARSE_ENUM(norm_kind_parse, norm_kind, norm_kind_name, "--norm")
+PARSE_ENUM(act_kind_parse, act_kind, act_kind_name, "--act")
+PARSE_ENUM(pos_kind_parse, pos_kind, pos_kind_name, "--pos")
+PARSE_ENUM(head_kind_parse, head_kind, head_kind_name, "--head")
+PARSE_ENUM(input_kind_parse, input_kind, input_kind_name, "--input")
 
-/* The name of kind k, NULL past the last. */
-#define NAME_AT(names, k)                                                                      \
-    ((int)(k) >= 0 && (int)(k) < (int)(sizeof names / sizeof *names) ? names[k] : NULL)
-const char *model_kind_name(model_kind k) { return NAME_AT(model_names, k); }
-const char *norm_kind_name(norm_kind k) { return NAME_AT(norm_names, k); }
-const char *act_kind_name(act_kind k) { return NAME_AT(act_names, k); }
-const char *pos_kind_name(pos_kind k) { return NAME_AT(pos_names, k); }
-const char *head_kind_name(head_kind k) { return NAME_AT(head_names, k); }
-const char *input_kind_name(input_kind k) { return NAME_AT(input_names, k); }
-
-static arith_status check_recurrent(const model_config *cfg)
+/* names[0..n) as "a", "a CONJ b", "a, b CONJ c". */
+static void join_names(char *out, size_t cap, const char *const *names, int n, const char *conj)
 {
-    if (cfg->hidden < 1 || cfg->hidden > 65536)
-        return arith_error(ARITH_ERR_ARG, "--hidden must be between 1 and 65536 (got %d)",
-                           cfg->hidden);
-    if (cfg->input == INPUT_EMBED && cfg->d_model < 1)
-        return arith_error(ARITH_ERR_ARG, "--d-model (the embedding width) must be at least 1 "
-                           "(got %d)", cfg->d_model);
-    if (cfg->layers < 1 || cfg->layers > 64)
-        return arith_error(ARITH_ERR_ARG, "--layers must be between 1 and 64 for recurrent "
-                           "models (got %d)", cfg->layers);
-    if (cfg->kind == MODEL_SEQ2SEQ && cfg->head != HEAD_LM)
-        return arith_error(ARITH_ERR_ARG, "--model seq2seq has only the lm head (got --head %s)",
-                           head_kind_name(cfg->head));
-    if (cfg->kind == MODEL_SEQ2SEQ && cfg->answer_len < 1)
-        return arith_error(ARITH_ERR_ARG, "seq2seq needs the answer length (got %d)",
-                           cfg->answer_len);
-    if (cfg->context < 1 || cfg->context > 65536)
-        return arith_error(ARITH_ERR_ARG, "context of %d tokens is out of range (1..65536)",
-                           cfg->context);
-    return ARITH_OK;
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = 0; i < n && len < cap; i++)
+        len += (size_t)snprintf(out + len, cap - len, "%s%s",
+                                i == 0 ? "" : i == n - 1 ? conj : ", ", names[i]);
+}
+
+void model_kinds_text(char *out, size_t cap, bool (*has)(const model_family *f))
+{
+    const char *names[64];
+    int n = 0;
+    for (int k = 0; model_family_at(k) && n < 64; k++)
+        if (has(model_family_at(k)))
+            names[n++] = model_family_at(k)->name;
+    join_names(out, cap, names, n, " or ");
+}
+
+void pos_kinds_text(char *out, size_t cap, bool (*has)(const pos_scheme *s), const char *conj)
+{
+    const char *names[64];
+    char sep[16];
+    snprintf(sep, sizeof sep, " %s ", conj);
+    int n = 0;
+    for (int k = 0; pos_scheme_at(k) && n < 64; k++)
+        if (has(pos_scheme_at(k)))
+            names[n++] = pos_scheme_at(k)->name;
+    join_names(out, cap, names, n, sep);
 }
 
 arith_status model_config_check(const model_config *cfg)
 {
+    const model_family *f = model_family_at(cfg->kind);
+    if (!f)
+        return arith_error(ARITH_ERR_ARG, "unknown model kind %d", (int)cfg->kind);
     if (cfg->vocab < 2)
         return arith_error(ARITH_ERR_ARG, "vocabulary of %d tokens is too small", cfg->vocab);
-    if (cfg->kind != MODEL_TRANSFORMER && cfg->kind != MODEL_GPT2)
-        return check_recurrent(cfg);
-    if (cfg->head != HEAD_LM)
-        return arith_error(ARITH_ERR_ARG, "--model %s has only the lm head (got --head %s)",
-                           model_kind_name(cfg->kind), head_kind_name(cfg->head));
-    if (cfg->kind == MODEL_GPT2 && (cfg->norm != NORM_PRE || cfg->pos != POS_LEARNED))
-        return arith_error(ARITH_ERR_ARG, "--model gpt2 is pre-LN with learned positions "
-                           "(got --norm %s --pos %s)", norm_kind_name(cfg->norm),
-                           pos_kind_name(cfg->pos));
-    if (cfg->d_model < 2)
-        return arith_error(ARITH_ERR_ARG, "--d-model must be at least 2 (got %d)", cfg->d_model);
-    if (cfg->heads < 1 || cfg->d_model % cfg->heads != 0)
-        return arith_error(ARITH_ERR_ARG, "--heads %d must divide --d-model %d", cfg->heads,
-                           cfg->d_model);
-    if (cfg->pos == POS_ROPE && (cfg->d_model / cfg->heads) % 2 != 0)
-        return arith_error(ARITH_ERR_ARG,
-                           "--pos rope needs an even head size (d_model/heads = %d)",
-                           cfg->d_model / cfg->heads);
-    if (cfg->pos == POS_SINUSOIDAL && cfg->d_model % 2 != 0)
-        return arith_error(ARITH_ERR_ARG, "--pos sinusoidal needs an even --d-model (got %d)",
-                           cfg->d_model);
-    if (cfg->ffn < 1)
-        return arith_error(ARITH_ERR_ARG, "--ffn must be at least 1 (got %d)", cfg->ffn);
-    if (cfg->layers < 1 || cfg->layers > 1000)
-        return arith_error(ARITH_ERR_ARG, "--layers must be between 1 and 1000 (got %d)",
-                           cfg->layers);
-    if (cfg->context < 2 || cfg->context > 65536)
-        return arith_error(ARITH_ERR_ARG, "context of %d tokens is out of range (2..65536)",
-                           cfg->context);
-    if (!(cfg->dropout >= 0.0f && cfg->dropout < 1.0f))
-        return arith_error(ARITH_ERR_ARG, "--dropout must be in [0, 1) (got %g)",
-                           (double)cfg->dropout);
-    return ARITH_OK;
+    return f->check(cfg);
 }
 
 arith_status model_declare(param_table *pt, size_t *off, const char *name, int ndim, int64_t d0,
-                           int64_t d1)
+                           int64_t d1, param_init init)
 {
     int64_t shape[2] = {d0, d1};
     arith_status st = params_add(pt, name, ndim, shape);
-    if (st == ARITH_OK)
+    if (st == ARITH_OK) {
+        pt->views[pt->count - 1].init = init;
         *off = pt->views[pt->count - 1].offset;
+    }
     return st;
+}
+
+float *model_grad_trainable(const param_table *pt, size_t off)
+{
+    /* views are laid out in declaration order, so their offsets ascend: a binary search */
+    int lo = 0, hi = pt->count - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (pt->views[mid].offset == off)
+            return pt->views[mid].trainable ? pt->grad + off : NULL;
+        if (pt->views[mid].offset < off)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return NULL;
 }
 
 void model_rows_reorder(int B, const int32_t *src, int32_t *work, row_move_fn move, void *ctx)
@@ -168,62 +186,23 @@ void model_rows_reorder(int B, const int32_t *src, int32_t *work, row_move_fn mo
     }
 }
 
-void recurrent_init_weights(model *m, rng_state *rng)
-{
-    param_table *pt = &m->params;
-    float bound = 1.0f / sqrtf((float)m->cfg.hidden);
-    for (int i = 0; i < pt->count; i++) {
-        const param_view *v = &pt->views[i];
-        float *x = pt->data + v->offset;
-        if (strcmp(v->name, "embed.weight") == 0) {
-            for (size_t j = 0; j < v->size; j++)
-                x[j] = rng_normal(rng);
-        } else {
-            /* nn.LSTM and nn.Linear: U(-1/sqrt(fan), 1/sqrt(fan)), fan = hidden for the LSTM,
-             * the input width for a linear layer */
-            float b = bound;
-            if (strncmp(v->name, "head.", 5) == 0) {
-                int64_t fan = v->ndim == 2 ? v->shape[1] : 0;
-                if (v->ndim == 1) { /* a bias: the fan of its weight, declared just before it */
-                    const param_view *w = i > 0 ? &pt->views[i - 1] : NULL;
-                    fan = w && w->ndim == 2 ? w->shape[1] : 1;
-                }
-                b = 1.0f / sqrtf((float)fan);
-            }
-            for (size_t j = 0; j < v->size; j++)
-                x[j] = (2.0f * rng_uniform(rng) - 1.0f) * b;
-        }
-    }
-}
-
 /* ------------------------------------------------------------------------ generic wrappers */
 
 arith_status model_create(model **out, const model_config *cfg)
 {
-    switch (cfg->kind) {
-    case MODEL_TRANSFORMER:
-    case MODEL_GPT2:
-        return transformer_create(out, cfg);
-    case MODEL_LSTM:
-        return lstm_model_create(out, cfg);
-    case MODEL_SEQ2SEQ:
-        return seq2seq_create(out, cfg);
-    }
-    return arith_error(ARITH_ERR_ARG, "unknown model kind %d", (int)cfg->kind);
+    *out = NULL;
+    const model_family *f = model_family_at(cfg->kind);
+    if (!f)
+        return arith_error(ARITH_ERR_ARG, "unknown model kind %d", (int)cfg->kind);
+    arith_status st = f->create(out, cfg);
+    if (st == ARITH_OK)
+        params_init_fixed(&(*out)->params);
+    return st;
 }
 
 void model_init_weights(model *m, rng_state *rng)
 {
-    switch (m->cfg.kind) {
-    case MODEL_TRANSFORMER:
-    case MODEL_GPT2:
-        transformer_init_weights(m, rng);
-        return;
-    case MODEL_LSTM:
-    case MODEL_SEQ2SEQ:
-        recurrent_init_weights(m, rng);
-        return;
-    }
+    params_init_values(&m->params, rng);
 }
 
 void model_free(model *m)

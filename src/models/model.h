@@ -17,9 +17,13 @@
 #include "io/io.h"
 #include "nn/nn.h" /* the layers and the backend's ops (argmax_row, tensor_*) */
 
-/* gpt2: the transformer in GPT-2's form (pre-LN, GELU-tanh, learned positions, Hugging Face's
- * parameter names and Conv1D layouts), so that GPT-2 checkpoints load as they are. */
-typedef enum { MODEL_TRANSFORMER = 0, MODEL_LSTM, MODEL_SEQ2SEQ, MODEL_GPT2 } model_kind;
+/* Model families and positional schemes are registries: a kind is an index into one (the
+ * order of --model's and --pos's choices), and what differs between kinds is in the entry
+ * (model_family_at, pos_scheme_at), never in a switch. Adding one is a file and a line in the
+ * registry (models/families.c, models/positions/registry.c). Index 0 is the transformer, and
+ * the positional scheme none, so a zeroed config names them. */
+typedef int model_kind;
+typedef int pos_kind;
 /* lm: next-token logits and cross-entropy; regression: one number per row, read at the last
  * prompt column, squared error (seed 004). */
 typedef enum { HEAD_LM = 0, HEAD_REGRESSION } head_kind;
@@ -27,17 +31,9 @@ typedef enum { HEAD_LM = 0, HEAD_REGRESSION } head_kind;
 typedef enum { INPUT_EMBED = 0, INPUT_ONEHOT } input_kind;
 typedef enum { NORM_POST = 0, NORM_PRE } norm_kind;
 typedef enum { ACT_RELU = 0, ACT_GELU, ACT_GELU_TANH } act_kind;
-/* Positions: none (NoPE), sinusoidal and learned tables, RoPE on queries and keys, ALiBi
- * (fixed linear attention biases), FIRE (a learned function of relative position), and two
- * learned tables indexed by ids the data gives each token (batch.pos): Abacus (a digit's index
- * inside its number) and position coupling (digits of equal significance share an id). */
-typedef enum {
-    POS_NONE = 0, POS_SINUSOIDAL, POS_LEARNED, POS_ROPE, POS_ALIBI, POS_FIRE, POS_ABACUS,
-    POS_COUPLING
-} pos_kind;
 
 typedef struct {
-    model_kind kind;
+    model_kind kind;  /* the family */
     int vocab;        /* set from the tokenizer */
     int d_model;
     int heads;
@@ -47,9 +43,8 @@ typedef struct {
     float dropout;
     norm_kind norm;   /* post: x = LN(x + f(x)) as seed 001 (torch's default); pre: x + f(LN(x)) */
     act_kind act;
-    pos_kind pos;
-    int pos_max;      /* rows of the sinusoidal/learned/abacus/coupling table: position ids
-                         are < pos_max (0: context) */
+    pos_kind pos;     /* the positional scheme */
+    int pos_max;      /* rows of the position tables: position ids are < pos_max (0: context) */
     /* gpt2: true = one token matrix wte.weight for input and output (GPT-2's tied head);
      * false = seed 003's new layers, in_layer.weight (embedding) and out_layer (linear) */
     bool tie;
@@ -60,22 +55,95 @@ typedef struct {
     int answer_len;   /* seq2seq: answer positions the decoder emits (answer + EOS) */
 } model_config;
 
+typedef struct model model;
+
+/* ------------------------------------------------------------------------ model families */
+
+/* One family (transformer, lstm, seq2seq, gpt2): its name, what it is, and what the rest of
+ * arith asks of it. Entries live in the families' own files. */
+typedef struct {
+    const char *name;        /* --model NAME */
+    const char *summary;     /* one line for --help */
+    bool context_limited;    /* sequences are bounded by cfg.context (positions, key/value
+                                cache); false: any length */
+    bool token_by_token;     /* generates one token at a time (the decode ops); false: every
+                                answer position at once, so answers have one fixed width */
+    bool takes_positions;    /* --pos chooses its positional scheme */
+    bool regression_head;    /* takes --head regression */
+    bool loads_pretrained;   /* --init starts it from GPT-2 weights */
+    /* Sets what the family decides itself in a run built from flags (gpt2: pre-LN, GELU-tanh,
+     * its own learned positions over the context, new input and output layers); NULL: none. */
+    void (*fix_choices)(model_config *cfg);
+    /* Sizes and choices (heads divide d_model, the scheme's own checks, ...); errors name the
+     * flags. */
+    arith_status (*check)(const model_config *cfg);
+    /* A model with its parameters declared (each with its init) and allocated. */
+    arith_status (*create)(model **out, const model_config *cfg);
+    /* Comma-separated name patterns of parameters that train whatever --train says (gpt2's new
+     * in_layer and out_layer), or NULL; NULL op: none. */
+    const char *(*always_trained)(const model_config *cfg);
+    /* The model's shape in words, for run headers ("2 layers, d_model 32, 4 heads, ..."). */
+    void (*describe)(const model_config *cfg, char *out, size_t cap);
+} model_family;
+
+/* The family of kind k, NULL past the last (families.c). */
+const model_family *model_family_at(model_kind k);
+/* "a", "a or b", "a, b or c": the names of the families with a property (for messages). */
+void model_kinds_text(char *out, size_t cap, bool (*has)(const model_family *f));
+
+/* --------------------------------------------------------------------- positional schemes */
+
+/* The transformer's calls into a scheme (models/positions/positions.h). */
+typedef struct pos_ops pos_ops;
+
+/* One positional scheme (none, sinusoidal, learned, rope, alibi, fire, abacus, coupling): its
+ * name, what it asks of the data and of the other flags, and the ops the transformer calls.
+ * Entries live in models/positions/, one file each. */
+typedef struct {
+    const char *name;        /* --pos NAME */
+    const char *summary;     /* one line for --help */
+    /* The position ids the data gives each token (batch.pos): columns (0, 1, 2, ... from each
+     * row's start), or the tokenizer's digit indices (abacus) or significances (coupling). */
+    posids_kind ids;
+    /* --pos-max's default when the data gives the ids (ids other than columns, or --rand-pos) */
+    int data_pos_max;
+    bool rand_pos;           /* --rand-pos may draw its ids (Ruoss et al.) */
+    /* A family that takes no positional scheme (recurrent models; gpt2, whose own is learned)
+     * ignores --pos (whose default is rope) when this is true; false when the scheme changes
+     * what the run is (the data's ids, attention biases), so that such a family refuses it. */
+    bool ignorable;
+    /* The sizes it needs (RoPE: an even head size); errors name the flags. NULL: none. */
+    arith_status (*check)(const model_config *cfg);
+    const pos_ops *ops;
+} pos_scheme;
+
+/* The scheme of kind k, NULL past the last (positions/registry.c). */
+const pos_scheme *pos_scheme_at(pos_kind k);
+/* "a", "a and b", "a, b and c" (conj "and") or with "or": the names of the schemes with a
+ * property (for messages). */
+void pos_kinds_text(char *out, size_t cap, bool (*has)(const pos_scheme *s), const char *conj);
+
+/* ------------------------------------------------------------------ names of the choices */
+
 arith_status model_kind_parse(model_kind *out, const char *name);
 arith_status norm_kind_parse(norm_kind *out, const char *name);
 arith_status act_kind_parse(act_kind *out, const char *name);
 arith_status pos_kind_parse(pos_kind *out, const char *name);
 arith_status head_kind_parse(head_kind *out, const char *name);
 arith_status input_kind_parse(input_kind *out, const char *name);
+/* The name of a kind, NULL past the last (so they list an option's choices). */
 const char *model_kind_name(model_kind k);
 const char *norm_kind_name(norm_kind k);
 const char *act_kind_name(act_kind k);
 const char *pos_kind_name(pos_kind k);
 const char *head_kind_name(head_kind k);
 const char *input_kind_name(input_kind k);
-/* Checks sizes (heads divide d_model, even head size for RoPE, ...); errors name the flag. */
+/* The registries' one-line summaries, NULL past the last. */
+const char *model_kind_summary(model_kind k);
+const char *pos_kind_summary(pos_kind k);
+/* Checks sizes and choices (the family's check, with its scheme's); errors name the flag. */
 arith_status model_config_check(const model_config *cfg);
 
-typedef struct model model;
 
 typedef struct {
     const char *name;
@@ -120,9 +188,11 @@ struct model {
     void *impl;
 };
 
-/* Creates a model with zeroed parameters (declared in the table, allocated). */
+/* Creates a model of cfg's family, its parameters declared in the table and allocated: zero,
+ * but for those with a fixed init (layer norms as the identity, FIRE's c and L). */
 arith_status model_create(model **out, const model_config *cfg);
-/* Initializes parameters from the RNG (each model's own scheme). */
+/* Initializes every parameter by the init it was declared with, drawing from the RNG in the
+ * table's order. */
 void model_init_weights(model *m, rng_state *rng);
 void model_free(model *m);
 
@@ -149,7 +219,8 @@ static inline arith_status model_reserve(model *m, int B, int T)
  * cache); recurrent models read any length. */
 static inline bool model_has_context_limit(const model *m)
 {
-    return m->cfg.kind == MODEL_TRANSFORMER || m->cfg.kind == MODEL_GPT2;
+    const model_family *f = model_family_at(m->cfg.kind);
+    return f && f->context_limited;
 }
 
 /* Whether m can decode incrementally (and so run beam search): an lm head and decode ops. */
@@ -197,9 +268,12 @@ static inline void model_row_move(float *base, size_t row_stride, int nseg, size
     tensor_row_move(base, row_stride, nseg, seg_stride, len, dst, from, swap);
 }
 
-/* The transformer (transformer.c). */
-arith_status transformer_create(model **out, const model_config *cfg);
-void transformer_init_weights(model *m, rng_state *rng);
+/* The transformer (transformer.c); gpt2 lays it out as GPT-2 does (Hugging Face's names,
+ * Conv1D (in, out) block weights, unscaled token embeddings, GPT-2's initialization). */
+arith_status transformer_create(model **out, const model_config *cfg, bool gpt2);
+/* The checks every transformer's config passes (sizes, the lm head, the positional scheme's
+ * own checks). */
+arith_status transformer_config_check(const model_config *cfg);
 /* GPT-2 weights as Hugging Face distributes them (gpt2.c). */
 typedef struct {
     st_file file;           /* the whole checkpoint */
@@ -221,13 +295,12 @@ void gpt2_pretrained_free(gpt2_pretrained *g);
 arith_status lstm_model_create(model **out, const model_config *cfg);
 /* The bidirectional LSTM encoder-decoder (seq2seq.c). */
 arith_status seq2seq_create(model **out, const model_config *cfg);
-/* PyTorch's LSTM initialization, U(-1/sqrt(hidden), 1/sqrt(hidden)) for every parameter, and
- * N(0, 1) for embeddings (nn.Embedding's default); used by both recurrent families. */
-void recurrent_init_weights(model *m, rng_state *rng);
-
-/* Shared by the families (model.c): declares a parameter of shape (d0) or (d0, d1) and
- * returns its offset in the table. */
+/* Shared by the families (model.c): declares a parameter of shape (d0) or (d0, d1) with its
+ * init, and returns its offset in the table. */
 arith_status model_declare(param_table *pt, size_t *off, const char *name, int ndim, int64_t d0,
-                           int64_t d1);
+                           int64_t d1, param_init init);
+/* The gradient of the parameter at offset off, or NULL when it is frozen (so that a frozen
+ * weight costs no weight-gradient product). */
+float *model_grad_trainable(const param_table *pt, size_t off);
 
 #endif

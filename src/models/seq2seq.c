@@ -357,21 +357,22 @@ static arith_status declare_bi(param_table *pt, bi_params *w, const char *part, 
                                int H)
 {
     static const char *const suffix[2] = {"", "_reverse"};
+    const param_init init = param_init_fan_in(H); /* nn.LSTM: U(+-1/sqrt(hidden)) */
     char name[PARAM_NAME_MAX];
     arith_status st = ARITH_OK;
     for (int d = 0; d < 2 && !st; d++) {
         dir_params *p = &w->d[d];
         snprintf(name, sizeof name, "%s.%d.weight_ih%s", part, l, suffix[d]);
-        st = model_declare(pt, &p->w_ih, name, 2, 4 * (int64_t)H, I);
+        st = model_declare(pt, &p->w_ih, name, 2, 4 * (int64_t)H, I, init);
         snprintf(name, sizeof name, "%s.%d.weight_hh%s", part, l, suffix[d]);
         if (!st)
-            st = model_declare(pt, &p->w_hh, name, 2, 4 * (int64_t)H, H);
+            st = model_declare(pt, &p->w_hh, name, 2, 4 * (int64_t)H, H, init);
         snprintf(name, sizeof name, "%s.%d.bias_ih%s", part, l, suffix[d]);
         if (!st)
-            st = model_declare(pt, &p->b_ih, name, 1, 4 * (int64_t)H, 0);
+            st = model_declare(pt, &p->b_ih, name, 1, 4 * (int64_t)H, 0, init);
         snprintf(name, sizeof name, "%s.%d.bias_hh%s", part, l, suffix[d]);
         if (!st)
-            st = model_declare(pt, &p->b_hh, name, 1, 4 * (int64_t)H, 0);
+            st = model_declare(pt, &p->b_hh, name, 1, 4 * (int64_t)H, 0, init);
     }
     return st;
 }
@@ -410,15 +411,18 @@ arith_status seq2seq_create(model **out, const model_config *cfg)
     s->in0 = s->onehot ? s->V : s->E;
     param_table *pt = &m->params;
     if (!s->onehot)
-        st = model_declare(pt, &s->embed, "embed.weight", 2, s->V, s->E);
+        st = model_declare(pt, &s->embed, "embed.weight", 2, s->V, s->E,
+                           param_init_normal(1.0f)); /* nn.Embedding: N(0, 1) */
     for (int l = 0; l < s->L && !st; l++)
         st = declare_bi(pt, &s->enc[l], "encoder", l, enc_in(s, l), s->H);
     for (int l = 0; l < s->L && !st; l++)
         st = declare_bi(pt, &s->dec[l], "decoder", l, 2 * s->H, s->H);
     if (!st)
-        st = model_declare(pt, &s->head_w, "head.weight", 2, s->V, 2 * (int64_t)s->H);
+        st = model_declare(pt, &s->head_w, "head.weight", 2, s->V, 2 * (int64_t)s->H,
+                           param_init_fan_in(2 * (int64_t)s->H)); /* nn.Linear */
     if (!st)
-        st = model_declare(pt, &s->head_b, "head.bias", 1, s->V, 0);
+        st = model_declare(pt, &s->head_b, "head.bias", 1, s->V, 0,
+                           param_init_fan_in(2 * (int64_t)s->H));
     if (!st)
         st = params_alloc(pt);
     if (st) {

@@ -11,9 +11,13 @@
 
 #define OPT_SPEC(name, type, field, def, choices, lo, hi, group, help, resumable)               \
     {name, type, offsetof(train_config, field), sizeof(((train_config *)0)->field), def, choices, \
-     lo, hi, group, NULL, help, resumable}
+     lo, hi, group, NULL, help, resumable, NULL}
 #define OPT(name, type, field, def, choices, lo, hi, group, help)                              \
     OPT_SPEC(name, type, field, def, choices, lo, hi, group, help, false)
+/* a choice whose names and one-line summaries come from a registry (--help lists them) */
+#define OPT_LISTED(name, field, def, choices, summaries, group, help)                          \
+    {name, OPT_CHOICE, offsetof(train_config, field), sizeof(((train_config *)0)->field), def,  \
+     choices, 0, 0, group, NULL, help, false, summaries}
 /* an option that may change when a run is resumed (how long, how often, how many threads) */
 #define OPT_RESUMABLE(name, type, field, def, choices, lo, hi, group, help)                    \
     OPT_SPEC(name, type, field, def, choices, lo, hi, group, help, true)
@@ -87,9 +91,8 @@ static const option_spec train_options[] = {
         "checking)"),
     OPT("answer-width", OPT_INT, data.answer_width, "0", NULL, 0, 1000, "data",
         "right-align answers with spaces to this many characters, as seed 002 (0: off)"),
-    OPT("model", OPT_CHOICE, model.family, "transformer", choice_model, 0, 0,
-        "model", "model family: transformer (seed 001), lstm (seed 000, 004), seq2seq (seed "
-        "002), gpt2 (seed 003: pre-LN, GELU-tanh, learned positions, Hugging Face's layout)"),
+    OPT_LISTED("model", model.family, "transformer", choice_model, model_kind_summary, "model",
+               "model family"),
     OPT("init", OPT_STRING, model.init, "", NULL, 0, 0, "model",
         "gpt2: start from these GPT-2 weights (Hugging Face model.safetensors; sizes read from "
         "it) with new input and output layers for the task's vocabulary"),
@@ -115,10 +118,8 @@ static const option_spec train_options[] = {
         "layer norm after (post, seed 001) or before (pre) each sub-block"),
     OPT("act", OPT_CHOICE, model.act, "relu", choice_act, 0, 0, "model",
         "feed-forward activation (gpt2: always gelu_tanh)"),
-    OPT("pos", OPT_CHOICE, model.pos, "rope", choice_pos, 0, 0, "model",
-        "positional scheme: none (NoPE), sinusoidal, learned, rope, alibi, fire (learned "
-        "relative bias), abacus (a digit's index in its number), coupling (digits of equal "
-        "significance share a position)"),
+    OPT_LISTED("pos", model.pos, "rope", choice_pos, pos_kind_summary, "model",
+               "positional scheme (transformer)"),
     OPT("pos-max", OPT_INT, model.pos_max, "0", NULL, 0, 65536, "model",
         "position ids run from 0 to pos-max - 1 (0: the context; abacus, coupling, --rand-pos: "
         "256)"),
@@ -126,8 +127,8 @@ static const option_spec train_options[] = {
         "abacus, coupling: training adds a random offset 0..pos-offset to every digit's id "
         "(-1: as far as pos-max allows)"),
     OPT("rand-pos", OPT_BOOL, model.rand_pos, "false", NULL, 0, 0, "model",
-        "sinusoidal, learned: positions are a sorted random draw from 0..pos-max-1 instead of "
-        "0, 1, 2, ... (Ruoss et al.)"),
+        "sinusoidal, learned, rope: positions are a sorted random draw from 0..pos-max-1 "
+        "instead of 0, 1, 2, ... (Ruoss et al.)"),
     OPT("context", OPT_INT, model.context, "0", NULL, 0, 65536, "model",
         "longest sequence in tokens (0: fit the data)"),
     OPT("optim", OPT_CHOICE, optim.optim, "adamw", choice_optim, 0, 0, "optimization", "optimizer"),
@@ -231,9 +232,22 @@ tokenizer_kind train_config_tokenizer(const data_settings *data)
                                          : TOK_CHAR;
 }
 
+static bool has_regression_head(const model_family *f)
+{
+    return f->regression_head;
+}
+
+static bool loads_pretrained(const model_family *f)
+{
+    return f->loads_pretrained;
+}
+
 arith_status train_model_config(model_config *mc, const model_settings *ms)
 {
     memset(mc, 0, sizeof *mc);
+    const model_family *family = model_family_at(ms->family);
+    if (!family)
+        return arith_error(ARITH_ERR_ARG, "--model: unknown family %d", (int)ms->family);
     mc->kind = ms->family;
     mc->norm = ms->norm;
     mc->act = ms->act;
@@ -241,21 +255,17 @@ arith_status train_model_config(model_config *mc, const model_settings *ms)
     mc->head = ms->head;
     mc->input = ms->input;
     arith_status st = ARITH_OK;
-    if (mc->head == HEAD_REGRESSION && mc->kind != MODEL_LSTM)
-        st = arith_error(ARITH_ERR_ARG, "--head regression needs --model lstm (got --model %s)",
-                         model_kind_name(ms->family));
-    if (!st && mc->kind == MODEL_GPT2) {
-        /* GPT-2's fixed design. GPT-2 ties its head to wte for its own 50257-token vocabulary;
-         * arith's tasks have vocabularies of their own, so the model reads and writes them
-         * through seed 003's new input and output layers (tie stays for the library's callers) */
-        mc->norm = NORM_PRE;
-        mc->act = ACT_GELU_TANH;
-        mc->pos = POS_LEARNED;
-        mc->tie = false;
+    char families[128];
+    if (mc->head == HEAD_REGRESSION && !family->regression_head) {
+        model_kinds_text(families, sizeof families, has_regression_head);
+        st = arith_error(ARITH_ERR_ARG, "--head regression needs --model %s (got --model %s)",
+                         families, family->name);
     }
-    if (!st && ms->init[0] && mc->kind != MODEL_GPT2)
-        st = arith_error(ARITH_ERR_ARG, "--init loads GPT-2 weights; it needs --model gpt2 (got "
-                         "--model %s)", model_kind_name(ms->family));
+    if (!st && ms->init[0] && !family->loads_pretrained) {
+        model_kinds_text(families, sizeof families, loads_pretrained);
+        st = arith_error(ARITH_ERR_ARG, "--init loads GPT-2 weights; it needs --model %s (got "
+                         "--model %s)", families, family->name);
+    }
     mc->hidden = ms->hidden > 0 ? ms->hidden : ms->d_model;
     mc->d_model = ms->d_model;
     mc->heads = ms->heads;
@@ -264,7 +274,7 @@ arith_status train_model_config(model_config *mc, const model_settings *ms)
     mc->dropout = (float)ms->dropout;
     mc->context = ms->context;
     mc->pos_max = ms->pos_max;
-    if (!st && mc->kind == MODEL_GPT2)
-        mc->pos_max = 0; /* wpe has a row per context position */
+    if (!st && family->fix_choices) /* gpt2: its own norm, activation and positions */
+        family->fix_choices(mc);
     return st;
 }

@@ -306,5 +306,7 @@ void options_print_help(const option_table *t, FILE *out)
         if (o->default_value)
             fprintf(out, " (default: %s)", o->default_value[0] ? o->default_value : "none");
         fprintf(out, "\n");
+        for (int k = 0; o->type == OPT_CHOICE && o->summaries && o->choices(k); k++)
+            fprintf(out, "  %-24s   %-12s %s\n", "", o->choices(k), o->summaries(k));
     }
 }

@@ -35,7 +35,8 @@ static arith_status load_split_csv(session *s)
     return ARITH_OK;
 }
 
-/* seq2seq emits a fixed number of answer tokens: every answer must have that length. */
+/* A family that emits every answer position at once (seq2seq) emits a fixed number of answer
+ * tokens: every answer must have that length. */
 static arith_status check_fixed_answers(const session *s)
 {
     const encoded_set *sets[2] = {&s->train_enc, &s->test_enc};
@@ -43,10 +44,11 @@ static arith_status check_fixed_answers(const session *s)
     for (int k = 0; k < 2; k++)
         for (int i = 0; i < sets[k]->count; i++)
             if (sets[k]->answer_len[i] != W)
-                return arith_error(ARITH_ERR_DATA, "--model seq2seq emits answers of one fixed "
+                return arith_error(ARITH_ERR_DATA, "--model %s emits answers of one fixed "
                                    "width, but %s example %d (\"%s\") has %d characters where "
                                    "others have %d\nhint: --answer-width N right-aligns every "
-                                   "answer to N characters, as seed 002 does", k ? "test" : "training",
+                                   "answer to N characters, as seed 002 does",
+                                   model_kind_name(s->cfg.model.family), k ? "test" : "training",
                                    i + 1, (k ? &s->test : &s->train)->items[i].answer,
                                    sets[k]->answer_len[i] - 1, W - 1);
     return ARITH_OK;
@@ -108,31 +110,50 @@ static arith_status generate_split(session *s)
     return st;
 }
 
+static bool takes_positions(const model_family *f)
+{
+    return f->takes_positions;
+}
+
+static bool draws_random(const pos_scheme *p)
+{
+    return p->rand_pos;
+}
+
 /* How positions are numbered (tokenizer_set_positions), from --pos, --pos-max, --pos-offset
- * and --rand-pos; fills in the default --pos-max. */
+ * and --rand-pos, as the scheme asks; fills in the default --pos-max. */
 static arith_status session_positions(session *s)
 {
     model_settings *ms = &s->cfg.model;
     const pos_kind pk = ms->pos;
-    const bool by_data = pk == POS_ABACUS || pk == POS_COUPLING;
-    bool transformer = ms->family == MODEL_TRANSFORMER;
-    if ((by_data || ms->rand_pos || pk == POS_ALIBI || pk == POS_FIRE) && !transformer)
-        return arith_error(ARITH_ERR_ARG, "--pos %s%s is a scheme of --model transformer (got "
+    const pos_scheme *scheme = pos_scheme_at(pk);
+    const model_family *family = model_family_at(ms->family);
+    if (!scheme || !family)
+        return arith_error(ARITH_ERR_ARG, "unknown --pos %d or --model %d", (int)pk,
+                           (int)ms->family);
+    const bool by_data = scheme->ids != POSIDS_COLUMNS;
+    if ((!scheme->ignorable || ms->rand_pos) && !family->takes_positions) {
+        char families[128];
+        model_kinds_text(families, sizeof families, takes_positions);
+        return arith_error(ARITH_ERR_ARG, "--pos %s%s is a scheme of --model %s (got "
                            "--model %s)", pos_kind_name(pk), ms->rand_pos ? " --rand-pos" : "",
-                           model_kind_name(ms->family));
+                           families, model_kind_name(ms->family));
+    }
     if (by_data && s->task.kind != TASK_ADD && s->task.kind != TASK_MUL)
         return arith_error(ARITH_ERR_ARG, "--pos %s numbers the digits of add and mul (got "
                            "--task %s)", pos_kind_name(pk), task_name(s->task.kind));
-    if (ms->rand_pos && pk != POS_SINUSOIDAL && pk != POS_LEARNED && pk != POS_ROPE)
-        return arith_error(ARITH_ERR_ARG, "--rand-pos draws positions for sinusoidal, learned "
-                           "and rope (got --pos %s)", pos_kind_name(pk));
+    if (ms->rand_pos && !scheme->rand_pos) {
+        char schemes[128];
+        pos_kinds_text(schemes, sizeof schemes, draws_random, "and");
+        return arith_error(ARITH_ERR_ARG, "--rand-pos draws positions for %s (got --pos %s)",
+                           schemes, pos_kind_name(pk));
+    }
     if (ms->pos_max == 0 && (by_data || ms->rand_pos))
-        ms->pos_max = 256;
+        ms->pos_max = scheme->data_pos_max;
     if (!by_data && !ms->rand_pos)
         return ARITH_OK; /* positions are columns; pos_max (0: the context) sizes the tables */
-    posids_plan plan = {by_data ? (pk == POS_ABACUS ? POSIDS_ABACUS : POSIDS_COUPLING)
-                                : POSIDS_RANDOM,
-                        ms->pos_max, ms->pos_offset < 0 ? ms->pos_max : ms->pos_offset, false};
+    posids_plan plan = {ms->rand_pos ? POSIDS_RANDOM : scheme->ids, ms->pos_max,
+                        ms->pos_offset < 0 ? ms->pos_max : ms->pos_offset, false};
     return tokenizer_set_positions(&s->tok, plan);
 }
 
@@ -240,7 +261,7 @@ arith_status session_open(session *s, const train_config *cfg, const char *data_
     mc.vocab = s->tok.vocab_size;
     mc.context = s->cfg.model.context;
     mc.answer_len = s->train_enc.max_answer;
-    if (!st && mc.kind == MODEL_SEQ2SEQ)
+    if (!st && !model_family_at(mc.kind)->token_by_token)
         st = check_fixed_answers(s);
     if (!st && mc.head == HEAD_REGRESSION)
         st = check_numeric_answers(s);
@@ -256,10 +277,12 @@ arith_status session_open(session *s, const train_config *cfg, const char *data_
     if (have_pre)
         gpt2_pretrained_free(&pre);
     if (!st && cfg->model.train[0]) {
-        /* seed 003's new input and output layers always train */
-        char patterns[sizeof cfg->model.train + 32];
-        snprintf(patterns, sizeof patterns, "%s%s", cfg->model.train,
-                 mc.kind == MODEL_GPT2 && !mc.tie ? ",in_layer,out_layer" : "");
+        /* what the family always trains (gpt2: seed 003's new input and output layers) */
+        const model_family *family = model_family_at(mc.kind);
+        const char *always = family->always_trained ? family->always_trained(&mc) : NULL;
+        char patterns[sizeof cfg->model.train + 64];
+        snprintf(patterns, sizeof patterns, "%s%s%s", cfg->model.train, always ? "," : "",
+                 always ? always : "");
         st = params_set_trainable(&s->model->params, patterns, "--train");
     }
     return st;
@@ -321,24 +344,10 @@ void session_describe(const session *s, session_description *d)
         d->format[1] = '(';
         strncat(d->format, ")", sizeof d->format - strlen(d->format) - 1);
     }
-    const model_settings *ms = &cfg->model;
-    if (mc->kind == MODEL_TRANSFORMER)
-        snprintf(d->model, sizeof d->model, "%d layers, d_model %d, %d heads, ffn %d, pos %s, "
-                 "norm %s", ms->layers, ms->d_model, ms->heads, ms->ffn, pos_kind_name(ms->pos),
-                 norm_kind_name(ms->norm));
-    else if (mc->kind == MODEL_GPT2)
-        snprintf(d->model, sizeof d->model,
-                 "%d layers, d_model %d, %d heads, ffn %d, context %d, %s%s%s", ms->layers,
-                 ms->d_model, ms->heads, ms->ffn, ms->context,
-                 mc->tie ? "tied head" : "new in/out layers", ms->init[0] ? ", from " : "",
-                 ms->init);
-    else
-        snprintf(d->model, sizeof d->model, "%d %slayers, hidden %d, input %s, head %s",
-                 ms->layers, mc->kind == MODEL_SEQ2SEQ ? "bidirectional " : "", mc->hidden,
-                 input_kind_name(ms->input), head_kind_name(ms->head));
-    if (!model_has_context_limit(s->model) && mc->input == INPUT_EMBED)
-        snprintf(d->model + strlen(d->model), sizeof d->model - strlen(d->model),
-                 ", embedding %d", ms->d_model);
+    model_family_at(mc->kind)->describe(mc, d->model, sizeof d->model);
+    if (cfg->model.init[0])
+        snprintf(d->model + strlen(d->model), sizeof d->model - strlen(d->model), ", from %s",
+                 cfg->model.init);
 }
 
 void session_title(const session *s, char *out, size_t cap)

@@ -49,6 +49,8 @@ typedef struct {
     const char *placeholder;   /* what --help shows after the flag (NULL: from the type) */
     const char *help;
     bool resumable;            /* train: may change when a run is resumed */
+    option_choice_fn summaries; /* OPT_CHOICE: each choice's one-line summary, listed under
+                                   the option by --help (NULL: the names alone) */
 } option_spec;
 
 typedef struct {
