@@ -29,7 +29,7 @@ static void test_decimal_add(void)
 
 static void test_task_add(void)
 {
-    task_config task = {.kind = TASK_ADD, .digits = 9};
+    task_config task = {.def = task_find("add"), .digits = 9};
     rng_state rng;
     rng_seed(&rng, 7);
     char prompt[64], answer[64];
@@ -60,7 +60,7 @@ static bool contains(const example_set *set, const char *prompt)
 
 static void test_dataset_generate(void)
 {
-    task_config task = {.kind = TASK_ADD, .digits = 2};
+    task_config task = {.def = task_find("add"), .digits = 2};
     example_set train, test, train2, test2;
     examples_init(&train);
     examples_init(&test);
@@ -302,7 +302,7 @@ static unsigned long long sets_hash(const example_set *a, const example_set *b)
 static void test_add_unchanged(void)
 {
     /* the hash the data module gave before digits_min/style/expr/count existed */
-    task_config task = {.kind = TASK_ADD, .digits = 2};
+    task_config task = {.def = task_find("add"), .digits = 2};
     example_set train, test;
     examples_init(&train);
     examples_init(&test);
@@ -323,16 +323,27 @@ static void test_add_unchanged(void)
 
 static void test_names_and_ranges(void)
 {
-    task_kind kind;
-    CHECK_OK(task_parse(&kind, "expr"));
-    CHECK_EQ_INT(kind, TASK_EXPR);
-    CHECK_OK(task_parse(&kind, "count"));
-    CHECK_EQ_INT(kind, TASK_COUNT);
-    CHECK_STR(task_name(TASK_COUNT), "count");
-    CHECK_OK(task_parse(&kind, "mul"));
-    CHECK_EQ_INT(kind, TASK_MUL);
-    CHECK_EQ_INT(task_parse(&kind, "div"), ARITH_ERR_ARG);
+    const task_def *def = NULL;
+    CHECK_OK(task_parse(&def, "expr"));
+    CHECK(def == task_find("expr") && def != NULL);
+    CHECK_OK(task_parse(&def, "count"));
+    CHECK_STR(def->name, "count");
+    CHECK(task_at(2) == def);
+    CHECK_OK(task_parse(&def, "mul"));
+    CHECK_STR(def->name, "mul");
+    CHECK_EQ_INT(task_parse(&def, "div"), ARITH_ERR_ARG);
     CHECK(strstr(arith_error_message(), "add, expr, count, xor, symbolic, mul") != NULL);
+    CHECK(task_find("div") == NULL);
+    CHECK(task_at(task_count()) == NULL && task_at(-1) == NULL);
+    /* every task of the registry has the ops every caller uses, and a distinct name */
+    for (int i = 0; i < task_count(); i++) {
+        const task_def *t = task_at(i);
+        CHECK(t && t->name && t->summary && t->equals && t->check && t->sample && t->space &&
+              t->max_prompt_chars && t->max_answer_chars);
+        CHECK(t->tokenizers & 1u << t->tokenizer);
+        CHECK(task_find(t->name) == t);
+        CHECK(!t->format || (t->format->answer_digits && t->tokenizers & 1u << TOK_CHAR));
+    }
     task_style style;
     CHECK_OK(task_style_parse(&style, "spaced"));
     CHECK_EQ_INT(style, STYLE_SPACED);
@@ -477,7 +488,7 @@ static int expr_shape(const char *s, char *ops)
 
 static void test_task_expr(void)
 {
-    task_config task = {.kind = TASK_EXPR}; /* digits are not used */
+    task_config task = {.def = task_find("expr")}; /* digits are not used */
     CHECK_EQ_INT(task_max_prompt_chars(&task), 11);
     CHECK_EQ_INT(task_max_answer_chars(&task), 6);
     rng_state rng;
@@ -637,21 +648,21 @@ static int add_value(const char *prompt)
 
 static void test_exhausted_spaces(void)
 {
-    task_config count = {.kind = TASK_COUNT, .digits = 12};
+    task_config count = {.def = task_find("count"), .digits = 12};
     check_nearly_exhausted(&count, 4096, 6, 10, count_ones);
-    task_config count_range = {.kind = TASK_COUNT, .digits = 4, .digits_min = 2};
+    task_config count_range = {.def = task_find("count"), .digits = 4, .digits_min = 2};
     check_nearly_exhausted(&count_range, 28, 2, 11, count_ones);
-    task_config add = {.kind = TASK_ADD, .digits = 2};
+    task_config add = {.def = task_find("add"), .digits = 2};
     check_nearly_exhausted(&add, 10000, 10, 12, add_value);
-    task_config add_range = {.kind = TASK_ADD, .digits = 2, .digits_min = 2};
+    task_config add_range = {.def = task_find("add"), .digits = 2, .digits_min = 2};
     check_nearly_exhausted(&add_range, 8100, 3, 13, add_value);
-    task_config spaced = {.kind = TASK_ADD, .digits = 1, .style = STYLE_SPACED};
+    task_config spaced = {.def = task_find("add"), .digits = 1, .style = STYLE_SPACED};
     check_nearly_exhausted(&spaced, 90, 2, 14, add_value);
 }
 
 static void test_task_count(void)
 {
-    task_config task = {.kind = TASK_COUNT, .digits = 12};
+    task_config task = {.def = task_find("count"), .digits = 12};
     CHECK_EQ_INT(task_max_prompt_chars(&task), 13);
     CHECK_EQ_INT(task_max_answer_chars(&task), 2);
     rng_state rng;
@@ -765,7 +776,7 @@ static void test_task_count(void)
 static void test_task_add_spaced(void)
 {
     /* seed 002: "a + b", operands 0..999, a != b, the plain sum */
-    task_config task = {.kind = TASK_ADD, .digits = 3, .style = STYLE_SPACED};
+    task_config task = {.def = task_find("add"), .digits = 3, .style = STYLE_SPACED};
     CHECK_EQ_INT(task_max_prompt_chars(&task), 9);
     CHECK_EQ_INT(task_max_answer_chars(&task), 4);
     rng_state rng;
@@ -817,7 +828,7 @@ static void test_task_add_spaced(void)
 
 static void test_add_digit_range(void)
 {
-    task_config task = {.kind = TASK_ADD, .digits = 5, .digits_min = 1};
+    task_config task = {.def = task_find("add"), .digits = 5, .digits_min = 1};
     CHECK_EQ_INT(task_max_prompt_chars(&task), 12);
     CHECK_EQ_INT(task_max_answer_chars(&task), 6);
     rng_state rng;
@@ -959,7 +970,7 @@ static void test_csv_as(void)
     CHECK(mkdtemp(dir) != NULL);
     char path[128];
     snprintf(path, sizeof path, "%s/arith.csv", dir);
-    task_config expr = {.kind = TASK_EXPR};
+    task_config expr = {.def = task_find("expr")};
     example_set set;
     /* pandas' layout: "Unnamed: 0" index column, quoted fields, "" inside a quoted field,
      * CRLF line ends; a value that differs from tgt is the data's business */
@@ -989,37 +1000,37 @@ static void test_csv_as(void)
         const task_config task;
         const char *text, *message[3];
     } bad[] = {
-        {{.kind = TASK_EXPR},
+        {{.def = task_find("expr")},
          ",src,tgt\r\n0,1+2=,3\r\n1,1+a=,3\r\n",
          {"arith.csv:3", "src", "'a' at position 3"}},
-        {{.kind = TASK_EXPR},
+        {{.def = task_find("expr")},
          ",src,tgt\n0,1+2=,3\n1,(1+2=,3\n",
          {"arith.csv:3", "src", "never closed"}},
-        {{.kind = TASK_EXPR},
+        {{.def = task_find("expr")},
          "src,tgt\n1+2=,3\n1+2=,three\n",
          {"arith.csv:3", "tgt \"three\"", "integer"}},
-        {{.kind = TASK_EXPR},
+        {{.def = task_find("expr")},
          "src,tgt\n1+2=,3\n1+2=,--3\n",
          {"arith.csv:3", "tgt", "integer"}},
-        {{.kind = TASK_EXPR},
+        {{.def = task_find("expr")},
          "src,tgt\n1+2=,3\n\"1+\n2=\",3\n",
          {"arith.csv:3", "src", "position 3"}},
-        {{.kind = TASK_EXPR},
+        {{.def = task_find("expr")},
          "src,tgt\n1+2,3\n",
          {"arith.csv:2", "src \"1+2\"", "end with '='"}},
-        {{.kind = TASK_COUNT, .digits = 4},
+        {{.def = task_find("count"), .digits = 4},
          "src,tgt\n0110=,2\n0120=,2\n",
          {"arith.csv:3", "src", "'2' at position 3"}},
-        {{.kind = TASK_COUNT, .digits = 4},
+        {{.def = task_find("count"), .digits = 4},
          "src,tgt\n0110=,2\n0110,2\n",
          {"arith.csv:3", "src", "'='"}},
-        {{.kind = TASK_COUNT, .digits = 4},
+        {{.def = task_find("count"), .digits = 4},
          "src,tgt\n0110=,two\n",
          {"arith.csv:2", "tgt", "integer"}},
-        {{.kind = TASK_ADD, .digits = 3},
+        {{.def = task_find("add"), .digits = 3},
          "src,tgt\n1+2=,3\n12 + 5,17\n",
          {"arith.csv:3", "src", "end with '='"}},
-        {{.kind = TASK_ADD, .digits = 3, .style = STYLE_SPACED},
+        {{.def = task_find("add"), .digits = 3, .style = STYLE_SPACED},
          "src,tgt\n12 + 5,\n",
          {"arith.csv:2", "tgt", "empty"}},
     };
@@ -1035,20 +1046,20 @@ static void test_csv_as(void)
         examples_free(&set);
     }
     /* the good versions */
-    task_config count = {.kind = TASK_COUNT, .digits = 4};
+    task_config count = {.def = task_find("count"), .digits = 4};
     write_file(path, "src,tgt\n0110=,2\n=,0\n1111=,4\n");
     examples_init(&set);
     CHECK_OK(dataset_load_csv_as(&set, path, &count));
     CHECK_EQ_INT(set.count, 3);
     examples_free(&set);
-    task_config spaced = {.kind = TASK_ADD, .digits = 3, .style = STYLE_SPACED};
+    task_config spaced = {.def = task_find("add"), .digits = 3, .style = STYLE_SPACED};
     write_file(path, "src,tgt\n12 + 5,17\n1+2=,3\n");
     examples_init(&set);
     CHECK_OK(dataset_load_csv_as(&set, path, &spaced));
     CHECK_STR(set.items[0].prompt, "12 + 5");
     examples_free(&set);
     /* plain add keeps dataset_load_csv's rules */
-    task_config add = {.kind = TASK_ADD, .digits = 3};
+    task_config add = {.def = task_find("add"), .digits = 3};
     write_file(path, "src,tgt\n1+2=,3\n");
     examples_init(&set);
     CHECK_OK(dataset_load_csv_as(&set, path, &add));
@@ -1062,7 +1073,7 @@ static void test_csv_as(void)
  * kept; every pair listed when the space is small; a length range; CSV rows checked. */
 static void test_task_xor(void)
 {
-    task_config task = {.kind = TASK_XOR, .digits = 7};
+    task_config task = {.def = task_find("xor"), .digits = 7};
     rng_state rng;
     rng_seed(&rng, 3);
     char prompt[64], answer[64];
@@ -1080,7 +1091,7 @@ static void test_task_xor(void)
     }
     CHECK_MSG(ones > total * 4 / 10 && ones < total * 6 / 10, "%d ones of %d bits", ones, total);
     /* n = 3: all 64 pairs exist, and asking for all of them lists them */
-    task_config small = {.kind = TASK_XOR, .digits = 3};
+    task_config small = {.def = task_find("xor"), .digits = 3};
     example_set train, test;
     examples_init(&train);
     examples_init(&test);
@@ -1109,7 +1120,7 @@ static void test_task_xor(void)
     examples_free(&train);
     examples_free(&test);
     /* lengths drawn from a range, both strings of one length */
-    task_config range = {.kind = TASK_XOR, .digits = 9, .digits_min = 2};
+    task_config range = {.def = task_find("xor"), .digits = 9, .digits_min = 2};
     int hist[10] = {0};
     for (int i = 0; i < 800; i++) {
         CHECK_OK(task_sample(&range, &rng, prompt, sizeof prompt, answer, sizeof answer));
@@ -1147,7 +1158,7 @@ static void test_task_xor(void)
  * that check out, the words tokenizer both ways, and files of prefix pairs. */
 static void test_task_symbolic(void)
 {
-    task_config task = {.kind = TASK_SYMBOLIC, .subtask = SYM_INTEGRAL};
+    task_config task = {.def = task_find("symbolic"), .subtask = SYM_INTEGRAL};
     sym_config_default(&task.sym);
     example_set train, test;
     examples_init(&train);
@@ -1238,7 +1249,7 @@ static uint64_t decimal_mod(const char *s, uint64_t m)
  * small, and product rows in CSV files. */
 static void test_task_mul(void)
 {
-    task_config task = {.kind = TASK_MUL, .digits = 30, .digits_min = 1};
+    task_config task = {.def = task_find("mul"), .digits = 30, .digits_min = 1};
     rng_state rng;
     rng_seed(&rng, 17);
     char prompt[128], answer[128];
@@ -1267,7 +1278,7 @@ static void test_task_mul(void)
     }
     CHECK(exact > 50);
     /* 1-digit operands: all 100 pairs, and the table is right */
-    task_config one = {.kind = TASK_MUL, .digits = 1};
+    task_config one = {.def = task_find("mul"), .digits = 1};
     example_set train, test;
     examples_init(&train);
     examples_init(&test);

@@ -27,7 +27,7 @@ static void describe(const tokenizer *tok, const char *prompt, const char *answe
 static void sample_sums(example_set *set, int digits, int n, uint64_t seed)
 {
     examples_init(set);
-    task_config task = {.kind = TASK_ADD, .digits = digits, .digits_min = 1};
+    task_config task = {.def = task_find("add"), .digits = digits, .digits_min = 1};
     rng_state rng;
     rng_seed(&rng, seed);
     for (int i = 0; i < n; i++) {
@@ -37,10 +37,24 @@ static void sample_sums(example_set *set, int digits, int n, uint64_t seed)
     }
 }
 
-static void make(tokenizer *tok, bool reverse, bool pad, bool hints)
+static const digit_format *format_of(const char *task)
+{
+    const task_def *def = task_find(task);
+    CHECK(def && def->format);
+    return def ? def->format : NULL;
+}
+
+static void make_format(tokenizer *tok, const digit_format *format, bool reverse, bool pad,
+                        bool hints)
 {
     CHECK_OK(tokenizer_init(tok, TOK_CHAR, 0, false));
-    CHECK_OK(tokenizer_set_format(tok, reverse, pad, hints));
+    CHECK_OK(tokenizer_set_format(tok, format, reverse, pad, hints));
+}
+
+/* The formats of task add. */
+static void make(tokenizer *tok, bool reverse, bool pad, bool hints)
+{
+    make_format(tok, format_of("add"), reverse, pad, hints);
 }
 
 static void test_formats(void)
@@ -71,6 +85,7 @@ static void test_formats(void)
     describe(&tok, "123+45=", "168", text, sizeof text, idx, sig, &n);
     CHECK_STR(text, "3 2 1 + 5 4 0 = 8 6 1 0 [EOS]");
     /* products pad to twice the operand width */
+    make_format(&tok, format_of("mul"), true, true, false);
     describe(&tok, "12*3=", "36", text, sizeof text, idx, sig, &n);
     CHECK_STR(text, "2 1 * 3 0 = 6 3 0 0 [EOS]");
     make(&tok, false, false, true);
@@ -83,14 +98,17 @@ static void test_formats(void)
     describe(&tok, "12+345=", "357", text, sizeof text, idx, sig, &n);
     CHECK_STR(text, "h1 2 h2 1 + h1 5 h2 4 h3 3 = h1 7 h2 5 h3 3 [EOS]");
 
-    /* errors: not a+b= or a*b=, a non-number answer, too long for the padding, other
-     * tokenizers, too many digits for the hints */
+    /* errors: not a+b=, a non-number answer, too long for the padding, other tokenizers, too
+     * many digits for the hints */
     int32_t ids[256];
     int np, na, w;
     make(&tok, true, false, false);
     CHECK_EQ_INT(tok_encode_example(&tok, "12+3+4=", "19", ids, NULL, NULL, 256, &np, &na, &w),
                  ARITH_ERR_DATA);
-    CHECK(strstr(arith_error_message(), "a+b= or a*b=") != NULL);
+    CHECK(strstr(arith_error_message(), "of the form a+b=") != NULL);
+    CHECK_EQ_INT(tok_encode_example(&tok, "12+3=", "-9", ids, NULL, NULL, 256, &np, &na, &w),
+                 ARITH_ERR_DATA);
+    CHECK(strstr(arith_error_message(), "digits only") != NULL);
     CHECK_EQ_INT(tok_encode_example(&tok, "12-3=", "9", ids, NULL, NULL, 256, &np, &na, &w),
                  ARITH_ERR_DATA);
     CHECK(strstr(arith_error_message(), "character '-' at position 3") != NULL);
@@ -102,8 +120,13 @@ static void test_formats(void)
     CHECK(strstr(arith_error_message(), "longer than the 3 digits") != NULL);
     tokenizer pairs;
     CHECK_OK(tokenizer_init(&pairs, TOK_PAIRS, 5, false));
-    CHECK_EQ_INT(tokenizer_set_format(&pairs, true, false, false), ARITH_ERR_ARG);
+    CHECK_EQ_INT(tokenizer_set_format(&pairs, format_of("add"), true, false, false),
+                 ARITH_ERR_ARG);
     CHECK(strstr(arith_error_message(), "--tokenizer pairs") != NULL);
+    tokenizer plain;
+    CHECK_OK(tokenizer_init(&plain, TOK_CHAR, 0, false));
+    CHECK_EQ_INT(tokenizer_set_format(&plain, NULL, false, true, false), ARITH_ERR_ARG);
+    CHECK(strstr(arith_error_message(), "digit formats") != NULL);
     make(&tok, false, false, true);
     char big[512];
     memset(big, '7', TOK_MAX_HINTS + 1);
@@ -120,10 +143,10 @@ static void test_round_trip(void)
     rng_state rng;
     rng_seed(&rng, 11);
     for (int f = 0; f < 8; f++) {
-        tokenizer tok;
-        make(&tok, f & 1, f & 2, f & 4);
         for (int kind = 0; kind < 2; kind++) {
-            task_config task = {.kind = kind ? TASK_MUL : TASK_ADD, .digits = 12,
+            tokenizer tok;
+            make_format(&tok, format_of(kind ? "mul" : "add"), f & 1, f & 2, f & 4);
+            task_config task = {.def = task_find(kind ? "mul" : "add"), .digits = 12,
                                 .digits_min = 1};
             for (int i = 0; i < 300; i++) {
                 char prompt[64], answer[64], back[128];
@@ -162,10 +185,11 @@ static void test_round_trip(void)
 
 /* The positions a training batch gives the answer's columns are those generation gives the
  * tokens it feeds back, so what is trained is what is asked. */
-static void check_train_matches_generation(bool reverse, bool pad, bool hints, posids_kind kind)
+static void check_train_matches_generation(const digit_format *format, bool reverse, bool pad,
+                                           bool hints, posids_kind kind)
 {
     tokenizer tok;
-    make(&tok, reverse, pad, hints);
+    make_format(&tok, format, reverse, pad, hints);
     posids_plan plan = {kind, 256, 0, false};
     CHECK_OK(tokenizer_set_positions(&tok, plan));
     example_set set;
@@ -188,8 +212,8 @@ static void check_train_matches_generation(bool reverse, bool pad, bool hints, p
         for (int i = 0; pb.T + i < tb.T && tb.targets[r * tb.T + pb.T + i] >= 0; i++)
             bad += tb.pos[r * tb.T + pb.T + i] != pb.gen_pos[r * pb.gen_n + i];
     }
-    CHECK_MSG(bad == 0, "format %d%d%d kind %d: %d positions differ", reverse, pad, hints,
-              (int)kind, bad);
+    CHECK_MSG(bad == 0, "format %c%d%d%d kind %d: %d positions differ", format->op, reverse, pad,
+              hints, (int)kind, bad);
     /* the ids follow the tokenizer's: abacus the digit's index, coupling the significance of
      * the digit each column predicts (the next token's) */
     for (int r = 0; r < 40; r++) {
@@ -207,8 +231,8 @@ static void check_train_matches_generation(bool reverse, bool pad, bool hints, p
                 bad += row[col] != as[i + 1];
         }
     }
-    CHECK_MSG(bad == 0, "format %d%d%d kind %d: %d ids differ from the tokenizer's", reverse, pad,
-              hints, (int)kind, bad);
+    CHECK_MSG(bad == 0, "format %c%d%d%d kind %d: %d ids differ from the tokenizer's", format->op,
+              reverse, pad, hints, (int)kind, bad);
     batch_free(&tb);
     batch_free(&pb);
     encoded_free(&enc);
@@ -219,9 +243,10 @@ static void test_positions(void)
 {
     for (int f = 0; f < 8; f++) {
         bool reverse = f & 1, pad = f & 2, hints = f & 4;
-        check_train_matches_generation(reverse, pad, hints, POSIDS_ABACUS);
+        check_train_matches_generation(format_of("add"), reverse, pad, hints, POSIDS_ABACUS);
         if (reverse || pad)
-            check_train_matches_generation(reverse, pad, hints, POSIDS_COUPLING);
+            check_train_matches_generation(format_of("add"), reverse, pad, hints,
+                                           POSIDS_COUPLING);
     }
     /* coupling on most-significant-first answers of unknown length is refused */
     tokenizer tok;
@@ -365,10 +390,11 @@ static void test_tables(void)
 /* Generation numbers the tokens it feeds back as training does: the decode ops, fed the
  * reference answers, give the logits of the teacher-forced forward at every answer column,
  * for each format and plan; and greedy generation equals beam search with K = 1. */
-static void check_decode(bool reverse, bool pad, bool hints, posids_kind kind, pos_kind pos)
+static void check_decode(const digit_format *format, bool reverse, bool pad, bool hints,
+                         posids_kind kind, pos_kind pos)
 {
     tokenizer tok;
-    make(&tok, reverse, pad, hints);
+    make_format(&tok, format, reverse, pad, hints);
     posids_plan plan = {kind, 48, 0, false};
     CHECK_OK(tokenizer_set_positions(&tok, plan));
     enum { N = 5 };
@@ -407,8 +433,8 @@ static void check_decode(bool reverse, bool pad, bool hints, posids_kind kind, p
             next[r] = tb.tokens[r * T + P + step];
         CHECK_OK(model_decode_next(m, next, &logits));
     }
-    CHECK_MSG(worst < 1e-4, "format %d%d%d plan %d pos %d: decode differs by %g", reverse, pad,
-              hints, (int)kind, (int)pos, worst);
+    CHECK_MSG(worst < 1e-4, "format %c%d%d%d plan %d pos %d: decode differs by %g", format->op,
+              reverse, pad, hints, (int)kind, (int)pos, worst);
     int32_t greedy[N * 24], beam[N * 24];
     float scores[N];
     CHECK_OK(model_generate(m, &pb, 24, tok.eos_id, greedy));
@@ -424,13 +450,14 @@ static void check_decode(bool reverse, bool pad, bool hints, posids_kind kind, p
 
 static void test_decode(void)
 {
+    const digit_format *add = format_of("add");
     for (int f = 0; f < 8; f++) {
         bool reverse = f & 1, pad = f & 2, hints = f & 4;
-        check_decode(reverse, pad, hints, POSIDS_ABACUS, POS_ABACUS);
+        check_decode(add, reverse, pad, hints, POSIDS_ABACUS, POS_ABACUS);
         if (reverse || pad)
-            check_decode(reverse, pad, hints, POSIDS_COUPLING, POS_COUPLING);
-        check_decode(reverse, pad, hints, POSIDS_RANDOM, POS_SINUSOIDAL);
-        check_decode(reverse, pad, hints, POSIDS_RANDOM, POS_ROPE);
+            check_decode(add, reverse, pad, hints, POSIDS_COUPLING, POS_COUPLING);
+        check_decode(add, reverse, pad, hints, POSIDS_RANDOM, POS_SINUSOIDAL);
+        check_decode(add, reverse, pad, hints, POSIDS_RANDOM, POS_ROPE);
     }
 }
 

@@ -19,7 +19,7 @@
     OPT_SPEC(name, type, field, def, choices, lo, hi, group, help, true)
 
 /* The names of each choice, from the module that owns the enum. */
-static const char *choice_task(int i) { return task_name((task_kind)i); }
+static const char *choice_task(int i) { return task_at(i) ? task_at(i)->name : NULL; }
 static const char *choice_subtask(int i) { return sym_kind_name((sym_kind)i); }
 static const char *choice_style(int i) { return task_style_name((task_style)i); }
 static const char *choice_tokenizer(int i)
@@ -214,7 +214,7 @@ void train_config_default_dir(const train_config *cfg, const char *suffix, char 
     struct tm tm;
     localtime_r(&now, &tm);
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-    const char *task = task_name(cfg->data.task);
+    const char *task = task_at(cfg->data.task) ? task_at(cfg->data.task)->name : "task";
     if (cfg->data.digits.lo == cfg->data.digits.hi)
         snprintf(out, cap, "runs/%s%d%s-%s", task, cfg->data.digits.hi, suffix, stamp);
     else
@@ -226,9 +226,8 @@ tokenizer_kind train_config_tokenizer(const data_settings *data)
 {
     if (data->tokenizer != TOKENIZER_CHOICE_AUTO)
         return (tokenizer_kind)(data->tokenizer - TOKENIZER_CHOICE_CHAR);
-    return data->task == TASK_ADD        ? TOK_PAIRS
-           : data->task == TASK_SYMBOLIC ? TOK_WORDS
-                                         : TOK_CHAR;
+    const task_def *def = task_at(data->task);
+    return def ? def->tokenizer : TOK_CHAR;
 }
 
 arith_status train_model_config(model_config *mc, const model_settings *ms)
