@@ -37,6 +37,46 @@ static void sample_sums(example_set *set, int digits, int n, uint64_t seed)
     }
 }
 
+/* A signed format of the kind a subtraction task gives: "a-b=", answers as wide as the longer
+ * operand, negative ones allowed. The tokenizer is tested on it before any task has it. */
+static int signed_width(int width)
+{
+    return width;
+}
+static const digit_format minus_format = {'-', signed_width, true};
+
+/* n random differences a-b with operands of 1..digits digits (digits <= 18), drawn from seed,
+ * the answers by 64-bit arithmetic, into a fresh set. */
+static void sample_differences(example_set *set, int digits, int n, uint64_t seed)
+{
+    examples_init(set);
+    rng_state rng;
+    rng_seed(&rng, seed);
+    for (int i = 0; i < n; i++) {
+        long long v[2];
+        for (int k = 0; k < 2; k++) {
+            int len = 1 + (int)rng_below(&rng, (uint64_t)digits);
+            v[k] = 0;
+            for (int d = 0; d < len; d++)
+                v[k] = v[k] * 10 + (long long)rng_below(&rng, 10);
+        }
+        char prompt[64], answer[64];
+        snprintf(prompt, sizeof prompt, "%lld-%lld=", v[0], v[1]);
+        snprintf(answer, sizeof answer, "%lld", v[0] - v[1]);
+        CHECK_OK(examples_push(set, prompt, answer));
+    }
+}
+
+/* n problems of the format: sums from task add, or differences for the signed format. */
+static void sample_problems(example_set *set, const digit_format *format, int digits, int n,
+                            uint64_t seed)
+{
+    if (format->signed_answers)
+        sample_differences(set, digits, n, seed);
+    else
+        sample_sums(set, digits, n, seed);
+}
+
 static const digit_format *format_of(const char *task)
 {
     const task_def *def = task_find(task);
@@ -98,8 +138,35 @@ static void test_formats(void)
     describe(&tok, "12+345=", "357", text, sizeof text, idx, sig, &n);
     CHECK_STR(text, "h1 2 h2 1 + h1 5 h2 4 h3 3 = h1 7 h2 5 h3 3 [EOS]");
 
+    /* signed answers: a sign token first in every format, where no digit ever is; it has no
+     * index or significance */
+    make_format(&tok, &minus_format, true, false, false);
+    describe(&tok, "12-345=", "-333", text, sizeof text, idx, sig, &n);
+    CHECK_STR(text, "2 1 - 5 4 3 = - 3 3 3 [EOS]");
+    const int32_t want_signed[] = {1, 2, 0, 1, 2, 3, 0, 0, 1, 2, 3, 0};
+    for (int i = 0; i < n; i++) {
+        CHECK_EQ_INT(idx[i], want_signed[i]);
+        CHECK_EQ_INT(sig[i], want_signed[i]);
+    }
+    describe(&tok, "345-12=", "333", text, sizeof text, idx, sig, &n);
+    CHECK_STR(text, "5 4 3 - 2 1 = + 3 3 3 [EOS]");
+    make_format(&tok, &minus_format, false, true, false);
+    describe(&tok, "12-345=", "-333", text, sizeof text, idx, sig, &n);
+    CHECK_STR(text, "0 1 2 - 3 4 5 = - 3 3 3 [EOS]");
+    describe(&tok, "123-45=", "78", text, sizeof text, idx, sig, &n);
+    CHECK_STR(text, "1 2 3 - 0 4 5 = + 0 7 8 [EOS]");
+    const int32_t want_pad_sig[] = {3, 2, 1, 0, 3, 2, 1, 0, 0, 3, 2, 1, 0};
+    for (int i = 0; i < n; i++)
+        CHECK_EQ_INT(sig[i], want_pad_sig[i]);
+    make_format(&tok, &minus_format, true, true, false);
+    describe(&tok, "123-45=", "78", text, sizeof text, idx, sig, &n);
+    CHECK_STR(text, "3 2 1 - 5 4 0 = + 8 7 0 [EOS]");
+    make_format(&tok, &minus_format, false, false, true);
+    describe(&tok, "12-345=", "-333", text, sizeof text, idx, sig, &n);
+    CHECK_STR(text, "h2 1 h1 2 - h3 3 h2 4 h1 5 = - h3 3 h2 3 h1 3 [EOS]");
+
     /* errors: not a+b=, a non-number answer, too long for the padding, other tokenizers, too
-     * many digits for the hints */
+     * many digits for the hints, a negative answer in an unsigned format */
     int32_t ids[256];
     int np, na, w;
     make(&tok, true, false, false);
@@ -109,6 +176,14 @@ static void test_formats(void)
     CHECK_EQ_INT(tok_encode_example(&tok, "12+3=", "-9", ids, NULL, NULL, 256, &np, &na, &w),
                  ARITH_ERR_DATA);
     CHECK(strstr(arith_error_message(), "digits only") != NULL);
+    make_format(&tok, &minus_format, true, false, false);
+    CHECK_EQ_INT(tok_encode_example(&tok, "12-3=", "--9", ids, NULL, NULL, 256, &np, &na, &w),
+                 ARITH_ERR_DATA);
+    CHECK(strstr(arith_error_message(), "an optional '-' and digits") != NULL);
+    CHECK_EQ_INT(tok_encode_example(&tok, "12+3=", "15", ids, NULL, NULL, 256, &np, &na, &w),
+                 ARITH_ERR_DATA);
+    CHECK(strstr(arith_error_message(), "character '+' at position 3") != NULL);
+    make(&tok, true, false, false);
     CHECK_EQ_INT(tok_encode_example(&tok, "12-3=", "9", ids, NULL, NULL, 256, &np, &na, &w),
                  ARITH_ERR_DATA);
     CHECK(strstr(arith_error_message(), "character '-' at position 3") != NULL);
@@ -181,6 +256,54 @@ static void test_round_trip(void)
     int32_t eos[1] = {13};
     tok_decode_answer(&tok, eos, 1, back, sizeof back);
     CHECK_STR(back, "?");
+
+    /* signed answers, every format: differences of up to 18 digits (answers checked by 64-bit
+     * arithmetic) decode back to themselves, "-333" included; without its sign, with the
+     * wrong one, or with a stray sign among the digits an answer is wrong */
+    example_set diffs;
+    sample_differences(&diffs, 18, 300, 12);
+    int negatives = 0;
+    for (int f = 0; f < 8; f++) {
+        make_format(&tok, &minus_format, f & 1, f & 2, f & 4);
+        const int32_t minus = tok.char_to_id['-'], plus = tok.plus_id;
+        for (int i = 0; i < diffs.count; i++) {
+            const example *e = &diffs.items[i];
+            int32_t row[256];
+            int np, na, w;
+            char text[128];
+            CHECK_OK(tok_encode_example(&tok, e->prompt, e->answer, row, NULL, NULL, 256, &np,
+                                        &na, &w));
+            const bool negative = e->answer[0] == '-';
+            negatives += negative && f == 0;
+            tok_decode_answer(&tok, row + np, na, text, sizeof text);
+            CHECK_MSG(strcmp(text, e->answer) == 0, "format %d: %s%s decoded as %s", f,
+                      e->prompt, e->answer, text);
+            if (f == 0) /* no format on: plain characters, "-333" and "333" */
+                continue;
+            CHECK(row[np] == (negative ? minus : plus));
+            row[np] = negative ? plus : minus; /* the other sign: wrong */
+            tok_decode_answer(&tok, row + np, na, text, sizeof text);
+            CHECK(strcmp(text, e->answer) != 0);
+            tok_decode_answer(&tok, row + np + 1, na - 1, text, sizeof text); /* no sign */
+            CHECK(strcmp(text, e->answer) != 0);
+            row[np] = negative ? minus : plus;
+            if (na > 3) { /* a sign where a digit belongs */
+                row[np + 2] = minus;
+                tok_decode_answer(&tok, row + np, na, text, sizeof text);
+                CHECK(strcmp(text, e->answer) != 0);
+            }
+        }
+    }
+    CHECK(negatives > 100 && negatives < 200); /* about half */
+    examples_free(&diffs);
+    /* "-0" is not 0, and a lone sign is no answer */
+    make_format(&tok, &minus_format, true, true, false);
+    int32_t minus_zero[3] = {tok.char_to_id['-'], 0, 13};
+    tok_decode_answer(&tok, minus_zero, 3, back, sizeof back);
+    CHECK_STR(back, "-0");
+    int32_t lone[2] = {tok.char_to_id['-'], 13};
+    tok_decode_answer(&tok, lone, 2, back, sizeof back);
+    CHECK(strcmp(back, "-") != 0 && strchr(back, '?') != NULL);
 }
 
 /* The positions a training batch gives the answer's columns are those generation gives the
@@ -193,7 +316,7 @@ static void check_train_matches_generation(const digit_format *format, bool reve
     posids_plan plan = {kind, 256, 0, false};
     CHECK_OK(tokenizer_set_positions(&tok, plan));
     example_set set;
-    sample_sums(&set, 9, 40, 5);
+    sample_problems(&set, format, 9, 40, 5);
     encoded_set enc;
     CHECK_OK(encoded_build(&enc, &set, &tok, "test"));
     batch tb, pb;
@@ -241,13 +364,21 @@ static void check_train_matches_generation(const digit_format *format, bool reve
 
 static void test_positions(void)
 {
-    for (int f = 0; f < 8; f++) {
-        bool reverse = f & 1, pad = f & 2, hints = f & 4;
-        check_train_matches_generation(format_of("add"), reverse, pad, hints, POSIDS_ABACUS);
-        if (reverse || pad)
-            check_train_matches_generation(format_of("add"), reverse, pad, hints,
-                                           POSIDS_COUPLING);
-    }
+    const digit_format *formats[] = {format_of("add"), &minus_format};
+    for (int k = 0; k < 2; k++)
+        for (int f = 0; f < 8; f++) {
+            bool reverse = f & 1, pad = f & 2, hints = f & 4;
+            if (f || !formats[k]->signed_answers)
+                check_train_matches_generation(formats[k], reverse, pad, hints, POSIDS_ABACUS);
+            if (reverse || pad)
+                check_train_matches_generation(formats[k], reverse, pad, hints, POSIDS_COUPLING);
+        }
+    /* signed answers without a format have no fixed place for their digits */
+    tokenizer plain_signed;
+    make_format(&plain_signed, &minus_format, false, false, false);
+    posids_plan abacus = {POSIDS_ABACUS, 256, 0, false};
+    CHECK_EQ_INT(tokenizer_set_positions(&plain_signed, abacus), ARITH_ERR_ARG);
+    CHECK(strstr(arith_error_message(), "digit format") != NULL);
     /* coupling on most-significant-first answers of unknown length is refused */
     tokenizer tok;
     make(&tok, false, false, true);
@@ -290,6 +421,26 @@ static void test_positions(void)
     CHECK(seen_offset);
     batch_free(&b);
     encoded_free(&enc);
+    examples_free(&set);
+
+    /* a signed row: 12-345= reversed, answer -333: '=' predicts the sign (no significance), the
+     * sign the units (1), then tens, hundreds, and the EOS where a thousands digit would be */
+    make_format(&tok, &minus_format, true, false, false);
+    CHECK_OK(tokenizer_set_positions(&tok, plan));
+    examples_init(&set);
+    CHECK_OK(examples_push(&set, "12-345=", "-333"));
+    CHECK_OK(encoded_build(&enc, &set, &tok, "test"));
+    CHECK_OK(batch_alloc(&b, 1, 16));
+    CHECK_OK(batch_fill_train(&b, &enc, &zero, 1, tok.pad_id));
+    const int32_t want_signed[] = {1, 2, 0, 1, 2, 3, 0, 1, 2, 3, 4};
+    CHECK_EQ_INT(b.T, 11);
+    for (int t = 0; t < 11; t++)
+        CHECK_EQ_INT(b.pos[t], want_signed[t]);
+    batch_free(&b);
+    encoded_free(&enc);
+    examples_free(&set);
+    examples_init(&set);
+    CHECK_OK(examples_push(&set, "12+345=", "357"));
 
     /* random positions: sorted, distinct, inside pos_max; fresh per training batch, fixed
      * per example in evaluation */
@@ -399,7 +550,7 @@ static void check_decode(const digit_format *format, bool reverse, bool pad, boo
     CHECK_OK(tokenizer_set_positions(&tok, plan));
     enum { N = 5 };
     example_set set;
-    sample_sums(&set, 5, N, 21);
+    sample_problems(&set, format, 5, N, 21);
     encoded_set enc;
     CHECK_OK(encoded_build(&enc, &set, &tok, "test"));
     model *m = make_model(pos, tok.vocab_size, 48, 4);
@@ -450,15 +601,17 @@ static void check_decode(const digit_format *format, bool reverse, bool pad, boo
 
 static void test_decode(void)
 {
-    const digit_format *add = format_of("add");
-    for (int f = 0; f < 8; f++) {
-        bool reverse = f & 1, pad = f & 2, hints = f & 4;
-        check_decode(add, reverse, pad, hints, POSIDS_ABACUS, POS_ABACUS);
-        if (reverse || pad)
-            check_decode(add, reverse, pad, hints, POSIDS_COUPLING, POS_COUPLING);
-        check_decode(add, reverse, pad, hints, POSIDS_RANDOM, POS_SINUSOIDAL);
-        check_decode(add, reverse, pad, hints, POSIDS_RANDOM, POS_ROPE);
-    }
+    const digit_format *formats[] = {format_of("add"), &minus_format};
+    for (int k = 0; k < 2; k++)
+        for (int f = 0; f < 8; f++) {
+            bool reverse = f & 1, pad = f & 2, hints = f & 4;
+            if (f || !formats[k]->signed_answers)
+                check_decode(formats[k], reverse, pad, hints, POSIDS_ABACUS, POS_ABACUS);
+            if (reverse || pad)
+                check_decode(formats[k], reverse, pad, hints, POSIDS_COUPLING, POS_COUPLING);
+            check_decode(formats[k], reverse, pad, hints, POSIDS_RANDOM, POS_SINUSOIDAL);
+            check_decode(formats[k], reverse, pad, hints, POSIDS_RANDOM, POS_ROPE);
+        }
 }
 
 int main(void)

@@ -53,6 +53,8 @@ typedef struct {
     char op;                          /* the operator between the operands: '+' in "a+b=" */
     int (*answer_digits)(int width);  /* the most digits an answer has when the longer operand
                                          has `width` (add: width + 1; mul: 2 * width) */
+    bool signed_answers;              /* answers may be negative ("-333"): a formatted answer
+                                         then starts with a sign token, '+' or '-' */
 } digit_format;
 
 typedef enum {
@@ -251,9 +253,11 @@ arith_status tokenizer_init(tokenizer *tok, tokenizer_kind kind, int digits, boo
  * char tokenizer only, and a task with a format; otherwise ARITH_ERR_ARG naming the flags):
  * reverse writes operands and answer least significant digit first, zero_pad pads operands to
  * equal length and answers to their longest, hints puts a token h<k> before every digit of
- * significance k (the vocabulary grows by TOK_MAX_HINTS). Answers are decoded back (hints
- * checked and stripped, digits un-reversed, leading zeros dropped), so they compare with plain
- * answers. */
+ * significance k (the vocabulary grows by TOK_MAX_HINTS). A signed format writes a sign token
+ * ('+' or '-') before the answer's digits, in every format, so that each digit keeps its
+ * place. Answers are decoded back (sign read, hints checked and stripped, digits un-reversed,
+ * leading zeros dropped), so they compare with plain answers ("-333"). The format is recorded
+ * even when no flag is on (tokenizer_set_positions asks whether answers are signed). */
 arith_status tokenizer_set_format(tokenizer *tok, const digit_format *format, bool reverse,
                                   bool zero_pad, bool hints);
 /* Whether any digit format is on. */
@@ -306,12 +310,15 @@ typedef struct {
     /* how batches number positions (encoded_set_positions; default: columns) */
     posids_plan plan;
     int ans_period;         /* answer tokens per digit: 2 with index hints, else 1 */
+    int ans_sign;           /* tokens before an answer's digits: 1 (the sign) in a signed
+                               digit format, else 0 */
     bool ans_reversed;      /* answers least significant digit first */
 } encoded_set;
 
 /* Sets how batches of the tokenizer's encoded sets number their positions (plan.train
  * false; encoded_build copies the plan), and checks that they can: coupling needs answers
- * whose significances are known before they are generated (reversed or zero-padded). */
+ * whose significances are known before they are generated (reversed or zero-padded); abacus
+ * and coupling on answers that may be negative need a digit format (the sign's one place). */
 arith_status tokenizer_set_positions(tokenizer *tok, posids_plan plan);
 
 /* Tokenizes every example; errors name the example (and `source`, a file name or "train"). */
