@@ -34,6 +34,15 @@ expect 2 "--heads 5 must divide --d-model 32" -- "$ARITH" train "${SMALL[@]}" --
 [ ! -e r0 ] && ok || bad "a rejected config left a run directory"
 expect 0 "--pos NAME" -- "$ARITH" train --help
 expect 2 "--task: unknown value 'div' \(valid: add,expr,count,xor,symbolic,mul[,)]" -- "$ARITH" data --task div
+# arith tasks lists every --task choice (both from the registry), with its tokenizers
+tasks_text=$("$ARITH" tasks)
+choices=$("$ARITH" train --help | sed -n 's/.*--task NAME.*{\([^}]*\)}.*/\1/p' | tr , ' ')
+[ -n "$choices" ] && ok || bad "train --help lists no --task choices"
+for t in $choices; do
+    grep -qE "^$t +" <<<"$tasks_text" && ok || bad "arith tasks lacks task $t"
+done
+expect 0 "tokenizers: pairs \(auto\), char" -- "$ARITH" tasks
+expect 2 "arith tasks takes no arguments" -- "$ARITH" tasks add
 expect 2 "unknown option --checkpoint" -- "$ARITH" data --checkpoint best
 
 # --- bad data files: exit 1, file and line named

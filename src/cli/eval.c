@@ -42,7 +42,7 @@ static const option_spec eval_specs[] = {
     EVAL_OPT("teacher-forced", OPT_BOOL, teacher_forced, "false", NULL, 0, 0, "",
              "also the accuracy when the model reads the reference answer"),
     EVAL_OPT("grid", OPT_RANGE, grid, NULL, NULL, 1, TASK_DIGITS_MAX, "A..B",
-             "exact match per pair of operand lengths in A..B (add, mul)"),
+             "exact match per pair of operand lengths in A..B (tasks with grids: arith tasks)"),
     EVAL_OPT("grid-step", OPT_INT, grid_step, NULL, NULL, 1, TASK_DIGITS_MAX, NULL,
              "every K-th length of the grid (default 1)"),
     EVAL_OPT("grid-n", OPT_INT, grid_n, NULL, NULL, 1, 1000000, NULL,

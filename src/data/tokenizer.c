@@ -128,7 +128,7 @@ arith_status tokenizer_set_format(tokenizer *tok, const digit_format *format, bo
                            "--zero-pad or --index-hints");
     if (!format || !format->answer_digits)
         return arith_error(ARITH_ERR_ARG, "--reverse, --zero-pad and --index-hints need a task "
-                           "with digit formats");
+                           "with digit formats (`arith tasks` lists them)");
     unsigned char op = (unsigned char)format->op;
     if (op >= 128 || tok->char_to_id[op] < 0 || (op >= '0' && op <= '9') || op == '=')
         return arith_error(ARITH_ERR_ARG, "the digit formats' operator '%c' is not a symbol of "

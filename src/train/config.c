@@ -51,13 +51,11 @@ static const char *choice_best_by(int i)
 
 static const option_spec train_options[] = {
     OPT("task", OPT_CHOICE, data.task, "add", choice_task, 0, 0, "data",
-        "task to generate: add (a+b), expr (seed 000's expressions), count (ones in a binary "
-        "string), xor (bitwise XOR of two bit strings, seed 003), symbolic (prefix-notation "
-        "calculus, seed 003), mul (a*b)"),
+        "task to generate (`arith tasks` describes each)"),
     OPT("subtask", OPT_CHOICE, data.subtask, "derivative", choice_subtask, 0, 0, "data",
         "symbolic: derivative (f -> f') or integral (f' -> f, generated backwards)"),
     OPT("digits", OPT_RANGE, data.digits, "9", NULL, 1, 100000, "data",
-        "operand length in digits (count, xor: bits); N or A..B"),
+        "operand length, in the task's unit (digits, bits: `arith tasks`); N or A..B"),
     OPT("test-digits", OPT_RANGE, data.test_digits, "0", NULL, 0, 100000, "data",
         "lengths of the generated test set, N or A..B (0: as --digits)"),
     OPT("style", OPT_CHOICE, data.style, "plain", choice_style, 0, 0, "data",
@@ -72,18 +70,17 @@ static const option_spec train_options[] = {
         "test on this CSV (without it, --test-frac of --train-csv is held out)"),
     OPT("tokenizer", OPT_CHOICE, data.tokenizer, "auto", choice_tokenizer, 0, 0, "data",
         "char: one token per character; pairs: seed 001's aligned digit pairs; words: one "
-        "token per space-separated word (symbolic); auto: pairs for add, words for symbolic, "
-        "char otherwise"),
+        "token per space-separated word (symbolic); auto: the task's own (`arith tasks`)"),
     OPT("reverse-answer", OPT_BOOL, data.reverse_answer, "false", NULL, 0, 0, "data",
         "emit answers least significant digit first"),
     OPT("reverse", OPT_BOOL, data.reverse, "false", NULL, 0, 0, "data",
-        "add, mul: operands and answer least significant digit first (decoded back for "
+        "digit formats: operands and answer least significant digit first (decoded back for "
         "checking)"),
     OPT("zero-pad", OPT_BOOL, data.zero_pad, "false", NULL, 0, 0, "data",
-        "add, mul: zero-pad the operands to equal length and the answer to its longest "
+        "digit formats: zero-pad the operands to equal length and the answer to its longest "
         "(leading zeros are stripped for checking)"),
     OPT("index-hints", OPT_BOOL, data.index_hints, "false", NULL, 0, 0, "data",
-        "add, mul: a hint token before each digit naming its significance (stripped for "
+        "digit formats: a hint token before each digit naming its significance (stripped for "
         "checking)"),
     OPT("answer-width", OPT_INT, data.answer_width, "0", NULL, 0, 1000, "data",
         "right-align answers with spaces to this many characters, as seed 002 (0: off)"),
