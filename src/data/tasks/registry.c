@@ -15,6 +15,7 @@
     X(xor)                                                                                     \
     X(symbolic)                                                                                \
     X(mul)                                                                                     \
+    X(sub)                                                                                     \
     /* end of the list */
 
 #define TASK_DECLARE(name) extern const task_def name##_task;
