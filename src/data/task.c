@@ -154,10 +154,11 @@ arith_status task_edge_cases(const task_config *task, example_set *out)
 void task_describe(const task_config *task, char *out, size_t cap)
 {
     const task_def *def = task->def;
+    const char *unit = def->unit ? def->unit : "digits";
     if (def->describe)
         def->describe(task, out, cap);
     else if (task->digits_min > 0 && task->digits_min != task->digits)
-        snprintf(out, cap, "%d..%d %s", task->digits_min, task->digits, def->unit);
+        snprintf(out, cap, "%d..%d %s", task->digits_min, task->digits, unit);
     else
-        snprintf(out, cap, "%d %s", task->digits, def->unit);
+        snprintf(out, cap, "%d %s", task->digits, unit);
 }
