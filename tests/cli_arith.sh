@@ -33,7 +33,16 @@ expect 2 "--batch needs a value" -- "$ARITH" train --batch
 expect 2 "--heads 5 must divide --d-model 32" -- "$ARITH" train "${SMALL[@]}" --heads 5 --run r0
 [ ! -e r0 ] && ok || bad "a rejected config left a run directory"
 expect 0 "--pos NAME" -- "$ARITH" train --help
-expect 2 "--task: unknown value 'div' \(valid: add,expr,count,xor,symbolic,mul\)" -- "$ARITH" data --task div
+expect 2 "--task: unknown value 'div' \(valid: add,expr,count,xor,symbolic,mul[,)]" -- "$ARITH" data --task div
+# arith tasks lists every --task choice (both from the registry), with its tokenizers
+tasks_text=$("$ARITH" tasks)
+choices=$("$ARITH" train --help | sed -n 's/.*--task NAME.*{\([^}]*\)}.*/\1/p' | tr , ' ')
+[ -n "$choices" ] && ok || bad "train --help lists no --task choices"
+for t in $choices; do
+    grep -qE "^$t +" <<<"$tasks_text" && ok || bad "arith tasks lacks task $t"
+done
+expect 0 "tokenizers: pairs \(auto\), char" -- "$ARITH" tasks
+expect 2 "arith tasks takes no arguments" -- "$ARITH" tasks add
 expect 2 "unknown option --checkpoint" -- "$ARITH" data --checkpoint best
 
 # --- bad data files: exit 1, file and line named
@@ -234,13 +243,13 @@ expect 1 "bad_xor.csv:3: .* is not a bit-XOR row" -- "$ARITH" train --task xor -
 # --- multiplication: a*b= with the char tokenizer; the pairs tokenizer reads only sums
 expect 0 "transformer on mul \(1\.\.3 digits\), tokenizer char" -- "$ARITH" train --task mul --digits 1..3 --n 600 --steps 4 --layers 1 --d-model 16 --heads 2 --ffn 16 --samples 1 --threads 1 --run run_mul
 expect 0 "" -- "$ARITH" predict run_mul "12*34"
-expect 2 "--tokenizer pairs reads only sums a\+b=; --task mul needs --tokenizer char" -- "$ARITH" train --task mul --tokenizer pairs --run run_mul_bad
+expect 2 "--task mul needs --tokenizer char \(got --tokenizer pairs\)" -- "$ARITH" train --task mul --tokenizer pairs --run run_mul_bad
 
 # --- symbolic mathematics in prefix notation, judged up to equivalence
 expect 0 "^src,tgt$" -- "$ARITH" data --task symbolic --subtask integral --n 3
 [ "$("$ARITH" data --task symbolic --n 5 | wc -l)" -eq 6 ] && ok || bad "data --task symbolic --n 5 is not 6 lines"
 expect 2 "--subtask: unknown value 'limit'" -- "$ARITH" train --task symbolic --subtask limit
-expect 2 "symbolic needs it \(got --task symbolic --tokenizer char\)" -- "$ARITH" train --task symbolic --tokenizer char --run run_sym_bad
+expect 2 "--task symbolic needs --tokenizer words \(got --tokenizer char\)" -- "$ARITH" train --task symbolic --tokenizer char --run run_sym_bad
 expect 0 "gpt2 on symbolic \(derivative, up to 6 operators\), tokenizer words" -- "$ARITH" train --task symbolic --subtask derivative --model gpt2 --layers 1 --d-model 16 --heads 2 --ffn 32 --n 300 --steps 4 --samples 1 --threads 1 --run run_sym
 expect 0 "accuracy up to equivalence [01]\.[0-9]+ \([0-9]+/30\) with any of 2 beam answers, .* \(exact string match of the top answer" -- "$ARITH" eval run_sym --beam 2
 expect 0 "\"exact_match\": [01]\.[0-9]+" -- "$ARITH" eval run_sym --json

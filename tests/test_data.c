@@ -29,7 +29,7 @@ static void test_decimal_add(void)
 
 static void test_task_add(void)
 {
-    task_config task = {.kind = TASK_ADD, .digits = 9};
+    task_config task = {.def = task_find("add"), .digits = 9};
     rng_state rng;
     rng_seed(&rng, 7);
     char prompt[64], answer[64];
@@ -60,7 +60,7 @@ static bool contains(const example_set *set, const char *prompt)
 
 static void test_dataset_generate(void)
 {
-    task_config task = {.kind = TASK_ADD, .digits = 2};
+    task_config task = {.def = task_find("add"), .digits = 2};
     example_set train, test, train2, test2;
     examples_init(&train);
     examples_init(&test);
@@ -302,7 +302,7 @@ static unsigned long long sets_hash(const example_set *a, const example_set *b)
 static void test_add_unchanged(void)
 {
     /* the hash the data module gave before digits_min/style/expr/count existed */
-    task_config task = {.kind = TASK_ADD, .digits = 2};
+    task_config task = {.def = task_find("add"), .digits = 2};
     example_set train, test;
     examples_init(&train);
     examples_init(&test);
@@ -323,16 +323,27 @@ static void test_add_unchanged(void)
 
 static void test_names_and_ranges(void)
 {
-    task_kind kind;
-    CHECK_OK(task_parse(&kind, "expr"));
-    CHECK_EQ_INT(kind, TASK_EXPR);
-    CHECK_OK(task_parse(&kind, "count"));
-    CHECK_EQ_INT(kind, TASK_COUNT);
-    CHECK_STR(task_name(TASK_COUNT), "count");
-    CHECK_OK(task_parse(&kind, "mul"));
-    CHECK_EQ_INT(kind, TASK_MUL);
-    CHECK_EQ_INT(task_parse(&kind, "div"), ARITH_ERR_ARG);
+    const task_def *def = NULL;
+    CHECK_OK(task_parse(&def, "expr"));
+    CHECK(def == task_find("expr") && def != NULL);
+    CHECK_OK(task_parse(&def, "count"));
+    CHECK_STR(def->name, "count");
+    CHECK(task_at(2) == def);
+    CHECK_OK(task_parse(&def, "mul"));
+    CHECK_STR(def->name, "mul");
+    CHECK_EQ_INT(task_parse(&def, "div"), ARITH_ERR_ARG);
     CHECK(strstr(arith_error_message(), "add, expr, count, xor, symbolic, mul") != NULL);
+    CHECK(task_find("div") == NULL);
+    CHECK(task_at(task_count()) == NULL && task_at(-1) == NULL);
+    /* every task of the registry has the ops every caller uses, and a distinct name */
+    for (int i = 0; i < task_count(); i++) {
+        const task_def *t = task_at(i);
+        CHECK(t && t->name && t->summary && t->equals && t->check && t->sample && t->space &&
+              t->max_prompt_chars && t->max_answer_chars);
+        CHECK(t->tokenizers & 1u << t->tokenizer);
+        CHECK(task_find(t->name) == t);
+        CHECK(!t->format || (t->format->answer_digits && t->tokenizers & 1u << TOK_CHAR));
+    }
     task_style style;
     CHECK_OK(task_style_parse(&style, "spaced"));
     CHECK_EQ_INT(style, STYLE_SPACED);
@@ -477,7 +488,7 @@ static int expr_shape(const char *s, char *ops)
 
 static void test_task_expr(void)
 {
-    task_config task = {.kind = TASK_EXPR}; /* digits are not used */
+    task_config task = {.def = task_find("expr")}; /* digits are not used */
     CHECK_EQ_INT(task_max_prompt_chars(&task), 11);
     CHECK_EQ_INT(task_max_answer_chars(&task), 6);
     rng_state rng;
@@ -637,21 +648,21 @@ static int add_value(const char *prompt)
 
 static void test_exhausted_spaces(void)
 {
-    task_config count = {.kind = TASK_COUNT, .digits = 12};
+    task_config count = {.def = task_find("count"), .digits = 12};
     check_nearly_exhausted(&count, 4096, 6, 10, count_ones);
-    task_config count_range = {.kind = TASK_COUNT, .digits = 4, .digits_min = 2};
+    task_config count_range = {.def = task_find("count"), .digits = 4, .digits_min = 2};
     check_nearly_exhausted(&count_range, 28, 2, 11, count_ones);
-    task_config add = {.kind = TASK_ADD, .digits = 2};
+    task_config add = {.def = task_find("add"), .digits = 2};
     check_nearly_exhausted(&add, 10000, 10, 12, add_value);
-    task_config add_range = {.kind = TASK_ADD, .digits = 2, .digits_min = 2};
+    task_config add_range = {.def = task_find("add"), .digits = 2, .digits_min = 2};
     check_nearly_exhausted(&add_range, 8100, 3, 13, add_value);
-    task_config spaced = {.kind = TASK_ADD, .digits = 1, .style = STYLE_SPACED};
+    task_config spaced = {.def = task_find("add"), .digits = 1, .style = STYLE_SPACED};
     check_nearly_exhausted(&spaced, 90, 2, 14, add_value);
 }
 
 static void test_task_count(void)
 {
-    task_config task = {.kind = TASK_COUNT, .digits = 12};
+    task_config task = {.def = task_find("count"), .digits = 12};
     CHECK_EQ_INT(task_max_prompt_chars(&task), 13);
     CHECK_EQ_INT(task_max_answer_chars(&task), 2);
     rng_state rng;
@@ -765,7 +776,7 @@ static void test_task_count(void)
 static void test_task_add_spaced(void)
 {
     /* seed 002: "a + b", operands 0..999, a != b, the plain sum */
-    task_config task = {.kind = TASK_ADD, .digits = 3, .style = STYLE_SPACED};
+    task_config task = {.def = task_find("add"), .digits = 3, .style = STYLE_SPACED};
     CHECK_EQ_INT(task_max_prompt_chars(&task), 9);
     CHECK_EQ_INT(task_max_answer_chars(&task), 4);
     rng_state rng;
@@ -817,7 +828,7 @@ static void test_task_add_spaced(void)
 
 static void test_add_digit_range(void)
 {
-    task_config task = {.kind = TASK_ADD, .digits = 5, .digits_min = 1};
+    task_config task = {.def = task_find("add"), .digits = 5, .digits_min = 1};
     CHECK_EQ_INT(task_max_prompt_chars(&task), 12);
     CHECK_EQ_INT(task_max_answer_chars(&task), 6);
     rng_state rng;
@@ -959,7 +970,7 @@ static void test_csv_as(void)
     CHECK(mkdtemp(dir) != NULL);
     char path[128];
     snprintf(path, sizeof path, "%s/arith.csv", dir);
-    task_config expr = {.kind = TASK_EXPR};
+    task_config expr = {.def = task_find("expr")};
     example_set set;
     /* pandas' layout: "Unnamed: 0" index column, quoted fields, "" inside a quoted field,
      * CRLF line ends; a value that differs from tgt is the data's business */
@@ -989,37 +1000,37 @@ static void test_csv_as(void)
         const task_config task;
         const char *text, *message[3];
     } bad[] = {
-        {{.kind = TASK_EXPR},
+        {{.def = task_find("expr")},
          ",src,tgt\r\n0,1+2=,3\r\n1,1+a=,3\r\n",
          {"arith.csv:3", "src", "'a' at position 3"}},
-        {{.kind = TASK_EXPR},
+        {{.def = task_find("expr")},
          ",src,tgt\n0,1+2=,3\n1,(1+2=,3\n",
          {"arith.csv:3", "src", "never closed"}},
-        {{.kind = TASK_EXPR},
+        {{.def = task_find("expr")},
          "src,tgt\n1+2=,3\n1+2=,three\n",
          {"arith.csv:3", "tgt \"three\"", "integer"}},
-        {{.kind = TASK_EXPR},
+        {{.def = task_find("expr")},
          "src,tgt\n1+2=,3\n1+2=,--3\n",
          {"arith.csv:3", "tgt", "integer"}},
-        {{.kind = TASK_EXPR},
+        {{.def = task_find("expr")},
          "src,tgt\n1+2=,3\n\"1+\n2=\",3\n",
          {"arith.csv:3", "src", "position 3"}},
-        {{.kind = TASK_EXPR},
+        {{.def = task_find("expr")},
          "src,tgt\n1+2,3\n",
          {"arith.csv:2", "src \"1+2\"", "end with '='"}},
-        {{.kind = TASK_COUNT, .digits = 4},
+        {{.def = task_find("count"), .digits = 4},
          "src,tgt\n0110=,2\n0120=,2\n",
          {"arith.csv:3", "src", "'2' at position 3"}},
-        {{.kind = TASK_COUNT, .digits = 4},
+        {{.def = task_find("count"), .digits = 4},
          "src,tgt\n0110=,2\n0110,2\n",
          {"arith.csv:3", "src", "'='"}},
-        {{.kind = TASK_COUNT, .digits = 4},
+        {{.def = task_find("count"), .digits = 4},
          "src,tgt\n0110=,two\n",
          {"arith.csv:2", "tgt", "integer"}},
-        {{.kind = TASK_ADD, .digits = 3},
+        {{.def = task_find("add"), .digits = 3},
          "src,tgt\n1+2=,3\n12 + 5,17\n",
          {"arith.csv:3", "src", "end with '='"}},
-        {{.kind = TASK_ADD, .digits = 3, .style = STYLE_SPACED},
+        {{.def = task_find("add"), .digits = 3, .style = STYLE_SPACED},
          "src,tgt\n12 + 5,\n",
          {"arith.csv:2", "tgt", "empty"}},
     };
@@ -1035,20 +1046,20 @@ static void test_csv_as(void)
         examples_free(&set);
     }
     /* the good versions */
-    task_config count = {.kind = TASK_COUNT, .digits = 4};
+    task_config count = {.def = task_find("count"), .digits = 4};
     write_file(path, "src,tgt\n0110=,2\n=,0\n1111=,4\n");
     examples_init(&set);
     CHECK_OK(dataset_load_csv_as(&set, path, &count));
     CHECK_EQ_INT(set.count, 3);
     examples_free(&set);
-    task_config spaced = {.kind = TASK_ADD, .digits = 3, .style = STYLE_SPACED};
+    task_config spaced = {.def = task_find("add"), .digits = 3, .style = STYLE_SPACED};
     write_file(path, "src,tgt\n12 + 5,17\n1+2=,3\n");
     examples_init(&set);
     CHECK_OK(dataset_load_csv_as(&set, path, &spaced));
     CHECK_STR(set.items[0].prompt, "12 + 5");
     examples_free(&set);
     /* plain add keeps dataset_load_csv's rules */
-    task_config add = {.kind = TASK_ADD, .digits = 3};
+    task_config add = {.def = task_find("add"), .digits = 3};
     write_file(path, "src,tgt\n1+2=,3\n");
     examples_init(&set);
     CHECK_OK(dataset_load_csv_as(&set, path, &add));
@@ -1062,7 +1073,7 @@ static void test_csv_as(void)
  * kept; every pair listed when the space is small; a length range; CSV rows checked. */
 static void test_task_xor(void)
 {
-    task_config task = {.kind = TASK_XOR, .digits = 7};
+    task_config task = {.def = task_find("xor"), .digits = 7};
     rng_state rng;
     rng_seed(&rng, 3);
     char prompt[64], answer[64];
@@ -1080,7 +1091,7 @@ static void test_task_xor(void)
     }
     CHECK_MSG(ones > total * 4 / 10 && ones < total * 6 / 10, "%d ones of %d bits", ones, total);
     /* n = 3: all 64 pairs exist, and asking for all of them lists them */
-    task_config small = {.kind = TASK_XOR, .digits = 3};
+    task_config small = {.def = task_find("xor"), .digits = 3};
     example_set train, test;
     examples_init(&train);
     examples_init(&test);
@@ -1109,7 +1120,7 @@ static void test_task_xor(void)
     examples_free(&train);
     examples_free(&test);
     /* lengths drawn from a range, both strings of one length */
-    task_config range = {.kind = TASK_XOR, .digits = 9, .digits_min = 2};
+    task_config range = {.def = task_find("xor"), .digits = 9, .digits_min = 2};
     int hist[10] = {0};
     for (int i = 0; i < 800; i++) {
         CHECK_OK(task_sample(&range, &rng, prompt, sizeof prompt, answer, sizeof answer));
@@ -1147,7 +1158,7 @@ static void test_task_xor(void)
  * that check out, the words tokenizer both ways, and files of prefix pairs. */
 static void test_task_symbolic(void)
 {
-    task_config task = {.kind = TASK_SYMBOLIC, .subtask = SYM_INTEGRAL};
+    task_config task = {.def = task_find("symbolic"), .subtask = SYM_INTEGRAL};
     sym_config_default(&task.sym);
     example_set train, test;
     examples_init(&train);
@@ -1238,7 +1249,7 @@ static uint64_t decimal_mod(const char *s, uint64_t m)
  * small, and product rows in CSV files. */
 static void test_task_mul(void)
 {
-    task_config task = {.kind = TASK_MUL, .digits = 30, .digits_min = 1};
+    task_config task = {.def = task_find("mul"), .digits = 30, .digits_min = 1};
     rng_state rng;
     rng_seed(&rng, 17);
     char prompt[128], answer[128];
@@ -1267,7 +1278,7 @@ static void test_task_mul(void)
     }
     CHECK(exact > 50);
     /* 1-digit operands: all 100 pairs, and the table is right */
-    task_config one = {.kind = TASK_MUL, .digits = 1};
+    task_config one = {.def = task_find("mul"), .digits = 1};
     example_set train, test;
     examples_init(&train);
     examples_init(&test);
@@ -1297,6 +1308,208 @@ static void test_task_mul(void)
     rmdir(dir);
 }
 
+/* Splits "a-b=" into its operands (false when the prompt is not of that form). */
+static bool split_difference(const char *prompt, char *a, char *b, size_t cap)
+{
+    size_t la = strspn(prompt, "0123456789");
+    size_t lb = prompt[la] == '-' ? strspn(prompt + la + 1, "0123456789") : 0;
+    if (la == 0 || lb == 0 || strcmp(prompt + la + 1 + lb, "=") != 0 || la >= cap || lb >= cap)
+        return false;
+    snprintf(a, cap, "%.*s", (int)la, prompt);
+    snprintf(b, cap, "%.*s", (int)lb, prompt + la + 1);
+    return true;
+}
+
+/* Whether the decimal a (no leading zeros) is less than b. */
+static bool decimal_less(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    return la != lb ? la < lb : strcmp(a, b) < 0;
+}
+
+/* Checks one sub example: the answer is a - b, written without leading zeros or "-0", with a
+ * '-' exactly when b > a; against 64-bit arithmetic where the operands fit, and modulo three
+ * primes always. Returns whether the 64-bit check ran. */
+static bool check_difference(const char *prompt, const char *answer)
+{
+    char a[256], b[256];
+    if (!split_difference(prompt, a, b, sizeof a)) {
+        CHECK_MSG(false, "\"%s\" is not a-b=", prompt);
+        return false;
+    }
+    const bool negative = answer[0] == '-';
+    const char *digits = answer + negative;
+    CHECK_MSG(negative == decimal_less(a, b), "%s -> %s: wrong sign", prompt, answer);
+    CHECK_MSG(digits[0] != '\0' && strspn(digits, "0123456789") == strlen(digits) &&
+                  (digits[0] != '0' || (digits[1] == '\0' && !negative)),
+              "%s -> %s: not a plain integer", prompt, answer);
+    const uint64_t primes[3] = {1000000007ULL, 998244353ULL, 4294967291ULL};
+    for (int k = 0; k < 3; k++) {
+        uint64_t p = primes[k];
+        uint64_t want = (decimal_mod(a, p) + p - decimal_mod(b, p)) % p;
+        uint64_t got = negative ? (p - decimal_mod(digits, p)) % p : decimal_mod(digits, p);
+        CHECK_MSG(want == got, "%s -> %s: wrong modulo %llu", prompt, answer,
+                  (unsigned long long)p);
+    }
+    if (strlen(a) > 18 || strlen(b) > 18)
+        return false;
+    char want[32];
+    snprintf(want, sizeof want, "%lld", strtoll(a, NULL, 10) - strtoll(b, NULL, 10));
+    CHECK_MSG(strcmp(answer, want) == 0, "%s -> %s, want %s", prompt, answer, want);
+    return true;
+}
+
+/* Task sub: exact differences of operands of any length, negative ones included (checked by
+ * 64-bit arithmetic where they fit and modulo three primes always), drawn as add draws them;
+ * operands of given lengths; the edge cases; every pair listed when the space is small;
+ * difference rows in CSV files; every digit format round trip with its sign token. */
+static void test_task_sub(void)
+{
+    const task_def *def = task_find("sub");
+    CHECK(def != NULL);
+    if (!def)
+        return;
+    CHECK(def->format && def->format->op == '-' && def->format->signed_answers);
+    CHECK_EQ_INT(def->format->answer_digits(7), 7);
+    CHECK(def->tokenizer == TOK_CHAR && !def->spaced);
+    char prompt[256], answer[256];
+    rng_state rng;
+    rng_seed(&rng, 23);
+    /* digit by digit (seed 001's draw) and lengths from a range, short and long */
+    const task_config tasks[] = {{.def = def, .digits = 18},
+                                 {.def = def, .digits = 18, .digits_min = 1},
+                                 {.def = def, .digits = 90, .digits_min = 30}};
+    for (size_t t = 0; t < sizeof tasks / sizeof tasks[0]; t++) {
+        int exact = 0, negative = 0;
+        CHECK_EQ_INT(task_max_answer_chars(&tasks[t]), tasks[t].digits + 1);
+        for (int i = 0; i < 2000; i++) {
+            CHECK_OK(task_sample(&tasks[t], &rng, prompt, sizeof prompt, answer, sizeof answer));
+            CHECK((int)strlen(prompt) <= task_max_prompt_chars(&tasks[t]));
+            CHECK((int)strlen(answer) <= task_max_answer_chars(&tasks[t]));
+            exact += check_difference(prompt, answer);
+            negative += answer[0] == '-';
+        }
+        CHECK_MSG(negative > 800 && negative < 1200, "task %zu: %d of 2000 negative", t,
+                  negative);
+        CHECK(t == 2 ? exact == 0 : exact == 2000);
+    }
+    /* the draw is add's: the same seed gives add's operands, with '-' for '+' */
+    task_config add = {.def = task_find("add"), .digits = 12, .digits_min = 1};
+    task_config sub = {.def = def, .digits = 12, .digits_min = 1};
+    rng_state r1, r2;
+    rng_seed(&r1, 5);
+    rng_seed(&r2, 5);
+    for (int i = 0; i < 200; i++) {
+        char p2[64], a2[64];
+        CHECK_OK(task_sample(&add, &r1, prompt, sizeof prompt, answer, sizeof answer));
+        CHECK_OK(task_sample(&sub, &r2, p2, sizeof p2, a2, sizeof a2));
+        *strchr(prompt, '+') = '-';
+        CHECK_STR(p2, prompt);
+    }
+    /* operands of exactly la and lb digits (grids) */
+    for (int la = 1; la <= 7; la++)
+        for (int lb = 1; lb <= 7; lb++) {
+            CHECK_OK(task_sample_lengths(&sub, &rng, la, lb, prompt, sizeof prompt, answer,
+                                         sizeof answer));
+            char a[32], b[32];
+            CHECK(split_difference(prompt, a, b, sizeof a));
+            CHECK((int)strlen(a) == la && (int)strlen(b) == lb);
+            CHECK((a[0] != '0' || la == 1) && (b[0] != '0' || lb == 1));
+            check_difference(prompt, answer);
+        }
+    /* the edge cases: each prompt once, every answer right, the borrow chains and the
+     * negative ones there */
+    task_config edge = {.def = def, .digits = 5, .digits_min = 2};
+    example_set set;
+    examples_init(&set);
+    CHECK_OK(task_edge_cases(&edge, &set));
+    CHECK(set.count >= 15);
+    const char *want[][2] = {{"0-0=", "0"},          {"12345-12345=", "0"},
+                             {"10000-1=", "9999"},   {"1-10000=", "-9999"},
+                             {"99999-99999=", "0"},  {"0-12345=", "-12345"},
+                             {"10-1=", "9"},         {"1-10=", "-9"},
+                             {"99999-99=", "99900"}, {"10000-19999=", "-9999"}};
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+        int found = -1;
+        for (int i = 0; i < set.count; i++)
+            if (strcmp(set.items[i].prompt, want[k][0]) == 0)
+                found = i;
+        CHECK_MSG(found >= 0, "no edge case %s", want[k][0]);
+        if (found >= 0)
+            CHECK_STR(set.items[found].answer, want[k][1]);
+    }
+    for (int i = 0; i < set.count; i++) {
+        check_difference(set.items[i].prompt, set.items[i].answer);
+        for (int j = 0; j < i; j++)
+            CHECK(strcmp(set.items[i].prompt, set.items[j].prompt) != 0);
+    }
+    examples_free(&set);
+    /* 1-digit operands: all 100 pairs, when draws stop finding new ones */
+    task_config one = {.def = def, .digits = 1};
+    example_set train, test;
+    examples_init(&train);
+    examples_init(&test);
+    CHECK_OK(dataset_generate(&train, &test, &one, 90, 10, 3, NULL));
+    CHECK_EQ_INT(train.count + test.count, 100);
+    CHECK_EQ_INT(dataset_count_overlap(&train, &test), 0);
+    for (int i = 0; i < 100; i++) {
+        const example *e = i < 90 ? &train.items[i] : &test.items[i - 90];
+        CHECK(e->prompt[1] == '-' && atoi(e->answer) == (e->prompt[0] - '0') - (e->prompt[2] - '0'));
+    }
+    examples_free(&train);
+    examples_free(&test);
+    /* CSV rows: a-b= and an integer */
+    char dir[] = "/tmp/arith_sub_XXXXXX", path[64];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/s.csv", dir);
+    write_file(path, "src,tgt\n12-345=,-333\n345-12=,333\n5-5=,0\n");
+    examples_init(&set);
+    CHECK_OK(dataset_load_csv_as(&set, path, &sub));
+    CHECK_EQ_INT(set.count, 3);
+    CHECK_STR(set.items[0].answer, "-333");
+    examples_free(&set);
+    const char *bad[] = {"src,tgt\n12-3=,9\n12+3=,15\n", "src,tgt\n12-3=,9\n12-3=,--9\n",
+                         "src,tgt\n12-3=,9\n12-3=,9x\n", "src,tgt\n12-3=,9\n1-2-3=,-4\n",
+                         "src,tgt\n12-3=,9\n-12-3=,-15\n"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        write_file(path, bad[k]);
+        examples_init(&set);
+        CHECK_EQ_INT(dataset_load_csv_as(&set, path, &sub), ARITH_ERR_FORMAT);
+        CHECK(strstr(arith_error_message(), "s.csv:3") != NULL);
+        CHECK(strstr(arith_error_message(), "not a difference row") != NULL);
+        examples_free(&set);
+    }
+    unlink(path);
+    rmdir(dir);
+    /* every digit format: the sign token first, and every answer decoded back to itself */
+    for (int f = 0; f < 8; f++) {
+        tokenizer tok;
+        CHECK_OK(tokenizer_init(&tok, TOK_CHAR, 0, false));
+        CHECK_OK(tokenizer_set_format(&tok, def->format, f & 1, f & 2, f & 4));
+        for (int i = 0; i < 300; i++) {
+            CHECK_OK(task_sample(&sub, &rng, prompt, sizeof prompt, answer, sizeof answer));
+            int32_t ids[256];
+            int np, na, w;
+            char back[128];
+            CHECK_OK(tok_encode_example(&tok, prompt, answer, ids, NULL, NULL, 256, &np, &na, &w));
+            if (f)
+                CHECK(ids[np] == (answer[0] == '-' ? tok.char_to_id['-'] : tok.plus_id));
+            tok_decode_answer(&tok, ids + np, na, back, sizeof back);
+            CHECK_MSG(strcmp(back, answer) == 0, "format %d: %s%s decoded as %s", f, prompt,
+                      answer, back);
+        }
+        if (f == 1) { /* reversed: "12-345=" is "2 1 - 5 4 3 =", answered "- 3 3 3" */
+            int32_t ids[64];
+            int np, na, w;
+            char text[256];
+            CHECK_OK(tok_encode_example(&tok, "12-345=", "-333", ids, NULL, NULL, 64, &np, &na,
+                                        &w));
+            tok_describe(&tok, ids, np + na, text, sizeof text);
+            CHECK_STR(text, "2 1 - 5 4 3 = - 3 3 3 [EOS]");
+        }
+    }
+}
+
 int main(void)
 {
     test_decimal_add();
@@ -1319,5 +1532,6 @@ int main(void)
     test_task_xor();
     test_task_symbolic();
     test_task_mul();
+    test_task_sub();
     return check_summary("test_data");
 }

@@ -40,7 +40,7 @@ static unsigned long long to_u64(const char *s)
 
 static void test_sample_lengths(void)
 {
-    task_config add = {.kind = TASK_ADD, .digits = 9}, mul = {.kind = TASK_MUL, .digits = 9};
+    task_config add = {.def = task_find("add"), .digits = 9}, mul = {.def = task_find("mul"), .digits = 9};
     rng_state rng;
     rng_seed(&rng, 7);
     char prompt[64], answer[64], a[32], b[32];
@@ -93,7 +93,7 @@ static void test_sample_lengths(void)
     CHECK_OK(task_sample_lengths(&add, &r2, 4, 6, p2, sizeof p2, a2, sizeof a2));
     CHECK_STR(prompt, p2);
     /* errors */
-    task_config xor_task = {.kind = TASK_XOR, .digits = 4};
+    task_config xor_task = {.def = task_find("xor"), .digits = 4};
     CHECK(task_sample_lengths(&xor_task, &rng, 2, 2, prompt, sizeof prompt, answer,
                               sizeof answer) == ARITH_ERR_ARG);
     CHECK(task_sample_lengths(&add, &rng, 0, 2, prompt, sizeof prompt, answer, sizeof answer) ==
@@ -112,7 +112,7 @@ static const example *find_prompt(const example_set *set, const char *prompt)
 
 static void test_edge_cases(void)
 {
-    task_config add = {.kind = TASK_ADD, .digits = 5};
+    task_config add = {.def = task_find("add"), .digits = 5};
     example_set set, again;
     examples_init(&set);
     examples_init(&again);
@@ -146,21 +146,21 @@ static void test_edge_cases(void)
             CHECK(strcmp(set.items[k].prompt, set.items[i].prompt) != 0);
     }
     /* a range adds the shortest length's cases */
-    task_config range = {.kind = TASK_ADD, .digits = 5, .digits_min = 2};
+    task_config range = {.def = task_find("add"), .digits = 5, .digits_min = 2};
     example_set ranged;
     examples_init(&ranged);
     CHECK_OK(task_edge_cases(&range, &ranged));
     CHECK(find_prompt(&ranged, "99+1=") != NULL);
     CHECK(find_prompt(&ranged, "99999+99=") != NULL);
     /* one digit: the list collapses to distinct prompts */
-    task_config one = {.kind = TASK_ADD, .digits = 1};
+    task_config one = {.def = task_find("add"), .digits = 1};
     example_set ones;
     examples_init(&ones);
     CHECK_OK(task_edge_cases(&one, &ones));
     CHECK(ones.count >= 5 && ones.count < set.count);
     CHECK(find_prompt(&ones, "9+1=") && find_prompt(&ones, "9+9="));
     /* mul: the same operands, products */
-    task_config mul = {.kind = TASK_MUL, .digits = 4};
+    task_config mul = {.def = task_find("mul"), .digits = 4};
     example_set muls;
     examples_init(&muls);
     CHECK_OK(task_edge_cases(&mul, &muls));
@@ -175,7 +175,7 @@ static void test_edge_cases(void)
     const example *sq = find_prompt(&muls, "9999*9999=");
     CHECK(sq && strcmp(sq->answer, "99980001") == 0);
     /* other tasks: none */
-    task_config cnt = {.kind = TASK_COUNT, .digits = 4};
+    task_config cnt = {.def = task_find("count"), .digits = 4};
     example_set none;
     examples_init(&none);
     CHECK_OK(task_edge_cases(&cnt, &none));
@@ -399,7 +399,7 @@ static void test_grid_evaluate(const char *base)
               "%s", arith_error_message());
     grid_free(&g);
     /* not for other tasks */
-    task_config cnt = {.kind = TASK_COUNT, .digits = 3};
+    task_config cnt = {.def = task_find("count"), .digits = 3};
     CHECK_OK(grid_init(&g, 1, 2, 1, 2, 5));
     CHECK(grid_evaluate(s.model, &s.tok, &cnt, 8, 1, &g, NULL, NULL) == ARITH_ERR_ARG);
     /* the pairs tokenizer's fixed width */

@@ -28,7 +28,7 @@ static void describe(const tokenizer *tok, const char *prompt, const char *answe
 static void sample_sums(example_set *set, int digits, int n, uint64_t seed)
 {
     examples_init(set);
-    task_config task = {.kind = TASK_ADD, .digits = digits, .digits_min = 1};
+    task_config task = {.def = task_find("add"), .digits = digits, .digits_min = 1};
     rng_state rng;
     rng_seed(&rng, seed);
     for (int i = 0; i < n; i++) {
@@ -38,10 +38,64 @@ static void sample_sums(example_set *set, int digits, int n, uint64_t seed)
     }
 }
 
-static void make(tokenizer *tok, bool reverse, bool pad, bool hints)
+/* A signed format of the kind a subtraction task gives: "a-b=", answers as wide as the longer
+ * operand, negative ones allowed. The tokenizer is tested on it before any task has it. */
+static int signed_width(int width)
+{
+    return width;
+}
+static const digit_format minus_format = {'-', signed_width, true};
+
+/* n random differences a-b with operands of 1..digits digits (digits <= 18), drawn from seed,
+ * the answers by 64-bit arithmetic, into a fresh set. */
+static void sample_differences(example_set *set, int digits, int n, uint64_t seed)
+{
+    examples_init(set);
+    rng_state rng;
+    rng_seed(&rng, seed);
+    for (int i = 0; i < n; i++) {
+        long long v[2];
+        for (int k = 0; k < 2; k++) {
+            int len = 1 + (int)rng_below(&rng, (uint64_t)digits);
+            v[k] = 0;
+            for (int d = 0; d < len; d++)
+                v[k] = v[k] * 10 + (long long)rng_below(&rng, 10);
+        }
+        char prompt[64], answer[64];
+        snprintf(prompt, sizeof prompt, "%lld-%lld=", v[0], v[1]);
+        snprintf(answer, sizeof answer, "%lld", v[0] - v[1]);
+        CHECK_OK(examples_push(set, prompt, answer));
+    }
+}
+
+/* n problems of the format: sums from task add, or differences for the signed format. */
+static void sample_problems(example_set *set, const digit_format *format, int digits, int n,
+                            uint64_t seed)
+{
+    if (format->signed_answers)
+        sample_differences(set, digits, n, seed);
+    else
+        sample_sums(set, digits, n, seed);
+}
+
+static const digit_format *format_of(const char *task)
+{
+    const task_def *def = task_find(task);
+    CHECK(def && def->format);
+    return def ? def->format : NULL;
+}
+
+static void make_format(tokenizer *tok, const digit_format *format, bool reverse, bool pad,
+                        bool hints)
 {
     CHECK_OK(tokenizer_init(tok, TOK_CHAR, 0, false));
-    CHECK_OK(tokenizer_set_format(tok, reverse, pad, hints));
+    CHECK_OK(tokenizer_set_format(tok, format, reverse, pad, hints));
+}
+
+/* The formats of task add. */
+static void make(tokenizer *tok, bool reverse, bool pad, bool hints)
+{
+    make_format(tok, format_of("add"), reverse, pad, hints);
 }
 
 static void test_formats(void)
@@ -72,6 +126,7 @@ static void test_formats(void)
     describe(&tok, "123+45=", "168", text, sizeof text, idx, sig, &n);
     CHECK_STR(text, "3 2 1 + 5 4 0 = 8 6 1 0 [EOS]");
     /* products pad to twice the operand width */
+    make_format(&tok, format_of("mul"), true, true, false);
     describe(&tok, "12*3=", "36", text, sizeof text, idx, sig, &n);
     CHECK_STR(text, "2 1 * 3 0 = 6 3 0 0 [EOS]");
     make(&tok, false, false, true);
@@ -84,14 +139,52 @@ static void test_formats(void)
     describe(&tok, "12+345=", "357", text, sizeof text, idx, sig, &n);
     CHECK_STR(text, "h1 2 h2 1 + h1 5 h2 4 h3 3 = h1 7 h2 5 h3 3 [EOS]");
 
-    /* errors: not a+b= or a*b=, a non-number answer, too long for the padding, other
-     * tokenizers, too many digits for the hints */
+    /* signed answers: a sign token first in every format, where no digit ever is; it has no
+     * index or significance */
+    make_format(&tok, &minus_format, true, false, false);
+    describe(&tok, "12-345=", "-333", text, sizeof text, idx, sig, &n);
+    CHECK_STR(text, "2 1 - 5 4 3 = - 3 3 3 [EOS]");
+    const int32_t want_signed[] = {1, 2, 0, 1, 2, 3, 0, 0, 1, 2, 3, 0};
+    for (int i = 0; i < n; i++) {
+        CHECK_EQ_INT(idx[i], want_signed[i]);
+        CHECK_EQ_INT(sig[i], want_signed[i]);
+    }
+    describe(&tok, "345-12=", "333", text, sizeof text, idx, sig, &n);
+    CHECK_STR(text, "5 4 3 - 2 1 = + 3 3 3 [EOS]");
+    make_format(&tok, &minus_format, false, true, false);
+    describe(&tok, "12-345=", "-333", text, sizeof text, idx, sig, &n);
+    CHECK_STR(text, "0 1 2 - 3 4 5 = - 3 3 3 [EOS]");
+    describe(&tok, "123-45=", "78", text, sizeof text, idx, sig, &n);
+    CHECK_STR(text, "1 2 3 - 0 4 5 = + 0 7 8 [EOS]");
+    const int32_t want_pad_sig[] = {3, 2, 1, 0, 3, 2, 1, 0, 0, 3, 2, 1, 0};
+    for (int i = 0; i < n; i++)
+        CHECK_EQ_INT(sig[i], want_pad_sig[i]);
+    make_format(&tok, &minus_format, true, true, false);
+    describe(&tok, "123-45=", "78", text, sizeof text, idx, sig, &n);
+    CHECK_STR(text, "3 2 1 - 5 4 0 = + 8 7 0 [EOS]");
+    make_format(&tok, &minus_format, false, false, true);
+    describe(&tok, "12-345=", "-333", text, sizeof text, idx, sig, &n);
+    CHECK_STR(text, "h2 1 h1 2 - h3 3 h2 4 h1 5 = - h3 3 h2 3 h1 3 [EOS]");
+
+    /* errors: not a+b=, a non-number answer, too long for the padding, other tokenizers, too
+     * many digits for the hints, a negative answer in an unsigned format */
     int32_t ids[256];
     int np, na, w;
     make(&tok, true, false, false);
     CHECK_EQ_INT(tok_encode_example(&tok, "12+3+4=", "19", ids, NULL, NULL, 256, &np, &na, &w),
                  ARITH_ERR_DATA);
-    CHECK(strstr(arith_error_message(), "a+b= or a*b=") != NULL);
+    CHECK(strstr(arith_error_message(), "of the form a+b=") != NULL);
+    CHECK_EQ_INT(tok_encode_example(&tok, "12+3=", "-9", ids, NULL, NULL, 256, &np, &na, &w),
+                 ARITH_ERR_DATA);
+    CHECK(strstr(arith_error_message(), "digits only") != NULL);
+    make_format(&tok, &minus_format, true, false, false);
+    CHECK_EQ_INT(tok_encode_example(&tok, "12-3=", "--9", ids, NULL, NULL, 256, &np, &na, &w),
+                 ARITH_ERR_DATA);
+    CHECK(strstr(arith_error_message(), "an optional '-' and digits") != NULL);
+    CHECK_EQ_INT(tok_encode_example(&tok, "12+3=", "15", ids, NULL, NULL, 256, &np, &na, &w),
+                 ARITH_ERR_DATA);
+    CHECK(strstr(arith_error_message(), "character '+' at position 3") != NULL);
+    make(&tok, true, false, false);
     CHECK_EQ_INT(tok_encode_example(&tok, "12-3=", "9", ids, NULL, NULL, 256, &np, &na, &w),
                  ARITH_ERR_DATA);
     CHECK(strstr(arith_error_message(), "character '-' at position 3") != NULL);
@@ -103,8 +196,13 @@ static void test_formats(void)
     CHECK(strstr(arith_error_message(), "longer than the 3 digits") != NULL);
     tokenizer pairs;
     CHECK_OK(tokenizer_init(&pairs, TOK_PAIRS, 5, false));
-    CHECK_EQ_INT(tokenizer_set_format(&pairs, true, false, false), ARITH_ERR_ARG);
+    CHECK_EQ_INT(tokenizer_set_format(&pairs, format_of("add"), true, false, false),
+                 ARITH_ERR_ARG);
     CHECK(strstr(arith_error_message(), "--tokenizer pairs") != NULL);
+    tokenizer plain;
+    CHECK_OK(tokenizer_init(&plain, TOK_CHAR, 0, false));
+    CHECK_EQ_INT(tokenizer_set_format(&plain, NULL, false, true, false), ARITH_ERR_ARG);
+    CHECK(strstr(arith_error_message(), "digit formats") != NULL);
     make(&tok, false, false, true);
     char big[512];
     memset(big, '7', TOK_MAX_HINTS + 1);
@@ -121,10 +219,10 @@ static void test_round_trip(void)
     rng_state rng;
     rng_seed(&rng, 11);
     for (int f = 0; f < 8; f++) {
-        tokenizer tok;
-        make(&tok, f & 1, f & 2, f & 4);
         for (int kind = 0; kind < 2; kind++) {
-            task_config task = {.kind = kind ? TASK_MUL : TASK_ADD, .digits = 12,
+            tokenizer tok;
+            make_format(&tok, format_of(kind ? "mul" : "add"), f & 1, f & 2, f & 4);
+            task_config task = {.def = task_find(kind ? "mul" : "add"), .digits = 12,
                                 .digits_min = 1};
             for (int i = 0; i < 300; i++) {
                 char prompt[64], answer[64], back[128];
@@ -159,18 +257,67 @@ static void test_round_trip(void)
     int32_t eos[1] = {13};
     tok_decode_answer(&tok, eos, 1, back, sizeof back);
     CHECK_STR(back, "?");
+
+    /* signed answers, every format: differences of up to 18 digits (answers checked by 64-bit
+     * arithmetic) decode back to themselves, "-333" included; without its sign, with the
+     * wrong one, or with a stray sign among the digits an answer is wrong */
+    example_set diffs;
+    sample_differences(&diffs, 18, 300, 12);
+    int negatives = 0;
+    for (int f = 0; f < 8; f++) {
+        make_format(&tok, &minus_format, f & 1, f & 2, f & 4);
+        const int32_t minus = tok.char_to_id['-'], plus = tok.plus_id;
+        for (int i = 0; i < diffs.count; i++) {
+            const example *e = &diffs.items[i];
+            int32_t row[256];
+            int np, na, w;
+            char text[128];
+            CHECK_OK(tok_encode_example(&tok, e->prompt, e->answer, row, NULL, NULL, 256, &np,
+                                        &na, &w));
+            const bool negative = e->answer[0] == '-';
+            negatives += negative && f == 0;
+            tok_decode_answer(&tok, row + np, na, text, sizeof text);
+            CHECK_MSG(strcmp(text, e->answer) == 0, "format %d: %s%s decoded as %s", f,
+                      e->prompt, e->answer, text);
+            if (f == 0) /* no format on: plain characters, "-333" and "333" */
+                continue;
+            CHECK(row[np] == (negative ? minus : plus));
+            row[np] = negative ? plus : minus; /* the other sign: wrong */
+            tok_decode_answer(&tok, row + np, na, text, sizeof text);
+            CHECK(strcmp(text, e->answer) != 0);
+            tok_decode_answer(&tok, row + np + 1, na - 1, text, sizeof text); /* no sign */
+            CHECK(strcmp(text, e->answer) != 0);
+            row[np] = negative ? minus : plus;
+            if (na > 3) { /* a sign where a digit belongs */
+                row[np + 2] = minus;
+                tok_decode_answer(&tok, row + np, na, text, sizeof text);
+                CHECK(strcmp(text, e->answer) != 0);
+            }
+        }
+    }
+    CHECK(negatives > 100 && negatives < 200); /* about half */
+    examples_free(&diffs);
+    /* "-0" is not 0, and a lone sign is no answer */
+    make_format(&tok, &minus_format, true, true, false);
+    int32_t minus_zero[3] = {tok.char_to_id['-'], 0, 13};
+    tok_decode_answer(&tok, minus_zero, 3, back, sizeof back);
+    CHECK_STR(back, "-0");
+    int32_t lone[2] = {tok.char_to_id['-'], 13};
+    tok_decode_answer(&tok, lone, 2, back, sizeof back);
+    CHECK(strcmp(back, "-") != 0 && strchr(back, '?') != NULL);
 }
 
 /* The positions a training batch gives the answer's columns are those generation gives the
  * tokens it feeds back, so what is trained is what is asked. */
-static void check_train_matches_generation(bool reverse, bool pad, bool hints, posids_kind kind)
+static void check_train_matches_generation(const digit_format *format, bool reverse, bool pad,
+                                           bool hints, posids_kind kind)
 {
     tokenizer tok;
-    make(&tok, reverse, pad, hints);
+    make_format(&tok, format, reverse, pad, hints);
     posids_plan plan = {kind, 256, 0, false};
     CHECK_OK(tokenizer_set_positions(&tok, plan));
     example_set set;
-    sample_sums(&set, 9, 40, 5);
+    sample_problems(&set, format, 9, 40, 5);
     encoded_set enc;
     CHECK_OK(encoded_build(&enc, &set, &tok, "test"));
     batch tb, pb;
@@ -189,8 +336,8 @@ static void check_train_matches_generation(bool reverse, bool pad, bool hints, p
         for (int i = 0; pb.T + i < tb.T && tb.targets[r * tb.T + pb.T + i] >= 0; i++)
             bad += tb.pos[r * tb.T + pb.T + i] != pb.gen_pos[r * pb.gen_n + i];
     }
-    CHECK_MSG(bad == 0, "format %d%d%d kind %d: %d positions differ", reverse, pad, hints,
-              (int)kind, bad);
+    CHECK_MSG(bad == 0, "format %c%d%d%d kind %d: %d positions differ", format->op, reverse, pad,
+              hints, (int)kind, bad);
     /* the ids follow the tokenizer's: abacus the digit's index, coupling the significance of
      * the digit each column predicts (the next token's) */
     for (int r = 0; r < 40; r++) {
@@ -208,8 +355,8 @@ static void check_train_matches_generation(bool reverse, bool pad, bool hints, p
                 bad += row[col] != as[i + 1];
         }
     }
-    CHECK_MSG(bad == 0, "format %d%d%d kind %d: %d ids differ from the tokenizer's", reverse, pad,
-              hints, (int)kind, bad);
+    CHECK_MSG(bad == 0, "format %c%d%d%d kind %d: %d ids differ from the tokenizer's", format->op,
+              reverse, pad, hints, (int)kind, bad);
     batch_free(&tb);
     batch_free(&pb);
     encoded_free(&enc);
@@ -218,12 +365,21 @@ static void check_train_matches_generation(bool reverse, bool pad, bool hints, p
 
 static void test_positions(void)
 {
-    for (int f = 0; f < 8; f++) {
-        bool reverse = f & 1, pad = f & 2, hints = f & 4;
-        check_train_matches_generation(reverse, pad, hints, POSIDS_ABACUS);
-        if (reverse || pad)
-            check_train_matches_generation(reverse, pad, hints, POSIDS_COUPLING);
-    }
+    const digit_format *formats[] = {format_of("add"), &minus_format};
+    for (int k = 0; k < 2; k++)
+        for (int f = 0; f < 8; f++) {
+            bool reverse = f & 1, pad = f & 2, hints = f & 4;
+            if (f || !formats[k]->signed_answers)
+                check_train_matches_generation(formats[k], reverse, pad, hints, POSIDS_ABACUS);
+            if (reverse || pad)
+                check_train_matches_generation(formats[k], reverse, pad, hints, POSIDS_COUPLING);
+        }
+    /* signed answers without a format have no fixed place for their digits */
+    tokenizer plain_signed;
+    make_format(&plain_signed, &minus_format, false, false, false);
+    posids_plan abacus = {POSIDS_ABACUS, 256, 0, false};
+    CHECK_EQ_INT(tokenizer_set_positions(&plain_signed, abacus), ARITH_ERR_ARG);
+    CHECK(strstr(arith_error_message(), "digit format") != NULL);
     /* coupling on most-significant-first answers of unknown length is refused */
     tokenizer tok;
     make(&tok, false, false, true);
@@ -266,6 +422,26 @@ static void test_positions(void)
     CHECK(seen_offset);
     batch_free(&b);
     encoded_free(&enc);
+    examples_free(&set);
+
+    /* a signed row: 12-345= reversed, answer -333: '=' predicts the sign (no significance), the
+     * sign the units (1), then tens, hundreds, and the EOS where a thousands digit would be */
+    make_format(&tok, &minus_format, true, false, false);
+    CHECK_OK(tokenizer_set_positions(&tok, plan));
+    examples_init(&set);
+    CHECK_OK(examples_push(&set, "12-345=", "-333"));
+    CHECK_OK(encoded_build(&enc, &set, &tok, "test"));
+    CHECK_OK(batch_alloc(&b, 1, 16));
+    CHECK_OK(batch_fill_train(&b, &enc, &zero, 1, tok.pad_id));
+    const int32_t want_signed[] = {1, 2, 0, 1, 2, 3, 0, 1, 2, 3, 4};
+    CHECK_EQ_INT(b.T, 11);
+    for (int t = 0; t < 11; t++)
+        CHECK_EQ_INT(b.pos[t], want_signed[t]);
+    batch_free(&b);
+    encoded_free(&enc);
+    examples_free(&set);
+    examples_init(&set);
+    CHECK_OK(examples_push(&set, "12+345=", "357"));
 
     /* random positions: sorted, distinct, inside pos_max; fresh per training batch, fixed
      * per example in evaluation */
@@ -366,15 +542,16 @@ static void test_tables(void)
 /* Generation numbers the tokens it feeds back as training does: the decode ops, fed the
  * reference answers, give the logits of the teacher-forced forward at every answer column,
  * for each format and plan; and greedy generation equals beam search with K = 1. */
-static void check_decode(bool reverse, bool pad, bool hints, posids_kind kind, const char *pos)
+static void check_decode(const digit_format *format, bool reverse, bool pad, bool hints,
+                         posids_kind kind, const char *pos)
 {
     tokenizer tok;
-    make(&tok, reverse, pad, hints);
+    make_format(&tok, format, reverse, pad, hints);
     posids_plan plan = {kind, 48, 0, false};
     CHECK_OK(tokenizer_set_positions(&tok, plan));
     enum { N = 5 };
     example_set set;
-    sample_sums(&set, 5, N, 21);
+    sample_problems(&set, format, 5, N, 21);
     encoded_set enc;
     CHECK_OK(encoded_build(&enc, &set, &tok, "test"));
     model *m = make_model(pos, tok.vocab_size, 48, 4);
@@ -408,8 +585,8 @@ static void check_decode(bool reverse, bool pad, bool hints, posids_kind kind, c
             next[r] = tb.tokens[r * T + P + step];
         CHECK_OK(model_decode_next(m, next, &logits));
     }
-    CHECK_MSG(worst < 1e-4, "format %d%d%d plan %d pos %s: decode differs by %g", reverse, pad,
-              hints, (int)kind, pos, worst);
+    CHECK_MSG(worst < 1e-4, "format %c%d%d%d plan %d pos %s: decode differs by %g", format->op,
+              reverse, pad, hints, (int)kind, pos, worst);
     int32_t greedy[N * 24], beam[N * 24];
     float scores[N];
     CHECK_OK(model_generate(m, &pb, 24, tok.eos_id, greedy));
@@ -425,14 +602,17 @@ static void check_decode(bool reverse, bool pad, bool hints, posids_kind kind, c
 
 static void test_decode(void)
 {
-    for (int f = 0; f < 8; f++) {
-        bool reverse = f & 1, pad = f & 2, hints = f & 4;
-        check_decode(reverse, pad, hints, POSIDS_ABACUS, "abacus");
-        if (reverse || pad)
-            check_decode(reverse, pad, hints, POSIDS_COUPLING, "coupling");
-        check_decode(reverse, pad, hints, POSIDS_RANDOM, "sinusoidal");
-        check_decode(reverse, pad, hints, POSIDS_RANDOM, "rope");
-    }
+    const digit_format *formats[] = {format_of("add"), &minus_format};
+    for (int k = 0; k < 2; k++)
+        for (int f = 0; f < 8; f++) {
+            bool reverse = f & 1, pad = f & 2, hints = f & 4;
+            if (f || !formats[k]->signed_answers)
+                check_decode(formats[k], reverse, pad, hints, POSIDS_ABACUS, "abacus");
+            if (reverse || pad)
+                check_decode(formats[k], reverse, pad, hints, POSIDS_COUPLING, "coupling");
+            check_decode(formats[k], reverse, pad, hints, POSIDS_RANDOM, "sinusoidal");
+            check_decode(formats[k], reverse, pad, hints, POSIDS_RANDOM, "rope");
+        }
 }
 
 int main(void)

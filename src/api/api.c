@@ -110,7 +110,7 @@ static arith_status answer_prompts(arith_run *run, const char *const *prompts, i
                                    char **answers, bool numbered)
 {
     session *s = &run->s;
-    const char *equals = s->task.kind == TASK_SYMBOLIC ? " =" : "=";
+    const char *equals = s->task.def->equals;
     char **own = calloc((size_t)n + 1, sizeof *own);
     arith_status st = own ? ARITH_OK : arith_error(ARITH_ERR_MEMORY, "out of memory");
     for (int i = 0; !st && i < n; i++) {

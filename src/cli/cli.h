@@ -1,8 +1,8 @@
-/* cli: the `arith` command line. One file per command (train.c, eval.c, predict.c, data.c),
- * main.c to dispatch, and what they share here: flags parsed against option tables
- * (train/options.c), progress on stderr, JSON and summary printing. Only cli/ prints and exits:
- * 2 for usage errors, 1 for runtime errors, each with a message naming the flag, file or
- * value at fault. */
+/* cli: the `arith` command line. One file per command (train.c, eval.c, predict.c, data.c,
+ * tasks.c), main.c to dispatch, and what they share here: flags parsed against option tables
+ * (train/options.c), progress on stderr, JSON and summary printing. Only cli/ prints and
+ * exits: 2 for usage errors, 1 for runtime errors, each with a message naming the flag, file
+ * or value at fault. */
 #ifndef ARITH_CLI_H
 #define ARITH_CLI_H
 
@@ -98,5 +98,6 @@ int cli_train(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 int cli_predict(int argc, char **argv);
 int cli_data(int argc, char **argv);
+int cli_tasks(int argc, char **argv);
 
 #endif

@@ -51,7 +51,7 @@ int cli_data(int argc, char **argv)
         printf("usage: arith data [--task NAME] [--digits N|A..B] [--style plain|spaced] "
                "[--subtask derivative|integral] [--n N] [--seed S] [--out FILE]\n\n"
                "Writes N distinct examples as CSV with columns src,tgt (to stdout without "
-               "--out).\n");
+               "--out).\n`arith tasks` describes every task.\n");
         options_print_help(&table, stdout);
         free(args);
         return 0;

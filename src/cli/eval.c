@@ -1,7 +1,6 @@
 /* arith eval: exact match of a saved run (test set, CSV, new lengths, or a grid of operand
  * lengths), its edge cases, and summaries over seed runs. */
 #define _POSIX_C_SOURCE 200809L
-#include <ctype.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -43,7 +42,7 @@ static const option_spec eval_specs[] = {
     EVAL_OPT("teacher-forced", OPT_BOOL, teacher_forced, "false", NULL, 0, 0, "",
              "also the accuracy when the model reads the reference answer"),
     EVAL_OPT("grid", OPT_RANGE, grid, NULL, NULL, 1, TASK_DIGITS_MAX, "A..B",
-             "exact match per pair of operand lengths in A..B (add, mul)"),
+             "exact match per pair of operand lengths in A..B (tasks with grids: arith tasks)"),
     EVAL_OPT("grid-step", OPT_INT, grid_step, NULL, NULL, 1, TASK_DIGITS_MAX, NULL,
              "every K-th length of the grid (default 1)"),
     EVAL_OPT("grid-n", OPT_INT, grid_n, NULL, NULL, 1, 1000000, NULL,
@@ -63,11 +62,12 @@ int cli_eval_settings(eval_settings *f, const cli_arg *args, int count)
     return rc;
 }
 
-/* Exact match (and, for regression, mean absolute error) per example length: the string length
- * for count, the longer operand for add. */
+/* Exact match (and, for regression, mean absolute error) per example length, as the task
+ * measures it (task_def.prompt_length: the string length for count, the longer operand for
+ * add). */
 enum { MAX_TRACKED_LENGTH = 100000 };
 typedef struct {
-    task_kind task;
+    int (*length)(const char *prompt); /* NULL: no table */
     int *n, *correct;
     double *abs_err;
     int lo, hi;               /* lengths seen */
@@ -76,24 +76,11 @@ typedef struct {
     int samples;
 } by_length;
 
-static int example_length(task_kind task, const char *prompt)
-{
-    if (task == TASK_COUNT)
-        return (int)strspn(prompt, "01");
-    int longest = 0, run = 0;
-    for (const char *p = prompt; *p; p++) {
-        run = isdigit((unsigned char)*p) ? run + 1 : 0;
-        if (run > longest)
-            longest = run;
-    }
-    return longest;
-}
-
 static void on_example_length(void *ctx, int index, const example *ex, const char *predicted,
                               bool correct)
 {
     by_length *bl = ctx;
-    int len = example_length(bl->task, ex->prompt);
+    int len = bl->length ? bl->length(ex->prompt) : 0;
     if (len > MAX_TRACKED_LENGTH)
         len = MAX_TRACKED_LENGTH;
     bl->n[len]++;
@@ -439,19 +426,19 @@ static int eval_run(const char *dir, const eval_settings *f, eval_outcome *out)
         }
         int n = f->n ? f->n : s.test.count;
         st = dataset_generate(&none, &fresh, &task, 0, n, (uint64_t)f->seed, &s.train);
-        const bool bits = task.kind == TASK_COUNT || task.kind == TASK_XOR;
         set = &fresh;
         if (task.digits_min)
             snprintf(source, sizeof source, "%d new examples of %d..%d %s (seed %lld)", n,
-                     task.digits_min, task.digits, bits ? "bits" : "digits", f->seed);
+                     task.digits_min, task.digits, task.def->unit ? task.def->unit : "digits",
+                     f->seed);
         else
             snprintf(source, sizeof source, "%d new %d-%s examples (seed %lld)", n, task.digits,
-                     bits ? "bit" : "digit", f->seed);
+                     task.def->unit_one ? task.def->unit_one : "digit", f->seed);
     }
     bool regression = s.model->cfg.head == HEAD_REGRESSION;
     eval_result r = {0};
     cli_progress pv = {.tty = false};
-    by_length bl = {.task = s.task.kind, .lo = -1, .hi = -1, .samples = f->samples,
+    by_length bl = {.length = s.task.def->prompt_length, .lo = -1, .hi = -1, .samples = f->samples,
                     .inner = f->samples ? cli_on_sample : NULL, .inner_ctx = &pv};
     bl.n = calloc(MAX_TRACKED_LENGTH + 1, sizeof *bl.n);
     bl.correct = calloc(MAX_TRACKED_LENGTH + 1, sizeof *bl.correct);
@@ -464,7 +451,7 @@ static int eval_run(const char *dir, const eval_settings *f, eval_outcome *out)
     eval_result forced = {0};
     if (!st && f->teacher_forced)
         st = evaluate_teacher_forced(s.model, &s.tok, set, 0, f->batch, &forced);
-    /* add and mul: the fixed edge cases, beside the test set */
+    /* the task's fixed edge cases (add, mul, ...), beside the test set */
     example_set edges;
     examples_init(&edges);
     edge_failures ef = {0};
@@ -474,14 +461,14 @@ static int eval_run(const char *dir, const eval_settings *f, eval_outcome *out)
     if (!st && edges.count > 0)
         st = evaluate_beam(s.model, &s.tok, &s.task, &edges, 0, f->batch, f->beam, on_edge_case,
                            &ef, -1, &er);
-    /* a table per length when lengths vary (not for expr or symbolic, whose "length" means
-     * little) */
-    bool table = !st && s.task.kind != TASK_EXPR && s.task.kind != TASK_SYMBOLIC && bl.hi > bl.lo;
+    /* a table per length when lengths vary (not for tasks without a prompt length, such as
+     * expr or symbolic, whose "length" means little) */
+    bool table = !st && bl.length && bl.hi > bl.lo;
     if (!st) {
         double acc = r.total ? (double)r.correct / r.total : 0.0;
-        const bool symbolic = s.task.kind == TASK_SYMBOLIC;
+        const bool by_equivalence = s.task.def->equivalent != NULL;
         const char *what = regression ? "rounded exact match"
-                           : symbolic ? "accuracy up to equivalence"
+                           : by_equivalence ? "accuracy up to equivalence"
                                       : "exact match";
         if (f->json) {
             printf("{\"run\": \"%s\", \"checkpoint\": \"%s\", \"accuracy\": %.6f, "
@@ -489,7 +476,7 @@ static int eval_run(const char *dir, const eval_settings *f, eval_outcome *out)
                    "\"top_accuracy\": %.6f, \"top_correct\": %d", dir, f->checkpoint, acc,
                    r.correct, r.total, r.seconds, f->beam,
                    r.total ? (double)r.top_correct / r.total : 0.0, r.top_correct);
-            if (symbolic)
+            if (by_equivalence)
                 printf(", \"exact_match\": %.6f, \"exact\": %d",
                        r.total ? (double)r.exact / r.total : 0.0, r.exact);
             if (!isnan(r.mae))
@@ -511,7 +498,7 @@ static int eval_run(const char *dir, const eval_settings *f, eval_outcome *out)
             if (f->beam > 1)
                 printf(" with any of %d beam answers, %.4f (%d/%d) with the top answer", f->beam,
                        r.total ? (double)r.top_correct / r.total : 0.0, r.top_correct, r.total);
-            if (symbolic)
+            if (by_equivalence)
                 printf(" (exact string match of the top answer %.4f, %d/%d)",
                        r.total ? (double)r.exact / r.total : 0.0, r.exact, r.total);
             if (!isnan(r.mae))

@@ -28,6 +28,7 @@ static const command commands[] = {
     {"predict", cli_predict, "predict RUN_DIR [PROMPT ...]",
      "answer prompts (or one per line from stdin)"},
     {"data", cli_data, "data --task T --n N [--out FILE]", "write a data set as CSV"},
+    {"tasks", cli_tasks, "tasks", "list the tasks, their formats and tokenizers"},
     {"version", cli_version, "version", "print the version"},
 };
 enum { N_COMMANDS = sizeof commands / sizeof *commands };

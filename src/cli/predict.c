@@ -90,7 +90,7 @@ int cli_predict(int argc, char **argv)
     }
     /* a prompt may leave out the final '=' (seed 002's spaced prompts have none); prefix
      * expressions take it as a word of its own */
-    const char *equals = s.task.kind == TASK_SYMBOLIC ? " =" : "=";
+    const char *equals = s.task.def->equals;
     for (int i = 0; i < n && s.task.style == STYLE_PLAIN; i++) {
         size_t len = strlen(prompts[i]);
         if (len == 0 || prompts[i][len - 1] != '=') {

@@ -45,7 +45,7 @@ static int train_one(const train_config *cfg_in, const char *resume, train_outco
                  s.cfg.model.train);
     fprintf(stderr, "arith %s: %s on %s (%s), tokenizer %s%s | %d train / %d test | %s | "
             "%zu parameters%s | seed %lld | %d threads\n",
-            ARITH_VERSION, model_kind_name(s.cfg.model.family), task_name(s.cfg.data.task),
+            ARITH_VERSION, model_kind_name(s.cfg.model.family), s.task.def->name,
             d.lengths, tokenizer_name(s.tok.kind), d.format, s.train.count, s.test.count,
             d.model, params_count(&s.model->params), trained, s.cfg.run.seed, core_threads());
     double load = 0;

@@ -27,6 +27,7 @@ arith_status encoded_build(encoded_set *enc, const example_set *set, const token
     enc->sig = malloc(cap * sizeof *enc->sig);
     enc->ans_width = malloc(((size_t)set->count + 1) * sizeof(int32_t));
     enc->ans_period = tok->hints ? 2 : 1;
+    enc->ans_sign = tok_has_format(tok) && tok->format.signed_answers ? 1 : 0;
     enc->plan = tok->plan;
     enc->ans_reversed = tok->reverse_answer;
     enc->prompt_off = malloc(((size_t)set->count + 1) * sizeof(int32_t));
@@ -148,6 +149,12 @@ arith_status tokenizer_set_positions(tokenizer *tok, posids_plan plan)
         return arith_error(ARITH_ERR_ARG, "--pos coupling numbers the answer's digits by "
                            "significance, which must be known before they are generated: add "
                            "--reverse (or --reverse-answer) or --zero-pad");
+    if ((plan.kind == POSIDS_COUPLING || plan.kind == POSIDS_ABACUS) &&
+        tok->format.signed_answers && !tok_has_format(tok))
+        return arith_error(ARITH_ERR_ARG, "--pos %s numbers the answer's digits, which must sit "
+                           "at known places: answers that may be negative keep their sign at "
+                           "one place only in a digit format (add --reverse, --zero-pad or "
+                           "--index-hints)", plan.kind == POSIDS_ABACUS ? "abacus" : "coupling");
     plan.train = false;
     tok->plan = plan;
     return ARITH_OK;
@@ -163,10 +170,13 @@ static void draw_sorted(int32_t *out, int n, int range, rng_state *rng)
             out[taken++] = id;
 }
 
-/* Significance of answer token k (0-based, hints included) as generation will produce it. */
+/* Significance of answer token k (0-based, sign and hints included) as generation will
+ * produce it; a sign token has none (0). */
 static int32_t answer_sig(const encoded_set *enc, int e, int k)
 {
-    int digit = k / enc->ans_period;
+    if (k < enc->ans_sign)
+        return 0;
+    int digit = (k - enc->ans_sign) / enc->ans_period;
     if (enc->ans_reversed)
         return digit + 1;
     int s = enc->ans_width[e] - digit;
@@ -220,7 +230,9 @@ static arith_status row_positions(batch *b, const encoded_set *enc, int r, int e
     if (coupling)
         pos[max_p - 1] = answer_sig(enc, e, 0);
     for (int i = 0; i < n_ans; i++) {
-        int32_t id = coupling ? answer_sig(enc, e, i + 1) : i / enc->ans_period + 1;
+        int32_t id = coupling           ? answer_sig(enc, e, i + 1)
+                     : i < enc->ans_sign ? 0 /* abacus: a sign is not a digit */
+                                         : (i - enc->ans_sign) / enc->ans_period + 1;
         if (gen)
             g[i] = id;
         else

@@ -24,16 +24,7 @@ typedef struct {
     int capacity;
 } example_set;
 
-typedef enum {
-    TASK_ADD = 0,   /* a+b= -> a+b, operands of `digits` random digits (leading zeros vanish) */
-    TASK_EXPR,      /* seed 000: 2-3 operands 0..50, + - *, parentheses: 14*(43+20)= -> 882 */
-    TASK_COUNT,     /* seed 004: a binary string, 0110= -> 2 (the number of ones) */
-    TASK_XOR,       /* seed 003: two bit strings of `digits` bits, 0110 0011= -> 0101 */
-    TASK_SYMBOLIC,  /* seed 003: calculus in prefix notation (symbolic.h), "sin x =" -> "cos x" */
-    TASK_MUL,       /* a*b= -> a*b, operands drawn as task add draws them */
-} task_kind;
-
-/* How prompts are written (task `add` only). */
+/* How prompts are written (tasks whose `spaced` is set: add). */
 typedef enum {
     STYLE_PLAIN = 0,  /* "123+45=" */
     STYLE_SPACED,     /* seed 002: "123 + 45", no '=', operands uniform in 0..10^digits-1, a != b */
@@ -42,8 +33,11 @@ typedef enum {
 /* Digit counts and lengths are bounded by this (digits_range_parse). */
 #define TASK_DIGITS_MAX 100000
 
+/* A task: what `--task NAME` generates, checks and reads (struct task_def below). */
+typedef struct task_def task_def;
+
 typedef struct {
-    task_kind kind;
+    const task_def *def; /* the task (task_find, task_at) */
     int digits;     /* operand length in digits (count: string length; expr: ignored) */
     int digits_min; /* 0: every operand/string has exactly `digits`; else its length is drawn
                        uniformly from [digits_min, digits] (add: no leading zero unless 1 digit) */
@@ -52,15 +46,104 @@ typedef struct {
     sym_config sym;   /* symbolic: expression sizes (sym_config_default) */
 } task_config;
 
-/* Parses a task name ("add", "expr", "count"); errors list the valid names. */
-arith_status task_parse(task_kind *kind, const char *name);
-const char *task_name(task_kind kind);
+/* How a task on two decimal operands writes its problems, "a OP b=", for the digit formats
+ * (tokenizer_set_format: --reverse, --zero-pad, --index-hints) and the positions they number
+ * (--pos abacus, coupling). The tokenizer reads prompts and writes answers from this alone. */
+typedef struct {
+    char op;                          /* the operator between the operands: '+' in "a+b=" */
+    int (*answer_digits)(int width);  /* the most digits an answer has when the longer operand
+                                         has `width` (add: width + 1; mul: 2 * width) */
+    bool signed_answers;              /* answers may be negative ("-333"): a formatted answer
+                                         then starts with a sign token, '+' or '-' */
+} digit_format;
+
+typedef enum {
+    TOK_CHAR = 0,   /* one token per character: 0-9 + = PAD EOS - * ( ) space */
+    TOK_PAIRS,      /* seed 001's aligned pairs: operands reversed, zero-padded to `digits`,
+                       one token per unordered digit pair (a_i, b_i), then + and = */
+    TOK_WORDS,      /* one token per space-separated word: Lample & Charton's prefix
+                       vocabulary (symbolic.h) with = PAD EOS */
+} tokenizer_kind;
+
+/* The task interface. Each task is one file under data/tasks/ that fills one of these, and one
+ * line of data/tasks/registry.c that lists it; flags, help, messages and `arith tasks` come
+ * from the list. The rest of arith asks the task through these properties and ops and never
+ * tests which task it is. Ops marked optional are NULL when the task does not do that. */
+struct task_def {
+    const char *name;            /* --task's value: "add" */
+    const char *summary;         /* one line for `arith tasks`: what a problem is and how it is
+                                    drawn */
+    const char *unit, *unit_one; /* what --digits counts: "digits", "digit" (or "bits", "bit");
+                                    NULL: --digits means nothing to the task (expr, symbolic) */
+    tokenizer_kind tokenizer;    /* what --tokenizer auto picks */
+    unsigned tokenizers;         /* the tokenizers that read it: bit k for tokenizer_kind k */
+    bool spaced;                 /* takes --style spaced (seed 002's "a + b") */
+    const digit_format *format;  /* optional: the digit formats and positions by digit */
+    const char *equals;          /* how a plain prompt ends: "=" ("sin x =": " =");
+                                    `arith predict` adds it to a prompt that leaves it out */
+    bool csv_equals_optional;    /* a CSV's src may leave `equals` out (files of prefix pairs):
+                                    reading adds it */
+
+    /* The configuration errors of this task (after task_check's shared ones): digits out of
+     * range, a bad subtask. */
+    arith_status (*check)(const task_config *task);
+    /* Longest prompt and answer, in characters, that sample and example_at write. */
+    int (*max_prompt_chars)(const task_config *task);
+    int (*max_answer_chars)(const task_config *task);
+    /* Draws one example (buffers checked by task_sample). The draws are the data: a change
+     * here changes every data set generated from a seed. */
+    arith_status (*sample)(const task_config *task, rng_state *rng, char *prompt,
+                           size_t prompt_cap, char *answer, size_t answer_cap);
+    /* Optional: one example whose operands have exactly la and lb digits (length grids;
+     * buffers of la + lb + 5 and la + lb + 2 bytes, checked by task_sample_lengths). */
+    arith_status (*sample_lengths)(const task_config *task, rng_state *rng, int la, int lb,
+                                   char *prompt, char *answer, size_t answer_cap);
+    /* Optional: appends a fixed list of edge cases built from the task's lengths, each prompt
+     * once (scored beside the test set). */
+    arith_status (*edge_cases)(const task_config *task, example_set *out);
+    /* How many distinct prompts sample can draw, saturating at UINT64_MAX. */
+    uint64_t (*space)(const task_config *task);
+    /* Optional: the index-th prompt of that space (index < space <= 2^25), written exactly as
+     * sample writes it; small spaces are listed in full when draws stop finding new prompts. */
+    arith_status (*example_at)(const task_config *task, uint64_t index, char *prompt,
+                               char *answer, size_t answer_cap);
+    /* Optional: checks a CSV row beyond the shared rules (src ends with `equals`, neither field
+     * empty); errors are ARITH_ERR_FORMAT naming the field, without the file and line. */
+    arith_status (*check_row)(const task_config *task, const char *src, const char *tgt);
+    /* Optional: the task's lengths in words when they are not "9 digits" or "1..64 bits"
+     * ("operands 0..50"); task_describe. */
+    void (*describe)(const task_config *task, char *out, size_t cap);
+    /* Optional: the length of an example as `arith eval` tabulates it (the longer operand);
+     * NULL: no table per length. */
+    int (*prompt_length)(const char *prompt);
+    /* Optional: whether a hypothesis that differs from the reference is right all the same
+     * (symbolic: numerically equivalent). NULL: only the exact answer is. */
+    bool (*equivalent)(const task_config *task, const char *prompt, const char *reference,
+                       const char *hypothesis);
+};
+
+/* The registry (data/tasks/registry.c): tasks 0..task_count()-1 in the order flags, help and
+ * `arith tasks` list them; task_at is NULL past the end, task_find NULL for an unknown name. */
+int task_count(void);
+const task_def *task_at(int index);
+const task_def *task_find(const char *name);
+/* task_find with an error (ARITH_ERR_ARG) that lists the valid names. */
+arith_status task_parse(const task_def **out, const char *name);
+/* "add, mul and sub": the names of the tasks for which keep is true (every task when keep is
+ * NULL), for messages; "none" when there is none. */
+void task_names(char *out, size_t cap, bool (*keep)(const task_def *def));
 /* Parses a style name ("plain", "spaced"); errors list the valid names. */
 arith_status task_style_parse(task_style *out, const char *name);
 const char *task_style_name(task_style style);
 /* Parses a digit range: "N" (lo = hi = N) or "A..B" (lo = A, hi = B), 1 <= A <= B <= 100000.
  * Errors (ARITH_ERR_ARG) name the text and the valid form. */
 arith_status digits_range_parse(int *lo, int *hi, const char *text);
+/* The configuration errors every task shares (no task, an unknown style, a style the task does
+ * not take), then the task's own check. */
+arith_status task_check(const task_config *task);
+/* The check of tasks whose operands or strings have lengths: digits >= 1, and digits_min 0 or
+ * in 1..digits. */
+arith_status task_check_lengths(const task_config *task);
 /* Longest prompt and answer (in characters) the task can produce. */
 int task_max_prompt_chars(const task_config *task);
 int task_max_answer_chars(const task_config *task);
@@ -70,20 +153,23 @@ int task_max_answer_chars(const task_config *task);
  * example it draws with expr_evaluate (a mismatch is ARITH_ERR_STATE, an internal error). */
 arith_status task_sample(const task_config *task, rng_state *rng, char *prompt, size_t prompt_cap,
                          char *answer, size_t answer_cap);
-/* Tasks add and mul: draws one example whose operands have exactly la and lb digits (the
- * first nonzero unless the operand has 1 digit), in the task's style (spaced: a != b).
- * prompt_cap must be at least la + lb + 5, answer_cap at least la + lb + 2; other tasks,
- * lengths outside 1..TASK_DIGITS_MAX or small buffers are ARITH_ERR_ARG. */
+/* Tasks with sample_lengths (add, mul): draws one example whose operands have exactly la and
+ * lb digits (the first nonzero unless the operand has 1 digit), in the task's style (spaced:
+ * a != b). prompt_cap must be at least la + lb + 5, answer_cap at least la + lb + 2; other
+ * tasks, lengths outside 1..TASK_DIGITS_MAX or small buffers are ARITH_ERR_ARG. */
 arith_status task_sample_lengths(const task_config *task, rng_state *rng, int la, int lb,
                                  char *prompt, size_t prompt_cap, char *answer,
                                  size_t answer_cap);
-/* Tasks add and mul: appends a fixed, deterministic list of edge cases built from the task's
- * lengths (hi = digits, lo = digits_min or 1) to `out`, each prompt once: 0+0, 0+x, x+0,
- * 9..9+1, 1+9..9, 9..9+9..9, a 1-digit operand with a hi-digit one either way round, a carry
- * chain in the middle (19..9+1), zeros inside (10..0+0, 10..0+10..0), a carry in every
- * column (5..5+5..5), a ripple through nines (4..45+5..5), and lo-digit cases when lo < hi
- * (x: 1234567890... of hi digits). Other tasks append nothing. */
+/* Tasks with edge_cases: appends a fixed, deterministic list of edge cases built from the
+ * task's lengths (hi = digits, lo = digits_min or 1) to `out`, each prompt once. For add and
+ * mul: 0+0, 0+x, x+0, 9..9+1, 1+9..9, 9..9+9..9, a 1-digit operand with a hi-digit one either
+ * way round, a carry chain in the middle (19..9+1), zeros inside (10..0+0, 10..0+10..0), a
+ * carry in every column (5..5+5..5), a ripple through nines (4..45+5..5), and lo-digit cases
+ * when lo < hi (x: 1234567890... of hi digits). Other tasks append nothing. */
 arith_status task_edge_cases(const task_config *task, example_set *out);
+/* The task's lengths in words, as run headers and messages print them: "9 digits",
+ * "1..64 bits", or the task's own ("operands 0..50", "integral, up to 6 operators"). */
+void task_describe(const task_config *task, char *out, size_t cap);
 /* Evaluates an arithmetic expression: non-negative decimal integers, binary + - *, unary -,
  * parentheses, usual precedence (* before + -, left to right), an optional trailing '='.
  * Errors (ARITH_ERR_DATA) name the 1-based position of the bad character, an unbalanced
@@ -109,10 +195,9 @@ int dataset_count_overlap(const example_set *train, const example_set *test);
  * seed 000's unnamed index) are ignored. Errors name path:line. */
 arith_status dataset_load_csv(example_set *set, const char *path);
 /* Like dataset_load_csv, but every row is checked against the task: STYLE_PLAIN needs a src
- * ending in '=' (STYLE_SPACED allows none); task expr needs an integer tgt (optional '-',
- * digits) and a src that expr_evaluate parses (a value that differs from tgt is allowed);
- * task count needs a src of the form [01]*= and an integer tgt. Errors (ARITH_ERR_FORMAT)
- * name path:line and the field. */
+ * ending in '=' (STYLE_SPACED allows none), then the task's check_row (expr: an integer tgt
+ * and a src that expr_evaluate parses, a value that differs from tgt allowed; count: a src
+ * [01]*= and an integer tgt; ...). Errors (ARITH_ERR_FORMAT) name path:line and the field. */
 arith_status dataset_load_csv_as(example_set *set, const char *path, const task_config *task);
 /* Writes `src,tgt` CSV atomically. */
 arith_status dataset_save_csv(const example_set *set, const char *path);
@@ -136,14 +221,6 @@ typedef struct {
     bool train;
 } posids_plan;
 
-typedef enum {
-    TOK_CHAR = 0,   /* one token per character: 0-9 + = PAD EOS - * ( ) space */
-    TOK_PAIRS,      /* seed 001's aligned pairs: operands reversed, zero-padded to `digits`,
-                       one token per unordered digit pair (a_i, b_i), then + and = */
-    TOK_WORDS,      /* one token per space-separated word: Lample & Charton's prefix
-                       vocabulary (symbolic.h) with = PAD EOS */
-} tokenizer_kind;
-
 #define TOK_MAX_VOCAB 256
 /* Index hints name significances 1..TOK_MAX_HINTS (one token each). */
 #define TOK_MAX_HINTS 200
@@ -160,10 +237,11 @@ typedef struct {
                               encoded_build copies it; the training set turns on plan.train) */
     char names[TOK_MAX_VOCAB][TOK_NAME_MAX]; /* printable name of every id */
     int answer_width;      /* > 0: answers right-aligned with spaces to this many characters */
-    /* Digit formats for a+b= and a*b= (char tokenizer, tokenizer_set_format): */
+    /* Digit formats of a task's "a OP b=" (char tokenizer, tokenizer_set_format): */
+    digit_format format;   /* the task's operator, answer width and sign */
     bool reverse_operands; /* operands least significant digit first */
     bool zero_pad;         /* operands zero-padded to the longer one's length w, answers to
-                              their longest (add: w + 1, mul: 2w) */
+                              their longest (format.answer_digits(w)) */
     bool hints;            /* a hint token before each digit naming its significance */
     int32_t hint_base;     /* id of the hint for significance 1 */
 } tokenizer;
@@ -171,13 +249,17 @@ typedef struct {
 arith_status tokenizer_parse(tokenizer_kind *kind, const char *name);
 const char *tokenizer_name(tokenizer_kind kind);
 arith_status tokenizer_init(tokenizer *tok, tokenizer_kind kind, int digits, bool reverse_answer);
-/* Turns on the digit formats for prompts a+b= and a*b= (the char tokenizer only; others get
- * ARITH_ERR_ARG naming the flags): reverse writes operands and answer least significant digit
- * first, zero_pad pads operands to equal length and answers to their longest, hints puts a
- * token h<k> before every digit of significance k (the vocabulary grows by TOK_MAX_HINTS).
- * Answers are decoded back (hints checked and stripped, digits un-reversed, leading zeros
- * dropped), so they compare with plain answers. */
-arith_status tokenizer_set_format(tokenizer *tok, bool reverse, bool zero_pad, bool hints);
+/* Turns on the digit formats for a task's prompts "a OP b=" as `format` describes them (the
+ * char tokenizer only, and a task with a format; otherwise ARITH_ERR_ARG naming the flags):
+ * reverse writes operands and answer least significant digit first, zero_pad pads operands to
+ * equal length and answers to their longest, hints puts a token h<k> before every digit of
+ * significance k (the vocabulary grows by TOK_MAX_HINTS). A signed format writes a sign token
+ * ('+' or '-') before the answer's digits, in every format, so that each digit keeps its
+ * place. Answers are decoded back (sign read, hints checked and stripped, digits un-reversed,
+ * leading zeros dropped), so they compare with plain answers ("-333"). The format is recorded
+ * even when no flag is on (tokenizer_set_positions asks whether answers are signed). */
+arith_status tokenizer_set_format(tokenizer *tok, const digit_format *format, bool reverse,
+                                  bool zero_pad, bool hints);
 /* Whether any digit format is on. */
 bool tok_has_format(const tokenizer *tok);
 /* Encodes a whole example, prompt then answer (as tok_encode_prompt and tok_encode_answer;
@@ -228,12 +310,15 @@ typedef struct {
     /* how batches number positions (encoded_set_positions; default: columns) */
     posids_plan plan;
     int ans_period;         /* answer tokens per digit: 2 with index hints, else 1 */
+    int ans_sign;           /* tokens before an answer's digits: 1 (the sign) in a signed
+                               digit format, else 0 */
     bool ans_reversed;      /* answers least significant digit first */
 } encoded_set;
 
 /* Sets how batches of the tokenizer's encoded sets number their positions (plan.train
  * false; encoded_build copies the plan), and checks that they can: coupling needs answers
- * whose significances are known before they are generated (reversed or zero-padded). */
+ * whose significances are known before they are generated (reversed or zero-padded); abacus
+ * and coupling on answers that may be negative need a digit format (the sign's one place). */
 arith_status tokenizer_set_positions(tokenizer *tok, posids_plan plan);
 
 /* Tokenizes every example; errors name the example (and `source`, a file name or "train"). */

@@ -113,8 +113,11 @@ void tokenizer_set_answer_width(tokenizer *tok, int width)
     tok->answer_width = width > 0 ? width : 0;
 }
 
-arith_status tokenizer_set_format(tokenizer *tok, bool reverse, bool zero_pad, bool hints)
+arith_status tokenizer_set_format(tokenizer *tok, const digit_format *format, bool reverse,
+                                  bool zero_pad, bool hints)
 {
+    if (format)
+        tok->format = *format; /* known even when no format is on (tokenizer_set_positions) */
     if (!reverse && !zero_pad && !hints)
         return ARITH_OK;
     if (tok->kind != TOK_CHAR)
@@ -123,6 +126,13 @@ arith_status tokenizer_set_format(tokenizer *tok, bool reverse, bool zero_pad, b
     if (tok->answer_width > 0)
         return arith_error(ARITH_ERR_ARG, "--answer-width does not combine with --reverse, "
                            "--zero-pad or --index-hints");
+    if (!format || !format->answer_digits)
+        return arith_error(ARITH_ERR_ARG, "--reverse, --zero-pad and --index-hints need a task "
+                           "with digit formats (`arith tasks` lists them)");
+    unsigned char op = (unsigned char)format->op;
+    if (op >= 128 || tok->char_to_id[op] < 0 || (op >= '0' && op <= '9') || op == '=')
+        return arith_error(ARITH_ERR_ARG, "the digit formats' operator '%c' is not a symbol of "
+                           "the char tokenizer", format->op);
     tok->reverse_operands = reverse;
     if (reverse)
         tok->reverse_answer = true;
@@ -460,27 +470,27 @@ static arith_status encode_formatted(const tokenizer *tok, const char *prompt,
                                      const char *answer, int32_t *ids, int32_t *idx, int32_t *sig,
                                      int cap, int *np, int *na, int *ans_width)
 {
+    const digit_format *f = &tok->format;
+    const char op = f->op;
     int la = digit_run(prompt);
-    char op = prompt[la];
-    int lb = op == '+' || op == '*' ? digit_run(prompt + la + 1) : 0;
+    int lb = prompt[la] == op ? digit_run(prompt + la + 1) : 0;
     if (la == 0 || lb == 0 || strcmp(prompt + la + 1 + lb, "=") != 0) {
         for (int i = 0; prompt[i]; i++) {
             unsigned char c = (unsigned char)prompt[i];
-            if (!(c >= '0' && c <= '9') && c != '+' && c != '*' && c != '=')
+            if (!(c >= '0' && c <= '9') && c != (unsigned char)op && c != '=')
                 return arith_error(ARITH_ERR_DATA, "character '%c' at position %d of \"%s\" is "
-                                   "not in the digit formats' vocabulary (0-9 + * =)", c, i + 1,
-                                   prompt);
+                                   "not in the digit formats' vocabulary (0-9 %c =)", c, i + 1,
+                                   prompt, op);
         }
-        return arith_error(ARITH_ERR_DATA, "\"%s\" is not of the form a+b= or a*b= that "
-                           "--reverse, --zero-pad and --index-hints read", prompt);
+        return arith_error(ARITH_ERR_DATA, "\"%s\" is not of the form a%cb= that --reverse, "
+                           "--zero-pad and --index-hints read", prompt, op);
     }
     const int w = la > lb ? la : lb;
     int n = 0;
     arith_status st = put_number(tok, ids, idx, sig, cap, &n, prompt, la, tok->zero_pad ? w : la,
                                  tok->reverse_operands, prompt);
     if (!st)
-        st = put_symbol(ids, idx, sig, cap, &n, op == '+' ? tok->plus_id : tok->char_to_id['*'],
-                        prompt);
+        st = put_symbol(ids, idx, sig, cap, &n, tok->char_to_id[(unsigned char)op], prompt);
     if (!st)
         st = put_number(tok, ids, idx, sig, cap, &n, prompt + la + 1, lb,
                         tok->zero_pad ? w : lb, tok->reverse_operands, prompt);
@@ -490,23 +500,31 @@ static arith_status encode_formatted(const tokenizer *tok, const char *prompt,
         return st;
     *np = n;
     *na = 0;
-    const int width = op == '+' ? w + 1 : 2 * w; /* the longest answer */
+    const int width = f->answer_digits(w); /* the longest answer, in digits */
     *ans_width = tok->zero_pad && !tok->reverse_answer ? width : 0;
     if (!answer)
         return ARITH_OK;
-    int len = (int)strlen(answer);
-    if (len == 0 || digit_run(answer) != len)
+    /* a signed answer: its sign, then its digits */
+    const bool negative = f->signed_answers && answer[0] == '-';
+    const char *digits = answer + negative;
+    int len = (int)strlen(digits);
+    if (len == 0 || digit_run(digits) != len)
         return arith_error(ARITH_ERR_DATA, "answer \"%s\" of \"%s\" is not a number (the digit "
-                           "formats read digits only)", answer, prompt);
+                           "formats read %s)", answer, prompt,
+                           f->signed_answers ? "an optional '-' and digits" : "digits only");
     if (tok->zero_pad && len > width)
         return arith_error(ARITH_ERR_DATA, "answer \"%s\" of \"%s\" is longer than the %d digits "
                            "such a problem can have", answer, prompt, width);
     int m = 0;
-    st = put_number(tok, ids + n, idx ? idx + n : NULL, sig ? sig + n : NULL, cap - n, &m, answer,
-                    len, tok->zero_pad ? width : len, tok->reverse_answer, answer);
+    int32_t *aidx = idx ? idx + n : NULL, *asig = sig ? sig + n : NULL;
+    if (f->signed_answers)
+        st = put_symbol(ids + n, aidx, asig, cap - n, &m,
+                        negative ? tok->char_to_id['-'] : tok->plus_id, answer);
     if (!st)
-        st = put_symbol(ids + n, idx ? idx + n : NULL, sig ? sig + n : NULL, cap - n, &m,
-                        tok->eos_id, answer);
+        st = put_number(tok, ids + n, aidx, asig, cap - n, &m, digits, len,
+                        tok->zero_pad ? width : len, tok->reverse_answer, answer);
+    if (!st)
+        st = put_symbol(ids + n, aidx, asig, cap - n, &m, tok->eos_id, answer);
     if (st)
         return st;
     *na = m;
@@ -561,17 +579,26 @@ arith_status tok_encode_example(const tokenizer *tok, const char *prompt, const 
     return st;
 }
 
-/* Decodes a digit-format answer: hints must come before every digit and name its
- * significance, else the answer gets a '?' (so that it is wrong); digits are put back most
- * significant first, and zero padding is dropped. */
+/* Decodes a digit-format answer: a signed format's sign must come first, and hints before
+ * every digit naming its significance, else the answer gets a '?' (so that it is wrong);
+ * digits are put back most significant first, zero padding is dropped, and a '-' goes before
+ * them. */
 static void decode_formatted(const tokenizer *tok, const int32_t *ids, int n, char *out,
                              size_t cap)
 {
     size_t len = 0;
-    bool bad = false;
+    bool bad = false, negative = false;
     int32_t hint_sig[TOK_MAX_HINTS + 1];
     int hints = 0;
-    for (int i = 0; i < n && len + 2 < cap; i++) {
+    int first = 0;
+    if (tok->format.signed_answers) {
+        negative = n > 0 && ids[0] == tok->char_to_id['-'];
+        bad = !(n > 0 && (negative || ids[0] == tok->plus_id));
+        first = 1;
+        if (cap > 2)
+            cap--; /* room for the '-' */
+    }
+    for (int i = first; i < n && len + 2 < cap && !bad; i++) {
         int32_t id = ids[i];
         if (id == tok->eos_id)
             break;
@@ -604,9 +631,11 @@ static void decode_formatted(const tokenizer *tok, const int32_t *ids, int n, ch
     if (tok->zero_pad)
         while (skip + 1 < len && out[skip] == '0')
             skip++;
-    memmove(out, out + skip, len - skip);
-    len -= skip;
-    if (bad || len == 0)
+    memmove(out + negative, out + skip, len - skip);
+    len = len - skip + negative;
+    if (negative)
+        out[0] = '-';
+    if (bad || len == (size_t)negative)
         out[len++] = '?';
     out[len] = '\0';
 }

@@ -23,7 +23,7 @@
     OPT_SPEC(name, type, field, def, choices, lo, hi, group, help, true)
 
 /* The names of each choice, from the module that owns the enum. */
-static const char *choice_task(int i) { return task_name((task_kind)i); }
+static const char *choice_task(int i) { return task_at(i) ? task_at(i)->name : NULL; }
 static const char *choice_subtask(int i) { return sym_kind_name((sym_kind)i); }
 static const char *choice_style(int i) { return task_style_name((task_style)i); }
 static const char *choice_tokenizer(int i)
@@ -55,13 +55,11 @@ static const char *choice_best_by(int i)
 
 static const option_spec train_options[] = {
     OPT("task", OPT_CHOICE, data.task, "add", choice_task, 0, 0, "data",
-        "task to generate: add (a+b), expr (seed 000's expressions), count (ones in a binary "
-        "string), xor (bitwise XOR of two bit strings, seed 003), symbolic (prefix-notation "
-        "calculus, seed 003), mul (a*b)"),
+        "task to generate (`arith tasks` describes each)"),
     OPT("subtask", OPT_CHOICE, data.subtask, "derivative", choice_subtask, 0, 0, "data",
         "symbolic: derivative (f -> f') or integral (f' -> f, generated backwards)"),
     OPT("digits", OPT_RANGE, data.digits, "9", NULL, 1, 100000, "data",
-        "operand length in digits (count, xor: bits); N or A..B"),
+        "operand length, in the task's unit (digits, bits: `arith tasks`); N or A..B"),
     OPT("test-digits", OPT_RANGE, data.test_digits, "0", NULL, 0, 100000, "data",
         "lengths of the generated test set, N or A..B (0: as --digits)"),
     OPT("style", OPT_CHOICE, data.style, "plain", choice_style, 0, 0, "data",
@@ -76,18 +74,17 @@ static const option_spec train_options[] = {
         "test on this CSV (without it, --test-frac of --train-csv is held out)"),
     OPT("tokenizer", OPT_CHOICE, data.tokenizer, "auto", choice_tokenizer, 0, 0, "data",
         "char: one token per character; pairs: seed 001's aligned digit pairs; words: one "
-        "token per space-separated word (symbolic); auto: pairs for add, words for symbolic, "
-        "char otherwise"),
+        "token per space-separated word (symbolic); auto: the task's own (`arith tasks`)"),
     OPT("reverse-answer", OPT_BOOL, data.reverse_answer, "false", NULL, 0, 0, "data",
         "emit answers least significant digit first"),
     OPT("reverse", OPT_BOOL, data.reverse, "false", NULL, 0, 0, "data",
-        "add, mul: operands and answer least significant digit first (decoded back for "
+        "digit formats: operands and answer least significant digit first (decoded back for "
         "checking)"),
     OPT("zero-pad", OPT_BOOL, data.zero_pad, "false", NULL, 0, 0, "data",
-        "add, mul: zero-pad the operands to equal length and the answer to its longest "
+        "digit formats: zero-pad the operands to equal length and the answer to its longest "
         "(leading zeros are stripped for checking)"),
     OPT("index-hints", OPT_BOOL, data.index_hints, "false", NULL, 0, 0, "data",
-        "add, mul: a hint token before each digit naming its significance (stripped for "
+        "digit formats: a hint token before each digit naming its significance (stripped for "
         "checking)"),
     OPT("answer-width", OPT_INT, data.answer_width, "0", NULL, 0, 1000, "data",
         "right-align answers with spaces to this many characters, as seed 002 (0: off)"),
@@ -215,7 +212,7 @@ void train_config_default_dir(const train_config *cfg, const char *suffix, char 
     struct tm tm;
     localtime_r(&now, &tm);
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-    const char *task = task_name(cfg->data.task);
+    const char *task = task_at(cfg->data.task) ? task_at(cfg->data.task)->name : "task";
     if (cfg->data.digits.lo == cfg->data.digits.hi)
         snprintf(out, cap, "runs/%s%d%s-%s", task, cfg->data.digits.hi, suffix, stamp);
     else
@@ -227,9 +224,8 @@ tokenizer_kind train_config_tokenizer(const data_settings *data)
 {
     if (data->tokenizer != TOKENIZER_CHOICE_AUTO)
         return (tokenizer_kind)(data->tokenizer - TOKENIZER_CHOICE_CHAR);
-    return data->task == TASK_ADD        ? TOK_PAIRS
-           : data->task == TASK_SYMBOLIC ? TOK_WORDS
-                                         : TOK_CHAR;
+    const task_def *def = task_at(data->task);
+    return def ? def->tokenizer : TOK_CHAR;
 }
 
 static bool has_regression_head(const model_family *f)

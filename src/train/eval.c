@@ -22,9 +22,10 @@ static bool decode_row(const tokenizer *tok, const int32_t *row, int max_new, ch
 }
 
 /* Whether a generated answer is right: the one place that decides it, for greedy and beam
- * evaluation alike. The text up to EOS must equal the reference exactly, or for task symbolic
- * be equivalent to it (Lample & Charton check answers so: numerically at many points, an
- * integral up to its constant); an answer that never reached EOS (ended false) is never right. */
+ * evaluation alike. The text up to EOS must equal the reference exactly, or be equivalent to it
+ * for a task that judges so (task_def.equivalent; symbolic, as Lample & Charton check answers:
+ * numerically at many points, an integral up to its constant); an answer that never reached
+ * EOS (ended false) is never right. */
 static bool answer_correct(const task_config *task, const char *prompt, const char *reference,
                            const char *hypothesis, bool ended)
 {
@@ -32,16 +33,9 @@ static bool answer_correct(const task_config *task, const char *prompt, const ch
         return false;
     if (strcmp(hypothesis, reference) == 0)
         return true;
-    if (!task || task->kind != TASK_SYMBOLIC)
+    if (!task || !task->def->equivalent)
         return false;
-    char f[4096]; /* the prompt without its " =" */
-    snprintf(f, sizeof f, "%s", prompt);
-    size_t n = strlen(f);
-    if (n > 0 && f[n - 1] == '=')
-        f[--n] = '\0';
-    while (n > 0 && f[n - 1] == ' ')
-        f[--n] = '\0';
-    return sym_equivalent(task->subtask, f, reference, hypothesis);
+    return task->def->equivalent(task, prompt, reference, hypothesis);
 }
 
 /* Called with each prompt's decoded answers, in order: K hypotheses, best first (K = 1 for

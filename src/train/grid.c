@@ -92,13 +92,21 @@ static void tally_cell(void *ctx, int index, const example *ex, const char *pred
     t->g->correct[cell] += correct;
 }
 
+static bool draws_lengths(const task_def *def)
+{
+    return def->sample_lengths != NULL;
+}
+
 arith_status grid_evaluate(model *m, const tokenizer *tok, const task_config *task,
                            int batch_size, int beam, length_grid *g, grid_progress_fn fn,
                            void *ctx)
 {
-    if (task->kind != TASK_ADD && task->kind != TASK_MUL)
-        return arith_error(ARITH_ERR_ARG, "--grid measures operand lengths of tasks add and "
-                           "mul (this run's task is %s)", task_name(task->kind));
+    if (!task->def->sample_lengths) {
+        char names[256];
+        task_names(names, sizeof names, draws_lengths);
+        return arith_error(ARITH_ERR_ARG, "--grid measures operand lengths of tasks %s (this "
+                           "run's task is %s)", names, task->def->name);
+    }
     arith_status st = beam_check(m, beam);
     if (st)
         return st;

@@ -10,7 +10,7 @@
 
 #include "train/train.h"
 
-_Static_assert(sizeof(task_kind) == sizeof(int) && sizeof(model_kind) == sizeof(int),
+_Static_assert(sizeof(sym_kind) == sizeof(int) && sizeof(model_kind) == sizeof(int),
                "OPT_CHOICE fields are enums stored as int");
 
 arith_status int_range_parse(int_range *out, const char *text, const char *flag, int min,

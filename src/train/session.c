@@ -67,21 +67,37 @@ static arith_status check_numeric_answers(const session *s)
     return ARITH_OK;
 }
 
+/* Which tasks take a setting, for the messages that name them. */
+static bool takes_spaced(const task_def *def)
+{
+    return def->spaced;
+}
+
+static bool has_format(const task_def *def)
+{
+    return def->format != NULL;
+}
+
 arith_status train_task_config(task_config *task, const data_settings *data,
                                      int_range range)
 {
     memset(task, 0, sizeof *task);
     arith_status st = ARITH_OK;
-    task->kind = data->task;
+    task->def = task_at(data->task);
+    if (!task->def)
+        return arith_error(ARITH_ERR_ARG, "--task: no task %d", data->task);
     task->style = data->style;
     task->subtask = data->subtask;
     sym_config_default(&task->sym);
     task->digits = range.hi;
     /* a single length keeps seed 001's digit-by-digit draw; a range draws each length */
     task->digits_min = range.lo < range.hi ? range.lo : 0;
-    if (!st && task->style == STYLE_SPACED && task->kind != TASK_ADD)
+    if (!st && task->style == STYLE_SPACED && !task->def->spaced) {
+        char names[256];
+        task_names(names, sizeof names, takes_spaced);
         st = arith_error(ARITH_ERR_ARG, "--style spaced is seed 002's addition format; it needs "
-                         "--task add (got --task %s)", task_name(data->task));
+                         "--task %s (got --task %s)", names, task->def->name);
+    }
     return st;
 }
 
@@ -139,9 +155,12 @@ static arith_status session_positions(session *s)
                            "--model %s)", pos_kind_name(pk), ms->rand_pos ? " --rand-pos" : "",
                            families, model_kind_name(ms->family));
     }
-    if (by_data && s->task.kind != TASK_ADD && s->task.kind != TASK_MUL)
-        return arith_error(ARITH_ERR_ARG, "--pos %s numbers the digits of add and mul (got "
-                           "--task %s)", pos_kind_name(pk), task_name(s->task.kind));
+    if (by_data && !s->task.def->format) {
+        char names[256];
+        task_names(names, sizeof names, has_format);
+        return arith_error(ARITH_ERR_ARG, "--pos %s numbers the digits of %s (got --task %s)",
+                           pos_kind_name(pk), names, s->task.def->name);
+    }
     if (ms->rand_pos && !scheme->rand_pos) {
         char schemes[128];
         pos_kinds_text(schemes, sizeof schemes, draws_random, "and");
@@ -167,28 +186,29 @@ arith_status session_open(session *s, const train_config *cfg, const char *data_
     const data_settings *data = &cfg->data;
     arith_status st = train_task_config(&s->task, data, data->digits);
     const tokenizer_kind tk = train_config_tokenizer(data);
-    if (!st && tk == TOK_PAIRS && s->task.kind != TASK_ADD)
-        st = arith_error(ARITH_ERR_ARG, "--tokenizer pairs reads only sums a+b=; --task %s "
-                         "needs --tokenizer %s", task_name(data->task),
-                         s->task.kind == TASK_SYMBOLIC ? "words" : "char");
-    if (!st && (tk == TOK_WORDS) != (s->task.kind == TASK_SYMBOLIC)) {
-        char tokenizer_text[16];
-        train_config_format(cfg, "tokenizer", tokenizer_text, sizeof tokenizer_text);
-        st = arith_error(ARITH_ERR_ARG, "--tokenizer words reads symbolic's prefix expressions, "
-                         "and symbolic needs it (got --task %s --tokenizer %s)",
-                         task_name(data->task), tokenizer_text);
+    if (!st && !(s->task.def->tokenizers & 1u << tk)) {
+        char valid[64] = "";
+        for (int k = 0; tokenizer_name((tokenizer_kind)k); k++)
+            if (s->task.def->tokenizers & 1u << k)
+                snprintf(valid + strlen(valid), sizeof valid - strlen(valid), "%s%s",
+                         valid[0] ? " or " : "", tokenizer_name((tokenizer_kind)k));
+        st = arith_error(ARITH_ERR_ARG, "--task %s needs --tokenizer %s (got --tokenizer %s)",
+                         s->task.def->name, valid, tokenizer_name(tk));
     }
     if (!st)
         st = tokenizer_init(&s->tok, tk, cfg->data.digits.hi, cfg->data.reverse_answer);
     if (st)
         return st;
     tokenizer_set_answer_width(&s->tok, cfg->data.answer_width);
-    st = tokenizer_set_format(&s->tok, cfg->data.reverse, cfg->data.zero_pad,
-                              cfg->data.index_hints);
-    if (!st && (cfg->data.reverse || cfg->data.zero_pad || cfg->data.index_hints) &&
-        s->task.kind != TASK_ADD && s->task.kind != TASK_MUL)
-        st = arith_error(ARITH_ERR_ARG, "--reverse, --zero-pad and --index-hints format the "
-                         "operands of add and mul (got --task %s)", task_name(data->task));
+    if ((cfg->data.reverse || cfg->data.zero_pad || cfg->data.index_hints) &&
+        !s->task.def->format) {
+        char names[256];
+        task_names(names, sizeof names, has_format);
+        return arith_error(ARITH_ERR_ARG, "--reverse, --zero-pad and --index-hints format the "
+                           "operands of %s (got --task %s)", names, s->task.def->name);
+    }
+    st = tokenizer_set_format(&s->tok, s->task.def->format, cfg->data.reverse,
+                              cfg->data.zero_pad, cfg->data.index_hints);
     if (!st)
         st = session_positions(s);
     if (st)
@@ -323,17 +343,7 @@ void session_describe(const session *s, session_description *d)
 {
     const train_config *cfg = &s->cfg;
     const model_config *mc = &s->model->cfg;
-    const char *unit = s->task.kind == TASK_COUNT || s->task.kind == TASK_XOR ? "bits" : "digits";
-    if (s->task.kind == TASK_EXPR)
-        snprintf(d->lengths, sizeof d->lengths, "operands 0..50");
-    else if (s->task.kind == TASK_SYMBOLIC)
-        snprintf(d->lengths, sizeof d->lengths, "%s, up to %d operators",
-                 sym_kind_name(s->task.subtask), s->task.sym.max_ops);
-    else if (cfg->data.digits.lo == cfg->data.digits.hi)
-        snprintf(d->lengths, sizeof d->lengths, "%d %s", cfg->data.digits.hi, unit);
-    else
-        snprintf(d->lengths, sizeof d->lengths, "%d..%d %s", cfg->data.digits.lo,
-                 cfg->data.digits.hi, unit);
+    task_describe(&s->task, d->lengths, sizeof d->lengths);
     const data_settings *data = &cfg->data;
     snprintf(d->format, sizeof d->format, "%s%s%s%s",
              data->reverse ? ", reversed" : data->reverse_answer ? ", reversed answers" : "",
@@ -354,7 +364,7 @@ void session_title(const session *s, char *out, size_t cap)
 {
     session_description d;
     session_describe(s, &d);
-    snprintf(out, cap, "%s, %s, tokenizer %s%s | %s: %s | seed %lld", task_name(s->cfg.data.task),
+    snprintf(out, cap, "%s, %s, tokenizer %s%s | %s: %s | seed %lld", s->task.def->name,
              d.lengths, tokenizer_name(s->tok.kind), d.format,
              model_kind_name(s->cfg.model.family), d.model, s->cfg.run.seed);
 }

@@ -95,7 +95,7 @@ typedef enum { BEST_BY_ACCURACY = 0, BEST_BY_LOSS } best_by_kind;
 
 /* What data a run trains and tests on, and how it is written as tokens. */
 typedef struct {
-    task_kind task;
+    int task;                  /* the task's index in the registry (task_at) */
     sym_kind subtask;          /* symbolic: derivative or integral */
     int_range digits;          /* operand (count: string) lengths of the training data */
     int_range test_digits;     /* of generated test data; {0,0}: as digits */
@@ -106,10 +106,11 @@ typedef struct {
     char test_csv[TRAIN_PATH_MAX];
     int tokenizer;             /* tokenizer_choice */
     bool reverse_answer;
-    bool reverse;              /* add/mul: operands and answer least significant digit first */
-    bool zero_pad;             /* add/mul: operands zero-padded to equal length, answers to the
-                                  longest they can be */
-    bool index_hints;          /* add/mul: a hint token naming each digit's significance */
+    bool reverse;              /* digit formats (tasks with one): operands and answer least
+                                  significant digit first */
+    bool zero_pad;             /* operands zero-padded to equal length, answers to the longest
+                                  they can be */
+    bool index_hints;          /* a hint token naming each digit's significance */
     int answer_width;          /* right-align answers with spaces to this width (0: off) */
 } data_settings;
 
@@ -245,9 +246,9 @@ typedef void (*eval_example_fn)(void *ctx, int index, const example *ex, const c
                                 bool correct);
 
 /* Greedy generation over n examples of `set` (all when n <= 0), batched, exact match against the
- * answers; for task symbolic (task may be NULL: exact match) an answer is right when it is
- * equivalent to the reference (sym_equivalent: numerically, an integral up to a constant), and
- * exact string matches are counted beside it. fn (may be NULL) is called for the first `report` examples (all when report < 0). */
+ * answers; for a task that judges answers up to equivalence (task_def.equivalent: symbolic,
+ * numerically, an integral up to a constant; task may be NULL: exact match) an answer is right
+ * when it is equivalent to the reference, and exact string matches are counted beside it. fn (may be NULL) is called for the first `report` examples (all when report < 0). */
 arith_status evaluate(model *m, const tokenizer *tok, const task_config *task,
                       const example_set *set, int n, int batch_size, eval_example_fn fn,
                       void *ctx, int report, eval_result *result);
@@ -282,9 +283,9 @@ arith_status predict_answers(model *m, const tokenizer *tok, const char *const *
 arith_status predict_beam(model *m, const tokenizer *tok, const char *const *prompts, int n,
                           int batch_size, int beam, char **answers, float *scores, bool *ended);
 
-/* The fixed edge cases of task add or mul (task_edge_cases, from the task's lengths) that the
- * tokenizer can encode and the model's context can hold; the others are skipped (the pairs
- * tokenizer's fixed width, say). Appends nothing for other tasks. */
+/* The task's fixed edge cases (task_edge_cases, from the task's lengths) that the tokenizer
+ * can encode and the model's context can hold; the others are skipped (the pairs tokenizer's
+ * fixed width, say). Appends nothing for tasks without edge cases. */
 arith_status edge_cases_build(const model *m, const tokenizer *tok, const task_config *task,
                               example_set *set);
 
@@ -324,7 +325,7 @@ typedef void (*grid_progress_fn)(void *ctx, int cells_done, int cells, long long
  * as evaluate_beam counts it): cells of similar lengths are batched together. Before any work,
  * a cell whose prompts the tokenizer rejects or whose prompt + answer outgrow the model's
  * context is an error (ARITH_ERR_DATA) naming the lengths, the context and the largest grid
- * that fits. Tasks add and mul only. */
+ * that fits. Tasks that draw operands of given lengths only (task_def.sample_lengths). */
 arith_status grid_evaluate(model *m, const tokenizer *tok, const task_config *task,
                            int batch_size, int beam, length_grid *g, grid_progress_fn fn,
                            void *ctx);

@@ -1,0 +1,70 @@
+/* Task mul: "a*b=" and the exact product of two decimal operands of any length, drawn as task
+ * add draws them (digit by digit, or lengths from --digits A..B). */
+#include "data/tasks/shared.h"
+
+static const binary_op times = {'*', decimal_mul_digits};
+
+static int mul_answer_digits(int width)
+{
+    return 2 * width;
+}
+
+static const digit_format mul_format = {.op = '*', .answer_digits = mul_answer_digits};
+
+static int mul_max_answer_chars(const task_config *task)
+{
+    return 2 * task->digits;
+}
+
+static arith_status mul_sample(const task_config *task, rng_state *rng, char *prompt,
+                               size_t prompt_cap, char *answer, size_t answer_cap)
+{
+    operands_sample(task, &times, rng, prompt, answer, answer_cap);
+    return ARITH_OK;
+}
+
+static arith_status mul_sample_lengths(const task_config *task, rng_state *rng, int la, int lb,
+                                       char *prompt, char *answer, size_t answer_cap)
+{
+    operands_sample_lengths(task, &times, rng, la, lb, prompt, answer, answer_cap);
+    return ARITH_OK;
+}
+
+static arith_status mul_edge_cases(const task_config *task, example_set *out)
+{
+    return operands_edge_cases(task, &times, operands_edge_cases_default,
+                               operands_edge_cases_default_count, out);
+}
+
+static arith_status mul_example_at(const task_config *task, uint64_t index, char *prompt,
+                                   char *answer, size_t answer_cap)
+{
+    operands_example_at(task, &times, index, prompt, answer, answer_cap);
+    return ARITH_OK;
+}
+
+static arith_status mul_check_row(const task_config *task, const char *src, const char *tgt)
+{
+    return operands_check_row(&times, false, "product", src, tgt);
+}
+
+const task_def mul_task = {
+    .name = "mul",
+    .summary = "a*b=, the exact product; operands drawn as add draws them, any length",
+    .unit = "digits",
+    .unit_one = "digit",
+    .tokenizer = TOK_CHAR,
+    .tokenizers = 1u << TOK_CHAR,
+    .format = &mul_format,
+    .equals = "=",
+    .check = task_check_lengths,
+    .max_prompt_chars = operands_max_prompt_chars,
+    .max_answer_chars = mul_max_answer_chars,
+    .sample = mul_sample,
+    .sample_lengths = mul_sample_lengths,
+    .edge_cases = mul_edge_cases,
+    .space = operands_space,
+    .example_at = mul_example_at,
+    .check_row = mul_check_row,
+    .prompt_length = operands_prompt_length,
+};
