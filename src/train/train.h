@@ -1,5 +1,6 @@
-/* train: the run configuration (one table of options shared by flags, config files and
- * checkpoints), optimizers and schedules, the training loop, evaluation, and checkpoints.
+/* train: option tables and their one parser (flags, config files, checkpoint metadata,
+ * --help), the typed run config, sessions (data + tokenizer + model from a config), optimizers
+ * and schedules, the training loop, evaluation and grids, checkpoints and plots.
  * Nothing here prints: progress, samples and results go to the caller through callbacks. */
 #ifndef ARITH_TRAIN_H
 #define ARITH_TRAIN_H
