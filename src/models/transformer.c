@@ -3,15 +3,16 @@
  * tables added at the batch's ids; RoPE on queries and keys; ALiBi or FIRE biases on the
  * attention scores), L blocks of causal multi-head attention and a feed-forward network with
  * pre- or post-layer-norm, a final layer norm and an untied output layer. Forward and backward
- * are explicit, layer by layer; all activations live in one workspace sized by reserve(), so
- * the training step never allocates. Generation keeps a key/value cache, so each new token
- * costs one token's work.
+ * are explicit, layer by layer, and touch tensor memory only through nn's layers and the
+ * backend's ops; all activations live in one workspace that reserve() lists once to the
+ * backend's planner, so the training step never allocates. Generation keeps a key/value cache,
+ * so each new token costs one token's work.
  *
  * The model is held in parts with one role each: the parameters' views (offsets into the
  * table, each declared with its init), the forward's activations, the backward's scratch (both
- * carved from one workspace), the key/value cache, the incremental decoding's state, and the
- * positional scheme's state (its tables, ALiBi's and FIRE's), which the scheme owns. The
- * transformer calls the scheme's ops and never asks which scheme it is.
+ * carved from one workspace, with the decoding's rows), the key/value cache, the incremental
+ * decoding's state, and the positional scheme's state (its tables, ALiBi's and FIRE's), which
+ * the scheme owns. The transformer calls the scheme's ops and never asks which scheme it is.
  *
  * The same code is GPT-2 (model gpt2, seed 003): pre-LN, GELU with the tanh approximation,
  * learned positions, unscaled embeddings, Hugging Face's parameter names with Conv1D (in, out)
@@ -127,11 +128,10 @@ typedef struct transformer_impl {
     bool gpt2;                 /* Hugging Face names, Conv1D (in, out) block weights, no scaling */
     bool head_bias;            /* false when the head is the tied token matrix */
     transformer_params w;
-    /* the workspace, for batches up to cap_B x cap_T: activations, backward scratch and the
-     * decoding's rows carved from `work`, every dropout mask from `masks` */
+    /* the workspace, for batches up to cap_B x cap_T: activations (dropout masks included),
+     * backward scratch and the decoding's rows, carved by the planner from one block */
     int cap_B, cap_T;
-    float *work;
-    uint8_t *masks;
+    void *work;
     transformer_acts acts;
     transformer_scratch scratch;
     kv_cache cache;
@@ -188,8 +188,8 @@ static uint64_t site_seed(uint64_t seed, int layer, int site)
 
 static void cache_release(kv_cache *c)
 {
-    arith_free(c->k);
-    arith_free(c->v);
+    tensor_free(c->k);
+    tensor_free(c->v);
     c->k = c->v = NULL;
     c->B = c->T = 0;
 }
@@ -209,19 +209,18 @@ static arith_status cache_reserve(transformer *t, int B, int T)
         nT = 2 * c->T < t->ctx ? 2 * c->T : t->ctx;
     const int H = t->H, hd = t->C / t->H;
     size_t n = (size_t)t->L * nB * t->C * nT;
-    float *k = arith_alloc(n * sizeof(float)), *v = arith_alloc(n * sizeof(float));
+    float *k = tensor_alloc(n * sizeof(float)), *v = tensor_alloc(n * sizeof(float));
     if (!k || !v) {
-        arith_free(k);
-        arith_free(v);
+        tensor_free(k);
+        tensor_free(v);
         return arith_error(ARITH_ERR_MEMORY, "out of memory for a key/value cache of %d x %d", nB,
                            nT);
     }
     if (c->k && nB == c->B) { /* same rows, more columns: keep the contents */
+        /* each (layer, row, head) segment of T columns moves to the start of one of nT */
         size_t rows = (size_t)t->L * nB * H, old = (size_t)c->T * hd;
-        for (size_t r = 0; r < rows; r++) {
-            memcpy(k + r * nT * hd, c->k + r * old, old * sizeof(float));
-            memcpy(v + r * nT * hd, c->v + r * old, old * sizeof(float));
-        }
+        tensor_copy_rows(k, (size_t)nT * hd, c->k, old, rows, old);
+        tensor_copy_rows(v, (size_t)nT * hd, c->v, old, rows, old);
     }
     cache_release(c);
     c->k = k;
@@ -233,13 +232,65 @@ static arith_status cache_reserve(transformer *t, int B, int T)
 
 static void workspace_release(transformer *t)
 {
-    arith_free(t->work);
-    arith_free(t->masks);
-    t->masks = NULL;
+    tensor_free(t->work);
     free(t->acts.blocks);
     t->work = NULL;
     t->acts.blocks = NULL;
     t->cap_B = t->cap_T = 0;
+}
+
+/* Every buffer of the activations, the backward's scratch and the decoding's rows, listed
+ * once: the planner sizes the block and carves it. */
+static void workspace_list(workspace_plan *plan, transformer *t, size_t B, size_t T)
+{
+    const size_t N = B * T, C = t->C, F = t->F, V = t->V, H = t->H;
+    transformer_acts *acts = &t->acts;
+    for (int l = 0; l < t->L; l++) {
+        block_acts *a = &acts->blocks[l];
+        workspace_add_floats(plan, "x_in", &a->x_in, N * C);
+        workspace_add_floats(plan, "ln1", &a->ln1, N * C);
+        workspace_add_floats(plan, "ln1_mean", &a->ln1_mean, N);
+        workspace_add_floats(plan, "ln1_rstd", &a->ln1_rstd, N);
+        workspace_add_floats(plan, "qkv", &a->qkv, N * 3 * C);
+        workspace_add_floats(plan, "att", &a->att, B * H * T * T);
+        workspace_add_floats(plan, "atty", &a->atty, N * C);
+        workspace_add_floats(plan, "attproj", &a->attproj, N * C);
+        workspace_add_floats(plan, "mid", &a->mid, N * C);
+        workspace_add_floats(plan, "ln2", &a->ln2, N * C);
+        workspace_add_floats(plan, "ln2_mean", &a->ln2_mean, N);
+        workspace_add_floats(plan, "ln2_rstd", &a->ln2_rstd, N);
+        workspace_add_floats(plan, "up", &a->up, N * F);
+        workspace_add_floats(plan, "hid", &a->hid, N * F);
+        workspace_add_floats(plan, "down", &a->down, N * C);
+        workspace_add_floats(plan, "res2", &a->res2, N * C);
+    }
+    workspace_add_floats(plan, "x_final", &acts->x_final, N * C);
+    workspace_add_floats(plan, "lnf", &acts->lnf, N * C);
+    workspace_add_floats(plan, "lnf_mean", &acts->lnf_mean, N);
+    workspace_add_floats(plan, "lnf_rstd", &acts->lnf_rstd, N);
+    workspace_add_floats(plan, "logits", &acts->logits, N * V);
+    workspace_add_floats(plan, "probs", &acts->probs, N * V);
+    transformer_scratch *s = &t->scratch;
+    workspace_add_floats(plan, "dlogits", &s->dlogits, N * V);
+    workspace_add_floats(plan, "dx", &s->dx, N * C);
+    workspace_add_floats(plan, "dx2", &s->dx2, N * C);
+    workspace_add_floats(plan, "dtmp", &s->dtmp, N * C);
+    workspace_add_floats(plan, "datty", &s->datty, N * C);
+    workspace_add_floats(plan, "dln", &s->dln, N * C);
+    workspace_add_floats(plan, "dqkv", &s->dqkv, N * 3 * C);
+    workspace_add_floats(plan, "df1", &s->df1, N * F);
+    workspace_add_floats(plan, "df2", &s->df2, N * F);
+    decode_state *dec = &t->dec;
+    workspace_add_ints(plan, "dec_pos", &dec->pos, B);
+    workspace_add_ints(plan, "dec_start", &dec->start, B);
+    workspace_add_ints(plan, "dec_work", &dec->work, 2 * B);
+    for (int l = 0; l < t->L; l++) {
+        block_acts *a = &acts->blocks[l];
+        workspace_add_bytes(plan, "mask_attn", &a->mask_attn, N * C);
+        workspace_add_bytes(plan, "mask_ffn", &a->mask_ffn, N * C);
+        workspace_add_bytes(plan, "mask_hid", &a->mask_hid, N * F);
+    }
+    workspace_add_bytes(plan, "mask_embed", &acts->mask_embed, N * C);
 }
 
 static arith_status transformer_reserve(model *m, int B, int T)
@@ -256,73 +307,22 @@ static arith_status transformer_reserve(model *m, int B, int T)
     if (T < t->cap_T)
         T = t->cap_T;
     workspace_release(t);
-    size_t N = (size_t)B * T, C = t->C, F = t->F, V = t->V, H = t->H, L = t->L;
-    size_t per_block = N * C * 8 + N * 3 * C + B * H * (size_t)T * T + N * F * 2 + N * 4;
-    size_t total = per_block * L + N * C * 2 + N * 2 + N * V * 3 + N * C * 5 + N * 3 * C +
-                   N * F * 2 + 4 * (size_t)B;
-    /* every piece is rounded up to 16 floats below */
-    total += (L * 20 + 40) * 16;
-    t->work = arith_alloc(total * sizeof(float));
-    t->masks = arith_alloc(N * (L * (2 * C + F) + C));
-    t->acts.blocks = calloc(L, sizeof *t->acts.blocks);
-    if (!t->work || !t->masks || !t->acts.blocks) {
+    char what[96];
+    snprintf(what, sizeof what, "a transformer workspace for %d x %d", B, T);
+    t->acts.blocks = calloc((size_t)t->L, sizeof *t->acts.blocks);
+    arith_status st = ARITH_OK;
+    if (!t->acts.blocks) {
+        st = arith_error(ARITH_ERR_MEMORY, "out of memory for %s", what);
+    } else {
+        workspace_plan plan;
+        workspace_plan_init(&plan);
+        workspace_list(&plan, t, (size_t)B, (size_t)T);
+        st = workspace_plan_alloc(&plan, &t->work, what);
+    }
+    if (st) {
         workspace_release(t);
-        return arith_error(ARITH_ERR_MEMORY, "out of memory reserving a %d x %d workspace", B, T);
+        return st;
     }
-    /* each part's buffers in turn, one piece per buffer (what a workspace planner takes) */
-    float *p = t->work;
-#define TAKE(n) (p += ((n) + 15) / 16 * 16, p - ((n) + 15) / 16 * 16)
-    transformer_acts *acts = &t->acts;
-    for (size_t l = 0; l < L; l++) {
-        block_acts *a = &acts->blocks[l];
-        a->x_in = TAKE(N * C);
-        a->ln1 = TAKE(N * C);
-        a->ln1_mean = TAKE(N);
-        a->ln1_rstd = TAKE(N);
-        a->qkv = TAKE(N * 3 * C);
-        a->att = TAKE(B * H * (size_t)T * T);
-        a->atty = TAKE(N * C);
-        a->attproj = TAKE(N * C);
-        a->mid = TAKE(N * C);
-        a->ln2 = TAKE(N * C);
-        a->ln2_mean = TAKE(N);
-        a->ln2_rstd = TAKE(N);
-        a->up = TAKE(N * F);
-        a->hid = TAKE(N * F);
-        a->down = TAKE(N * C);
-        a->res2 = TAKE(N * C);
-    }
-    acts->x_final = TAKE(N * C);
-    acts->lnf = TAKE(N * C);
-    acts->lnf_mean = TAKE(N);
-    acts->lnf_rstd = TAKE(N);
-    acts->logits = TAKE(N * V);
-    acts->probs = TAKE(N * V);
-    transformer_scratch *s = &t->scratch;
-    s->dlogits = TAKE(N * V);
-    s->dx = TAKE(N * C);
-    s->dx2 = TAKE(N * C);
-    s->dtmp = TAKE(N * C);
-    s->datty = TAKE(N * C);
-    s->dln = TAKE(N * C);
-    s->dqkv = TAKE(N * 3 * C);
-    s->df1 = TAKE(N * F);
-    s->df2 = TAKE(N * F);
-    decode_state *dec = &t->dec;
-    dec->pos = (int32_t *)TAKE((size_t)B);
-    dec->start = (int32_t *)TAKE((size_t)B);
-    dec->work = (int32_t *)TAKE(2 * (size_t)B);
-#undef TAKE
-    uint8_t *mp = t->masks;
-    for (size_t l = 0; l < L; l++) {
-        acts->blocks[l].mask_attn = mp;
-        acts->blocks[l].mask_ffn = mp + N * C;
-        acts->blocks[l].mask_hid = mp + 2 * N * C;
-        mp += N * (2 * C + F);
-    }
-    acts->mask_embed = mp;
-    if ((size_t)(p - t->work) > total) /* the sizes above and the takes must agree */
-        abort();
     t->cap_B = B;
     t->cap_T = T;
     return ARITH_OK;
