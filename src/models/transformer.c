@@ -373,16 +373,17 @@ static arith_status check_positions(const transformer *t, const int32_t *pos, in
     return ARITH_OK;
 }
 
-/* Copies the keys and values of one qkv row (sequence r, column c) into a layer's cache,
- * laid out (B, H, cap_T, hd) so that each head's keys are contiguous for attention_decode. */
-static void cache_store(const transformer *t, float *cache_k, float *cache_v, const float *qkv_row,
-                        int r, int c)
+/* Copies the keys and values of n qkv rows (n, 3C), columns c0 .. c0+n-1 of sequence r, into
+ * a layer's cache, laid out (B, H, cap_T, hd) so that each head's keys are contiguous for
+ * attention_decode. */
+static void cache_store(const transformer *t, float *cache_k, float *cache_v, const float *qkv,
+                        int r, int c0, int n)
 {
     const int C = t->C, H = t->H, hd = C / H;
     for (int h = 0; h < H; h++) {
-        size_t at = (((size_t)r * H + h) * t->cache.T + c) * hd;
-        memcpy(cache_k + at, qkv_row + C + h * hd, hd * sizeof(float));
-        memcpy(cache_v + at, qkv_row + 2 * C + h * hd, hd * sizeof(float));
+        size_t at = (((size_t)r * H + h) * t->cache.T + c0) * hd;
+        tensor_copy_rows(cache_k + at, hd, qkv + C + h * hd, 3 * (size_t)C, n, hd);
+        tensor_copy_rows(cache_v + at, hd, qkv + 2 * C + h * hd, 3 * (size_t)C, n, hd);
     }
 }
 
@@ -420,8 +421,7 @@ static void block_forward(const model *m, int l, float *x_out, const batch *b, b
         t->pos.ops->rotate_forward(t->pos.state, a->qkv, b->pos, N);
     if (cache_k) {
         for (int r = 0; r < B; r++)
-            for (int c = 0; c < T; c++)
-                cache_store(t, cache_k, cache_v, a->qkv + ((size_t)r * T + c) * 3 * C, r, c);
+            cache_store(t, cache_k, cache_v, a->qkv + (size_t)r * T * 3 * C, r, 0, T);
     }
     attn_bias bias;
     attention_forward_biased(a->atty, a->att, a->qkv, b->start, layer_bias(m, l, &bias, b->pos, N),
@@ -538,45 +538,45 @@ static void block_backward(model *m, int l, float *dx_in, const float *dx_out, c
     const float *ffn_in = pre ? a->ln2 : a->ln1;
     float *dffn_in = s->dln;             /* gradient w.r.t. the ffn input */
     if (pre) {
-        memcpy(dmid, dx_out, NC * sizeof(float)); /* residual */
+        tensor_copy(dmid, dx_out, NC); /* residual */
         dffn_out = dx_out;
     } else {
         /* x_out = LN2(res2), res2 = ln1 + down */
-        memset(s->dtmp, 0, NC * sizeof(float));
+        tensor_zero(s->dtmp, NC);
         layernorm_backward(s->dtmp, G(m, w->ln2_w), G(m, w->ln2_b), dx_out, a->res2,
                            P(m, w->ln2_w), a->ln2_mean, a->ln2_rstd, N, C);
         dffn_out = s->dtmp;
     }
     /* through dropout, down, dropout, activation, up */
-    memset(s->datty, 0, NC * sizeof(float));
+    tensor_zero(s->datty, NC);
     dropout_backward(s->datty, dffn_out, a->mask_ffn, NC, p, site_seed(seed, l, SITE_FFN));
-    memset(s->df1, 0, NF * sizeof(float));
+    tensor_zero(s->df1, NF);
     lin_backward(m, s->df1, w->down_w, w->down_b, s->datty, a->hid, N, F, C);
-    memset(s->df2, 0, NF * sizeof(float));
+    tensor_zero(s->df2, NF);
     dropout_backward(s->df2, s->df1, a->mask_hid, NF, p, site_seed(seed, l, SITE_HIDDEN));
-    memset(s->df1, 0, NF * sizeof(float));
+    tensor_zero(s->df1, NF);
     activation_backward(m->cfg.act, s->df1, s->df2, a->up, NF);
     if (pre) {
-        memset(dffn_in, 0, NC * sizeof(float));
+        tensor_zero(dffn_in, NC);
     } else {
-        memcpy(dffn_in, s->dtmp, NC * sizeof(float)); /* residual res2 = ln1 + down */
+        tensor_copy(dffn_in, s->dtmp, NC); /* residual res2 = ln1 + down */
     }
     lin_backward(m, dffn_in, w->up_w, w->up_b, s->df1, ffn_in, N, C, F);
     if (pre) {
         layernorm_backward(dmid, G(m, w->ln2_w), G(m, w->ln2_b), dffn_in, a->mid,
                            P(m, w->ln2_w), a->ln2_mean, a->ln2_rstd, N, C);
     } else {
-        memset(dmid, 0, NC * sizeof(float));
+        tensor_zero(dmid, NC);
         layernorm_backward(dmid, G(m, w->ln1_w), G(m, w->ln1_b), dffn_in, a->mid,
                            P(m, w->ln1_w), a->ln1_mean, a->ln1_rstd, N, C);
     }
 
     /* attention sub-block: mid = x_in + dropout(proj(attention(qkv(attn_in)))) */
-    memset(s->dtmp, 0, NC * sizeof(float));
+    tensor_zero(s->dtmp, NC);
     dropout_backward(s->dtmp, dmid, a->mask_attn, NC, p, site_seed(seed, l, SITE_ATTN));
-    memset(s->datty, 0, NC * sizeof(float));
+    tensor_zero(s->datty, NC);
     lin_backward(m, s->datty, w->out_w, w->out_b, s->dtmp, a->atty, N, C, C);
-    memset(s->dqkv, 0, NC * 3 * sizeof(float));
+    tensor_zero(s->dqkv, NC * 3);
     /* given the probabilities, a score bias changes nothing in dqkv; the scheme takes the
      * bias's own gradient (FIRE's parameters) */
     attention_backward(s->dqkv, s->datty, a->qkv, a->att, b->start, B, T, C, H);
@@ -588,7 +588,7 @@ static void block_backward(model *m, int l, float *dx_in, const float *dx_out, c
         po->rotate_backward(t->pos.state, s->dqkv, b->pos, N);
     /* dx_in = dmid (residual) + gradient through the attention input */
     if (pre) {
-        memset(s->dln, 0, NC * sizeof(float));
+        tensor_zero(s->dln, NC);
         lin_backward(m, s->dln, w->qkv_w, w->qkv_b, s->dqkv, a->ln1, N, C, 3 * C);
         layernorm_backward(dx_in, G(m, w->ln1_w), G(m, w->ln1_b), s->dln, a->x_in,
                            P(m, w->ln1_w), a->ln1_mean, a->ln1_rstd, N, C);
@@ -607,13 +607,13 @@ static void transformer_backward(model *m)
     const transformer_scratch *s = &t->scratch;
     const int N = b->B * b->T, C = t->C, V = t->V;
     const size_t NC = (size_t)N * C;
-    memset(s->dlogits, 0, (size_t)N * V * sizeof(float));
+    tensor_zero(s->dlogits, (size_t)N * V);
     crossentropy_backward(s->dlogits, acts->probs, b->targets, N, V, 1.0f / (float)t->last.count);
-    memset(s->dln, 0, NC * sizeof(float));
+    tensor_zero(s->dln, NC);
     linear_backward(s->dln, G_trainable(m, t->w.head_w),
                     t->head_bias ? G_trainable(m, t->w.head_b) : NULL, s->dlogits, acts->lnf,
                     P(m, t->w.head_w), N, C, V);
-    memset(s->dx, 0, NC * sizeof(float));
+    tensor_zero(s->dx, NC);
     layernorm_backward(s->dx, G(m, t->w.lnf_w), G(m, t->w.lnf_b), s->dln, acts->x_final,
                        P(m, t->w.lnf_w), acts->lnf_mean, acts->lnf_rstd, N, C);
     float *dout = s->dx, *din = s->dx2;
@@ -624,7 +624,7 @@ static void transformer_backward(model *m)
         din = swap;
     }
     /* dout: gradient w.r.t. the (dropped out) embedding sum */
-    memset(s->dtmp, 0, NC * sizeof(float));
+    tensor_zero(s->dtmp, NC);
     dropout_backward(s->dtmp, dout, acts->mask_embed, NC, t->last.train ? m->cfg.dropout : 0.0f,
                      site_seed(t->last.seed, 0, SITE_EMBED));
     if (t->pos.ops->embed_backward)
@@ -696,7 +696,7 @@ static arith_status decode_step(model *m, const int32_t *tokens, const int32_t *
         if (t->pos.ops->rotate_forward)
             t->pos.ops->rotate_forward(t->pos.state, s->qkv, pos, B);
         for (int r = 0; r < B; r++)
-            cache_store(t, kc, vc, s->qkv + (size_t)r * 3 * C, r, col);
+            cache_store(t, kc, vc, s->qkv + (size_t)r * 3 * C, r, col, 1);
         attn_bias bias;
         attention_decode_biased(s->atty, s->qkv, 3 * C, kc, vc, start,
                                 decode_bias(m, l, &bias, pos, start, B, col), B, col, t->cache.T,
@@ -761,11 +761,11 @@ static arith_status transformer_decode_begin(model *m, const batch *prompts, con
     }
     /* prefill: the whole prompt at once, keys and values into the cache */
     forward_logits(m, prompts, false, 0, true);
-    /* each row's last column, packed to (B, V); row r moves down from row r*T + T-1 >= r */
+    /* each row's last column, packed to (B, V): row r moves down from row r*T + T-1, which
+     * lies past it and past every row written before it (with T == 1 they are in place) */
     float *out = t->acts.logits;
-    for (int r = 0; r < B; r++)
-        memmove(out + (size_t)r * V, out + ((size_t)r * T + T - 1) * V,
-                (size_t)V * sizeof(float));
+    for (int r = 0; T > 1 && r < B; r++)
+        tensor_copy(out + (size_t)r * V, out + ((size_t)r * T + T - 1) * V, (size_t)V);
     dec->B = B;
     dec->col = T;
     memcpy(dec->start, prompts->start, (size_t)B * sizeof(int32_t));
@@ -802,8 +802,8 @@ static void cache_row_move(void *ctx, int dst, int from, bool swap)
     const size_t seg = (size_t)kv->T * hd, row = (size_t)H * seg, layer = (size_t)kv->B * row,
                  len = (size_t)c->cols * hd;
     for (int l = 0; l < t->L; l++) {
-        model_row_move(kv->k + l * layer, row, H, seg, len, dst, from, swap);
-        model_row_move(kv->v + l * layer, row, H, seg, len, dst, from, swap);
+        tensor_row_move(kv->k + l * layer, row, H, seg, len, dst, from, swap);
+        tensor_row_move(kv->v + l * layer, row, H, seg, len, dst, from, swap);
     }
     int32_t s = c->start[dst];
     c->start[dst] = c->start[from];
