@@ -260,13 +260,6 @@ arith_status model_beam_search(model *m, const batch *prompts, int K, int max_ne
  * src[r] == r are left alone. work: 2B int32. */
 typedef void (*row_move_fn)(void *ctx, int dst, int from, bool swap);
 void model_rows_reorder(int B, const int32_t *src, int32_t *work, row_move_fn move, void *ctx);
-/* The backend's tensor_row_move under the name transformer.c calls it by (to go when it calls
- * tensor_row_move itself). */
-static inline void model_row_move(float *base, size_t row_stride, int nseg, size_t seg_stride,
-                                  size_t len, int dst, int from, bool swap)
-{
-    tensor_row_move(base, row_stride, nseg, seg_stride, len, dst, from, swap);
-}
 
 /* The transformer (transformer.c); gpt2 lays it out as GPT-2 does (Hugging Face's names,
  * Conv1D (in, out) block weights, unscaled token embeddings, GPT-2's initialization). */

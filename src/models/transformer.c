@@ -3,15 +3,16 @@
  * tables added at the batch's ids; RoPE on queries and keys; ALiBi or FIRE biases on the
  * attention scores), L blocks of causal multi-head attention and a feed-forward network with
  * pre- or post-layer-norm, a final layer norm and an untied output layer. Forward and backward
- * are explicit, layer by layer; all activations live in one workspace sized by reserve(), so
- * the training step never allocates. Generation keeps a key/value cache, so each new token
- * costs one token's work.
+ * are explicit, layer by layer, and touch tensor memory only through nn's layers and the
+ * backend's ops; all activations live in one workspace that reserve() lists once to the
+ * backend's planner, so the training step never allocates. Generation keeps a key/value cache,
+ * so each new token costs one token's work.
  *
  * The model is held in parts with one role each: the parameters' views (offsets into the
  * table, each declared with its init), the forward's activations, the backward's scratch (both
- * carved from one workspace), the key/value cache, the incremental decoding's state, and the
- * positional scheme's state (its tables, ALiBi's and FIRE's), which the scheme owns. The
- * transformer calls the scheme's ops and never asks which scheme it is.
+ * carved from one workspace, with the decoding's rows), the key/value cache, the incremental
+ * decoding's state, and the positional scheme's state (its tables, ALiBi's and FIRE's), which
+ * the scheme owns. The transformer calls the scheme's ops and never asks which scheme it is.
  *
  * The same code is GPT-2 (model gpt2, seed 003): pre-LN, GELU with the tanh approximation,
  * learned positions, unscaled embeddings, Hugging Face's parameter names with Conv1D (in, out)
@@ -127,11 +128,10 @@ typedef struct transformer_impl {
     bool gpt2;                 /* Hugging Face names, Conv1D (in, out) block weights, no scaling */
     bool head_bias;            /* false when the head is the tied token matrix */
     transformer_params w;
-    /* the workspace, for batches up to cap_B x cap_T: activations, backward scratch and the
-     * decoding's rows carved from `work`, every dropout mask from `masks` */
+    /* the workspace, for batches up to cap_B x cap_T: activations (dropout masks included),
+     * backward scratch and the decoding's rows, carved by the planner from one block */
     int cap_B, cap_T;
-    float *work;
-    uint8_t *masks;
+    void *work;
     transformer_acts acts;
     transformer_scratch scratch;
     kv_cache cache;
@@ -188,8 +188,8 @@ static uint64_t site_seed(uint64_t seed, int layer, int site)
 
 static void cache_release(kv_cache *c)
 {
-    arith_free(c->k);
-    arith_free(c->v);
+    tensor_free(c->k);
+    tensor_free(c->v);
     c->k = c->v = NULL;
     c->B = c->T = 0;
 }
@@ -209,19 +209,18 @@ static arith_status cache_reserve(transformer *t, int B, int T)
         nT = 2 * c->T < t->ctx ? 2 * c->T : t->ctx;
     const int H = t->H, hd = t->C / t->H;
     size_t n = (size_t)t->L * nB * t->C * nT;
-    float *k = arith_alloc(n * sizeof(float)), *v = arith_alloc(n * sizeof(float));
+    float *k = tensor_alloc(n * sizeof(float)), *v = tensor_alloc(n * sizeof(float));
     if (!k || !v) {
-        arith_free(k);
-        arith_free(v);
+        tensor_free(k);
+        tensor_free(v);
         return arith_error(ARITH_ERR_MEMORY, "out of memory for a key/value cache of %d x %d", nB,
                            nT);
     }
     if (c->k && nB == c->B) { /* same rows, more columns: keep the contents */
+        /* each (layer, row, head) segment of T columns moves to the start of one of nT */
         size_t rows = (size_t)t->L * nB * H, old = (size_t)c->T * hd;
-        for (size_t r = 0; r < rows; r++) {
-            memcpy(k + r * nT * hd, c->k + r * old, old * sizeof(float));
-            memcpy(v + r * nT * hd, c->v + r * old, old * sizeof(float));
-        }
+        tensor_copy_rows(k, (size_t)nT * hd, c->k, old, rows, old);
+        tensor_copy_rows(v, (size_t)nT * hd, c->v, old, rows, old);
     }
     cache_release(c);
     c->k = k;
@@ -233,13 +232,65 @@ static arith_status cache_reserve(transformer *t, int B, int T)
 
 static void workspace_release(transformer *t)
 {
-    arith_free(t->work);
-    arith_free(t->masks);
-    t->masks = NULL;
+    tensor_free(t->work);
     free(t->acts.blocks);
     t->work = NULL;
     t->acts.blocks = NULL;
     t->cap_B = t->cap_T = 0;
+}
+
+/* Every buffer of the activations, the backward's scratch and the decoding's rows, listed
+ * once: the planner sizes the block and carves it. */
+static void workspace_list(workspace_plan *plan, transformer *t, size_t B, size_t T)
+{
+    const size_t N = B * T, C = t->C, F = t->F, V = t->V, H = t->H;
+    transformer_acts *acts = &t->acts;
+    for (int l = 0; l < t->L; l++) {
+        block_acts *a = &acts->blocks[l];
+        workspace_add_floats(plan, "x_in", &a->x_in, N * C);
+        workspace_add_floats(plan, "ln1", &a->ln1, N * C);
+        workspace_add_floats(plan, "ln1_mean", &a->ln1_mean, N);
+        workspace_add_floats(plan, "ln1_rstd", &a->ln1_rstd, N);
+        workspace_add_floats(plan, "qkv", &a->qkv, N * 3 * C);
+        workspace_add_floats(plan, "att", &a->att, B * H * T * T);
+        workspace_add_floats(plan, "atty", &a->atty, N * C);
+        workspace_add_floats(plan, "attproj", &a->attproj, N * C);
+        workspace_add_floats(plan, "mid", &a->mid, N * C);
+        workspace_add_floats(plan, "ln2", &a->ln2, N * C);
+        workspace_add_floats(plan, "ln2_mean", &a->ln2_mean, N);
+        workspace_add_floats(plan, "ln2_rstd", &a->ln2_rstd, N);
+        workspace_add_floats(plan, "up", &a->up, N * F);
+        workspace_add_floats(plan, "hid", &a->hid, N * F);
+        workspace_add_floats(plan, "down", &a->down, N * C);
+        workspace_add_floats(plan, "res2", &a->res2, N * C);
+    }
+    workspace_add_floats(plan, "x_final", &acts->x_final, N * C);
+    workspace_add_floats(plan, "lnf", &acts->lnf, N * C);
+    workspace_add_floats(plan, "lnf_mean", &acts->lnf_mean, N);
+    workspace_add_floats(plan, "lnf_rstd", &acts->lnf_rstd, N);
+    workspace_add_floats(plan, "logits", &acts->logits, N * V);
+    workspace_add_floats(plan, "probs", &acts->probs, N * V);
+    transformer_scratch *s = &t->scratch;
+    workspace_add_floats(plan, "dlogits", &s->dlogits, N * V);
+    workspace_add_floats(plan, "dx", &s->dx, N * C);
+    workspace_add_floats(plan, "dx2", &s->dx2, N * C);
+    workspace_add_floats(plan, "dtmp", &s->dtmp, N * C);
+    workspace_add_floats(plan, "datty", &s->datty, N * C);
+    workspace_add_floats(plan, "dln", &s->dln, N * C);
+    workspace_add_floats(plan, "dqkv", &s->dqkv, N * 3 * C);
+    workspace_add_floats(plan, "df1", &s->df1, N * F);
+    workspace_add_floats(plan, "df2", &s->df2, N * F);
+    decode_state *dec = &t->dec;
+    workspace_add_ints(plan, "dec_pos", &dec->pos, B);
+    workspace_add_ints(plan, "dec_start", &dec->start, B);
+    workspace_add_ints(plan, "dec_work", &dec->work, 2 * B);
+    for (int l = 0; l < t->L; l++) {
+        block_acts *a = &acts->blocks[l];
+        workspace_add_bytes(plan, "mask_attn", &a->mask_attn, N * C);
+        workspace_add_bytes(plan, "mask_ffn", &a->mask_ffn, N * C);
+        workspace_add_bytes(plan, "mask_hid", &a->mask_hid, N * F);
+    }
+    workspace_add_bytes(plan, "mask_embed", &acts->mask_embed, N * C);
 }
 
 static arith_status transformer_reserve(model *m, int B, int T)
@@ -256,73 +307,22 @@ static arith_status transformer_reserve(model *m, int B, int T)
     if (T < t->cap_T)
         T = t->cap_T;
     workspace_release(t);
-    size_t N = (size_t)B * T, C = t->C, F = t->F, V = t->V, H = t->H, L = t->L;
-    size_t per_block = N * C * 8 + N * 3 * C + B * H * (size_t)T * T + N * F * 2 + N * 4;
-    size_t total = per_block * L + N * C * 2 + N * 2 + N * V * 3 + N * C * 5 + N * 3 * C +
-                   N * F * 2 + 4 * (size_t)B;
-    /* every piece is rounded up to 16 floats below */
-    total += (L * 20 + 40) * 16;
-    t->work = arith_alloc(total * sizeof(float));
-    t->masks = arith_alloc(N * (L * (2 * C + F) + C));
-    t->acts.blocks = calloc(L, sizeof *t->acts.blocks);
-    if (!t->work || !t->masks || !t->acts.blocks) {
+    char what[96];
+    snprintf(what, sizeof what, "a transformer workspace for %d x %d", B, T);
+    t->acts.blocks = calloc((size_t)t->L, sizeof *t->acts.blocks);
+    arith_status st = ARITH_OK;
+    if (!t->acts.blocks) {
+        st = arith_error(ARITH_ERR_MEMORY, "out of memory for %s", what);
+    } else {
+        workspace_plan plan;
+        workspace_plan_init(&plan);
+        workspace_list(&plan, t, (size_t)B, (size_t)T);
+        st = workspace_plan_alloc(&plan, &t->work, what);
+    }
+    if (st) {
         workspace_release(t);
-        return arith_error(ARITH_ERR_MEMORY, "out of memory reserving a %d x %d workspace", B, T);
+        return st;
     }
-    /* each part's buffers in turn, one piece per buffer (what a workspace planner takes) */
-    float *p = t->work;
-#define TAKE(n) (p += ((n) + 15) / 16 * 16, p - ((n) + 15) / 16 * 16)
-    transformer_acts *acts = &t->acts;
-    for (size_t l = 0; l < L; l++) {
-        block_acts *a = &acts->blocks[l];
-        a->x_in = TAKE(N * C);
-        a->ln1 = TAKE(N * C);
-        a->ln1_mean = TAKE(N);
-        a->ln1_rstd = TAKE(N);
-        a->qkv = TAKE(N * 3 * C);
-        a->att = TAKE(B * H * (size_t)T * T);
-        a->atty = TAKE(N * C);
-        a->attproj = TAKE(N * C);
-        a->mid = TAKE(N * C);
-        a->ln2 = TAKE(N * C);
-        a->ln2_mean = TAKE(N);
-        a->ln2_rstd = TAKE(N);
-        a->up = TAKE(N * F);
-        a->hid = TAKE(N * F);
-        a->down = TAKE(N * C);
-        a->res2 = TAKE(N * C);
-    }
-    acts->x_final = TAKE(N * C);
-    acts->lnf = TAKE(N * C);
-    acts->lnf_mean = TAKE(N);
-    acts->lnf_rstd = TAKE(N);
-    acts->logits = TAKE(N * V);
-    acts->probs = TAKE(N * V);
-    transformer_scratch *s = &t->scratch;
-    s->dlogits = TAKE(N * V);
-    s->dx = TAKE(N * C);
-    s->dx2 = TAKE(N * C);
-    s->dtmp = TAKE(N * C);
-    s->datty = TAKE(N * C);
-    s->dln = TAKE(N * C);
-    s->dqkv = TAKE(N * 3 * C);
-    s->df1 = TAKE(N * F);
-    s->df2 = TAKE(N * F);
-    decode_state *dec = &t->dec;
-    dec->pos = (int32_t *)TAKE((size_t)B);
-    dec->start = (int32_t *)TAKE((size_t)B);
-    dec->work = (int32_t *)TAKE(2 * (size_t)B);
-#undef TAKE
-    uint8_t *mp = t->masks;
-    for (size_t l = 0; l < L; l++) {
-        acts->blocks[l].mask_attn = mp;
-        acts->blocks[l].mask_ffn = mp + N * C;
-        acts->blocks[l].mask_hid = mp + 2 * N * C;
-        mp += N * (2 * C + F);
-    }
-    acts->mask_embed = mp;
-    if ((size_t)(p - t->work) > total) /* the sizes above and the takes must agree */
-        abort();
     t->cap_B = B;
     t->cap_T = T;
     return ARITH_OK;
@@ -373,16 +373,17 @@ static arith_status check_positions(const transformer *t, const int32_t *pos, in
     return ARITH_OK;
 }
 
-/* Copies the keys and values of one qkv row (sequence r, column c) into a layer's cache,
- * laid out (B, H, cap_T, hd) so that each head's keys are contiguous for attention_decode. */
-static void cache_store(const transformer *t, float *cache_k, float *cache_v, const float *qkv_row,
-                        int r, int c)
+/* Copies the keys and values of n qkv rows (n, 3C), columns c0 .. c0+n-1 of sequence r, into
+ * a layer's cache, laid out (B, H, cap_T, hd) so that each head's keys are contiguous for
+ * attention_decode. */
+static void cache_store(const transformer *t, float *cache_k, float *cache_v, const float *qkv,
+                        int r, int c0, int n)
 {
     const int C = t->C, H = t->H, hd = C / H;
     for (int h = 0; h < H; h++) {
-        size_t at = (((size_t)r * H + h) * t->cache.T + c) * hd;
-        memcpy(cache_k + at, qkv_row + C + h * hd, hd * sizeof(float));
-        memcpy(cache_v + at, qkv_row + 2 * C + h * hd, hd * sizeof(float));
+        size_t at = (((size_t)r * H + h) * t->cache.T + c0) * hd;
+        tensor_copy_rows(cache_k + at, hd, qkv + C + h * hd, 3 * (size_t)C, n, hd);
+        tensor_copy_rows(cache_v + at, hd, qkv + 2 * C + h * hd, 3 * (size_t)C, n, hd);
     }
 }
 
@@ -420,8 +421,7 @@ static void block_forward(const model *m, int l, float *x_out, const batch *b, b
         t->pos.ops->rotate_forward(t->pos.state, a->qkv, b->pos, N);
     if (cache_k) {
         for (int r = 0; r < B; r++)
-            for (int c = 0; c < T; c++)
-                cache_store(t, cache_k, cache_v, a->qkv + ((size_t)r * T + c) * 3 * C, r, c);
+            cache_store(t, cache_k, cache_v, a->qkv + (size_t)r * T * 3 * C, r, 0, T);
     }
     attn_bias bias;
     attention_forward_biased(a->atty, a->att, a->qkv, b->start, layer_bias(m, l, &bias, b->pos, N),
@@ -538,45 +538,45 @@ static void block_backward(model *m, int l, float *dx_in, const float *dx_out, c
     const float *ffn_in = pre ? a->ln2 : a->ln1;
     float *dffn_in = s->dln;             /* gradient w.r.t. the ffn input */
     if (pre) {
-        memcpy(dmid, dx_out, NC * sizeof(float)); /* residual */
+        tensor_copy(dmid, dx_out, NC); /* residual */
         dffn_out = dx_out;
     } else {
         /* x_out = LN2(res2), res2 = ln1 + down */
-        memset(s->dtmp, 0, NC * sizeof(float));
+        tensor_zero(s->dtmp, NC);
         layernorm_backward(s->dtmp, G(m, w->ln2_w), G(m, w->ln2_b), dx_out, a->res2,
                            P(m, w->ln2_w), a->ln2_mean, a->ln2_rstd, N, C);
         dffn_out = s->dtmp;
     }
     /* through dropout, down, dropout, activation, up */
-    memset(s->datty, 0, NC * sizeof(float));
+    tensor_zero(s->datty, NC);
     dropout_backward(s->datty, dffn_out, a->mask_ffn, NC, p, site_seed(seed, l, SITE_FFN));
-    memset(s->df1, 0, NF * sizeof(float));
+    tensor_zero(s->df1, NF);
     lin_backward(m, s->df1, w->down_w, w->down_b, s->datty, a->hid, N, F, C);
-    memset(s->df2, 0, NF * sizeof(float));
+    tensor_zero(s->df2, NF);
     dropout_backward(s->df2, s->df1, a->mask_hid, NF, p, site_seed(seed, l, SITE_HIDDEN));
-    memset(s->df1, 0, NF * sizeof(float));
+    tensor_zero(s->df1, NF);
     activation_backward(m->cfg.act, s->df1, s->df2, a->up, NF);
     if (pre) {
-        memset(dffn_in, 0, NC * sizeof(float));
+        tensor_zero(dffn_in, NC);
     } else {
-        memcpy(dffn_in, s->dtmp, NC * sizeof(float)); /* residual res2 = ln1 + down */
+        tensor_copy(dffn_in, s->dtmp, NC); /* residual res2 = ln1 + down */
     }
     lin_backward(m, dffn_in, w->up_w, w->up_b, s->df1, ffn_in, N, C, F);
     if (pre) {
         layernorm_backward(dmid, G(m, w->ln2_w), G(m, w->ln2_b), dffn_in, a->mid,
                            P(m, w->ln2_w), a->ln2_mean, a->ln2_rstd, N, C);
     } else {
-        memset(dmid, 0, NC * sizeof(float));
+        tensor_zero(dmid, NC);
         layernorm_backward(dmid, G(m, w->ln1_w), G(m, w->ln1_b), dffn_in, a->mid,
                            P(m, w->ln1_w), a->ln1_mean, a->ln1_rstd, N, C);
     }
 
     /* attention sub-block: mid = x_in + dropout(proj(attention(qkv(attn_in)))) */
-    memset(s->dtmp, 0, NC * sizeof(float));
+    tensor_zero(s->dtmp, NC);
     dropout_backward(s->dtmp, dmid, a->mask_attn, NC, p, site_seed(seed, l, SITE_ATTN));
-    memset(s->datty, 0, NC * sizeof(float));
+    tensor_zero(s->datty, NC);
     lin_backward(m, s->datty, w->out_w, w->out_b, s->dtmp, a->atty, N, C, C);
-    memset(s->dqkv, 0, NC * 3 * sizeof(float));
+    tensor_zero(s->dqkv, NC * 3);
     /* given the probabilities, a score bias changes nothing in dqkv; the scheme takes the
      * bias's own gradient (FIRE's parameters) */
     attention_backward(s->dqkv, s->datty, a->qkv, a->att, b->start, B, T, C, H);
@@ -588,7 +588,7 @@ static void block_backward(model *m, int l, float *dx_in, const float *dx_out, c
         po->rotate_backward(t->pos.state, s->dqkv, b->pos, N);
     /* dx_in = dmid (residual) + gradient through the attention input */
     if (pre) {
-        memset(s->dln, 0, NC * sizeof(float));
+        tensor_zero(s->dln, NC);
         lin_backward(m, s->dln, w->qkv_w, w->qkv_b, s->dqkv, a->ln1, N, C, 3 * C);
         layernorm_backward(dx_in, G(m, w->ln1_w), G(m, w->ln1_b), s->dln, a->x_in,
                            P(m, w->ln1_w), a->ln1_mean, a->ln1_rstd, N, C);
@@ -607,13 +607,13 @@ static void transformer_backward(model *m)
     const transformer_scratch *s = &t->scratch;
     const int N = b->B * b->T, C = t->C, V = t->V;
     const size_t NC = (size_t)N * C;
-    memset(s->dlogits, 0, (size_t)N * V * sizeof(float));
+    tensor_zero(s->dlogits, (size_t)N * V);
     crossentropy_backward(s->dlogits, acts->probs, b->targets, N, V, 1.0f / (float)t->last.count);
-    memset(s->dln, 0, NC * sizeof(float));
+    tensor_zero(s->dln, NC);
     linear_backward(s->dln, G_trainable(m, t->w.head_w),
                     t->head_bias ? G_trainable(m, t->w.head_b) : NULL, s->dlogits, acts->lnf,
                     P(m, t->w.head_w), N, C, V);
-    memset(s->dx, 0, NC * sizeof(float));
+    tensor_zero(s->dx, NC);
     layernorm_backward(s->dx, G(m, t->w.lnf_w), G(m, t->w.lnf_b), s->dln, acts->x_final,
                        P(m, t->w.lnf_w), acts->lnf_mean, acts->lnf_rstd, N, C);
     float *dout = s->dx, *din = s->dx2;
@@ -624,7 +624,7 @@ static void transformer_backward(model *m)
         din = swap;
     }
     /* dout: gradient w.r.t. the (dropped out) embedding sum */
-    memset(s->dtmp, 0, NC * sizeof(float));
+    tensor_zero(s->dtmp, NC);
     dropout_backward(s->dtmp, dout, acts->mask_embed, NC, t->last.train ? m->cfg.dropout : 0.0f,
                      site_seed(t->last.seed, 0, SITE_EMBED));
     if (t->pos.ops->embed_backward)
@@ -696,7 +696,7 @@ static arith_status decode_step(model *m, const int32_t *tokens, const int32_t *
         if (t->pos.ops->rotate_forward)
             t->pos.ops->rotate_forward(t->pos.state, s->qkv, pos, B);
         for (int r = 0; r < B; r++)
-            cache_store(t, kc, vc, s->qkv + (size_t)r * 3 * C, r, col);
+            cache_store(t, kc, vc, s->qkv + (size_t)r * 3 * C, r, col, 1);
         attn_bias bias;
         attention_decode_biased(s->atty, s->qkv, 3 * C, kc, vc, start,
                                 decode_bias(m, l, &bias, pos, start, B, col), B, col, t->cache.T,
@@ -761,11 +761,11 @@ static arith_status transformer_decode_begin(model *m, const batch *prompts, con
     }
     /* prefill: the whole prompt at once, keys and values into the cache */
     forward_logits(m, prompts, false, 0, true);
-    /* each row's last column, packed to (B, V); row r moves down from row r*T + T-1 >= r */
+    /* each row's last column, packed to (B, V): row r moves down from row r*T + T-1, which
+     * lies past it and past every row written before it (with T == 1 they are in place) */
     float *out = t->acts.logits;
-    for (int r = 0; r < B; r++)
-        memmove(out + (size_t)r * V, out + ((size_t)r * T + T - 1) * V,
-                (size_t)V * sizeof(float));
+    for (int r = 0; T > 1 && r < B; r++)
+        tensor_copy(out + (size_t)r * V, out + ((size_t)r * T + T - 1) * V, (size_t)V);
     dec->B = B;
     dec->col = T;
     memcpy(dec->start, prompts->start, (size_t)B * sizeof(int32_t));
@@ -802,8 +802,8 @@ static void cache_row_move(void *ctx, int dst, int from, bool swap)
     const size_t seg = (size_t)kv->T * hd, row = (size_t)H * seg, layer = (size_t)kv->B * row,
                  len = (size_t)c->cols * hd;
     for (int l = 0; l < t->L; l++) {
-        model_row_move(kv->k + l * layer, row, H, seg, len, dst, from, swap);
-        model_row_move(kv->v + l * layer, row, H, seg, len, dst, from, swap);
+        tensor_row_move(kv->k + l * layer, row, H, seg, len, dst, from, swap);
+        tensor_row_move(kv->v + l * layer, row, H, seg, len, dst, from, swap);
     }
     int32_t s = c->start[dst];
     c->start[dst] = c->start[from];

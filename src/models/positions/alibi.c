@@ -14,7 +14,7 @@ static void alibi_destroy(void *state)
 {
     alibi_state *s = state;
     if (s)
-        arith_free(s->table);
+        tensor_free(s->table);
     free(s);
 }
 
@@ -24,7 +24,7 @@ static arith_status alibi_create(void **state, const pos_dims *d)
     alibi_state *s = calloc(1, sizeof *s);
     float *slopes = malloc((size_t)H * sizeof(float));
     if (s)
-        s->table = arith_alloc((size_t)H * d->pos_max * d->pos_max * sizeof(float));
+        s->table = tensor_alloc((size_t)H * d->pos_max * d->pos_max * sizeof(float));
     if (!s || !s->table || !slopes) {
         alibi_destroy(s);
         free(slopes);

@@ -5,7 +5,6 @@
  * scattered back into one table and then through the MLP, c and L. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "models/positions/positions.h"
 
@@ -37,8 +36,8 @@ static void fire_destroy(void *state)
     fire_state *s = state;
     if (s) {
         free(s->layers);
-        arith_free(s->tab);
-        arith_free(s->dtab);
+        tensor_free(s->tab);
+        tensor_free(s->dtab);
     }
     free(s);
 }
@@ -49,8 +48,8 @@ static arith_status fire_create(void **state, const pos_dims *d)
     fire_state *s = calloc(1, sizeof *s);
     if (s) {
         s->layers = calloc((size_t)d->layers, sizeof *s->layers);
-        s->tab = arith_alloc(n * sizeof(float));
-        s->dtab = arith_alloc(n * sizeof(float));
+        s->tab = tensor_alloc(n * sizeof(float));
+        s->dtab = tensor_alloc(n * sizeof(float));
     }
     if (!s || !s->layers || !s->tab || !s->dtab) {
         fire_destroy(s);
@@ -160,7 +159,7 @@ static void fire_bias_backward(void *state, const param_table *pt, int layer, co
         return;
     const int H = s->H, side = bias_side(s, pos, B * T);
     const attn_bias bias = {s->tab, side, pos, NULL, 0};
-    memset(s->dtab, 0, (size_t)H * side * side * sizeof(float));
+    tensor_zero(s->dtab, (size_t)H * side * side);
     attention_bias_backward(s->dtab, dout, qkv, att, start, &bias, B, T, s->C, H);
     const float *p = pt->data;
     fire_backward(dw1, db1, dw2, db2, dc, dL, s->dtab, p + f->w1, p + f->b1, p + f->w2,

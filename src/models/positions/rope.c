@@ -22,8 +22,8 @@ static void rope_destroy(void *state)
 {
     rope_state *s = state;
     if (s) {
-        arith_free(s->cos_tab);
-        arith_free(s->sin_tab);
+        tensor_free(s->cos_tab);
+        tensor_free(s->sin_tab);
     }
     free(s);
 }
@@ -34,8 +34,8 @@ static arith_status rope_create(void **state, const pos_dims *d)
     const size_t n = (size_t)d->pos_max * (hd / 2);
     rope_state *s = calloc(1, sizeof *s);
     if (s) {
-        s->cos_tab = arith_alloc(n * sizeof(float));
-        s->sin_tab = arith_alloc(n * sizeof(float));
+        s->cos_tab = tensor_alloc(n * sizeof(float));
+        s->sin_tab = tensor_alloc(n * sizeof(float));
     }
     if (!s || !s->cos_tab || !s->sin_tab) {
         rope_destroy(s);

@@ -21,7 +21,7 @@ static void sinusoidal_destroy(void *state)
 {
     sinusoidal_state *s = state;
     if (s)
-        arith_free(s->table);
+        tensor_free(s->table);
     free(s);
 }
 
@@ -29,7 +29,7 @@ static arith_status sinusoidal_create(void **state, const pos_dims *d)
 {
     sinusoidal_state *s = calloc(1, sizeof *s);
     if (s)
-        s->table = arith_alloc((size_t)d->pos_max * d->d_model * sizeof(float));
+        s->table = tensor_alloc((size_t)d->pos_max * d->d_model * sizeof(float));
     if (!s || !s->table) {
         sinusoidal_destroy(s);
         return arith_error(ARITH_ERR_MEMORY, "out of memory for a sinusoidal table of %d "
