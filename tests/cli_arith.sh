@@ -42,7 +42,7 @@ for t in $choices; do
     grep -qE "^$t +" <<<"$tasks_text" && ok || bad "arith tasks lacks task $t"
 done
 expect 0 "tokenizers: pairs \(auto\), char" -- "$ARITH" tasks
-expect 2 "arith tasks takes no arguments" -- "$ARITH" tasks add
+expect 2 "unexpected argument 'add'" -- "$ARITH" tasks add
 expect 2 "unknown option --checkpoint" -- "$ARITH" data --checkpoint best
 
 # --- bad data files: exit 1, file and line named

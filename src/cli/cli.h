@@ -29,16 +29,22 @@ typedef struct {
                                   positional argument */
 } cli_arg;
 
-/* Splits argv into options of `tables` and positional arguments (args: room for argc).
- * "--help" or "-h" anywhere sets *help. An unknown option (with the closest valid one when it
- * is near, and the command's options), an option without its value, or more than
- * max_positional positional arguments is a usage error, printed; returns 0 or an exit code. */
-int cli_args_parse(int argc, char **argv, const option_table *const *tables, int ntables,
-                   int max_positional, cli_arg *args, int *count, bool *help);
+/* The arguments of one command, in order. */
+typedef struct {
+    cli_arg *items;
+    int count;
+} cli_args;
+
+/* Splits argv into options of `tables` and positional arguments. "--help" or "-h" anywhere
+ * prints `usage`, the tables' options and --help, and stops. An unknown option (with the
+ * closest valid one when it is near, and the command's options), an option without its value,
+ * or more than max_positional positional arguments is a usage error, printed, and stops. Returns
+ * the exit code when *stop (a is then freed), else 0: free a with cli_args_free. */
+int cli_args_parse(cli_args *a, int argc, char **argv, const option_table *const *tables,
+                   int ntables, int max_positional, const char *usage, bool *stop);
+void cli_args_free(cli_args *a);
 /* Sets every option argument of table `table` into settings; prints the first error. */
-int cli_args_apply(const cli_arg *args, int count, int table, void *settings);
-/* Whether option `name` was given. */
-bool cli_args_given(const cli_arg *args, int count, const char *name);
+int cli_args_apply(const cli_args *a, int table, void *settings);
 
 /* ------------------------------------------------------------------------------ printing */
 
@@ -90,7 +96,7 @@ typedef struct {
 } eval_settings;
 extern const option_table cli_eval_table, cli_predict_table;
 /* eval_settings from defaults and the parsed arguments; sets checkpoint. */
-int cli_eval_settings(eval_settings *f, const cli_arg *args, int count);
+int cli_eval_settings(eval_settings *f, const cli_args *args);
 
 /* ------------------------------------------------------------------------------ commands */
 

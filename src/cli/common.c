@@ -90,39 +90,40 @@ static int unknown_option(const option_table *const *tables, int ntables, const 
     if (near)
         fprintf(stderr, "; did you mean --%s?", near);
     fprintf(stderr, "\nvalid options of arith %s:", tables[0]->command);
+    int listed = 0;
     for (int t = 0; t < ntables; t++) {
         char list[4096];
         options_list(tables[t], list, sizeof list);
-        fprintf(stderr, "%s %s", t ? "," : "", list);
+        if (list[0])
+            fprintf(stderr, "%s %s", listed++ ? "," : "", list);
     }
-    fprintf(stderr, "\n");
+    fprintf(stderr, "%s\n", listed ? "" : " none but --help");
     return EXIT_USAGE;
 }
 
-int cli_args_parse(int argc, char **argv, const option_table *const *tables, int ntables,
-                   int max_positional, cli_arg *args, int *count, bool *help)
+/* Splits argv into arguments; *help when --help or -h stands anywhere. */
+static int split_args(cli_args *a, int argc, char **argv, const option_table *const *tables,
+                      int ntables, int max_positional, bool *help)
 {
-    *count = 0;
-    *help = false;
     int positional = 0;
     for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             *help = true;
             continue;
         }
-        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+        if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
             if (positional++ >= max_positional)
-                return cli_usage_error("unexpected argument '%s' (options start with --)", a);
-            args[(*count)++] = (cli_arg){NULL, -1, a};
+                return cli_usage_error("unexpected argument '%s' (options start with --)", arg);
+            a->items[a->count++] = (cli_arg){NULL, -1, arg};
             continue;
         }
         char name[64];
-        const char *eq = strchr(a, '=');
-        size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        const char *eq = strchr(arg, '=');
+        size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
         if (len >= sizeof name)
             len = sizeof name - 1;
-        memcpy(name, a + 2, len);
+        memcpy(name, arg + 2, len);
         name[len] = '\0';
         const option_spec *spec = NULL;
         int table = -1;
@@ -138,33 +139,56 @@ int cli_args_parse(int argc, char **argv, const option_table *const *tables, int
                    (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)) {
             value = "true";
         } else if (i + 1 >= argc) {
-            return cli_usage_error("%s needs a value", a);
+            return cli_usage_error("%s needs a value", arg);
         } else {
             value = argv[++i];
         }
-        args[(*count)++] = (cli_arg){spec, table, value};
+        a->items[a->count++] = (cli_arg){spec, table, value};
     }
     return 0;
 }
 
-int cli_args_apply(const cli_arg *args, int count, int table, void *settings)
+int cli_args_parse(cli_args *a, int argc, char **argv, const option_table *const *tables,
+                   int ntables, int max_positional, const char *usage, bool *stop)
 {
-    for (int i = 0; i < count; i++) {
-        if (!args[i].spec || args[i].table != table)
+    *stop = false;
+    a->count = 0;
+    a->items = calloc((size_t)argc + 1, sizeof *a->items);
+    if (!a->items)
+        return cli_fail(arith_error(ARITH_ERR_MEMORY, "out of memory"));
+    bool help = false;
+    int rc = split_args(a, argc, argv, tables, ntables, max_positional, &help);
+    if (!rc && help) {
+        fputs(usage, stdout);
+        for (int t = 0; t < ntables; t++)
+            options_print_help(tables[t], stdout);
+        printf("  %-24s %s\n", "--help", "this text");
+    }
+    if (rc || help) {
+        cli_args_free(a);
+        *stop = true;
+    }
+    return rc;
+}
+
+void cli_args_free(cli_args *a)
+{
+    free(a->items);
+    a->items = NULL;
+    a->count = 0;
+}
+
+int cli_args_apply(const cli_args *a, int table, void *settings)
+{
+    for (int i = 0; i < a->count; i++) {
+        const cli_arg *arg = &a->items[i];
+        if (!arg->spec || arg->table != table)
             continue;
-        arith_status st = option_set(args[i].spec, settings, args[i].value);
+        arith_status st = option_set(arg->spec, settings, arg->value);
         if (st)
             return cli_fail(st);
     }
     return 0;
-}
-
-bool cli_args_given(const cli_arg *args, int count, const char *name)
-{
-    for (int i = 0; i < count; i++)
-        if (args[i].spec && strcmp(args[i].spec->name, name) == 0)
-            return true;
-    return false;
 }
 
 /* ------------------------------------------------------------------------------ printing */

@@ -35,34 +35,29 @@ static void data_table(option_spec *specs, option_table *table)
     *table = (option_table){"data", specs, DATA_TRAIN_OPTIONS + 1};
 }
 
+static const char data_usage[] =
+    "usage: arith data [--task NAME] [--digits N|A..B] [--style plain|spaced] "
+    "[--subtask derivative|integral] [--n N] [--seed S] [--out FILE]\n\n"
+    "Writes N distinct examples as CSV with columns src,tgt (to stdout without --out).\n"
+    "`arith tasks` describes every task.\n";
+
 int cli_data(int argc, char **argv)
 {
     option_spec specs[DATA_TRAIN_OPTIONS + 1];
     option_table table;
     data_table(specs, &table);
     const option_table *tables[] = {&table};
-    cli_arg *args = calloc((size_t)argc + 1, sizeof *args);
-    int count = 0;
-    bool help = false;
-    if (!args)
-        return cli_fail(arith_error(ARITH_ERR_MEMORY, "out of memory"));
-    int rc = cli_args_parse(argc, argv, tables, 1, 0, args, &count, &help);
-    if (!rc && help) {
-        printf("usage: arith data [--task NAME] [--digits N|A..B] [--style plain|spaced] "
-               "[--subtask derivative|integral] [--n N] [--seed S] [--out FILE]\n\n"
-               "Writes N distinct examples as CSV with columns src,tgt (to stdout without "
-               "--out).\n`arith tasks` describes every task.\n");
-        options_print_help(&table, stdout);
-        free(args);
-        return 0;
-    }
+    cli_args args;
+    bool stop;
+    int rc = cli_args_parse(&args, argc, argv, tables, 1, 0, data_usage, &stop);
+    if (stop)
+        return rc;
     data_command dc;
     memset(&dc, 0, sizeof dc);
     train_config_defaults(&dc.cfg);
     options_defaults(&table, &dc);
-    if (!rc)
-        rc = cli_args_apply(args, count, 0, &dc);
-    free(args);
+    rc = cli_args_apply(&args, 0, &dc);
+    cli_args_free(&args);
     if (rc)
         return rc;
     task_config task;

@@ -53,11 +53,11 @@ const option_table cli_eval_table = {"eval", eval_specs,
                                      (int)(sizeof eval_specs / sizeof *eval_specs)};
 const option_table cli_predict_table = {"predict", eval_specs, 4};
 
-int cli_eval_settings(eval_settings *f, const cli_arg *args, int count)
+int cli_eval_settings(eval_settings *f, const cli_args *args)
 {
     memset(f, 0, sizeof *f);
     options_defaults(&cli_eval_table, f);
-    int rc = cli_args_apply(args, count, 0, f);
+    int rc = cli_args_apply(args, 0, f);
     f->checkpoint = checkpoint_choice_name(f->which);
     return rc;
 }
@@ -698,54 +698,48 @@ static int eval_dispatch(const char *dir, const eval_settings *f)
     return rc;
 }
 
+static const char eval_usage[] =
+    "usage: arith eval RUN_DIR [--checkpoint best|last] [--csv FILE | --digits N|A..B [--n N] "
+    "[--seed S]] [--batch N] [--threads N] [--beam K] [--samples K] [--teacher-forced] "
+    "[--json]\n"
+    "       arith eval RUN_DIR --grid A..B [--grid-step K] [--grid-n N] [--seed S] [--json]\n\n"
+    "Exact-match accuracy by batched greedy generation (with a key/value cache, or the\n"
+    "LSTM's carried state) on the run's test set, on a CSV file, or on N new examples\n"
+    "with operands (count: strings) of the given lengths that are not in the run's\n"
+    "training set. When the lengths vary, a table gives accuracy per length (and the\n"
+    "mean absolute error for a regression head). --teacher-forced also prints the\n"
+    "accuracy when the model reads the reference answer while predicting it (seed\n"
+    "000's measure). --beam K searches K answers per prompt (beam search, K > 1;\n"
+    "transformers and LSTM language models): a prompt counts as right when any of\n"
+    "its K answers is, and the top answer's exact match is printed beside it;\n"
+    "--batch prompts of K rows each run at a time.\n\n"
+    "Tasks with edge cases (`arith tasks` says which) also score a fixed list of them built\n"
+    "from the run's lengths (9..9+1, 1+9..9, 0+0, carry chains, zeros inside, ...; those\n"
+    "the tokenizer or the context cannot take are skipped) and show the first failures.\n\n"
+    "--grid A..B (tasks on two operands): exact match for every pair of operand lengths\n"
+    "la, lb in A..B (every K-th with --grid-step K), N examples per cell (--grid-n, default\n"
+    "20; drawn from --seed), written to RUN_DIR/grid-A-B.csv and a heatmap\n"
+    "RUN_DIR/grid-A-B.svg with the training lengths outlined; prints the accuracy\n"
+    "per length n (cell n, n) and the largest length at >= 0.99.\n\n"
+    "RUN_DIR may also be the parent of seed runs (arith train --seeds N): each\n"
+    "seed-S run is evaluated, then mean, std, best and worst are printed; with\n"
+    "--grid, the per-seed grids go into each seed's directory and their per-cell\n"
+    "mean into RUN_DIR/grid-A-B.csv and .svg.\n";
+
 int cli_eval(int argc, char **argv)
 {
     const option_table *tables[] = {&cli_eval_table};
-    cli_arg *args = calloc((size_t)argc + 1, sizeof *args);
-    int count = 0;
-    bool help = false;
-    if (!args)
-        return cli_fail(arith_error(ARITH_ERR_MEMORY, "out of memory"));
-    int rc = cli_args_parse(argc, argv, tables, 1, 1, args, &count, &help);
-    if (!rc && help) {
-        printf("usage: arith eval RUN_DIR [--checkpoint best|last] [--csv FILE | --digits N|A..B "
-               "[--n N] [--seed S]] [--batch N] [--threads N] [--beam K] [--samples K] "
-               "[--teacher-forced] [--json]\n"
-               "       arith eval RUN_DIR --grid A..B [--grid-step K] [--grid-n N] [--seed S] "
-               "[--json]\n\n"
-               "Exact-match accuracy by batched greedy generation (with a key/value cache, or the\n"
-               "LSTM's carried state) on the run's test set, on a CSV file, or on N new examples\n"
-               "with operands (count: strings) of the given lengths that are not in the run's\n"
-               "training set. When the lengths vary, a table gives accuracy per length (and the\n"
-               "mean absolute error for a regression head). --teacher-forced also prints the\n"
-               "accuracy when the model reads the reference answer while predicting it (seed\n"
-               "000's measure). --beam K searches K answers per prompt (beam search, K > 1;\n"
-               "transformers and LSTM language models): a prompt counts as right when any of\n"
-               "its K answers is, and the top answer's exact match is printed beside it;\n"
-               "--batch prompts of K rows each run at a time.\n\n"
-               "Tasks add and mul also score a fixed list of edge cases built from the run's\n"
-               "lengths (9..9+1, 1+9..9, 0+0, carry chains, zeros inside, ...; those the\n"
-               "tokenizer or the context cannot take are skipped) and show the first failures.\n\n"
-               "--grid A..B (add, mul): exact match for every pair of operand lengths la, lb in\n"
-               "A..B (every K-th with --grid-step K), N examples per cell (--grid-n, default\n"
-               "20; drawn from --seed), written to RUN_DIR/grid-A-B.csv and a heatmap\n"
-               "RUN_DIR/grid-A-B.svg with the training lengths outlined; prints the accuracy\n"
-               "per length n (cell n, n) and the largest length at >= 0.99.\n\n"
-               "RUN_DIR may also be the parent of seed runs (arith train --seeds N): each\n"
-               "seed-S run is evaluated, then mean, std, best and worst are printed; with\n"
-               "--grid, the per-seed grids go into each seed's directory and their per-cell\n"
-               "mean into RUN_DIR/grid-A-B.csv and .svg.\n");
-        options_print_help(&cli_eval_table, stdout);
-        free(args);
-        return 0;
-    }
+    cli_args args;
+    bool stop;
+    int rc = cli_args_parse(&args, argc, argv, tables, 1, 1, eval_usage, &stop);
+    if (stop)
+        return rc;
     eval_settings f;
-    if (!rc)
-        rc = cli_eval_settings(&f, args, count);
+    rc = cli_eval_settings(&f, &args);
     const char *dir = NULL;
-    for (int i = 0; i < count; i++)
-        if (!args[i].spec)
-            dir = args[i].value;
+    for (int i = 0; i < args.count; i++)
+        if (!args.items[i].spec)
+            dir = args.items[i].value;
     if (!rc && !dir)
         rc = cli_usage_error("usage: arith eval RUN_DIR [OPTIONS] (see arith eval --help)");
     if (!rc && !f.grid.hi && (f.grid_step || f.grid_n))
@@ -754,6 +748,6 @@ int cli_eval(int argc, char **argv)
     if (!rc && f.grid.hi && (f.csv[0] || f.digits.hi || f.n || f.teacher_forced || f.samples))
         rc = cli_usage_error("--grid draws its own examples per pair of lengths; it does not "
                              "combine with --csv, --digits, --n, --samples or --teacher-forced");
-    free(args);
+    cli_args_free(&args);
     return rc ? rc : eval_dispatch(dir, &f);
 }

@@ -9,45 +9,40 @@
 
 #include "cli/cli.h"
 
+static const char predict_usage[] =
+    "usage: arith predict RUN_DIR [PROMPT ...] [--checkpoint best|last] [--batch N] "
+    "[--threads N] [--beam K]\n\n"
+    "Prints the model's answer to each prompt (e.g. \"12+34=\"), one per line. With no prompt,\n"
+    "reads one prompt per line from stdin. --beam K (K > 1) prints each prompt's K best answers\n"
+    "by beam search, best first, one per line as ANSWER<tab>LOG-PROBABILITY (then <tab>no-eos\n"
+    "when the answer ran to the length limit without ending), a blank line after each\n"
+    "prompt's answers.\n";
+
 int cli_predict(int argc, char **argv)
 {
     const option_table *tables[] = {&cli_predict_table};
-    cli_arg *args = calloc((size_t)argc + 1, sizeof *args);
-    const char **prompts_in = calloc((size_t)argc + 1, sizeof *prompts_in);
-    int count = 0, npos = 0;
-    bool help = false;
-    if (!args || !prompts_in) {
-        free(args);
-        free(prompts_in);
-        return cli_fail(arith_error(ARITH_ERR_MEMORY, "out of memory"));
-    }
-    int rc = cli_args_parse(argc, argv, tables, 1, argc, args, &count, &help);
-    if (!rc && help) {
-        printf("usage: arith predict RUN_DIR [PROMPT ...] [--checkpoint best|last] [--batch N] "
-               "[--threads N] [--beam K]\n\nPrints the model's answer to each prompt (e.g. "
-               "\"12+34=\"), one per line. With no prompt,\nreads one prompt per line from stdin. "
-               "--beam K (K > 1) prints each prompt's K best answers\nby beam search, best "
-               "first, one per line as ANSWER<tab>LOG-PROBABILITY (then <tab>no-eos\nwhen the "
-               "answer ran to the length limit without ending), a blank line after each\n"
-               "prompt's answers.\n");
-        options_print_help(&cli_predict_table, stdout);
-        free(args);
-        free(prompts_in);
-        return 0;
-    }
+    cli_args args;
+    bool stop;
+    int rc = cli_args_parse(&args, argc, argv, tables, 1, argc, predict_usage, &stop);
+    if (stop)
+        return rc;
     eval_settings f;
-    if (!rc)
-        rc = cli_eval_settings(&f, args, count);
+    rc = cli_eval_settings(&f, &args);
+    /* the run, then the prompts (pointers into argv) */
     const char *run_dir = NULL;
-    for (int i = 0; i < count; i++) {
-        if (args[i].spec)
+    const char **prompts_in = calloc((size_t)argc + 1, sizeof *prompts_in);
+    int npos = 0;
+    if (!rc && !prompts_in)
+        rc = cli_fail(arith_error(ARITH_ERR_MEMORY, "out of memory"));
+    for (int i = 0; !rc && i < args.count; i++) {
+        if (args.items[i].spec)
             continue;
         if (!run_dir)
-            run_dir = args[i].value;
+            run_dir = args.items[i].value;
         else
-            prompts_in[npos++] = args[i].value;
+            prompts_in[npos++] = args.items[i].value;
     }
-    free(args);
+    cli_args_free(&args);
     if (!rc && !run_dir)
         rc = cli_usage_error("usage: arith predict RUN_DIR [PROMPT ...]");
     if (rc) {

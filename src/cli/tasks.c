@@ -79,17 +79,22 @@ static void describe_properties(const task_def *def, char *out, size_t cap)
     }
 }
 
+static const char tasks_usage[] =
+    "usage: arith tasks\n\nLists every task (arith train --task NAME, arith data --task NAME) "
+    "with what a\nproblem is, what --digits counts, the tokenizers that read it, its formats\n"
+    "and what arith eval measures.\n";
+
 int cli_tasks(int argc, char **argv)
 {
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: arith tasks\n\nLists every task (arith train --task NAME, arith data "
-                   "--task NAME) with what a\nproblem is, what --digits counts, the tokenizers "
-                   "that read it, its formats\nand what arith eval measures.\n");
-            return 0;
-        }
-        return cli_usage_error("arith tasks takes no arguments (got '%s')", argv[i]);
-    }
+    /* no options of its own: only --help */
+    static const option_table none = {"tasks", NULL, 0};
+    const option_table *tables[] = {&none};
+    cli_args args;
+    bool stop;
+    int rc = cli_args_parse(&args, argc, argv, tables, 1, 0, tasks_usage, &stop);
+    if (stop)
+        return rc;
+    cli_args_free(&args);
     printf("tasks (arith train --task NAME, arith data --task NAME):\n");
     for (int i = 0; i < task_count(); i++) {
         const task_def *def = task_at(i);

@@ -284,29 +284,22 @@ static const option_spec train_command_specs[] = {
 static const option_table train_command_table = {
     "train", train_command_specs, (int)(sizeof train_command_specs / sizeof *train_command_specs)};
 
+static const char train_usage[] =
+    "usage: arith train [--config FILE] [--resume RUN_DIR] [--OPTION VALUE ...]\n\n"
+    "Trains a model; every option can also be a key of the JSON --config file\n"
+    "(command-line flags win over the file). Defaults reproduce seed 001's setup.\n";
+
 int cli_train(int argc, char **argv)
 {
     const option_table *tables[] = {&train_option_table, &train_command_table};
-    cli_arg *args = calloc((size_t)argc + 1, sizeof *args);
-    int count = 0, rc = 0;
-    bool help = false;
-    if (!args)
-        return cli_fail(arith_error(ARITH_ERR_MEMORY, "out of memory"));
-    rc = cli_args_parse(argc, argv, tables, 2, 0, args, &count, &help);
-    if (!rc && help) {
-        printf("usage: arith train [--config FILE] [--resume RUN_DIR] [--OPTION VALUE ...]\n\n"
-               "Trains a model; every option can also be a key of the JSON --config file\n"
-               "(command-line flags win over the file). Defaults reproduce seed 001's setup.\n");
-        options_print_help(&train_option_table, stdout);
-        options_print_help(&train_command_table, stdout);
-        printf("  %-24s %s\n", "--help", "this text");
-        free(args);
-        return 0;
-    }
+    cli_args args;
+    bool stop;
+    int rc = cli_args_parse(&args, argc, argv, tables, 2, 0, train_usage, &stop);
+    if (stop)
+        return rc;
     train_command tc;
     options_defaults(&train_command_table, &tc);
-    if (!rc)
-        rc = cli_args_apply(args, count, 1, &tc);
+    rc = cli_args_apply(&args, 1, &tc);
     /* the base the flags then change: defaults, a config file, or the resumed run's config */
     train_config cfg;
     train_config_defaults(&cfg);
@@ -332,14 +325,14 @@ int cli_train(int argc, char **argv)
             rc = cli_fail(st);
         }
     }
-    for (int i = 0; !rc && resume && i < count; i++)
-        if (args[i].table == 0 && !args[i].spec->resumable)
+    for (int i = 0; !rc && resume && i < args.count; i++)
+        if (args.items[i].table == 0 && !args.items[i].spec->resumable)
             rc = cli_usage_error("--%s cannot change when resuming a run (only --steps, "
                                  "--epochs, --threads, --eval-* and --samples can)",
-                                 args[i].spec->name);
+                                 args.items[i].spec->name);
     if (!rc)
-        rc = cli_args_apply(args, count, 0, &cfg);
-    free(args);
+        rc = cli_args_apply(&args, 0, &cfg);
+    cli_args_free(&args);
     if (rc)
         return rc;
     if (cfg.run.seeds <= 1)
