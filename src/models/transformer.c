@@ -380,10 +380,16 @@ static void cache_store(const transformer *t, float *cache_k, float *cache_v, co
                         int r, int c0, int n)
 {
     const int C = t->C, H = t->H, hd = C / H;
+    const size_t at = ((size_t)r * H * t->cache.T + c0) * hd, head = (size_t)t->cache.T * hd;
+    if (n == 1) { /* a decoding step: every head's slice of the row in one strided copy */
+        tensor_copy_rows(cache_k + at, head, qkv + C, hd, H, hd);
+        tensor_copy_rows(cache_v + at, head, qkv + 2 * C, hd, H, hd);
+        return;
+    }
     for (int h = 0; h < H; h++) {
-        size_t at = (((size_t)r * H + h) * t->cache.T + c0) * hd;
-        tensor_copy_rows(cache_k + at, hd, qkv + C + h * hd, 3 * (size_t)C, n, hd);
-        tensor_copy_rows(cache_v + at, hd, qkv + 2 * C + h * hd, 3 * (size_t)C, n, hd);
+        tensor_copy_rows(cache_k + at + h * head, hd, qkv + C + h * hd, 3 * (size_t)C, n, hd);
+        tensor_copy_rows(cache_v + at + h * head, hd, qkv + 2 * C + h * hd, 3 * (size_t)C, n,
+                         hd);
     }
 }
 
