@@ -1,6 +1,6 @@
 /* test_backend: every op of nn/backend/backend.h against a naive loop written here, in whichever
- * backend this build has (cpu: OpenMP + CBLAS; scalar: plain loops). Products must agree with
- * a double-precision triple loop within float rounding (BLAS sums in its own order); every
+ * backend this build has (cpu: OpenMP + oneDNN; scalar: plain loops). Products must agree with
+ * a double-precision triple loop within float rounding (the library sums in its own order); every
  * other op must give exactly the bits of its loop, since models and the optimizer rely on
  * them not changing; the ops that run in parallel give the same bits with 1 and 2 threads;
  * the workspace planner's buffers are aligned, ordered, disjoint and zeroed. */
@@ -398,11 +398,25 @@ static void test_workspace(void)
     CHECK(block == NULL && huge == NULL && small == NULL);
 }
 
+/* The products' instruction set: with ARITH_EXPECT_ISA set (CTest runs this binary again with
+ * oneDNN capped at AVX2 and at SSE4.1, DNNL_MAX_CPU_ISA), the products above ran on that path. */
+static void test_isa(void)
+{
+    const char *want = getenv("ARITH_EXPECT_ISA");
+    if (want && *want) {
+        CHECK(strcmp(backend_isa(), want) == 0);
+        if (strcmp(backend_isa(), want) != 0)
+            printf("  products ran on %s, expected %s\n", backend_isa(), want);
+    }
+}
+
 int main(void)
 {
-    printf("test_backend: backend %s, seed %u\n", backend_name(), TEST_SEED);
     rng_seed(&rng, TEST_SEED);
     test_products();
+    printf("test_backend: backend %s, products on %s, seed %u\n", backend_name(), backend_isa(),
+           TEST_SEED);
+    test_isa();
     test_alloc();
     test_moves();
     test_arithmetic();

@@ -1163,7 +1163,7 @@ static void test_thread_invariance(void)
             g[k][m] = new_floats(m == 0 ? N * C : m < 4 ? C : m == 4 ? V * C : N * V);
         layernorm_forward(out, mean, rstd, x, w, b, N, C);
         layernorm_backward(g[k][0], g[k][2], g[k][3], dout, x, w, mean, rstd, N, C);
-        /* (linear's dinp and dw come from OpenBLAS, whose sums may follow its thread count) */
+        /* (linear's dinp and dw come from the products, whose sums may follow the thread count) */
         linear_backward(NULL, NULL, g[k][1], dout, lin, lw, N, I, C);
         embedding_backward(g[k][4], dout, ids, N, C, 0.3f);
         int count;

@@ -238,7 +238,7 @@ static int next_slot(int t, int reverse)
 }
 
 /* How many threads carry bands of batch rows through the recurrence, and the band size
- * (a multiple of 4 rows, OpenBLAS's sgemm unroll, unless one band holds them all). */
+ * (a multiple of 4 rows, unless one band holds them all). */
 static int row_bands(int B, int H, int *band)
 {
     int nt = omp_get_max_threads();

@@ -4,7 +4,8 @@
  * log-softmax over a row. models/ and train/ call them instead of looping over floats.
  *
  * One folder per implementation of this header, chosen at build time (CMake's ARITH_BACKEND):
- *   cpu/     OpenMP + CBLAS (OpenBLAS): the default, and the only code in arith that calls BLAS;
+ *   cpu/     OpenMP + oneDNN's sgemm (JIT kernels chosen by CPUID: AVX-512, AVX2, SSE4.1): the
+ *            default, and the only code in arith that calls oneDNN;
  *   scalar/  plain loops, no OpenMP, no BLAS: portable, slow, and an oracle for the others.
  * workspace.c (the planner) is shared: it only calls tensor_alloc. A new backend (#7's AVX-512
  * kernels, CUDA) is one more folder implementing this header, a value of ARITH_BACKEND, and a
@@ -24,6 +25,9 @@
 
 /* "cpu" or "scalar": the backend this library was built with. */
 const char *backend_name(void);
+/* The instruction set the products run on, as found at run time: "avx512", "avx2", "sse4.1",
+ * "avx" or "generic" (the scalar backend's plain loops). */
+const char *backend_isa(void);
 
 /* ----------------------------------------------------------------------------------- memory */
 
@@ -88,7 +92,7 @@ void adam_update(float *w, float *m, float *v, const float *g, size_t n, double 
  * out. mat_mul may use every thread (core_set_threads); mat_mul_serial does not divide the
  * work itself: it is for products inside a parallel region (the LSTM's bands of rows), where it
  * runs on the calling thread. Each output element is computed by one thread, in an order fixed
- * by the shapes and the thread count (BLAS's blocking). */
+ * by the shapes and the thread count (the library's blocking). */
 void mat_mul(float *out, const float *a, const float *b, int M, int N, int K, bool trans_a,
              bool trans_b, float alpha, float beta);
 void mat_mul_serial(float *out, const float *a, const float *b, int M, int N, int K,

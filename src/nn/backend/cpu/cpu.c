@@ -1,5 +1,5 @@
-/* The cpu backend (backend.h): OpenMP threads and CBLAS (OpenBLAS's OpenMP build) products.
- * The only file in arith that calls BLAS. Loops are written so that every element is computed
+/* The cpu backend (backend.h): OpenMP threads, and products by oneDNN's sgemm (its JIT kernels
+ * for the CPU it finds: AVX-512, AVX2 or SSE4.1). The only file in arith that calls oneDNN. Loops are written so that every element is computed
  * in one fixed order by one thread: the same bits for any thread count. */
 #include <math.h>
 #include <string.h>
@@ -7,7 +7,7 @@
 #include "nn/backend/backend.h"
 #include "nn/backend/threads.h"
 
-#include <cblas.h>
+#include <dnnl.h>
 
 const char *backend_name(void)
 {
@@ -164,54 +164,86 @@ void adam_update(float *w, float *m, float *v, const float *g, size_t n, double 
 /* Below this many multiply-adds a product stays on one thread. */
 #define MAT_MUL_PAR_MIN (1L << 17)
 
-/* OpenBLAS keeps a thread count of its own for the products it threads itself (those that stay
- * whole below). Outside a parallel region, make it OpenMP's, which core_set_threads set (the
- * same call also sets OpenMP's count, here to what it already is). */
-static void blas_threads_match(void)
+const char *backend_isa(void)
 {
-    if (omp_in_parallel())
+    switch (dnnl_get_effective_cpu_isa()) {
+    case dnnl_cpu_isa_sse41: return "sse4.1";
+    case dnnl_cpu_isa_avx: return "avx";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx2_vnni: return "avx2";
+    case dnnl_cpu_isa_avx512_core: return "avx512";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512";
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512";
+    default: return "generic";
+    }
+}
+
+/* Rows m0..m1 of a product oneDNN refuses (K == 0; it also checks the sizes and leading
+ * dimensions, which we derive, so that is a guard, not a path we expect): plain loops, sums in
+ * float in order. */
+static void mat_mul_plain(float *out, const float *a, const float *b, int M, int N, int K,
+                          bool trans_a, bool trans_b, float alpha, float beta, int m0, int m1)
+{
+    for (int i = m0; i < m1; i++)
+        for (int j = 0; j < N; j++) {
+            float acc = 0.0f;
+            for (int k = 0; k < K; k++)
+                acc += (trans_a ? a[(size_t)k * M + i] : a[(size_t)i * K + k]) *
+                       (trans_b ? b[(size_t)j * K + k] : b[(size_t)k * N + j]);
+            float *o = &out[(size_t)i * N + j];
+            *o = alpha * acc + (beta == 0.0f ? 0.0f : beta * *o);
+        }
+}
+
+/* Rows m0..m1 of the product on the calling thread. oneDNN's sgemm divides a product among
+ * omp_get_max_threads() threads unless it is called inside a parallel region; outside one, the
+ * count is set to 1 around the call (a per-thread setting, restored after). */
+static void mat_mul_rows(float *out, const float *a, const float *b, int M, int N, int K,
+                         bool trans_a, bool trans_b, float alpha, float beta, int m0, int m1)
+{
+    if (m1 <= m0 || N <= 0)
         return;
-    const int n = omp_get_max_threads();
-    if (openblas_get_num_threads() != n)
-        openblas_set_num_threads(n);
+    const int lda = trans_a ? M : K, ldb = trans_b ? K : N;
+    const float *a0 = trans_a ? a + m0 : a + (size_t)m0 * K;
+    float *out0 = out + (size_t)m0 * N;
+    const bool outside = !omp_in_parallel();
+    const int saved = outside ? omp_get_max_threads() : 1;
+    if (outside && saved != 1)
+        omp_set_num_threads(1);
+    dnnl_status_t st = K > 0 ? dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m1 - m0, N,
+                                          K, alpha, a0, lda, b, ldb, beta, out0, N)
+                             : dnnl_invalid_arguments;
+    if (outside && saved != 1)
+        omp_set_num_threads(saved);
+    if (st != dnnl_success)
+        mat_mul_plain(out, a, b, M, N, K, trans_a, trans_b, alpha, beta, m0, m1);
 }
 
 void mat_mul_serial(float *out, const float *a, const float *b, int M, int N, int K,
                     bool trans_a, bool trans_b, float alpha, float beta)
 {
-    const CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
-    const CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
-    const int lda = trans_a ? M : K, ldb = trans_b ? K : N;
-    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, out, N);
+    mat_mul_rows(out, a, b, M, N, K, trans_a, trans_b, alpha, beta, 0, M);
 }
 
 void mat_mul(float *out, const float *a, const float *b, int M, int N, int K, bool trans_a,
              bool trans_b, float alpha, float beta)
 {
-    const CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
-    const CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
-    const int lda = trans_a ? M : K, ldb = trans_b ? K : N;
     const int threads = core_threads();
-    blas_threads_match();
     if (threads <= 1 || M < 16 * threads || (long)M * N * K < MAT_MUL_PAR_MIN) {
-        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, out, N);
+        mat_mul_rows(out, a, b, M, N, K, trans_a, trans_b, alpha, beta, 0, M);
         return;
     }
-    /* Our matrices are small (a few hundred rows and columns), where OpenBLAS's own threading
-     * splits poorly: each thread takes a band of output rows (multiples of 8) and runs the
-     * single-threaded kernel on it (OpenBLAS does not thread inside a parallel region). This
-     * is 1.3-2.6x faster on seed 001's shapes with 2 threads. Every output element is still
-     * computed by one thread in one fixed order, so the bits do not change from run to run. */
+    /* Each thread takes a band of output rows (multiples of 8) and runs the single-threaded
+     * kernel on it. Our matrices are small (a few hundred rows and columns), where a library's
+     * own threading splits poorly; and every output element is computed by one thread in one
+     * fixed order, so the bits do not change from run to run. */
 #pragma omp parallel num_threads(threads)
     {
         const int id = omp_get_thread_num(), nt = omp_get_num_threads();
         const int rows = (M + nt - 1) / nt, band = (rows + 7) / 8 * 8;
         const int m0 = id * band < M ? id * band : M;
         const int m1 = m0 + band < M ? m0 + band : M;
-        if (m1 > m0) {
-            const float *a0 = trans_a ? a + m0 : a + (size_t)m0 * K;
-            cblas_sgemm(CblasRowMajor, ta, tb, m1 - m0, N, K, alpha, a0, lda, b, ldb, beta,
-                        out + (size_t)m0 * N, N);
-        }
+        mat_mul_rows(out, a, b, M, N, K, trans_a, trans_b, alpha, beta, m0, m1);
     }
 }

@@ -11,6 +11,11 @@ const char *backend_name(void)
     return "scalar";
 }
 
+const char *backend_isa(void)
+{
+    return "generic";
+}
+
 /* ----------------------------------------------------------------------------------- memory */
 
 void *tensor_alloc(size_t bytes)
