@@ -31,7 +31,7 @@ static void data_table(option_spec *specs, option_table *table)
     }
     specs[DATA_TRAIN_OPTIONS] = (option_spec){
         "out", OPT_STRING, offsetof(data_command, out), TRAIN_PATH_MAX, NULL, NULL, 0, 0,
-        "options", "FILE", "write the CSV here, atomically (default: stdout)", false, NULL};
+        "options", "FILE", "write the CSV here, atomically (default: stdout)", false, NULL, NULL};
     *table = (option_table){"data", specs, DATA_TRAIN_OPTIONS + 1};
 }
 

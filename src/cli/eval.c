@@ -18,7 +18,7 @@ static const char *checkpoint_choice_name(int i)
 
 #define EVAL_OPT(name, type, field, def, choices, lo, hi, placeholder, help)                   \
     {name, type, offsetof(eval_settings, field), sizeof(((eval_settings *)0)->field), def,     \
-     choices, lo, hi, "options", placeholder, help, false, NULL}
+     choices, lo, hi, "options", placeholder, help, false, NULL, NULL}
 
 /* predict's options first: cli_predict_table is the first four */
 static const option_spec eval_specs[] = {
@@ -26,7 +26,9 @@ static const option_spec eval_specs[] = {
              "which checkpoint answers"),
     EVAL_OPT("batch", OPT_INT, batch, "64", NULL, 1, 65536, NULL,
              "prompts generated at a time (with --beam K: K rows each)"),
-    EVAL_OPT("threads", OPT_INT, threads, "0", NULL, 0, 1024, NULL, "threads (0: all cores)"),
+    {"threads", OPT_INT, offsetof(eval_settings, threads), sizeof(int), "auto", NULL, 0, 1024,
+     "options", "N|auto", "threads; auto: the cores other programs leave free at the start",
+     false, NULL, "auto"},
     EVAL_OPT("beam", OPT_INT, beam, "1", NULL, 1, 256, "K",
              "beam search with K answers per prompt (1: greedy)"),
     EVAL_OPT("digits", OPT_RANGE, digits, NULL, NULL, 1, 100000, NULL,

@@ -44,6 +44,7 @@ static void print_usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    core_bound_spinning(argv);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         print_usage(argc < 2 ? stderr : stdout);

@@ -44,23 +44,21 @@ static int train_one(const train_config *cfg_in, const char *resume, train_outco
         snprintf(trained, sizeof trained, " (%zu of them trainable: --train %s)", n_trainable,
                  s.cfg.model.train);
     fprintf(stderr, "arith %s: %s on %s (%s), tokenizer %s%s | %d train / %d test | %s | "
-            "%zu parameters%s | seed %lld | %d threads\n",
+            "%zu parameters%s | seed %lld | %d thread%s (%s)\n",
             ARITH_VERSION, model_kind_name(s.cfg.model.family), s.task.def->name,
             d.lengths, tokenizer_name(s.tok.kind), d.format, s.train.count, s.test.count,
-            d.model, params_count(&s.model->params), trained, s.cfg.run.seed, core_threads());
-    double load = 0;
-    FILE *loadavg = fopen("/proc/loadavg", "r");
-    if (loadavg) {
-        if (fscanf(loadavg, "%lf", &load) != 1)
-            load = 0;
-        fclose(loadavg);
+            d.model, params_count(&s.model->params), trained, s.cfg.run.seed, core_threads(),
+            core_threads() == 1 ? "" : "s", core_threads_reason());
+    /* threads that wait for each other slow down badly when other programs hold their cores;
+     * --threads auto (the default) leaves those cores alone, a count the user set does not */
+    if (s.cfg.run.threads > 1 && core_threads() > 1) {
+        const double busy = core_busy_cores(0.05);
+        const int cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
+        if (busy >= 0.5 && busy + core_threads() > cores + 0.5)
+            fprintf(stderr, "arith: note: other programs keep %.1f of the %d cores busy; %d "
+                    "threads that wait for each other run slowly beside them\nhint: --threads "
+                    "auto uses the cores left free\n", busy, cores, core_threads());
     }
-    /* spinning OpenMP threads slow down badly when other programs hold the cores */
-    double cores = (double)sysconf(_SC_NPROCESSORS_ONLN);
-    if (load > 0.75 && core_threads() > 1 && load + core_threads() > cores + 0.75)
-        fprintf(stderr, "arith: note: the machine is busy (load %.1f); %d threads that wait for "
-                "each other run slowly beside other programs\nhint: --threads 1, or "
-                "OMP_WAIT_POLICY=passive\n", load, core_threads());
     if (s.test_in_train > 0)
         fprintf(stderr, "arith: warning: %d of the %d test prompts are also in the training set, "
                 "so test accuracy overstates generalization\n", s.test_in_train, s.test.count);
@@ -276,10 +274,10 @@ typedef struct {
 
 static const option_spec train_command_specs[] = {
     {"config", OPT_STRING, offsetof(train_command, config), TRAIN_PATH_MAX, NULL, NULL, 0, 0,
-     "other", "FILE", "read options from a JSON object (flags win over it)", false, NULL},
+     "other", "FILE", "read options from a JSON object (flags win over it)", false, NULL, NULL},
     {"resume", OPT_STRING, offsetof(train_command, resume), TRAIN_PATH_MAX, NULL, NULL, 0, 0,
      "other", "RUN_DIR",
-     "continue a run from its last checkpoint (add --steps/--epochs to extend it)", false, NULL},
+     "continue a run from its last checkpoint (add --steps/--epochs to extend it)", false, NULL, NULL},
 };
 static const option_table train_command_table = {
     "train", train_command_specs, (int)(sizeof train_command_specs / sizeof *train_command_specs)};

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -374,18 +375,125 @@ size_t params_count_trainable(const param_table *table)
 /* ------------------------------------------------------------------------- threads, timing */
 
 static int thread_count = 1; /* set by core_set_threads */
+/* libgomp's rounds of spinning before a waiting thread sleeps (core_bound_spinning) */
+#define CORE_SPIN_COUNT "10000"
+static char thread_reason[64] = "set";
+
+/* Jiffies of all CPUs from /proc/stat's first line: *busy = all but idle and iowait. */
+static bool cpu_jiffies(unsigned long long *total, unsigned long long *busy)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return false;
+    unsigned long long v[8] = {0};
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    if (n < 4)
+        return false;
+    *total = 0;
+    for (int i = 0; i < 8; i++)
+        *total += v[i];
+    *busy = *total - v[3] - v[4];
+    return true;
+}
+
+static double process_cpu_seconds(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double core_busy_cores(double seconds)
+{
+    const long online = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned long long t0, b0, t1, b1;
+    if (online < 1 || !cpu_jiffies(&t0, &b0))
+        return -1;
+    const double self0 = process_cpu_seconds(), wall0 = time_now();
+    struct timespec nap = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    while (nanosleep(&nap, &nap) != 0)
+        ;
+    if (!cpu_jiffies(&t1, &b1) || t1 <= t0)
+        return -1;
+    /* the jiffies cover every online CPU: their share busy, times the CPUs, less our own part */
+    const double busy = (double)(b1 - b0) / (double)(t1 - t0) * (double)online;
+    const double wall = time_now() - wall0;
+    const double self = wall > 0 ? (process_cpu_seconds() - self0) / wall : 0;
+    const double others = busy - self;
+    return others > 0 ? others : 0;
+}
 
 int core_set_threads(int n)
 {
 #ifdef _OPENMP
-    if (n <= 0)
-        n = omp_get_num_procs();
+    snprintf(thread_reason, sizeof thread_reason, "set");
+    /* one reading serves the calls of the next second (a command sets its threads, then opens
+     * a run, which sets them again) */
+    static double auto_at = -10.0;
+    static int auto_n = 1;
+    static char auto_reason[sizeof thread_reason];
+    if (n <= 0 && time_now() - auto_at < 1.0) {
+        n = auto_n;
+        snprintf(thread_reason, sizeof thread_reason, "%s", auto_reason);
+    } else if (n <= 0) {
+        const int cores = omp_get_num_procs();
+        n = cores;
+        if (cores > 1) {
+            const double busy = core_busy_cores(0.05);
+            if (busy >= 0) {
+                /* a core counts as taken when others keep it over half busy */
+                const int taken = (int)(busy + 0.5);
+                n = cores - taken > 1 ? cores - taken : 1;
+                snprintf(thread_reason, sizeof thread_reason, "auto: %d cores, %.1f busy", cores,
+                         busy);
+            } else {
+                snprintf(thread_reason, sizeof thread_reason, "auto: %d cores", cores);
+            }
+        } else {
+            snprintf(thread_reason, sizeof thread_reason, "auto: 1 core");
+        }
+        auto_at = time_now();
+        auto_n = n;
+        snprintf(auto_reason, sizeof auto_reason, "%s", thread_reason);
+    }
     omp_set_num_threads(n);
 #else
     n = 1; /* built without OpenMP: everything runs on the calling thread */
+    snprintf(thread_reason, sizeof thread_reason, "no OpenMP in this build");
 #endif
     thread_count = n;
     return n;
+}
+
+/* OpenMP's threads wait for each other at the end of every parallel loop. libgomp spins there
+ * for 300,000 rounds (milliseconds) before it sleeps: fine on idle cores, ruinous when another
+ * program wants the core, since the spinning thread burns the time slice that the thread it
+ * waits for needs (seed 001's step ran 3x slower beside one busy process, 10x beside three).
+ * libgomp reads its spin count from the environment once, when it loads, before main: so the
+ * count is set and the program executed again. */
+void core_bound_spinning(char **argv)
+{
+#if defined(_OPENMP) && defined(__linux__)
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT"))
+        return; /* the user's choice, or our own second start */
+    const char *preload = getenv("LD_PRELOAD");
+    if (preload && strstr(preload, "vgpreload"))
+        return; /* under valgrind, which a new exec would leave */
+    if (setenv("GOMP_SPINCOUNT", CORE_SPIN_COUNT, 1) != 0)
+        return;
+    execv("/proc/self/exe", argv);
+    /* exec failed: run on with libgomp's default */
+#else
+    (void)argv;
+#endif
+}
+
+const char *core_threads_reason(void)
+{
+    return thread_reason;
 }
 
 int core_threads(void)

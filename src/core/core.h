@@ -145,11 +145,25 @@ arith_status params_set_trainable(param_table *table, const char *patterns, cons
 /* ------------------------------------------------------------------------------------------ */
 /* Threads and time. */
 
-/* Sets the thread count for OpenMP loops, which the backend's products follow (OpenBLAS
- * included); n <= 0 means all cores. Returns the count in effect: always 1 in a build without
- * OpenMP (the scalar backend). */
+/* Sets the thread count for OpenMP loops, which the backend's products follow. n <= 0 means
+ * "auto": the cores that other programs leave free now (core_busy_cores, measured over 50 ms),
+ * at least one. Threads that wait for each other lose far more than their share when another
+ * program holds one of their cores, so a busy machine is better served by fewer of them.
+ * Returns the count in effect: always 1 in a build without OpenMP (the scalar backend). */
 int core_set_threads(int n);
 int core_threads(void);
+/* Bounds how long OpenMP's waiting threads spin before they sleep (GOMP_SPINCOUNT), so that a
+ * busy machine does not take 3-10x from every parallel loop. libgomp reads the setting only
+ * when it loads, so this sets it and executes the program again (/proc/self/exe, with argv);
+ * it returns at once where OMP_WAIT_POLICY or GOMP_SPINCOUNT is set (the user's choice, or the
+ * second start), under valgrind, and in builds without OpenMP. Call it first thing in main. */
+void core_bound_spinning(char **argv);
+/* How the last core_set_threads chose: "auto: 2 cores, 0.0 busy" or "set" (text for a run's
+ * header). */
+const char *core_threads_reason(void);
+/* Cores kept busy by other processes over the next `seconds` (from /proc/stat, less this
+ * process's own CPU time); -1 where that cannot be read. Sleeps `seconds`. */
+double core_busy_cores(double seconds);
 /* Monotonic seconds. */
 double time_now(void);
 /* Peak resident set size of this process in bytes (0 when unknown). */

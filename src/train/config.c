@@ -11,13 +11,13 @@
 
 #define OPT_SPEC(name, type, field, def, choices, lo, hi, group, help, resumable)               \
     {name, type, offsetof(train_config, field), sizeof(((train_config *)0)->field), def, choices, \
-     lo, hi, group, NULL, help, resumable, NULL}
+     lo, hi, group, NULL, help, resumable, NULL, NULL}
 #define OPT(name, type, field, def, choices, lo, hi, group, help)                              \
     OPT_SPEC(name, type, field, def, choices, lo, hi, group, help, false)
 /* a choice whose names and one-line summaries come from a registry (--help lists them) */
 #define OPT_LISTED(name, field, def, choices, summaries, group, help)                          \
     {name, OPT_CHOICE, offsetof(train_config, field), sizeof(((train_config *)0)->field), def,  \
-     choices, 0, 0, group, NULL, help, false, summaries}
+     choices, 0, 0, group, NULL, help, false, summaries, NULL}
 /* an option that may change when a run is resumed (how long, how often, how many threads) */
 #define OPT_RESUMABLE(name, type, field, def, choices, lo, hi, group, help)                    \
     OPT_SPEC(name, type, field, def, choices, lo, hi, group, help, true)
@@ -155,8 +155,9 @@ static const option_spec train_options[] = {
     OPT("seeds", OPT_INT, run.seeds, "1", NULL, 1, 1000, "run",
         "run the experiment under seeds seed, seed+1, ... and report mean, spread, best and "
         "worst"),
-    OPT_RESUMABLE("threads", OPT_INT, run.threads, "0", NULL, 0, 1024, "run",
-                  "threads (0: all cores)"),
+    {"threads", OPT_INT, offsetof(train_config, run.threads), sizeof(int), "auto", NULL, 0, 1024,
+     "run", "N|auto", "threads; auto: the cores other programs leave free at the start", true,
+     NULL, "auto"},
     OPT_RESUMABLE("eval-every", OPT_INT, run.eval_every, "0", NULL, 0, 1000000000, "run",
         "steps between evaluations (0: each epoch)"),
     OPT_RESUMABLE("eval-n", OPT_INT, run.eval_n, "0", NULL, 0, 100000000, "run",

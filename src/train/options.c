@@ -94,9 +94,12 @@ arith_status option_set(const option_spec *o, void *settings, const char *value)
         return ARITH_OK;
     case OPT_INT: {
         errno = 0;
+        if (o->zero_word && strcmp(value, o->zero_word) == 0)
+            value = "0";
         long long v = strtoll(value, &end, 10);
         if (errno || end == value || *end != '\0')
-            return arith_error(ARITH_ERR_ARG, "--%s: '%s' is not an integer", o->name, value);
+            return arith_error(ARITH_ERR_ARG, "--%s: '%s' is not an integer%s%s", o->name, value,
+                               o->zero_word ? " or " : "", o->zero_word ? o->zero_word : "");
         if ((double)v < o->min || (double)v > o->max)
             return arith_error(ARITH_ERR_ARG, "--%s: %lld is out of range (%.0f..%.0f)", o->name,
                                v, o->min, o->max);
@@ -212,11 +215,15 @@ void option_format(const option_spec *o, const void *settings, char *out, size_t
     case OPT_BOOL:
         snprintf(out, cap, "%s", *(const bool *)field ? "true" : "false");
         return;
-    case OPT_INT:
-        snprintf(out, cap, "%lld",
-                 o->size == sizeof(long long) ? *(const long long *)field
-                                              : (long long)*(const int *)field);
+    case OPT_INT: {
+        const long long v = o->size == sizeof(long long) ? *(const long long *)field
+                                                         : (long long)*(const int *)field;
+        if (v == 0 && o->zero_word)
+            snprintf(out, cap, "%s", o->zero_word);
+        else
+            snprintf(out, cap, "%lld", v);
         return;
+    }
     case OPT_REAL:
         snprintf(out, cap, "%.17g", *(const double *)field);
         return;
@@ -253,11 +260,15 @@ char *options_to_json(const option_table *t, const void *settings)
         case OPT_BOOL:
             cJSON_AddBoolToObject(root, o->name, *(const bool *)field);
             break;
-        case OPT_INT:
-            cJSON_AddNumberToObject(root, o->name,
-                                    o->size == sizeof(long long) ? (double)*(const long long *)field
-                                                                 : (double)*(const int *)field);
+        case OPT_INT: {
+            const double v = o->size == sizeof(long long) ? (double)*(const long long *)field
+                                                          : (double)*(const int *)field;
+            if (v == 0 && o->zero_word)
+                cJSON_AddStringToObject(root, o->name, o->zero_word);
+            else
+                cJSON_AddNumberToObject(root, o->name, v);
             break;
+        }
         case OPT_REAL:
             cJSON_AddNumberToObject(root, o->name, *(const double *)field);
             break;

@@ -52,6 +52,7 @@ typedef struct {
     bool resumable;            /* train: may change when a run is resumed */
     option_choice_fn summaries; /* OPT_CHOICE: each choice's one-line summary, listed under
                                    the option by --help (NULL: the names alone) */
+    const char *zero_word;     /* OPT_INT: a word that stands for 0 and shows it ("auto") */
 } option_spec;
 
 typedef struct {
