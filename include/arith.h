@@ -13,7 +13,10 @@
  * Link with `pkg-config --cflags --libs arith` (add --static for libarith.a).
  *
  * Threads: one arith_run or arith_config is used by one thread at a time; error messages are
- * per thread. The thread count of the math kernels (OpenMP, OpenBLAS) is process-wide. */
+ * per thread. The thread count of the math kernels (OpenMP, oneDNN) is process-wide. A program
+ * that shares the machine may want OMP_WAIT_POLICY=passive or GOMP_SPINCOUNT=10000 in its
+ * environment (the CLI sets the latter itself): libgomp's threads otherwise spin for
+ * milliseconds at every barrier, which costs 3-10x beside other busy processes. */
 #ifndef ARITH_H
 #define ARITH_H
 
@@ -58,8 +61,9 @@ ARITH_API const char *arith_status_name(arith_status code);
 /* The message of the last failed call on this thread (may hold a second line "hint: ...");
  * valid until the next failing call on this thread. Never NULL. */
 ARITH_API const char *arith_last_error(void);
-/* Sets the threads of the math kernels (n <= 0: all cores, the default of the CLI) for
- * predictions and evaluations; training uses its config's "threads". Returns the count. */
+/* Sets the threads of the math kernels for predictions and evaluations (n <= 0: auto, the
+ * CLI's default: the cores other processes leave free now, measured over 50 ms); training uses
+ * its config's "threads". Returns the count. */
 ARITH_API int32_t arith_set_threads(int32_t n);
 /* Frees a string the library returned (arith_config_to_json, arith_run_config_json,
  * arith_run_predict_batch); NULL is fine. */

@@ -26,7 +26,7 @@ struct arith_config {
 };
 
 /* arith_set_threads' choice, applied to every run opened (session_open sets the threads of the
- * run's own config, as `arith predict` does before setting its --threads, default all cores). */
+ * run's own config, as `arith predict` does before setting its --threads, default auto). */
 static int api_threads = 0;
 
 static arith_status null_argument(const char *call, const char *name)
