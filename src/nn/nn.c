@@ -549,36 +549,16 @@ FAST_INLINE void gelu_tanh_backward_body(float *dinp, const float *dout, const f
     }
 }
 
-static void gelu_tanh_forward_generic(float *out, const float *inp, size_t n)
-{
-    gelu_tanh_forward_body(out, inp, n);
-}
-static void gelu_tanh_backward_generic(float *dinp, const float *dout, const float *inp, size_t n)
-{
-    gelu_tanh_backward_body(dinp, dout, inp, n);
-}
-#if FAST_X86_DISPATCH
-FAST_AVX2 static void gelu_tanh_forward_avx2(float *out, const float *inp, size_t n)
-{
-    gelu_tanh_forward_body(out, inp, n);
-}
-FAST_AVX2 static void gelu_tanh_backward_avx2(float *dinp, const float *dout, const float *inp,
-                                              size_t n)
-{
-    gelu_tanh_backward_body(dinp, dout, inp, n);
-}
-#endif
+FAST_CLONES(gelu_tanh_forward, (float *out, const float *inp, size_t n), (out, inp, n))
+FAST_CLONES(gelu_tanh_backward, (float *dinp, const float *dout, const float *inp, size_t n),
+            (dinp, dout, inp, n))
 
 /* Bands of GELU_BAND elements per task, so that each thread runs a vectorized kernel. */
 #define GELU_BAND 4096
 
 void gelu_tanh_forward(float *out, const float *inp, size_t n)
 {
-    void (*kernel)(float *, const float *, size_t) = gelu_tanh_forward_generic;
-#if FAST_X86_DISPATCH
-    if (fast_has_avx2())
-        kernel = gelu_tanh_forward_avx2;
-#endif
+    void (*kernel)(float *, const float *, size_t) = FAST_PICK(gelu_tanh_forward);
     const long bands = (long)((n + GELU_BAND - 1) / GELU_BAND);
 #pragma omp parallel for schedule(static) if (n > PAR_MIN_COSTLY)
     for (long k = 0; k < bands; k++) {
@@ -589,11 +569,8 @@ void gelu_tanh_forward(float *out, const float *inp, size_t n)
 
 void gelu_tanh_backward(float *dinp, const float *dout, const float *inp, size_t n)
 {
-    void (*kernel)(float *, const float *, const float *, size_t) = gelu_tanh_backward_generic;
-#if FAST_X86_DISPATCH
-    if (fast_has_avx2())
-        kernel = gelu_tanh_backward_avx2;
-#endif
+    void (*kernel)(float *, const float *, const float *, size_t) =
+        FAST_PICK(gelu_tanh_backward);
     const long bands = (long)((n + GELU_BAND - 1) / GELU_BAND);
 #pragma omp parallel for schedule(static) if (n > PAR_MIN_COSTLY)
     for (long k = 0; k < bands; k++) {
