@@ -14,6 +14,7 @@
 #include "check.h"
 #include "core/core.h"
 #include "nn/nn.h"
+#include "nn/fastmath.h" /* fast_force_level */
 
 #define TEST_SEED 20250611u
 
@@ -314,9 +315,11 @@ static void adam_naive(float *w, float *m, float *v, const float *g, size_t n, d
 static void test_adam(void)
 {
     /* 40000 elements: above the cpu backend's threshold for threads */
-    const size_t sizes[] = {5, 40000};
-    for (size_t s = 0; s < 2; s++) {
-        const size_t n = sizes[s];
+    const size_t sizes[] = {5, 40000, 1037};
+    for (size_t s = 0; s < 3 * 3; s++) {
+        /* each size on every dispatched path (plain, AVX2, AVX-512: as far as the CPU goes) */
+        const size_t n = sizes[s % 3];
+        fast_force_level((int)(s / 3));
         for (int decoupled = 0; decoupled < 2; decoupled++) {
             float *w0 = new_normal(n, 1.0f), *g = new_normal(n, 0.1f);
             float *w[3], *m[3], *v[3];
@@ -348,6 +351,7 @@ static void test_adam(void)
             tensor_free(g);
         }
     }
+    fast_force_level(-1);
     core_set_threads(1);
 }
 

@@ -13,6 +13,7 @@
 #include "check.h"
 #include "core/core.h"
 #include "nn/nn.h"
+#include "nn/fastmath.h" /* fast_force_level */
 #include "nn/backend/threads.h" /* omp_*: OpenMP or, without it, one thread */
 
 #define TEST_SEED 20240612u
@@ -606,6 +607,50 @@ static void test_thread_invariance(void)
     problem_free(&p);
 }
 
+/* The gates' kernels on every dispatched path (plain, AVX2, AVX-512, as far as the CPU goes):
+ * the same bits, at one thread (the products are then the same calls). H odd, so that no row
+ * of gates is a whole number of vectors. */
+static void test_dispatch_levels(void)
+{
+    enum { T = 4, B = 3, I = 5, H = 37 };
+    const size_t tb = (size_t)T * B, bh = (size_t)B * H, H4 = (size_t)4 * H;
+    problem p = problem_new(T, B, I, H, 0, 1, 5, 1.0f);
+    float *cache = new_floats(lstm_cache_floats(T, B, H));
+    float *scratch = new_floats(lstm_scratch_floats(T, B, I, H));
+    float *out[3], *g[3][5];
+    const int threads = omp_get_max_threads();
+    core_set_threads(1);
+    for (int k = 0; k < 3; k++) {
+        fast_force_level(k);
+        out[k] = new_floats(tb * H);
+        g[k][0] = new_floats(tb * I);
+        g[k][1] = new_floats(bh);
+        g[k][2] = new_floats(H4 * I);
+        g[k][3] = new_floats(H4 * H);
+        g[k][4] = new_floats(H4);
+        lstm_forward(out[k], NULL, NULL, cache, p.x, p.valid, p.h0, p.c0, p.w_ih, p.w_hh,
+                     p.b_ih, p.b_hh, T, B, I, H, 0);
+        lstm_backward(g[k][0], g[k][1], NULL, g[k][2], g[k][3], g[k][4], NULL, p.R, p.Rh, p.Rc,
+                      scratch, cache, p.x, p.valid, p.h0, p.c0, p.w_ih, p.w_hh, T, B, I, H, 0);
+    }
+    fast_force_level(-1);
+    core_set_threads(threads);
+    const size_t len[5] = {tb * I, bh, H4 * I, H4 * H, H4};
+    for (int k = 1; k < 3; k++) {
+        CHECK_MSG(bitwise_equal(out[k], out[0], tb * H), "level %d: out", k);
+        for (int m = 0; m < 5; m++)
+            CHECK_MSG(bitwise_equal(g[k][m], g[0][m], len[m]), "level %d: gradient %d", k, m);
+    }
+    for (int k = 0; k < 3; k++) {
+        arith_free(out[k]);
+        for (int m = 0; m < 5; m++)
+            arith_free(g[k][m]);
+    }
+    arith_free(cache);
+    arith_free(scratch);
+    problem_free(&p);
+}
+
 int main(void)
 {
     printf("test_lstm: seed %u\n", TEST_SEED);
@@ -617,5 +662,6 @@ int main(void)
     test_stepping();
     test_null_biases();
     test_thread_invariance();
+    test_dispatch_levels();
     return check_summary("test_lstm");
 }

@@ -11,6 +11,7 @@
 #include "check.h"
 #include "core/core.h"
 #include "nn/nn.h"
+#include "nn/fastmath.h" /* fast_force_level: every dispatched path against the plain one */
 #include "nn/backend/threads.h" /* omp_*: OpenMP or, without it, one thread */
 
 #define TEST_SEED 20240611u
@@ -1142,6 +1143,123 @@ static void test_crossentropy(void)
 
 /* The sums over rows (bias, layernorm and embedding gradients, the loss) must give the same
  * bits with 1 and 2 threads; sizes are above the threshold that turns threads on. */
+/* ----------------------------------------------------------------- dispatched kernels */
+
+/* The same bits, or both NaN: which NaN an operation with two NaN (or inf - inf and a NaN)
+ * operands returns follows the operands' order in the instruction, which a compiler may swap. */
+static int same_bits_or_nan(const float *a, const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&a[i], &b[i], sizeof a[i]) != 0 && !(isnan(a[i]) && isnan(b[i])))
+            return 0;
+    return 1;
+}
+
+/* Dropout by its definition (nn.h), one element at a time. */
+static bool dropout_kept(uint64_t seed, size_t i, float p)
+{
+    const uint64_t bits = rng_hash(seed, (uint64_t)(i / 4));
+    return ((bits >> (16 * (i % 4))) & 0xffffu) >= (uint32_t)ceil((double)p * 65536.0);
+}
+
+/* Everything the dispatched element-wise kernels compute, for sizes that are no multiple of a
+ * vector (n, C odd), at the level fast_force_level allows; out[k] receives result k. */
+enum { DISPATCH_RESULTS = 17 };
+
+static void dispatch_run(float **res, uint8_t *mask, const float *x, const float *y,
+                         const float *dy, const float *w, const float *b, const float *lw,
+                         size_t n, int N, int C, int I)
+{
+    relu_forward(res[0], x, n);
+    tensor_copy(res[1], y, n);
+    relu_backward(res[1], dy, x, n);
+    tensor_copy(res[2], dy, n);
+    relu_backward_inplace(res[2], x, n);
+    add_forward(res[3], x, y, n);
+    dropout_forward(res[4], mask, x, n, 0.3f, 99);
+    tensor_copy(res[5], y, n);
+    dropout_backward(res[5], dy, mask, n, 0.3f, 99);
+    tensor_copy(res[6], y, n);
+    dropout_backward(res[6], dy, NULL, n, 0.3f, 99);
+    gelu_tanh_forward(res[7], x, n);
+    tensor_copy(res[8], y, n);
+    gelu_tanh_backward(res[8], dy, x, n);
+    /* (N, C) rows: layernorm, a linear layer's bias and bias gradient */
+    layernorm_forward(res[9], res[10], res[11], x, w, b, N, C);
+    tensor_copy(res[12], y, (size_t)N * C);
+    tensor_copy(res[13], b, (size_t)C);
+    tensor_copy(res[14], w, (size_t)C);
+    layernorm_backward(res[12], res[14], res[13], dy, x, w, res[10], res[11], N, C);
+    linear_forward(res[15], x, lw, b, N, I, C); /* the bias add: after the product */
+    tensor_copy(res[16], w, (size_t)C);
+    linear_backward(NULL, NULL, res[16], dy, x, lw, N, I, C);
+}
+
+static void test_dispatch(void)
+{
+    enum { N = 37, C = 131, I = 5 };
+    const size_t sizes[] = {1, 3, 13, 1001, 50003};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        const size_t n = sizes[si] > (size_t)N * C ? sizes[si] : (size_t)N * C;
+        const size_t m = sizes[si]; /* the element-wise ops' length */
+        float *x = new_normal(n, 1.0f), *y = new_normal(n, 1.0f), *dy = new_normal(n, 1.0f);
+        float *w = new_normal(C, 1.0f), *b = new_normal(C, 1.0f), *lw = new_normal(C * I, 1.0f);
+        /* signed zeros, infinities and NaN where relu and dropout select */
+        x[0] = -0.0f;
+        if (m > 3) {
+            x[1] = INFINITY, x[2] = -INFINITY, x[3] = NAN;
+            y[1] = -0.0f, y[2] = -0.0f;
+        }
+        float *res[3][DISPATCH_RESULTS];
+        uint8_t *mask[3];
+        for (int level = 0; level < 3; level++) {
+            for (int k = 0; k < DISPATCH_RESULTS; k++)
+                res[level][k] = new_floats(n);
+            mask[level] = malloc(n);
+            fast_force_level(level);
+            for (int threads = 1; threads <= 2; threads++) {
+                omp_set_num_threads(threads);
+                dispatch_run(res[level], mask[level], x, y, dy, w, b, lw, m, N, C, I);
+            }
+            omp_set_num_threads(1);
+        }
+        fast_force_level(-1);
+        for (int level = 1; level < 3; level++) {
+            for (int k = 0; k < DISPATCH_RESULTS; k++) {
+                const size_t len = k < 9 ? m : k == 10 || k == 11 ? (size_t)N
+                                 : k >= 13 && k != 15 ? (size_t)C : (size_t)N * C;
+                CHECK_MSG(same_bits_or_nan(res[level][k], res[0][k], len),
+                          "dispatch level %d result %d, n %zu", level, k, m);
+            }
+            CHECK(memcmp(mask[level], mask[0], m) == 0);
+        }
+        /* dropout's survivors and values by the definition */
+        int wrong = 0;
+        for (size_t i = 0; i < m; i++) {
+            const bool keep = dropout_kept(99, i, 0.3f);
+            const float want = keep ? x[i] * (1.0f / 0.7f) : 0.0f;
+            wrong += mask[0][i] != keep;
+            wrong += memcmp(&res[0][4][i], &want, sizeof want) != 0 && !(isnan(want) &&
+                                                                        isnan(res[0][4][i]));
+            /* the backward without a mask leaves dropped elements untouched, -0 included */
+            const float back = keep ? y[i] + dy[i] * (1.0f / 0.7f) : y[i];
+            wrong += memcmp(&res[0][6][i], &back, sizeof back) != 0;
+        }
+        CHECK_MSG(wrong == 0, "dropout by its definition: %d wrong of %zu", wrong, m);
+        for (int level = 0; level < 3; level++) {
+            for (int k = 0; k < DISPATCH_RESULTS; k++)
+                arith_free(res[level][k]);
+            free(mask[level]);
+        }
+        arith_free(x);
+        arith_free(y);
+        arith_free(dy);
+        arith_free(w);
+        arith_free(b);
+        arith_free(lw);
+    }
+}
+
 static void test_thread_invariance(void)
 {
     enum { N = 700, C = 128, V = 69, I = 16 };
@@ -1214,5 +1332,6 @@ int main(void)
     test_fire();
     test_crossentropy();
     test_thread_invariance();
+    test_dispatch();
     return check_summary("test_nn");
 }

@@ -2,8 +2,13 @@
  * are a call per element), within a few ulp; for the LSTM's gates and GPT-2's GELU. Internal
  * to nn/: include only from the nn module's sources.
  *
- * FAST_AVX2 marks a second, AVX2+FMA compilation of a kernel, chosen at run time
- * (fast_has_avx2) where FAST_X86_DISPATCH is 1. */
+ * Run-time dispatch (x86 with GCC or Clang, FAST_X86_DISPATCH 1): a kernel's body is written
+ * once as a FAST_INLINE function and compiled up to three times, plain (the build's flags,
+ * SSE2 on x86-64), FAST_AVX2 (AVX2 + FMA) and FAST_AVX512 (AVX-512 F/DQ/BW/VL), one chosen per
+ * call from fast_level(). FAST_CLONES and FAST_PICK spell this. The paths do the same
+ * arithmetic in the same order (the build does not contract a * b + c into an FMA:
+ * -ffp-contract=off), so an element-wise kernel gives the same bits on every path; a kernel
+ * that sums keeps its order of additions on every path too. */
 #ifndef ARITH_NN_FASTMATH_H
 #define ARITH_NN_FASTMATH_H
 
@@ -19,15 +24,59 @@
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define FAST_X86_DISPATCH 1
 #define FAST_AVX2 __attribute__((target("avx2,fma")))
+#define FAST_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
 #else
 #define FAST_X86_DISPATCH 0
 #endif
 
-#if FAST_X86_DISPATCH
+/* The instruction sets a dispatched kernel may use. */
+enum { FAST_LEVEL_PLAIN = 0, FAST_LEVEL_AVX2 = 1, FAST_LEVEL_AVX512 = 2 };
+
+/* The level this CPU supports (CPUID, asked once and cached), or lower where fast_force_level
+ * asked for it. */
+int fast_level(void);
+/* Tests only: cap fast_level at `level` (FAST_LEVEL_*; it never rises above what the CPU
+ * has), so that a dispatched kernel can be checked against its plain path; -1 lifts the cap. */
+void fast_force_level(int level);
+
 static inline int fast_has_avx2(void)
 {
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return fast_level() >= FAST_LEVEL_AVX2;
 }
+
+static inline int fast_has_avx512(void)
+{
+    return fast_level() >= FAST_LEVEL_AVX512;
+}
+
+/* FAST_CLONES(name, (params), (args)) defines name_plain, name_avx2 and name_avx512, static
+ * functions with the given parameters that call name_body(args) (a FAST_INLINE function), each
+ * compiled for its level; FAST_PICK(name) is the one fast_level() asks for. */
+#if FAST_X86_DISPATCH
+#define FAST_CLONES(name, params, args)                                                            \
+    static void name##_plain params                                                                \
+    {                                                                                              \
+        name##_body args;                                                                          \
+    }                                                                                              \
+    FAST_AVX2 static void name##_avx2 params                                                       \
+    {                                                                                              \
+        name##_body args;                                                                          \
+    }                                                                                              \
+    FAST_AVX512 static void name##_avx512 params                                                   \
+    {                                                                                              \
+        name##_body args;                                                                          \
+    }
+#define FAST_PICK(name)                                                                            \
+    (fast_level() >= FAST_LEVEL_AVX512 ? name##_avx512                                             \
+     : fast_level() >= FAST_LEVEL_AVX2 ? name##_avx2                                               \
+                                       : name##_plain)
+#else
+#define FAST_CLONES(name, params, args)                                                            \
+    static void name##_plain params                                                                \
+    {                                                                                              \
+        name##_body args;                                                                          \
+    }
+#define FAST_PICK(name) (name##_plain)
 #endif
 
 /* ------------------------------------------------------------------- sigmoid and tanh */

@@ -10,8 +10,8 @@
  * over all the steps at once: one GEMM each.
  *
  * sigmoid and tanh are computed from a range-reduced polynomial exp that vectorizes (libm's
- * expf and tanhf are a call per element); on x86 the elementwise kernels are compiled a second
- * time for AVX2 and chosen at run time when the CPU has it. */
+ * expf and tanhf are a call per element); on x86 the elementwise kernels are compiled again
+ * for AVX2 and AVX-512 and chosen at run time by what the CPU has (fastmath.h). */
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
@@ -29,8 +29,6 @@
 #include "nn/fastmath.h"
 
 #define LSTM_INLINE FAST_INLINE
-#define LSTM_X86_DISPATCH FAST_X86_DISPATCH
-#define LSTM_AVX2 FAST_AVX2
 
 /* Sections of the cache and the scratch start on 16-float (64-byte) boundaries. */
 static size_t round16(size_t n)
@@ -130,40 +128,14 @@ LSTM_INLINE void cell_backward_body(float *dz, float *dh, float *dc, const float
     }
 }
 
-static void cell_forward_portable(float *z, float *cn, float *hn, float *tc, float *out,
-                                  const float *cp, const float *hp, const float *bias,
-                                  const uint8_t *valid, int rows, int H)
-{
-    cell_forward_body(z, cn, hn, tc, out, cp, hp, bias, valid, rows, H);
-}
-
-static void cell_backward_portable(float *dz, float *dh, float *dc, const float *dout,
-                                   const float *gates, const float *tc, const float *cp,
-                                   const uint8_t *valid, int rows, int H)
-{
-    cell_backward_body(dz, dh, dc, dout, gates, tc, cp, valid, rows, H);
-}
-
-#if LSTM_X86_DISPATCH
-LSTM_AVX2 static void cell_forward_avx2(float *z, float *cn, float *hn, float *tc, float *out,
-                                        const float *cp, const float *hp, const float *bias,
-                                        const uint8_t *valid, int rows, int H)
-{
-    cell_forward_body(z, cn, hn, tc, out, cp, hp, bias, valid, rows, H);
-}
-
-LSTM_AVX2 static void cell_backward_avx2(float *dz, float *dh, float *dc, const float *dout,
-                                         const float *gates, const float *tc, const float *cp,
-                                         const uint8_t *valid, int rows, int H)
-{
-    cell_backward_body(dz, dh, dc, dout, gates, tc, cp, valid, rows, H);
-}
-
-static bool have_avx2(void)
-{
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-#endif
+FAST_CLONES(cell_forward,
+            (float *z, float *cn, float *hn, float *tc, float *out, const float *cp,
+             const float *hp, const float *bias, const uint8_t *valid, int rows, int H),
+            (z, cn, hn, tc, out, cp, hp, bias, valid, rows, H))
+FAST_CLONES(cell_backward,
+            (float *dz, float *dh, float *dc, const float *dout, const float *gates,
+             const float *tc, const float *cp, const uint8_t *valid, int rows, int H),
+            (dz, dh, dc, dout, gates, tc, cp, valid, rows, H))
 
 typedef void (*cell_forward_fn)(float *, float *, float *, float *, float *, const float *,
                                 const float *, const float *, const uint8_t *, int, int);
@@ -172,20 +144,12 @@ typedef void (*cell_backward_fn)(float *, float *, float *, const float *, const
 
 static cell_forward_fn pick_cell_forward(void)
 {
-#if LSTM_X86_DISPATCH
-    if (have_avx2())
-        return cell_forward_avx2;
-#endif
-    return cell_forward_portable;
+    return FAST_PICK(cell_forward);
 }
 
 static cell_backward_fn pick_cell_backward(void)
 {
-#if LSTM_X86_DISPATCH
-    if (have_avx2())
-        return cell_backward_avx2;
-#endif
-    return cell_backward_portable;
+    return FAST_PICK(cell_backward);
 }
 
 /* ------------------------------------------------------------------------------ layout */

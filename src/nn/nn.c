@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "nn/backend/threads.h"
 #include "nn/fastmath.h"
 
 /* `omp simd` asks for vectorization of loops whose length is known only at run time (at -O2
@@ -22,22 +23,69 @@
 /* Columns per block in the column-parallel sums: 16 floats, one cache line. */
 #define COL_BLOCK 16
 
-/* dst[c] += scale * sum_n src[n][c], summing rows in order for every column. */
-static void column_sums_add(float *dst, const float *src, int N, int C, float scale)
+/* Element-wise kernels run on bands: each thread of a region takes one contiguous band of
+ * [0, n), cut at multiples of BAND_ALIGN elements, and runs the dispatched kernel on it. Every
+ * element is computed the same way whichever thread takes it. */
+#define BAND_ALIGN ((size_t)64)
+
+/* This thread's share [*lo, *hi) of [0, n), cut at multiples of `align`. */
+static void split_of(size_t n, size_t align, size_t *lo, size_t *hi)
 {
-    const int nblocks = (C + COL_BLOCK - 1) / COL_BLOCK;
-#pragma omp parallel for schedule(static) if ((size_t)N * C > PAR_MIN_CHEAP)
-    for (int cb = 0; cb < nblocks; cb++) {
+    const size_t nt = (size_t)omp_get_num_threads(), id = (size_t)omp_get_thread_num();
+    size_t per = (n + nt - 1) / nt;
+    per = (per + align - 1) / align * align;
+    *lo = id * per < n ? id * per : n;
+    *hi = *lo + per < n ? *lo + per : n;
+}
+
+static void band_of(size_t n, size_t *lo, size_t *hi)
+{
+    split_of(n, BAND_ALIGN, lo, hi);
+}
+
+/* dst[c] += scale * sum_n src[n][c] for the columns of blocks [cb0, cb1), summing rows in
+ * order for every column (so every path, and every thread count, gives the same bits). */
+FAST_INLINE void column_sums_add_body(float *dst, const float *src, int N, int C, float scale,
+                                      int cb0, int cb1)
+{
+    for (int cb = cb0; cb < cb1; cb++) {
         const int c0 = cb * COL_BLOCK, nc = C - c0 < COL_BLOCK ? C - c0 : COL_BLOCK;
         float acc[COL_BLOCK] = {0};
-        for (int n = 0; n < N; n++) {
-            const float *row = src + (size_t)n * C + c0;
+        if (nc == COL_BLOCK) { /* a whole block: one 512-bit register of sums */
+            for (int n = 0; n < N; n++) {
+                const float *row = src + (size_t)n * C + c0;
 #pragma omp simd
-            for (int c = 0; c < nc; c++)
-                acc[c] += row[c];
+                for (int c = 0; c < COL_BLOCK; c++)
+                    acc[c] += row[c];
+            }
+        } else {
+            for (int n = 0; n < N; n++) {
+                const float *row = src + (size_t)n * C + c0;
+#pragma omp simd
+                for (int c = 0; c < nc; c++)
+                    acc[c] += row[c];
+            }
         }
         for (int c = 0; c < nc; c++)
             dst[c0 + c] += scale * acc[c];
+    }
+}
+FAST_CLONES(column_sums_add,
+            (float *dst, const float *src, int N, int C, float scale, int cb0, int cb1),
+            (dst, src, N, C, scale, cb0, cb1))
+
+/* dst[c] += scale * sum_n src[n][c], summing rows in order for every column. */
+static void column_sums_add(float *dst, const float *src, int N, int C, float scale)
+{
+    void (*kernel)(float *, const float *, int, int, float, int, int) =
+        FAST_PICK(column_sums_add);
+    const int nblocks = (C + COL_BLOCK - 1) / COL_BLOCK;
+#pragma omp parallel if ((size_t)N * C > PAR_MIN_CHEAP && nblocks > 1)
+    {
+        size_t lo, hi;
+        split_of((size_t)nblocks, 1, &lo, &hi);
+        if (hi > lo)
+            kernel(dst, src, N, C, scale, (int)lo, (int)hi);
     }
 }
 
@@ -119,6 +167,19 @@ void positional_add_backward(float *dtable, const float *dx, const int32_t *pos,
 
 /* --------------------------------------------------------------------------------- linear */
 
+/* out[n][j] += b[j] for rows [n0, n1) of (N, O). */
+FAST_INLINE void bias_add_body(float *out, const float *b, int O, size_t n0, size_t n1)
+{
+    for (size_t n = n0; n < n1; n++) {
+        float *o = out + n * (size_t)O;
+#pragma omp simd
+        for (int j = 0; j < O; j++)
+            o[j] += b[j];
+    }
+}
+FAST_CLONES(bias_add, (float *out, const float *b, int O, size_t n0, size_t n1),
+            (out, b, O, n0, n1))
+
 /* Both layouts of a dense layer: w is (O,I) for linear (torch's nn.Linear), (I,O) for conv1d
  * (GPT-2's Conv1D, out = inp @ w). */
 static void dense_forward(float *out, const float *inp, const float *w, const float *b, int N,
@@ -132,11 +193,13 @@ static void dense_forward(float *out, const float *inp, const float *w, const fl
         mat_mul(out, inp, w, N, O, I, false, !w_in_out, 1.0f, 0.0f);
     if (!b)
         return;
-#pragma omp parallel for schedule(static) if ((size_t)N * O > PAR_MIN_CHEAP)
-    for (int n = 0; n < N; n++) {
-        float *o = out + (size_t)n * O;
-        for (int j = 0; j < O; j++)
-            o[j] += b[j];
+    void (*kernel)(float *, const float *, int, size_t, size_t) = FAST_PICK(bias_add);
+#pragma omp parallel if ((size_t)N * O > PAR_MIN_CHEAP)
+    {
+        size_t lo, hi;
+        split_of((size_t)N, 1, &lo, &hi);
+        if (hi > lo)
+            kernel(out, b, O, lo, hi);
     }
 }
 
@@ -187,14 +250,15 @@ void conv1d_backward(float *dinp, float *dw, float *db, const float *dout, const
  * would wait on every add; the partial sums are then added in a fixed order. */
 #define LANES 8
 
-void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
-                       const float *b, int N, int C)
+/* Rows [n0, n1). */
+FAST_INLINE void layernorm_forward_body(float *out, float *mean, float *rstd, const float *inp,
+                                        const float *w, const float *b, int C, size_t n0,
+                                        size_t n1)
 {
     const int Cv = C / LANES * LANES;
-#pragma omp parallel for schedule(static) if ((size_t)N * C > PAR_MIN_CHEAP)
-    for (int n = 0; n < N; n++) {
-        const float *x = inp + (size_t)n * C;
-        float *o = out + (size_t)n * C;
+    for (size_t n = n0; n < n1; n++) {
+        const float *x = inp + n * (size_t)C;
+        float *o = out + n * (size_t)C;
         float acc[LANES] = {0};
         for (int c = 0; c < Cv; c += LANES)
             for (int u = 0; u < LANES; u++)
@@ -224,59 +288,94 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
         rstd[n] = s;
     }
 }
+FAST_CLONES(layernorm_forward,
+            (float *out, float *mean, float *rstd, const float *inp, const float *w,
+             const float *b, int C, size_t n0, size_t n1),
+            (out, mean, rstd, inp, w, b, C, n0, n1))
 
-void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                        const float *w, const float *mean, const float *rstd, int N, int C)
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
+                       const float *b, int N, int C)
+{
+    void (*kernel)(float *, float *, float *, const float *, const float *, const float *, int,
+                   size_t, size_t) = FAST_PICK(layernorm_forward);
+#pragma omp parallel if ((size_t)N * C > PAR_MIN_CHEAP)
+    {
+        size_t lo, hi;
+        split_of((size_t)N, 1, &lo, &hi);
+        if (hi > lo)
+            kernel(out, mean, rstd, inp, w, b, C, lo, hi);
+    }
+}
+
+/* dinp for rows [n0, n1). */
+FAST_INLINE void layernorm_backward_dx_body(float *dinp, const float *dout, const float *inp,
+                                            const float *w, const float *mean,
+                                            const float *rstd, int C, size_t n0, size_t n1)
 {
     const int Cv = C / LANES * LANES;
-    if (dinp) {
-#pragma omp parallel for schedule(static) if ((size_t)N * C > PAR_MIN_CHEAP)
-        for (int n = 0; n < N; n++) {
-            const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
-            float *dx = dinp + (size_t)n * C;
-            const float m = mean[n], s = rstd[n];
-            /* sums of g = dy*w and of g*xhat */
-            float acc_g[LANES] = {0}, acc_gx[LANES] = {0};
-            for (int c = 0; c < Cv; c += LANES)
-                for (int u = 0; u < LANES; u++) {
-                    float g = dy[c + u] * w[c + u];
-                    acc_g[u] += g;
-                    acc_gx[u] += g * ((x[c + u] - m) * s);
-                }
-            float sum_g = 0.0f, sum_gx = 0.0f;
+    for (size_t n = n0; n < n1; n++) {
+        const float *x = inp + n * (size_t)C, *dy = dout + n * (size_t)C;
+        float *dx = dinp + n * (size_t)C;
+        const float m = mean[n], s = rstd[n];
+        /* sums of g = dy*w and of g*xhat */
+        float acc_g[LANES] = {0}, acc_gx[LANES] = {0};
+        for (int c = 0; c < Cv; c += LANES)
             for (int u = 0; u < LANES; u++) {
-                sum_g += acc_g[u];
-                sum_gx += acc_gx[u];
+                float g = dy[c + u] * w[c + u];
+                acc_g[u] += g;
+                acc_gx[u] += g * ((x[c + u] - m) * s);
             }
-            for (int c = Cv; c < C; c++) {
-                float g = dy[c] * w[c];
-                sum_g += g;
-                sum_gx += g * ((x[c] - m) * s);
-            }
-            const float mean_g = sum_g / (float)C, mean_gx = sum_gx / (float)C;
-            /* dx = rstd * (dy*w - mean(dy*w) - xhat*mean(dy*w*xhat)) */
+        float sum_g = 0.0f, sum_gx = 0.0f;
+        for (int u = 0; u < LANES; u++) {
+            sum_g += acc_g[u];
+            sum_gx += acc_gx[u];
+        }
+        for (int c = Cv; c < C; c++) {
+            float g = dy[c] * w[c];
+            sum_g += g;
+            sum_gx += g * ((x[c] - m) * s);
+        }
+        const float mean_g = sum_g / (float)C, mean_gx = sum_gx / (float)C;
+        /* dx = rstd * (dy*w - mean(dy*w) - xhat*mean(dy*w*xhat)) */
 #pragma omp simd
-            for (int c = 0; c < C; c++) {
-                float xhat = (x[c] - m) * s;
-                dx[c] += s * (dy[c] * w[c] - mean_g - xhat * mean_gx);
-            }
+        for (int c = 0; c < C; c++) {
+            float xhat = (x[c] - m) * s;
+            dx[c] += s * (dy[c] * w[c] - mean_g - xhat * mean_gx);
         }
     }
-    if (!dw && !db)
-        return;
-    /* dw = sum_n dy*xhat, db = sum_n dy, per column block */
-    const int nblocks = (C + COL_BLOCK - 1) / COL_BLOCK;
-#pragma omp parallel for schedule(static) if ((size_t)N * C > PAR_MIN_CHEAP)
-    for (int cb = 0; cb < nblocks; cb++) {
+}
+FAST_CLONES(layernorm_backward_dx,
+            (float *dinp, const float *dout, const float *inp, const float *w, const float *mean,
+             const float *rstd, int C, size_t n0, size_t n1),
+            (dinp, dout, inp, w, mean, rstd, C, n0, n1))
+
+/* dw = sum_n dy*xhat, db = sum_n dy over the columns of blocks [cb0, cb1), rows in order. */
+FAST_INLINE void layernorm_backward_dwb_body(float *dw, float *db, const float *dout,
+                                             const float *inp, const float *mean,
+                                             const float *rstd, int N, int C, int cb0, int cb1)
+{
+    for (int cb = cb0; cb < cb1; cb++) {
         const int c0 = cb * COL_BLOCK, nc = C - c0 < COL_BLOCK ? C - c0 : COL_BLOCK;
         float acc_w[COL_BLOCK] = {0}, acc_b[COL_BLOCK] = {0};
-        for (int n = 0; n < N; n++) {
-            const float *x = inp + (size_t)n * C + c0, *dy = dout + (size_t)n * C + c0;
-            const float m = mean[n], s = rstd[n];
+        if (nc == COL_BLOCK) {
+            for (int n = 0; n < N; n++) {
+                const float *x = inp + (size_t)n * C + c0, *dy = dout + (size_t)n * C + c0;
+                const float m = mean[n], s = rstd[n];
 #pragma omp simd
-            for (int c = 0; c < nc; c++) {
-                acc_w[c] += dy[c] * ((x[c] - m) * s);
-                acc_b[c] += dy[c];
+                for (int c = 0; c < COL_BLOCK; c++) {
+                    acc_w[c] += dy[c] * ((x[c] - m) * s);
+                    acc_b[c] += dy[c];
+                }
+            }
+        } else {
+            for (int n = 0; n < N; n++) {
+                const float *x = inp + (size_t)n * C + c0, *dy = dout + (size_t)n * C + c0;
+                const float m = mean[n], s = rstd[n];
+#pragma omp simd
+                for (int c = 0; c < nc; c++) {
+                    acc_w[c] += dy[c] * ((x[c] - m) * s);
+                    acc_b[c] += dy[c];
+                }
             }
         }
         for (int c = 0; c < nc; c++) {
@@ -287,28 +386,115 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
         }
     }
 }
+FAST_CLONES(layernorm_backward_dwb,
+            (float *dw, float *db, const float *dout, const float *inp, const float *mean,
+             const float *rstd, int N, int C, int cb0, int cb1),
+            (dw, db, dout, inp, mean, rstd, N, C, cb0, cb1))
+
+void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                        const float *w, const float *mean, const float *rstd, int N, int C)
+{
+    void (*dx_kernel)(float *, const float *, const float *, const float *, const float *,
+                      const float *, int, size_t, size_t) = FAST_PICK(layernorm_backward_dx);
+    void (*dwb_kernel)(float *, float *, const float *, const float *, const float *,
+                       const float *, int, int, int, int) = FAST_PICK(layernorm_backward_dwb);
+    const int nblocks = (C + COL_BLOCK - 1) / COL_BLOCK;
+    const bool sums = dw || db;
+    /* One region for both parts: the rows' dinp, then (after the loop's barrier-free end, the
+     * parts touch different outputs) the column blocks' dw and db. */
+#pragma omp parallel if ((size_t)N * C > PAR_MIN_CHEAP)
+    {
+        size_t lo, hi;
+        if (dinp) {
+            split_of((size_t)N, 1, &lo, &hi);
+            if (hi > lo)
+                dx_kernel(dinp, dout, inp, w, mean, rstd, C, lo, hi);
+        }
+        if (sums) {
+            split_of((size_t)nblocks, 1, &lo, &hi);
+            if (hi > lo)
+                dwb_kernel(dw, db, dout, inp, mean, rstd, N, C, (int)lo, (int)hi);
+        }
+    }
+}
 
 /* ---------------------------------------------------------------------------- activations */
 
+/* All ones where x > 0 (not NaN), else 0: on the bits, so that the loops vectorize
+ * (fastmath.h); the positive floats above +0 up to +inf are the bit patterns 1..0x7F800000. */
+FAST_INLINE uint32_t positive_mask(float x)
+{
+    return mask_if(f2u(x) - 1u < 0x7F800000u);
+}
+
+/* The element-wise kernels, over [lo, hi); out may be an input (the same element). */
+FAST_INLINE void relu_forward_body(float *out, const float *inp, size_t lo, size_t hi)
+{
+#pragma omp simd
+    for (size_t i = lo; i < hi; i++) /* inp > 0 ? inp : 0 */
+        out[i] = u2f(f2u(inp[i]) & positive_mask(inp[i]));
+}
+FAST_INLINE void relu_backward_body(float *dinp, const float *dout, const float *inp, size_t lo,
+                                    size_t hi)
+{
+#pragma omp simd
+    for (size_t i = lo; i < hi; i++) /* dinp += inp > 0 ? dout : 0 */
+        dinp[i] += u2f(f2u(dout[i]) & positive_mask(inp[i]));
+}
+FAST_INLINE void add_forward_body(float *out, const float *a, const float *b, size_t lo,
+                                  size_t hi)
+{
+#pragma omp simd
+    for (size_t i = lo; i < hi; i++)
+        out[i] = a[i] + b[i];
+}
+FAST_INLINE void relu_mask_body(float *d, const float *inp, size_t lo, size_t hi)
+{
+#pragma omp simd
+    for (size_t i = lo; i < hi; i++)
+        d[i] = u2f(f2u(d[i]) & positive_mask(inp[i]));
+}
+FAST_CLONES(relu_mask, (float *d, const float *inp, size_t lo, size_t hi), (d, inp, lo, hi))
+FAST_CLONES(relu_forward, (float *out, const float *inp, size_t lo, size_t hi),
+            (out, inp, lo, hi))
+FAST_CLONES(relu_backward, (float *dinp, const float *dout, const float *inp, size_t lo, size_t hi),
+            (dinp, dout, inp, lo, hi))
+FAST_CLONES(add_forward, (float *out, const float *a, const float *b, size_t lo, size_t hi),
+            (out, a, b, lo, hi))
+
 void relu_forward(float *out, const float *inp, size_t n)
 {
-#pragma omp parallel for schedule(static) if (n > PAR_MIN_CHEAP)
-    for (size_t i = 0; i < n; i++)
-        out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+    void (*kernel)(float *, const float *, size_t, size_t) = FAST_PICK(relu_forward);
+#pragma omp parallel if (n > PAR_MIN_CHEAP)
+    {
+        size_t lo, hi;
+        band_of(n, &lo, &hi);
+        kernel(out, inp, lo, hi);
+    }
 }
 
 void relu_backward(float *dinp, const float *dout, const float *inp, size_t n)
 {
-#pragma omp parallel for schedule(static) if (n > PAR_MIN_CHEAP)
-    for (size_t i = 0; i < n; i++)
-        dinp[i] += inp[i] > 0.0f ? dout[i] : 0.0f;
+    void (*kernel)(float *, const float *, const float *, size_t, size_t) =
+        FAST_PICK(relu_backward);
+#pragma omp parallel if (n > PAR_MIN_CHEAP)
+    {
+        size_t lo, hi;
+        band_of(n, &lo, &hi);
+        kernel(dinp, dout, inp, lo, hi);
+    }
 }
 
 void relu_backward_inplace(float *d, const float *inp, size_t n)
 {
-#pragma omp parallel for schedule(static) if (n > PAR_MIN_CHEAP)
-    for (size_t i = 0; i < n; i++)
-        d[i] = inp[i] > 0.0f ? d[i] : 0.0f;
+    /* d = inp > 0 ? d : 0, relu's forward mask applied to d itself */
+    void (*kernel)(float *, const float *, size_t, size_t) = FAST_PICK(relu_mask);
+#pragma omp parallel if (n > PAR_MIN_CHEAP)
+    {
+        size_t lo, hi;
+        band_of(n, &lo, &hi);
+        kernel(d, inp, lo, hi);
+    }
 }
 
 #define INV_SQRT2 0.70710678118654752f
@@ -363,36 +549,16 @@ FAST_INLINE void gelu_tanh_backward_body(float *dinp, const float *dout, const f
     }
 }
 
-static void gelu_tanh_forward_generic(float *out, const float *inp, size_t n)
-{
-    gelu_tanh_forward_body(out, inp, n);
-}
-static void gelu_tanh_backward_generic(float *dinp, const float *dout, const float *inp, size_t n)
-{
-    gelu_tanh_backward_body(dinp, dout, inp, n);
-}
-#if FAST_X86_DISPATCH
-FAST_AVX2 static void gelu_tanh_forward_avx2(float *out, const float *inp, size_t n)
-{
-    gelu_tanh_forward_body(out, inp, n);
-}
-FAST_AVX2 static void gelu_tanh_backward_avx2(float *dinp, const float *dout, const float *inp,
-                                              size_t n)
-{
-    gelu_tanh_backward_body(dinp, dout, inp, n);
-}
-#endif
+FAST_CLONES(gelu_tanh_forward, (float *out, const float *inp, size_t n), (out, inp, n))
+FAST_CLONES(gelu_tanh_backward, (float *dinp, const float *dout, const float *inp, size_t n),
+            (dinp, dout, inp, n))
 
 /* Bands of GELU_BAND elements per task, so that each thread runs a vectorized kernel. */
 #define GELU_BAND 4096
 
 void gelu_tanh_forward(float *out, const float *inp, size_t n)
 {
-    void (*kernel)(float *, const float *, size_t) = gelu_tanh_forward_generic;
-#if FAST_X86_DISPATCH
-    if (fast_has_avx2())
-        kernel = gelu_tanh_forward_avx2;
-#endif
+    void (*kernel)(float *, const float *, size_t) = FAST_PICK(gelu_tanh_forward);
     const long bands = (long)((n + GELU_BAND - 1) / GELU_BAND);
 #pragma omp parallel for schedule(static) if (n > PAR_MIN_COSTLY)
     for (long k = 0; k < bands; k++) {
@@ -403,11 +569,8 @@ void gelu_tanh_forward(float *out, const float *inp, size_t n)
 
 void gelu_tanh_backward(float *dinp, const float *dout, const float *inp, size_t n)
 {
-    void (*kernel)(float *, const float *, const float *, size_t) = gelu_tanh_backward_generic;
-#if FAST_X86_DISPATCH
-    if (fast_has_avx2())
-        kernel = gelu_tanh_backward_avx2;
-#endif
+    void (*kernel)(float *, const float *, const float *, size_t) =
+        FAST_PICK(gelu_tanh_backward);
     const long bands = (long)((n + GELU_BAND - 1) / GELU_BAND);
 #pragma omp parallel for schedule(static) if (n > PAR_MIN_COSTLY)
     for (long k = 0; k < bands; k++) {
@@ -418,9 +581,14 @@ void gelu_tanh_backward(float *dinp, const float *dout, const float *inp, size_t
 
 void add_forward(float *out, const float *a, const float *b, size_t n)
 {
-#pragma omp parallel for schedule(static) if (n > PAR_MIN_CHEAP)
-    for (size_t i = 0; i < n; i++)
-        out[i] = a[i] + b[i];
+    void (*kernel)(float *, const float *, const float *, size_t, size_t) =
+        FAST_PICK(add_forward);
+#pragma omp parallel if (n > PAR_MIN_CHEAP)
+    {
+        size_t lo, hi;
+        band_of(n, &lo, &hi);
+        kernel(out, a, b, lo, hi);
+    }
 }
 
 /* -------------------------------------------------------------------------------- dropout */
@@ -431,6 +599,96 @@ static inline uint32_t dropout_threshold(float p)
 {
     return (uint32_t)ceil((double)p * 65536.0);
 }
+
+/* The draws are made DROP_BLOCK groups (4 * DROP_BLOCK elements) at a time: first the block's
+ * hashes into an array (a loop of 64-bit multiplies that vectorizes), then the mask and scale
+ * over its elements (a loop of 16-bit compares and selects that vectorizes). Element i's draw
+ * is the 16-bit word i % 4 of hash i / 4, as before: the same stream, the same survivors. */
+#define DROP_BLOCK 64
+
+/* The 16-bit draws of elements [4 * g0, 4 * g0 + 4 * ng), ng <= DROP_BLOCK. */
+FAST_INLINE void dropout_draws(uint16_t *draw, uint64_t seed, size_t g0, size_t ng)
+{
+    uint64_t h[DROP_BLOCK];
+#pragma omp simd
+    for (size_t g = 0; g < ng; g++)
+        h[g] = rng_hash(seed, (uint64_t)(g0 + g));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(draw, h, ng * sizeof h[0]); /* word k of h[g] is bits [16k, 16k + 16) */
+#else
+    for (size_t g = 0; g < ng; g++)
+        for (int k = 0; k < 4; k++)
+            draw[4 * g + (size_t)k] = (uint16_t)(h[g] >> (16 * k));
+#endif
+}
+
+/* Elements [lo, hi), lo a multiple of 4. */
+FAST_INLINE void dropout_forward_body(float *out, uint8_t *mask, const float *inp, float scale,
+                                      uint32_t threshold, uint64_t seed, size_t lo, size_t hi)
+{
+    uint16_t draw[4 * DROP_BLOCK];
+    for (size_t at = lo; at < hi; at += 4 * DROP_BLOCK) {
+        const size_t len = hi - at < 4 * DROP_BLOCK ? hi - at : 4 * DROP_BLOCK;
+        dropout_draws(draw, seed, at / 4, (len + 3) / 4);
+        float *o = out + at;
+        const float *x = inp + at;
+        if (mask) {
+            uint8_t *mk = mask + at;
+#pragma omp simd
+            for (size_t i = 0; i < len; i++) {
+                const uint32_t keep = mask_if(draw[i] >= threshold);
+                o[i] = u2f(f2u(x[i] * scale) & keep); /* kept: x * scale, else +0 */
+                mk[i] = (uint8_t)(keep & 1u);
+            }
+        } else {
+#pragma omp simd
+            for (size_t i = 0; i < len; i++) {
+                const uint32_t keep = mask_if(draw[i] >= threshold);
+                o[i] = u2f(f2u(x[i] * scale) & keep);
+            }
+        }
+    }
+}
+
+/* dinp += dout * scale where kept (dinp untouched elsewhere), drawing again. */
+FAST_INLINE void dropout_backward_body(float *dinp, const float *dout, float scale,
+                                       uint32_t threshold, uint64_t seed, size_t lo, size_t hi)
+{
+    uint16_t draw[4 * DROP_BLOCK];
+    for (size_t at = lo; at < hi; at += 4 * DROP_BLOCK) {
+        const size_t len = hi - at < 4 * DROP_BLOCK ? hi - at : 4 * DROP_BLOCK;
+        dropout_draws(draw, seed, at / 4, (len + 3) / 4);
+        float *d = dinp + at;
+        const float *dy = dout + at;
+#pragma omp simd
+        for (size_t i = 0; i < len; i++) {
+            const uint32_t keep = mask_if(draw[i] >= threshold);
+            d[i] = u2f((f2u(d[i] + dy[i] * scale) & keep) | (f2u(d[i]) & ~keep));
+        }
+    }
+}
+
+/* dinp += mask ? dout * scale : 0 (a +0 added where dropped, as before). */
+FAST_INLINE void dropout_backward_mask_body(float *dinp, const float *dout, const uint8_t *mask,
+                                            float scale, size_t lo, size_t hi)
+{
+#pragma omp simd
+    for (size_t i = lo; i < hi; i++)
+        dinp[i] += u2f(f2u(dout[i] * scale) & mask_if(mask[i] != 0));
+}
+
+FAST_CLONES(dropout_forward,
+            (float *out, uint8_t *mask, const float *inp, float scale, uint32_t threshold,
+             uint64_t seed, size_t lo, size_t hi),
+            (out, mask, inp, scale, threshold, seed, lo, hi))
+FAST_CLONES(dropout_backward,
+            (float *dinp, const float *dout, float scale, uint32_t threshold, uint64_t seed,
+             size_t lo, size_t hi),
+            (dinp, dout, scale, threshold, seed, lo, hi))
+FAST_CLONES(dropout_backward_mask,
+            (float *dinp, const float *dout, const uint8_t *mask, float scale, size_t lo,
+             size_t hi),
+            (dinp, dout, mask, scale, lo, hi))
 
 void dropout_forward(float *out, uint8_t *mask, const float *inp, size_t n, float p,
                      uint64_t seed)
@@ -444,17 +702,14 @@ void dropout_forward(float *out, uint8_t *mask, const float *inp, size_t n, floa
     }
     const float scale = 1.0f / (1.0f - p);
     const uint32_t threshold = dropout_threshold(p);
-    const size_t groups = (n + 3) / 4;
-#pragma omp parallel for schedule(static) if (n > PAR_MIN_COSTLY)
-    for (size_t g = 0; g < groups; g++) {
-        const uint64_t bits = rng_hash(seed, (uint64_t)g);
-        const size_t end = 4 * g + 4 < n ? 4 * g + 4 : n;
-        for (size_t i = 4 * g, k = 0; i < end; i++, k++) {
-            const bool keep = ((bits >> (16 * k)) & 0xffffu) >= threshold;
-            out[i] = keep ? inp[i] * scale : 0.0f;
-            if (mask)
-                mask[i] = keep;
-        }
+    void (*kernel)(float *, uint8_t *, const float *, float, uint32_t, uint64_t, size_t,
+                   size_t) = FAST_PICK(dropout_forward);
+#pragma omp parallel if (n > PAR_MIN_COSTLY)
+    {
+        size_t lo, hi;
+        band_of(n, &lo, &hi); /* bands start at multiples of 4: whole groups */
+        if (hi > lo)
+            kernel(out, mask, inp, scale, threshold, seed, lo, hi);
     }
 }
 
@@ -467,20 +722,25 @@ void dropout_backward(float *dinp, const float *dout, const uint8_t *mask, size_
     }
     const float scale = 1.0f / (1.0f - p);
     if (mask) {
-#pragma omp parallel for simd schedule(static) if (n > PAR_MIN_CHEAP)
-        for (size_t i = 0; i < n; i++)
-            dinp[i] += mask[i] ? dout[i] * scale : 0.0f;
+        void (*kernel)(float *, const float *, const uint8_t *, float, size_t, size_t) =
+            FAST_PICK(dropout_backward_mask);
+#pragma omp parallel if (n > PAR_MIN_CHEAP)
+        {
+            size_t lo, hi;
+            band_of(n, &lo, &hi);
+            kernel(dinp, dout, mask, scale, lo, hi);
+        }
         return;
     }
     const uint32_t threshold = dropout_threshold(p);
-    const size_t groups = (n + 3) / 4;
-#pragma omp parallel for schedule(static) if (n > PAR_MIN_COSTLY)
-    for (size_t g = 0; g < groups; g++) {
-        const uint64_t bits = rng_hash(seed, (uint64_t)g);
-        const size_t end = 4 * g + 4 < n ? 4 * g + 4 : n;
-        for (size_t i = 4 * g, k = 0; i < end; i++, k++)
-            if (((bits >> (16 * k)) & 0xffffu) >= threshold)
-                dinp[i] += dout[i] * scale;
+    void (*kernel)(float *, const float *, float, uint32_t, uint64_t, size_t, size_t) =
+        FAST_PICK(dropout_backward);
+#pragma omp parallel if (n > PAR_MIN_COSTLY)
+    {
+        size_t lo, hi;
+        band_of(n, &lo, &hi);
+        if (hi > lo)
+            kernel(dinp, dout, scale, threshold, seed, lo, hi);
     }
 }
 

@@ -52,6 +52,8 @@ void conv1d_backward(float *dinp, float *dw, float *db, const float *dout, const
 /* out(N,C) = (inp - mean) * rstd * w + b; saves mean(N) and rstd(N) for the backward. */
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
                        const float *b, int N, int C);
+/* dinp += the input gradient, dw and db += theirs (each may be NULL); dinp must not overlap
+ * dout or inp (both parts run in one parallel region). */
 void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                         const float *w, const float *mean, const float *rstd, int N, int C);
 

@@ -6,6 +6,7 @@
 
 #include "nn/backend/backend.h"
 #include "nn/backend/threads.h"
+#include "nn/fastmath.h"
 
 #include <dnnl.h>
 
@@ -133,6 +134,40 @@ void log_softmax_row(double *out, const float *x, int n)
         out[v] = (double)x[v] - lse;
 }
 
+/* Adam on [lo, hi): the same float operations in the same order on every path
+ * (fastmath.h's dispatch), so each parameter gets the same bits whichever path runs it. */
+FAST_INLINE void adam_body(float *w, float *m, float *v, const float *g, float b1, float b2,
+                           float eps_f, float wd, float lr_f, float step_size, float bc2_sqrt,
+                           bool decoupled, size_t lo, size_t hi)
+{
+    if (decoupled) {
+#pragma omp simd
+        for (size_t j = lo; j < hi; j++) {
+            const float grad = g[j];
+            const float wj = w[j] - lr_f * wd * w[j]; /* AdamW: w *= 1 - lr*wd */
+            const float mj = b1 * m[j] + (1.0f - b1) * grad;
+            const float vj = b2 * v[j] + (1.0f - b2) * grad * grad;
+            m[j] = mj;
+            v[j] = vj;
+            w[j] = wj - step_size * mj / (sqrtf(vj) / bc2_sqrt + eps_f);
+        }
+    } else {
+#pragma omp simd
+        for (size_t j = lo; j < hi; j++) {
+            const float grad = g[j] + wd * w[j]; /* Adam: L2 in the gradient */
+            const float mj = b1 * m[j] + (1.0f - b1) * grad;
+            const float vj = b2 * v[j] + (1.0f - b2) * grad * grad;
+            m[j] = mj;
+            v[j] = vj;
+            w[j] = w[j] - step_size * mj / (sqrtf(vj) / bc2_sqrt + eps_f);
+        }
+    }
+}
+FAST_CLONES(adam, (float *w, float *m, float *v, const float *g, float b1, float b2, float eps_f,
+                   float wd, float lr_f, float step_size, float bc2_sqrt, bool decoupled,
+                   size_t lo, size_t hi),
+            (w, m, v, g, b1, b2, eps_f, wd, lr_f, step_size, bc2_sqrt, decoupled, lo, hi))
+
 void adam_update(float *w, float *m, float *v, const float *g, size_t n, double lr, double beta1,
                  double beta2, double eps, double weight_decay, bool decoupled, long long t)
 {
@@ -145,17 +180,16 @@ void adam_update(float *w, float *m, float *v, const float *g, size_t n, double 
     const float step_size = (float)(lr / bc1);
     const float bc2_sqrt = (float)sqrt(bc2);
     const float lr_f = (float)lr;
-    const long count = (long)n;
-#pragma omp parallel for schedule(static) if (count > 16384)
-    for (long j = 0; j < count; j++) {
-        float grad = g[j];
-        if (decoupled)
-            w[j] -= lr_f * wd * w[j]; /* AdamW: w *= 1 - lr*wd */
-        else
-            grad += wd * w[j];        /* Adam: L2 in the gradient */
-        m[j] = b1 * m[j] + (1.0f - b1) * grad;
-        v[j] = b2 * v[j] + (1.0f - b2) * grad * grad;
-        w[j] -= step_size * m[j] / (sqrtf(v[j]) / bc2_sqrt + eps_f);
+    void (*kernel)(float *, float *, float *, const float *, float, float, float, float, float,
+                   float, float, bool, size_t, size_t) = FAST_PICK(adam);
+#pragma omp parallel if (n > 16384)
+    {
+        /* one band per thread, cut at multiples of 64 parameters */
+        const size_t nt = (size_t)omp_get_num_threads(), id = (size_t)omp_get_thread_num();
+        const size_t per = ((n + nt - 1) / nt + 63) / 64 * 64;
+        const size_t lo = id * per < n ? id * per : n, hi = lo + per < n ? lo + per : n;
+        if (hi > lo)
+            kernel(w, m, v, g, b1, b2, eps_f, wd, lr_f, step_size, bc2_sqrt, decoupled, lo, hi);
     }
 }
 
