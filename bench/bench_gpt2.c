@@ -89,7 +89,7 @@ static void fill_batch(batch *b, int B, int T, int V, int step)
  * QK^T and AV 2*B*T*T*d each (all heads; the causal mask does not skip the upper triangle);
  * then the vocabulary projection 2*R*d*V. The backward does two products of each one's size
  * (input and weight gradients, or both factors in attention): 3x the forward when every
- * matrix trains (full: ~360 GFLOP at 4 x 128, of which the 50257-token head is ~120). Frozen
+ * matrix trains (full: ~387 GFLOP at 4 x 128, of which the 50257-token head is ~119). Frozen
  * (seed 003): the blocks' matrices get no weight gradient, so their products count 2x (input
  * gradients still flow down to wpe), attention's and the trainable out_layer's 3x. Layer
  * norms, GELU, softmax and Adam are left out. */
