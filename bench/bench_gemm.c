@@ -177,8 +177,12 @@ static void candidate_threads(const candidate *c, int n)
         c->openblas_threads(n);
     if (c->blis_threads)
         c->blis_threads(n);
-    if (c->omp_threads)
+    if (c->omp_threads) {
+        /* the library's calls to omp_* bind to the first OpenMP runtime in the process: ours
+         * (libomp under clang) or the one it names (libgomp); set both */
+        omp_set_num_threads(n);
         c->omp_threads(n);
+    }
 }
 
 /* out(M,N) = op(a) @ op(b) + beta * out, row-major, as mat_mul_serial calls it. */
@@ -267,8 +271,10 @@ static void run_once(const candidate *c, int mode, const shape *s, const float *
 #pragma omp parallel num_threads(threads)
     {
         const int id = omp_get_thread_num(), nt = omp_get_num_threads();
-        if (c->omp_threads) /* the library's OpenMP may not be ours: tell each thread */
+        if (c->omp_threads) { /* the library's OpenMP may not be ours: tell each thread */
+            omp_set_num_threads(1);
             c->omp_threads(1);
+        }
         const int rows = (M + nt - 1) / nt, band = (rows + 7) / 8 * 8;
         const int m0 = id * band < M ? id * band : M;
         const int m1 = m0 + band < M ? m0 + band : M;

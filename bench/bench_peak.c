@@ -6,6 +6,7 @@
  *    "ref_bits": 512, "ref_gflops": ...}   (GFLOP/s; 0 = not supported)
  * A warning is printed when 2 threads reach less than 1.6x one thread's peak (another program
  * holds a core). Usage: bench_peak */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 
 #include "bench_peak.h"
