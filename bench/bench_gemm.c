@@ -154,7 +154,8 @@ static void candidate_load(candidate *c)
         SYM(config, c->handle, "openblas_get_config");
         SYM(core, c->handle, "openblas_get_corename");
         if (config && core)
-            snprintf(detail, sizeof detail, ": %s, core %s", config(), core());
+            snprintf(detail, sizeof detail, ": %s%s, core %s",
+                     c->kind == K_CBLAS ? "" : "BLAS fallback ", config(), core());
     }
     if (c->blis_threads) {
         typedef int (*arch_fn)(void);
