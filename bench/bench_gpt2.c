@@ -11,7 +11,8 @@
  * trainable parameters (step_ms = fb + Adam). The batch is the one bench/gpt2_torch.py builds:
  * start[b] = (3 b) mod 8 left-padding columns, tokens[b][t] = (1 + 7919 b + 104729 t + 31 step)
  * mod V, targets[b][t] = tokens[b][t+1] for start[b] <= t < T-1, else -1.
- * Prints one JSON line with the median, p10 and p90 ms per step and the peak RSS.
+ * Prints one JSON line with the median, p10 and p90 ms per step, the peak RSS and the FLOP of
+ * one forward+backward (flops_step, from the shapes: see fb_flops).
  * Usage: bench_gpt2 [--threads N] [--steps S] [--warmup W] [--config full|frozen] [--batch B]
  *                   [--seq T] [--adam 0|1] */
 #define _POSIX_C_SOURCE 200809L
@@ -81,6 +82,23 @@ static void fill_batch(batch *b, int B, int T, int V, int step)
     }
     b->prompt_T = max_start + 1;
     batch_positions(b);
+}
+
+/* FLOP of one forward+backward of GPT-2 on B rows of T tokens, R = B*T, from the shapes.
+ * Forward, per layer: c_attn 2*R*d*3d, c_proj 2*R*d*d, the MLP 2*R*d*ffn twice, attention's
+ * QK^T and AV 2*B*T*T*d each (all heads; the causal mask does not skip the upper triangle);
+ * then the vocabulary projection 2*R*d*V. The backward does two products of each one's size
+ * (input and weight gradients, or both factors in attention): 3x the forward when every
+ * matrix trains (full: ~387 GFLOP at 4 x 128, of which the 50257-token head is ~119). Frozen
+ * (seed 003): the blocks' matrices get no weight gradient, so their products count 2x (input
+ * gradients still flow down to wpe), attention's and the trainable out_layer's 3x. Layer
+ * norms, GELU, softmax and Adam are left out. */
+static double fb_flops(const model_config *c, int B, int T, bool frozen)
+{
+    double R = (double)B * T, d = c->d_model;
+    double linear = 2 * R * d * 3 * d + 2 * R * d * d + 2 * 2 * R * d * c->ffn;
+    double attn = 2 * 2 * (double)B * T * T * d;
+    return c->layers * ((frozen ? 2 : 3) * linear + 3 * attn) + 3 * 2 * R * d * c->vocab;
 }
 
 int main(int argc, char **argv)
@@ -214,9 +232,9 @@ int main(int argc, char **argv)
                percentile(step_times, steps, 0.5), percentile(step_times, steps, 0.1),
                percentile(step_times, steps, 0.9));
     printf("\"params\": %zu, \"trainable_params\": %zu, \"last_loss\": %.4f, "
-           "\"peak_rss_mb\": %.1f, \"cpu_other_share\": %.3f}\n",
+           "\"peak_rss_mb\": %.1f, \"cpu_other_share\": %.3f, \"flops_step\": %.0f}\n",
            nparams, ntrain, last_loss, (double)core_peak_rss() / 1048576.0,
-           cpu_other_share(cpu_before));
+           cpu_other_share(cpu_before), fb_flops(&mc, B, T, frozen));
     free(fb_times);
     free(step_times);
     if (have_batch)

@@ -4,7 +4,8 @@
  * zero grad, forward, backward, clip, Adam step), then greedy generation of test answers in
  * batches of --gen-batch, a fixed number of tokens per prompt (EOS ignored, as the PyTorch side
  * does, so that equal work is timed). Prints one JSON line with the median, p10 and p90 ms per
- * step, the mean batch width T, answers per second and the peak RSS.
+ * step, the mean batch width T, answers per second, the peak RSS and the mean FLOP of a
+ * training step (flops_step, from the shapes: see step_flops).
  * Training batches are rows (step * 64 + i) mod n_train of the training set, in file order, so
  * that the PyTorch side (bench/seed000_torch.py) can take exactly the same rows.
  * Usage: bench_seed000 [--threads N] [--steps S] [--warmup W] [--gen-n G] [--gen-batch B]
@@ -59,6 +60,22 @@ static double cpu_other_share(const double before[3])
         return 0;
     double other = (now[0] - before[0]) - (now[2] - before[2]);
     return other > 0 ? other / total : 0;
+}
+
+/* FLOP of one training step of the LSTM LM (every matrix trainable) on B rows of T columns,
+ * R = B*T, from the shapes. Forward, per layer of hidden H on inputs of width in (the embedding
+ * E for the first, H above): the input projection of all steps 2*R*in*4H and the recurrent
+ * products, 2*B*H*4H per step, 2*R*H*4H in all; the head: 2*R*H*H (fc) + 2*R*H*V (out). The
+ * backward does two products of each one's size (input and weight gradients), so a step is 3x
+ * the forward. Gate nonlinearities, clipping and Adam (O(R*H)) are left out. Seed 000 (E = H =
+ * 256, 2 layers, V ~20, B 64, T ~16): ~6.9 GFLOP. Padded columns are counted: arith runs the
+ * left-padded batch whole. */
+static double step_flops(const model_config *c, int in0, int B, int T)
+{
+    double R = (double)B * T, H = c->hidden, f = 0;
+    for (int l = 0; l < c->layers; l++)
+        f += 2 * R * (l ? H : in0) * 4 * H + 2 * R * H * 4 * H;
+    return 3 * (f + 2 * R * H * H + 2 * R * H * c->vocab);
 }
 
 int main(int argc, char **argv)
@@ -139,7 +156,7 @@ int main(int argc, char **argv)
         session_close(&s);
         return 1;
     }
-    double T_sum = 0, last_loss = 0;
+    double T_sum = 0, last_loss = 0, flops_sum = 0;
     int T_min = max_T, T_max = 0;
     st = optimizer_init(&opt, &s.model->params);
     if (!st)
@@ -164,6 +181,7 @@ int main(int argc, char **argv)
         if (step >= warmup) {
             times[step - warmup] = (time_now() - t0) * 1e3;
             T_sum += b.T;
+            flops_sum += step_flops(&s.model->cfg, s.model->cfg.d_model, b.B, b.T);
             T_min = b.T < T_min ? b.T : T_min;
             T_max = b.T > T_max ? b.T : T_max;
         }
@@ -219,14 +237,15 @@ int main(int argc, char **argv)
            "\"batch_T_max\": %d, \"last_loss\": %.4f, \"gen_n\": %d, \"gen_batch\": %d, "
            "\"gen_max_new\": %d, \"gen_tokens_per_answer\": %.3f, "
            "\"gen_steps_per_batch\": %.3f, \"gen_correct\": %d, \"gen_seconds\": %.4f, "
-           "\"answers_per_sec\": %.1f, \"peak_rss_mb\": %.1f, \"cpu_other_share\": %.3f}\n",
+           "\"answers_per_sec\": %.1f, \"peak_rss_mb\": %.1f, \"cpu_other_share\": %.3f, "
+           "\"flops_step\": %.0f}\n",
            threads, s.tok.vocab_size, (long long)s.model->params.total, s.train.count,
            s.test.count, steps, warmup, cfg.optim.batch, percentile(times, steps, 0.5),
            percentile(times, steps, 0.1), percentile(times, steps, 0.9), T_sum / steps, T_min,
            T_max, last_loss, r.total, gen_batch, max_new, (double)tokens / gen_n,
            (double)batch_steps / n_batches, r.correct, r.seconds,
            r.seconds > 0 ? r.total / r.seconds : 0.0, (double)core_peak_rss() / 1048576.0,
-           cpu_other_share(cpu_before));
+           cpu_other_share(cpu_before), flops_sum / steps);
     free(idx);
     free(times);
     batch_free(&b);

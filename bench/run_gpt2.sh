@@ -3,7 +3,7 @@
 #
 # Usage:
 #   bench/run_gpt2.sh [BUILD_DIR] [--threads N] [--steps S] [--warmup W] [--adam]
-#                     [--configs LIST] [--batch B] [--seq T]
+#                     [--configs LIST] [--batch B] [--seq T] [--busy [B]]
 #     BUILD_DIR  arith's CMake build directory (default: build); runs BUILD_DIR/bench/bench_gpt2
 #     --threads  threads for both sides (default 2)
 #     --steps    timed steps, after --warmup untimed ones (defaults 5 and 1)
@@ -14,6 +14,9 @@
 #                  frozen  seed 003: new in_layer/out_layer for 91 tokens, only the LayerNorms,
 #                          wpe, in_layer and out_layer trainable
 #     --batch, --seq  batch rows and tokens per row (defaults 4 and 128)
+#     --busy     after the quiet runs, start B busy loops (sh -c 'while :; do :; done', default
+#                B = 1) and run every setting on both sides again; prints quiet and busy median
+#                ms/step and busy/quiet. The loops are killed when the script ends.
 #   Environment: PYTHON (default /usr/bin/python3, Debian's python with torch).
 #
 # For each setting it runs arith's bench_gpt2, then bench/gpt2_torch.py, with the same arguments,
@@ -21,7 +24,10 @@
 # "peak_rss_mb":..., ...}). The script parses them and prints ms/step (median, p10..p90), peak
 # RSS, the ratios (torch / arith) and the BLAS each side ran with. Exit status is non-zero if
 # either side fails or prints no JSON. At the defaults a step takes seconds (the full setting's
-# 50257-token head alone is ~120 GFLOP per step), so keep --steps small.
+# 50257-token head alone is ~120 GFLOP per step), so keep --steps small. First it prints the
+# machine's FP32 FMA peak (BUILD_DIR/bench/bench_peak); each setting's forward+backward GFLOP/s
+# (flops_step from bench_gpt2, from the shapes) is given for both sides as a share of the
+# 2-thread peak.
 #
 # Fairness: both sides get the same thread count (their --threads, and OMP_NUM_THREADS), the
 # same model (HF GPT2Model's computation: Conv1D weights, tanh GELU, pre-LN, learned positions,
@@ -42,6 +48,7 @@ adam=0
 configs=full,frozen
 batch=4
 seq=128
+busy=0
 python=${PYTHON:-/usr/bin/python3}
 
 die() { echo "run_gpt2: $*" >&2; exit 1; }
@@ -55,7 +62,9 @@ while [ $# -gt 0 ]; do
     --batch)   [ $# -ge 2 ] || die "--batch needs a value"; batch=$2; shift 2 ;;
     --seq)     [ $# -ge 2 ] || die "--seq needs a value"; seq=$2; shift 2 ;;
     --adam)    adam=1; shift ;;
-    -h|--help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --busy)    busy=1; shift
+               case "${1:-}" in ''|*[!0-9]*) ;; *) busy=$1; shift ;; esac ;;
+    -h|--help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option '$1' (see --help)" ;;
     *) build=$1; shift ;;
   esac
@@ -76,33 +85,53 @@ arith_bin=$build/bench/bench_gpt2
 [ -x "$python" ] || die "python '$python' not found (set PYTHON)"
 "$python" -c 'import torch' 2>/dev/null || die "'$python' cannot import torch (Debian: apt install python3-torch)"
 
+peak_bin=$build/bench/bench_peak
+[ -x "$peak_bin" ] || die "'$peak_bin' not found or not executable (build it: cmake --build $build --target bench_peak)"
+
 tmp=$(mktemp -d) || die "mktemp failed"
-trap 'rm -rf "$tmp"' EXIT
+busy_pids=()
+stop_busy() {
+  local p
+  for p in "${busy_pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  busy_pids=()
+}
+trap 'stop_busy; rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM HUP
+
+"$peak_bin" >"$tmp/peak.out" || die "bench_peak failed"
+grep -v '^{' "$tmp/peak.out"
 
 common=(--threads "$threads" --steps "$steps" --warmup "$warmup" --batch "$batch" --seq "$seq")
 torch_adam=()
 [ "$adam" -eq 1 ] && torch_adam=(--adam)
-for c in "${config_list[@]}"; do
-  echo "== arith ($c): $arith_bin ${common[*]} --config $c --adam $adam" >&2
-  OMP_NUM_THREADS=$threads "$arith_bin" "${common[@]}" --config "$c" --adam "$adam" >"$tmp/arith_$c.out"
-  rc=$?
-  [ $rc -eq 0 ] || { cat "$tmp/arith_$c.out" >&2; die "arith side ($c) failed (exit status $rc)"; }
-  grep -q '^[[:space:]]*{' "$tmp/arith_$c.out" || { cat "$tmp/arith_$c.out" >&2; die "arith side ($c) printed no JSON line"; }
+# run_sides SUFFIX: every setting on both sides, outputs in $tmp/{arith,torch}_$c$SUFFIX.out
+run_sides() {
+  local sfx=$1 rc c
+  for c in "${config_list[@]}"; do
+    echo "== arith ($c): $arith_bin ${common[*]} --config $c --adam $adam" >&2
+    OMP_NUM_THREADS=$threads "$arith_bin" "${common[@]}" --config "$c" --adam "$adam" >"$tmp/arith_$c$sfx.out"
+    rc=$?
+    [ $rc -eq 0 ] || { cat "$tmp/arith_$c$sfx.out" >&2; die "arith side ($c) failed (exit status $rc)"; }
+    grep -q '^[[:space:]]*{' "$tmp/arith_$c$sfx.out" || { cat "$tmp/arith_$c$sfx.out" >&2; die "arith side ($c) printed no JSON line"; }
 
-  echo "== pytorch ($c): $here/gpt2_torch.py ${common[*]} --config $c ${torch_adam[*]}" >&2
-  OMP_NUM_THREADS=$threads "$python" "$here/gpt2_torch.py" "${common[@]}" --config "$c" "${torch_adam[@]}" >"$tmp/torch_$c.out"
-  rc=$?
-  [ $rc -eq 0 ] || { cat "$tmp/torch_$c.out" >&2; die "pytorch side ($c) failed (exit status $rc)"; }
-done
+    echo "== pytorch ($c): $here/gpt2_torch.py ${common[*]} --config $c ${torch_adam[*]}" >&2
+    OMP_NUM_THREADS=$threads "$python" "$here/gpt2_torch.py" "${common[@]}" --config "$c" "${torch_adam[@]}" >"$tmp/torch_$c$sfx.out"
+    rc=$?
+    [ $rc -eq 0 ] || { cat "$tmp/torch_$c$sfx.out" >&2; die "pytorch side ($c) failed (exit status $rc)"; }
+  done
+}
+run_sides ""
 
 # BLAS arith's binary resolves to, for the table.
 arith_ldd=$(ldd "$arith_bin" 2>/dev/null | awk '/libopenblas|libblas/ {print $3}' | tr '\n' ' ')
 
-"$python" - "$tmp" "$threads" "$adam" "$arith_ldd" "${config_list[@]}" <<'EOF'
+"$python" - "$tmp" "$threads" "$adam" "$arith_ldd" "$tmp/peak.out" "${config_list[@]}" <<'EOF'
 import json, os, sys
 
 tmp, threads, adam, arith_ldd = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4].strip()
-configs = sys.argv[5:]
+with open(sys.argv[5]) as fp:
+    peak = json.loads([l for l in fp if l.startswith("{")][-1]).get("ref_gflops", 0)
+configs = sys.argv[6:]
 
 def last_json(path, side):
     with open(path) as f:
@@ -150,6 +179,15 @@ for cfg in configs:
     rows.append(("fwd+bwd ms/step (median)", f(a["fb_ms_median"]), f(t["fb_ms_median"]),
                  f"{fr:.2f}  ({ratio_text(fr)})"))
     rows.append(("fwd+bwd ms/step p10..p90", rng(a, "fb_ms"), rng(t, "fb_ms"), ""))
+    flops = a.get("flops_step")
+    def gflops(ms):
+        if not isinstance(flops, (int, float)) or ms <= 0:
+            return "-"
+        g = flops / ms / 1e6
+        return f"{g:.1f} ({100 * g / peak:.0f}%)" if peak > 0 else f"{g:.1f}"
+    if isinstance(flops, (int, float)):
+        rows.append((f"fwd+bwd GFLOP/s (% of peak)", gflops(a["fb_ms_median"]),
+                     gflops(t["fb_ms_median"]), f"{flops / 1e9:.1f} GFLOP a step"))
     if adam:
         sr = t["step_ms_median"] / a["step_ms_median"]
         rows.append(("+Adam ms/step (median)", f(a["step_ms_median"]), f(t["step_ms_median"]),
@@ -173,6 +211,22 @@ print(f"BLAS  arith:   {a_blas}")
 print(f"BLAS  pytorch: {t_blas}")
 if "torch_version" in t_last:
     print(f"torch {t_last['torch_version']}")
+print(f"% of peak: of the 2-thread FP32 FMA peak, {peak:.1f} GFLOP/s")
 EOF
 rc=$?
 [ $rc -eq 0 ] || die "could not compare the results (see above)"
+
+if [ "$busy" -gt 0 ]; then
+  echo "== starting $busy busy loop(s)" >&2
+  for ((i = 0; i < busy; i++)); do
+    sh -c 'while :; do :; done' &
+    busy_pids+=($!)
+  done
+  run_sides "_busy"
+  stop_busy
+  for c in "${config_list[@]}"; do
+    "$python" "$here/busy_table.py" "gpt2 $c, threads $threads" fb_ms_median "$busy" \
+      "$tmp/arith_$c.out" "$tmp/arith_${c}_busy.out" "$tmp/torch_$c.out" "$tmp/torch_${c}_busy.out" \
+      "$tmp/peak.out" || die "could not compare the busy runs (see above)"
+  done
+fi

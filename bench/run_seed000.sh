@@ -3,6 +3,7 @@
 #
 # Usage:
 #   bench/run_seed000.sh [BUILD_DIR] [--threads N] [--steps S] [--gen-n G] [--nb-gen-n M] [--n N]
+#                        [--busy [B]]
 #     BUILD_DIR   arith's CMake build directory (default: build); runs BUILD_DIR/arith and
 #                 BUILD_DIR/bench/bench_seed000
 #     --threads   threads for both sides (default 2)
@@ -12,6 +13,11 @@
 #                 model re-run per token; default 200, reported as answers/s)
 #     --n         expressions in the shared data set (default: max(20000, 10 * G); the last 10%
 #                 are the test set)
+#     --busy      after the quiet runs, start B busy loops (sh -c 'while :; do :; done', default
+#                 B = 1) and run both sides again; prints each side's quiet and busy median
+#                 ms/step and busy/quiet. `--busy 1` leaves one of 2 cores to the benchmark's 2
+#                 threads, `--busy 3` oversubscribes it. The loops are killed when the script
+#                 ends, however it ends.
 #   Environment: PYTHON (default /usr/bin/python3, Debian's python with torch).
 #
 # It writes one data set with `BUILD_DIR/arith data --task expr --n N --seed 1` and gives the
@@ -20,7 +26,10 @@
 # bench/seed000_torch.py; each prints one JSON line last. The table shows ms per training step,
 # answers per second (arith vs PyTorch batched, and vs PyTorch the notebook's way), the ratios,
 # the mean batch width, the BLAS each side used and each side's peak memory. Exit status is
-# non-zero if either side fails or prints no usable JSON.
+# non-zero if either side fails or prints no usable JSON. First it prints the machine's FP32 FMA
+# peak (BUILD_DIR/bench/bench_peak); the training step's GFLOP/s (flops_step from bench_seed000:
+# the LSTM's and the head's matrix products, ~6.9 GFLOP at T ~16) is given for both sides as a
+# share of the 2-thread peak.
 #
 # Fairness: same thread count on both sides (their --threads, and OMP_NUM_THREADS), same data,
 # same model sizes (embedding 256, 2 LSTM layers of 256, Linear-ReLU-Linear head), same
@@ -40,6 +49,7 @@ steps=30
 gen_n=2000
 nb_gen_n=200
 n=
+busy=0
 python=${PYTHON:-/usr/bin/python3}
 
 die() { echo "run_seed000: $*" >&2; exit 1; }
@@ -51,7 +61,9 @@ while [ $# -gt 0 ]; do
     --gen-n)    [ $# -ge 2 ] || die "--gen-n needs a value"; gen_n=$2; shift 2 ;;
     --nb-gen-n) [ $# -ge 2 ] || die "--nb-gen-n needs a value"; nb_gen_n=$2; shift 2 ;;
     --n)        [ $# -ge 2 ] || die "--n needs a value"; n=$2; shift 2 ;;
-    -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --busy)     busy=1; shift
+                case "${1:-}" in ''|*[!0-9]*) ;; *) busy=$1; shift ;; esac ;;
+    -h|--help) sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option '$1' (see --help)" ;;
     *) build=$1; shift ;;
   esac
@@ -70,30 +82,48 @@ arith_cli=$build/arith
 [ -x "$python" ] || die "python '$python' not found (set PYTHON)"
 "$python" -c 'import torch' 2>/dev/null || die "'$python' cannot import torch (Debian: apt install python3-torch)"
 
+peak_bin=$build/bench/bench_peak
+[ -x "$peak_bin" ] || die "'$peak_bin' not found or not executable (build it: cmake --build $build --target bench_peak)"
+
 tmp=$(mktemp -d) || die "mktemp failed"
-trap 'rm -rf "$tmp"' EXIT
+busy_pids=()
+stop_busy() {
+  local p
+  for p in "${busy_pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  busy_pids=()
+}
+trap 'stop_busy; rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM HUP
+
+"$peak_bin" >"$tmp/peak.out" || die "bench_peak failed"
+grep -v '^{' "$tmp/peak.out"
 
 csv=$tmp/expr.csv
 echo "== data: $arith_cli data --task expr --n $n --seed 1" >&2
 "$arith_cli" data --task expr --n "$n" --seed 1 --out "$csv" >&2 || die "could not write the data set"
 
-echo "== arith: $arith_bin --threads $threads --steps $steps --gen-n $gen_n" >&2
-OMP_NUM_THREADS=$threads "$arith_bin" --threads "$threads" --steps "$steps" --gen-n "$gen_n" \
-  --csv "$csv" >"$tmp/arith.out"
-rc=$?
-[ $rc -eq 0 ] || { cat "$tmp/arith.out" >&2; die "arith side failed (exit status $rc)"; }
-grep -q '^[[:space:]]*{' "$tmp/arith.out" || { cat "$tmp/arith.out" >&2; die "arith side printed no JSON line"; }
+# run_sides SUFFIX: both sides, outputs in $tmp/arith$SUFFIX.out and $tmp/torch$SUFFIX.out
+run_sides() {
+  local sfx=$1 rc
+  echo "== arith: $arith_bin --threads $threads --steps $steps --gen-n $gen_n" >&2
+  OMP_NUM_THREADS=$threads "$arith_bin" --threads "$threads" --steps "$steps" --gen-n "$gen_n" \
+    --csv "$csv" >"$tmp/arith$sfx.out"
+  rc=$?
+  [ $rc -eq 0 ] || { cat "$tmp/arith$sfx.out" >&2; die "arith side failed (exit status $rc)"; }
+  grep -q '^[[:space:]]*{' "$tmp/arith$sfx.out" || { cat "$tmp/arith$sfx.out" >&2; die "arith side printed no JSON line"; }
 
-echo "== pytorch: $here/seed000_torch.py --threads $threads --steps $steps --gen-n $gen_n --nb-gen-n $nb_gen_n" >&2
-OMP_NUM_THREADS=$threads "$python" "$here/seed000_torch.py" --threads "$threads" --steps "$steps" \
-  --gen-n "$gen_n" --nb-gen-n "$nb_gen_n" --csv "$csv" >"$tmp/torch.out"
-rc=$?
-[ $rc -eq 0 ] || { cat "$tmp/torch.out" >&2; die "pytorch side failed (exit status $rc)"; }
+  echo "== pytorch: $here/seed000_torch.py --threads $threads --steps $steps --gen-n $gen_n --nb-gen-n $nb_gen_n" >&2
+  OMP_NUM_THREADS=$threads "$python" "$here/seed000_torch.py" --threads "$threads" --steps "$steps" \
+    --gen-n "$gen_n" --nb-gen-n "$nb_gen_n" --csv "$csv" >"$tmp/torch$sfx.out"
+  rc=$?
+  [ $rc -eq 0 ] || { cat "$tmp/torch$sfx.out" >&2; die "pytorch side failed (exit status $rc)"; }
+}
+run_sides ""
 
 # BLAS arith's binary resolves to, for the table (its JSON has no "blas" key).
 arith_ldd=$(ldd "$arith_bin" 2>/dev/null | awk '/libopenblas|libblas/ {print $3}' | tr '\n' ' ')
 
-"$python" - "$tmp/arith.out" "$tmp/torch.out" "$threads" "$arith_ldd" <<'EOF'
+"$python" - "$tmp/arith.out" "$tmp/torch.out" "$threads" "$arith_ldd" "$tmp/peak.out" <<'EOF'
 import json, sys
 
 def last_json(path, side, need):
@@ -118,6 +148,8 @@ common = ["train_ms_step_median", "batch_T_mean", "gen_n", "gen_seconds", "answe
 a = last_json(sys.argv[1], "arith", common)
 t = last_json(sys.argv[2], "pytorch", common + ["nb_gen_n", "nb_answers_per_sec"])
 threads, arith_ldd = int(sys.argv[3]), sys.argv[4].strip()
+with open(sys.argv[5]) as fp:
+    peak = json.loads([l for l in fp if l.startswith("{")][-1]).get("ref_gflops", 0)
 
 def f(x, nd=2):
     return "-" if not isinstance(x, (int, float)) else f"{x:.{nd}f}"
@@ -138,11 +170,19 @@ if isinstance(t.get("blas_detail"), dict) and t["blas_detail"].get("openblas_con
     t_blas += f" ({t['blas_detail']['openblas_config']})"
 
 w, c = 40, 16
+flops = a.get("flops_step")
+def gflops(ms):
+    if not isinstance(flops, (int, float)) or ms <= 0:
+        return "-"
+    g = flops / ms / 1e6
+    return f"{g:.1f} ({100 * g / peak:.0f}%)" if peak > 0 else f"{g:.1f}"
 rng = lambda d: f(d.get("train_ms_step_p10"), 0) + ".." + f(d.get("train_ms_step_p90"), 0)
 rows = [("", "arith", "pytorch", "arith speed-up"),
         ("train ms/step (median)", f(a["train_ms_step_median"]), f(t["train_ms_step_median"]),
          f"{tr:.2f}  ({speed_text(tr)})"),
         ("train ms/step p10..p90", rng(a), rng(t), ""),
+        ("train GFLOP/s (% of peak)", gflops(a["train_ms_step_median"]),
+         gflops(t["train_ms_step_median"]), ""),
         ("  + notebook's per-row mask loop", "", f(t.get("train_ms_step_with_mask_median")), ""),
         ("batch width T, mean (columns)", f(a["batch_T_mean"]), f(t["batch_T_mean"]), ""),
         (f"answers/s, batched (n={a['gen_n']}, batch 64)", f(a["answers_per_sec"], 1),
@@ -173,6 +213,22 @@ print(f"BLAS  arith:   {a_blas}")
 print(f"BLAS  pytorch: {t_blas}")
 if "torch_version" in t:
     print(f"torch {t['torch_version']}")
+if isinstance(flops, (int, float)):
+    print(f"FLOP per training step: {flops / 1e9:.2f} G at arith's mean width T (PyTorch packs "
+          f"the rows and does less); % of the 2-thread FP32 FMA peak, {peak:.1f} GFLOP/s")
 EOF
 rc=$?
 [ $rc -eq 0 ] || die "could not compare the results (see above)"
+
+if [ "$busy" -gt 0 ]; then
+  echo "== starting $busy busy loop(s)" >&2
+  for ((i = 0; i < busy; i++)); do
+    sh -c 'while :; do :; done' &
+    busy_pids+=($!)
+  done
+  run_sides "_busy"
+  stop_busy
+  "$python" "$here/busy_table.py" "seed 000, threads $threads" train_ms_step_median "$busy" \
+    "$tmp/arith.out" "$tmp/arith_busy.out" "$tmp/torch.out" "$tmp/torch_busy.out" "$tmp/peak.out" ||
+    die "could not compare the busy runs (see above)"
+fi
