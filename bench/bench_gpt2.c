@@ -103,6 +103,7 @@ static double fb_flops(const model_config *c, int B, int T, bool frozen)
 
 int main(int argc, char **argv)
 {
+    core_bound_spinning(argv); /* as the CLI does: no environment needed */
     int threads = 2, steps = 5, warmup = 1, B = 4, T = 128, adam = 0;
     const char *config = "full";
     for (int i = 1; i < argc; i += 2) {
@@ -111,7 +112,7 @@ int main(int argc, char **argv)
             return 2;
         }
         if (strcmp(argv[i], "--threads") == 0)
-            threads = atoi(argv[i + 1]);
+            threads = strcmp(argv[i + 1], "auto") == 0 ? 0 : atoi(argv[i + 1]); /* 0: auto */
         else if (strcmp(argv[i], "--steps") == 0)
             steps = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--warmup") == 0)
@@ -135,8 +136,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_gpt2: --config must be full or frozen (got '%s')\n", config);
         return 2;
     }
-    if (threads < 1 || steps < 1 || warmup < 0 || B < 1 || T < 2 || T > 1024) {
-        fprintf(stderr, "bench_gpt2: --threads, --steps, --batch must be >= 1, --warmup >= 0, "
+    if (threads < 0 || steps < 1 || warmup < 0 || B < 1 || T < 2 || T > 1024) {
+        fprintf(stderr, "bench_gpt2: --steps, --batch must be >= 1, --threads >= 0 (0: auto), --warmup >= 0, "
                 "2 <= --seq <= 1024\n");
         return 2;
     }
@@ -224,7 +225,7 @@ int main(int argc, char **argv)
     printf("{\"impl\": \"arith\", \"config\": \"%s\", \"threads\": %d, \"batch\": %d, "
            "\"seq\": %d, \"vocab\": %d, \"tie\": %s, \"steps\": %d, \"warmup\": %d, "
            "\"fb_ms_median\": %.3f, \"fb_ms_p10\": %.3f, \"fb_ms_p90\": %.3f, \"adam\": %s, ",
-           config, threads, B, T, mc.vocab, mc.tie ? "true" : "false", steps, warmup,
+           config, core_threads(), B, T, mc.vocab, mc.tie ? "true" : "false", steps, warmup,
            percentile(fb_times, steps, 0.5), percentile(fb_times, steps, 0.1),
            percentile(fb_times, steps, 0.9), adam ? "true" : "false");
     if (adam)

@@ -80,6 +80,7 @@ static double step_flops(const model_config *c, int in0, int B, int T)
 
 int main(int argc, char **argv)
 {
+    core_bound_spinning(argv); /* as the CLI does: no environment needed */
     int threads = 2, steps = 30, warmup = 5, gen_n = 2000, gen_batch = 64;
     const char *csv = NULL, *n_text = "20000";
     for (int i = 1; i < argc; i += 2) {
@@ -88,7 +89,7 @@ int main(int argc, char **argv)
             return 2;
         }
         if (strcmp(argv[i], "--threads") == 0)
-            threads = atoi(argv[i + 1]);
+            threads = strcmp(argv[i + 1], "auto") == 0 ? 0 : atoi(argv[i + 1]); /* 0: auto */
         else if (strcmp(argv[i], "--steps") == 0)
             steps = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--warmup") == 0)
@@ -107,7 +108,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (threads < 1 || steps < 1 || warmup < 0 || gen_n < 1 || gen_batch < 1) {
+    if (threads < 0 || steps < 1 || warmup < 0 || gen_n < 1 || gen_batch < 1) {
         fprintf(stderr, "bench_seed000: --threads, --steps, --gen-n and --gen-batch must be "
                 "positive, --warmup not negative\n");
         return 2;
@@ -239,7 +240,7 @@ int main(int argc, char **argv)
            "\"gen_steps_per_batch\": %.3f, \"gen_correct\": %d, \"gen_seconds\": %.4f, "
            "\"answers_per_sec\": %.1f, \"peak_rss_mb\": %.1f, \"cpu_other_share\": %.3f, "
            "\"flops_step\": %.0f}\n",
-           threads, s.tok.vocab_size, (long long)s.model->params.total, s.train.count,
+           core_threads(), s.tok.vocab_size, (long long)s.model->params.total, s.train.count,
            s.test.count, steps, warmup, cfg.optim.batch, percentile(times, steps, 0.5),
            percentile(times, steps, 0.1), percentile(times, steps, 0.9), T_sum / steps, T_min,
            T_max, last_loss, r.total, gen_batch, max_new, (double)tokens / gen_n,

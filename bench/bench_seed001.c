@@ -32,11 +32,12 @@ static double step_flops(const model_config *c, int B, int T)
 
 int main(int argc, char **argv)
 {
+    core_bound_spinning(argv); /* as the CLI does: no environment needed */
     int threads = 2, steps = 30, gen_n = 6400, gen_batch = 64, warmup = 5;
     const char *pos = "sinusoidal";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--threads") == 0)
-            threads = atoi(argv[i + 1]);
+            threads = strcmp(argv[i + 1], "auto") == 0 ? 0 : atoi(argv[i + 1]); /* 0: auto */
         else if (strcmp(argv[i], "--steps") == 0)
             steps = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--gen-n") == 0)
@@ -111,7 +112,7 @@ int main(int argc, char **argv)
            "\"train_ms_step_p10\": %.3f, \"train_ms_step_p90\": %.3f, \"gen_n\": %d, "
            "\"gen_batch\": %d, \"gen_seconds\": %.3f, \"peak_rss_mb\": %.1f, \"flops_step\": %.0f, "
            "\"batch_T\": %d, \"vocab\": %d}\n",
-           threads, pos, percentile(times, steps, 0.5), percentile(times, steps, 0.1),
+           core_threads(), pos, percentile(times, steps, 0.5), percentile(times, steps, 0.1),
            percentile(times, steps, 0.9), r.total, gen_batch, r.seconds,
            (double)core_peak_rss() / 1048576.0, flops_sum / steps, batch_T,
            s.model->cfg.vocab);

@@ -12,7 +12,8 @@
 #                B = 1) and run both sides again; prints each side's quiet and busy median
 #                ms/step and busy/quiet. `--busy 1` leaves one of 2 cores to the benchmark's 2
 #                threads, `--busy 3` oversubscribes it. The loops are killed when the script
-#                ends, however it ends.
+#                ends, however it ends. arith also runs with --threads auto (its default) before
+#                and beside the loops: a third row, with the thread counts it chose.
 #   Environment: PYTHON (default /usr/bin/python3, Debian's python with torch).
 #
 # It runs arith's bench_seed001, then bench/seed001_torch.py, with the same arguments; each
@@ -185,15 +186,28 @@ EOF
 rc=$?
 [ $rc -eq 0 ] || die "could not compare the results (see above)"
 
+# run_arith_auto SUFFIX: arith alone with --threads auto (its default: the cores other processes
+# leave free), output in $tmp/arith_auto$SUFFIX.out
+run_arith_auto() {
+  local sfx=$1 rc
+  echo "== arith: $arith_bin --threads auto --steps $steps --gen-n $gen_n" >&2
+  "$arith_bin" --threads auto --steps "$steps" --gen-n "$gen_n" >"$tmp/arith_auto$sfx.out"
+  rc=$?
+  [ $rc -eq 0 ] || { cat "$tmp/arith_auto$sfx.out" >&2; die "arith side (auto) failed (exit status $rc)"; }
+}
+
 if [ "$busy" -gt 0 ]; then
+  run_arith_auto ""
   echo "== starting $busy busy loop(s)" >&2
   for ((i = 0; i < busy; i++)); do
     sh -c 'while :; do :; done' &
     busy_pids+=($!)
   done
   run_sides "_busy"
+  run_arith_auto "_busy"
   stop_busy
   "$python" "$here/busy_table.py" "seed 001, threads $threads" train_ms_step_median "$busy" \
-    "$tmp/arith.out" "$tmp/arith_busy.out" "$tmp/torch.out" "$tmp/torch_busy.out" "$tmp/peak.out" ||
+    "$tmp/arith.out" "$tmp/arith_busy.out" "$tmp/torch.out" "$tmp/torch_busy.out" "$tmp/peak.out" \
+    "$tmp/arith_auto.out" "$tmp/arith_auto_busy.out" ||
     die "could not compare the busy runs (see above)"
 fi

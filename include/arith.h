@@ -14,7 +14,7 @@
  *
  * Threads: one arith_run or arith_config is used by one thread at a time; error messages are
  * per thread. The thread count of the math kernels (OpenMP, oneDNN) is process-wide. A program
- * that shares the machine may want OMP_WAIT_POLICY=passive or GOMP_SPINCOUNT=10000 in its
+ * that shares the machine may want OMP_WAIT_POLICY=passive or GOMP_SPINCOUNT=1000 in its
  * environment (the CLI sets the latter itself): libgomp's threads otherwise spin for
  * milliseconds at every barrier, which costs 3-10x beside other busy processes. */
 #ifndef ARITH_H
