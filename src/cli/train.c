@@ -54,7 +54,7 @@ static int train_one(const train_config *cfg_in, const char *resume, train_outco
     if (s.cfg.run.threads > 1 && core_threads() > 1) {
         const double busy = core_busy_cores(0.05);
         const int cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
-        if (busy >= 0.5 && busy + core_threads() > cores + 0.5)
+        if (busy >= 0.5 && core_threads() > cores - (int)(busy + 0.5)) /* more than auto's */
             fprintf(stderr, "arith: note: other programs keep %.1f of the %d cores busy; %d "
                     "threads that wait for each other run slowly beside them\nhint: --threads "
                     "auto uses the cores left free\n", busy, cores, core_threads());
