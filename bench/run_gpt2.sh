@@ -32,8 +32,9 @@
 # Fairness: both sides get the same thread count (their --threads, and OMP_NUM_THREADS), the
 # same model (HF GPT2Model's computation: Conv1D weights, tanh GELU, pre-LN, learned positions,
 # eps 1e-5), the same batch (identical tokens, left padding, positions and targets), the same
-# trainable set, and the same BLAS: OpenBLAS built with OpenMP. arith links it through its
-# RPATH; gpt2_torch.py re-executes python with LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/
+# trainable set; arith's products on oneDNN's sgemm, PyTorch's on OpenBLAS built with OpenMP,
+# its best setup here (Debian's torch uses the system BLAS; BLIS measured slower):
+# gpt2_torch.py re-executes python with LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/
 # openblas-openmp so that Debian's torch loads that libblas.so.3, and refuses to run if
 # /proc/self/maps shows otherwise. Nothing system-wide is changed. Run on an otherwise idle
 # machine.
@@ -64,7 +65,7 @@ while [ $# -gt 0 ]; do
     --adam)    adam=1; shift ;;
     --busy)    busy=1; shift
                case "${1:-}" in ''|*[!0-9]*) ;; *) busy=$1; shift ;; esac ;;
-    -h|--help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option '$1' (see --help)" ;;
     *) build=$1; shift ;;
   esac
@@ -122,8 +123,8 @@ run_sides() {
 }
 run_sides ""
 
-# BLAS arith's binary resolves to, for the table.
-arith_ldd=$(ldd "$arith_bin" 2>/dev/null | awk '/libopenblas|libblas/ {print $3}' | tr '\n' ' ')
+# The products library (oneDNN, or a BLAS) arith's binary resolves to, for the table.
+arith_ldd=$(ldd "$arith_bin" 2>/dev/null | awk '/libdnnl|libopenblas|libblas/ {print $3}' | tr '\n' ' ')
 
 "$python" - "$tmp" "$threads" "$adam" "$arith_ldd" "$tmp/peak.out" "${config_list[@]}" <<'EOF'
 import json, os, sys

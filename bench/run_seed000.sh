@@ -36,7 +36,8 @@
 # same model sizes (embedding 256, 2 LSTM layers of 256, Linear-ReLU-Linear head), same
 # optimizer (Adam lr 1e-3, no weight decay, gradients clipped to [-1, 1]), same loss positions
 # (answer characters and EOS), same generation limit (longest test answer + EOS + 1 tokens),
-# and the same BLAS: OpenBLAS built with OpenMP. arith links it through its RPATH;
+# arith's products on oneDNN's sgemm and PyTorch's on OpenBLAS built with OpenMP, its best
+# setup here (Debian's torch uses the system BLAS; BLIS measured slower, bench/run_gemm.sh):
 # seed000_torch.py re-executes python with LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/
 # openblas-openmp so that Debian's torch loads that libblas.so.3, and refuses to run if
 # /proc/self/maps shows otherwise. Nothing system-wide is changed. Run on an otherwise idle
@@ -64,7 +65,7 @@ while [ $# -gt 0 ]; do
     --n)        [ $# -ge 2 ] || die "--n needs a value"; n=$2; shift 2 ;;
     --busy)     busy=1; shift
                 case "${1:-}" in ''|*[!0-9]*) ;; *) busy=$1; shift ;; esac ;;
-    -h|--help) sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,44p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option '$1' (see --help)" ;;
     *) build=$1; shift ;;
   esac
@@ -121,8 +122,8 @@ run_sides() {
 }
 run_sides ""
 
-# BLAS arith's binary resolves to, for the table (its JSON has no "blas" key).
-arith_ldd=$(ldd "$arith_bin" 2>/dev/null | awk '/libopenblas|libblas/ {print $3}' | tr '\n' ' ')
+# The products library (oneDNN, or a BLAS) arith's binary resolves to, for the table (its JSON has no "blas" key).
+arith_ldd=$(ldd "$arith_bin" 2>/dev/null | awk '/libdnnl|libopenblas|libblas/ {print $3}' | tr '\n' ' ')
 
 "$python" - "$tmp/arith.out" "$tmp/torch.out" "$threads" "$arith_ldd" "$tmp/peak.out" <<'EOF'
 import json, sys

@@ -28,8 +28,10 @@
 # Fairness: both sides get the same thread count (their --threads, and OMP_NUM_THREADS), the
 # same task and batch (9-digit sums, aligned-pairs tokenizer, batch 64, 22-token training
 # sequences, 11 generated tokens), the same model (8 post-LN layers, d_model 128, 16 heads,
-# FFN 64, dropout 0.1 in training, sinusoidal positions, AdamW lr 8e-4) and the same BLAS:
-# OpenBLAS built with OpenMP. arith links it through its RPATH; seed001_torch.py re-executes
+# FFN 64, dropout 0.1 in training, sinusoidal positions, AdamW lr 8e-4). arith's products run on
+# oneDNN's sgemm; PyTorch gets its best setup here, OpenBLAS built with OpenMP (Debian's torch
+# sends its matrix products to the system BLAS; BLIS measured slower, bench/run_gemm.sh; the
+# reference BLAS is 8-15x slower): seed001_torch.py re-executes
 # python with LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp so that Debian's torch
 # loads that libblas.so.3 instead of whatever the system alternative points to, and refuses to
 # run if /proc/self/maps shows otherwise. Nothing system-wide is changed. PyTorch generates the
@@ -54,7 +56,7 @@ while [ $# -gt 0 ]; do
     --gen-n)   [ $# -ge 2 ] || die "--gen-n needs a value"; gen_n=$2; shift 2 ;;
     --busy)    busy=1; shift
                case "${1:-}" in ''|*[!0-9]*) ;; *) busy=$1; shift ;; esac ;;
-    -h|--help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option '$1' (see --help)" ;;
     *) build=$1; shift ;;
   esac
@@ -100,8 +102,8 @@ run_sides() {
 }
 run_sides ""
 
-# BLAS arith's binary resolves to, for the table when its JSON has no "blas" key.
-arith_ldd=$(ldd "$arith_bin" 2>/dev/null | awk '/libopenblas|libblas/ {print $3}' | tr '\n' ' ')
+# The products library (oneDNN, or a BLAS) arith's binary resolves to, for the table when its JSON has no "blas" key.
+arith_ldd=$(ldd "$arith_bin" 2>/dev/null | awk '/libdnnl|libopenblas|libblas/ {print $3}' | tr '\n' ' ')
 
 "$python" - "$tmp/arith.out" "$tmp/torch.out" "$threads" "$arith_ldd" "$tmp/peak.out" <<'EOF'
 import json, sys

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Threads on a shared machine: --threads auto (the default) leaves the cores other programs keep
-# busy, the run's header says what it chose and why, config.json records the choice as given,
+# busy (or takes all when none is free), the run's header says what it chose and why, config.json records the choice as given,
 # and arith bounds OpenMP's spinning unless the user set it.
 # Usage: tests/cli_threads.sh PATH/TO/arith SOURCE_DIR
 set -u
@@ -62,6 +62,21 @@ if [ "$openmp" -eq 1 ] && [ "$cores" -ge 2 ]; then
     grep -qE "other programs keep [0-9.]+ of the $cores cores busy" <<<"$out" &&
         grep -q "hint: --threads auto uses the cores left free" <<<"$out" && ok ||
         bad "no note beside a busy loop: $out"
+    kill "${busy_pids[@]}" 2>/dev/null
+    busy_pids=()
+
+    # --- with every core taken, every core is shared anyway: auto uses them all
+    for ((i = 0; i <= cores; i++)); do
+        sh -c 'while :; do :; done' &
+        busy_pids+=($!)
+    done
+    sleep 0.3
+    out=$("$ARITH" train "${TINY[@]}" --run busy3 2>&1)
+    n=$(sed -nE 's/.*\| ([0-9]+) threads? \(auto: .*/\1/p' <<<"$out" | head -n 1)
+    b=$(sed -nE "s/.*\(auto: $cores cores, ([0-9]+\.[0-9]) busy\).*/\1/p" <<<"$out" | head -n 1)
+    want=$(awk -v b="$b" -v c="$cores" 'BEGIN { t = int(b + 0.5); print (t >= c ? c : c - t) }')
+    [ -n "$n" ] && [ -n "$b" ] && [ "$n" = "$want" ] && ok ||
+        bad "beside $((cores + 1)) busy loops auto chose '$n' (busy '$b', rule gives $want)"
     kill "${busy_pids[@]}" 2>/dev/null
     busy_pids=()
 

@@ -27,7 +27,7 @@ static const option_spec eval_specs[] = {
     EVAL_OPT("batch", OPT_INT, batch, "64", NULL, 1, 65536, NULL,
              "prompts generated at a time (with --beam K: K rows each)"),
     {"threads", OPT_INT, offsetof(eval_settings, threads), sizeof(int), "auto", NULL, 0, 1024,
-     "options", "N|auto", "threads; auto: the cores other programs leave free at the start",
+     "options", "N|auto", "threads; auto: the cores other programs leave free at the start (all if none is)",
      false, NULL, "auto"},
     EVAL_OPT("beam", OPT_INT, beam, "1", NULL, 1, 256, "K",
              "beam search with K answers per prompt (1: greedy)"),

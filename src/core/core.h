@@ -147,7 +147,7 @@ arith_status params_set_trainable(param_table *table, const char *patterns, cons
 
 /* Sets the thread count for OpenMP loops, which the backend's products follow. n <= 0 means
  * "auto": the cores that other programs leave free now (core_busy_cores, measured over 50 ms),
- * at least one. Threads that wait for each other lose far more than their share when another
+ * or all of them when none is free (then every core is shared, and more threads get more of it). Threads that wait for each other lose far more than their share when another
  * program holds one of their cores, so a busy machine is better served by fewer of them.
  * Returns the count in effect: always 1 in a build without OpenMP (the scalar backend). */
 int core_set_threads(int n);

@@ -156,7 +156,7 @@ static const option_spec train_options[] = {
         "run the experiment under seeds seed, seed+1, ... and report mean, spread, best and "
         "worst"),
     {"threads", OPT_INT, offsetof(train_config, run.threads), sizeof(int), "auto", NULL, 0, 1024,
-     "run", "N|auto", "threads; auto: the cores other programs leave free at the start", true,
+     "run", "N|auto", "threads; auto: the cores other programs leave free at the start (all if none is)", true,
      NULL, "auto"},
     OPT_RESUMABLE("eval-every", OPT_INT, run.eval_every, "0", NULL, 0, 1000000000, "run",
         "steps between evaluations (0: each epoch)"),
