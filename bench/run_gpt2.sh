@@ -83,24 +83,7 @@ done
 
 arith_bin=$build/bench/bench_gpt2
 [ -x "$arith_bin" ] || die "arith benchmark '$arith_bin' not found or not executable (build it: cmake --build $build --target bench_gpt2)"
-[ -x "$python" ] || die "python '$python' not found (set PYTHON)"
-"$python" -c 'import torch' 2>/dev/null || die "'$python' cannot import torch (Debian: apt install python3-torch)"
-
-peak_bin=$build/bench/bench_peak
-[ -x "$peak_bin" ] || die "'$peak_bin' not found or not executable (build it: cmake --build $build --target bench_peak)"
-
-tmp=$(mktemp -d) || die "mktemp failed"
-busy_pids=()
-stop_busy() {
-  local p
-  for p in "${busy_pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  busy_pids=()
-}
-trap 'stop_busy; rm -rf "$tmp"' EXIT
-trap 'exit 130' INT TERM HUP
-
-"$peak_bin" >"$tmp/peak.out" || die "bench_peak failed"
-grep -v '^{' "$tmp/peak.out"
+. "$here/common.sh"
 
 common=(--threads "$threads" --steps "$steps" --warmup "$warmup" --batch "$batch" --seq "$seq")
 torch_adam=()
@@ -218,11 +201,7 @@ rc=$?
 [ $rc -eq 0 ] || die "could not compare the results (see above)"
 
 if [ "$busy" -gt 0 ]; then
-  echo "== starting $busy busy loop(s)" >&2
-  for ((i = 0; i < busy; i++)); do
-    sh -c 'while :; do :; done' &
-    busy_pids+=($!)
-  done
+  start_busy "$busy"
   run_sides "_busy"
   stop_busy
   for c in "${config_list[@]}"; do
