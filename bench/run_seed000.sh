@@ -205,22 +205,13 @@ EOF
 rc=$?
 [ $rc -eq 0 ] || die "could not compare the results (see above)"
 
-# run_arith_auto SUFFIX: arith alone with --threads auto (its default: the cores other processes
-# leave free), output in $tmp/arith_auto$SUFFIX.out
-run_arith_auto() {
-  local sfx=$1 rc
-  echo "== arith: $arith_bin --threads auto --steps $steps --gen-n $gen_n" >&2
-  "$arith_bin" --threads auto --steps "$steps" --gen-n "$gen_n" \
-    --csv "$csv" >"$tmp/arith_auto$sfx.out"
-  rc=$?
-  [ $rc -eq 0 ] || { cat "$tmp/arith_auto$sfx.out" >&2; die "arith side (auto) failed (exit status $rc)"; }
-}
+
 
 if [ "$busy" -gt 0 ]; then
-  run_arith_auto ""
+  run_arith_auto "" --csv "$csv"
   start_busy "$busy"
   run_sides "_busy"
-  run_arith_auto "_busy"
+  run_arith_auto "_busy" --csv "$csv"
   stop_busy
   "$python" "$here/busy_table.py" "seed 000, threads $threads" train_ms_step_median "$busy" \
     "$tmp/arith.out" "$tmp/arith_busy.out" "$tmp/torch.out" "$tmp/torch_busy.out" "$tmp/peak.out" \

@@ -171,15 +171,7 @@ EOF
 rc=$?
 [ $rc -eq 0 ] || die "could not compare the results (see above)"
 
-# run_arith_auto SUFFIX: arith alone with --threads auto (its default: the cores other processes
-# leave free), output in $tmp/arith_auto$SUFFIX.out
-run_arith_auto() {
-  local sfx=$1 rc
-  echo "== arith: $arith_bin --threads auto --steps $steps --gen-n $gen_n" >&2
-  "$arith_bin" --threads auto --steps "$steps" --gen-n "$gen_n" >"$tmp/arith_auto$sfx.out"
-  rc=$?
-  [ $rc -eq 0 ] || { cat "$tmp/arith_auto$sfx.out" >&2; die "arith side (auto) failed (exit status $rc)"; }
-}
+
 
 if [ "$busy" -gt 0 ]; then
   run_arith_auto ""
