@@ -79,6 +79,9 @@ typedef struct {
     double seconds;         /* time spent answering */
     int32_t edge_total;     /* fixed edge cases of add and mul (9..9+1, 0+0, ...), 0 if none */
     int32_t edge_correct;
+    int32_t carry_total;    /* add: the carry-aware test set (long carry chains, lengths apart,
+                               zeros; the run's carry.csv), 0 if none */
+    int32_t carry_correct;
 } arith_eval_result;
 
 /* ---------------------------------------------------------------------------------- runs */
@@ -102,8 +105,8 @@ ARITH_API arith_status arith_run_predict(arith_run *run, const char *prompt, cha
  * names the prompt at fault ("prompt 3: ..."). */
 ARITH_API arith_status arith_run_predict_batch(arith_run *run, const char *const *prompts,
                                                int32_t n, char **answers);
-/* Greedy exact match on the first n examples of the run's test set (n <= 0: all) and on the
- * edge cases, as `arith eval RUN_DIR` measures it. */
+/* Greedy exact match on the first n examples of the run's test set (n <= 0: all), on the
+ * edge cases and on the carry-aware test set, as `arith eval RUN_DIR` measures it. */
 ARITH_API arith_status arith_run_evaluate(arith_run *run, int32_t n, arith_eval_result *out);
 /* The run's whole config (task, data, model, optimization) as a JSON object whose keys are
  * arith_config_set's keys; *json is freed with arith_string_free. */

@@ -193,6 +193,7 @@ static void test_train(const char *run_api, const char *run_cli, arith_eval_resu
     CHECK(r.final.accuracy == p.last_accuracy);
     CHECK(r.best >= r.final.accuracy && r.best_step > 0 && r.best_step <= 400);
     CHECK(r.final.edge_total > 0);
+    CHECK(r.final.carry_total > 0 && r.final.carry_correct <= r.final.carry_total);
     *final = r.final;
     printf("arith_train: exact match %.4f (%d/%d), best %.4f at step %lld\n", r.final.accuracy,
            r.final.correct, r.final.total, r.best, (long long)r.best_step);
@@ -289,6 +290,8 @@ static void test_run(const char *run_dir, const char *base, const arith_eval_res
         CHECK_API(arith_run_evaluate(run, 0, &e));
         CHECK_EQ_INT(e.correct, final->correct);
         CHECK_EQ_INT(e.edge_correct, final->edge_correct);
+        CHECK_EQ_INT(e.carry_total, final->carry_total);
+        CHECK_EQ_INT(e.carry_correct, final->carry_correct);
         arith_run_close(run);
     }
 

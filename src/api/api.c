@@ -66,6 +66,8 @@ static void eval_result_public(arith_eval_result *out, const eval_result *r)
     out->seconds = r->seconds;
     out->edge_total = r->edge_total;
     out->edge_correct = r->edge_correct;
+    out->carry_total = r->carry_total;
+    out->carry_correct = r->carry_correct;
 }
 
 /* ---------------------------------------------------------------------------------- runs */
@@ -206,10 +208,18 @@ ARITH_API arith_status arith_run_evaluate(arith_run *run, int32_t n, arith_eval_
     if (!st && edges.count > 0)
         st = evaluate(s->model, &s->tok, &s->task, &edges, 0, API_BATCH, NULL, NULL, 0, &edge);
     examples_free(&edges);
+    /* add: the carry-aware test set */
+    carry_result cr = {0};
+    if (!st)
+        st = evaluate_carries(s->model, &s->tok, &s->task, &s->carry, API_BATCH, 1, NULL, NULL,
+                              &cr);
+    carry_result_free(&cr);
     if (st)
         return st;
     r.edge_total = edge.total;
     r.edge_correct = edge.correct;
+    r.carry_total = cr.total;
+    r.carry_correct = cr.correct;
     eval_result_public(out, &r);
     return ARITH_OK;
 }

@@ -287,7 +287,7 @@ void cli_on_eval(void *ctx, long long step, long long total, const eval_result *
 {
     cli_progress *pv = ctx;
     cli_progress_end_line(pv);
-    char extra[160] = "";
+    char extra[240] = "";
     if (r->exact != r->correct) /* symbolic: right up to equivalence */
         snprintf(extra, sizeof extra, " up to equivalence, exact string match %.4f",
                  r->total ? (double)r->exact / r->total : 0.0);
@@ -297,6 +297,9 @@ void cli_on_eval(void *ctx, long long step, long long total, const eval_result *
     if (!isnan(r->loss))
         snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ", test loss %.4f",
                  r->loss);
+    if (r->carry_total > 0)
+        snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ", carry-heavy %.4f (%d/%d)",
+                 (double)r->carry_correct / r->carry_total, r->carry_correct, r->carry_total);
     if (r->edge_total > 0)
         snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ", edge cases %d/%d",
                  r->edge_correct, r->edge_total);

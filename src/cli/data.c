@@ -14,7 +14,8 @@ typedef struct {
 } data_command;
 
 /* train's options that data takes, as train defines them (same ranges, choices, messages) */
-static const char *const data_option_names[] = {"task", "subtask", "digits", "style", "n", "seed"};
+static const char *const data_option_names[] = {"task",      "subtask",   "digits", "style",
+                                                "carry-mix", "carry-n", "n",      "seed"};
 enum { DATA_TRAIN_OPTIONS = sizeof data_option_names / sizeof *data_option_names };
 
 /* data's table: train's entries above (n defaults to 1000 here), then --out */
@@ -28,6 +29,18 @@ static void data_table(option_spec *specs, option_table *table)
             specs[i].min = 1;
             specs[i].help = "examples to generate";
         }
+        /* random sums unless asked: --carry-mix as train mixes them, --carry-n the
+         * carry-aware test set train scores */
+        if (strcmp(specs[i].name, "carry-mix") == 0) {
+            specs[i].default_value = "0";
+            specs[i].help = "add: replace this share of the examples with carry-heavy sums, "
+                            "as train's --carry-mix does";
+        }
+        if (strcmp(specs[i].name, "carry-n") == 0) {
+            specs[i].default_value = "0";
+            specs[i].help = "add: write the carry-aware test set instead, this many sums per "
+                            "longest carry chain 0..digits (as train's carry.csv, seed 0xca77e5e7)";
+        }
     }
     specs[DATA_TRAIN_OPTIONS] = (option_spec){
         "out", OPT_STRING, offsetof(data_command, out), TRAIN_PATH_MAX, NULL, NULL, 0, 0,
@@ -37,8 +50,11 @@ static void data_table(option_spec *specs, option_table *table)
 
 static const char data_usage[] =
     "usage: arith data [--task NAME] [--digits N|A..B] [--style plain|spaced] "
-    "[--subtask derivative|integral] [--n N] [--seed S] [--out FILE]\n\n"
+    "[--subtask derivative|integral] [--n N] [--seed S] [--carry-mix P] [--carry-n N] "
+    "[--out FILE]\n\n"
     "Writes N distinct examples as CSV with columns src,tgt (to stdout without --out).\n"
+    "add: --carry-n writes the carry-aware test set instead (long carry chains, lengths apart,\n"
+    "zeros), --carry-mix mixes such sums into the random ones.\n"
     "`arith tasks` describes every task.\n";
 
 int cli_data(int argc, char **argv)
@@ -65,9 +81,17 @@ int cli_data(int argc, char **argv)
     example_set set, none;
     examples_init(&set);
     examples_init(&none);
-    if (!st)
+    if (!st && dc.cfg.data.carry_n > 0) {
+        /* the set train draws for a run (less that run's training prompts) */
+        st = carry_set_generate(&set, &task, dc.cfg.data.carry_n,
+                                rng_hash(0xca77e5e7ULL, (uint64_t)task.digits), NULL);
+    } else if (!st) {
         st = dataset_generate(&set, &none, &task, dc.cfg.data.n, 0, (uint64_t)dc.cfg.run.seed,
                               NULL);
+        if (!st && dc.cfg.data.carry_mix > 0)
+            st = dataset_mix_carries(&set, &task, dc.cfg.data.carry_mix,
+                                     (uint64_t)dc.cfg.run.seed, NULL, NULL);
+    }
     if (!st && dc.out[0]) {
         st = dataset_save_csv(&set, dc.out);
         if (!st)

@@ -133,6 +133,7 @@ typedef struct {
     double accuracy;
     int correct, total;
     int edge_correct, edge_total;
+    int carry_correct, carry_total;
     bool have_grid;
     length_grid grid;          /* with --grid (owned) */
     int train_lo, train_hi;    /* the run's training lengths */
@@ -393,6 +394,48 @@ static int eval_grid(session *s, const char *dir, const eval_settings *f, eval_o
     return st ? cli_fail(st) : 0;
 }
 
+/* The carry-aware test set's score, per longest carry chain, and its first wrong answers. */
+static void print_carries(const carry_result *cr, const edge_failures *cf, bool json)
+{
+    double acc = cr->total ? (double)cr->correct / cr->total : 0.0;
+    if (json) {
+        printf(", \"carry\": {\"accuracy\": %.6f, \"correct\": %d, \"total\": %d, "
+               "\"by_chain\": [", acc, cr->correct, cr->total);
+        bool first = true;
+        for (int c = 0; c < cr->chains; c++) {
+            if (!cr->n[c])
+                continue;
+            printf("%s{\"chain\": %d, \"n\": %d, \"correct\": %d, \"accuracy\": %.6f}",
+                   first ? "" : ", ", c, cr->n[c], cr->right[c], (double)cr->right[c] / cr->n[c]);
+            first = false;
+        }
+        printf("], \"failures\": [");
+        for (int i = 0; i < cf->shown; i++) {
+            printf("%s{\"prompt\": ", i ? ", " : "");
+            cli_json_string(stdout, cf->prompt[i] ? cf->prompt[i] : "");
+            printf(", \"answer\": ");
+            cli_json_string(stdout, cf->answer[i] ? cf->answer[i] : "");
+            printf(", \"predicted\": ");
+            cli_json_string(stdout, cf->predicted[i] ? cf->predicted[i] : "");
+            printf("}");
+        }
+        printf("]}");
+        return;
+    }
+    printf("carry-heavy sums: %.4f (%d/%d) exact, by longest carry chain (columns in a row "
+           "that carry):\n%8s %8s %12s\n", acc, cr->correct, cr->total, "chain", "n",
+           "exact match");
+    for (int c = 0; c < cr->chains; c++)
+        if (cr->n[c])
+            printf("%8d %8d %12.4f\n", c, cr->n[c], (double)cr->right[c] / cr->n[c]);
+    for (int i = 0; i < cf->shown; i++)
+        printf("  wrong: %s expected %s, got %s\n", cf->prompt[i] ? cf->prompt[i] : "?",
+               cf->answer[i] ? cf->answer[i] : "?",
+               cf->predicted[i] && cf->predicted[i][0] ? cf->predicted[i] : "(nothing)");
+    if (cf->wrong > cf->shown)
+        printf("  ... and %d more\n", cf->wrong - cf->shown);
+}
+
 /* Evaluates one run (test set, CSV or new examples, with its edge cases; or its grid) and
  * prints the results. */
 static int eval_run(const char *dir, const eval_settings *f, eval_outcome *out)
@@ -463,6 +506,12 @@ static int eval_run(const char *dir, const eval_settings *f, eval_outcome *out)
     if (!st && edges.count > 0)
         st = evaluate_beam(s.model, &s.tok, &s.task, &edges, 0, f->batch, f->beam, on_edge_case,
                            &ef, -1, &er);
+    /* add: the run's carry-aware test set (carry.csv), per longest carry chain */
+    edge_failures cf = {0};
+    carry_result cr = {0};
+    if (!st)
+        st = evaluate_carries(s.model, &s.tok, &s.task, &s.carry, f->batch, f->beam,
+                              on_edge_case, &cf, &cr);
     /* a table per length when lengths vary (not for tasks without a prompt length, such as
      * expr or symbolic, whose "length" means little) */
     bool table = !st && bl.length && bl.hi > bl.lo;
@@ -490,6 +539,8 @@ static int eval_run(const char *dir, const eval_settings *f, eval_outcome *out)
                 printf(", ");
                 print_by_length(&bl, regression, true);
             }
+            if (cr.total > 0)
+                print_carries(&cr, &cf, true);
             if (edges.count > 0)
                 print_edge_cases(&er, &ef, true);
             printf(f->nested ? "}" : "}\n");
@@ -512,6 +563,8 @@ static int eval_run(const char *dir, const eval_settings *f, eval_outcome *out)
                        "answer while predicting each next token; test loss %.4f\n",
                        forced.total ? (double)forced.correct / forced.total : 0.0,
                        forced.correct, forced.total, forced.loss);
+            if (cr.total > 0)
+                print_carries(&cr, &cf, false);
             if (edges.count > 0)
                 print_edge_cases(&er, &ef, false);
         }
@@ -521,9 +574,13 @@ static int eval_run(const char *dir, const eval_settings *f, eval_outcome *out)
             out->total = r.total;
             out->edge_correct = er.correct;
             out->edge_total = er.total;
+            out->carry_correct = cr.correct;
+            out->carry_total = cr.total;
         }
     }
     edge_failures_free(&ef);
+    edge_failures_free(&cf);
+    carry_result_free(&cr);
     examples_free(&edges);
     free(bl.n);
     free(bl.correct);
@@ -596,6 +653,13 @@ static int eval_seeds(const char *parent, const eval_settings *f, char **dirs,
             stats_summarize(x, count, &sa);
             printf(", ");
             cli_json_stats(stdout, "accuracy", &sa, seeds);
+            if (o[0].carry_total > 0) {
+                for (int k = 0; k < count; k++)
+                    x[k] = o[k].carry_total ? (double)o[k].carry_correct / o[k].carry_total : 0.0;
+                stats_summarize(x, count, &sa);
+                printf(", ");
+                cli_json_stats(stdout, "carry_accuracy", &sa, seeds);
+            }
             if (o[0].edge_total > 0) {
                 for (int k = 0; k < count; k++)
                     x[k] = o[k].edge_total ? (double)o[k].edge_correct / o[k].edge_total : 0.0;
@@ -622,11 +686,20 @@ static int eval_seeds(const char *parent, const eval_settings *f, char **dirs,
             x[k] = o[k].accuracy;
             printf("  seed %-6lld exact match %.4f (%d/%d)", seeds[k], o[k].accuracy,
                    o[k].correct, o[k].total);
+            if (o[k].carry_total > 0)
+                printf(", carry-heavy %.4f (%d/%d)",
+                       (double)o[k].carry_correct / o[k].carry_total, o[k].carry_correct,
+                       o[k].carry_total);
             if (o[k].edge_total > 0)
                 printf(", edge cases %d/%d", o[k].edge_correct, o[k].edge_total);
             printf("\n");
         }
         cli_print_seed_stats("exact match", x, seeds, count, false);
+        if (o[0].carry_total > 0) {
+            for (int k = 0; k < count; k++)
+                x[k] = o[k].carry_total ? (double)o[k].carry_correct / o[k].carry_total : 0.0;
+            cli_print_seed_stats("carry-heavy exact match", x, seeds, count, false);
+        }
         if (o[0].edge_total > 0) {
             for (int k = 0; k < count; k++)
                 x[k] = o[k].edge_total ? (double)o[k].edge_correct / o[k].edge_total : 0.0;

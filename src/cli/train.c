@@ -16,6 +16,7 @@ typedef struct {
     double final;              /* final test exact match */
     int correct, total;
     int edge_correct, edge_total;
+    int carry_correct, carry_total;
     bool by_loss;              /* best is the lowest test loss, not the best exact match */
     bool have_best;
     double best;
@@ -79,6 +80,9 @@ static int train_one(const train_config *cfg_in, const char *resume, train_outco
         printf(", mean absolute error %.4f", final.mae);
     if (!isnan(final.loss))
         printf(", test loss %.4f", final.loss);
+    if (final.carry_total > 0)
+        printf(", carry-heavy %.4f (%d/%d)", (double)final.carry_correct / final.carry_total,
+               final.carry_correct, final.carry_total);
     if (final.edge_total > 0)
         printf(", edge cases %d/%d", final.edge_correct, final.edge_total);
     printf("\n");
@@ -96,11 +100,12 @@ static int train_one(const train_config *cfg_in, const char *resume, train_outco
                    best.best_accuracy, best.best_step);
     }
     fprintf(stderr, "run saved in %s (config.json, best.safetensors, last.safetensors, "
-            "metrics.jsonl, training.svg, train.csv, test.csv)\n"
+            "metrics.jsonl, training.svg, train.csv, test.csv%s)\n"
             "  evaluate:  arith eval %s\n"
             "  ask it:    arith predict %s \"%s\"\n"
             "  continue:  arith train --resume %s %s %d\n",
-            s.cfg.run.dir, s.cfg.run.dir, s.cfg.run.dir, s.test.items[0].prompt, s.cfg.run.dir,
+            s.cfg.run.dir, s.carry.count > 0 ? ", carry.csv" : "", s.cfg.run.dir, s.cfg.run.dir,
+            s.test.items[0].prompt, s.cfg.run.dir,
             s.cfg.optim.steps > 0 ? "--steps" : "--epochs",
             s.cfg.optim.steps > 0 ? 2 * s.cfg.optim.steps : s.cfg.optim.epochs + 1);
     if (out) {
@@ -109,6 +114,8 @@ static int train_one(const train_config *cfg_in, const char *resume, train_outco
         out->total = final.total;
         out->edge_correct = final.edge_correct;
         out->edge_total = final.edge_total;
+        out->carry_correct = final.carry_correct;
+        out->carry_total = final.carry_total;
         out->by_loss = s.cfg.run.best_by == BEST_BY_LOSS;
         out->have_best = have_best;
         out->best = out->by_loss ? -best.best_accuracy : best.best_accuracy;
@@ -145,6 +152,10 @@ static arith_status write_seeds_json(const char *parent, const train_config *cfg
         if (o[k].have_best)
             fprintf(mem, ", \"%s\": %.6f, \"best_step\": %lld",
                     o[k].by_loss ? "best_test_loss" : "best_accuracy", o[k].best, o[k].best_step);
+        if (o[k].carry_total > 0)
+            fprintf(mem, ", \"carry_accuracy\": %.6f, \"carry_correct\": %d, "
+                    "\"carry_total\": %d", (double)o[k].carry_correct / o[k].carry_total,
+                    o[k].carry_correct, o[k].carry_total);
         if (o[k].edge_total > 0)
             fprintf(mem, ", \"edge_correct\": %d, \"edge_total\": %d", o[k].edge_correct,
                     o[k].edge_total);
@@ -160,6 +171,22 @@ static arith_status write_seeds_json(const char *parent, const train_config *cfg
         stats_summarize(fin, done, &sf);
         fprintf(mem, ",\n ");
         cli_json_stats(mem, "final_accuracy", &sf, seeds);
+        /* the carry-aware set and the edge cases, final checkpoint, over the seeds */
+        for (int which = 0; which < 2; which++) {
+            bool have = which == 0 ? o[0].carry_total > 0 : o[0].edge_total > 0;
+            for (int k = 0; have && k < done; k++) {
+                int c = which == 0 ? o[k].carry_correct : o[k].edge_correct;
+                int t = which == 0 ? o[k].carry_total : o[k].edge_total;
+                fin[k] = t ? (double)c / t : 0.0;
+            }
+            if (have) {
+                stats_summary sc;
+                stats_summarize(fin, done, &sc);
+                fprintf(mem, ",\n ");
+                cli_json_stats(mem, which == 0 ? "final_carry_accuracy" : "final_edge_accuracy",
+                               &sc, seeds);
+            }
+        }
         if (have_best == done) {
             stats_summary sb;
             stats_summarize(best, done, &sb);
@@ -256,6 +283,18 @@ static int train_seeds(const train_config *cfg_in)
                              by_loss);
         if (fin && best)
             cli_print_seed_stats("final exact match", fin, seeds, done, false);
+        if (fin && out[0].carry_total > 0) {
+            for (int k = 0; k < done; k++)
+                fin[k] = out[k].carry_total ? (double)out[k].carry_correct / out[k].carry_total
+                                            : 0.0;
+            cli_print_seed_stats("final carry-heavy exact match", fin, seeds, done, false);
+        }
+        if (fin && out[0].edge_total > 0) {
+            for (int k = 0; k < done; k++)
+                fin[k] = out[k].edge_total ? (double)out[k].edge_correct / out[k].edge_total
+                                           : 0.0;
+            cli_print_seed_stats("final edge-case exact match", fin, seeds, done, false);
+        }
         free(fin);
         free(best);
         fprintf(stderr, "seed runs in %s/seed-*, summary in %s/seeds.json\n"

@@ -101,6 +101,14 @@ struct task_def {
     /* Optional: appends a fixed list of edge cases built from the task's lengths, each prompt
      * once (scored beside the test set). */
     arith_status (*edge_cases)(const task_config *task, example_set *out);
+    /* Optional, with carry_chain: one example whose longest carry chain (the most consecutive
+     * columns that carry into the next) is exactly `chain`, 0..digits, with operand lengths
+     * of the task's range and sometimes apart, and zeros (buffers as sample's). The carry-aware
+     * test set and --carry-mix draw these. */
+    arith_status (*sample_carry)(const task_config *task, rng_state *rng, int chain,
+                                 char *prompt, char *answer, size_t answer_cap);
+    /* Optional: the longest carry chain of a prompt (-1: not a prompt of the task). */
+    int (*carry_chain)(const task_config *task, const char *prompt);
     /* How many distinct prompts sample can draw, saturating at UINT64_MAX. */
     uint64_t (*space)(const task_config *task);
     /* Optional: the index-th prompt of that space (index < space <= 2^25), written exactly as
@@ -167,6 +175,15 @@ arith_status task_sample_lengths(const task_config *task, rng_state *rng, int la
  * carry in every column (5..5+5..5), a ripple through nines (4..45+5..5), and lo-digit cases
  * when lo < hi (x: 1234567890... of hi digits). Other tasks append nothing. */
 arith_status task_edge_cases(const task_config *task, example_set *out);
+/* Tasks with sample_carry (add): whether the task has carry chains to draw and count. */
+bool task_has_carries(const task_config *task);
+/* Draws one example whose longest carry chain is exactly `chain` (0..digits); other tasks or
+ * chains out of range are ARITH_ERR_ARG. Buffers as task_sample's. */
+arith_status task_sample_carry(const task_config *task, rng_state *rng, int chain, char *prompt,
+                               size_t prompt_cap, char *answer, size_t answer_cap);
+/* The longest carry chain of a prompt of the task; -1 for other tasks or a prompt it cannot
+ * read. */
+int task_carry_chain(const task_config *task, const char *prompt);
 /* The task's lengths in words, as run headers and messages print them: "9 digits",
  * "1..64 bits", or the task's own ("operands 0..50", "integral, up to 6 operators"). */
 void task_describe(const task_config *task, char *out, size_t cap);
@@ -189,6 +206,19 @@ void examples_free(example_set *set);
  * `exclude` (may be NULL) holds prompts that must not be drawn (e.g. a run's training set). */
 arith_status dataset_generate(example_set *train, example_set *test, const task_config *task,
                               int n_train, int n_test, uint64_t seed, const example_set *exclude);
+/* The carry-aware test set of a task with carries (add): per_chain distinct examples for each
+ * longest carry chain 0..digits (fewer where the task has fewer such prompts), drawn by
+ * task_sample_carry from `seed`, none of them a prompt of `exclude` (may be NULL), in order of
+ * chain length. */
+arith_status carry_set_generate(example_set *out, const task_config *task, int per_chain,
+                                uint64_t seed, const example_set *exclude);
+/* --carry-mix: replaces the last round(fraction * train->count) examples of `train` with
+ * distinct carry-heavy ones (chain lengths uniform over 0..digits), none of them a prompt of
+ * `train`, `test` or `exclude` (each may be NULL but train). The replaced examples were drawn
+ * at random, so which are replaced does not matter. */
+arith_status dataset_mix_carries(example_set *train, const task_config *task, double fraction,
+                                 uint64_t seed, const example_set *test,
+                                 const example_set *exclude);
 /* Number of examples of `test` whose prompt is also a prompt of `train`. */
 int dataset_count_overlap(const example_set *train, const example_set *test);
 /* Loads a CSV with columns `src` (the prompt) and `tgt` (the answer); other columns (such as

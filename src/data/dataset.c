@@ -247,6 +247,148 @@ done:
     return st;
 }
 
+/* ------------------------------------------------------------------------ carry chains */
+
+static bool has_carries(const task_def *def)
+{
+    return def->sample_carry && def->carry_chain;
+}
+
+/* The error of a task without carry chains, naming the flag that asked for them. */
+static arith_status carries_missing(const task_config *task, const char *flag)
+{
+    char names[256];
+    task_names(names, sizeof names, has_carries);
+    return arith_error(ARITH_ERR_ARG, "%s: task %s has no carry chains (tasks with them: %s)",
+                       flag, task->def->name, names);
+}
+
+/* Inserts every prompt of `set` (may be NULL) into `seen`. */
+static void seen_add_all(string_set *seen, const example_set *set, int count)
+{
+    for (int i = 0; set && i < count; i++)
+        string_set_insert(seen, set->items[i].prompt);
+}
+
+/* Draws one distinct example with a carry chain of `chain` into `out` (remembered in `seen`);
+ * *found is false when `tries` draws found only prompts already taken. */
+static arith_status draw_carry(example_set *out, string_set *seen, const task_config *task,
+                               rng_state *rng, int chain, int tries, char *prompt, size_t pcap,
+                               char *answer, size_t acap, bool *found)
+{
+    *found = false;
+    for (int t = 0; t < tries; t++) {
+        arith_status st = task_sample_carry(task, rng, chain, prompt, pcap, answer, acap);
+        if (st)
+            return st;
+        if (string_set_contains(seen, prompt))
+            continue;
+        st = examples_push(out, prompt, answer);
+        if (st)
+            return st;
+        string_set_insert(seen, out->items[out->count - 1].prompt);
+        *found = true;
+        return ARITH_OK;
+    }
+    return ARITH_OK;
+}
+
+arith_status carry_set_generate(example_set *out, const task_config *task, int per_chain,
+                                uint64_t seed, const example_set *exclude)
+{
+    arith_status st = task_check(task);
+    if (st)
+        return st;
+    if (!task_has_carries(task))
+        return carries_missing(task, "--carry-n");
+    if (per_chain < 1)
+        return ARITH_OK;
+    int n_exclude = exclude ? exclude->count : 0;
+    string_set seen;
+    st = string_set_init(&seen, (size_t)n_exclude + (size_t)per_chain * (task->digits + 1));
+    if (st)
+        return st;
+    seen_add_all(&seen, exclude, n_exclude);
+    size_t pcap = (size_t)task_max_prompt_chars(task) + 1;
+    size_t acap = (size_t)task_max_answer_chars(task) + 1;
+    char *prompt = malloc(pcap), *answer = malloc(acap);
+    if (!prompt || !answer)
+        st = arith_error(ARITH_ERR_MEMORY, "out of memory generating carry-heavy sums");
+    rng_state rng;
+    rng_seed(&rng, seed);
+    /* a chain length whose prompts run out (few digits) keeps what it has */
+    for (int chain = 0; chain <= task->digits && !st; chain++) {
+        bool found = true;
+        for (int k = 0; k < per_chain && found && !st; k++)
+            st = draw_carry(out, &seen, task, &rng, chain, 200, prompt, pcap, answer, acap,
+                            &found);
+    }
+    free(prompt);
+    free(answer);
+    free(seen.slots);
+    return st;
+}
+
+arith_status dataset_mix_carries(example_set *train, const task_config *task, double fraction,
+                                 uint64_t seed, const example_set *test,
+                                 const example_set *exclude)
+{
+    if (fraction <= 0)
+        return ARITH_OK;
+    arith_status st = task_check(task);
+    if (st)
+        return st;
+    if (!task_has_carries(task))
+        return carries_missing(task, "--carry-mix");
+    int k = (int)(fraction * train->count + 0.5);
+    if (k > train->count)
+        k = train->count;
+    int keep = train->count - k;
+    int n_test = test ? test->count : 0, n_exclude = exclude ? exclude->count : 0;
+    string_set seen;
+    st = string_set_init(&seen, (size_t)train->count + n_test + n_exclude);
+    if (st)
+        return st;
+    /* all of train: a replaced example's prompt is not drawn again either */
+    seen_add_all(&seen, train, train->count);
+    seen_add_all(&seen, test, n_test);
+    seen_add_all(&seen, exclude, n_exclude);
+    example_set fresh;
+    examples_init(&fresh);
+    size_t pcap = (size_t)task_max_prompt_chars(task) + 1;
+    size_t acap = (size_t)task_max_answer_chars(task) + 1;
+    char *prompt = malloc(pcap), *answer = malloc(acap);
+    if (!prompt || !answer)
+        st = arith_error(ARITH_ERR_MEMORY, "out of memory generating carry-heavy sums");
+    rng_state rng;
+    rng_seed(&rng, rng_hash(seed, 0xca7e1ULL));
+    /* chain lengths uniform over 0..digits; a length whose prompts have run out is skipped,
+     * and when every length has, the random examples stay */
+    int misses = 0;
+    while (!st && fresh.count < k && misses < 50) {
+        int chain = (int)rng_below(&rng, (uint64_t)task->digits + 1);
+        bool found;
+        st = draw_carry(&fresh, &seen, task, &rng, chain, 50, prompt, pcap, answer, acap, &found);
+        misses = found ? 0 : misses + 1;
+    }
+    free(prompt);
+    free(answer);
+    free(seen.slots);
+    if (st) {
+        examples_free(&fresh);
+        return st;
+    }
+    /* the new examples take the places of the last random ones */
+    for (int i = 0; i < fresh.count; i++) {
+        example *e = &train->items[keep + i];
+        free(e->prompt);
+        free(e->answer);
+        *e = fresh.items[i];
+    }
+    free(fresh.items);
+    return ARITH_OK;
+}
+
 int dataset_count_overlap(const example_set *train, const example_set *test)
 {
     string_set seen;

@@ -141,6 +141,31 @@ arith_status task_sample_lengths(const task_config *task, rng_state *rng, int la
     return task->def->sample_lengths(task, rng, la, lb, prompt, answer, answer_cap);
 }
 
+bool task_has_carries(const task_config *task)
+{
+    return task->def && task->def->sample_carry && task->def->carry_chain;
+}
+
+arith_status task_sample_carry(const task_config *task, rng_state *rng, int chain, char *prompt,
+                               size_t prompt_cap, char *answer, size_t answer_cap)
+{
+    if (!task_has_carries(task))
+        return arith_error(ARITH_ERR_ARG, "task %s has no carry chains to draw",
+                           task->def ? task->def->name : "none");
+    if (chain < 0 || chain > task->digits)
+        return arith_error(ARITH_ERR_ARG, "a carry chain of %d columns: must be 0..%d", chain,
+                           task->digits);
+    if (prompt_cap < (size_t)task_max_prompt_chars(task) + 1 ||
+        answer_cap < (size_t)task_max_answer_chars(task) + 1)
+        return arith_error(ARITH_ERR_ARG, "task_sample_carry: buffers too small");
+    return task->def->sample_carry(task, rng, chain, prompt, answer, answer_cap);
+}
+
+int task_carry_chain(const task_config *task, const char *prompt)
+{
+    return task_has_carries(task) ? task->def->carry_chain(task, prompt) : -1;
+}
+
 arith_status task_edge_cases(const task_config *task, example_set *out)
 {
     if (!task->def || !task->def->edge_cases)

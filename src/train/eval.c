@@ -403,6 +403,17 @@ arith_status edge_cases_build(const model *m, const tokenizer *tok, const task_c
     example_set all;
     examples_init(&all);
     arith_status st = task_edge_cases(task, &all);
+    if (!st)
+        st = examples_fitting(m, tok, task, &all, set);
+    examples_free(&all);
+    return st;
+}
+
+arith_status examples_fitting(const model *m, const tokenizer *tok, const task_config *task,
+                              const example_set *all_in, example_set *set)
+{
+    const example_set all = *all_in;
+    arith_status st = ARITH_OK;
     int32_t *ids = NULL, *prompt_len = NULL, *answer_len = NULL;
     int cap = 4 * task_max_prompt_chars(task) + 64;
     if (!st && all.count > 0) {
@@ -442,6 +453,63 @@ arith_status edge_cases_build(const model *m, const tokenizer *tok, const task_c
     free(ids);
     free(prompt_len);
     free(answer_len);
-    examples_free(&all);
     return st;
+}
+
+/* Tallies each answer by its prompt's longest carry chain, then passes it on. */
+typedef struct {
+    const task_config *task;
+    carry_result *r;
+    eval_example_fn inner;
+    void *inner_ctx;
+} carry_tally;
+
+static void on_carry_example(void *ctx, int index, const example *ex, const char *predicted,
+                             bool correct)
+{
+    carry_tally *t = ctx;
+    int c = task_carry_chain(t->task, ex->prompt);
+    if (c >= 0 && c < t->r->chains) {
+        t->r->n[c]++;
+        t->r->right[c] += correct;
+    }
+    if (t->inner)
+        t->inner(t->inner_ctx, index, ex, predicted, correct);
+}
+
+arith_status evaluate_carries(model *m, const tokenizer *tok, const task_config *task,
+                              const example_set *carry, int batch_size, int beam,
+                              eval_example_fn fn, void *ctx, carry_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!task_has_carries(task) || carry->count == 0)
+        return ARITH_OK;
+    example_set fit;
+    examples_init(&fit);
+    arith_status st = examples_fitting(m, tok, task, carry, &fit);
+    out->chains = task->digits + 1;
+    out->n = calloc((size_t)out->chains, sizeof *out->n);
+    out->right = calloc((size_t)out->chains, sizeof *out->right);
+    if (!st && (!out->n || !out->right))
+        st = arith_error(ARITH_ERR_MEMORY, "out of memory scoring carry chains");
+    carry_tally t = {task, out, fn, ctx};
+    eval_result r = {0};
+    if (!st && fit.count > 0)
+        st = evaluate_beam(m, tok, task, &fit, 0, batch_size, beam, on_carry_example, &t, -1, &r);
+    examples_free(&fit);
+    if (st) {
+        carry_result_free(out);
+        return st;
+    }
+    out->total = r.total;
+    out->correct = r.correct;
+    out->seconds = r.seconds;
+    return ARITH_OK;
+}
+
+void carry_result_free(carry_result *r)
+{
+    free(r->n);
+    free(r->right);
+    memset(r, 0, sizeof *r);
 }

@@ -69,6 +69,10 @@ static arith_status prepare_run_dir(session *s)
         st = io_join_path(path, sizeof path, cfg->run.dir, "test.csv");
     if (!st)
         st = dataset_save_csv(&s->test, path);
+    if (!st && s->carry.count > 0)
+        st = io_join_path(path, sizeof path, cfg->run.dir, "carry.csv");
+    if (!st && s->carry.count > 0)
+        st = dataset_save_csv(&s->carry, path);
     /* config.json last: its presence marks a complete run directory */
     char *json = train_config_to_json(cfg);
     if (!st)
@@ -122,8 +126,20 @@ static arith_status run_eval(trainer *tr, bool final, eval_result *r)
         }
         examples_free(&edges);
     }
-    if (st)
+    /* add: the carry-aware test set, per longest carry chain */
+    carry_result cr = {0};
+    if (!st)
+        st = evaluate_carries(s->model, &s->tok, &s->task, &s->carry, cfg->run.eval_batch, 1,
+                              NULL, NULL, &cr);
+    if (!st) {
+        r->carry_total = cr.total;
+        r->carry_correct = cr.correct;
+        r->seconds += cr.seconds;
+    }
+    if (st) {
+        carry_result_free(&cr);
         return st;
+    }
     double acc = r->total ? (double)r->correct / r->total : 0.0;
     /* best_accuracy holds the best score: accuracy, or minus the loss */
     double score = by_loss ? -r->loss : acc;
@@ -151,14 +167,28 @@ static arith_status run_eval(trainer *tr, bool final, eval_result *r)
             snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
                      ", \"edge_correct\": %d, \"edge_total\": %d", r->edge_correct,
                      r->edge_total);
-        fprintf(tr->metrics, "{\"step\": %lld, \"accuracy\": %.6f%s, \"eval_n\": %d, "
-                "\"eval_seconds\": %.3f, \"best\": %s, \"elapsed\": %.3f}\n",
-                tr->progress.step, acc, extra, r->total, r->seconds, best ? "true" : "false",
-                time_now() - tr->t_start);
+        fprintf(tr->metrics, "{\"step\": %lld, \"accuracy\": %.6f%s, \"eval_n\": %d, ",
+                tr->progress.step, acc, extra, r->total);
+        if (cr.total > 0) {
+            /* per chain length: exact match, null where the set has no such sums */
+            fprintf(tr->metrics, "\"carry_accuracy\": %.6f, \"carry_correct\": %d, "
+                    "\"carry_total\": %d, \"carry_by_chain\": [",
+                    (double)cr.correct / cr.total, cr.correct, cr.total);
+            for (int c = 0; c < cr.chains; c++) {
+                if (cr.n[c])
+                    fprintf(tr->metrics, "%s%.4f", c ? ", " : "", (double)cr.right[c] / cr.n[c]);
+                else
+                    fprintf(tr->metrics, "%snull", c ? ", " : "");
+            }
+            fprintf(tr->metrics, "], ");
+        }
+        fprintf(tr->metrics, "\"eval_seconds\": %.3f, \"best\": %s, \"elapsed\": %.3f}\n",
+                r->seconds, best ? "true" : "false", time_now() - tr->t_start);
         fflush(tr->metrics);
     }
     if (!st && tr->cb && tr->cb->on_eval)
         tr->cb->on_eval(tr->cb->ctx, tr->progress.step, tr->progress.total_steps, r, best);
+    carry_result_free(&cr);
     return st;
 }
 

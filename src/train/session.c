@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "io/io.h"
 #include "train/train.h"
@@ -126,6 +127,34 @@ static arith_status generate_split(session *s)
     return st;
 }
 
+/* The carry-aware test set, drawn from a fixed seed so that runs on the same task share it
+ * (less any prompt of the run's training set), then, for generated training data, --carry-mix
+ * of the training sums replaced by carry-heavy ones that are in neither test set nor among the
+ * edge cases. Tasks without carries have neither. */
+static arith_status carry_data(session *s, bool generated)
+{
+    const train_config *cfg = &s->cfg;
+    if (!task_has_carries(&s->task))
+        return ARITH_OK;
+    arith_status st = ARITH_OK;
+    if (cfg->data.carry_n > 0)
+        st = carry_set_generate(&s->carry, &s->task, cfg->data.carry_n,
+                                rng_hash(0xca77e5e7ULL, (uint64_t)s->task.digits), &s->train);
+    if (st || cfg->data.carry_mix <= 0 || !generated)
+        return st;
+    /* kept out of the training data: the carry-aware set and the edge cases */
+    example_set held;
+    examples_init(&held);
+    st = task_edge_cases(&s->task, &held);
+    for (int i = 0; i < s->carry.count && !st; i++)
+        st = examples_push(&held, s->carry.items[i].prompt, s->carry.items[i].answer);
+    if (!st)
+        st = dataset_mix_carries(&s->train, &s->task, cfg->data.carry_mix,
+                                 (uint64_t)cfg->run.seed, &s->test, &held);
+    examples_free(&held);
+    return st;
+}
+
 static bool takes_positions(const model_family *f)
 {
     return f->takes_positions;
@@ -214,6 +243,7 @@ arith_status session_open(session *s, const train_config *cfg, const char *data_
     if (st)
         return st;
 
+    bool have_carry = false;
     if (data_dir) {
         char path[TRAIN_PATH_MAX + 32];
         st = io_join_path(path, sizeof path, data_dir, "train.csv");
@@ -223,6 +253,14 @@ arith_status session_open(session *s, const train_config *cfg, const char *data_
             st = io_join_path(path, sizeof path, data_dir, "test.csv");
         if (!st)
             st = dataset_load_csv_as(&s->test, path, &s->task);
+        /* the carry-aware test set the run was scored on (runs from before it have none:
+         * it is drawn below) */
+        if (!st)
+            st = io_join_path(path, sizeof path, data_dir, "carry.csv");
+        if (!st && access(path, F_OK) == 0) {
+            st = dataset_load_csv_as(&s->carry, path, &s->task);
+            have_carry = true;
+        }
     } else if (cfg->data.train_csv[0]) {
         st = load_split_csv(s);
     } else {
@@ -230,6 +268,8 @@ arith_status session_open(session *s, const train_config *cfg, const char *data_
             return arith_error(ARITH_ERR_ARG, "--test-csv needs --train-csv");
         st = generate_split(s);
     }
+    if (!st && !have_carry)
+        st = carry_data(s, !data_dir && !cfg->data.train_csv[0]);
     if (st)
         return st;
     if (s->train.count < 1 || s->test.count < 1)
@@ -312,6 +352,7 @@ void session_close(session *s)
 {
     examples_free(&s->train);
     examples_free(&s->test);
+    examples_free(&s->carry);
     encoded_free(&s->train_enc);
     encoded_free(&s->test_enc);
     model_free(s->model);

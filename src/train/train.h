@@ -114,6 +114,10 @@ typedef struct {
                                   they can be */
     bool index_hints;          /* a hint token naming each digit's significance */
     int answer_width;          /* right-align answers with spaces to this width (0: off) */
+    double carry_mix;          /* tasks with carries (add): share of the generated training
+                                  examples replaced by carry-heavy ones */
+    int carry_n;               /* tasks with carries: the carry-aware test set's examples per
+                                  chain length (0: none) */
 } data_settings;
 
 /* The model's family and shape (train_model_config turns it into a model_config). */
@@ -239,6 +243,9 @@ typedef struct {
     int edge_total;            /* edge cases (edge_cases_build) scored beside the test set
                                   during training: 0 when none */
     int edge_correct;
+    int carry_total;           /* the carry-aware test set (session.carry) scored beside it
+                                  during training: 0 when none */
+    int carry_correct;
 } eval_result;
 
 /* Called for the first examples of an evaluation (for showing samples) or for every example
@@ -290,6 +297,27 @@ arith_status predict_beam(model *m, const tokenizer *tok, const char *const *pro
  * fixed width, say). Appends nothing for tasks without edge cases. */
 arith_status edge_cases_build(const model *m, const tokenizer *tok, const task_config *task,
                               example_set *set);
+
+/* The examples of `all` that the tokenizer can encode and the model's context can hold, with
+ * room for the longest answer among them; the others are skipped. */
+arith_status examples_fitting(const model *m, const tokenizer *tok, const task_config *task,
+                              const example_set *all, example_set *set);
+
+/* Exact match on the carry-aware test set, in total and per longest carry chain. */
+typedef struct {
+    int total, correct;
+    int chains;                /* chain lengths tabulated: 0..chains-1 (digits + 1) */
+    int *n, *right;            /* (chains) examples and right answers per chain length */
+    double seconds;
+} carry_result;
+
+/* Scores `carry` (session.carry) as evaluate_beam does, the examples that fit the model
+ * (examples_fitting), tallied by task_carry_chain; fn (may be NULL) sees every answer. A task
+ * without carries or an empty set gives a zeroed result. */
+arith_status evaluate_carries(model *m, const tokenizer *tok, const task_config *task,
+                              const example_set *carry, int batch_size, int beam,
+                              eval_example_fn fn, void *ctx, carry_result *out);
+void carry_result_free(carry_result *r);
 
 /* --------------------------------------------------------------------------- length grids */
 
@@ -398,6 +426,8 @@ typedef struct {
     task_config task;
     tokenizer tok;
     example_set train, test;
+    example_set carry;         /* the carry-aware test set (carry_set_generate; empty when the
+                                  task has no carries or --carry-n is 0) */
     encoded_set train_enc, test_enc;
     int test_in_train;         /* test prompts that are also training prompts (CSV data) */
     model *model;

@@ -1,6 +1,8 @@
 /* Task add: "a+b=" and the exact sum of two decimal operands of any length. Seed 001 draws each
  * operand digit by digit (so leading zeros vanish); --digits A..B draws each operand's length
  * first; --style spaced is seed 002's "a + b" with distinct operands. */
+#include <string.h>
+
 #include "data/tasks/shared.h"
 
 static const binary_op plus = {'+', decimal_add_digits};
@@ -29,6 +31,136 @@ static arith_status add_sample_lengths(const task_config *task, rng_state *rng, 
 {
     operands_sample_lengths(task, &plus, rng, la, lb, prompt, answer, answer_cap);
     return ARITH_OK;
+}
+
+/* ------------------------------------------------------------------------ carry chains */
+
+/* How far a carry ripples: a column whose digits sum to 10 or more starts a chain of 1; a
+ * column whose digits sum to exactly 9 passes an incoming carry on and makes the chain one
+ * longer; any other column ends it. The answer's digit in a column depends on every column of
+ * the chain that reaches it, so long chains are what addition asks of a model. Uniformly
+ * random digits sum to 9 one time in ten, so their chains are short. */
+static int chain_step(int sum, int carry_in, int run)
+{
+    return sum >= 10 ? 1 : sum == 9 && carry_in ? run + 1 : 0;
+}
+
+/* The longest carry chain of a + b given as digit strings (most significant first): 0 for
+ * 12+34, 1 for 15+5 and for 99+99, 9 for 1+999999999 and 4445+5555's 4. */
+static int longest_carry(const char *a, int la, const char *b, int lb)
+{
+    int w = la > lb ? la : lb, run = 0, longest = 0, carry = 0;
+    for (int i = 0; i < w; i++) {
+        int s = (i < la ? a[la - 1 - i] - '0' : 0) + (i < lb ? b[lb - 1 - i] - '0' : 0);
+        run = chain_step(s, carry, run);
+        carry = s + carry >= 10;
+        if (run > longest)
+            longest = run;
+    }
+    return longest;
+}
+
+static int add_carry_chain(const task_config *task, const char *prompt)
+{
+    (void)task;
+    const char *a = prompt + strspn(prompt, " ");
+    int la = (int)strspn(a, "0123456789");
+    const char *b = a + la;
+    b += strspn(b, " +");
+    int lb = (int)strspn(b, "0123456789");
+    if (la == 0 || lb == 0)
+        return -1;
+    return longest_carry(a, la, b, lb);
+}
+
+/* One digit pair for a column, uniform over the pairs that keep the chain through it
+ * (chain_step) in [lo, hi]: a digit of an operand the column lies beyond is 0, and the leading
+ * digit of an operand longer than 1 is not. Updates *carry and *run. The sampler asks only for
+ * what some pair gives (a chain's start where both operands have digits). */
+static void carry_column(rng_state *rng, bool has_a, bool lead_a, bool has_b, bool lead_b,
+                         int lo, int hi, int *carry, int *run, int *da, int *db)
+{
+    int pa[100], pb[100], n = 0;
+    for (int x = lead_a ? 1 : 0; x <= (has_a ? 9 : 0); x++)
+        for (int y = lead_b ? 1 : 0; y <= (has_b ? 9 : 0); y++) {
+            int r = chain_step(x + y, *carry, *run);
+            if (r < lo || r > hi)
+                continue;
+            pa[n] = x;
+            pb[n] = y;
+            n++;
+        }
+    int k = n > 0 ? (int)rng_below(rng, (uint64_t)n) : 0;
+    *da = n > 0 ? pa[k] : 0;
+    *db = n > 0 ? pb[k] : 0;
+    *run = chain_step(*da + *db, *carry, *run);
+    *carry = *da + *db + *carry >= 10;
+}
+
+/* A sum whose longest carry chain is exactly `chain` columns: half with both operands of the
+ * task's longest length (or one length from the range), half with lengths drawn apart (one
+ * of them long enough for the chain), either way round; for chain 0 one in eight has a zero
+ * operand. The chain starts at a random column where both operands have a digit, ripples
+ * through digit sums of 9 (a lone operand's 9s, as in 1+999999999) and stops; the other
+ * columns are random digits that make no chain as long. */
+static arith_status add_sample_carry(const task_config *task, rng_state *rng, int chain,
+                                     char *prompt, char *answer, size_t answer_cap)
+{
+    const int hi = task->digits, lo = task->digits_min > 0 ? task->digits_min : 1;
+    for (int attempt = 0;; attempt++) {
+        int la, lb;
+        if (rng_below(rng, 2) == 0) {
+            la = lb = task->digits_min > 0 ? lo + (int)rng_below(rng, (uint64_t)(hi - lo + 1)) : hi;
+        } else {
+            la = lo + (int)rng_below(rng, (uint64_t)(hi - lo + 1));
+            lb = lo + (int)rng_below(rng, (uint64_t)(hi - lo + 1));
+        }
+        int *longer = la >= lb ? &la : &lb;
+        if (*longer < chain) {
+            int from = chain > lo ? chain : lo;
+            *longer = from + (int)rng_below(rng, (uint64_t)(hi - from + 1));
+        }
+        char *a = prompt, *b = prompt + hi + 2;
+        if (chain == 0 && lo == 1 && rng_below(rng, 8) == 0) {
+            /* a zero operand: 0+x, x+0 or (one time in eight) 0+0 */
+            int which = (int)rng_below(rng, 8);
+            operand_draw_exact(a, la, rng);
+            operand_draw_exact(b, lb, rng);
+            if (which == 0 || which % 2 == 1)
+                strcpy(a, "0");
+            if (which == 0 || which % 2 == 0)
+                strcpy(b, "0");
+        } else {
+            int w = la > lb ? la : lb, shorter = la < lb ? la : lb;
+            int start = -1;
+            if (chain > 0) {
+                int last = w - chain < shorter - 1 ? w - chain : shorter - 1;
+                start = (int)rng_below(rng, (uint64_t)last + 1);
+            }
+            int carry = 0, run = 0;
+            for (int i = 0; i < w; i++) {
+                int rlo = 0, rhi = chain; /* elsewhere: no chain longer than `chain` */
+                if (chain > 0 && i >= start && i < start + chain)
+                    rlo = rhi = i - start + 1; /* the chain: its start, then sums of 9 */
+                else if (chain > 0 && i == start + chain)
+                    rhi = 1;                   /* it stops here (a new one may start) */
+                int da, db;
+                carry_column(rng, i < la, i == la - 1 && la > 1, i < lb, i == lb - 1 && lb > 1,
+                             rlo, rhi, &carry, &run, &da, &db);
+                if (i < la)
+                    a[la - 1 - i] = (char)('0' + da);
+                if (i < lb)
+                    b[lb - 1 - i] = (char)('0' + db);
+            }
+            a[la] = '\0';
+            b[lb] = '\0';
+        }
+        /* seed 002's spaced style draws distinct operands */
+        if (task->style == STYLE_SPACED && strcmp(a, b) == 0 && attempt < 100)
+            continue;
+        operands_write(task, &plus, a, b, prompt, answer, answer_cap);
+        return ARITH_OK;
+    }
 }
 
 static arith_status add_edge_cases(const task_config *task, example_set *out)
@@ -61,6 +193,8 @@ const task_def add_task = {
     .sample = add_sample,
     .sample_lengths = add_sample_lengths,
     .edge_cases = add_edge_cases,
+    .sample_carry = add_sample_carry,
+    .carry_chain = add_carry_chain,
     .space = operands_space,
     .example_at = add_example_at,
     .prompt_length = operands_prompt_length,
