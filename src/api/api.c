@@ -213,13 +213,13 @@ ARITH_API arith_status arith_run_evaluate(arith_run *run, int32_t n, arith_eval_
     if (!st)
         st = evaluate_carries(s->model, &s->tok, &s->task, &s->carry, API_BATCH, 1, NULL, NULL,
                               &cr);
+    r.carry_total = cr.total;
+    r.carry_correct = cr.correct;
     carry_result_free(&cr);
     if (st)
         return st;
     r.edge_total = edge.total;
     r.edge_correct = edge.correct;
-    r.carry_total = cr.total;
-    r.carry_correct = cr.correct;
     eval_result_public(out, &r);
     return ARITH_OK;
 }

@@ -75,22 +75,29 @@ static int add_carry_chain(const task_config *task, const char *prompt)
 
 /* One digit pair for a column, uniform over the pairs that keep the chain through it
  * (chain_step) in [lo, hi]: a digit of an operand the column lies beyond is 0, and the leading
- * digit of an operand longer than 1 is not. Updates *carry and *run. The sampler asks only for
- * what some pair gives (a chain's start where both operands have digits). */
+ * digit of an operand longer than 1 is not. With probability `repeat` the previous column's
+ * pair (*da, *db on entry) is taken again where it is one of them, which makes the runs of
+ * equal digits random digits lack (100000000+0, 999999999+999999999, 4444+5555). Updates
+ * *carry and *run. The sampler asks only for what some pair gives (a chain's start where both
+ * operands have digits). */
 static void carry_column(rng_state *rng, bool has_a, bool lead_a, bool has_b, bool lead_b,
-                         int lo, int hi, int *carry, int *run, int *da, int *db)
+                         int lo, int hi, double repeat, int *carry, int *run, int *da, int *db)
 {
-    int pa[100], pb[100], n = 0;
+    int pa[100], pb[100], n = 0, again = -1;
     for (int x = lead_a ? 1 : 0; x <= (has_a ? 9 : 0); x++)
         for (int y = lead_b ? 1 : 0; y <= (has_b ? 9 : 0); y++) {
             int r = chain_step(x + y, *carry, *run);
             if (r < lo || r > hi)
                 continue;
+            if (x == *da && y == *db)
+                again = n;
             pa[n] = x;
             pb[n] = y;
             n++;
         }
     int k = n > 0 ? (int)rng_below(rng, (uint64_t)n) : 0;
+    if (again >= 0 && rng_uniform(rng) < repeat)
+        k = again;
     *da = n > 0 ? pa[k] : 0;
     *db = n > 0 ? pb[k] : 0;
     *run = chain_step(*da + *db, *carry, *run);
@@ -98,22 +105,25 @@ static void carry_column(rng_state *rng, bool has_a, bool lead_a, bool has_b, bo
 }
 
 /* A sum whose longest carry chain is exactly `chain` columns: half with both operands of the
- * task's longest length (or one length from the range), half with lengths drawn apart (one
- * of them long enough for the chain), either way round; for chain 0 one in eight has a zero
- * operand. The chain starts at a random column where both operands have a digit, ripples
+ * task's longest length (or one length from the range), half with lengths drawn apart (half
+ * of those short, 1..3 digits; one of them always long enough for the chain); for chain 0
+ * one in four has a zero operand. The chain starts at a random column where both operands have a digit, ripples
  * through digit sums of 9 (a lone operand's 9s, as in 1+999999999) and stops; the other
- * columns are random digits that make no chain as long. */
+ * columns are random digits that make no chain as long. Two sums in three repeat a column's
+ * digit pair in the next (carry_column). */
 static arith_status add_sample_carry(const task_config *task, rng_state *rng, int chain,
                                      char *prompt, char *answer, size_t answer_cap)
 {
     const int hi = task->digits, lo = task->digits_min > 0 ? task->digits_min : 1;
     for (int attempt = 0;; attempt++) {
-        int la, lb;
-        if (rng_below(rng, 2) == 0) {
+        int la, lb, mode = (int)rng_below(rng, 4);
+        if (mode < 2) {
             la = lb = task->digits_min > 0 ? lo + (int)rng_below(rng, (uint64_t)(hi - lo + 1)) : hi;
         } else {
-            la = lo + (int)rng_below(rng, (uint64_t)(hi - lo + 1));
-            lb = lo + (int)rng_below(rng, (uint64_t)(hi - lo + 1));
+            /* lengths apart; one time in two both short (1..3 above the shortest) */
+            int top = mode == 3 && hi - lo > 3 ? lo + 2 : hi;
+            la = lo + (int)rng_below(rng, (uint64_t)(top - lo + 1));
+            lb = lo + (int)rng_below(rng, (uint64_t)(top - lo + 1));
         }
         int *longer = la >= lb ? &la : &lb;
         if (*longer < chain) {
@@ -121,7 +131,7 @@ static arith_status add_sample_carry(const task_config *task, rng_state *rng, in
             *longer = from + (int)rng_below(rng, (uint64_t)(hi - from + 1));
         }
         char *a = prompt, *b = prompt + hi + 2;
-        if (chain == 0 && lo == 1 && rng_below(rng, 8) == 0) {
+        if (chain == 0 && lo == 1 && rng_below(rng, 4) == 0) {
             /* a zero operand: 0+x, x+0 or (one time in eight) 0+0 */
             int which = (int)rng_below(rng, 8);
             operand_draw_exact(a, la, rng);
@@ -137,16 +147,18 @@ static arith_status add_sample_carry(const task_config *task, rng_state *rng, in
                 int last = w - chain < shorter - 1 ? w - chain : shorter - 1;
                 start = (int)rng_below(rng, (uint64_t)last + 1);
             }
-            int carry = 0, run = 0;
+            /* a third of the sums repeat digit pairs often, a third sometimes */
+            static const double repeats[] = {0.0, 0.5, 0.9};
+            const double repeat = repeats[rng_below(rng, 3)];
+            int carry = 0, run = 0, da = -1, db = -1;
             for (int i = 0; i < w; i++) {
                 int rlo = 0, rhi = chain; /* elsewhere: no chain longer than `chain` */
                 if (chain > 0 && i >= start && i < start + chain)
                     rlo = rhi = i - start + 1; /* the chain: its start, then sums of 9 */
                 else if (chain > 0 && i == start + chain)
                     rhi = 1;                   /* it stops here (a new one may start) */
-                int da, db;
                 carry_column(rng, i < la, i == la - 1 && la > 1, i < lb, i == lb - 1 && lb > 1,
-                             rlo, rhi, &carry, &run, &da, &db);
+                             rlo, rhi, repeat, &carry, &run, &da, &db);
                 if (i < la)
                     a[la - 1 - i] = (char)('0' + da);
                 if (i < lb)
