@@ -81,20 +81,25 @@ static int add_carry_chain(const task_config *task, const char *prompt)
  * *carry and *run. The sampler asks only for what some pair gives (a chain's start where both
  * operands have digits). */
 static void carry_column(rng_state *rng, bool has_a, bool lead_a, bool has_b, bool lead_b,
-                         int lo, int hi, double repeat, int *carry, int *run, int *da, int *db)
+                         int lo, int hi, double repeat, double zero, int *carry, int *run,
+                         int *da, int *db)
 {
     int pa[100], pb[100], n = 0, again = -1;
-    for (int x = lead_a ? 1 : 0; x <= (has_a ? 9 : 0); x++)
-        for (int y = lead_b ? 1 : 0; y <= (has_b ? 9 : 0); y++) {
-            int r = chain_step(x + y, *carry, *run);
-            if (r < lo || r > hi)
-                continue;
-            if (x == *da && y == *db)
-                again = n;
-            pa[n] = x;
-            pb[n] = y;
-            n++;
-        }
+    /* with probability `zero` each digit is a 0 where one can be (zeros inside a number are
+     * what seed 001's zero-padding makes look like padding: 0+80680, 2+301) */
+    bool za = rng_uniform(rng) < zero, zb = rng_uniform(rng) < zero;
+    for (int pass = 0; pass < 2 && n == 0; pass++, za = zb = false)
+        for (int x = lead_a ? 1 : 0; x <= (has_a ? 9 : 0); x++)
+            for (int y = lead_b ? 1 : 0; y <= (has_b ? 9 : 0); y++) {
+                int r = chain_step(x + y, *carry, *run);
+                if (r < lo || r > hi || (za && x != 0) || (zb && y != 0))
+                    continue;
+                if (x == *da && y == *db)
+                    again = n;
+                pa[n] = x;
+                pb[n] = y;
+                n++;
+            }
     int k = n > 0 ? (int)rng_below(rng, (uint64_t)n) : 0;
     if (again >= 0 && rng_uniform(rng) < repeat)
         k = again;
@@ -110,7 +115,7 @@ static void carry_column(rng_state *rng, bool has_a, bool lead_a, bool has_b, bo
  * one in four has a zero operand. The chain starts at a random column where both operands have a digit, ripples
  * through digit sums of 9 (a lone operand's 9s, as in 1+999999999) and stops; the other
  * columns are random digits that make no chain as long. Two sums in three repeat a column's
- * digit pair in the next (carry_column). */
+ * digit pair in the next, and one in three has many zero digits (carry_column). */
 static arith_status add_sample_carry(const task_config *task, rng_state *rng, int chain,
                                      char *prompt, char *answer, size_t answer_cap)
 {
@@ -150,6 +155,8 @@ static arith_status add_sample_carry(const task_config *task, rng_state *rng, in
             /* a third of the sums repeat digit pairs often, a third sometimes */
             static const double repeats[] = {0.0, 0.5, 0.9};
             const double repeat = repeats[rng_below(rng, 3)];
+            /* and one in three has many zeros among its digits */
+            const double zero = rng_below(rng, 3) == 0 ? 0.4 : 0.0;
             int carry = 0, run = 0, da = -1, db = -1;
             for (int i = 0; i < w; i++) {
                 int rlo = 0, rhi = chain; /* elsewhere: no chain longer than `chain` */
@@ -158,7 +165,7 @@ static arith_status add_sample_carry(const task_config *task, rng_state *rng, in
                 else if (chain > 0 && i == start + chain)
                     rhi = 1;                   /* it stops here (a new one may start) */
                 carry_column(rng, i < la, i == la - 1 && la > 1, i < lb, i == lb - 1 && lb > 1,
-                             rlo, rhi, repeat, &carry, &run, &da, &db);
+                             rlo, rhi, repeat, zero, &carry, &run, &da, &db);
                 if (i < la)
                     a[la - 1 - i] = (char)('0' + da);
                 if (i < lb)
