@@ -228,6 +228,9 @@ expect 0 "head regression, readout cell, forget bias 20" -- "$ARITH" train --tas
 grep -q '"readout":[[:space:]]*"cell"' run_count_cell/config.json && ok || bad "config.json lacks readout cell"
 expect 0 "rounded exact match .* on 20 new 2000-bit examples" -- "$ARITH" eval run_count_cell --digits 2000 --n 20
 expect 0 "^-?[0-9]+\.[0-9]+$" -- "$ARITH" predict run_count_cell "$(head -c 2000 /dev/zero | tr '\0' '1')="
+# no length limit: 10,000 bits is past the 4,096 tokens the prompt buffers once held
+expect 0 "^-?[0-9]+\.[0-9]+$" -- "$ARITH" predict run_count_cell "$(head -c 10000 /dev/zero | tr '\0' '1')="
+expect 0 "rounded exact match .* on 5 new 10000-bit examples" -- "$ARITH" eval run_count_cell --digits 10000 --n 5
 expect 2 "--readout cell reads an LSTM's cell state; it needs --model lstm \(got --model transformer\)" -- "$ARITH" train --readout cell --run run_reg_bad
 expect 2 "--readout cell is what the regression head reads; it needs --head regression \(got --head lm\)" -- "$ARITH" train --model lstm --readout cell --run run_reg_bad
 expect 2 "--forget-bias initializes an LSTM's forget gates; it needs --model lstm \(got --model seq2seq\)" -- "$ARITH" train --model seq2seq --forget-bias 5 --run run_reg_bad
