@@ -128,8 +128,11 @@ static arith_status answer_prompts(arith_run *run, const char *const *prompts, i
         memcpy(own[i], prompts[i], len + 1);
         if (add)
             memcpy(own[i] + len, equals, strlen(equals) + 1);
-        /* any length: at most two tokens per character */
-        int count = 0, cap = 2 * (int)strlen(own[i]) + 16;
+        /* any length (room to spare: zero-padding and index hints make more tokens than
+         * characters) */
+        int count = 0, cap = 8 * (int)strlen(own[i]) + 64;
+        if (cap < 4096)
+            cap = 4096;
         int32_t *ids = malloc((size_t)cap * sizeof *ids);
         st = ids ? tok_encode_prompt(&s->tok, own[i], ids, cap, &count)
                  : arith_error(ARITH_ERR_MEMORY, "out of memory");

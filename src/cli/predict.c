@@ -96,10 +96,12 @@ int cli_predict(int argc, char **argv)
             prompts[i] = with;
         }
     }
-    /* check every prompt first, so that an error names the one at fault; any length (at most
-     * two tokens per character) */
+    /* check every prompt first, so that an error names the one at fault; any length (room to
+     * spare: zero-padding and index hints make more tokens than characters) */
     for (int i = 0; i < n && !st; i++) {
-        int len = 0, room = 2 * (int)strlen(prompts[i]) + 16;
+        int len = 0, room = 8 * (int)strlen(prompts[i]) + 64;
+        if (room < 4096)
+            room = 4096;
         int32_t *ids = malloc((size_t)room * sizeof *ids);
         st = ids ? tok_encode_prompt(&s.tok, prompts[i], ids, room, &len)
                  : arith_error(ARITH_ERR_MEMORY, "out of memory");

@@ -20,7 +20,7 @@ arith_status encoded_build(encoded_set *enc, const example_set *set, const token
 {
     memset(enc, 0, sizeof *enc);
     /* one example's ids, idx and sig; it grows for long examples (a 10,000-bit count), so no
-     * length is too long to tokenize */
+     * length is too long to tokenize (a tokenizer's own limits still apply) */
     size_t max_tokens = 4096;
     int32_t *scratch = malloc(3 * max_tokens * sizeof *scratch);
     size_t cap = (size_t)set->count * 32 + 64, used = 0;
@@ -46,8 +46,9 @@ arith_status encoded_build(encoded_set *enc, const example_set *set, const token
     arith_status st = ARITH_OK;
     for (int i = 0; i < set->count && st == ARITH_OK; i++) {
         int np = 0, na = 0, width = 0;
-        /* at most two tokens per character (a digit and its index hint), a sign and EOS */
-        size_t need = 2 * (strlen(set->items[i].prompt) + strlen(set->items[i].answer)) + 16;
+        /* room to spare: zero-padding widens an operand to the longest, index hints double
+         * the digits, and there are a sign and EOS */
+        size_t need = 8 * (strlen(set->items[i].prompt) + strlen(set->items[i].answer)) + 64;
         if (need > max_tokens) {
             int32_t *grown = realloc(scratch, 3 * need * sizeof *grown);
             if (!grown) {

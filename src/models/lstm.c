@@ -204,7 +204,7 @@ static arith_status lstm_forward_batch(model *m, const batch *b, bool train, uin
                                         : n->out[n->L - 1] + (size_t)(Tr - 1) * B * H;
         double sum = 0;
         for (int r = 0; r < B; r++) {
-            /* y = b + w . h in double */
+            /* y = b + w . s in double (s: h, or c with --readout cell) */
             double y = tensor_dot(P(m, n->head_b)[0], P(m, n->head_w), top + (size_t)r * H, H);
             n->values[r] = (float)y;
             double e = y - (double)b->values[r];
@@ -254,7 +254,8 @@ static void lstm_backward_batch(model *m)
         if (n->read_cell)
             dc_last = n->dc_last;
         for (int r = 0; r < B; r++) {
-            /* d/dy of mean (y - v)^2; dw += dy h, dh = dy w */
+            /* d/dy of mean (y - v)^2; dw += dy s, ds = dy w (s: h, or c with --readout
+             * cell, whose gradient enters the top layer's backward as dc_last) */
             float dy = 2.0f * (n->values[r] - b->values[r]) / (float)B;
             G(m, n->head_b)[0] += dy;
             tensor_axpy(G(m, n->head_w), dy, top + (size_t)r * H, H);
