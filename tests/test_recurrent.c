@@ -318,6 +318,22 @@ static void check_forget_bias(void)
     model_free(biased);
 }
 
+/* A config without the new keys (a checkpoint or config.json from before --readout and
+ * --forget-bias) reads as seed 004's counter: the h readout, PyTorch's forget-gate init. */
+static void check_old_config(void)
+{
+    train_config cfg;
+    train_config_defaults(&cfg);
+    CHECK_OK(train_config_from_json(&cfg, "{\"task\": \"count\", \"model\": \"lstm\", "
+                                    "\"head\": \"regression\", \"hidden\": 2}", "old config"));
+    CHECK_EQ_INT((int)cfg.model.readout, READOUT_HIDDEN);
+    CHECK(cfg.model.forget_bias == 0.0);
+    model_config mc;
+    CHECK_OK(train_model_config(&mc, &cfg.model));
+    CHECK_EQ_INT((int)mc.readout, READOUT_HIDDEN);
+    CHECK(mc.forget_bias == 0.0f);
+}
+
 static void base_config(train_config *cfg, const char *run)
 {
     train_config_defaults(cfg);
@@ -530,6 +546,7 @@ int main(void)
     check_regression_gradients(READOUT_CELL, INPUT_EMBED);
     check_regression_gradients(READOUT_HIDDEN, INPUT_EMBED);
     check_forget_bias();
+    check_old_config();
     char base[] = "/tmp/arith_test_recurrent_XXXXXX";
     if (!mkdtemp(base)) {
         perror("mkdtemp");
