@@ -223,6 +223,19 @@ expect 0 "\"by_length\": \[\{\"length\": 11" -- "$ARITH" eval run_count --json
 expect 0 "^-?[0-9]+\.[0-9]+$" -- "$ARITH" predict run_count "0110111="
 expect 2 "--beam 2: a regression head predicts one number" -- "$ARITH" eval run_count --beam 2
 expect 2 "--digits: '5..3' is not a length or a range" -- "$ARITH" train --task count --digits 5..3
+# the extrapolating counter's options: cell readout, forget-gate bias; a 2,000-bit prompt
+expect 0 "head regression, readout cell, forget bias 20" -- "$ARITH" train --task count --digits 1..10 --test-digits 11..14 --model lstm --head regression --readout cell --forget-bias 20 --input onehot --hidden 2 --layers 1 --tokenizer char --n 600 --steps 40 --samples 1 --threads 1 --run run_count_cell
+grep -q '"readout":[[:space:]]*"cell"' run_count_cell/config.json && ok || bad "config.json lacks readout cell"
+expect 0 "rounded exact match .* on 20 new 2000-bit examples" -- "$ARITH" eval run_count_cell --digits 2000 --n 20
+expect 0 "^-?[0-9]+\.[0-9]+$" -- "$ARITH" predict run_count_cell "$(head -c 2000 /dev/zero | tr '\0' '1')="
+# no length limit: 10,000 bits is past the 4,096 tokens the prompt buffers once held
+expect 0 "^-?[0-9]+\.[0-9]+$" -- "$ARITH" predict run_count_cell "$(head -c 10000 /dev/zero | tr '\0' '1')="
+expect 0 "rounded exact match .* on 5 new 10000-bit examples" -- "$ARITH" eval run_count_cell --digits 10000 --n 5
+expect 2 "--readout cell reads an LSTM's cell state; it needs --model lstm \(got --model transformer\)" -- "$ARITH" train --readout cell --run run_reg_bad
+expect 2 "--readout cell is what the regression head reads; it needs --head regression \(got --head lm\)" -- "$ARITH" train --model lstm --readout cell --run run_reg_bad
+expect 2 "--forget-bias initializes an LSTM's forget gates; it needs --model lstm \(got --model seq2seq\)" -- "$ARITH" train --model seq2seq --forget-bias 5 --run run_reg_bad
+expect 2 "--readout" -- "$ARITH" train --model lstm --head regression --readout state --run run_reg_bad
+[ ! -e run_reg_bad ] && ok || bad "a refused --readout left a run directory"
 
 # --- seed 003: GPT-2 from Hugging Face's file format, frozen but for ln and wpe; bit-XOR
 HF="$SRC/tests/fixtures/gpt2_hf_tiny.safetensors"

@@ -3,7 +3,10 @@
  * predictions, the loss and every parameter gradient of the fixtures that
  * tools/make_lstm_fixtures.py writes (embedded and one-hot inputs, left and right padding).
  * Also: generation with the carried LSTM state equals re-running the model on the growing
- * sequence, and small models learn their tasks (the counter generalizes to longer strings). */
+ * sequence; the counter's cell-state readout (--readout cell) has every gradient right by
+ * central finite differences, --forget-bias sets only the forget gates' biases; small models
+ * learn their tasks (the counter generalizes to longer strings, and with the cell readout and
+ * a saturated forget gate it counts 200-bit strings after training on 1..12 bits). */
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -195,6 +198,142 @@ static void check_carried_generation(void)
     model_free(m);
 }
 
+/* The regression loss (mean squared error) of m on b, in double. */
+static double regression_loss(model *m, const batch *b)
+{
+    double sum = 0;
+    int count = 0;
+    CHECK_OK(model_forward(m, b, true, 0, &sum, &count));
+    return count ? sum / count : 0;
+}
+
+/* The counter with --readout cell (and with the default h readout, the same code's other
+ * branch): every parameter's gradient against central differences of the loss, on a stack of
+ * two layers (the cell readout's gradient enters the top layer as dc_last, and reaches the
+ * layer below through its outputs) over left-padded rows. */
+static void check_regression_gradients(readout_kind readout, input_kind input)
+{
+    model_config mc = {.kind = family_named("lstm"), .vocab = 5, .d_model = 4, .hidden = 3,
+                       .layers = 2, .context = 16, .head = HEAD_REGRESSION, .input = input,
+                       .readout = readout};
+    model *m = NULL;
+    CHECK_OK(model_create(&m, &mc));
+    if (!m)
+        return;
+    rng_state rng;
+    rng_seed(&rng, 11);
+    model_init_weights(m, &rng);
+    for (size_t i = 0; i < m->params.total; i++)
+        m->params.data[i] *= 2.0f; /* gates away from 1/2, so that every path matters */
+    enum { B = 3, T = 7 };
+    const int plen[B] = {7, 4, 1};
+    batch b;
+    CHECK_OK(batch_alloc(&b, B, T));
+    b.B = B;
+    b.T = T;
+    b.prompt_T = T;
+    for (int r = 0; r < B; r++) {
+        b.start[r] = T - plen[r];
+        for (int t = 0; t < T; t++) {
+            b.tokens[r * T + t] = t < b.start[r] ? 4 : (int32_t)rng_below(&rng, 4);
+            b.targets[r * T + t] = -1;
+        }
+        b.values[r] = (float)(r + 1);
+    }
+    batch_positions(&b);
+    const size_t n = m->params.total;
+    float *grad = malloc(n * sizeof *grad), *numeric = malloc(n * sizeof *numeric);
+    if (!grad || !numeric) {
+        CHECK(false);
+        free(grad);
+        free(numeric);
+        batch_free(&b);
+        model_free(m);
+        return;
+    }
+    params_zero_grad(&m->params);
+    regression_loss(m, &b);
+    model_backward(m);
+    memcpy(grad, m->params.grad, n * sizeof *grad);
+    const float eps = 1e-2f;
+    for (size_t i = 0; i < n; i++) {
+        const float keep = m->params.data[i];
+        m->params.data[i] = keep + eps;
+        double up = regression_loss(m, &b);
+        m->params.data[i] = keep - eps;
+        double down = regression_loss(m, &b);
+        m->params.data[i] = keep;
+        numeric[i] = (float)((up - down) / (2.0 * eps));
+    }
+    char what[96];
+    snprintf(what, sizeof what, "counter gradients, readout %s, input %s",
+             readout_kind_name(readout), input_kind_name(input));
+    CHECK_CLOSE(what, grad, numeric, n, 2e-3, 2e-2);
+    free(grad);
+    free(numeric);
+    batch_free(&b);
+    model_free(m);
+}
+
+/* --forget-bias: b_ih's forget slice (rows H..2H, torch's order i, f, g, o) holds the bias and
+ * b_hh's is 0, in every layer; every other parameter is what the same seed draws without it. */
+static void check_forget_bias(void)
+{
+    model_config mc = {.kind = family_named("lstm"), .vocab = 5, .d_model = 4, .hidden = 3,
+                       .layers = 2, .context = 16, .head = HEAD_REGRESSION,
+                       .input = INPUT_ONEHOT, .readout = READOUT_CELL};
+    model *plain = NULL, *biased = NULL;
+    CHECK_OK(model_create(&plain, &mc));
+    mc.forget_bias = 20.0f;
+    CHECK_OK(model_create(&biased, &mc));
+    if (!plain || !biased) {
+        model_free(plain);
+        model_free(biased);
+        return;
+    }
+    rng_state rng;
+    rng_seed(&rng, 5);
+    model_init_weights(plain, &rng);
+    rng_seed(&rng, 5);
+    model_init_weights(biased, &rng);
+    int changed = 0, wrong = 0;
+    const int H = mc.hidden;
+    for (size_t i = 0; i < plain->params.total; i++)
+        changed += plain->params.data[i] != biased->params.data[i];
+    char name[PARAM_NAME_MAX];
+    for (int l = 0; l < mc.layers; l++) {
+        snprintf(name, sizeof name, "lstm.%d.bias_ih", l);
+        const float *bi = params_data(&biased->params, name);
+        snprintf(name, sizeof name, "lstm.%d.bias_hh", l);
+        const float *bh = params_data(&biased->params, name);
+        CHECK(bi && bh);
+        if (!bi || !bh)
+            break;
+        for (int j = 0; j < H; j++)
+            wrong += bi[H + j] != 20.0f || bh[H + j] != 0.0f;
+    }
+    CHECK_EQ_INT(wrong, 0);
+    CHECK_EQ_INT(changed, 2 * mc.layers * H); /* the forget slices of both biases, no more */
+    model_free(plain);
+    model_free(biased);
+}
+
+/* A config without the new keys (a checkpoint or config.json from before --readout and
+ * --forget-bias) reads as seed 004's counter: the h readout, PyTorch's forget-gate init. */
+static void check_old_config(void)
+{
+    train_config cfg;
+    train_config_defaults(&cfg);
+    CHECK_OK(train_config_from_json(&cfg, "{\"task\": \"count\", \"model\": \"lstm\", "
+                                    "\"head\": \"regression\", \"hidden\": 2}", "old config"));
+    CHECK_EQ_INT((int)cfg.model.readout, READOUT_HIDDEN);
+    CHECK(cfg.model.forget_bias == 0.0);
+    model_config mc;
+    CHECK_OK(train_model_config(&mc, &cfg.model));
+    CHECK_EQ_INT((int)mc.readout, READOUT_HIDDEN);
+    CHECK(mc.forget_bias == 0.0f);
+}
+
 static void base_config(train_config *cfg, const char *run)
 {
     train_config_defaults(cfg);
@@ -290,6 +429,77 @@ static void test_counter_generalizes(const char *base)
     remove_run(run);
 }
 
+/* The extrapolating counter (recipes/seed004-counter-extrapolate.json, small): the regression
+ * head reads the cell state and the forget gates start saturated, so a counter trained on
+ * 1..12 bits for a second counts 200-bit strings; the same run reading h (seed 004's readout)
+ * cannot, since h = o tanh(c) stops growing. The settings survive the checkpoint. */
+static double counter_accuracy_at(const char *run, bool cell, int bits)
+{
+    train_config cfg;
+    base_config(&cfg, run);
+    CHECK_OK(train_config_set(&cfg, "task", "count"));
+    CHECK_OK(train_config_set(&cfg, "digits", "1..12"));
+    CHECK_OK(train_config_set(&cfg, "test-digits", "13..16"));
+    CHECK_OK(train_config_set(&cfg, "model", "lstm"));
+    CHECK_OK(train_config_set(&cfg, "head", "regression"));
+    CHECK_OK(train_config_set(&cfg, "readout", cell ? "cell" : "hidden"));
+    CHECK_OK(train_config_set(&cfg, "forget-bias", "20"));
+    CHECK_OK(train_config_set(&cfg, "input", "onehot"));
+    CHECK_OK(train_config_set(&cfg, "hidden", "2"));
+    CHECK_OK(train_config_set(&cfg, "layers", "1"));
+    CHECK_OK(train_config_set(&cfg, "n", "4000"));
+    CHECK_OK(train_config_set(&cfg, "lr", "0.01"));
+    CHECK_OK(train_config_set(&cfg, "schedule", "cosine"));
+    CHECK_OK(train_config_set(&cfg, "batch", "64"));
+    CHECK_OK(train_config_set(&cfg, "steps", "4000"));
+    CHECK_OK(train_config_set(&cfg, "best-by", "loss"));
+    session s;
+    CHECK_OK(session_open(&s, &cfg, NULL));
+    eval_result r = {0};
+    CHECK_OK(train_run(&s, NULL, false, &r));
+    session_close(&s);
+    session back;
+    double acc = -1;
+    if (session_load_run(&back, run, "best") == ARITH_OK) {
+        CHECK_EQ_INT((int)back.cfg.model.readout, cell ? READOUT_CELL : READOUT_HIDDEN);
+        CHECK(back.cfg.model.forget_bias == 20.0);
+        CHECK_EQ_INT((int)back.model->cfg.readout, cell ? READOUT_CELL : READOUT_HIDDEN);
+        task_config task = back.task;
+        task.digits = bits;
+        task.digits_min = 0;
+        example_set long_set, none;
+        examples_init(&long_set);
+        examples_init(&none);
+        CHECK_OK(dataset_generate(&none, &long_set, &task, 0, 100, 99, &back.train));
+        eval_result lr = {0};
+        CHECK_OK(evaluate(back.model, &back.tok, &task, &long_set, 0, 50, NULL, NULL, 0, &lr));
+        acc = lr.total ? (double)lr.correct / lr.total : 0;
+        printf("counter, readout %s, trained on 1..12 bits: rounded exact %.2f at %d bits "
+               "(mean abs error %.3f)\n", cell ? "cell" : "hidden", acc, bits, lr.mae);
+        examples_free(&none);
+        examples_free(&long_set);
+        session_close(&back);
+    } else {
+        CHECK(false);
+    }
+    remove_run(run);
+    return acc;
+}
+
+static void test_counter_extrapolates(const char *base)
+{
+    char run[256];
+    snprintf(run, sizeof run, "%s/count_cell", base);
+    double t0 = time_now();
+    double cell = counter_accuracy_at(run, true, 200);
+    CHECK_MSG(cell >= 0.99, "the cell readout counts 200 bits at %.2f < 0.99", cell);
+    snprintf(run, sizeof run, "%s/count_hidden", base);
+    double hidden = counter_accuracy_at(run, false, 200);
+    CHECK_MSG(hidden < 0.5, "the h readout counts 200 bits at %.2f: the control no longer "
+              "shows what the cell readout adds", hidden);
+    printf("extrapolating counter: %.1f s\n", time_now() - t0);
+}
+
 /* Seed 000's model, small: expressions, generated answers checked character by character. */
 static void test_lstm_learns_sums(const char *base)
 {
@@ -332,6 +542,11 @@ int main(void)
     for (size_t i = 0; i < sizeof fixtures / sizeof *fixtures; i++)
         check_fixture(fixtures[i]);
     check_carried_generation();
+    check_regression_gradients(READOUT_CELL, INPUT_ONEHOT);
+    check_regression_gradients(READOUT_CELL, INPUT_EMBED);
+    check_regression_gradients(READOUT_HIDDEN, INPUT_EMBED);
+    check_forget_bias();
+    check_old_config();
     char base[] = "/tmp/arith_test_recurrent_XXXXXX";
     if (!mkdtemp(base)) {
         perror("mkdtemp");
@@ -340,6 +555,7 @@ int main(void)
     test_lstm_learns_sums(base);
     test_seq2seq_learns(base);
     test_counter_generalizes(base);
+    test_counter_extrapolates(base);
     rmdir(base);
     return check_summary("test_recurrent");
 }

@@ -15,7 +15,7 @@
 _Static_assert(TRAIN_PATH_MAX <= ARITH_PATH_MAX, "a run directory must fit arith_train_result");
 
 /* the batch size of `arith predict` and `arith eval` */
-enum { API_BATCH = 64, API_PROMPT_TOKENS = 4096 };
+enum { API_BATCH = 64 };
 
 struct arith_run {
     session s;
@@ -130,9 +130,15 @@ static arith_status answer_prompts(arith_run *run, const char *const *prompts, i
         memcpy(own[i], prompts[i], len + 1);
         if (add)
             memcpy(own[i] + len, equals, strlen(equals) + 1);
-        int32_t ids[API_PROMPT_TOKENS];
-        int count = 0;
-        st = tok_encode_prompt(&s->tok, own[i], ids, API_PROMPT_TOKENS, &count);
+        /* any length (room to spare: zero-padding and index hints make more tokens than
+         * characters) */
+        int count = 0, cap = 8 * (int)strlen(own[i]) + 64;
+        if (cap < 4096)
+            cap = 4096;
+        int32_t *ids = malloc((size_t)cap * sizeof *ids);
+        st = ids ? tok_encode_prompt(&s->tok, own[i], ids, cap, &count)
+                 : arith_error(ARITH_ERR_MEMORY, "out of memory");
+        free(ids);
         if (st && numbered)
             arith_error_wrap(st, "prompt %d: ", i + 1);
     }

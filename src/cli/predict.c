@@ -96,11 +96,16 @@ int cli_predict(int argc, char **argv)
             prompts[i] = with;
         }
     }
-    /* check every prompt first, so that an error names the one at fault */
-    int32_t ids[4096];
+    /* check every prompt first, so that an error names the one at fault; any length (room to
+     * spare: zero-padding and index hints make more tokens than characters) */
     for (int i = 0; i < n && !st; i++) {
-        int len = 0;
-        st = tok_encode_prompt(&s.tok, prompts[i], ids, 4096, &len);
+        int len = 0, room = 8 * (int)strlen(prompts[i]) + 64;
+        if (room < 4096)
+            room = 4096;
+        int32_t *ids = malloc((size_t)room * sizeof *ids);
+        st = ids ? tok_encode_prompt(&s.tok, prompts[i], ids, room, &len)
+                 : arith_error(ARITH_ERR_MEMORY, "out of memory");
+        free(ids);
         if (st)
             arith_error_wrap(st, "%s %d: ", source, i + 1);
     }

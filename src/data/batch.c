@@ -19,8 +19,10 @@ arith_status encoded_build(encoded_set *enc, const example_set *set, const token
                            const char *source)
 {
     memset(enc, 0, sizeof *enc);
-    enum { MAX_TOKENS = 4096 };
-    int32_t *scratch = malloc(3 * MAX_TOKENS * sizeof *scratch); /* ids, idx, sig */
+    /* one example's ids, idx and sig; it grows for long examples (a 10,000-bit count), so no
+     * length is too long to tokenize (a tokenizer's own limits still apply) */
+    size_t max_tokens = 4096;
+    int32_t *scratch = malloc(3 * max_tokens * sizeof *scratch);
     size_t cap = (size_t)set->count * 32 + 64, used = 0;
     enc->ids = malloc(cap * sizeof *enc->ids);
     enc->idx = malloc(cap * sizeof *enc->idx);
@@ -44,9 +46,21 @@ arith_status encoded_build(encoded_set *enc, const example_set *set, const token
     arith_status st = ARITH_OK;
     for (int i = 0; i < set->count && st == ARITH_OK; i++) {
         int np = 0, na = 0, width = 0;
+        /* room to spare: zero-padding widens an operand to the longest, index hints double
+         * the digits, and there are a sign and EOS */
+        size_t need = 8 * (strlen(set->items[i].prompt) + strlen(set->items[i].answer)) + 64;
+        if (need > max_tokens) {
+            int32_t *grown = realloc(scratch, 3 * need * sizeof *grown);
+            if (!grown) {
+                st = arith_error(ARITH_ERR_MEMORY, "out of memory tokenizing %s", source);
+                break;
+            }
+            scratch = grown;
+            max_tokens = need;
+        }
         st = tok_encode_example(tok, set->items[i].prompt, set->items[i].answer, scratch,
-                                scratch + MAX_TOKENS, scratch + 2 * MAX_TOKENS, MAX_TOKENS, &np,
-                                &na, &width);
+                                scratch + max_tokens, scratch + 2 * max_tokens, (int)max_tokens,
+                                &np, &na, &width);
         if (st) {
             arith_error_wrap(st, "%s, example %d: ", source, i + 1);
             break;
@@ -67,8 +81,8 @@ arith_status encoded_build(encoded_set *enc, const example_set *set, const token
             enc->sig = grown_sig;
         }
         memcpy(enc->ids + used, scratch, (size_t)(np + na) * sizeof(int32_t));
-        memcpy(enc->idx + used, scratch + MAX_TOKENS, (size_t)(np + na) * sizeof(int32_t));
-        memcpy(enc->sig + used, scratch + 2 * MAX_TOKENS, (size_t)(np + na) * sizeof(int32_t));
+        memcpy(enc->idx + used, scratch + max_tokens, (size_t)(np + na) * sizeof(int32_t));
+        memcpy(enc->sig + used, scratch + 2 * max_tokens, (size_t)(np + na) * sizeof(int32_t));
         enc->prompt_off[i] = (int32_t)used;
         enc->prompt_len[i] = np;
         enc->answer_off[i] = (int32_t)used + np;

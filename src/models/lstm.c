@@ -1,7 +1,7 @@
 /* The LSTM language model of seed 000: characters -> embedding (or one-hot vectors) -> stacked
  * LSTM layers -> MLP head (linear, ReLU, linear) -> next-character logits. With the regression
- * head it is seed 004's counter: the top layer's state at the last prompt column -> one number,
- * squared error.
+ * head it is seed 004's counter: the top layer's state at the last prompt column (its output h,
+ * or with --readout cell its cell state c) -> one number, squared error.
  *
  * Inside, activations are time-major (row t*B + b), as the recurrence wants; the logits are
  * handed out batch-major (row b*T + t) like every model's. Prompts are left-padded: a column
@@ -23,6 +23,7 @@ typedef struct {
 typedef struct {
     int L, E, H, V, in0;      /* in0: width of layer 0's input (E, or V for one-hot) */
     bool onehot, regression;
+    bool read_cell;           /* the regression head reads c_T instead of h_T */
     size_t embed;
     lstm_params *layers;
     size_t fc_w, fc_b, out_w, out_b; /* lm head: (H,H), (H), (V,H), (V) */
@@ -43,6 +44,7 @@ typedef struct {
     float *values;            /* (B) */
     float *dlogits;           /* (B*T, V) */
     float *dact, *dhid;       /* (B*T, H) */
+    float *dc_last;           /* (B, H) --readout cell: the loss's gradient on the top c_T */
     float *dtop, *dbuf;       /* (T*B, max(H, in0)) */
     /* generation state */
     float *h, *c;             /* L x (B, H) */
@@ -120,6 +122,7 @@ static arith_status lstm_reserve(model *m, int B, int T)
         workspace_add_floats(&plan, "values", &n->values, (size_t)B);
         workspace_add_floats(&plan, "dact", &n->dact, NT * H);
         workspace_add_floats(&plan, "dhid", &n->dhid, NT * H);
+        workspace_add_floats(&plan, "dc_last", &n->dc_last, (size_t)B * H);
         workspace_add_floats(&plan, "dtop", &n->dtop, NT * wide);
         workspace_add_floats(&plan, "dbuf", &n->dbuf, NT * wide);
         workspace_add_floats(&plan, "h", &n->h, L * B * H);
@@ -193,13 +196,15 @@ static arith_status lstm_forward_batch(model *m, const batch *b, bool train, uin
         return st;
     n->last = b;
     if (n->regression) {
-        /* the state after the last prompt column is all the counter looks at */
+        /* the state after the last prompt column is all the counter looks at: the top layer's
+         * output there, or its final cell state (n->c, free while nothing decodes) */
         const int Tr = b->prompt_T;
-        run_stack(m, b, Tr, NULL, NULL);
-        const float *top = n->out[n->L - 1] + (size_t)(Tr - 1) * B * H;
+        run_stack(m, b, Tr, NULL, n->read_cell ? n->c : NULL);
+        const float *top = n->read_cell ? n->c + (size_t)(n->L - 1) * B * H
+                                        : n->out[n->L - 1] + (size_t)(Tr - 1) * B * H;
         double sum = 0;
         for (int r = 0; r < B; r++) {
-            /* y = b + w . h in double */
+            /* y = b + w . s in double (s: h, or c with --readout cell) */
             double y = tensor_dot(P(m, n->head_b)[0], P(m, n->head_w), top + (size_t)r * H, H);
             n->values[r] = (float)y;
             double e = y - (double)b->values[r];
@@ -241,11 +246,16 @@ static void lstm_backward_batch(model *m)
     if (n->last_count == 0)
         return;
     tensor_zero(n->dtop, NT * H);
+    const float *dc_last = NULL; /* the top layer's final cell state's gradient */
     if (n->regression) {
-        const float *top = n->out[n->L - 1] + (size_t)(Tr - 1) * B * H;
-        float *dtop = n->dtop + (size_t)(Tr - 1) * B * H;
+        const float *top = n->read_cell ? n->c + (size_t)(n->L - 1) * B * H
+                                        : n->out[n->L - 1] + (size_t)(Tr - 1) * B * H;
+        float *dtop = n->read_cell ? n->dc_last : n->dtop + (size_t)(Tr - 1) * B * H;
+        if (n->read_cell)
+            dc_last = n->dc_last;
         for (int r = 0; r < B; r++) {
-            /* d/dy of mean (y - v)^2; dw += dy h, dh = dy w */
+            /* d/dy of mean (y - v)^2; dw += dy s, ds = dy w (s: h, or c with --readout
+             * cell, whose gradient enters the top layer's backward as dc_last) */
             float dy = 2.0f * (n->values[r] - b->values[r]) / (float)B;
             G(m, n->head_b)[0] += dy;
             tensor_axpy(G(m, n->head_w), dy, top + (size_t)r * H, H);
@@ -278,7 +288,8 @@ static void lstm_backward_batch(model *m)
         if (want_dx)
             tensor_zero(dx, NT * I);
         lstm_backward(want_dx ? dx : NULL, NULL, NULL, G(m, w->w_ih), G(m, w->w_hh),
-                      G(m, w->b_ih), G(m, w->b_hh), dout, NULL, NULL, n->scratch, n->cache[l],
+                      G(m, w->b_ih), G(m, w->b_hh), dout, NULL,
+                      l == n->L - 1 ? dc_last : NULL, n->scratch, n->cache[l],
                       in, n->valid, NULL, NULL, P(m, w->w_ih), P(m, w->w_hh), Tr, B, I, H, 0);
         float *tmp = dout;
         dout = dx;
@@ -361,6 +372,23 @@ static arith_status lstm_generate(model *m, const batch *prompts, int max_new, i
 
 /* --------------------------------------------------------------------------- create, free */
 
+/* --forget-bias: every layer's forget gates start at f = sigmoid(forget_bias), the bias all in
+ * b_ih's forget slice (rows H..2H in torch's gate order i, f, g, o) and none in b_hh's. */
+static void lstm_init_after_draws(model *m)
+{
+    lstm_lm *n = m->impl;
+    if (m->cfg.forget_bias == 0.0f)
+        return;
+    for (int l = 0; l < n->L; l++) {
+        /* initialization is not on the backend's seam (ARCHITECTURE.md): plain loops */
+        float *bi = P(m, n->layers[l].b_ih) + n->H, *bh = P(m, n->layers[l].b_hh) + n->H;
+        for (int j = 0; j < n->H; j++) {
+            bi[j] = m->cfg.forget_bias;
+            bh[j] = 0.0f;
+        }
+    }
+}
+
 static void lstm_destroy(model *m)
 {
     lstm_lm *n = m->impl;
@@ -381,6 +409,7 @@ static const model_ops lstm_ops = {
     .decode_begin = lstm_decode_begin,
     .decode_next = lstm_decode_next,
     .decode_reorder = lstm_decode_reorder,
+    .init_after_draws = lstm_init_after_draws,
 };
 
 arith_status lstm_model_create(model **out, const model_config *cfg)
@@ -411,6 +440,7 @@ arith_status lstm_model_create(model **out, const model_config *cfg)
     n->E = n->onehot ? 0 : cfg->d_model;
     n->in0 = n->onehot ? n->V : n->E;
     n->regression = cfg->head == HEAD_REGRESSION;
+    n->read_cell = n->regression && cfg->readout == READOUT_CELL;
     param_table *pt = &m->params;
     /* PyTorch's: nn.Embedding N(0, 1); nn.LSTM U(+-1/sqrt(hidden)); the heads' nn.Linear
      * U(+-1/sqrt(fan_in)), whose fan_in is the hidden size too */

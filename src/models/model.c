@@ -18,6 +18,7 @@ static const char *const norm_names[] = {"post", "pre"};
 static const char *const act_names[] = {"relu", "gelu", "gelu_tanh"};
 static const char *const head_names[] = {"lm", "regression"};
 static const char *const input_names[] = {"embed", "onehot"};
+static const char *const readout_names[] = {"hidden", "cell"};
 
 const char *model_kind_name(model_kind k)
 {
@@ -43,6 +44,7 @@ const char *norm_kind_name(norm_kind k) { return NAME_AT(norm_names, k); }
 const char *act_kind_name(act_kind k) { return NAME_AT(act_names, k); }
 const char *head_kind_name(head_kind k) { return NAME_AT(head_names, k); }
 const char *input_kind_name(input_kind k) { return NAME_AT(input_names, k); }
+const char *readout_kind_name(readout_kind k) { return NAME_AT(readout_names, k); }
 
 /* The index of `name` among name_at(0), name_at(1), ... (NULL ends them); an unknown name is
  * an error naming the flag and the valid choices. */
@@ -78,6 +80,7 @@ PARSE_ENUM(act_kind_parse, act_kind, act_kind_name, "--act")
 PARSE_ENUM(pos_kind_parse, pos_kind, pos_kind_name, "--pos")
 PARSE_ENUM(head_kind_parse, head_kind, head_kind_name, "--head")
 PARSE_ENUM(input_kind_parse, input_kind, input_kind_name, "--input")
+PARSE_ENUM(readout_kind_parse, readout_kind, readout_kind_name, "--readout")
 
 /* names[0..n) as "a", "a CONJ b", "a, b CONJ c". */
 static void join_names(char *out, size_t cap, const char *const *names, int n, const char *conj)
@@ -203,6 +206,8 @@ arith_status model_create(model **out, const model_config *cfg)
 void model_init_weights(model *m, rng_state *rng)
 {
     params_init_values(&m->params, rng);
+    if (m->ops && m->ops->init_after_draws)
+        m->ops->init_after_draws(m);
 }
 
 void model_free(model *m)

@@ -27,6 +27,9 @@ typedef int pos_kind;
 /* lm: next-token logits and cross-entropy; regression: one number per row, read at the last
  * prompt column, squared error (seed 004). */
 typedef enum { HEAD_LM = 0, HEAD_REGRESSION } head_kind;
+/* What the regression head reads at the last prompt column: the top LSTM layer's output h, or
+ * its cell state c (linear in what the cell adds up: a counter's count, unsaturated). */
+typedef enum { READOUT_HIDDEN = 0, READOUT_CELL } readout_kind;
 /* How recurrent models read tokens: a learned embedding of d_model, or one-hot vectors. */
 typedef enum { INPUT_EMBED = 0, INPUT_ONEHOT } input_kind;
 typedef enum { NORM_POST = 0, NORM_PRE } norm_kind;
@@ -53,6 +56,10 @@ typedef struct {
     head_kind head;
     input_kind input;
     int answer_len;   /* seq2seq: answer positions the decoder emits (answer + EOS) */
+    readout_kind readout; /* regression head: h or c of the top layer */
+    /* LSTM: the forget gates' bias at initialization (b_ih's forget slice, b_hh's 0), so that
+     * f = sigmoid(forget_bias) starts near 1; 0: PyTorch's init like every other bias */
+    float forget_bias;
 } model_config;
 
 typedef struct model model;
@@ -71,6 +78,8 @@ typedef struct {
     bool takes_positions;    /* --pos chooses its positional scheme */
     bool regression_head;    /* takes --head regression */
     bool loads_pretrained;   /* --init starts it from GPT-2 weights */
+    bool cell_readout;       /* its regression head may read the cell state (--readout cell) */
+    bool forget_bias;        /* takes --forget-bias (its LSTM forget gates' initial bias) */
     /* Sets what the family decides itself in a run built from flags (gpt2: pre-LN, GELU-tanh,
      * its own learned positions over the context, new input and output layers); NULL: none. */
     void (*fix_choices)(model_config *cfg);
@@ -131,6 +140,7 @@ arith_status act_kind_parse(act_kind *out, const char *name);
 arith_status pos_kind_parse(pos_kind *out, const char *name);
 arith_status head_kind_parse(head_kind *out, const char *name);
 arith_status input_kind_parse(input_kind *out, const char *name);
+arith_status readout_kind_parse(readout_kind *out, const char *name);
 /* The name of a kind, NULL past the last (so they list an option's choices). */
 const char *model_kind_name(model_kind k);
 const char *norm_kind_name(norm_kind k);
@@ -138,6 +148,7 @@ const char *act_kind_name(act_kind k);
 const char *pos_kind_name(pos_kind k);
 const char *head_kind_name(head_kind k);
 const char *input_kind_name(input_kind k);
+const char *readout_kind_name(readout_kind k);
 /* The registries' one-line summaries, NULL past the last. */
 const char *model_kind_summary(model_kind k);
 const char *pos_kind_summary(pos_kind k);
@@ -177,6 +188,9 @@ typedef struct {
     arith_status (*decode_begin)(model *m, const batch *prompts, const float **logits);
     arith_status (*decode_next)(model *m, const int32_t *tokens, const float **logits);
     void (*decode_reorder)(model *m, const int32_t *src);
+    /* Sets, after the random draws, what a family initializes otherwise (the LSTM's
+     * --forget-bias on a slice of a bias); NULL: nothing. */
+    void (*init_after_draws)(model *m);
 } model_ops;
 
 struct model {
@@ -192,7 +206,7 @@ struct model {
  * but for those with a fixed init (layer norms as the identity, FIRE's c and L). */
 arith_status model_create(model **out, const model_config *cfg);
 /* Initializes every parameter by the init it was declared with, drawing from the RNG in the
- * table's order. */
+ * table's order, then what the family sets after the draws (init_after_draws). */
 void model_init_weights(model *m, rng_state *rng);
 void model_free(model *m);
 

@@ -48,6 +48,12 @@ static void describe(const model_config *cfg, const char *layers, char *out, siz
 static void lstm_describe(const model_config *cfg, char *out, size_t cap)
 {
     describe(cfg, "", out, cap);
+    if (cfg->head == HEAD_REGRESSION && cfg->readout != READOUT_HIDDEN)
+        snprintf(out + strlen(out), cap - strlen(out), ", readout %s",
+                 readout_kind_name(cfg->readout));
+    if (cfg->forget_bias != 0.0f)
+        snprintf(out + strlen(out), cap - strlen(out), ", forget bias %g",
+                 (double)cfg->forget_bias);
 }
 
 static void seq2seq_describe(const model_config *cfg, char *out, size_t cap)
@@ -60,6 +66,8 @@ const model_family model_family_lstm = {
     .summary = "LSTM language model (seed 000); with --head regression, seed 004's counter",
     .token_by_token = true,
     .regression_head = true,
+    .cell_readout = true,
+    .forget_bias = true,
     .check = recurrent_check,
     .create = lstm_model_create,
     .describe = lstm_describe,

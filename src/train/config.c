@@ -34,6 +34,7 @@ static const char *choice_tokenizer(int i)
 static const char *choice_model(int i) { return model_kind_name((model_kind)i); }
 static const char *choice_head(int i) { return head_kind_name((head_kind)i); }
 static const char *choice_input(int i) { return input_kind_name((input_kind)i); }
+static const char *choice_readout(int i) { return readout_kind_name((readout_kind)i); }
 static const char *choice_norm(int i) { return norm_kind_name((norm_kind)i); }
 static const char *choice_act(int i) { return act_kind_name((act_kind)i); }
 static const char *choice_pos(int i) { return pos_kind_name((pos_kind)i); }
@@ -115,6 +116,13 @@ static const option_spec train_options[] = {
         "(--model lstm)"),
     OPT("input", OPT_CHOICE, model.input, "embed", choice_input, 0, 0, "model",
         "how recurrent models read tokens: learned embedding or one-hot vectors"),
+    OPT("readout", OPT_CHOICE, model.readout, "hidden", choice_readout, 0, 0, "model",
+        "what --head regression reads at the last prompt column: the top LSTM layer's output "
+        "h = o tanh(c) (seed 004), or its cell state c, which a counter can grow without "
+        "saturating (--model lstm)"),
+    OPT("forget-bias", OPT_REAL, model.forget_bias, "0", NULL, -100, 100, "model",
+        "initial bias of the LSTM's forget gates (b_ih's forget slice; b_hh's is 0), so that "
+        "the cell starts by keeping what it holds; 0: PyTorch's init (--model lstm)"),
     OPT("heads", OPT_INT, model.heads, "16", NULL, 1, 4096, "model", "attention heads"),
     OPT("ffn", OPT_INT, model.ffn, "64", NULL, 1, 1048576, "model", "feed-forward width"),
     OPT("dropout", OPT_REAL, model.dropout, "0.1", NULL, 0, 0.99, "model", "dropout probability"),
@@ -246,6 +254,16 @@ static bool loads_pretrained(const model_family *f)
     return f->loads_pretrained;
 }
 
+static bool has_cell_readout(const model_family *f)
+{
+    return f->cell_readout;
+}
+
+static bool takes_forget_bias(const model_family *f)
+{
+    return f->forget_bias;
+}
+
 arith_status train_model_config(model_config *mc, const model_settings *ms)
 {
     memset(mc, 0, sizeof *mc);
@@ -258,12 +276,27 @@ arith_status train_model_config(model_config *mc, const model_settings *ms)
     mc->pos = ms->pos;
     mc->head = ms->head;
     mc->input = ms->input;
+    mc->readout = ms->readout;
+    mc->forget_bias = (float)ms->forget_bias;
     arith_status st = ARITH_OK;
     char families[128];
     if (mc->head == HEAD_REGRESSION && !family->regression_head) {
         model_kinds_text(families, sizeof families, has_regression_head);
         st = arith_error(ARITH_ERR_ARG, "--head regression needs --model %s (got --model %s)",
                          families, family->name);
+    }
+    if (!st && mc->readout == READOUT_CELL && !family->cell_readout) {
+        model_kinds_text(families, sizeof families, has_cell_readout);
+        st = arith_error(ARITH_ERR_ARG, "--readout cell reads an LSTM's cell state; it needs "
+                         "--model %s (got --model %s)", families, family->name);
+    }
+    if (!st && mc->readout == READOUT_CELL && mc->head != HEAD_REGRESSION)
+        st = arith_error(ARITH_ERR_ARG, "--readout cell is what the regression head reads; it "
+                         "needs --head regression (got --head %s)", head_kind_name(mc->head));
+    if (!st && mc->forget_bias != 0.0f && !family->forget_bias) {
+        model_kinds_text(families, sizeof families, takes_forget_bias);
+        st = arith_error(ARITH_ERR_ARG, "--forget-bias initializes an LSTM's forget gates; it "
+                         "needs --model %s (got --model %s)", families, family->name);
     }
     if (!st && ms->init[0] && !family->loads_pretrained) {
         model_kinds_text(families, sizeof families, loads_pretrained);

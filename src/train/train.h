@@ -138,6 +138,8 @@ typedef struct {
     int hidden;                /* LSTM hidden size (0: d_model) */
     head_kind head;
     input_kind input;
+    readout_kind readout;      /* regression head: the top LSTM layer's h or c */
+    double forget_bias;        /* LSTM forget gates' initial bias (0: PyTorch's init) */
     char init[TRAIN_PATH_MAX]; /* gpt2: Hugging Face GPT-2 weights to start from ("": none) */
     char train[256];           /* comma-separated name patterns of the trainable parameters
                                   ("": all) */
