@@ -267,6 +267,9 @@ typedef struct {
                               encoded_build copies it; the training set turns on plan.train) */
     char names[TOK_MAX_VOCAB][TOK_NAME_MAX]; /* printable name of every id */
     int answer_width;      /* > 0: answers right-aligned with spaces to this many characters */
+    int pad_answer;        /* pairs with --zero-pad: answers zero-padded to this many digits
+                              (format.answer_digits(digits)), so that every answer has the
+                              same length and no answer ends early; 0: off */
     /* Digit formats of a task's "a OP b=" (char tokenizer, tokenizer_set_format): */
     digit_format format;   /* the task's operator, answer width and sign */
     bool reverse_operands; /* operands least significant digit first */
@@ -287,7 +290,9 @@ arith_status tokenizer_init(tokenizer *tok, tokenizer_kind kind, int digits, boo
  * ('+' or '-') before the answer's digits, in every format, so that each digit keeps its
  * place. Answers are decoded back (sign read, hints checked and stripped, digits un-reversed,
  * leading zeros dropped), so they compare with plain answers ("-333"). The format is recorded
- * even when no flag is on (tokenizer_set_positions asks whether answers are signed). */
+ * even when no flag is on (tokenizer_set_positions asks whether answers are signed). The
+ * pairs tokenizer takes zero_pad alone: its operands are always zero-padded, and zero_pad pads
+ * its answers to their longest (pad_answer). */
 arith_status tokenizer_set_format(tokenizer *tok, const digit_format *format, bool reverse,
                                   bool zero_pad, bool hints);
 /* Whether any digit format is on. */

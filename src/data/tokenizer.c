@@ -120,6 +120,16 @@ arith_status tokenizer_set_format(tokenizer *tok, const digit_format *format, bo
         tok->format = *format; /* known even when no format is on (tokenizer_set_positions) */
     if (!reverse && !zero_pad && !hints)
         return ARITH_OK;
+    if (tok->kind == TOK_PAIRS && !reverse && !hints) {
+        /* seed 001's operands are zero-padded already: --zero-pad pads its answers too */
+        if (tok->answer_width > 0)
+            return arith_error(ARITH_ERR_ARG, "--answer-width does not combine with --zero-pad");
+        if (!format || !format->answer_digits || format->signed_answers)
+            return arith_error(ARITH_ERR_ARG, "--zero-pad needs a task with digit formats "
+                               "(`arith tasks` lists them)");
+        tok->pad_answer = format->answer_digits(tok->digits);
+        return ARITH_OK;
+    }
     if (tok->kind != TOK_CHAR)
         return arith_error(ARITH_ERR_ARG, "--reverse, --zero-pad and --index-hints are formats of "
                            "the char tokenizer (got --tokenizer %s)", tokenizer_name(tok->kind));
@@ -312,6 +322,19 @@ arith_status tok_encode_answer(const tokenizer *tok, const char *answer, int32_t
                                "that fit", answer, tok->answer_width, cap);
         for (int i = 0; i < pad; i++)
             ids[i] = space;
+    } else if (tok->pad_answer > 0) {
+        /* pairs --zero-pad: leading zeros up to the longest answer */
+        int alen = (int)strlen(answer);
+        if (alen > tok->pad_answer)
+            return arith_error(ARITH_ERR_DATA, "answer \"%s\" is %d digits, more than the %d "
+                               "that %d-digit operands give", answer, alen, tok->pad_answer,
+                               tok->digits);
+        pad = tok->pad_answer - alen;
+        if (pad > cap - 1)
+            return arith_error(ARITH_ERR_DATA, "\"%s\" padded to %d is more tokens than the %d "
+                               "that fit", answer, tok->pad_answer, cap);
+        for (int i = 0; i < pad; i++)
+            ids[i] = 0; /* the digit 0 */
     }
     arith_status st = tok->kind == TOK_WORDS
                           ? encode_words(tok, answer, ids + pad, cap - 1 - pad, &len)
@@ -383,6 +406,12 @@ void tok_decode_answer(const tokenizer *tok, const int32_t *ids, int n, char *ou
             out[i] = out[len - 1 - i];
             out[len - 1 - i] = t;
         }
+    }
+    if (tok->pad_answer > 0) { /* zero-padded: drop the leading zeros, keep one digit */
+        size_t skip = 0;
+        while (skip + 1 < len && out[skip] == '0')
+            skip++;
+        memmove(out, out + skip, len - skip + 1);
     }
     if (tok->answer_width > 0) { /* right-aligned: drop the padding */
         size_t skip = 0;
