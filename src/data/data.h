@@ -55,6 +55,9 @@ typedef struct {
                                          has `width` (add: width + 1; mul: 2 * width) */
     bool signed_answers;              /* answers may be negative ("-333"): a formatted answer
                                          then starts with a sign token, '+' or '-' */
+    bool fixed_width;                 /* answers are bit strings with their leading zeros kept
+                                         (xor: "0101"), so decoding a zero-padded answer keeps
+                                         them too */
 } digit_format;
 
 typedef enum {
@@ -256,7 +259,8 @@ arith_status tokenizer_init(tokenizer *tok, tokenizer_kind kind, int digits, boo
  * significance k (the vocabulary grows by TOK_MAX_HINTS). A signed format writes a sign token
  * ('+' or '-') before the answer's digits, in every format, so that each digit keeps its
  * place. Answers are decoded back (sign read, hints checked and stripped, digits un-reversed,
- * leading zeros dropped), so they compare with plain answers ("-333"). The format is recorded
+ * leading zeros dropped unless the format's answers are fixed-width), so they compare with
+ * plain answers ("-333", xor's "0101"). The format is recorded
  * even when no flag is on (tokenizer_set_positions asks whether answers are signed). */
 arith_status tokenizer_set_format(tokenizer *tok, const digit_format *format, bool reverse,
                                   bool zero_pad, bool hints);
