@@ -62,8 +62,10 @@ typedef struct {
 
 typedef enum {
     TOK_CHAR = 0,   /* one token per character: 0-9 + = PAD EOS - * ( ) space */
-    TOK_PAIRS,      /* seed 001's aligned pairs: operands reversed, zero-padded to `digits`,
-                       one token per unordered digit pair (a_i, b_i), then + and = */
+    TOK_PAIRS,      /* seed 001's aligned pairs: "a OP b=" (OP the task's operator, '+' for
+                       add, ' ' for xor), operands reversed, zero-padded to `digits` (a
+                       fixed-width format's strings must have exactly `digits`), one token per
+                       unordered digit pair (a_i, b_i), then + and = */
     TOK_WORDS,      /* one token per space-separated word: Lample & Charton's prefix
                        vocabulary (symbolic.h) with = PAD EOS */
 } tokenizer_kind;
