@@ -258,12 +258,14 @@ arith_status tok_encode_prompt(const tokenizer *tok, const char *prompt, int32_t
     int la = digit_run(prompt);
     int lb = prompt[la] == op ? digit_run(prompt + la + 1) : 0;
     if (la == 0 || prompt[la] != op || lb == 0 || strcmp(prompt + la + 1 + lb, "=") != 0) {
+        const char op_text[] = {op, '\0'};
         for (int i = 0; prompt[i]; i++) {
             unsigned char c = (unsigned char)prompt[i];
             if (!(c >= '0' && c <= '9') && c != (unsigned char)op && c != '=')
                 return arith_error(ARITH_ERR_DATA,
                                    "character '%c' at position %d of \"%s\" is not in the pairs "
-                                   "tokenizer's vocabulary (0-9 '%c' =)", c, i + 1, prompt, op);
+                                   "tokenizer's vocabulary (0-9 %s =)", c, i + 1, prompt,
+                                   op == ' ' ? "space" : op_text);
         }
         return arith_error(ARITH_ERR_DATA,
                            "\"%s\" is not of the form a%cb= that the pairs tokenizer reads",
