@@ -253,7 +253,17 @@ expect 1 "junk.safetensors" -- "$ARITH" train --model gpt2 --init junk.safetenso
 printf 'src,tgt\n01 11=,10\n10 1=,1\n' >bad_xor.csv
 expect 1 "bad_xor.csv:3: .* is not a bit-XOR row" -- "$ARITH" train --task xor --digits 2 --train-csv bad_xor.csv --run run_gpt2_bad
 
-# --- multiplication: a*b= with the char tokenizer; the pairs tokenizer reads only sums
+# xor in issue #13's format: the pairs tokenizer puts bit i of a and b in one token; the
+# prompt stays the plain "a b=", the answer the plain XOR with its leading zeros
+XP=(--model gpt2 --task xor --digits 4 --tokenizer pairs --reverse-answer --n 64 --test-frac 0.25 --steps 6 --batch 16 --layers 1 --d-model 16 --heads 2 --ffn 16 --samples 1 --threads 1)
+expect 0 "gpt2 on xor \(4 bits\), tokenizer pairs \(reversed answers\)" -- "$ARITH" train "${XP[@]}" --run run_xor_pairs
+expect 0 "" -- "$ARITH" predict run_xor_pairs "0110 0011="
+expect 1 "\"011 001=\": the pairs tokenizer reads strings of exactly the 4 digits it was made for \(--digits 4\)" -- "$ARITH" predict run_xor_pairs "011 001="
+expect 1 "example [0-9]+: .* exactly the 6 digits it was made for \(--digits 6\), got" -- "$ARITH" train "${XP[@]}" --digits 3..6 --run run_xor_bad
+expect 0 "transformer on xor \(4 bits\), tokenizer char \(zero-padded\) .* pos coupling" -- "$ARITH" train --task xor --digits 4 --n 64 --test-frac 0.25 --zero-pad --pos coupling --steps 2 --layers 1 --d-model 16 --heads 2 --ffn 16 --samples 0 --threads 1 --run run_xor_coupling
+expect 0 "" -- "$ARITH" predict run_xor_coupling "0110 0011="
+
+# --- multiplication: a*b= with the char tokenizer; the pairs tokenizer does not read products
 expect 0 "transformer on mul \(1\.\.3 digits\), tokenizer char" -- "$ARITH" train --task mul --digits 1..3 --n 600 --steps 4 --layers 1 --d-model 16 --heads 2 --ffn 16 --samples 1 --threads 1 --run run_mul
 expect 0 "" -- "$ARITH" predict run_mul "12*34"
 expect 2 "--task mul needs --tokenizer char \(got --tokenizer pairs\)" -- "$ARITH" train --task mul --tokenizer pairs --run run_mul_bad

@@ -16,11 +16,11 @@ TINY=(--task add --digits 1..3 --tokenizer char --n 600 --steps 6 --layers 1 --d
 
 # --- refused combinations: exit 2, flags named, nothing left behind
 expect 2 "--pos coupling numbers the answer's digits by significance.*--reverse" -- "$ARITH" train "${TINY[@]}" --pos coupling --run r1
-expect 2 "--pos abacus numbers the digits of add(, | and )mul.* \(got --task expr\)" -- "$ARITH" train --task expr --tokenizer char --pos abacus --run r2
+expect 2 "--pos abacus numbers the digits of add, xor(, | and )mul.* \(got --task expr\)" -- "$ARITH" train --task expr --tokenizer char --pos abacus --run r2
 expect 2 "formats of the char tokenizer \(got --tokenizer pairs\)" -- "$ARITH" train --task add --tokenizer pairs --reverse --run r3
 expect 2 "--rand-pos draws positions for sinusoidal, learned and rope \(got --pos alibi\)" -- "$ARITH" train "${TINY[@]}" --pos alibi --rand-pos --run r4
 expect 2 "--pos abacus is a scheme of --model transformer \(got --model lstm\)" -- "$ARITH" train "${TINY[@]}" --model lstm --pos abacus --run r5
-expect 2 "format the operands of add(, | and )mul.* \(got --task count\)" -- "$ARITH" train --task count --tokenizer char --zero-pad --run r6
+expect 2 "format the operands of add, xor(, | and )mul.* \(got --task count\)" -- "$ARITH" train --task count --tokenizer char --zero-pad --run r6
 expect 2 "--pos-offset: -2 is out of range" -- "$ARITH" train "${TINY[@]}" --pos-offset -2 --run r7
 for r in r1 r2 r3 r4 r5 r6 r7; do [ ! -e "$r" ] && ok || bad "refused run $r left a directory"; done
 

@@ -44,7 +44,7 @@ static int signed_width(int width)
 {
     return width;
 }
-static const digit_format minus_format = {'-', signed_width, true};
+static const digit_format minus_format = {'-', signed_width, true, false};
 
 /* n random differences a-b with operands of 1..digits digits (digits <= 18), drawn from seed,
  * the answers by 64-bit arithmetic, into a fresh set. */
@@ -210,6 +210,70 @@ static void test_formats(void)
     CHECK_EQ_INT(tok_encode_example(&tok, big, "1", ids, NULL, NULL, 256, &np, &na, &w),
                  ARITH_ERR_DATA);
     CHECK(strstr(arith_error_message(), "index hints name at most") != NULL);
+}
+
+/* Seed 003's bit-XOR in the digit formats and the pairs tokenizer: the plain prompt "a b="
+ * goes in, bit i of a, bit i of b and answer bit i share a significance (coupling's id) or a
+ * pair token, and the answer decodes back to the plain XOR with its leading zeros. */
+static void test_xor_formats(void)
+{
+    const digit_format *xf = format_of("xor");
+    tokenizer tok;
+    char text[512], back[128];
+    int32_t ids[256], idx[256], sig[256];
+    int n, np, na, w;
+    make_format(&tok, xf, false, true, false);
+    describe(&tok, "0110 0011=", "0101", text, sizeof text, idx, sig, &n);
+    CHECK_STR(text, "0 1 1 0 \xe2\x90\xa3 0 0 1 1 = 0 1 0 1 [EOS]");
+    const int32_t want_sig[] = {4, 3, 2, 1, 0, 4, 3, 2, 1, 0, 4, 3, 2, 1, 0};
+    for (int i = 0; i < n; i++)
+        CHECK_EQ_INT(sig[i], want_sig[i]);
+    make_format(&tok, xf, true, false, false);
+    describe(&tok, "0110 0011=", "0101", text, sizeof text, idx, sig, &n);
+    CHECK_STR(text, "0 1 1 0 \xe2\x90\xa3 1 1 0 0 = 1 0 1 0 [EOS]");
+
+    /* every format and the pairs tokenizer (reversed answers or not): round trips of 10-bit
+     * problems, leading zeros kept */
+    task_config task = {.def = task_find("xor"), .digits = 10};
+    rng_state rng;
+    rng_seed(&rng, 13);
+    for (int f = 0; f < 10; f++) {
+        if (f < 8) {
+            make_format(&tok, xf, f & 1, f & 2, f & 4);
+        } else {
+            CHECK_OK(tokenizer_init(&tok, TOK_PAIRS, 10, f == 9));
+            CHECK_OK(tokenizer_set_format(&tok, xf, false, false, false));
+        }
+        int zeros = 0;
+        for (int i = 0; i < 200; i++) {
+            char prompt[64], answer[64];
+            CHECK_OK(task_sample(&task, &rng, prompt, sizeof prompt, answer, sizeof answer));
+            CHECK_OK(tok_encode_example(&tok, prompt, answer, ids, idx, sig, 256, &np, &na, &w));
+            tok_decode_answer(&tok, ids + np, na, back, sizeof back);
+            CHECK_MSG(strcmp(back, answer) == 0, "format %d: %s%s decoded as %s", f, prompt,
+                      answer, back);
+            zeros += answer[0] == '0';
+        }
+        CHECK_MSG(zeros > 50, "format %d: only %d answers with a leading zero", f, zeros);
+    }
+
+    /* the pairs tokenizer: bit i of a and bit i of b in one token, least significant first;
+     * reversed answers put answer bit i at pair i's significance */
+    CHECK_OK(tokenizer_init(&tok, TOK_PAIRS, 4, true));
+    CHECK_OK(tokenizer_set_format(&tok, xf, false, false, false));
+    describe(&tok, "0110 0011=", "0101", text, sizeof text, idx, sig, &n);
+    CHECK_STR(text, "(0,1) (1,1) (0,1) (0,0) + = 1 0 1 0 [EOS]");
+    const int32_t want_pair_sig[] = {1, 2, 3, 4, 0, 0, 1, 2, 3, 4, 0};
+    for (int i = 0; i < n; i++)
+        CHECK_EQ_INT(sig[i], want_pair_sig[i]);
+    /* strings of another length would be zero-padded, and the answer's width lost: refused */
+    CHECK_EQ_INT(tok_encode_prompt(&tok, "011 001=", ids, 256, &n), ARITH_ERR_DATA);
+    CHECK(strstr(arith_error_message(), "exactly the 4 digits") != NULL);
+    CHECK(strstr(arith_error_message(), "--digits 4") != NULL);
+    CHECK_EQ_INT(tok_encode_prompt(&tok, "0110+0011=", ids, 256, &n), ARITH_ERR_DATA);
+    CHECK(strstr(arith_error_message(), "character '+' at position 5") != NULL);
+    CHECK_EQ_INT(tok_encode_prompt(&tok, "0110 0011", ids, 256, &n), ARITH_ERR_DATA);
+    CHECK(strstr(arith_error_message(), "of the form a b=") != NULL);
 }
 
 /* Every format, add and mul: answers decode back to themselves; a wrong hint, a missing
@@ -621,6 +685,7 @@ int main(void)
     test_decode();
     test_formats();
     test_round_trip();
+    test_xor_formats();
     test_positions();
     return check_summary("test_positions");
 }

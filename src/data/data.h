@@ -55,12 +55,17 @@ typedef struct {
                                          has `width` (add: width + 1; mul: 2 * width) */
     bool signed_answers;              /* answers may be negative ("-333"): a formatted answer
                                          then starts with a sign token, '+' or '-' */
+    bool fixed_width;                 /* answers are bit strings with their leading zeros kept
+                                         (xor: "0101"), so decoding a zero-padded answer keeps
+                                         them too */
 } digit_format;
 
 typedef enum {
     TOK_CHAR = 0,   /* one token per character: 0-9 + = PAD EOS - * ( ) space */
-    TOK_PAIRS,      /* seed 001's aligned pairs: operands reversed, zero-padded to `digits`,
-                       one token per unordered digit pair (a_i, b_i), then + and = */
+    TOK_PAIRS,      /* seed 001's aligned pairs: "a OP b=" (OP the task's operator, '+' for
+                       add, ' ' for xor), operands reversed, zero-padded to `digits` (a
+                       fixed-width format's strings must have exactly `digits`), one token per
+                       unordered digit pair (a_i, b_i), then + and = */
     TOK_WORDS,      /* one token per space-separated word: Lample & Charton's prefix
                        vocabulary (symbolic.h) with = PAD EOS */
 } tokenizer_kind;
@@ -289,10 +294,11 @@ arith_status tokenizer_init(tokenizer *tok, tokenizer_kind kind, int digits, boo
  * significance k (the vocabulary grows by TOK_MAX_HINTS). A signed format writes a sign token
  * ('+' or '-') before the answer's digits, in every format, so that each digit keeps its
  * place. Answers are decoded back (sign read, hints checked and stripped, digits un-reversed,
- * leading zeros dropped), so they compare with plain answers ("-333"). The format is recorded
- * even when no flag is on (tokenizer_set_positions asks whether answers are signed). The
- * pairs tokenizer takes zero_pad alone: its operands are always zero-padded, and zero_pad pads
- * its answers to their longest (pad_answer). */
+ * leading zeros dropped unless the format's answers are fixed-width), so they compare with
+ * plain answers ("-333", xor's "0101"). The format is recorded even when no flag is on
+ * (tokenizer_set_positions asks whether answers are signed). The pairs tokenizer takes
+ * zero_pad alone: its operands are always zero-padded, and zero_pad pads its answers to their
+ * longest (pad_answer). */
 arith_status tokenizer_set_format(tokenizer *tok, const digit_format *format, bool reverse,
                                   bool zero_pad, bool hints);
 /* Whether any digit format is on. */

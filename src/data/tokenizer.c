@@ -127,7 +127,8 @@ arith_status tokenizer_set_format(tokenizer *tok, const digit_format *format, bo
         if (!format || !format->answer_digits || format->signed_answers)
             return arith_error(ARITH_ERR_ARG, "--zero-pad needs a task with digit formats "
                                "(`arith tasks` lists them)");
-        tok->pad_answer = format->answer_digits(tok->digits);
+        /* fixed-width answers (xor) are as long as they can be already */
+        tok->pad_answer = format->fixed_width ? 0 : format->answer_digits(tok->digits);
         return ARITH_OK;
     }
     if (tok->kind != TOK_CHAR)
@@ -262,25 +263,35 @@ arith_status tok_encode_prompt(const tokenizer *tok, const char *prompt, int32_t
     if (tok->kind == TOK_WORDS)
         return encode_words(tok, prompt, ids, cap, n);
 
-    /* pairs: exactly "a+b=" with digit operands */
+    /* pairs: exactly "a OP b=" with digit operands, OP the task's operator ('+' for add, ' '
+     * for xor's "a b="); the pair columns are followed by the + and = tokens whatever OP is */
+    const char op = tok->format.op ? tok->format.op : '+';
     int la = digit_run(prompt);
-    int lb = prompt[la] == '+' ? digit_run(prompt + la + 1) : 0;
-    if (la == 0 || prompt[la] != '+' || lb == 0 || strcmp(prompt + la + 1 + lb, "=") != 0) {
+    int lb = prompt[la] == op ? digit_run(prompt + la + 1) : 0;
+    if (la == 0 || prompt[la] != op || lb == 0 || strcmp(prompt + la + 1 + lb, "=") != 0) {
+        const char op_text[] = {op, '\0'};
         for (int i = 0; prompt[i]; i++) {
             unsigned char c = (unsigned char)prompt[i];
-            if (!(c >= '0' && c <= '9') && c != '+' && c != '=')
+            if (!(c >= '0' && c <= '9') && c != (unsigned char)op && c != '=')
                 return arith_error(ARITH_ERR_DATA,
                                    "character '%c' at position %d of \"%s\" is not in the pairs "
-                                   "tokenizer's vocabulary (0-9 + =)", c, i + 1, prompt);
+                                   "tokenizer's vocabulary (0-9 %s =)", c, i + 1, prompt,
+                                   op == ' ' ? "space" : op_text);
         }
         return arith_error(ARITH_ERR_DATA,
-                           "\"%s\" is not of the form a+b= that the pairs tokenizer reads",
-                           prompt);
+                           "\"%s\" is not of the form a%cb= that the pairs tokenizer reads",
+                           prompt, op);
     }
     if (la > tok->digits || lb > tok->digits)
         return arith_error(ARITH_ERR_DATA,
                            "\"%s\": an operand has %d digits, more than the tokenizer's %d "
                            "(--digits)", prompt, la > lb ? la : lb, tok->digits);
+    /* a fixed-width answer (xor) is as long as its strings, which zero padding would hide */
+    if (tok->format.fixed_width && (la != tok->digits || lb != tok->digits))
+        return arith_error(ARITH_ERR_DATA,
+                           "\"%s\": the pairs tokenizer reads strings of exactly the %d digits "
+                           "it was made for (--digits %d), got %d and %d", prompt, tok->digits,
+                           tok->digits, la, lb);
     if (tok->digits + 2 > cap)
         return arith_error(ARITH_ERR_DATA, "\"%s\" is %d tokens, more than the %d that fit",
                            prompt, tok->digits + 2, cap);
@@ -610,8 +621,8 @@ arith_status tok_encode_example(const tokenizer *tok, const char *prompt, const 
 
 /* Decodes a digit-format answer: a signed format's sign must come first, and hints before
  * every digit naming its significance, else the answer gets a '?' (so that it is wrong);
- * digits are put back most significant first, zero padding is dropped, and a '-' goes before
- * them. */
+ * digits are put back most significant first, zero padding is dropped (kept in a fixed-width
+ * format), and a '-' goes before them. */
 static void decode_formatted(const tokenizer *tok, const int32_t *ids, int n, char *out,
                              size_t cap)
 {
@@ -657,7 +668,7 @@ static void decode_formatted(const tokenizer *tok, const int32_t *ids, int n, ch
             out[len - 1 - i] = t;
         }
     size_t skip = 0;
-    if (tok->zero_pad)
+    if (tok->zero_pad && !tok->format.fixed_width)
         while (skip + 1 < len && out[skip] == '0')
             skip++;
     memmove(out + negative, out + skip, len - skip);

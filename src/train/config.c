@@ -74,7 +74,8 @@ static const option_spec train_options[] = {
     OPT("test-csv", OPT_STRING, data.test_csv, "", NULL, 0, 0, "data",
         "test on this CSV (without it, --test-frac of --train-csv is held out)"),
     OPT("tokenizer", OPT_CHOICE, data.tokenizer, "auto", choice_tokenizer, 0, 0, "data",
-        "char: one token per character; pairs: seed 001's aligned digit pairs; words: one "
+        "char: one token per character; pairs: seed 001's aligned digit pairs (add; xor's bit "
+        "pairs); words: one "
         "token per space-separated word (symbolic); auto: the task's own (`arith tasks`)"),
     OPT("reverse-answer", OPT_BOOL, data.reverse_answer, "false", NULL, 0, 0, "data",
         "emit answers least significant digit first"),
@@ -83,7 +84,7 @@ static const option_spec train_options[] = {
         "checking)"),
     OPT("zero-pad", OPT_BOOL, data.zero_pad, "false", NULL, 0, 0, "data",
         "digit formats: zero-pad the operands to equal length and the answer to its longest "
-        "(leading zeros are stripped for checking)"),
+        "(leading zeros are stripped for checking, except xor's)"),
     OPT("index-hints", OPT_BOOL, data.index_hints, "false", NULL, 0, 0, "data",
         "digit formats: a hint token before each digit naming its significance (stripped for "
         "checking)"),

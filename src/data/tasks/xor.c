@@ -14,6 +14,17 @@ static int xor_max_answer_chars(const task_config *task)
     return task->digits;
 }
 
+static int xor_answer_digits(int width)
+{
+    return width;
+}
+
+/* "a b=" with the space as the operator: the digit formats write a and b bit by bit (--reverse:
+ * least significant first), and --pos coupling gives a_i, b_i and answer bit i one id, which
+ * puts the two bits an answer bit needs at the position it reads (Cho et al. 2024). */
+static const digit_format xor_format = {.op = ' ', .answer_digits = xor_answer_digits,
+                                        .fixed_width = true};
+
 /* Writes "a b=" and a XOR b for two bit strings of equal length (leading zeros kept). */
 static void xor_finish(const char *a, const char *b, int len, char *prompt, char *answer)
 {
@@ -94,7 +105,8 @@ const task_def xor_task = {
     .unit = "bits",
     .unit_one = "bit",
     .tokenizer = TOK_CHAR,
-    .tokenizers = 1u << TOK_CHAR,
+    .tokenizers = 1u << TOK_CHAR | 1u << TOK_PAIRS,
+    .format = &xor_format,
     .equals = "=",
     .check = task_check_lengths,
     .max_prompt_chars = xor_max_prompt_chars,
