@@ -96,9 +96,10 @@ expect 1 "run1 already holds a run" -- "$ARITH" train --config small.json --run 
 expect 0 "exact match [01]\.[0-9]+ \([0-9]+/200\) on run1/test.csv" -- "$ARITH" eval run1
 expect 0 "\"accuracy\"" -- "$ARITH" eval run1 --json --checkpoint last
 expect 0 "exact match .* on 300 new 2-digit examples" -- "$ARITH" eval run1 --n 300
-expect 0 "^[0-9?]+$" -- "$ARITH" predict run1 "12+34="
-out=$(printf '1+2=\n33+44\n' | "$ARITH" predict run1)
-[ "$(wc -l <<<"$out")" -eq 2 ] && ok || bad "predict from stdin gave: $out"
+# (a model this small may answer nothing yet: an empty line)
+expect 0 "^[0-9?]*$" -- "$ARITH" predict run1 "12+34="
+lines=$(printf '1+2=\n33+44\n' | "$ARITH" predict run1 | wc -l)
+[ "$lines" -eq 2 ] && ok || bad "predict from stdin gave $lines lines, not 2"
 
 # --- beam search: any of K answers, the top answer beside; beam 1 is greedy
 expect 0 "exact match [01]\.[0-9]+ \([0-9]+/200\) with any of 3 beam answers, [01]\.[0-9]+ \([0-9]+/200\) with the top answer on run1/test.csv" -- "$ARITH" eval run1 --beam 3

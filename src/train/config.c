@@ -77,14 +77,19 @@ static const option_spec train_options[] = {
         "char: one token per character; pairs: seed 001's aligned digit pairs (add; xor's bit "
         "pairs); words: one "
         "token per space-separated word (symbolic); auto: the task's own (`arith tasks`)"),
-    OPT("reverse-answer", OPT_BOOL, data.reverse_answer, "false", NULL, 0, 0, "data",
-        "emit answers least significant digit first"),
+    {"reverse-answer", OPT_BOOL, offsetof(train_config, data.reverse_answer), sizeof(int),
+     "auto", NULL, 0, 0, "data", NULL,
+     "emit answers least significant digit first; auto: with the pairs tokenizer on add "
+     "(the main job), else not", false, NULL, "auto"},
     OPT("reverse", OPT_BOOL, data.reverse, "false", NULL, 0, 0, "data",
         "digit formats: operands and answer least significant digit first (decoded back for "
         "checking)"),
-    OPT("zero-pad", OPT_BOOL, data.zero_pad, "false", NULL, 0, 0, "data",
-        "digit formats: zero-pad the operands to equal length and the answer to its longest "
-        "(leading zeros are stripped for checking, except xor's)"),
+    {"zero-pad", OPT_BOOL, offsetof(train_config, data.zero_pad), sizeof(int), "auto", NULL, 0,
+     0, "data", NULL,
+     "digit formats: zero-pad the operands to equal length and the answer to its longest "
+     "(leading zeros are stripped for checking, except xor's); the pairs tokenizer pads its "
+     "answers; auto: with the pairs tokenizer on add (the main job), else not", false, NULL,
+     "auto"},
     OPT("index-hints", OPT_BOOL, data.index_hints, "false", NULL, 0, 0, "data",
         "digit formats: a hint token before each digit naming its significance (stripped for "
         "checking)"),

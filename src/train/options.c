@@ -82,24 +82,34 @@ arith_status option_set(const option_spec *o, void *settings, const char *value)
                                o->name, o->size - 1);
         memcpy(field, value, strlen(value) + 1);
         return ARITH_OK;
-    case OPT_BOOL:
+    case OPT_BOOL: {
+        /* a bool, or with auto_word an int: 1, 0, or -1 for the word */
+        int v;
         if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0 || strcmp(value, "yes") == 0)
-            *(bool *)field = true;
+            v = 1;
         else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0 ||
                  strcmp(value, "no") == 0)
-            *(bool *)field = false;
+            v = 0;
+        else if (o->auto_word && strcmp(value, o->auto_word) == 0)
+            v = -1;
         else
-            return arith_error(ARITH_ERR_ARG, "--%s: '%s' is not a boolean (valid: true, false)",
-                               o->name, value);
+            return arith_error(ARITH_ERR_ARG, "--%s: '%s' is not a boolean (valid: true, false%s%s)",
+                               o->name, value, o->auto_word ? ", " : "",
+                               o->auto_word ? o->auto_word : "");
+        if (o->auto_word)
+            *(int *)field = v;
+        else
+            *(bool *)field = v == 1;
         return ARITH_OK;
+    }
     case OPT_INT: {
         errno = 0;
-        if (o->zero_word && strcmp(value, o->zero_word) == 0)
+        if (o->auto_word && strcmp(value, o->auto_word) == 0)
             value = "0";
         long long v = strtoll(value, &end, 10);
         if (errno || end == value || *end != '\0')
             return arith_error(ARITH_ERR_ARG, "--%s: '%s' is not an integer%s%s", o->name, value,
-                               o->zero_word ? " or " : "", o->zero_word ? o->zero_word : "");
+                               o->auto_word ? " or " : "", o->auto_word ? o->auto_word : "");
         if ((double)v < o->min || (double)v > o->max)
             return arith_error(ARITH_ERR_ARG, "--%s: %lld is out of range (%.0f..%.0f)", o->name,
                                v, o->min, o->max);
@@ -213,13 +223,17 @@ void option_format(const option_spec *o, const void *settings, char *out, size_t
         snprintf(out, cap, "%s", field);
         return;
     case OPT_BOOL:
-        snprintf(out, cap, "%s", *(const bool *)field ? "true" : "false");
+        if (o->auto_word)
+            snprintf(out, cap, "%s", *(const int *)field < 0 ? o->auto_word
+                                     : *(const int *)field ? "true" : "false");
+        else
+            snprintf(out, cap, "%s", *(const bool *)field ? "true" : "false");
         return;
     case OPT_INT: {
         const long long v = o->size == sizeof(long long) ? *(const long long *)field
                                                          : (long long)*(const int *)field;
-        if (v == 0 && o->zero_word)
-            snprintf(out, cap, "%s", o->zero_word);
+        if (v == 0 && o->auto_word)
+            snprintf(out, cap, "%s", o->auto_word);
         else
             snprintf(out, cap, "%lld", v);
         return;
@@ -258,13 +272,18 @@ char *options_to_json(const option_table *t, const void *settings)
             cJSON_AddStringToObject(root, o->name, text);
             break;
         case OPT_BOOL:
-            cJSON_AddBoolToObject(root, o->name, *(const bool *)field);
+            if (o->auto_word && *(const int *)field < 0)
+                cJSON_AddStringToObject(root, o->name, o->auto_word);
+            else if (o->auto_word)
+                cJSON_AddBoolToObject(root, o->name, *(const int *)field != 0);
+            else
+                cJSON_AddBoolToObject(root, o->name, *(const bool *)field);
             break;
         case OPT_INT: {
             const double v = o->size == sizeof(long long) ? (double)*(const long long *)field
                                                           : (double)*(const int *)field;
-            if (v == 0 && o->zero_word)
-                cJSON_AddStringToObject(root, o->name, o->zero_word);
+            if (v == 0 && o->auto_word)
+                cJSON_AddStringToObject(root, o->name, o->auto_word);
             else
                 cJSON_AddNumberToObject(root, o->name, v);
             break;
@@ -300,6 +319,7 @@ void options_print_help(const option_table *t, FILE *out)
             fprintf(out, "\n%s:\n", group);
         }
         const char *placeholder = o->placeholder ? o->placeholder
+                                  : o->type == OPT_BOOL && o->auto_word ? "[BOOL|auto]"
                                   : o->type == OPT_BOOL   ? "[BOOL]"
                                   : o->type == OPT_INT    ? "N"
                                   : o->type == OPT_RANGE  ? "N|A..B"

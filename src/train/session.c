@@ -224,6 +224,17 @@ arith_status session_open(session *s, const train_config *cfg, const char *data_
         st = arith_error(ARITH_ERR_ARG, "--task %s needs --tokenizer %s (got --tokenizer %s)",
                          s->task.def->name, valid, tokenizer_name(tk));
     }
+    /* --reverse-answer and --zero-pad auto: on for seed 001's pairs on a task with carries
+     * (add), where every answer as long as the longest and least significant digit first is
+     * what lets a model learn 0+0 and long carry chains; off otherwise. The run's config
+     * records what they came to. */
+    const bool pairs_sums = !st && tk == TOK_PAIRS && task_has_carries(&s->task);
+    if (s->cfg.data.reverse_answer < 0)
+        s->cfg.data.reverse_answer = pairs_sums;
+    if (s->cfg.data.zero_pad < 0)
+        s->cfg.data.zero_pad = pairs_sums;
+    cfg = &s->cfg;
+    data = &cfg->data;
     if (!st)
         st = tokenizer_init(&s->tok, tk, cfg->data.digits.hi, cfg->data.reverse_answer);
     if (st)

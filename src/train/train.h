@@ -52,7 +52,9 @@ typedef struct {
     bool resumable;            /* train: may change when a run is resumed */
     option_choice_fn summaries; /* OPT_CHOICE: each choice's one-line summary, listed under
                                    the option by --help (NULL: the names alone) */
-    const char *zero_word;     /* OPT_INT: a word that stands for 0 and shows it ("auto") */
+    const char *auto_word;     /* OPT_INT: a word that stands for 0 and shows it ("auto");
+                                  OPT_BOOL: a third value besides true and false ("auto"),
+                                  stored as -1 in an int field (1 true, 0 false) */
 } option_spec;
 
 typedef struct {
@@ -107,11 +109,12 @@ typedef struct {
     char train_csv[TRAIN_PATH_MAX];
     char test_csv[TRAIN_PATH_MAX];
     int tokenizer;             /* tokenizer_choice */
-    bool reverse_answer;
+    int reverse_answer;        /* 1, 0, or -1 (auto): on for the pairs tokenizer on a task
+                                  with carries (train_data_format) */
     bool reverse;              /* digit formats (tasks with one): operands and answer least
                                   significant digit first */
-    bool zero_pad;             /* operands zero-padded to equal length, answers to the longest
-                                  they can be */
+    int zero_pad;              /* operands zero-padded to equal length, answers to the longest
+                                  they can be: 1, 0, or -1 (auto, as reverse_answer) */
     bool index_hints;          /* a hint token naming each digit's significance */
     int answer_width;          /* right-align answers with spaces to this width (0: off) */
     double carry_mix;          /* tasks with carries (add): share of the generated training
