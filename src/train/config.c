@@ -156,8 +156,9 @@ static const option_spec train_options[] = {
     OPT("eps", OPT_REAL, optim.eps, "1e-8", NULL, 0, 1, "optimization", "Adam epsilon"),
     OPT("weight-decay", OPT_REAL, optim.weight_decay, "0.01", NULL, 0, 10, "optimization",
         "weight decay (decoupled for adamw, L2 for adam)"),
-    OPT("schedule", OPT_CHOICE, optim.schedule, "constant", choice_schedule, 0, 0, "optimization",
-        "learning-rate schedule (cosine: linear warmup, then cosine decay to --min-lr)"),
+    OPT("schedule", OPT_CHOICE, optim.schedule, "cosine", choice_schedule, 0, 0, "optimization",
+        "learning-rate schedule (cosine: linear warmup, then cosine decay to --min-lr; "
+        "constant: seed 001's)"),
     OPT("warmup", OPT_INT, optim.warmup, "0", NULL, 0, 100000000, "optimization",
         "warmup steps (cosine schedule)"),
     OPT("min-lr", OPT_REAL, optim.min_lr, "0", NULL, 0, 10, "optimization",
