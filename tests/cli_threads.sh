@@ -51,11 +51,15 @@ if [ "$openmp" -eq 1 ] && [ "$cores" -ge 2 ]; then
     sleep 0.3
     out=$("$ARITH" train "${TINY[@]}" --run busy1 2>&1)
     n=$(sed -nE 's/.*\| ([0-9]+) threads? \(auto: .*/\1/p' <<<"$out" | head -n 1)
-    [ -n "$n" ] && [ "$n" -le $((cores - 1)) ] && ok ||
-        bad "beside a busy loop auto chose '${n}' of $cores cores: $(head -n 1 <<<"$out")"
     b=$(sed -nE "s/.*\(auto: $cores cores, ([0-9]+\.[0-9]) busy\).*/\1/p" <<<"$out" | head -n 1)
     [ -n "$b" ] && awk -v b="$b" 'BEGIN { exit !(b >= 0.5) }' && ok ||
         bad "the header does not show the busy core: $(head -n 1 <<<"$out")"
+    # at least one core fewer; all of them when other programs (a loaded CI machine) keep
+    # every core busy, as --threads auto documents
+    want_max=$((cores - 1))
+    [ -n "$b" ] && awk -v b="$b" -v c="$cores" 'BEGIN { exit !(int(b + 0.5) >= c) }' && want_max=$cores
+    [ -n "$n" ] && [ "$n" -le "$want_max" ] && ok ||
+        bad "beside a busy loop auto chose '${n}' of $cores cores: $(head -n 1 <<<"$out")"
     # a count the user set is kept, with a note naming auto
     out=$("$ARITH" train "${TINY[@]}" --threads "$cores" --run busy2 2>&1)
     grep -qE "\| $cores threads \(set\)" <<<"$out" && ok || bad "set count not kept: $out"
