@@ -288,7 +288,8 @@ void cli_on_eval(void *ctx, long long step, long long total, const eval_result *
     cli_progress *pv = ctx;
     cli_progress_end_line(pv);
     char extra[240] = "";
-    if (r->exact != r->correct) /* symbolic: right up to equivalence */
+    if (r->exact != r->correct && isnan(r->mae)) /* symbolic: right up to equivalence (a
+                                                    regression head counts no exact strings) */
         snprintf(extra, sizeof extra, " up to equivalence, exact string match %.4f",
                  r->total ? (double)r->exact / r->total : 0.0);
     if (!isnan(r->mae))
