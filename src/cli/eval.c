@@ -173,11 +173,11 @@ static void edge_failures_free(edge_failures *ef)
     memset(ef, 0, sizeof *ef);
 }
 
-static void print_edge_cases(const eval_result *er, const edge_failures *ef, bool json)
+/* The wrong answers kept: a JSON array, or lines "  wrong: ..." and how many more. */
+static void print_failures(const edge_failures *ef, bool json)
 {
     if (json) {
-        printf(", \"edge_cases\": {\"correct\": %d, \"total\": %d, \"failures\": [", er->correct,
-               er->total);
+        printf("[");
         for (int i = 0; i < ef->shown; i++) {
             printf("%s{\"prompt\": ", i ? ", " : "");
             cli_json_string(stdout, ef->prompt[i] ? ef->prompt[i] : "");
@@ -187,17 +187,29 @@ static void print_edge_cases(const eval_result *er, const edge_failures *ef, boo
             cli_json_string(stdout, ef->predicted[i] ? ef->predicted[i] : "");
             printf("}");
         }
-        printf("]}");
+        printf("]");
         return;
     }
-    printf("edge cases: %d/%d exact%s\n", er->correct, er->total,
-           er->beam > 1 ? " (any of the beam answers)" : "");
     for (int i = 0; i < ef->shown; i++)
         printf("  wrong: %s expected %s, got %s\n", ef->prompt[i] ? ef->prompt[i] : "?",
                ef->answer[i] ? ef->answer[i] : "?",
                ef->predicted[i] && ef->predicted[i][0] ? ef->predicted[i] : "(nothing)");
     if (ef->wrong > ef->shown)
         printf("  ... and %d more\n", ef->wrong - ef->shown);
+}
+
+static void print_edge_cases(const eval_result *er, const edge_failures *ef, bool json)
+{
+    if (json) {
+        printf(", \"edge_cases\": {\"correct\": %d, \"total\": %d, \"failures\": ", er->correct,
+               er->total);
+        print_failures(ef, true);
+        printf("}");
+        return;
+    }
+    printf("edge cases: %d/%d exact%s\n", er->correct, er->total,
+           er->beam > 1 ? " (any of the beam answers)" : "");
+    print_failures(ef, false);
 }
 
 /* ---------------------------------------------------------------------------- eval --grid */
@@ -409,17 +421,9 @@ static void print_carries(const carry_result *cr, const edge_failures *cf, bool 
                    first ? "" : ", ", c, cr->n[c], cr->right[c], (double)cr->right[c] / cr->n[c]);
             first = false;
         }
-        printf("], \"failures\": [");
-        for (int i = 0; i < cf->shown; i++) {
-            printf("%s{\"prompt\": ", i ? ", " : "");
-            cli_json_string(stdout, cf->prompt[i] ? cf->prompt[i] : "");
-            printf(", \"answer\": ");
-            cli_json_string(stdout, cf->answer[i] ? cf->answer[i] : "");
-            printf(", \"predicted\": ");
-            cli_json_string(stdout, cf->predicted[i] ? cf->predicted[i] : "");
-            printf("}");
-        }
-        printf("]}");
+        printf("], \"failures\": ");
+        print_failures(cf, true);
+        printf("}");
         return;
     }
     printf("carry-heavy sums: %.4f (%d/%d) exact, by longest carry chain (columns in a row "
@@ -428,12 +432,7 @@ static void print_carries(const carry_result *cr, const edge_failures *cf, bool 
     for (int c = 0; c < cr->chains; c++)
         if (cr->n[c])
             printf("%8d %8d %12.4f\n", c, cr->n[c], (double)cr->right[c] / cr->n[c]);
-    for (int i = 0; i < cf->shown; i++)
-        printf("  wrong: %s expected %s, got %s\n", cf->prompt[i] ? cf->prompt[i] : "?",
-               cf->answer[i] ? cf->answer[i] : "?",
-               cf->predicted[i] && cf->predicted[i][0] ? cf->predicted[i] : "(nothing)");
-    if (cf->wrong > cf->shown)
-        printf("  ... and %d more\n", cf->wrong - cf->shown);
+    print_failures(cf, false);
 }
 
 /* Evaluates one run (test set, CSV or new examples, with its edge cases; or its grid) and

@@ -270,20 +270,43 @@ static void seen_add_all(string_set *seen, const example_set *set, int count)
         string_set_insert(seen, set->items[i].prompt);
 }
 
+/* Room for one drawn example of a task. */
+typedef struct {
+    char *prompt, *answer;
+    size_t pcap, acap;
+} draw_buffers;
+
+static arith_status draw_buffers_init(draw_buffers *b, const task_config *task)
+{
+    b->pcap = (size_t)task_max_prompt_chars(task) + 1;
+    b->acap = (size_t)task_max_answer_chars(task) + 1;
+    b->prompt = malloc(b->pcap);
+    b->answer = malloc(b->acap);
+    return b->prompt && b->answer
+               ? ARITH_OK
+               : arith_error(ARITH_ERR_MEMORY, "out of memory generating carry-heavy sums");
+}
+
+static void draw_buffers_free(draw_buffers *b)
+{
+    free(b->prompt);
+    free(b->answer);
+}
+
 /* Draws one distinct example with a carry chain of `chain` into `out` (remembered in `seen`);
  * *found is false when `tries` draws found only prompts already taken. */
 static arith_status draw_carry(example_set *out, string_set *seen, const task_config *task,
-                               rng_state *rng, int chain, int tries, char *prompt, size_t pcap,
-                               char *answer, size_t acap, bool *found)
+                               rng_state *rng, int chain, int tries, draw_buffers *b, bool *found)
 {
     *found = false;
     for (int t = 0; t < tries; t++) {
-        arith_status st = task_sample_carry(task, rng, chain, prompt, pcap, answer, acap);
+        arith_status st = task_sample_carry(task, rng, chain, b->prompt, b->pcap, b->answer,
+                                            b->acap);
         if (st)
             return st;
-        if (string_set_contains(seen, prompt))
+        if (string_set_contains(seen, b->prompt))
             continue;
-        st = examples_push(out, prompt, answer);
+        st = examples_push(out, b->prompt, b->answer);
         if (st)
             return st;
         string_set_insert(seen, out->items[out->count - 1].prompt);
@@ -309,22 +332,17 @@ arith_status carry_set_generate(example_set *out, const task_config *task, int p
     if (st)
         return st;
     seen_add_all(&seen, exclude, n_exclude);
-    size_t pcap = (size_t)task_max_prompt_chars(task) + 1;
-    size_t acap = (size_t)task_max_answer_chars(task) + 1;
-    char *prompt = malloc(pcap), *answer = malloc(acap);
-    if (!prompt || !answer)
-        st = arith_error(ARITH_ERR_MEMORY, "out of memory generating carry-heavy sums");
+    draw_buffers b;
+    st = draw_buffers_init(&b, task);
     rng_state rng;
     rng_seed(&rng, seed);
     /* a chain length whose prompts run out (few digits) keeps what it has */
     for (int chain = 0; chain <= task->digits && !st; chain++) {
         bool found = true;
         for (int k = 0; k < per_chain && found && !st; k++)
-            st = draw_carry(out, &seen, task, &rng, chain, 200, prompt, pcap, answer, acap,
-                            &found);
+            st = draw_carry(out, &seen, task, &rng, chain, 200, &b, &found);
     }
-    free(prompt);
-    free(answer);
+    draw_buffers_free(&b);
     free(seen.slots);
     return st;
 }
@@ -355,11 +373,8 @@ arith_status dataset_mix_carries(example_set *train, const task_config *task, do
     seen_add_all(&seen, exclude, n_exclude);
     example_set fresh;
     examples_init(&fresh);
-    size_t pcap = (size_t)task_max_prompt_chars(task) + 1;
-    size_t acap = (size_t)task_max_answer_chars(task) + 1;
-    char *prompt = malloc(pcap), *answer = malloc(acap);
-    if (!prompt || !answer)
-        st = arith_error(ARITH_ERR_MEMORY, "out of memory generating carry-heavy sums");
+    draw_buffers b;
+    st = draw_buffers_init(&b, task);
     rng_state rng;
     rng_seed(&rng, rng_hash(seed, 0xca7e1ULL));
     /* chain lengths uniform over 0..digits; a length whose prompts have run out is skipped,
@@ -368,11 +383,10 @@ arith_status dataset_mix_carries(example_set *train, const task_config *task, do
     while (!st && fresh.count < k && misses < 50) {
         int chain = (int)rng_below(&rng, (uint64_t)task->digits + 1);
         bool found;
-        st = draw_carry(&fresh, &seen, task, &rng, chain, 50, prompt, pcap, answer, acap, &found);
+        st = draw_carry(&fresh, &seen, task, &rng, chain, 50, &b, &found);
         misses = found ? 0 : misses + 1;
     }
-    free(prompt);
-    free(answer);
+    draw_buffers_free(&b);
     free(seen.slots);
     if (st) {
         examples_free(&fresh);
