@@ -410,27 +410,26 @@ arith_status edge_cases_build(const model *m, const tokenizer *tok, const task_c
 }
 
 arith_status examples_fitting(const model *m, const tokenizer *tok, const task_config *task,
-                              const example_set *all_in, example_set *set)
+                              const example_set *all, example_set *set)
 {
-    const example_set all = *all_in;
     arith_status st = ARITH_OK;
     int32_t *ids = NULL, *prompt_len = NULL, *answer_len = NULL;
     int cap = 4 * task_max_prompt_chars(task) + 64;
-    if (!st && all.count > 0) {
+    if (!st && all->count > 0) {
         ids = malloc((size_t)cap * sizeof *ids);
-        prompt_len = malloc((size_t)all.count * sizeof *prompt_len);
-        answer_len = malloc((size_t)all.count * sizeof *answer_len);
+        prompt_len = malloc((size_t)all->count * sizeof *prompt_len);
+        answer_len = malloc((size_t)all->count * sizeof *answer_len);
         if (!ids || !prompt_len || !answer_len)
             st = arith_error(ARITH_ERR_MEMORY, "out of memory building edge cases");
     }
     /* what the tokenizer rejects (and its message) is skipped */
-    bool *ok = calloc((size_t)all.count + 1, sizeof *ok);
+    bool *ok = calloc((size_t)all->count + 1, sizeof *ok);
     if (!st && !ok)
         st = arith_error(ARITH_ERR_MEMORY, "out of memory building edge cases");
     int max_answer = 0;
-    for (int i = 0; i < all.count && !st; i++) {
+    for (int i = 0; i < all->count && !st; i++) {
         int np = 0, na = 0, width = 0;
-        if (tok_encode_example(tok, all.items[i].prompt, all.items[i].answer, ids, NULL, NULL,
+        if (tok_encode_example(tok, all->items[i].prompt, all->items[i].answer, ids, NULL, NULL,
                                cap, &np, &na, &width) != ARITH_OK)
             continue;
         /* a sequence of prompt + answer (EOS not read back) within the context */
@@ -444,9 +443,9 @@ arith_status examples_fitting(const model *m, const tokenizer *tok, const task_c
     }
     /* generation runs to the longest answer for every prompt: drop prompts that leave too
      * little room for it (dropping them only shortens the longest answer) */
-    for (int i = 0; i < all.count && !st; i++)
+    for (int i = 0; i < all->count && !st; i++)
         if (ok[i] && (!model_has_context_limit(m) || prompt_len[i] + max_answer - 1 <= m->cfg.context))
-            st = examples_push(set, all.items[i].prompt, all.items[i].answer);
+            st = examples_push(set, all->items[i].prompt, all->items[i].answer);
     if (!st)
         arith_error_clear(); /* the tokenizer's messages for the cases skipped */
     free(ok);
