@@ -84,7 +84,7 @@ int cli_data(int argc, char **argv)
     if (!st && dc.cfg.data.carry_n > 0) {
         /* the set train draws for a run (less that run's training prompts) */
         st = carry_set_generate(&set, &task, dc.cfg.data.carry_n,
-                                rng_hash(0xca77e5e7ULL, (uint64_t)task.digits), NULL);
+                                carry_set_seed(&task), NULL);
     } else if (!st) {
         st = dataset_generate(&set, &none, &task, dc.cfg.data.n, 0, (uint64_t)dc.cfg.run.seed,
                               NULL);

@@ -217,6 +217,9 @@ arith_status dataset_generate(example_set *train, example_set *test, const task_
  * chain length. */
 arith_status carry_set_generate(example_set *out, const task_config *task, int per_chain,
                                 uint64_t seed, const example_set *exclude);
+/* The seed of the carry-aware set a run of `task` draws (its lengths alone), so that runs
+ * and `arith data --carry-n` share it. */
+uint64_t carry_set_seed(const task_config *task);
 /* --carry-mix: replaces the last round(fraction * train->count) examples of `train` with
  * distinct carry-heavy ones (chain lengths uniform over 0..digits), none of them a prompt of
  * `train`, `test` or `exclude` (each may be NULL but train). The replaced examples were drawn

@@ -316,6 +316,11 @@ static arith_status draw_carry(example_set *out, string_set *seen, const task_co
     return ARITH_OK;
 }
 
+uint64_t carry_set_seed(const task_config *task)
+{
+    return rng_hash(0xca77e5e7ULL, (uint64_t)task->digits);
+}
+
 arith_status carry_set_generate(example_set *out, const task_config *task, int per_chain,
                                 uint64_t seed, const example_set *exclude)
 {

@@ -139,7 +139,7 @@ static arith_status carry_data(session *s, bool generated)
     arith_status st = ARITH_OK;
     if (cfg->data.carry_n > 0)
         st = carry_set_generate(&s->carry, &s->task, cfg->data.carry_n,
-                                rng_hash(0xca77e5e7ULL, (uint64_t)s->task.digits), &s->train);
+                                carry_set_seed(&s->task), &s->train);
     if (st || cfg->data.carry_mix <= 0 || !generated)
         return st;
     /* kept out of the training data: the carry-aware set and the edge cases */
