@@ -45,6 +45,66 @@ static double test_point(int i)
 }
 #define NPOINTS 16
 
+/* The index just past the subtree that starts at token i of toks[0..n), or -1. */
+static int subtree_end(char (*toks)[16], int n, int i)
+{
+    static const char *const binary[] = {"add", "sub", "mul", "div", "pow"};
+    if (i >= n)
+        return -1;
+    if (strcmp(toks[i], "x") == 0)
+        return i + 1;
+    if (strcmp(toks[i], "INT+") == 0 || strcmp(toks[i], "INT-") == 0) {
+        int j = i + 1;
+        while (j < n && toks[j][0] >= '0' && toks[j][0] <= '9' && toks[j][1] == '\0')
+            j++;
+        return j > i + 1 ? j : -1;
+    }
+    for (size_t k = 0; k < sizeof binary / sizeof binary[0]; k++)
+        if (strcmp(toks[i], binary[k]) == 0) {
+            int e = subtree_end(toks, n, i + 1);
+            return e < 0 ? -1 : subtree_end(toks, n, e);
+        }
+    return subtree_end(toks, n, i + 1); /* a function */
+}
+
+/* The first subtree of prefix (copied into `bad`) that sym_eval finds finite nowhere on a grid of
+ * 2,001 points over [-10, 10]; false when every subtree is finite somewhere. An independent check
+ * of sym_defined: a token walk and sym_eval instead of one tree. */
+static bool undefined_subtree(const char *prefix, char *bad, size_t cap)
+{
+    char toks[256][16];
+    int n = 0;
+    const char *s = prefix;
+    while (*s && n < 256) {
+        while (*s == ' ')
+            s++;
+        size_t len = strcspn(s, " ");
+        if (len == 0)
+            break;
+        snprintf(toks[n++], sizeof toks[0], "%.*s", (int)len, s);
+        s += len;
+    }
+    for (int i = 0; i < n; i++) {
+        if (toks[i][0] >= '0' && toks[i][0] <= '9')
+            continue; /* a digit of an integer, not a subtree */
+        int e = subtree_end(toks, n, i);
+        if (e < 0)
+            return false;
+        size_t len = 0;
+        bad[0] = '\0';
+        for (int k = i; k < e; k++)
+            len += (size_t)snprintf(bad + len, cap - len, "%s%s", k > i ? " " : "", toks[k]);
+        bool finite = false; /* every 100th point first: most subtrees are finite at one */
+        for (int g = 0; g <= 2000 && !finite; g++) {
+            int k = g <= 20 ? 100 * g : g - 21 + (g - 21) / 99 + 1;
+            finite = isfinite(eval_at(bad, -10 + 0.01 * k + 1e-4));
+        }
+        if (!finite)
+            return true;
+    }
+    return false;
+}
+
 /* ------------------------------------------------------------------------------ basics */
 
 static void test_vocabulary_and_kinds(void)
@@ -585,6 +645,33 @@ static void test_equivalent(void)
                          "div exp mul INT+ 2 x INT+ 2"));
 }
 
+/* sym_defined: every subtree finite somewhere, though the whole may be finite anyway. */
+static void test_defined(void)
+{
+    CHECK(sym_defined("x"));
+    CHECK(sym_defined("log x"));               /* defined for x > 0 */
+    CHECK(sym_defined("sqrt sub INT+ 1 0 x")); /* for x <= 10 */
+    CHECK(sym_defined("div INT+ 1 x"));
+    CHECK(sym_defined("exp exp INT+ 7"));      /* overflows double, not long double */
+    CHECK(sym_defined("acos div x INT+ 2 0")); /* on [-20, 20] only */
+    CHECK(!sym_defined("sub x tanh div INT+ 1 INT+ 0"));
+    CHECK(isfinite(eval_at("sub x tanh div INT+ 1 INT+ 0", 2.0))); /* what hid it */
+    CHECK(!sym_defined("log INT- 2"));
+    CHECK(!sym_defined("add x log INT+ 0"));
+    CHECK(!sym_defined("sqrt sub INT- 1 mul x x"));
+    CHECK(!sym_defined("mul x acos INT+ 2"));
+    CHECK(!sym_defined("atan div x sub x x"));
+    CHECK(!sym_defined("mul x"));
+    CHECK(strstr(arith_error_message(), "symbolic") != NULL || arith_error_message()[0] != '\0');
+    CHECK(!sym_defined(NULL));
+    /* the test's own walk agrees on these */
+    char bad[256];
+    CHECK(undefined_subtree("sub x tanh div INT+ 1 INT+ 0", bad, sizeof bad));
+    CHECK(strcmp(bad, "div INT+ 1 INT+ 0") == 0);
+    CHECK(!undefined_subtree("sub x tanh div INT+ 1 INT+ 2", bad, sizeof bad));
+    CHECK(undefined_subtree("mul x acos INT+ 2", bad, sizeof bad));
+}
+
 /* ------------------------------------------------------------------------------ problems */
 
 static void test_generate(sym_kind kind)
@@ -597,7 +684,7 @@ static void test_generate(sym_kind kind)
     size_t cap = SYM_TEXT_CAP(48);
     char(*prompts)[SYM_TEXT_CAP(48)] = malloc(N * sizeof *prompts);
     char(*answers)[SYM_TEXT_CAP(48)] = malloc(N * sizeof *answers);
-    int made = 0, draws = 0, malformed = 0, too_long = 0, wrong = 0, constant = 0;
+    int made = 0, draws = 0, malformed = 0, too_long = 0, wrong = 0, constant = 0, undefined = 0;
     while (made < N && draws < 20 * N) {
         draws++;
         char *p = prompts[made], *a = answers[made];
@@ -612,6 +699,13 @@ static void test_generate(sym_kind kind)
             continue;
         }
         too_long += sym_token_count(p) > cfg.max_tokens || sym_token_count(a) > cfg.max_tokens;
+        /* defined: no subtree is undefined everywhere (x - tanh(1/0) evaluates fine) */
+        char bad[SYM_TEXT_CAP(48)];
+        if (undefined_subtree(p, bad, sizeof bad) || undefined_subtree(a, bad, sizeof bad)) {
+            if (undefined++ < 3)
+                fprintf(stderr, "%s problem with the undefined %s: %s => %s\n",
+                        sym_kind_name(kind), bad, p, a);
+        }
         /* the answer is right, by the checker and by finite differences */
         bool right = sym_equivalent(kind, p, a, a);
         const char *f = kind == SYM_INTEGRAL ? a : p, *df = kind == SYM_INTEGRAL ? p : a;
@@ -647,6 +741,7 @@ static void test_generate(sym_kind kind)
     CHECK_EQ_INT(too_long, 0);
     CHECK_EQ_INT(wrong, 0);
     CHECK_EQ_INT(constant, 0);
+    CHECK_EQ_INT(undefined, 0);
     /* mostly distinct */
     int distinct = 0;
     for (int i = 0; i < made; i++) {
@@ -707,6 +802,33 @@ static void test_generate_reads_back(void)
         bad += sym_check(p) != ARITH_OK || sym_check(a) != ARITH_OK;
     }
     CHECK_MSG(bad == 0 && made > 10000, "%d of %d generated problems fail sym_check", bad, made);
+}
+
+/* Generated problems used to hide an undefined subtree whose infinity is absorbed, so that every
+ * numerical check passed: x - tanh(1/0) (f' = 1), x atan(1/0), asinh(log 0). The recipes' 155,000
+ * derivative problems held 58 (sym_defined's count); this test's 40,000 draws held 2 by its own
+ * walk. None may. */
+static void test_generate_defined(void)
+{
+    sym_config cfg;
+    sym_config_default(&cfg);
+    rng_state rng;
+    rng_seed(&rng, 11);
+    char p[SYM_TEXT_CAP(48)], a[SYM_TEXT_CAP(48)], bad[SYM_TEXT_CAP(48)];
+    int made = 0, undefined = 0;
+    for (int i = 0; i < 40000; i++) {
+        sym_kind kind = (sym_kind)(i % 2);
+        if (!sym_generate(&rng, &cfg, kind, p, sizeof p, a, sizeof a))
+            continue;
+        made++;
+        if (undefined_subtree(p, bad, sizeof bad) || undefined_subtree(a, bad, sizeof bad)) {
+            if (undefined++ < 3)
+                fprintf(stderr, "%s problem with the undefined %s: %s => %s\n",
+                        sym_kind_name(kind), bad, p, a);
+        }
+    }
+    CHECK_MSG(undefined == 0 && made > 30000, "%d of %d generated problems are undefined",
+              undefined, made);
 }
 
 static void test_generate_limits(void)
@@ -807,9 +929,11 @@ int main(void)
     test_simplify_rules();
     test_simplify_random();
     test_equivalent();
+    test_defined();
     test_generate(SYM_DERIVATIVE);
     test_generate(SYM_INTEGRAL);
     test_generate_reads_back();
+    test_generate_defined();
     test_generate_limits();
     test_generate_speed();
     return check_summary("test_symbolic");

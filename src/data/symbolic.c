@@ -1454,6 +1454,67 @@ bool sym_equivalent(sym_kind kind, const char *prompt, const char *reference,
     return ok;
 }
 
+/* Whether every node reachable from roots has a finite value at one of sym_equivalent's points
+ * at least: 1 when it has, 0 when one node is undefined or infinite at all of them (a constant
+ * 1/0, log of a negative constant, sqrt(-1 - x^2)), -1 when out of memory. Such a node can hide
+ * in a finite expression (tanh(1/0) - x evaluates to 1 - x, as the infinity is absorbed), but
+ * the expression is not defined anywhere. In double when `fast`, else in long double. */
+static int nodes_defined(const sym_tree *t, const int32_t *roots, int nroots, bool fast)
+{
+    int32_t *order, *slot;
+    int count;
+    if (!sym_order(t, roots, nroots, &order, &slot, &count))
+        return -1;
+    long double xs[SYM_EVALS];
+    sym_points(xs);
+    size_t n = (size_t)count * SYM_POINTS;
+    void *all = malloc(n * (fast ? sizeof(double) : sizeof(long double)));
+    int defined = all != NULL ? 1 : -1;
+    if (all && fast) {
+        double xd[SYM_POINTS];
+        for (int i = 0; i < SYM_POINTS; i++)
+            xd[i] = (double)xs[i];
+        eval_double(t, order, slot, count, xd, SYM_POINTS, all);
+    } else if (all) {
+        eval_long(t, order, slot, count, xs, SYM_POINTS, all);
+    }
+    for (int k = 0; all && k < count && defined == 1; k++) {
+        bool finite = false;
+        for (int i = 0; i < SYM_POINTS && !finite; i++)
+            finite = fast ? isfinite(((double *)all)[(size_t)k * SYM_POINTS + i])
+                          : isfinite(((long double *)all)[(size_t)k * SYM_POINTS + i]);
+        defined = finite;
+    }
+    free(all);
+    free(order);
+    free(slot);
+    return defined;
+}
+
+/* nodes_defined, in double first and, where double says no (it overflows sooner: exp(exp(7))),
+ * again in long double. */
+static bool tree_defined(const sym_tree *t, const int32_t *roots, int nroots)
+{
+    int d = nodes_defined(t, roots, nroots, true);
+    if (d == 0)
+        d = nodes_defined(t, roots, nroots, false);
+    return d == 1;
+}
+
+bool sym_defined(const char *prefix)
+{
+    arith_error_clear();
+    if (!prefix)
+        return false;
+    sym_tree t;
+    if (!tree_init(&t, 256))
+        return false;
+    int32_t root;
+    bool ok = sym_parse(&t, prefix, &root) == ARITH_OK && tree_defined(&t, &root, 1);
+    tree_free(&t);
+    return ok;
+}
+
 /* ----------------------------------------------------------------------------- random trees */
 
 typedef struct {
@@ -1684,6 +1745,10 @@ bool sym_generate(rng_state *rng, const sym_config *cfg, sym_kind kind, char *pr
         goto done;
 
     int32_t p = kind == SYM_INTEGRAL ? d : f, a = kind == SYM_INTEGRAL ? f : d;
+    /* every subtree of both defined somewhere: f = x - tanh(1/0) passes the checks above */
+    int32_t shown[2] = {p, a};
+    if (!tree_defined(&t, shown, 2))
+        goto done;
     ok = print_tree(&t, p, cfg->max_tokens, prompt, prompt_cap, NULL) == 0 &&
          print_tree(&t, a, cfg->max_tokens, answer, answer_cap, NULL) == 0;
     /* what is generated must read back: folding can make integers past sym_check's 10^18 */

@@ -58,7 +58,8 @@ arith_status sym_config_check(const sym_config *cfg);
  * EOS). Returns true with a problem, or false when the draw was rejected: draw again (the rng has
  * moved on, so the next call draws something else). Rejected: f without x (constant), f' that
  * simplifies to 0 or is numerically 0, f or f' undefined or infinite at all but a few of
- * sym_equivalent's points (e.g. log of a negative constant), a prompt or answer of more than
+ * sym_equivalent's points (e.g. log of a negative constant), a prompt or answer with a subtree
+ * that is nowhere defined (sym_defined: x - tanh(1/0) is finite, yet undefined), one of more than
  * cfg->max_tokens tokens, or one that does not fit its buffer. Buffers of
  * SYM_TEXT_CAP(cfg->max_tokens) bytes always suffice. An invalid cfg (sym_config_check) or a NULL
  * argument rejects every draw.
@@ -90,6 +91,14 @@ arith_status sym_check(const char *prefix);
  * cleared otherwise). */
 bool sym_equivalent(sym_kind kind, const char *prompt, const char *reference,
                     const char *hypothesis);
+
+/* Whether the expression is defined: every subtree of it has a finite value at one of
+ * sym_equivalent's 32 points at least (in long double, so a subtree beyond its range there, like
+ * cosh(x + e^64), counts as undefined too). False for "sub x tanh div INT+ 1 INT+ 0"
+ * (x - tanh(1/0)), though its value is finite, for "log INT- 2" and for
+ * "sqrt sub INT- 1 mul x x"; every problem sym_generate makes is defined. A string that fails sym_check gives false and leaves its message
+ * in arith_error_message(). */
+bool sym_defined(const char *prefix);
 
 /* The 33 vocabulary tokens in a fixed order: binary operators, functions, x, INT+, INT-, 0..9. */
 const char *const *sym_vocabulary(int *count);
