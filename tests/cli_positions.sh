@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Length generalization from the command line: the digit formats (--reverse, --zero-pad,
-# --index-hints) and the data-given positions (--pos abacus, coupling; --rand-pos) train,
+# --index-hints) and the data-given positions (--pos abacus, coupling, coupling-rel; --rand-pos) train,
 # evaluate and answer end to end; combinations that cannot work are refused with the flags
 # named, exit 2, and no run directory left behind.
 # Usage: tests/cli_positions.sh PATH/TO/arith SOURCE_DIR
@@ -15,7 +15,7 @@ TINY=(--task add --digits 1..3 --tokenizer char --n 600 --steps 6 --layers 1 --d
       --heads 2 --ffn 16 --samples 1 --threads 1 --eval-n 50)
 
 # --- refused combinations: exit 2, flags named, nothing left behind
-expect 2 "--pos coupling numbers the answer's digits by significance.*--reverse" -- "$ARITH" train "${TINY[@]}" --pos coupling --run r1
+expect 2 "--pos coupling \(or coupling-rel\) numbers the answer's digits by significance.*--reverse" -- "$ARITH" train "${TINY[@]}" --pos coupling --run r1
 expect 2 "--pos abacus numbers the digits of add, xor(, | and )mul.* \(got --task expr\)" -- "$ARITH" train --task expr --tokenizer char --pos abacus --run r2
 expect 2 "formats of the char tokenizer \(got --tokenizer pairs\)" -- "$ARITH" train --task add --tokenizer pairs --reverse --run r3
 expect 2 "--rand-pos draws positions for sinusoidal, learned and rope \(got --pos alibi\)" -- "$ARITH" train "${TINY[@]}" --pos alibi --rand-pos --run r4
@@ -33,6 +33,9 @@ expect 0 "largest length at >= 0.99" -- "$ARITH" eval rc --grid 1..4 --grid-n 5
 [ "$(wc -l <rc/grid-1-4.csv)" -eq 17 ] && ok || bad "grid-1-4.csv of a formatted run is not 17 lines"
 expect 0 "edge cases: [0-9]+/1[0-9] exact" -- "$ARITH" eval rc
 grep -qE '"pos-max":[[:space:]]*32' rc/config.json && ok || bad "--pos-max is not in the run's config"
+expect 0 "pos coupling-rel" -- "$ARITH" train "${TINY[@]}" --reverse --zero-pad --pos coupling-rel --run rl
+expect 0 "exact match" -- "$ARITH" eval rl --beam 2
+expect 0 "^[0-9?]+$" -- "$ARITH" predict rl "12+345="
 expect 0 "pos abacus" -- "$ARITH" train "${TINY[@]}" --reverse --pos abacus --run ra
 expect 0 "exact match" -- "$ARITH" eval ra --beam 2
 expect 0 "\(random positions\)" -- "$ARITH" train "${TINY[@]}" --pos learned --rand-pos --pos-max 64 --run rr

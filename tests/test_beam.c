@@ -437,6 +437,10 @@ int main(void)
         mc = transformer_config("transformer", "learned", NORM_PRE, 12);
         snprintf(name, sizeof name, "transformer (learned, pre) beam, seed %d", seed);
         check_beam(&mc, name, 410 + (uint64_t)seed, 11);
+        /* a bias on pairs of ids, read from the ids kept for the cached (reordered) columns */
+        mc = transformer_config("transformer", "coupling-rel", NORM_PRE, 12);
+        snprintf(name, sizeof name, "transformer (coupling-rel) beam, seed %d", seed);
+        check_beam(&mc, name, 430 + (uint64_t)seed, 11);
         mc = lstm_config(INPUT_EMBED, 12);
         snprintf(name, sizeof name, "lstm beam, seed %d", seed);
         check_beam(&mc, name, 420 + (uint64_t)seed, 11);

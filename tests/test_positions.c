@@ -672,8 +672,11 @@ static void test_decode(void)
             bool reverse = f & 1, pad = f & 2, hints = f & 4;
             if (f || !formats[k]->signed_answers)
                 check_decode(formats[k], reverse, pad, hints, POSIDS_ABACUS, "abacus");
-            if (reverse || pad)
+            if (reverse || pad) {
                 check_decode(formats[k], reverse, pad, hints, POSIDS_COUPLING, "coupling");
+                /* a bias on pairs of coupled ids: the decode's kept ids of the cached columns */
+                check_decode(formats[k], reverse, pad, hints, POSIDS_COUPLING, "coupling-rel");
+            }
             check_decode(formats[k], reverse, pad, hints, POSIDS_RANDOM, "sinusoidal");
             check_decode(formats[k], reverse, pad, hints, POSIDS_RANDOM, "rope");
         }

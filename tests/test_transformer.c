@@ -66,6 +66,8 @@ static void check_fixture(const char *name)
     read_i32(&f, "input.targets", b.targets, (size_t)B * T);
     read_i32(&f, "input.start", b.start, (size_t)B);
     batch_positions(&b);
+    if (st_find(&f, "input.pos")) /* the data's ids (coupling-rel): repeating, jumping */
+        read_i32(&f, "input.pos", b.pos, (size_t)B * T);
 
     double loss_sum = 0;
     int count = 0;
@@ -155,6 +157,80 @@ static void check_cached_generation(const char *family, const char *pos, norm_ki
     }
     CHECK_MSG(mismatches == 0, "pos %s, norm %s: %d cached tokens differ from full re-runs",
               pos, norm_kind_name(norm), mismatches);
+    batch_free(&prompts);
+    batch_free(&full);
+    model_free(m);
+}
+
+/* The same with ids that the data gives (abacus, coupling, coupling-rel): the prompts' ids repeat
+ * and jump as coupled significances do, and the generated tokens take gen_pos's ids; the cache
+ * must give what full re-runs with those ids give. A bias on pairs of ids (coupling-rel) reads the
+ * ids the transformer keeps for the cached columns. */
+static void check_cached_generation_ids(const char *pos)
+{
+    model_config mc = {.kind = family_named("transformer"), .vocab = 12, .d_model = 32, .heads = 4,
+                       .ffn = 48, .layers = 3, .context = 24, .norm = NORM_PRE, .act = ACT_GELU,
+                       .pos = scheme_named(pos), .pos_max = 16, .tie = true};
+    model *m = NULL;
+    CHECK_OK(model_create(&m, &mc));
+    rng_state rng;
+    rng_seed(&rng, 7);
+    model_init_weights(m, &rng);
+    for (size_t i = 0; i < m->params.total; i++)
+        m->params.data[i] += 0.5f * rng_normal(&rng);
+    enum { B = 5, P = 7, NEW = 8 };
+    const int32_t eos = 11;
+    batch prompts, full;
+    CHECK_OK(batch_alloc(&prompts, B, P));
+    CHECK_OK(batch_alloc(&full, B, P + NEW));
+    prompts.B = B;
+    prompts.T = P;
+    prompts.gen_pos = malloc((size_t)B * NEW * sizeof(int32_t));
+    prompts.gen_n = prompts.gen_cap = NEW;
+    for (int r = 0; r < B; r++) {
+        prompts.start[r] = r % 3;
+        for (int t = 0; t < P; t++) {
+            prompts.tokens[r * P + t] = t < prompts.start[r] ? 10 : (int32_t)rng_below(&rng, 10);
+            prompts.pos[r * P + t] = t < prompts.start[r] ? 0 : (int32_t)rng_below(&rng, 9);
+        }
+        for (int i = 0; i < NEW; i++) /* as coupling numbers a reversed answer: 1, 2, 3, ... */
+            prompts.gen_pos[r * NEW + i] = 1 + (i + r) % 9;
+    }
+    int32_t cached[B * NEW];
+    CHECK_OK(model_generate(m, &prompts, NEW, eos, cached));
+    int32_t seq[B][P + NEW];
+    for (int r = 0; r < B; r++)
+        for (int t = 0; t < P; t++)
+            seq[r][t] = prompts.tokens[r * P + t];
+    int mismatches = 0;
+    for (int i = 0; i < NEW; i++) {
+        int T = P + i;
+        full.B = B;
+        full.T = T;
+        for (int r = 0; r < B; r++) {
+            full.start[r] = prompts.start[r];
+            for (int t = 0; t < T; t++) {
+                full.tokens[r * T + t] = seq[r][t];
+                full.targets[r * T + t] = -1;
+                full.pos[r * T + t] =
+                    t < P ? prompts.pos[r * P + t] : prompts.gen_pos[r * NEW + t - P];
+            }
+        }
+        CHECK_OK(model_forward(m, &full, false, 0, NULL, NULL));
+        for (int r = 0; r < B; r++) {
+            const float *row = m->logits + ((size_t)r * T + T - 1) * mc.vocab;
+            int32_t best = 0;
+            for (int v = 1; v < mc.vocab; v++)
+                if (row[v] > row[best])
+                    best = v;
+            if (i > 0 && seq[r][T - 1] == eos)
+                best = eos;
+            seq[r][T] = best;
+            mismatches += best != cached[r * NEW + i];
+        }
+    }
+    CHECK_MSG(mismatches == 0, "pos %s with data-given ids: %d cached tokens differ from full re-runs",
+              pos, mismatches);
     batch_free(&prompts);
     batch_free(&full);
     model_free(m);
@@ -534,7 +610,8 @@ int main(void)
                               "transformer_learned_post",    "transformer_learned_pre",
                               "transformer_rope_post",       "transformer_rope_pre",
                               "transformer_alibi_post",      "transformer_fire_pre",
-                              "gpt2_tied",                   "gpt2_untied"};
+                              "transformer_coupling-rel_post", "gpt2_tied",
+                              "gpt2_untied"};
     for (size_t i = 0; i < sizeof fixtures / sizeof *fixtures; i++)
         check_fixture(fixtures[i]);
     /* every registered scheme (abacus and coupling read column ids here) */
@@ -543,6 +620,8 @@ int main(void)
         check_cached_generation("transformer", pos_kind_name(p), NORM_PRE);
     }
     check_cached_generation("gpt2", "learned", NORM_PRE);
+    check_cached_generation_ids("coupling");
+    check_cached_generation_ids("coupling-rel");
     check_gpt2_frozen();
     check_gpt2_pretrained();
     check_determinism();

@@ -14,12 +14,14 @@ How to run it (Debian's torch lives in /usr/bin/python3, not in a pyenv python):
     /usr/bin/python3 tools/make_fixtures.py --out /tmp/fx    # somewhere else
     /usr/bin/python3 tools/make_fixtures.py --check tests/fixtures   # re-read + re-verify files
     /usr/bin/python3 tools/make_fixtures.py --only alibi,fire        # just those schemes' files
+    /usr/bin/python3 tools/make_fixtures.py --only coupling-rel
 Output is deterministic: rerunning gives the same files byte for byte.
 
 Model (all parameters float32; names are those stored in the files)
     inputs: tokens (B,T) int32, start (B) int32 = left-padding columns of row b,
-            targets (B,T) int32, -1 = no loss at this position.
-    pos[b,t] = max(t - start[b], 0)
+            targets (B,T) int32, -1 = no loss at this position; for coupling-rel also
+            pos (B,T) int32, the data's ids (coupled significances: they repeat and jump).
+    pos[b,t] = max(t - start[b], 0), except coupling-rel's given ids
     x = tok_emb.weight[tokens] * sqrt(C)
     pos == sinusoidal: x += pe[pos], pe[p][2i] = sin(p*exp(-2i ln(10000)/C)), pe[p][2i+1] = cos(..)
     pos == learned:    x += pos_emb.weight[pos]          (pos_emb.weight is (context, C))
@@ -31,7 +33,7 @@ Model (all parameters float32; names are those stored in the files)
              head j uses columns [j*hd,(j+1)*hd). rope: rotate-half on q and k of each head with
              angle(pos,i) = pos * 10000^(-2i/hd), i < hd/2: (x[i], x[i+hd/2]) ->
              (x[i] cos - x[i+hd/2] sin, x[i] sin + x[i+hd/2] cos).
-             scores = q k^T / sqrt(hd) (+ bias[b,h,t,j] for alibi and fire); key j allowed
+             scores = q k^T / sqrt(hd) (+ bias[b,h,t,j] for alibi, fire, coupling-rel); key j allowed
              for query t of row b iff
              start[b] <= j <= t, or j == t (a padding query attends only to itself);
              softmax over allowed keys; y = att v; heads concatenated; out = y Wo^T + bo.
@@ -41,6 +43,9 @@ Model (all parameters float32; names are those stored in the files)
              b2 (H), c (1), L (1)}, W = 32: with i = pos[b,t], j = pos[b,j],
              x = log(|c| |i-j| + 1) / (log(|c| max(|L| 512, i) + 1) + 1e-6),
              bias[b,:,t,j] = w2 relu(w1 x + b1) + b2. Its parameters come after head.bias.
+    coupling-rel (the relative form of Cho et al.'s position coupling): layers.N.attn.rel_bias
+             (H, 7), bias[b,h,t,j] = rel_bias[h, clip(pos[b,j] - pos[b,t], -3, 3) + 3]; no
+             absolute positions. Its parameters come after head.bias.
     ffn(h) = down(act(up(h))), act relu or exact (erf) gelu.
     x = LN_f(x); logits = x head.weight^T + head.bias
     loss = mean over (b,t) with targets >= 0 of cross_entropy(logits[b,t], targets[b,t]).
@@ -89,7 +94,8 @@ POS_KINDS = ["none", "sinusoidal", "learned", "rope"]
 NORM_KINDS = ["post", "pre"]
 ACT_FOR_NORM = {"post": "relu", "pre": "gelu"}
 # the relative schemes, one norm each: (pos, norm, seed offset)
-EXTRA_FIXTURES = [("alibi", "post", 100), ("fire", "pre", 101)]
+EXTRA_FIXTURES = [("alibi", "post", 100), ("fire", "pre", 101), ("coupling-rel", "post", 102)]
+REL_CLIP = 3
 FIRE_WIDTH, FIRE_L0, FIRE_EPS = 32, 512.0, 1e-6
 # fire's c and threshold |L| * 512 per layer: layer 0's threshold 3.5 puts rows 4.. (ids up to
 # 6 here) past it, layer 1's 512 (the default) keeps every row under it; a negative c checks
@@ -133,13 +139,15 @@ def rope_tables(n, hd):
 
 
 class Attention(nn.Module):
-    def __init__(self, C, H, fire=False):
+    def __init__(self, C, H, pos):
         super().__init__()
         self.C, self.H, self.hd = C, H, C // H
         self.qkv = nn.Linear(C, 3 * C)
         self.out = nn.Linear(C, C)
-        if fire:
+        if pos == "fire":
             self.fire = Fire(H)
+        if pos == "coupling-rel":
+            self.rel_bias = nn.Parameter(torch.zeros(H, 2 * REL_CLIP + 1))
 
     def forward(self, h, allowed, rope, rel=None):
         Bn, Tn, C = h.shape
@@ -156,8 +164,15 @@ class Attention(nn.Module):
             q = rotate_half(q, cos, sin)
             k = rotate_half(k, cos, sin)
         scores = q @ k.transpose(-1, -2) / math.sqrt(hd)         # (B,H,T,T)
-        if rel is not None:                                      # alibi's bias, or fire's ids
-            scores = scores + (self.fire(rel[1]) if rel[0] == "fire" else rel[1])
+        if rel is not None:                 # alibi's bias, or fire's or coupling-rel's ids
+            if rel[0] == "fire":
+                scores = scores + self.fire(rel[1])
+            elif rel[0] == "coupling-rel":
+                ids = rel[1]                                     # (B,T)
+                d = torch.clamp(ids.unsqueeze(1) - ids.unsqueeze(2), -REL_CLIP, REL_CLIP)
+                scores = scores + self.rel_bias[:, d + REL_CLIP].permute(1, 0, 2, 3)
+            else:
+                scores = scores + rel[1]
         scores = scores.masked_fill(~allowed.unsqueeze(1), float("-inf"))
         att = torch.softmax(scores, dim=-1)
         y = att @ v                                              # (B,H,T,hd)
@@ -228,11 +243,11 @@ class LN(nn.Module):
 
 
 class Layer(nn.Module):
-    def __init__(self, C, H, Fw, act, norm, fire=False):
+    def __init__(self, C, H, Fw, act, norm, pos):
         super().__init__()
         self.norm = norm
         self.ln1 = LN(C)
-        self.attn = Attention(C, H, fire)
+        self.attn = Attention(C, H, pos)
         self.ln2 = LN(C)
         self.ffn = FFN(C, Fw, act)
 
@@ -257,18 +272,20 @@ class Twin(nn.Module):
         if cfg["pos"] == "learned":
             self.pos_emb = nn.Embedding(cfg["context"], C)
         self.layers = nn.ModuleList(
-            [Layer(C, H, cfg["ffn"], cfg["act"], cfg["norm"], cfg["pos"] == "fire")
+            [Layer(C, H, cfg["ffn"], cfg["act"], cfg["norm"], cfg["pos"])
              for _ in range(cfg["layers"])])
         self.ln_f = LN(C)
         self.head = nn.Linear(C, V)
 
-    def forward(self, tokens, start):
+    def forward(self, tokens, start, ids=None):
         cfg = self.cfg
         C, Tn = cfg["d_model"], tokens.shape[1]
         dtype = self.tok_emb.weight.dtype
         tokens, start = tokens.long(), start.long()
         t = torch.arange(Tn).unsqueeze(0)                        # (1,T)
         pos = torch.clamp(t - start.unsqueeze(1), min=0)         # (B,T)
+        if ids is not None:                                      # the data's ids
+            pos = ids.long()
         # allowed[b,t,j] = (start[b] <= j <= t) or j == t
         j = torch.arange(Tn).view(1, 1, Tn)
         tq = torch.arange(Tn).view(1, Tn, 1)
@@ -280,8 +297,8 @@ class Twin(nn.Module):
             m = torch.tensor(alibi_slopes(cfg["heads"]), dtype=dtype).view(1, -1, 1, 1)
             dist = (pos.unsqueeze(2) - pos.unsqueeze(1)).abs().to(dtype).unsqueeze(1)
             rel = ("alibi", -m * dist)                           # (B,H,T,T)
-        elif cfg["pos"] == "fire":
-            rel = ("fire", pos)
+        elif cfg["pos"] in ("fire", "coupling-rel"):
+            rel = (cfg["pos"], pos)
         if cfg["pos"] == "sinusoidal":
             x = x + sinusoidal_table(cfg["context"], C).to(dtype)[pos]
         elif cfg["pos"] == "learned":
@@ -316,6 +333,8 @@ def param_names(cfg):
     if cfg["pos"] == "fire":
         for l in range(cfg["layers"]):
             names += [f"layers.{l}.attn.fire.{n}" for n in ["w1", "b1", "w2", "b2", "c", "L"]]
+    if cfg["pos"] == "coupling-rel":
+        names += [f"layers.{l}.attn.rel_bias" for l in range(cfg["layers"])]
     return names
 
 
@@ -336,6 +355,8 @@ def init_params(model, cfg, gen):
                          "c": torch.full_like(r, FIRE_C[layer]),
                          "L": torch.full_like(r, FIRE_THRESHOLD[layer] / FIRE_L0)}[what]
                 p.copy_(value)
+            elif name.endswith(".attn.rel_bias"):
+                p.copy_(r)                               # N(0, 1): the bias matters
             elif ".ln" in name or name.startswith("ln_f"):
                 p.copy_(1.0 + 0.2 * r if name.endswith(".weight") else 0.1 * r)
             elif name.endswith(".bias"):
@@ -352,7 +373,12 @@ def make_batch(cfg, gen):
     for b in range(B):
         assert LOSS_FROM[b] >= START[b]
         targets[b, :LOSS_FROM[b]] = -1
-    return tokens, start, targets
+    ids = None
+    if cfg["pos"] == "coupling-rel":  # ids 0..9: repeats, and differences past the clip
+        ids = torch.randint(0, 10, (B, T), generator=gen, dtype=torch.int64).to(torch.int32)
+        for b in range(B):
+            ids[b, :START[b]] = 0
+    return tokens, start, targets, ids
 
 
 def to_f32(x):
@@ -366,10 +392,10 @@ def to_f32(x):
     return x.float()
 
 
-def run(model, tokens, start, targets):
+def run(model, tokens, start, targets, ids=None):
     """forward + loss + backward; returns logits, loss, {name: grad}."""
     model.zero_grad(set_to_none=True)
-    logits = model(tokens, start)
+    logits = model(tokens, start, ids)
     loss = loss_fn(logits, targets)
     loss.backward()
     grads = {n: p.grad.detach().clone() for n, p in model.named_parameters()}
@@ -481,17 +507,17 @@ def build_fixture(pos, norm, seed):
     torch.manual_seed(seed)
     model = Twin(cfg)
     init_params(model, cfg, gen)
-    tokens, start, targets = make_batch(cfg, gen)
+    tokens, start, targets, ids = make_batch(cfg, gen)
 
     xdiff = None
     if pos == "sinusoidal" and norm == "post":
         xdiff = cross_check_torch_encoder(model, cfg, tokens)
 
     # float32 run (for the report only) and float64 reference (stored)
-    l32, loss32, g32 = run(model, tokens, start, targets)
+    l32, loss32, g32 = run(model, tokens, start, targets, ids)
     m64 = Twin(cfg).double()
     m64.load_state_dict(model.state_dict())
-    l64, loss64, g64 = run(m64, tokens, start, targets)
+    l64, loss64, g64 = run(m64, tokens, start, targets, ids)
     dev = max([(l32.double() - l64).abs().max().item(), abs(loss32.item() - loss64.item())] +
               [(g32[k].double() - g64[k]).abs().max().item() for k in g64])
 
@@ -499,6 +525,8 @@ def build_fixture(pos, norm, seed):
     names = param_names(cfg)
     tensors = [(n, params[n].detach()) for n in names]
     tensors += [("input.tokens", tokens), ("input.start", start), ("input.targets", targets)]
+    if ids is not None:
+        tensors += [("input.pos", ids)]
     tensors += [("output.logits", to_f32(l64)), ("output.loss", to_f32(loss64).reshape(1))]
     tensors += [("grad." + n, to_f32(g64[n])) for n in names]
     meta = {"config": json.dumps(cfg, separators=(",", ":")),
@@ -515,9 +543,11 @@ def check_file(path):
     with torch.no_grad():
         for n, p in model.named_parameters():
             p.copy_(ts[n].double())
+    given = {"input.pos"} if cfg["pos"] == "coupling-rel" else set()
     assert set(ts) == set(param_names(cfg)) | {"grad." + n for n in param_names(cfg)} | {
-        "input.tokens", "input.start", "input.targets", "output.logits", "output.loss"}
-    logits, loss, grads = run(model, ts["input.tokens"], ts["input.start"], ts["input.targets"])
+        "input.tokens", "input.start", "input.targets", "output.logits", "output.loss"} | given
+    logits, loss, grads = run(model, ts["input.tokens"], ts["input.start"], ts["input.targets"],
+                              ts.get("input.pos"))
     Bn, Tn = ts["input.tokens"].shape
     assert ts["output.logits"].shape == (Bn, Tn, cfg["vocab"])
     worst = max([(to_f32(logits) - ts["output.logits"]).abs().max().item(),

@@ -160,7 +160,7 @@ arith_status tokenizer_set_positions(tokenizer *tok, posids_plan plan)
     if (plan.pos_max < 1)
         return arith_error(ARITH_ERR_ARG, "--pos-max must be at least 1 (got %d)", plan.pos_max);
     if (plan.kind == POSIDS_COUPLING && !tok->reverse_answer && !tok->zero_pad)
-        return arith_error(ARITH_ERR_ARG, "--pos coupling numbers the answer's digits by "
+        return arith_error(ARITH_ERR_ARG, "--pos coupling (or coupling-rel) numbers the answer's digits by "
                            "significance, which must be known before they are generated: add "
                            "--reverse (or --reverse-answer) or --zero-pad");
     if ((plan.kind == POSIDS_COUPLING || plan.kind == POSIDS_ABACUS) &&
@@ -168,7 +168,7 @@ arith_status tokenizer_set_positions(tokenizer *tok, posids_plan plan)
         return arith_error(ARITH_ERR_ARG, "--pos %s numbers the answer's digits, which must sit "
                            "at known places: answers that may be negative keep their sign at "
                            "one place only in a digit format (add --reverse, --zero-pad or "
-                           "--index-hints)", plan.kind == POSIDS_ABACUS ? "abacus" : "coupling");
+                           "--index-hints)", plan.kind == POSIDS_ABACUS ? "abacus" : "coupling (or coupling-rel)");
     plan.train = false;
     tok->plan = plan;
     return ARITH_OK;

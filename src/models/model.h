@@ -105,9 +105,9 @@ void model_kinds_text(char *out, size_t cap, bool (*has)(const model_family *f))
 /* The transformer's calls into a scheme (models/positions/positions.h). */
 typedef struct pos_ops pos_ops;
 
-/* One positional scheme (none, sinusoidal, learned, rope, alibi, fire, abacus, coupling): its
- * name, what it asks of the data and of the other flags, and the ops the transformer calls.
- * Entries live in models/positions/, one file each. */
+/* One positional scheme (none, sinusoidal, learned, rope, alibi, fire, abacus, coupling,
+ * coupling-rel): its name, what it asks of the data and of the other flags, and the ops the
+ * transformer calls. Entries live in models/positions/, one file each. */
 typedef struct {
     const char *name;        /* --pos NAME */
     const char *summary;     /* one line for --help */

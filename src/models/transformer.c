@@ -105,6 +105,10 @@ typedef struct {
      * column prompt_T + i has gen[r * gen_n + i]); NULL: columns continue */
     int32_t *gen;
     int gen_n, gen_cap, prompt_T;
+    /* every cached column's id, row r's at kids[r * ctx + j]: the prompt's from the batch,
+     * then each step's; the keys' ids of a bias on pairs of ids (coupling-rel) */
+    int32_t *kids;
+    size_t kids_cap;
 } decode_state;
 
 /* The positional scheme (models/positions/) and the state it owns. */
@@ -649,7 +653,8 @@ static const attn_bias *decode_bias(const model *m, int l, attn_bias *bias, cons
     const transformer *t = m->impl;
     if (!t->pos.ops->bias_decode)
         return NULL;
-    return t->pos.ops->bias_decode(t->pos.state, &m->params, l, bias, qpos, start, B, col);
+    return t->pos.ops->bias_decode(t->pos.state, &m->params, l, bias, qpos, t->dec.kids, t->ctx,
+                                   start, B, col);
 }
 
 /* One decoding step for B rows: the new token of row r sits at column `col`. Writes the
@@ -686,6 +691,8 @@ static arith_status decode_step(model *m, const int32_t *tokens, const int32_t *
     arith_status pst = check_positions(t, pos, B);
     if (pst)
         return pst;
+    for (int r = 0; r < B; r++)
+        t->dec.kids[(size_t)r * t->ctx + col] = pos[r];
     float *x = acts->x_final; /* (B, C) residual stream */
     embed(m, x, tokens, pos, B);
     for (int l = 0; l < t->L; l++) {
@@ -765,6 +772,17 @@ static arith_status transformer_decode_begin(model *m, const batch *prompts, con
         memcpy(dec->gen, prompts->gen_pos, need * sizeof(int32_t));
         dec->gen_n = prompts->gen_n;
     }
+    const size_t kids_need = (size_t)B * t->ctx;
+    if (kids_need > dec->kids_cap) {
+        int32_t *grown = realloc(dec->kids, kids_need * sizeof *grown);
+        if (!grown)
+            return arith_error(ARITH_ERR_MEMORY, "out of memory for the cached columns' ids");
+        dec->kids = grown;
+        dec->kids_cap = kids_need;
+    }
+    for (int r = 0; r < B; r++)
+        memcpy(dec->kids + (size_t)r * t->ctx, prompts->pos + (size_t)r * T,
+               (size_t)T * sizeof(int32_t));
     /* prefill: the whole prompt at once, keys and values into the cache */
     forward_logits(m, prompts, false, 0, true);
     /* each row's last column, packed to (B, V): row r moves down from row r*T + T-1, which
@@ -815,6 +833,13 @@ static void cache_row_move(void *ctx, int dst, int from, bool swap)
     c->start[dst] = c->start[from];
     if (swap)
         c->start[from] = s;
+    int32_t *kd = t->dec.kids + (size_t)dst * t->ctx, *kf = t->dec.kids + (size_t)from * t->ctx;
+    for (int j = 0; j < c->cols; j++) { /* and their columns' ids */
+        int32_t v = kd[j];
+        kd[j] = kf[j];
+        if (swap)
+            kf[j] = v;
+    }
     if (t->dec.gen_n > 0) { /* the rows' answer positions go with them */
         int32_t *g = t->dec.gen;
         const size_t n = (size_t)t->dec.gen_n;
@@ -866,6 +891,7 @@ static void transformer_destroy(model *m)
         cache_release(&t->cache);
         free(t->w.blocks);
         free(t->dec.gen);
+        free(t->dec.kids);
         if (t->pos.ops && t->pos.ops->destroy)
             t->pos.ops->destroy(t->pos.state);
         free(t);

@@ -139,10 +139,10 @@ static const option_spec train_options[] = {
     OPT_LISTED("pos", model.pos, "rope", choice_pos, pos_kind_summary, "model",
                "positional scheme (transformer)"),
     OPT("pos-max", OPT_INT, model.pos_max, "0", NULL, 0, 65536, "model",
-        "position ids run from 0 to pos-max - 1 (0: the context; abacus, coupling, --rand-pos: "
-        "256)"),
+        "position ids run from 0 to pos-max - 1 (0: the context; abacus, coupling, coupling-rel, "
+        "--rand-pos: 256)"),
     OPT("pos-offset", OPT_INT, model.pos_offset, "-1", NULL, -1, 65536, "model",
-        "abacus, coupling: training adds a random offset 0..pos-offset to every digit's id "
+        "abacus, coupling, coupling-rel: training adds a random offset 0..pos-offset to every digit's id "
         "(-1: as far as pos-max allows)"),
     OPT("rand-pos", OPT_BOOL, model.rand_pos, "false", NULL, 0, 0, "model",
         "sinusoidal, learned, rope: positions are a sorted random draw from 0..pos-max-1 "

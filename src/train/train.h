@@ -135,7 +135,7 @@ typedef struct {
     act_kind act;
     pos_kind pos;
     int pos_max;               /* position ids are < pos_max (0: context) */
-    int pos_offset;            /* abacus, coupling: largest random offset added in training */
+    int pos_offset;            /* abacus, coupling(-rel): largest random offset in training */
     bool rand_pos;             /* absolute schemes: positions drawn sorted from [0, pos_max) */
     int context;               /* 0: longest prompt + answer of the data */
     int hidden;                /* LSTM hidden size (0: d_model) */

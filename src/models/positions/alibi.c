@@ -48,8 +48,8 @@ static const attn_bias *alibi_bias(void *state, const param_table *pt, int layer
 }
 
 static const attn_bias *alibi_decode(void *state, const param_table *pt, int layer,
-                                     attn_bias *bias, const int32_t *qpos, const int32_t *start,
-                                     int B, int col)
+                                     attn_bias *bias, const int32_t *qpos, const int32_t *kpos,
+                                     int kpos_stride, const int32_t *start, int B, int col)
 {
     const alibi_state *s = state;
     *bias = (attn_bias){s->table, s->pos_max, qpos, NULL, 0};

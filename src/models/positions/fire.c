@@ -127,8 +127,8 @@ static const attn_bias *fire_bias(void *state, const param_table *pt, int layer,
 
 /* Only the rows of the queries' ids; the side covers the keys' ids too. */
 static const attn_bias *fire_decode(void *state, const param_table *pt, int layer,
-                                    attn_bias *bias, const int32_t *qpos, const int32_t *start,
-                                    int B, int col)
+                                    attn_bias *bias, const int32_t *qpos, const int32_t *kpos,
+                                    int kpos_stride, const int32_t *start, int B, int col)
 {
     const fire_state *s = state;
     int qmin = s->pos_max, side = 1;

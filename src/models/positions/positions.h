@@ -55,11 +55,12 @@ struct pos_ops {
                           const float *qkv, const float *att, const int32_t *start,
                           const int32_t *pos, int B, int T);
     /* A decoding step: row r's query, at column col, has id qpos[r]; its keys, the cached
-     * columns j <= col, have ids max(j - start[r], 0) (attn_bias.kpos NULL: the batch's
-     * numbering of columns). */
+     * columns j <= col, have ids kpos[r * kpos_stride + j], the data's (columns from start[r]
+     * when the scheme's ids are columns: max(j - start[r], 0), which a scheme may keep as
+     * attn_bias.kpos NULL). */
     const attn_bias *(*bias_decode)(void *state, const param_table *pt, int layer,
-                                    attn_bias *bias, const int32_t *qpos, const int32_t *start,
-                                    int B, int col);
+                                    attn_bias *bias, const int32_t *qpos, const int32_t *kpos,
+                                    int kpos_stride, const int32_t *start, int B, int col);
 };
 
 /* A learned table of position vectors added to the token embeddings (table.c), read at the

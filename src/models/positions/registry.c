@@ -11,7 +11,8 @@
     X(pos_alibi)                                                                               \
     X(pos_fire)                                                                                \
     X(pos_abacus)                                                                              \
-    X(pos_coupling)
+    X(pos_coupling)                                                                            \
+    X(pos_coupling_rel)
 
 #define DECLARE(entry) extern const pos_scheme entry;
 #define ADDRESS(entry) &entry,
