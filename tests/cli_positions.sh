@@ -36,6 +36,8 @@ grep -qE '"pos-max":[[:space:]]*32' rc/config.json && ok || bad "--pos-max is no
 expect 0 "pos coupling-rel" -- "$ARITH" train "${TINY[@]}" --reverse --zero-pad --pos coupling-rel --run rl
 expect 0 "exact match" -- "$ARITH" eval rl --beam 2
 expect 0 "^[0-9?]+$" -- "$ARITH" predict rl "12+345="
+expect 0 "pos coupling-local" -- "$ARITH" train "${TINY[@]}" --reverse --pos coupling-local --context 200 --run rw
+expect 0 "exact match" -- "$ARITH" eval rw --grid 1..4 --grid-n 5
 expect 0 "pos abacus" -- "$ARITH" train "${TINY[@]}" --reverse --pos abacus --run ra
 expect 0 "exact match" -- "$ARITH" eval ra --beam 2
 expect 0 "\(random positions\)" -- "$ARITH" train "${TINY[@]}" --pos learned --rand-pos --pos-max 64 --run rr

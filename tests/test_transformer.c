@@ -66,7 +66,7 @@ static void check_fixture(const char *name)
     read_i32(&f, "input.targets", b.targets, (size_t)B * T);
     read_i32(&f, "input.start", b.start, (size_t)B);
     batch_positions(&b);
-    if (st_find(&f, "input.pos")) /* the data's ids (coupling-rel): repeating, jumping */
+    if (st_find(&f, "input.pos")) /* the data's ids (coupling-rel/-local): repeating, jumping */
         read_i32(&f, "input.pos", b.pos, (size_t)B * T);
 
     double loss_sum = 0;
@@ -610,8 +610,8 @@ int main(void)
                               "transformer_learned_post",    "transformer_learned_pre",
                               "transformer_rope_post",       "transformer_rope_pre",
                               "transformer_alibi_post",      "transformer_fire_pre",
-                              "transformer_coupling-rel_post", "gpt2_tied",
-                              "gpt2_untied"};
+                              "transformer_coupling-rel_post", "transformer_coupling-local_pre",
+                              "gpt2_tied",                   "gpt2_untied"};
     for (size_t i = 0; i < sizeof fixtures / sizeof *fixtures; i++)
         check_fixture(fixtures[i]);
     /* every registered scheme (abacus and coupling read column ids here) */
@@ -622,6 +622,7 @@ int main(void)
     check_cached_generation("gpt2", "learned", NORM_PRE);
     check_cached_generation_ids("coupling");
     check_cached_generation_ids("coupling-rel");
+    check_cached_generation_ids("coupling-local");
     check_gpt2_frozen();
     check_gpt2_pretrained();
     check_determinism();

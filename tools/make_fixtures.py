@@ -14,14 +14,14 @@ How to run it (Debian's torch lives in /usr/bin/python3, not in a pyenv python):
     /usr/bin/python3 tools/make_fixtures.py --out /tmp/fx    # somewhere else
     /usr/bin/python3 tools/make_fixtures.py --check tests/fixtures   # re-read + re-verify files
     /usr/bin/python3 tools/make_fixtures.py --only alibi,fire        # just those schemes' files
-    /usr/bin/python3 tools/make_fixtures.py --only coupling-rel
+    /usr/bin/python3 tools/make_fixtures.py --only coupling-rel,coupling-local
 Output is deterministic: rerunning gives the same files byte for byte.
 
 Model (all parameters float32; names are those stored in the files)
     inputs: tokens (B,T) int32, start (B) int32 = left-padding columns of row b,
-            targets (B,T) int32, -1 = no loss at this position; for coupling-rel also
+            targets (B,T) int32, -1 = no loss at this position; for coupling-rel/-local also
             pos (B,T) int32, the data's ids (coupled significances: they repeat and jump).
-    pos[b,t] = max(t - start[b], 0), except coupling-rel's given ids
+    pos[b,t] = max(t - start[b], 0), except coupling-rel's and coupling-local's given ids
     x = tok_emb.weight[tokens] * sqrt(C)
     pos == sinusoidal: x += pe[pos], pe[p][2i] = sin(p*exp(-2i ln(10000)/C)), pe[p][2i+1] = cos(..)
     pos == learned:    x += pos_emb.weight[pos]          (pos_emb.weight is (context, C))
@@ -46,6 +46,8 @@ Model (all parameters float32; names are those stored in the files)
     coupling-rel (the relative form of Cho et al.'s position coupling): layers.N.attn.rel_bias
              (H, 7), bias[b,h,t,j] = rel_bias[h, clip(pos[b,j] - pos[b,t], -3, 3) + 3]; no
              absolute positions. Its parameters come after head.bias.
+    coupling-local: the same, except that a key with |pos[b,j] - pos[b,t]| > 3 is not allowed
+             (as if masked) instead of taking the clipped bias.
     ffn(h) = down(act(up(h))), act relu or exact (erf) gelu.
     x = LN_f(x); logits = x head.weight^T + head.bias
     loss = mean over (b,t) with targets >= 0 of cross_entropy(logits[b,t], targets[b,t]).
@@ -94,7 +96,9 @@ POS_KINDS = ["none", "sinusoidal", "learned", "rope"]
 NORM_KINDS = ["post", "pre"]
 ACT_FOR_NORM = {"post": "relu", "pre": "gelu"}
 # the relative schemes, one norm each: (pos, norm, seed offset)
-EXTRA_FIXTURES = [("alibi", "post", 100), ("fire", "pre", 101), ("coupling-rel", "post", 102)]
+EXTRA_FIXTURES = [("alibi", "post", 100), ("fire", "pre", 101), ("coupling-rel", "post", 102),
+                  ("coupling-local", "pre", 103)]
+REL_SCHEMES = ("coupling-rel", "coupling-local")
 REL_CLIP = 3
 FIRE_WIDTH, FIRE_L0, FIRE_EPS = 32, 512.0, 1e-6
 # fire's c and threshold |L| * 512 per layer: layer 0's threshold 3.5 puts rows 4.. (ids up to
@@ -146,7 +150,7 @@ class Attention(nn.Module):
         self.out = nn.Linear(C, C)
         if pos == "fire":
             self.fire = Fire(H)
-        if pos == "coupling-rel":
+        if pos in REL_SCHEMES:
             self.rel_bias = nn.Parameter(torch.zeros(H, 2 * REL_CLIP + 1))
 
     def forward(self, h, allowed, rope, rel=None):
@@ -167,10 +171,13 @@ class Attention(nn.Module):
         if rel is not None:                 # alibi's bias, or fire's or coupling-rel's ids
             if rel[0] == "fire":
                 scores = scores + self.fire(rel[1])
-            elif rel[0] == "coupling-rel":
+            elif rel[0] in REL_SCHEMES:
                 ids = rel[1]                                     # (B,T)
-                d = torch.clamp(ids.unsqueeze(1) - ids.unsqueeze(2), -REL_CLIP, REL_CLIP)
+                diff = ids.unsqueeze(1) - ids.unsqueeze(2)       # [b,t,j] = id_j - id_t
+                d = torch.clamp(diff, -REL_CLIP, REL_CLIP)
                 scores = scores + self.rel_bias[:, d + REL_CLIP].permute(1, 0, 2, 3)
+                if rel[0] == "coupling-local":
+                    allowed = allowed & (diff.abs() <= REL_CLIP)
             else:
                 scores = scores + rel[1]
         scores = scores.masked_fill(~allowed.unsqueeze(1), float("-inf"))
@@ -297,7 +304,7 @@ class Twin(nn.Module):
             m = torch.tensor(alibi_slopes(cfg["heads"]), dtype=dtype).view(1, -1, 1, 1)
             dist = (pos.unsqueeze(2) - pos.unsqueeze(1)).abs().to(dtype).unsqueeze(1)
             rel = ("alibi", -m * dist)                           # (B,H,T,T)
-        elif cfg["pos"] in ("fire", "coupling-rel"):
+        elif cfg["pos"] in ("fire",) + REL_SCHEMES:
             rel = (cfg["pos"], pos)
         if cfg["pos"] == "sinusoidal":
             x = x + sinusoidal_table(cfg["context"], C).to(dtype)[pos]
@@ -333,7 +340,7 @@ def param_names(cfg):
     if cfg["pos"] == "fire":
         for l in range(cfg["layers"]):
             names += [f"layers.{l}.attn.fire.{n}" for n in ["w1", "b1", "w2", "b2", "c", "L"]]
-    if cfg["pos"] == "coupling-rel":
+    if cfg["pos"] in REL_SCHEMES:
         names += [f"layers.{l}.attn.rel_bias" for l in range(cfg["layers"])]
     return names
 
@@ -374,7 +381,7 @@ def make_batch(cfg, gen):
         assert LOSS_FROM[b] >= START[b]
         targets[b, :LOSS_FROM[b]] = -1
     ids = None
-    if cfg["pos"] == "coupling-rel":  # ids 0..9: repeats, and differences past the clip
+    if cfg["pos"] in REL_SCHEMES:  # ids 0..9: repeats, and differences past the clip
         ids = torch.randint(0, 10, (B, T), generator=gen, dtype=torch.int64).to(torch.int32)
         for b in range(B):
             ids[b, :START[b]] = 0
@@ -543,7 +550,7 @@ def check_file(path):
     with torch.no_grad():
         for n, p in model.named_parameters():
             p.copy_(ts[n].double())
-    given = {"input.pos"} if cfg["pos"] == "coupling-rel" else set()
+    given = {"input.pos"} if cfg["pos"] in REL_SCHEMES else set()
     assert set(ts) == set(param_names(cfg)) | {"grad." + n for n in param_names(cfg)} | {
         "input.tokens", "input.start", "input.targets", "output.logits", "output.loss"} | given
     logits, loss, grads = run(model, ts["input.tokens"], ts["input.start"], ts["input.targets"],

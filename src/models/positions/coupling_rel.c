@@ -6,7 +6,13 @@
  * they predict, 0 for other tokens), so that a query can find the digits of its own significance
  * and its neighbours' in every operand whatever the length: only differences of ids count, and
  * the same 7 numbers per head serve 5 digits and 1,000. Parameters layers.N.attn.rel_bias
- * (H, 7), initialized N(0, 1/d_model) as T5's relative bias. */
+ * (H, 7), initialized N(0, 1/d_model) as T5's relative bias.
+ *
+ * coupling-local is the same bias with the clip replaced by a window: keys whose ids differ
+ * from the query's by more than COUPLING_REL_CLIP get no attention at all (-inf). With the clip,
+ * every far key shares one bucket, and a 100-digit sum has five times the far keys of a
+ * 20-digit one, so their share of the attention grows with the length; inside the window a
+ * digit's query sees the same keys whatever the length. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +23,7 @@ enum { COUPLING_REL_CLIP = 3, COUPLING_REL_BUCKETS = 2 * COUPLING_REL_CLIP + 1 }
 
 typedef struct {
     int L, C, H, pos_max;
+    bool window;             /* coupling-local: -inf past the clip instead of its bucket */
     size_t *w;               /* (L) offsets of each layer's (H, COUPLING_REL_BUCKETS) */
     float *tab, *dtab;       /* (H, pos_max, pos_max) scratch: a layer's table, its gradient */
 } crel_state;
@@ -32,7 +39,7 @@ static void crel_destroy(void *state)
     free(s);
 }
 
-static arith_status crel_create(void **state, const pos_dims *d)
+static arith_status crel_make(void **state, const pos_dims *d, bool window)
 {
     const size_t n = (size_t)d->heads * d->pos_max * d->pos_max;
     crel_state *s = calloc(1, sizeof *s);
@@ -51,8 +58,19 @@ static arith_status crel_create(void **state, const pos_dims *d)
     s->C = d->d_model;
     s->H = d->heads;
     s->pos_max = d->pos_max;
+    s->window = window;
     *state = s;
     return ARITH_OK;
+}
+
+static arith_status crel_create(void **state, const pos_dims *d)
+{
+    return crel_make(state, d, false);
+}
+
+static arith_status clocal_create(void **state, const pos_dims *d)
+{
+    return crel_make(state, d, true);
 }
 
 static arith_status crel_declare(void *state, param_table *pt)
@@ -68,10 +86,12 @@ static arith_status crel_declare(void *state, param_table *pt)
     return st;
 }
 
-/* The bucket of query id q and key id k. */
-static int bucket(int q, int k)
+/* The bucket of query id q and key id k; -1 past the window (coupling-local). */
+static int bucket(const crel_state *s, int q, int k)
 {
     int d = k - q;
+    if (s->window && (d < -COUPLING_REL_CLIP || d > COUPLING_REL_CLIP))
+        return -1;
     d = d < -COUPLING_REL_CLIP ? -COUPLING_REL_CLIP : d > COUPLING_REL_CLIP ? COUPLING_REL_CLIP : d;
     return d + COUPLING_REL_CLIP;
 }
@@ -83,8 +103,10 @@ static void layer_table(const crel_state *s, const param_table *pt, int l, int s
     for (int h = 0; h < s->H; h++)
         for (int i = i0; i < side; i++) {
             float *row = s->tab + ((size_t)h * side + i) * side;
-            for (int j = 0; j < side; j++)
-                row[j] = w[h * COUPLING_REL_BUCKETS + bucket(i, j)];
+            for (int j = 0; j < side; j++) {
+                const int k = bucket(s, i, j);
+                row[j] = k >= 0 ? w[h * COUPLING_REL_BUCKETS + k] : -INFINITY;
+            }
         }
 }
 
@@ -141,8 +163,11 @@ static void crel_bias_backward(void *state, const param_table *pt, int layer, co
     for (int h = 0; h < H; h++)
         for (int i = 0; i < side; i++) {
             const float *row = s->dtab + ((size_t)h * side + i) * side;
-            for (int j = 0; j < side; j++)
-                dw[h * COUPLING_REL_BUCKETS + bucket(i, j)] += row[j];
+            for (int j = 0; j < side; j++) {
+                const int k = bucket(s, i, j);
+                if (k >= 0)
+                    dw[h * COUPLING_REL_BUCKETS + k] += row[j];
+            }
         }
 }
 
@@ -162,4 +187,21 @@ const pos_scheme pos_coupling_rel = {
     .ids = POSIDS_COUPLING,
     .data_pos_max = 256,
     .ops = &crel_ops,
+};
+
+static const pos_ops clocal_ops = {
+    .create = clocal_create,
+    .destroy = crel_destroy,
+    .declare_attention = crel_declare,
+    .bias_forward = crel_bias,
+    .bias_backward = crel_bias_backward,
+    .bias_decode = crel_decode,
+};
+
+const pos_scheme pos_coupling_local = {
+    .name = "coupling-local",
+    .summary = "coupling-rel inside a window: no attention between ids more than 3 apart",
+    .ids = POSIDS_COUPLING,
+    .data_pos_max = 256,
+    .ops = &clocal_ops,
 };

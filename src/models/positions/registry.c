@@ -12,7 +12,8 @@
     X(pos_fire)                                                                                \
     X(pos_abacus)                                                                              \
     X(pos_coupling)                                                                            \
-    X(pos_coupling_rel)
+    X(pos_coupling_rel)                                                                        \
+    X(pos_coupling_local)
 
 #define DECLARE(entry) extern const pos_scheme entry;
 #define ADDRESS(entry) &entry,
