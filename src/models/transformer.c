@@ -106,7 +106,7 @@ typedef struct {
     int32_t *gen;
     int gen_n, gen_cap, prompt_T;
     /* every cached column's id, row r's at kids[r * ctx + j]: the prompt's from the batch,
-     * then each step's; the keys' ids of a bias on pairs of ids (coupling-rel) */
+     * then each step's; the keys' ids of a bias on pairs of ids (coupling-rel, -local) */
     int32_t *kids;
     size_t kids_cap;
 } decode_state;
