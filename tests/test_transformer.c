@@ -92,6 +92,56 @@ static void check_fixture(const char *name)
     st_free(&f);
 }
 
+/* Tokens of `cached` (B x NEW, from model_generate on prompts) that differ from re-running the
+ * whole model on prompt + tokens so far and taking the argmax (the notebook's way). The re-runs
+ * number their columns as the prompts do: columns from start, or, when prompts carry gen_pos,
+ * the prompts' ids and then gen_pos's. */
+static int rerun_mismatches(model *m, const batch *prompts, int NEW, int32_t eos,
+                            const int32_t *cached)
+{
+    const int B = prompts->B, P = prompts->T, V = m->cfg.vocab, W = P + NEW;
+    const bool given = prompts->gen_n > 0;
+    batch full;
+    CHECK_OK(batch_alloc(&full, B, W));
+    int32_t *seq = malloc((size_t)B * W * sizeof *seq);
+    for (int r = 0; r < B; r++)
+        for (int t = 0; t < P; t++)
+            seq[r * W + t] = prompts->tokens[r * P + t];
+    int mismatches = 0;
+    for (int i = 0; i < NEW; i++) {
+        int T = P + i;
+        full.B = B;
+        full.T = T;
+        for (int r = 0; r < B; r++) {
+            full.start[r] = prompts->start[r];
+            for (int t = 0; t < T; t++) {
+                full.tokens[r * T + t] = seq[r * W + t];
+                full.targets[r * T + t] = -1;
+            }
+        }
+        batch_positions(&full);
+        for (int r = 0; r < B && given; r++)
+            for (int t = 0; t < T; t++)
+                full.pos[r * T + t] = t < P ? prompts->pos[r * P + t]
+                                            : prompts->gen_pos[r * prompts->gen_n + t - P];
+        CHECK_OK(model_forward(m, &full, false, 0, NULL, NULL));
+        for (int r = 0; r < B; r++) {
+            const float *row = m->logits + ((size_t)r * T + T - 1) * V;
+            int32_t best = 0;
+            for (int v = 1; v < V; v++)
+                if (row[v] > row[best])
+                    best = v;
+            if (i > 0 && seq[r * W + T - 1] == eos)
+                best = eos;
+            seq[r * W + T] = best;
+            mismatches += best != cached[r * NEW + i];
+        }
+    }
+    free(seq);
+    batch_free(&full);
+    return mismatches;
+}
+
 /* Greedy generation through the cache must equal re-running the whole model on the growing
  * sequence (the notebook's way) token for token, for prompts of different lengths. */
 static void check_cached_generation(const char *family, const char *pos, norm_kind norm)
@@ -111,9 +161,8 @@ static void check_cached_generation(const char *family, const char *pos, norm_ki
         m->params.data[i] += 0.5f * rng_normal(&rng);
     enum { B = 5, P = 7, NEW = 9 };
     const int32_t eos = 11; /* after it, a row repeats it */
-    batch prompts, full;
+    batch prompts;
     CHECK_OK(batch_alloc(&prompts, B, P));
-    CHECK_OK(batch_alloc(&full, B, P + NEW));
     prompts.B = B;
     prompts.T = P;
     for (int r = 0; r < B; r++) {
@@ -124,41 +173,10 @@ static void check_cached_generation(const char *family, const char *pos, norm_ki
     batch_positions(&prompts);
     int32_t cached[B * NEW];
     CHECK_OK(model_generate(m, &prompts, NEW, eos, cached));
-    /* reference: full forward over prompt + generated so far, take the argmax at the end */
-    int32_t seq[B][P + NEW];
-    for (int r = 0; r < B; r++)
-        for (int t = 0; t < P; t++)
-            seq[r][t] = prompts.tokens[r * P + t];
-    int mismatches = 0;
-    for (int i = 0; i < NEW; i++) {
-        int T = P + i;
-        full.B = B;
-        full.T = T;
-        for (int r = 0; r < B; r++) {
-            full.start[r] = prompts.start[r];
-            for (int t = 0; t < T; t++) {
-                full.tokens[r * T + t] = seq[r][t];
-                full.targets[r * T + t] = -1;
-            }
-        }
-        batch_positions(&full);
-        CHECK_OK(model_forward(m, &full, false, 0, NULL, NULL));
-        for (int r = 0; r < B; r++) {
-            const float *row = m->logits + ((size_t)r * T + T - 1) * mc.vocab;
-            int32_t best = 0;
-            for (int v = 1; v < mc.vocab; v++)
-                if (row[v] > row[best])
-                    best = v;
-            if (i > 0 && seq[r][T - 1] == eos)
-                best = eos;
-            seq[r][T] = best;
-            mismatches += best != cached[r * NEW + i];
-        }
-    }
+    int mismatches = rerun_mismatches(m, &prompts, NEW, eos, cached);
     CHECK_MSG(mismatches == 0, "pos %s, norm %s: %d cached tokens differ from full re-runs",
               pos, norm_kind_name(norm), mismatches);
     batch_free(&prompts);
-    batch_free(&full);
     model_free(m);
 }
 
@@ -180,9 +198,8 @@ static void check_cached_generation_ids(const char *pos)
         m->params.data[i] += 0.5f * rng_normal(&rng);
     enum { B = 5, P = 7, NEW = 8 };
     const int32_t eos = 11;
-    batch prompts, full;
+    batch prompts;
     CHECK_OK(batch_alloc(&prompts, B, P));
-    CHECK_OK(batch_alloc(&full, B, P + NEW));
     prompts.B = B;
     prompts.T = P;
     prompts.gen_pos = malloc((size_t)B * NEW * sizeof(int32_t));
@@ -198,41 +215,10 @@ static void check_cached_generation_ids(const char *pos)
     }
     int32_t cached[B * NEW];
     CHECK_OK(model_generate(m, &prompts, NEW, eos, cached));
-    int32_t seq[B][P + NEW];
-    for (int r = 0; r < B; r++)
-        for (int t = 0; t < P; t++)
-            seq[r][t] = prompts.tokens[r * P + t];
-    int mismatches = 0;
-    for (int i = 0; i < NEW; i++) {
-        int T = P + i;
-        full.B = B;
-        full.T = T;
-        for (int r = 0; r < B; r++) {
-            full.start[r] = prompts.start[r];
-            for (int t = 0; t < T; t++) {
-                full.tokens[r * T + t] = seq[r][t];
-                full.targets[r * T + t] = -1;
-                full.pos[r * T + t] =
-                    t < P ? prompts.pos[r * P + t] : prompts.gen_pos[r * NEW + t - P];
-            }
-        }
-        CHECK_OK(model_forward(m, &full, false, 0, NULL, NULL));
-        for (int r = 0; r < B; r++) {
-            const float *row = m->logits + ((size_t)r * T + T - 1) * mc.vocab;
-            int32_t best = 0;
-            for (int v = 1; v < mc.vocab; v++)
-                if (row[v] > row[best])
-                    best = v;
-            if (i > 0 && seq[r][T - 1] == eos)
-                best = eos;
-            seq[r][T] = best;
-            mismatches += best != cached[r * NEW + i];
-        }
-    }
+    int mismatches = rerun_mismatches(m, &prompts, NEW, eos, cached);
     CHECK_MSG(mismatches == 0, "pos %s with data-given ids: %d cached tokens differ from full re-runs",
               pos, mismatches);
     batch_free(&prompts);
-    batch_free(&full);
     model_free(m);
 }
 
