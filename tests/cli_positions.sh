@@ -44,6 +44,18 @@ expect 0 "\(random positions\)" -- "$ARITH" train "${TINY[@]}" --pos learned --r
 expect 0 "exact match" -- "$ARITH" eval rr
 expect 0 "transformer on mul" -- "$ARITH" train --task mul --digits 1..2 --tokenizer char --zero-pad --pos coupling --n 300 --steps 4 --layers 1 --d-model 16 --heads 2 --ffn 16 --samples 1 --threads 1 --run rm
 expect 0 "^[0-9?]+$" -- "$ARITH" predict rm "12*34="
+# the scratchpad: partial products and running sums before the product; predict prints the
+# product, and the steps on request (each a number, 3 of them for a 2-digit b); refused where
+# positions number the answer's digits, by tasks without one, and by predict on a run without
+expect 0 "\(reversed, zero-padded, scratchpad\)" -- "$ARITH" train --task mul --digits 1..2 --tokenizer char --reverse --zero-pad --scratchpad --pos rope --n 300 --steps 4 --layers 1 --d-model 16 --heads 2 --ffn 16 --samples 1 --threads 1 --run rs
+expect 0 "^[0-9?]+$" -- "$ARITH" predict rs "12*34="
+expect 0 "^[0-9? ]+$" -- "$ARITH" predict rs "12*34=" --scratchpad
+plain=$("$ARITH" predict rs "12*34=" 2>&1)
+steps=$("$ARITH" predict rs "12*34=" --scratchpad 2>&1)
+if [ "${steps##* }" = "$plain" ]; then ok; else bad "predict --scratchpad '$steps' does not end in the answer '$plain'"; fi
+expect 2 "--scratchpad writes the intermediate results of mul \(got --task add\)" -- "$ARITH" train --task add --tokenizer char --scratchpad --run rs2
+expect 2 "--pos coupling .*--scratchpad comes before it" -- "$ARITH" train --task mul --tokenizer char --reverse --scratchpad --pos coupling --run rs3
+expect 2 "--scratchpad: rm was trained without one" -- "$ARITH" predict rm "12*34=" --scratchpad
 # a prompt the format cannot read is an error naming it
 expect 1 "is not of the form a\+b=" -- "$ARITH" predict rc "1+2+3="
 # a prompt longer than the ids the table has is refused, not read past its end

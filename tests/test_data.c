@@ -1510,6 +1510,102 @@ static void test_task_sub(void)
     }
 }
 
+/* --scratchpad on mul: per digit of b the partial product and the running sum before the
+ * product, each written as the product is, a space after each; decoding keeps the product. */
+static void test_scratchpad(void)
+{
+    const task_def *mul = task_find("mul");
+    tokenizer tok;
+    int32_t ids[2048];
+    int np, na, w;
+    char text[4096];
+    /* plain: 12*345: s0 = 60, p1 = 480, s1 = 540, p2 = 3600, then the product 4140 */
+    CHECK_OK(tokenizer_init(&tok, TOK_CHAR, 0, false));
+    CHECK_OK(tokenizer_set_format(&tok, mul->format, false, false, false));
+    CHECK(!tok_has_format(&tok));
+    CHECK_OK(tokenizer_set_scratchpad(&tok, true));
+    CHECK(tok_has_format(&tok));
+    CHECK_OK(tok_encode_example(&tok, "12*345=", "4140", ids, NULL, NULL, 2048, &np, &na, &w));
+    tok_describe(&tok, ids, np + na, text, sizeof text);
+    CHECK_STR(text, "1 2 * 3 4 5 = 6 0 \xe2\x90\xa3 4 8 0 \xe2\x90\xa3 5 4 0 \xe2\x90\xa3 "
+                    "3 6 0 0 \xe2\x90\xa3 4 1 4 0 [EOS]");
+    tok_decode_answer(&tok, ids + np, na, text, sizeof text);
+    CHECK_STR(text, "4140");
+    tok_decode_scratchpad(&tok, ids + np, na, text, sizeof text);
+    CHECK_STR(text, "60 480 540 3600 4140");
+    /* reversed and zero-padded: every step as wide as the longest product (6 digits) */
+    CHECK_OK(tokenizer_set_format(&tok, mul->format, true, true, false));
+    CHECK_OK(tok_encode_example(&tok, "12*345=", "4140", ids, NULL, NULL, 2048, &np, &na, &w));
+    tok_describe(&tok, ids, np + na, text, sizeof text);
+    CHECK_STR(text, "2 1 0 * 5 4 3 = 0 6 0 0 0 0 \xe2\x90\xa3 0 8 4 0 0 0 \xe2\x90\xa3 "
+                    "0 4 5 0 0 0 \xe2\x90\xa3 0 0 6 3 0 0 \xe2\x90\xa3 0 4 1 4 0 0 [EOS]");
+    tok_decode_scratchpad(&tok, ids + np, na, text, sizeof text);
+    CHECK_STR(text, "60 480 540 3600 4140");
+    /* only the product is checked: a wrong step leaves the answer as it was */
+    ids[np] = 7;
+    tok_decode_answer(&tok, ids + np, na, text, sizeof text);
+    CHECK_STR(text, "4140");
+    tok_decode_scratchpad(&tok, ids + np, na, text, sizeof text);
+    CHECK_STR(text, "67 480 540 3600 4140");
+    /* a product that is not a number is wrong */
+    ids[np + na - 2] = tok.char_to_id['*'];
+    tok_decode_answer(&tok, ids + np, na, text, sizeof text);
+    CHECK(strchr(text, '?') != NULL);
+    /* every format, 1..9-digit operands: the product decoded back, and the steps are the
+     * partial products and running sums (the last the product) */
+    task_config task = {.def = mul, .digits = 9, .digits_min = 1};
+    rng_state rng;
+    rng_seed(&rng, 23);
+    for (int f = 0; f < 8; f++) {
+        CHECK_OK(tokenizer_init(&tok, TOK_CHAR, 0, false));
+        CHECK_OK(tokenizer_set_format(&tok, mul->format, f & 1, f & 2, f & 4));
+        CHECK_OK(tokenizer_set_scratchpad(&tok, true));
+        for (int i = 0; i < 200; i++) {
+            char prompt[64], answer[64];
+            CHECK_OK(task_sample(&task, &rng, prompt, sizeof prompt, answer, sizeof answer));
+            CHECK_OK(tok_encode_example(&tok, prompt, answer, ids, NULL, NULL, 2048, &np, &na,
+                                        &w));
+            tok_decode_answer(&tok, ids + np, na, text, sizeof text);
+            CHECK_MSG(strcmp(text, answer) == 0, "format %d: %s%s decoded as %s", f, prompt,
+                      answer, text);
+            tok_decode_scratchpad(&tok, ids + np, na, text, sizeof text);
+            size_t la = strcspn(prompt, "*"), lb = strlen(prompt) - la - 2;
+            char *save = NULL, *step = strtok_r(text, " ", &save);
+            const unsigned long long a = strtoull(prompt, NULL, 10);
+            const unsigned long long b = strtoull(prompt + la + 1, NULL, 10);
+            unsigned long long mod = 1;
+            for (size_t j = 0; j < 2 * lb - 1; j++) {
+                char want[64];
+                const unsigned long long place = mod;
+                if (j % 2 == 0)
+                    mod *= 10;
+                snprintf(want, sizeof want, "%llu",
+                         j % 2 == 0 ? a * (b % mod) : a * (b / place % 10) * place);
+                CHECK_MSG(step && strcmp(step, want) == 0, "format %d: %s step %zu is %s, not %s",
+                          f, prompt, j + 1, step ? step : "missing", want);
+                step = strtok_r(NULL, " ", &save);
+            }
+            CHECK_MSG(step == NULL, "format %d: %s has a step too many", f, prompt);
+        }
+    }
+    /* what cannot have one */
+    CHECK_OK(tokenizer_init(&tok, TOK_PAIRS, 3, false));
+    CHECK_OK(tokenizer_set_format(&tok, mul->format, false, false, false));
+    CHECK_EQ_INT(tokenizer_set_scratchpad(&tok, true), ARITH_ERR_ARG);
+    CHECK_OK(tokenizer_init(&tok, TOK_CHAR, 0, false));
+    CHECK_OK(tokenizer_set_format(&tok, task_find("add")->format, true, false, false));
+    CHECK_EQ_INT(tokenizer_set_scratchpad(&tok, true), ARITH_ERR_ARG);
+    CHECK(strstr(arith_error_message(), "--scratchpad") != NULL);
+    CHECK_OK(tokenizer_init(&tok, TOK_CHAR, 0, false));
+    CHECK_OK(tokenizer_set_format(&tok, mul->format, true, false, false));
+    CHECK_OK(tokenizer_set_scratchpad(&tok, true));
+    posids_plan plan = {.kind = POSIDS_COUPLING, .pos_max = 256};
+    CHECK_EQ_INT(tokenizer_set_positions(&tok, plan), ARITH_ERR_ARG);
+    plan.kind = POSIDS_ABACUS;
+    CHECK_EQ_INT(tokenizer_set_positions(&tok, plan), ARITH_ERR_ARG);
+    CHECK(strstr(arith_error_message(), "scratchpad") != NULL);
+}
+
 int main(void)
 {
     test_decimal_add();
@@ -1533,5 +1629,6 @@ int main(void)
     test_task_symbolic();
     test_task_mul();
     test_task_sub();
+    test_scratchpad();
     return check_summary("test_data");
 }

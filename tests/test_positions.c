@@ -44,7 +44,8 @@ static int signed_width(int width)
 {
     return width;
 }
-static const digit_format minus_format = {'-', signed_width, true, false};
+static const digit_format minus_format = {
+    .op = '-', .answer_digits = signed_width, .signed_answers = true, .fixed_width = false};
 
 /* n random differences a-b with operands of 1..digits digits (digits <= 18), drawn from seed,
  * the answers by 64-bit arithmetic, into a fresh set. */

@@ -11,23 +11,40 @@
 
 static const char predict_usage[] =
     "usage: arith predict RUN_DIR [PROMPT ...] [--checkpoint best|last] [--batch N] "
-    "[--threads N] [--beam K]\n\n"
+    "[--threads N] [--beam K] [--scratchpad]\n\n"
     "Prints the model's answer to each prompt (e.g. \"12+34=\"), one per line. With no prompt,\n"
     "reads one prompt per line from stdin. --beam K (K > 1) prints each prompt's K best answers\n"
     "by beam search, best first, one per line as ANSWER<tab>LOG-PROBABILITY (then <tab>no-eos\n"
     "when the answer ran to the length limit without ending), a blank line after each\n"
-    "prompt's answers.\n";
+    "prompt's answers. --scratchpad shows a scratchpad run's steps before each answer.\n";
+
+/* predict's own options, beside the ones it shares with eval */
+typedef struct {
+    bool scratchpad;
+} predict_settings;
+
+static const option_spec predict_specs[] = {
+    {"scratchpad", OPT_BOOL, offsetof(predict_settings, scratchpad), sizeof(bool), "false", NULL,
+     0, 0, "options", "",
+     "show a --scratchpad run's steps before each answer, space-separated (\"60 540 4140\")",
+     false, NULL, NULL},
+};
+static const option_table predict_table = {"predict", predict_specs,
+                                           (int)(sizeof predict_specs / sizeof *predict_specs)};
 
 int cli_predict(int argc, char **argv)
 {
-    const option_table *tables[] = {&cli_predict_table};
+    const option_table *tables[] = {&cli_predict_table, &predict_table};
     cli_args args;
     bool stop;
-    int rc = cli_args_parse(&args, argc, argv, tables, 1, argc, predict_usage, &stop);
+    int rc = cli_args_parse(&args, argc, argv, tables, 2, argc, predict_usage, &stop);
     if (stop)
         return rc;
     eval_settings f;
+    predict_settings own = {0};
     rc = cli_eval_settings(&f, &args);
+    if (!rc)
+        rc = cli_args_apply(&args, 1, &own);
     /* the run, then the prompts (pointers into argv) */
     const char *run_dir = NULL;
     const char **prompts_in = calloc((size_t)argc + 1, sizeof *prompts_in);
@@ -55,6 +72,10 @@ int cli_predict(int argc, char **argv)
         core_set_threads(f.threads);
         st = beam_check(s.model, f.beam);
     }
+    if (!st && own.scratchpad && !s.tok.scratchpad)
+        st = arith_error(ARITH_ERR_ARG, "--scratchpad: %s was trained without one, so its answers "
+                         "have no steps to show", run_dir);
+    s.tok.show_steps = own.scratchpad;
     if (st) {
         free(prompts_in);
         session_close(&s);

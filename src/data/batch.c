@@ -163,6 +163,11 @@ arith_status tokenizer_set_positions(tokenizer *tok, posids_plan plan)
         return arith_error(ARITH_ERR_ARG, "--pos coupling (or coupling-rel) numbers the answer's digits by "
                            "significance, which must be known before they are generated: add "
                            "--reverse (or --reverse-answer) or --zero-pad");
+    if ((plan.kind == POSIDS_COUPLING || plan.kind == POSIDS_ABACUS) && tok->scratchpad)
+        return arith_error(ARITH_ERR_ARG, "--pos %s numbers the answer's digits from where the "
+                           "answer starts, and a --scratchpad comes before it (choose another "
+                           "--pos: rope, learned, fire, ...)",
+                           plan.kind == POSIDS_ABACUS ? "abacus" : "coupling (or coupling-rel)");
     if ((plan.kind == POSIDS_COUPLING || plan.kind == POSIDS_ABACUS) &&
         tok->format.signed_answers && !tok_has_format(tok))
         return arith_error(ARITH_ERR_ARG, "--pos %s numbers the answer's digits, which must sit "

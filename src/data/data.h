@@ -58,6 +58,13 @@ typedef struct {
     bool fixed_width;                 /* answers are bit strings with their leading zeros kept
                                          (xor: "0101"), so decoding a zero-padded answer keeps
                                          them too */
+    /* Optional: the scratchpad (--scratchpad), the intermediate results written before the
+     * answer. scratch_steps(la, lb) counts them, the answer included (mul: 2 lb - 1, partial
+     * products and running sums, the last running sum the product); scratch_value writes the
+     * j-th (0-based, j < steps - 1) as digits, most significant first. */
+    int (*scratch_steps)(int la, int lb);
+    void (*scratch_value)(char *out, size_t cap, const char *a, int la, const char *b, int lb,
+                          int j);
 } digit_format;
 
 typedef enum {
@@ -285,6 +292,11 @@ typedef struct {
                               their longest (format.answer_digits(w)) */
     bool hints;            /* a hint token before each digit naming its significance */
     int32_t hint_base;     /* id of the hint for significance 1 */
+    bool scratchpad;       /* the format's intermediate results before the answer, each written
+                              as the answer is (reversed, zero-padded to the answer's width,
+                              hinted), a space after each (tokenizer_set_scratchpad) */
+    bool show_steps;       /* with a scratchpad, tok_decode_answer keeps the steps (as
+                              tok_decode_scratchpad): for showing answers, never for checking */
 } tokenizer;
 
 arith_status tokenizer_parse(tokenizer_kind *kind, const char *name);
@@ -304,6 +316,16 @@ arith_status tokenizer_init(tokenizer *tok, tokenizer_kind kind, int digits, boo
  * longest (pad_answer). */
 arith_status tokenizer_set_format(tokenizer *tok, const digit_format *format, bool reverse,
                                   bool zero_pad, bool hints);
+/* Turns on the scratchpad format (char tokenizer, a task whose format has scratch_steps, no
+ * --answer-width; otherwise ARITH_ERR_ARG naming the flags): before its answer, an example's
+ * target holds the format's intermediate results, each followed by a space, written as the
+ * answer is written. Decoding keeps the answer, the last number, alone, so answers still
+ * compare with plain ones; tok_decode_scratchpad shows the whole target. */
+arith_status tokenizer_set_scratchpad(tokenizer *tok, bool on);
+/* Decodes generated ids up to EOS like tok_decode_answer, but keeps the scratchpad: every
+ * number is put back most significant first, separated by spaces ("4 44 444" for 4*111=). */
+void tok_decode_scratchpad(const tokenizer *tok, const int32_t *ids, int n, char *out,
+                           size_t cap);
 /* Whether any digit format is on. */
 bool tok_has_format(const tokenizer *tok);
 /* Encodes a whole example, prompt then answer (as tok_encode_prompt and tok_encode_answer;

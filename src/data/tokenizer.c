@@ -1,6 +1,7 @@
 /* Tokenizers: the one place where text meets ids. Character-level, and seed 001's aligned digit
  * pairs; both may emit the answer reversed (least significant digit first). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "data/data.h"
@@ -160,9 +161,29 @@ arith_status tokenizer_set_format(tokenizer *tok, const digit_format *format, bo
     return ARITH_OK;
 }
 
+arith_status tokenizer_set_scratchpad(tokenizer *tok, bool on)
+{
+    if (!on) {
+        tok->scratchpad = false;
+        return ARITH_OK;
+    }
+    if (tok->kind != TOK_CHAR)
+        return arith_error(ARITH_ERR_ARG, "--scratchpad is a format of the char tokenizer (got "
+                           "--tokenizer %s)", tokenizer_name(tok->kind));
+    if (!tok->format.scratch_steps || !tok->format.scratch_value || !tok->format.answer_digits)
+        return arith_error(ARITH_ERR_ARG, "--scratchpad needs a task whose format has a "
+                           "scratchpad (`arith tasks` lists them)");
+    if (tok->answer_width > 0)
+        return arith_error(ARITH_ERR_ARG, "--answer-width does not combine with --scratchpad");
+    if (tok->char_to_id[' '] < 0)
+        return arith_error(ARITH_ERR_STATE, "the char tokenizer has no space to end a step with");
+    tok->scratchpad = true;
+    return ARITH_OK;
+}
+
 bool tok_has_format(const tokenizer *tok)
 {
-    return tok->reverse_operands || tok->zero_pad || tok->hints;
+    return tok->reverse_operands || tok->zero_pad || tok->hints || tok->scratchpad;
 }
 
 /* The characters a tokenizer reads, for messages. */
@@ -557,7 +578,29 @@ static arith_status encode_formatted(const tokenizer *tok, const char *prompt,
                            "such a problem can have", answer, prompt, width);
     int m = 0;
     int32_t *aidx = idx ? idx + n : NULL, *asig = sig ? sig + n : NULL;
-    if (f->signed_answers)
+    if (tok->scratchpad) {
+        /* the steps before the answer, each as the answer is written, then a space */
+        const int steps = f->scratch_steps(la, lb);
+        const size_t step_cap = (size_t)width + 2;
+        char *step = malloc(step_cap);
+        if (!step)
+            return arith_error(ARITH_ERR_MEMORY, "out of memory writing a scratchpad");
+        for (int j = 0; j + 1 < steps && !st; j++) {
+            f->scratch_value(step, step_cap, prompt, la, prompt + la + 1, lb, j);
+            int sl = (int)strlen(step);
+            if (sl == 0 || digit_run(step) != sl || sl > width)
+                st = arith_error(ARITH_ERR_STATE, "step %d of the scratchpad of \"%s\" is "
+                                 "\"%s\", not a number of at most %d digits", j + 1, prompt,
+                                 step, width);
+            if (!st)
+                st = put_number(tok, ids + n, aidx, asig, cap - n, &m, step, sl,
+                                tok->zero_pad ? width : sl, tok->reverse_answer, answer);
+            if (!st)
+                st = put_symbol(ids + n, aidx, asig, cap - n, &m, tok->char_to_id[' '], answer);
+        }
+        free(step);
+    }
+    if (f->signed_answers && !st)
         st = put_symbol(ids + n, aidx, asig, cap - n, &m,
                         negative ? tok->char_to_id['-'] : tok->plus_id, answer);
     if (!st)
@@ -623,8 +666,53 @@ arith_status tok_encode_example(const tokenizer *tok, const char *prompt, const 
  * every digit naming its significance, else the answer gets a '?' (so that it is wrong);
  * digits are put back most significant first, zero padding is dropped (kept in a fixed-width
  * format), and a '-' goes before them. */
+static void decode_number(const tokenizer *tok, const int32_t *ids, int n, char *out,
+                          size_t cap);
+
+/* The answer alone: with a scratchpad, the last number, after the last space before EOS. */
 static void decode_formatted(const tokenizer *tok, const int32_t *ids, int n, char *out,
                              size_t cap)
+{
+    if (tok->scratchpad && tok->show_steps) {
+        tok_decode_scratchpad(tok, ids, n, out, cap);
+        return;
+    }
+    int first = 0;
+    for (int i = 0; tok->scratchpad && i < n && ids[i] != tok->eos_id; i++)
+        if (ids[i] == tok->char_to_id[' '])
+            first = i + 1;
+    decode_number(tok, ids + first, n - first, out, cap);
+}
+
+void tok_decode_scratchpad(const tokenizer *tok, const int32_t *ids, int n, char *out,
+                           size_t cap)
+{
+    if (!tok->scratchpad) {
+        tok_decode_answer(tok, ids, n, out, cap);
+        return;
+    }
+    if (cap == 0)
+        return;
+    size_t len = 0;
+    out[0] = '\0';
+    int first = 0;
+    for (int i = 0; i <= n && len + 4 < cap; i++) {
+        const bool end = i == n || ids[i] == tok->eos_id;
+        if (!end && ids[i] != tok->char_to_id[' '])
+            continue;
+        if (len > 0)
+            out[len++] = ' ';
+        decode_number(tok, ids + first, i - first, out + len, cap - len);
+        len += strlen(out + len);
+        first = i + 1;
+        if (end)
+            break;
+    }
+}
+
+/* One number of a digit-format answer, up to EOS or n. */
+static void decode_number(const tokenizer *tok, const int32_t *ids, int n, char *out,
+                          size_t cap)
 {
     size_t len = 0;
     bool bad = false, negative = false;

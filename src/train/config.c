@@ -93,6 +93,10 @@ static const option_spec train_options[] = {
     OPT("index-hints", OPT_BOOL, data.index_hints, "false", NULL, 0, 0, "data",
         "digit formats: a hint token before each digit naming its significance (stripped for "
         "checking)"),
+    OPT("scratchpad", OPT_BOOL, data.scratchpad, "false", NULL, 0, 0, "data",
+        "digit formats: the answer follows its intermediate results, each written as the answer "
+        "is (mul: a times b's units, then per next digit of b the partial product and the "
+        "running sum); only the answer is checked, `predict --scratchpad` shows them"),
     OPT("answer-width", OPT_INT, data.answer_width, "0", NULL, 0, 1000, "data",
         "right-align answers with spaces to this many characters, as seed 002 (0: off)"),
     OPT("carry-mix", OPT_REAL, data.carry_mix, "0.25", NULL, 0, 1, "data",

@@ -1,5 +1,7 @@
 /* Task mul: "a*b=" and the exact product of two decimal operands of any length, drawn as task
  * add draws them (digit by digit, or lengths from --digits A..B). */
+#include <string.h>
+
 #include "data/tasks/shared.h"
 
 static const binary_op times = {'*', decimal_mul_digits};
@@ -9,7 +11,38 @@ static int mul_answer_digits(int width)
     return 2 * width;
 }
 
-static const digit_format mul_format = {.op = '*', .answer_digits = mul_answer_digits};
+/* The scratchpad (--scratchpad), one digit of b at a time from its units up: the running sum
+ * s_0 = a * b_0, then for each next digit b_i the partial product p_i = a * b_i * 10^i and the
+ * running sum s_i = s_(i-1) + p_i; the last running sum is the product. Each step is then one
+ * thing a small model does well: a number times one digit (p_i, written with its i zeros, so
+ * that its digits line up with those of s_(i-1)), or the sum of two aligned numbers (s_i). */
+static int mul_scratch_steps(int la, int lb)
+{
+    (void)la;
+    return 2 * lb - 1;
+}
+
+static void mul_scratch_value(char *out, size_t cap, const char *a, int la, const char *b, int lb,
+                              int j)
+{
+    const int i = (j + 1) / 2; /* the digit of b: 0 units, 1 tens, ... */
+    if (j % 2 == 0) {          /* s_i = a * (b mod 10^(i+1)) */
+        decimal_mul_digits(out, cap, a, (size_t)la, b + lb - (i + 1), (size_t)i + 1);
+        return;
+    }
+    decimal_mul_digits(out, cap, a, (size_t)la, b + lb - (i + 1), 1); /* p_i = a * b_i 10^i */
+    size_t len = strlen(out);
+    if (strcmp(out, "0") == 0)
+        return;
+    for (int z = 0; z < i && len + 1 < cap; z++)
+        out[len++] = '0';
+    out[len] = '\0';
+}
+
+static const digit_format mul_format = {.op = '*',
+                                        .answer_digits = mul_answer_digits,
+                                        .scratch_steps = mul_scratch_steps,
+                                        .scratch_value = mul_scratch_value};
 
 static int mul_max_answer_chars(const task_config *task)
 {
