@@ -56,6 +56,14 @@ expect 1 "missing.csv: cannot open" -- "$ARITH" train "${SMALL[@]}" --train-csv 
 printf '{"layers": 1, "bogus": 3}' >bad.json
 expect 2 "bad.json: unknown option \"bogus\"" -- "$ARITH" train --config bad.json
 expect 1 "nope.json" -- "$ARITH" train --config nope.json
+# a config file is the user's input, as flags are (exit 2): invalid JSON named by line and
+# column, a string cut short by \u0000 ("add\u0000evil" is not add), a key given twice
+printf '{\n  "layers": 1,\n  "steps": 10 10\n}' >broken.json
+expect 2 "broken.json:3:[0-9]+: not valid JSON" -- "$ARITH" train --config broken.json
+printf '{"task": "add\\u0000evil"}' >nul.json
+expect 2 "nul.json:1:14: a string holds .u0000" -- "$ARITH" train --config nul.json
+printf '{"lr": 0.001, "lr": 0.002}' >twice.json
+expect 2 "twice.json: \"lr\" is given twice" -- "$ARITH" train --config twice.json
 
 # test prompts that are also training prompts are pointed out
 printf 'src,tgt\n1+1=,2\n2+2=,4\n3+3=,6\n' >overlap_train.csv

@@ -168,16 +168,81 @@ void options_defaults(const option_table *t, void *settings)
     }
 }
 
+/* Line and column (1-based) of json + offset, for messages. */
+static void text_place(const char *json, size_t offset, int *line, int *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < offset && json[i]; i++) {
+        if (json[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+/* The offset of the first \u0000 escape inside a string of json, or -1: cJSON would end the
+ * string there and keep what precedes it ("add\u0000evil" read as "add"). */
+static long nul_escape(const char *json)
+{
+    bool in_string = false;
+    for (size_t i = 0; json[i]; i++) {
+        if (!in_string) {
+            in_string = json[i] == '"';
+            continue;
+        }
+        if (json[i] == '"') {
+            in_string = false;
+        } else if (json[i] == '\\' && json[i + 1]) {
+            if (json[i + 1] == 'u' && strncmp(json + i + 2, "0000", 4) == 0)
+                return (long)i;
+            i++;
+        }
+    }
+    return -1;
+}
+
 arith_status options_from_json(const option_table *t, void *settings, const char *json,
                                const char *source)
 {
-    cJSON *root = cJSON_Parse(json);
-    if (!root || !cJSON_IsObject(root)) {
+    int line, col;
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithOpts(json, &end, true);
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        size_t offset = at && at >= json ? (size_t)(at - json) : 0;
+        text_place(json, offset, &line, &col);
+        char near[24];
+        size_t n = 0;
+        for (; n + 1 < sizeof near && at && at[n] && at[n] != '\n'; n++)
+            near[n] = at[n];
+        near[n] = '\0';
+        return arith_error(ARITH_ERR_FORMAT, "%s:%d:%d: not valid JSON%s%s%s", source, line, col,
+                           n ? " (at \"" : "", near, n ? "\")" : "");
+    }
+    if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return arith_error(ARITH_ERR_FORMAT, "%s: not a JSON object of options", source);
     }
+    long nul = nul_escape(json);
+    if (nul >= 0) {
+        cJSON_Delete(root);
+        text_place(json, (size_t)nul, &line, &col);
+        return arith_error(ARITH_ERR_FORMAT, "%s:%d:%d: a string holds \\u0000, which no option "
+                           "takes", source, line, col);
+    }
     arith_status st = ARITH_OK;
     for (cJSON *item = root->child; item && st == ARITH_OK; item = item->next) {
+        for (cJSON *before = root->child; before != item; before = before->next)
+            if (strcmp(before->string, item->string) == 0) {
+                st = arith_error(ARITH_ERR_FORMAT, "%s: \"%s\" is given twice", source,
+                                 item->string);
+                break;
+            }
+        if (st)
+            break;
         const option_spec *o = options_find(t, item->string);
         if (!o) {
             st = arith_error(ARITH_ERR_ARG, "%s: unknown option \"%s\"\nhint: the keys are the "
