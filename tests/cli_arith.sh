@@ -36,7 +36,7 @@ expect 0 "--pos NAME" -- "$ARITH" train --help
 expect 2 "--task: unknown value 'div' \(valid: add,expr,count,xor,symbolic,mul[,)]" -- "$ARITH" data --task div
 # arith tasks lists every --task choice (both from the registry), with its tokenizers
 tasks_text=$("$ARITH" tasks)
-choices=$("$ARITH" train --help | sed -n 's/.*--task NAME.*{\([^}]*\)}.*/\1/p' | tr , ' ')
+choices=$("$ARITH" train --help | tr '\n' ' ' | sed -n 's/.*--task NAME[^{]*{\([^}]*\)}.*/\1/p' | tr , ' ')
 [ -n "$choices" ] && ok || bad "train --help lists no --task choices"
 for t in $choices; do
     grep -qE "^$t +" <<<"$tasks_text" && ok || bad "arith tasks lacks task $t"

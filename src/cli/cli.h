@@ -20,6 +20,15 @@ int cli_usage_error(const char *fmt, ...) ARITH_PRINTF(1, 2);
 
 /* ------------------------------------------------------------------------------ arguments */
 
+/* Columns for help and lists on f: $COLUMNS, else the terminal's width when f is one, else
+ * 100; kept within 60..100. */
+int cli_width(FILE *f);
+
+/* Prints text in lines of at most `width` columns: each of its lines is a paragraph, broken at
+ * spaces; a synopsis ("usage: arith ...", "       arith ...") breaks only between its
+ * [groups], and goes on under the command. */
+void cli_print_text(FILE *out, const char *text, int width);
+
 /* One command-line argument: an option of one of the command's tables (--name value,
  * --name=value, or a boolean standing alone) or a positional argument (spec NULL). */
 typedef struct {
@@ -36,10 +45,11 @@ typedef struct {
 } cli_args;
 
 /* Splits argv into options of `tables` and positional arguments. "--help" or "-h" anywhere
- * prints `usage`, the tables' options and --help, and stops. An unknown option (with the
- * closest valid one when it is near, and the command's options), an option without its value,
- * or more than max_positional positional arguments is a usage error, printed, and stops. Returns
- * the exit code when *stop (a is then freed), else 0: free a with cli_args_free. */
+ * prints `usage` (cli_print_text), the tables' options and --help, wrapped to cli_width, and
+ * stops. An unknown option (with the closest valid one when it is near, and the command's
+ * options), an option without its value, or more than max_positional positional arguments is a
+ * usage error, printed, and stops. Returns the exit code when *stop (a is then freed), else 0:
+ * free a with cli_args_free. */
 int cli_args_parse(cli_args *a, int argc, char **argv, const option_table *const *tables,
                    int ntables, int max_positional, const char *usage, bool *stop);
 void cli_args_free(cli_args *a);

@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -26,6 +28,45 @@ int cli_usage_error(const char *fmt, ...)
 }
 
 /* ------------------------------------------------------------------------------ arguments */
+
+int cli_width(FILE *f)
+{
+    int width = 100;
+    const char *env = getenv("COLUMNS");
+    struct winsize ws;
+    if (env && atoi(env) > 0)
+        width = atoi(env);
+    else if (isatty(fileno(f)) && ioctl(fileno(f), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        width = ws.ws_col;
+    return width < 60 ? 60 : width > 100 ? 100 : width;
+}
+
+void cli_print_text(FILE *out, const char *text, int width)
+{
+    while (*text) {
+        size_t n = strcspn(text, "\n");
+        char line[2048];
+        if (n >= sizeof line)
+            n = sizeof line - 1;
+        memcpy(line, text, n);
+        line[n] = '\0';
+        text += n;
+        if (*text == '\n')
+            text++;
+        /* a synopsis breaks between its [groups], under the command */
+        bool synopsis = strncmp(line, "usage: ", 7) == 0 || strncmp(line, "       arith", 12) == 0;
+        int depth = 0;
+        for (char *c = line; synopsis && *c; c++) {
+            depth += (*c == '[') - (*c == ']');
+            if (*c == ' ' && depth > 0)
+                *c = OPTIONS_NBSP;
+        }
+        if (line[0])
+            options_write_wrapped(out, line, 0, synopsis ? 7 : 0, width);
+        else
+            fputc('\n', out);
+    }
+}
 
 /* Edit distance of a and b (insertions, deletions, substitutions), up to 63 characters. */
 static int edit_distance(const char *a, const char *b)
@@ -159,10 +200,21 @@ int cli_args_parse(cli_args *a, int argc, char **argv, const option_table *const
     bool help = false;
     int rc = split_args(a, argc, argv, tables, ntables, max_positional, &help);
     if (!rc && help) {
-        fputs(usage, stdout);
-        for (int t = 0; t < ntables; t++)
-            options_print_help(tables[t], stdout);
+        int width = cli_width(stdout);
+        cli_print_text(stdout, usage, width);
+        bool booleans = false;
+        for (int t = 0; t < ntables; t++) {
+            options_print_help(tables[t], stdout, width);
+            for (int i = 0; i < tables[t]->count; i++)
+                booleans |= tables[t]->specs[i].type == OPT_BOOL;
+        }
         printf("  %-24s %s\n", "--help", "this text");
+        if (booleans) {
+            printf("\n");
+            options_write_wrapped(stdout, "[BOOL]: a boolean flag alone means true; it also "
+                                  "takes true, false, yes, no, 1 or 0, as --flag VALUE or "
+                                  "--flag=VALUE.", 0, 0, width);
+        }
     }
     if (rc || help) {
         cli_args_free(a);

@@ -35,10 +35,15 @@ enum { N_COMMANDS = sizeof commands / sizeof *commands };
 
 static void print_usage(FILE *out)
 {
-    fprintf(out, "arith %s: teach neural networks arithmetic, and measure how well they learned "
-            "it\n\nusage: arith COMMAND [OPTIONS]\n\ncommands:\n", ARITH_VERSION);
-    for (int i = 0; i < N_COMMANDS; i++)
-        fprintf(out, "  %-32s %s\n", commands[i].usage, commands[i].summary);
+    char head[256];
+    snprintf(head, sizeof head, "arith %s: teach neural networks arithmetic, and measure how "
+             "well they learned it\n\nusage: arith COMMAND [OPTIONS]\n\ncommands:\n",
+             ARITH_VERSION);
+    cli_print_text(out, head, cli_width(out));
+    for (int i = 0; i < N_COMMANDS; i++) {
+        int col = fprintf(out, "  %-32s ", commands[i].usage);
+        options_write_wrapped(out, commands[i].summary, col, 35, cli_width(out));
+    }
     fprintf(out, "\nRun `arith COMMAND --help` for a command's options.\n");
 }
 

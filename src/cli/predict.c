@@ -12,10 +12,10 @@
 static const char predict_usage[] =
     "usage: arith predict RUN_DIR [PROMPT ...] [--checkpoint best|last] [--batch N] "
     "[--threads N] [--beam K]\n\n"
-    "Prints the model's answer to each prompt (e.g. \"12+34=\"), one per line. With no prompt,\n"
-    "reads one prompt per line from stdin. --beam K (K > 1) prints each prompt's K best answers\n"
-    "by beam search, best first, one per line as ANSWER<tab>LOG-PROBABILITY (then <tab>no-eos\n"
-    "when the answer ran to the length limit without ending), a blank line after each\n"
+    "Prints the model's answer to each prompt (e.g. \"12+34=\"), one per line. With no prompt, "
+    "reads one prompt per line from stdin. --beam K (K > 1) prints each prompt's K best answers "
+    "by beam search, best first, one per line as ANSWER<tab>LOG-PROBABILITY (then <tab>no-eos "
+    "when the answer ran to the length limit without ending), a blank line after each "
     "prompt's answers.\n";
 
 int cli_predict(int argc, char **argv)

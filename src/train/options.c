@@ -309,8 +309,61 @@ char *options_to_json(const option_table *t, const void *settings)
     return text;
 }
 
-void options_print_help(const option_table *t, FILE *out)
+void options_write_wrapped(FILE *out, const char *text, int col, int indent, int width)
 {
+    while (*text) {
+        int room = width - col;
+        if (room < 10)
+            room = 10;
+        /* the most of text that fits: up to a newline, or broken at the last space that fits,
+         * else (one long word) after its last comma that fits, else where it must */
+        int n = (int)strcspn(text, "\n");
+        if (n > room) {
+            int cut = room;
+            while (cut > 0 && text[cut] != ' ')
+                cut--;
+            if (cut == 0) {
+                cut = room;
+                while (cut > 0 && text[cut - 1] != ',')
+                    cut--;
+                if (cut == 0)
+                    cut = room;
+            }
+            n = cut;
+        }
+        while (n > 0 && text[n - 1] == ' ')
+            n--;
+        for (int i = 0; i < n; i++)
+            fputc(text[i] == OPTIONS_NBSP ? ' ' : text[i], out);
+        fputc('\n', out);
+        text += n;
+        text += strspn(text, " ");
+        if (*text == '\n')
+            text++;
+        if (*text) {
+            fprintf(out, "%*s", indent, "");
+            col = indent;
+        }
+    }
+}
+
+/* The placeholder --help shows after a flag: the table's, else one for the type (FILE, DIR
+ * and the like are the table's to say). */
+static const char *option_placeholder(const option_spec *o)
+{
+    return o->placeholder ? o->placeholder
+           : o->type == OPT_BOOL && o->auto_word ? "[BOOL|auto]"
+           : o->type == OPT_BOOL   ? "[BOOL]"
+           : o->type == OPT_INT    ? "N"
+           : o->type == OPT_RANGE  ? "N|A..B"
+           : o->type == OPT_REAL   ? "X"
+           : o->type == OPT_CHOICE ? "NAME"
+                                   : "TEXT";
+}
+
+void options_print_help(const option_table *t, FILE *out, int width)
+{
+    enum { FLAG_WIDTH = 24, DESC_COL = 2 + FLAG_WIDTH + 1, NAME_MAX = 16 };
     const char *group = "";
     for (int i = 0; i < t->count; i++) {
         const option_spec *o = &t->specs[i];
@@ -318,26 +371,41 @@ void options_print_help(const option_table *t, FILE *out)
             group = o->group;
             fprintf(out, "\n%s:\n", group);
         }
-        const char *placeholder = o->placeholder ? o->placeholder
-                                  : o->type == OPT_BOOL && o->auto_word ? "[BOOL|auto]"
-                                  : o->type == OPT_BOOL   ? "[BOOL]"
-                                  : o->type == OPT_INT    ? "N"
-                                  : o->type == OPT_RANGE  ? "N|A..B"
-                                  : o->type == OPT_REAL   ? "X"
-                                  : o->type == OPT_CHOICE ? "NAME"
-                                                          : "TEXT";
+        const char *placeholder = option_placeholder(o);
         char flag[64];
         snprintf(flag, sizeof flag, "--%s%s%s", o->name, placeholder[0] ? " " : "", placeholder);
-        fprintf(out, "  %-24s %s", flag, o->help);
-        if (o->type == OPT_CHOICE) {
+        /* a flag too long for its column puts its description on the next line */
+        if ((int)strlen(flag) > FLAG_WIDTH)
+            fprintf(out, "  %s\n%*s", flag, DESC_COL, "");
+        else
+            fprintf(out, "  %-*s ", FLAG_WIDTH, flag);
+        /* help, the choices (unless listed below with their summaries), one default: the
+         * table's, unless the help already says it */
+        char text[2048];
+        snprintf(text, sizeof text, "%s", o->help);
+        if (o->type == OPT_CHOICE && !o->summaries) {
             char valid[512];
             choices_text(o, valid, sizeof valid);
-            fprintf(out, " {%s}", valid);
+            snprintf(text + strlen(text), sizeof text - strlen(text), " {%s}", valid);
         }
-        if (o->default_value)
-            fprintf(out, " (default: %s)", o->default_value[0] ? o->default_value : "none");
-        fprintf(out, "\n");
+        if (o->default_value && !strstr(o->help, "default"))
+            snprintf(text + strlen(text), sizeof text - strlen(text), " (default: %s)",
+                     o->default_value[0] ? o->default_value : "none");
+        for (char *d = text; (d = strstr(d, "(default: ")) != NULL; d++)
+            d[9] = OPTIONS_NBSP; /* "(default: X)" on one line, the help's own too */
+        options_write_wrapped(out, text, DESC_COL, DESC_COL, width);
+        /* the choices' summaries in a column after the longest name (up to NAME_MAX), the
+         * names under the help, or nearer the margin when that leaves too little room */
+        int name_width = 0;
         for (int k = 0; o->type == OPT_CHOICE && o->summaries && o->choices(k); k++)
-            fprintf(out, "  %-24s   %-12s %s\n", "", o->choices(k), o->summaries(k));
+            if ((int)strlen(o->choices(k)) > name_width)
+                name_width = (int)strlen(o->choices(k));
+        if (name_width > NAME_MAX)
+            name_width = NAME_MAX;
+        int left = width - (DESC_COL + 2 + name_width + 1) >= 40 ? DESC_COL + 2 : 4;
+        for (int k = 0; o->type == OPT_CHOICE && o->summaries && o->choices(k); k++) {
+            int col = fprintf(out, "%*s%-*s ", left, "", name_width, o->choices(k));
+            options_write_wrapped(out, o->summaries(k), col, left + name_width + 1, width);
+        }
     }
 }
