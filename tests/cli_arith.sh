@@ -21,7 +21,7 @@ expect 2 "unknown option --no-such" -- "$ARITH" train --no-such 1
 # one parser: every command names the closest flag and lists its flags
 expect 2 "unknown option --epoch; did you mean --epochs\?" -- "$ARITH" train --epoch 2
 expect 2 "unknown option --batch-size; did you mean --batch\?" -- "$ARITH" train --batch-size 8
-expect 2 "valid options of arith eval: --checkpoint, --batch" -- "$ARITH" eval run1 --nope 1
+expect 2 "^  --checkpoint, --batch, --threads" -- "$ARITH" eval run1 --nope 1
 expect 2 "unknown option --beams; did you mean --beam\?" -- "$ARITH" predict run1 --beams 2
 expect 2 "unknown option --outt; did you mean --out\?" -- "$ARITH" data --outt x.csv
 expect 2 "--n: 0 is out of range \(1\.\.100000000\)" -- "$ARITH" data --n 0

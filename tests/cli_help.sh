@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# --help of every command within the terminal's width (#16: at most 100 columns, $COLUMNS or
-# the terminal's when it is one), continuations indented, one default per flag, placeholders
-# that say what goes there.
+# What a newcomer's mistakes get (#16): "did you mean" for commands, flags (PyTorch's and
+# Hugging Face's spellings too), choices and config keys in every command; the command's flags
+# listed after an unknown one, and whose flag it is when it belongs to another command;
+# --help of every command within the terminal's width (at most 100 columns), continuations
+# indented, one default per flag, placeholders that say what goes there.
 # Usage: tests/cli_help.sh PATH/TO/arith SOURCE_DIR
 set -u
 ARITH=${1:?usage: cli_help.sh ARITH_BINARY SOURCE_DIR}
@@ -11,6 +13,64 @@ trap 'rm -rf "$WORK"' EXIT
 cd "$WORK" || exit 1
 . "$SRC/tests/expect.sh"
 unset COLUMNS
+
+# --- commands
+expect 2 "unknown command 'trian'; did you mean train\?" -- "$ARITH" trian
+expect 2 "unknown command 'Predcit'; did you mean predict\?" -- "$ARITH" Predcit
+expect 2 "unknown command 'evaluate'; did you mean eval\?" -- "$ARITH" evaluate
+expect 2 "unknown command 'generate'; did you mean predict\?" -- "$ARITH" generate
+expect 2 "unknown command 'fit'; did you mean train\?" -- "$ARITH" fit
+expect 2 "\(valid: train, eval, predict, data, tasks, version\)" -- "$ARITH" xyzzy
+out=$("$ARITH" xyzzy 2>&1)
+grep -q "did you mean" <<<"$out" && bad "a suggestion for xyzzy: $out" || ok
+expect 2 "hint: options follow a command, as in arith train --epochs 3" -- "$ARITH" --epochs 3
+
+# --- flags: the nearest, another tool's spelling, every command
+for pair in epoch:epochs batch-size:batch batch_size:batch num-layers:layers n_layer:layers \
+            learning-rate:lr learning_rate:lr lr-scheduler:schedule warmup-steps:warmup \
+            max-steps:steps num-heads:heads n-embd:d-model max-grad-norm:clip-norm \
+            output-dir:run block-size:context optimizer:optim lay:layers Dropout:dropout; do
+    expect 2 "unknown option --${pair%%:*}; did you mean --${pair#*:}\?" \
+        -- "$ARITH" train "--${pair%%:*}" 3
+done
+expect 2 "did you mean --eval-every, --eval-n or --eval-batch\?" -- "$ARITH" train --eval 3
+expect 2 "did you mean --d-model or --hidden\?" -- "$ARITH" train --hidden-size 64
+expect 2 "unknown option --beams; did you mean --beam\?" -- "$ARITH" eval run --beams 2
+expect 2 "unknown option --num-beams; did you mean --beam\?" -- "$ARITH" predict run --num-beams 2
+expect 2 "unknown option --output; did you mean --out\?" -- "$ARITH" data --output x.csv
+expect 2 "unknown option --taks; did you mean --task\?" -- "$ARITH" data --taks add
+out=$("$ARITH" train --zzzz 1 2>&1)
+grep -q "did you mean" <<<"$out" && bad "a suggestion for --zzzz: $out" || ok
+
+# every command lists its flags after an unknown one, compactly (not the help)
+for cmd in train eval predict data tasks; do
+    out=$("$ARITH" $cmd --no-such-flag 2>&1)
+    rc=$?
+    [ "$rc" -eq 2 ] && grep -q "^valid options of arith $cmd (arith $cmd --help explains each):" \
+        <<<"$out" && ok || bad "$cmd --no-such-flag: exit $rc, $out"
+    [ "$(wc -l <<<"$out")" -le 12 ] && ok || bad "$cmd --no-such-flag lists more than a few lines"
+    awk 'length($0) > 100 { exit 1 }' <<<"$out" && ok || bad "$cmd --no-such-flag: a line over 100"
+done
+expect 2 "^  --task, --subtask, --digits," -- "$ARITH" train --no-such-flag
+expect 2 "--config, --resume$" -- "$ARITH" train --no-such-flag
+expect 2 "^  --checkpoint, --batch, --threads, --beam$" -- "$ARITH" predict r --x
+expect 2 "^  none but --help$" -- "$ARITH" tasks --x
+# another command's flag: whose it is
+expect 2 "hint: --reverse is an option of arith train; arith data writes plain prompts" \
+    -- "$ARITH" data --reverse
+expect 2 "hint: --zero-pad is an option of arith train; a run keeps the value it was trained" \
+    -- "$ARITH" eval run --zero-pad
+expect 2 "hint: --grid is an option of arith eval" -- "$ARITH" predict run --grid 1..3
+
+# choices and config keys
+expect 2 "--pos: unknown value 'alibo' \(valid: .*\); did you mean alibi\?" \
+    -- "$ARITH" train --pos alibo
+expect 2 "--task: unknown value 'ad' \(valid: .*\); did you mean add\?" -- "$ARITH" data --task ad
+expect 2 "--checkpoint: unknown value 'Last' \(valid: best,last\); did you mean last\?" \
+    -- "$ARITH" eval run --checkpoint Last
+printf '{"batch_size": 8}' >typo.json
+expect 2 "typo.json: unknown option \"batch_size\"; did you mean \"batch\"\?" \
+    -- "$ARITH" train --config typo.json
 
 # --- help: every command's, within 100 columns or $COLUMNS (60..100), continuations indented,
 # one default per flag, placeholders
@@ -48,6 +108,7 @@ for shown in "--csv FILE" "--grid A..B" "--json \[BOOL\]" "--checkpoint NAME" "-
     grep -qE -- "^  $shown " <<<"$help" && ok || bad "eval --help lacks '$shown'"
 done
 expect 0 "^  --out FILE " -- "$ARITH" data --help
+expect 0 "^\[BOOL\]: a boolean flag alone means true" -- "$ARITH" eval --help
 
 echo "cli_help: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

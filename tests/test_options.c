@@ -1,5 +1,7 @@
-/* What the option parser tells a user: --help broken to the width asked with continuations
- * under the help's column, one default per flag and its placeholder. */
+/* What the option parser tells a user: suggestions for mistyped names (edit distances by hand,
+ * the rules in order, PyTorch's spellings that are a word away), "did you mean" for choices and
+ * config keys, and --help broken to the width asked with continuations under the help's
+ * column, one default per flag and its placeholder. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +9,87 @@
 
 #include "check.h"
 #include "train/train.h"
+
+static void test_distance(void)
+{
+    CHECK_EQ_INT(suggest_distance("train", "train"), 0);
+    CHECK_EQ_INT(suggest_distance("trian", "train"), 1); /* a swap is one edit */
+    CHECK_EQ_INT(suggest_distance("tarin", "train"), 1);
+    CHECK_EQ_INT(suggest_distance("Batch", "batch"), 0); /* case */
+    CHECK_EQ_INT(suggest_distance("d_model", "d-model"), 0);
+    CHECK_EQ_INT(suggest_distance("epoch", "epochs"), 1);
+    CHECK_EQ_INT(suggest_distance("kitten", "sitting"), 3);
+    CHECK_EQ_INT(suggest_distance("", "abc"), 3);
+    CHECK_EQ_INT(suggest_distance("abc", ""), 3);
+    CHECK_EQ_INT(suggest_distance("ca", "abc"), 3); /* optimal string alignment, not full DL */
+    char long_name[80];
+    memset(long_name, 'a', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    CHECK_EQ_INT(suggest_distance(long_name, "a"), 64);
+}
+
+/* The names suggest_names gives for typed, joined by spaces. */
+static const char *suggested(const char *typed, const char *const *names, int n)
+{
+    static char out[256];
+    int near[4], k = suggest_names(typed, names, n, near, 4);
+    out[0] = '\0';
+    for (int i = 0; i < k; i++)
+        snprintf(out + strlen(out), sizeof out - strlen(out), "%s%s", i ? " " : "",
+                 names[near[i]]);
+    return out;
+}
+
+static void test_suggest(void)
+{
+    static const char *const flags[] = {"layers", "lr", "eps", "epochs", "batch", "eval-every",
+                                        "eval-n", "eval-batch", "head", "heads", "n", "seed",
+                                        "seeds", "d-model"};
+    const int n = (int)(sizeof flags / sizeof *flags);
+    CHECK_STR(suggested("epoch", flags, n), "epochs");
+    CHECK_STR(suggested("EPOCHS", flags, n), "epochs");      /* case alone */
+    CHECK_STR(suggested("d_model", flags, n), "d-model");    /* '_' alone */
+    CHECK_STR(suggested("hed", flags, n), "head");           /* 1 edit beats 2 */
+    CHECK_STR(suggested("lay", flags, n), "layers");         /* a prefix */
+    CHECK_STR(suggested("eval", flags, n), "eval-every eval-n eval-batch"); /* every prefix */
+    CHECK_STR(suggested("ep", flags, n), "eps");             /* 1 edit beats a prefix */
+    CHECK_STR(suggested("batch-size", flags, n), "batch");   /* a word of it */
+    CHECK_STR(suggested("num_layers", flags, n), "layers");
+    CHECK_STR(suggested("sed", flags, n), "seed");
+    CHECK_STR(suggested("x", flags, n), "");                 /* one letter is not a typo of n */
+    CHECK_STR(suggested("", flags, n), "");
+    CHECK_STR(suggested("completely-different", flags, n), "");
+    static const char *const commands[] = {"train", "eval", "predict", "data", "tasks",
+                                           "version"};
+    CHECK_STR(suggested("trian", commands, 6), "train");
+    CHECK_STR(suggested("predcit", commands, 6), "predict");
+    CHECK_STR(suggested("task", commands, 6), "tasks");
+    CHECK_STR(suggested("evaluate", commands, 6), ""); /* an alias, for the command line */
+    int one;
+    CHECK_EQ_INT(suggest_names("epoch", flags, n, &one, 1), 1);
+    CHECK_EQ_INT(suggest_names("eval", flags, n, &one, 1), 1); /* at most max_out */
+}
+
+static void test_did_you_mean(void)
+{
+    train_config cfg;
+    train_config_defaults(&cfg);
+    CHECK_EQ_INT(train_config_set(&cfg, "pos", "alibo"), ARITH_ERR_ARG);
+    CHECK_MSG(strstr(arith_error_message(), "(valid: none,") &&
+                  strstr(arith_error_message(), "); did you mean alibi?"),
+              "%s", arith_error_message());
+    CHECK_EQ_INT(train_config_set(&cfg, "task", "ad"), ARITH_ERR_ARG);
+    CHECK_MSG(strstr(arith_error_message(), "did you mean add?"), "%s", arith_error_message());
+    CHECK_EQ_INT(train_config_set(&cfg, "epoch", "3"), ARITH_ERR_ARG);
+    CHECK_MSG(strstr(arith_error_message(), "unknown option --epoch; did you mean --epochs?"),
+              "%s", arith_error_message());
+    CHECK_EQ_INT(train_config_from_json(&cfg, "{\"batch_size\": 8}", "c.json"), ARITH_ERR_ARG);
+    CHECK_MSG(strstr(arith_error_message(),
+                     "c.json: unknown option \"batch_size\"; did you mean \"batch\"?"),
+              "%s", arith_error_message());
+    CHECK_EQ_INT(train_config_from_json(&cfg, "{\"zzzz\": 8}", "c.json"), ARITH_ERR_ARG);
+    CHECK_MSG(!strstr(arith_error_message(), "did you mean"), "%s", arith_error_message());
+}
 
 /* --help of train's table at `width` into a malloc'd string. */
 static char *help_text(int width)
@@ -88,6 +171,9 @@ static void test_wrap(void)
 
 int main(void)
 {
+    test_distance();
+    test_suggest();
+    test_did_you_mean();
     test_help();
     test_wrap();
     return check_summary("test_options");

@@ -29,6 +29,16 @@ int cli_width(FILE *f);
  * [groups], and goes on under the command. */
 void cli_print_text(FILE *out, const char *text, int width);
 
+/* Another tool's spelling of a name (--batch-size) and the name arith uses for it (batch). */
+typedef struct {
+    const char *typed, *meant;
+} cli_alias;
+/* Prints "; did you mean --batch?" (or "--a or --b?") after a message about `typed`, when it
+ * is an alias of names[0..n-1] (aliases: may be NULL) or near one of them (suggest_names);
+ * nothing otherwise. `before` goes before each name ("--" for flags). */
+void cli_print_suggestion(FILE *out, const char *typed, const char *const *names, int n,
+                          const char *before, const cli_alias *aliases);
+
 /* One command-line argument: an option of one of the command's tables (--name value,
  * --name=value, or a boolean standing alone) or a positional argument (spec NULL). */
 typedef struct {
@@ -46,10 +56,10 @@ typedef struct {
 
 /* Splits argv into options of `tables` and positional arguments. "--help" or "-h" anywhere
  * prints `usage` (cli_print_text), the tables' options and --help, wrapped to cli_width, and
- * stops. An unknown option (with the closest valid one when it is near, and the command's
- * options), an option without its value, or more than max_positional positional arguments is a
- * usage error, printed, and stops. Returns the exit code when *stop (a is then freed), else 0:
- * free a with cli_args_free. */
+ * stops. An unknown option (with the nearest valid ones, another command's flag named as such,
+ * and the command's flags in a compact list), an option without its value, or more than
+ * max_positional positional arguments is a usage error, printed, and stops. Returns the exit
+ * code when *stop (a is then freed), else 0: free a with cli_args_free. */
 int cli_args_parse(cli_args *a, int argc, char **argv, const option_table *const *tables,
                    int ntables, int max_positional, const char *usage, bool *stop);
 void cli_args_free(cli_args *a);

@@ -60,6 +60,37 @@ static void choices_text(const option_spec *o, char *out, size_t cap)
     }
 }
 
+/* "; did you mean X?" (or "X or Y?") for a mistyped name among names[0..n-1] (suggest_names),
+ * or ""; each name between `before` and `after` ("--" before a flag, quotes around a key). */
+static void did_you_mean(const char *typed, const char *const *names, int n, const char *before,
+                         const char *after, char *out, size_t cap)
+{
+    int near[4];
+    int k = suggest_names(typed, names, n, near, 4);
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = 0; i < k && len < cap; i++) {
+        int w = snprintf(out + len, cap - len, "%s%s%s%s", i == 0 ? "; did you mean "
+                         : i == k - 1 ? " or " : ", ", before, names[near[i]], after);
+        if (w < 0)
+            break;
+        len += (size_t)w;
+    }
+    if (k && len < cap)
+        snprintf(out + len, cap - len, "?");
+}
+
+/* did_you_mean over a table's option names. */
+static void did_you_mean_option(const option_table *t, const char *typed, const char *before,
+                                const char *after, char *out, size_t cap)
+{
+    const char *names[256];
+    int n = 0;
+    for (int i = 0; i < t->count && n < 256; i++)
+        names[n++] = t->specs[i].name;
+    did_you_mean(typed, names, n, before, after, out, cap);
+}
+
 arith_status option_set(const option_spec *o, void *settings, const char *value)
 {
     char *field = (char *)settings + o->offset;
@@ -72,10 +103,15 @@ arith_status option_set(const option_spec *o, void *settings, const char *value)
                 return ARITH_OK;
             }
         }
-        char valid[512];
+        char valid[512], near[256];
         choices_text(o, valid, sizeof valid);
-        return arith_error(ARITH_ERR_ARG, "--%s: unknown value '%s' (valid: %s)", o->name, value,
-                           valid);
+        const char *names[256];
+        int n = 0;
+        while (n < 256 && (names[n] = o->choices(n)) != NULL)
+            n++;
+        did_you_mean(value, names, n, "", "", near, sizeof near);
+        return arith_error(ARITH_ERR_ARG, "--%s: unknown value '%s' (valid: %s)%s", o->name,
+                           value, valid, near);
     case OPT_STRING:
         if (strlen(value) >= o->size)
             return arith_error(ARITH_ERR_ARG, "--%s: value too long (at most %zu characters)",
@@ -136,25 +172,16 @@ arith_status option_set(const option_spec *o, void *settings, const char *value)
     return arith_error(ARITH_ERR_ARG, "--%s: bad option type", o->name);
 }
 
-void options_list(const option_table *t, char *out, size_t cap)
-{
-    size_t len = 0;
-    out[0] = '\0';
-    for (int i = 0; i < t->count; i++) {
-        int w = snprintf(out + len, cap - len, "%s--%s", i ? ", " : "", t->specs[i].name);
-        if (w < 0 || (size_t)w >= cap - len)
-            break;
-        len += (size_t)w;
-    }
-}
-
 arith_status options_set(const option_table *t, void *settings, const char *name,
                          const char *value)
 {
     const option_spec *o = options_find(t, name);
-    if (!o)
-        return arith_error(ARITH_ERR_ARG, "unknown option --%s\nhint: arith %s --help lists "
-                           "every option", name, t->command);
+    if (!o) {
+        char near[256];
+        did_you_mean_option(t, name, "--", "", near, sizeof near);
+        return arith_error(ARITH_ERR_ARG, "unknown option --%s%s\nhint: arith %s --help lists "
+                           "every option", name, near, t->command);
+    }
     return option_set(o, settings, value);
 }
 
@@ -180,9 +207,11 @@ arith_status options_from_json(const option_table *t, void *settings, const char
     for (cJSON *item = root->child; item && st == ARITH_OK; item = item->next) {
         const option_spec *o = options_find(t, item->string);
         if (!o) {
-            st = arith_error(ARITH_ERR_ARG, "%s: unknown option \"%s\"\nhint: the keys are the "
+            char near[256];
+            did_you_mean_option(t, item->string, "\"", "\"", near, sizeof near);
+            st = arith_error(ARITH_ERR_ARG, "%s: unknown option \"%s\"%s\nhint: the keys are the "
                              "flag names of arith %s --help, without --", source, item->string,
-                             t->command);
+                             near, t->command);
             break;
         }
         char text[64];

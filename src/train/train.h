@@ -90,8 +90,6 @@ void options_print_help(const option_table *t, FILE *out, int width);
  * that never breaks ("(default: 0)"). */
 #define OPTIONS_NBSP '\x1f'
 void options_write_wrapped(FILE *out, const char *text, int col, int indent, int width);
-/* "--a, --b, --c": the table's flags, for messages. */
-void options_list(const option_table *t, char *out, size_t cap);
 /* Parses "N" or "A..B" with lo <= hi inside [min, max]; `flag` names the option in errors. */
 arith_status int_range_parse(int_range *out, const char *text, const char *flag, int min,
                              int max);
