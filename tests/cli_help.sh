@@ -2,8 +2,9 @@
 # What a newcomer's mistakes get (#16): "did you mean" for commands, flags (PyTorch's and
 # Hugging Face's spellings too), choices and config keys in every command; the command's flags
 # listed after an unknown one, and whose flag it is when it belongs to another command;
-# --help of every command within the terminal's width (at most 100 columns), continuations
-# indented, one default per flag, placeholders that say what goes there.
+# booleans alone, with a value or with =, before a run directory too; --help of every command
+# within the terminal's width (at most 100 columns), continuations indented, one default per
+# flag, placeholders that say what goes there.
 # Usage: tests/cli_help.sh PATH/TO/arith SOURCE_DIR
 set -u
 ARITH=${1:?usage: cli_help.sh ARITH_BINARY SOURCE_DIR}
@@ -71,6 +72,29 @@ expect 2 "--checkpoint: unknown value 'Last' \(valid: best,last\); did you mean 
 printf '{"batch_size": 8}' >typo.json
 expect 2 "typo.json: unknown option \"batch_size\"; did you mean \"batch\"\?" \
     -- "$ARITH" train --config typo.json
+
+# --- booleans: alone, with a word, with =, in any case; the next argument is not taken unless
+# it is a boolean's word
+SMALL=(--digits 2 --n 400 --layers 1 --d-model 16 --heads 2 --ffn 16 --batch 32 --eval-n 20
+       --samples 0 --threads 1 --steps 4 --carry-n 2)
+expect 0 "" -- "$ARITH" train "${SMALL[@]}" --tokenizer char --reverse --zero-pad=YES \
+    --index-hints no --run b1
+has() { grep -qE "\"$1\":[[:space:]]*$2" "$3/config.json"; }
+has reverse true b1 && has zero-pad true b1 && has index-hints false b1 && ok \
+    || bad "booleans in b1/config.json"
+expect 0 "" -- "$ARITH" train "${SMALL[@]}" --tokenizer char --reverse=false --zero-pad 1 \
+    --reverse-answer auto --run b2
+has reverse false b2 && has zero-pad true b2 && ok || bad "booleans in b2/config.json"
+expect 0 '^\{"run": ' -- "$ARITH" eval --json b1        # a bare boolean before the run
+expect 0 '^\{"run": ' -- "$ARITH" eval b1 --json
+expect 0 '^\{"run": ' -- "$ARITH" eval b1 --json true
+expect 0 '^\{"run": ' -- "$ARITH" eval b1 --json=Yes
+expect 0 "^exact match" -- "$ARITH" eval b1 --json 0
+expect 0 "^exact match" -- "$ARITH" eval b1 --json=no
+expect 0 "^exact match" -- "$ARITH" eval b1 --json=false --teacher-forced
+expect 2 "--json: 'maybe' is not a boolean \(valid: true, false, yes, no, 1, 0\)" \
+    -- "$ARITH" eval b1 --json=maybe
+expect 2 "--reverse: 'maybe' is not a boolean" -- "$ARITH" train --reverse=maybe
 
 # --- help: every command's, within 100 columns or $COLUMNS (60..100), continuations indented,
 # one default per flag, placeholders

@@ -1,7 +1,7 @@
 /* What the option parser tells a user: suggestions for mistyped names (edit distances by hand,
- * the rules in order, PyTorch's spellings that are a word away), "did you mean" for choices and
- * config keys, and --help broken to the width asked with continuations under the help's
- * column, one default per flag and its placeholder. */
+ * the rules in order, PyTorch's spellings that are a word away), booleans in every spelling,
+ * "did you mean" for choices and config keys, and --help broken to the width asked with
+ * continuations under the help's column, one default per flag and its placeholder. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +68,38 @@ static void test_suggest(void)
     int one;
     CHECK_EQ_INT(suggest_names("epoch", flags, n, &one, 1), 1);
     CHECK_EQ_INT(suggest_names("eval", flags, n, &one, 1), 1); /* at most max_out */
+}
+
+static void test_booleans(void)
+{
+    const option_spec *reverse = options_find(&train_option_table, "reverse");
+    const option_spec *zero_pad = options_find(&train_option_table, "zero-pad");
+    CHECK(reverse && zero_pad && zero_pad->auto_word);
+    if (!reverse || !zero_pad)
+        return;
+    const char *yes[] = {"true", "True", "YES", "yes", "1"}, *no[] = {"false", "FALSE", "no",
+                                                                    "No", "0"};
+    for (int i = 0; i < 5; i++) {
+        CHECK_EQ_INT(option_bool_word(reverse, yes[i]), 1);
+        CHECK_EQ_INT(option_bool_word(reverse, no[i]), 0);
+    }
+    CHECK_EQ_INT(option_bool_word(reverse, "auto"), OPTION_NOT_BOOL);
+    CHECK_EQ_INT(option_bool_word(zero_pad, "auto"), -1);
+    CHECK_EQ_INT(option_bool_word(zero_pad, "AUTO"), -1);
+    CHECK_EQ_INT(option_bool_word(reverse, "12+34="), OPTION_NOT_BOOL);
+    CHECK_EQ_INT(option_bool_word(reverse, ""), OPTION_NOT_BOOL);
+    train_config cfg;
+    train_config_defaults(&cfg);
+    CHECK_OK(train_config_set(&cfg, "reverse", "Yes"));
+    CHECK(cfg.data.reverse);
+    CHECK_OK(train_config_set(&cfg, "reverse", "0"));
+    CHECK(!cfg.data.reverse);
+    CHECK_OK(train_config_set(&cfg, "zero-pad", "no"));
+    CHECK_EQ_INT(cfg.data.zero_pad, 0);
+    CHECK_EQ_INT(train_config_set(&cfg, "reverse", "maybe"), ARITH_ERR_ARG);
+    CHECK_MSG(strstr(arith_error_message(), "--reverse: 'maybe' is not a boolean (valid: true, "
+                                            "false, yes, no, 1, 0)"),
+              "%s", arith_error_message());
 }
 
 static void test_did_you_mean(void)
@@ -173,6 +205,7 @@ int main(void)
 {
     test_distance();
     test_suggest();
+    test_booleans();
     test_did_you_mean();
     test_help();
     test_wrap();

@@ -54,12 +54,14 @@ typedef struct {
     int count;
 } cli_args;
 
-/* Splits argv into options of `tables` and positional arguments. "--help" or "-h" anywhere
- * prints `usage` (cli_print_text), the tables' options and --help, wrapped to cli_width, and
- * stops. An unknown option (with the nearest valid ones, another command's flag named as such,
- * and the command's flags in a compact list), an option without its value, or more than
- * max_positional positional arguments is a usage error, printed, and stops. Returns the exit
- * code when *stop (a is then freed), else 0: free a with cli_args_free. */
+/* Splits argv into options of `tables` and positional arguments. A boolean option stands
+ * alone (true) or takes the next argument when that is a boolean's word (option_bool_word), or
+ * --name=value. "--help" or "-h" anywhere prints `usage` (cli_print_text), the tables' options
+ * and --help, wrapped to cli_width, and stops. An unknown option (with the nearest valid ones,
+ * another command's flag named as such, and the command's flags in a compact list), an option
+ * without its value, or more than max_positional positional arguments is a usage error,
+ * printed, and stops. Returns the exit code when *stop (a is then freed), else 0: free a with
+ * cli_args_free. */
 int cli_args_parse(cli_args *a, int argc, char **argv, const option_table *const *tables,
                    int ntables, int max_positional, const char *usage, bool *stop);
 void cli_args_free(cli_args *a);

@@ -217,9 +217,11 @@ static int split_args(cli_args *a, int argc, char **argv, const option_table *co
         const char *value;
         if (eq) {
             value = eq + 1;
-        } else if (spec->type == OPT_BOOL &&
-                   (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)) {
-            value = "true";
+        } else if (spec->type == OPT_BOOL) {
+            /* a boolean takes the next argument only when it is a boolean's word: alone it
+             * means true, before a run directory or a prompt too */
+            value = i + 1 < argc && option_bool_word(spec, argv[i + 1]) != OPTION_NOT_BOOL
+                        ? argv[++i] : "true";
         } else if (i + 1 >= argc) {
             return cli_usage_error("%s needs a value", arg);
         } else {

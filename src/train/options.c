@@ -3,6 +3,7 @@
  * range or choices, help); everything here walks a table, so the same flag gets the same
  * message wherever it is written. */
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -58,6 +59,29 @@ static void choices_text(const option_spec *o, char *out, size_t cap)
             break;
         len += (size_t)w;
     }
+}
+
+/* Whether a and b are the same word but for case. */
+static bool same_word(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++)
+        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+            return false;
+    return *a == *b;
+}
+
+int option_bool_word(const option_spec *o, const char *text)
+{
+    static const char *const yes[] = {"true", "yes", "1"}, *const no[] = {"false", "no", "0"};
+    for (int i = 0; i < 3; i++) {
+        if (same_word(text, yes[i]))
+            return 1;
+        if (same_word(text, no[i]))
+            return 0;
+    }
+    if (o->auto_word && same_word(text, o->auto_word))
+        return -1;
+    return OPTION_NOT_BOOL;
 }
 
 /* "; did you mean X?" (or "X or Y?") for a mistyped name among names[0..n-1] (suggest_names),
@@ -120,17 +144,10 @@ arith_status option_set(const option_spec *o, void *settings, const char *value)
         return ARITH_OK;
     case OPT_BOOL: {
         /* a bool, or with auto_word an int: 1, 0, or -1 for the word */
-        int v;
-        if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0 || strcmp(value, "yes") == 0)
-            v = 1;
-        else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0 ||
-                 strcmp(value, "no") == 0)
-            v = 0;
-        else if (o->auto_word && strcmp(value, o->auto_word) == 0)
-            v = -1;
-        else
-            return arith_error(ARITH_ERR_ARG, "--%s: '%s' is not a boolean (valid: true, false%s%s)",
-                               o->name, value, o->auto_word ? ", " : "",
+        int v = option_bool_word(o, value);
+        if (v == OPTION_NOT_BOOL)
+            return arith_error(ARITH_ERR_ARG, "--%s: '%s' is not a boolean (valid: true, false, "
+                               "yes, no, 1, 0%s%s)", o->name, value, o->auto_word ? ", " : "",
                                o->auto_word ? o->auto_word : "");
         if (o->auto_word)
             *(int *)field = v;

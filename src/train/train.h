@@ -72,6 +72,10 @@ const option_spec *options_find(const option_table *t, const char *name);
 arith_status options_set(const option_table *t, void *settings, const char *name,
                          const char *value);
 arith_status option_set(const option_spec *o, void *settings, const char *value);
+/* What a boolean's text means: 1 for true, yes, 1; 0 for false, no, 0 (any case); -1 for the
+ * option's auto_word; OPTION_NOT_BOOL for anything else. */
+enum { OPTION_NOT_BOOL = -2 };
+int option_bool_word(const option_spec *o, const char *text);
 /* Reads a JSON object whose keys are option names; `source` names the file in errors. */
 arith_status options_from_json(const option_table *t, void *settings, const char *json,
                                const char *source);
