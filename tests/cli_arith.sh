@@ -121,9 +121,9 @@ expect 2 "--beam: 'x' is not an integer" -- "$ARITH" predict run1 --beam x "1+1=
 expect 2 "--beam needs a value" -- "$ARITH" eval run1 --beam
 
 # bad prompts name what is wrong
-expect 1 "character '\*'" -- "$ARITH" predict run1 "12*3="
+expect 1 "argument 1: \"12\*3=\": task add reads two numbers with '\+' between them" -- "$ARITH" predict run1 "12*3="
 expect 1 "argument 1: .*3 digits, more than the tokenizer's 2" -- "$ARITH" predict run1 "123+4="
-expect 1 "stdin 2: " -- bash -c "printf '1+1=\n1++1=\n' | '$ARITH' predict run1"
+expect 1 "stdin:2: " -- bash -c "printf '1+1=\n1++1=\n' | '$ARITH' predict run1"
 
 # a prompt longer than the model's context is refused (char tokenizer: 2-digit run, context 10)
 expect 0 "final test exact match" -- "$ARITH" train "${SMALL[@]}" --tokenizer char --steps 5 --run run_char

@@ -38,6 +38,7 @@ expect 2 "did you mean --eval-every, --eval-n or --eval-batch\?" -- "$ARITH" tra
 expect 2 "did you mean --d-model or --hidden\?" -- "$ARITH" train --hidden-size 64
 expect 2 "unknown option --beams; did you mean --beam\?" -- "$ARITH" eval run --beams 2
 expect 2 "unknown option --num-beams; did you mean --beam\?" -- "$ARITH" predict run --num-beams 2
+expect 2 "unknown option --jsno; did you mean --json\?" -- "$ARITH" predict run --jsno
 expect 2 "unknown option --output; did you mean --out\?" -- "$ARITH" data --output x.csv
 expect 2 "unknown option --taks; did you mean --task\?" -- "$ARITH" data --taks add
 out=$("$ARITH" train --zzzz 1 2>&1)
@@ -54,7 +55,7 @@ for cmd in train eval predict data tasks; do
 done
 expect 2 "^  --task, --subtask, --digits," -- "$ARITH" train --no-such-flag
 expect 2 "--config, --resume$" -- "$ARITH" train --no-such-flag
-expect 2 "^  --checkpoint, --batch, --threads, --beam$" -- "$ARITH" predict r --x
+expect 2 "^  --checkpoint, --batch, --threads, --beam, --json, --tsv$" -- "$ARITH" predict r --x
 expect 2 "^  none but --help$" -- "$ARITH" tasks --x
 # another command's flag: whose it is
 expect 2 "hint: --reverse is an option of arith train; arith data writes plain prompts" \
@@ -95,6 +96,8 @@ expect 0 "^exact match" -- "$ARITH" eval b1 --json=false --teacher-forced
 expect 2 "--json: 'maybe' is not a boolean \(valid: true, false, yes, no, 1, 0\)" \
     -- "$ARITH" eval b1 --json=maybe
 expect 2 "--reverse: 'maybe' is not a boolean" -- "$ARITH" train --reverse=maybe
+expect 0 '^\{"prompt": "12\+34=", "answer": ' -- "$ARITH" predict --json b1 "12+34="
+expect 0 '^12\+34=	' -- "$ARITH" predict b1 --tsv "12+34="
 
 # --- help: every command's, within 100 columns or $COLUMNS (60..100), continuations indented,
 # one default per flag, placeholders
@@ -132,6 +135,7 @@ for shown in "--csv FILE" "--grid A..B" "--json \[BOOL\]" "--checkpoint NAME" "-
     grep -qE -- "^  $shown " <<<"$help" && ok || bad "eval --help lacks '$shown'"
 done
 expect 0 "^  --out FILE " -- "$ARITH" data --help
+expect 0 "^  --tsv \[BOOL\] " -- "$ARITH" predict --help
 expect 0 "^\[BOOL\]: a boolean flag alone means true" -- "$ARITH" eval --help
 
 echo "cli_help: $passed passed, $failed failed"

@@ -45,7 +45,7 @@ expect 0 "exact match" -- "$ARITH" eval rr
 expect 0 "transformer on mul" -- "$ARITH" train --task mul --digits 1..2 --tokenizer char --zero-pad --pos coupling --n 300 --steps 4 --layers 1 --d-model 16 --heads 2 --ffn 16 --samples 1 --threads 1 --run rm
 expect 0 "^[0-9?]+$" -- "$ARITH" predict rm "12*34="
 # a prompt the format cannot read is an error naming it
-expect 1 "is not of the form a\+b=" -- "$ARITH" predict rc "1+2+3="
+expect 1 "\"1\+2\+3=\": task add reads two numbers with '\+' between them" -- "$ARITH" predict rc "1+2+3="
 # a prompt longer than the ids the table has is refused, not read past its end
 expect 1 "position id 32 is outside the model's 0\.\.31 \(--pos-max\)" -- "$ARITH" predict rc "123456789012345678901234567890123+1="
 

@@ -100,7 +100,8 @@ void cli_on_eval(void *ctx, long long step, long long total, const eval_result *
 
 typedef enum { CHECKPOINT_BEST = 0, CHECKPOINT_LAST } checkpoint_choice;
 
-/* The options of eval; predict takes the first four (cli_predict_table). */
+/* The options of eval and predict (cli_eval_table, cli_predict_table: the checkpoint, batch,
+ * threads and beam options of both, then each command's own). */
 typedef struct {
     int which;                 /* checkpoint_choice: --checkpoint */
     int batch, threads, beam;
@@ -110,6 +111,7 @@ typedef struct {
     char csv[TRAIN_PATH_MAX];  /* "": none */
     int samples;
     bool teacher_forced, json;
+    bool tsv;                  /* predict: PROMPT<tab>ANSWER lines */
     int_range grid;            /* {0, 0}: no grid */
     int grid_step, grid_n;     /* 0: 1 and 20 */
     const char *checkpoint;    /* "best" or "last", from which */

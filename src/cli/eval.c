@@ -20,17 +20,21 @@ static const char *checkpoint_choice_name(int i)
     {name, type, offsetof(eval_settings, field), sizeof(((eval_settings *)0)->field), def,     \
      choices, lo, hi, "options", placeholder, help, false, NULL, NULL}
 
-/* predict's options first: cli_predict_table is the first four */
+/* The options eval and predict share. */
+#define RUN_OPTIONS                                                                            \
+    EVAL_OPT("checkpoint", OPT_CHOICE, which, "best", checkpoint_choice_name, 0, 0, NULL,      \
+             "which checkpoint answers"),                                                      \
+    EVAL_OPT("batch", OPT_INT, batch, "64", NULL, 1, 65536, NULL,                              \
+             "prompts generated at a time (with --beam K: K rows each)"),                     \
+    {"threads", OPT_INT, offsetof(eval_settings, threads), sizeof(int), "auto", NULL, 0, 1024, \
+     "options", "N|auto",                                                                      \
+     "threads; auto: the cores other programs leave free at the start (all if none is)",      \
+     false, NULL, "auto"},                                                                     \
+    EVAL_OPT("beam", OPT_INT, beam, "1", NULL, 1, 256, "K",                                    \
+             "beam search with K answers per prompt (1: greedy)")
+
 static const option_spec eval_specs[] = {
-    EVAL_OPT("checkpoint", OPT_CHOICE, which, "best", checkpoint_choice_name, 0, 0, NULL,
-             "which checkpoint answers"),
-    EVAL_OPT("batch", OPT_INT, batch, "64", NULL, 1, 65536, NULL,
-             "prompts generated at a time (with --beam K: K rows each)"),
-    {"threads", OPT_INT, offsetof(eval_settings, threads), sizeof(int), "auto", NULL, 0, 1024,
-     "options", "N|auto", "threads; auto: the cores other programs leave free at the start (all if none is)",
-     false, NULL, "auto"},
-    EVAL_OPT("beam", OPT_INT, beam, "1", NULL, 1, 256, "K",
-             "beam search with K answers per prompt (1: greedy)"),
+    RUN_OPTIONS,
     EVAL_OPT("digits", OPT_RANGE, digits, NULL, NULL, 1, 100000, NULL,
              "evaluate on new examples of these lengths instead of the test set"),
     EVAL_OPT("n", OPT_INT, n, NULL, NULL, 1, 100000000, NULL,
@@ -53,7 +57,17 @@ static const option_spec eval_specs[] = {
 };
 const option_table cli_eval_table = {"eval", eval_specs,
                                      (int)(sizeof eval_specs / sizeof *eval_specs)};
-const option_table cli_predict_table = {"predict", eval_specs, 4};
+
+static const option_spec predict_specs[] = {
+    RUN_OPTIONS,
+    EVAL_OPT("json", OPT_BOOL, json, "false", NULL, 0, 0, NULL,
+             "one JSON object per prompt: {\"prompt\": ..., \"answer\": ...} (with --beam: "
+             "\"answers\"), or {\"prompt\": ..., \"error\": ...}"),
+    EVAL_OPT("tsv", OPT_BOOL, tsv, "false", NULL, 0, 0, NULL,
+             "PROMPT<tab>ANSWER per prompt (with --beam: per answer, its log-probability after)"),
+};
+const option_table cli_predict_table = {"predict", predict_specs,
+                                        (int)(sizeof predict_specs / sizeof *predict_specs)};
 
 int cli_eval_settings(eval_settings *f, const cli_args *args)
 {
