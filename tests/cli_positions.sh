@@ -57,7 +57,7 @@ expect 2 "--scratchpad writes the intermediate results of mul \(got --task add\)
 expect 2 "--pos coupling .*--scratchpad comes before it" -- "$ARITH" train --task mul --tokenizer char --reverse --scratchpad --pos coupling --run rs3
 expect 2 "--scratchpad: rm was trained without one" -- "$ARITH" predict rm "12*34=" --scratchpad
 # a prompt the format cannot read is an error naming it
-expect 1 "is not of the form a\+b=" -- "$ARITH" predict rc "1+2+3="
+expect 1 "\"1\+2\+3=\": task add reads two numbers with '\+' between them" -- "$ARITH" predict rc "1+2+3="
 # a prompt longer than the ids the table has is refused, not read past its end
 expect 1 "position id 32 is outside the model's 0\.\.31 \(--pos-max\)" -- "$ARITH" predict rc "123456789012345678901234567890123+1="
 

@@ -22,7 +22,7 @@ cores=$(nproc)
 # --- the flag: a count or auto, nothing else
 expect 2 "--threads: 'many' is not an integer or auto" -- "$ARITH" train --threads many
 expect 2 "--threads: -2 is out of range" -- "$ARITH" train --threads -2
-expect 0 "--threads N\|auto .*\(default: auto\)" -- "$ARITH" train --help
+expect 0 "--threads N\|auto .*\(default: auto\)" -- bash -c "'$ARITH' train --help | tr -s '\n ' ' '"
 expect 0 "--threads N\|auto" -- "$ARITH" eval --help
 
 # --- the default is auto: the header gives the count and the reading it came from

@@ -144,7 +144,8 @@ static void test_config_errors(const char *base)
     if (!cfg)
         return;
     CHECK_FAILS(arith_config_set(cfg, "digitz", "3"), ARITH_ERR_ARG,
-                "unknown option --digitz\nhint: arith train --help lists every option");
+                "unknown option --digitz; did you mean --digits?\nhint: arith train --help lists "
+                "every option");
     CHECK_FAILS(arith_config_set(cfg, "model", "rnn"), ARITH_ERR_ARG,
                 "--model: unknown value 'rnn' (valid: transformer,lstm,seq2seq,gpt2)");
     CHECK_FAILS(arith_config_set(cfg, "layers", NULL), ARITH_ERR_ARG, "--layers needs a value");

@@ -1606,6 +1606,98 @@ static void test_scratchpad(void)
     CHECK(strstr(arith_error_message(), "scratchpad") != NULL);
 }
 
+/* task_check_prompt: every prompt a task draws passes, in each style and length shape, and
+ * the prompts a user might mistype (another style, a formatted operand, another task's) are
+ * refused with what the task reads. */
+static void test_check_prompt(void)
+{
+    task_config tasks[] = {
+        {.def = task_find("add"), .digits = 9},
+        {.def = task_find("add"), .digits = 20, .digits_min = 1},
+        {.def = task_find("add"), .digits = 3, .style = STYLE_SPACED},
+        {.def = task_find("mul"), .digits = 4, .digits_min = 1},
+        {.def = task_find("sub"), .digits = 6, .digits_min = 1},
+        {.def = task_find("xor"), .digits = 8},
+        {.def = task_find("count"), .digits = 12, .digits_min = 1},
+        {.def = task_find("expr")},
+        {.def = task_find("symbolic"), .subtask = SYM_DERIVATIVE},
+    };
+    const int n_tasks = (int)(sizeof tasks / sizeof *tasks);
+    CHECK_EQ_INT(n_tasks - 2, task_count()); /* every task, add twice more */
+    rng_state rng;
+    rng_seed(&rng, 16);
+    for (int t = 0; t < n_tasks; t++) {
+        sym_config_default(&tasks[t].sym);
+        char prompt[4096], answer[4096];
+        for (int i = 0; i < (t == n_tasks - 1 ? 50 : 500); i++) {
+            CHECK_OK(task_sample(&tasks[t], &rng, prompt, sizeof prompt, answer, sizeof answer));
+            CHECK_OK(task_check_prompt(&tasks[t], prompt));
+        }
+        if (tasks[t].def->edge_cases) {
+            example_set edge;
+            examples_init(&edge);
+            CHECK_OK(task_edge_cases(&tasks[t], &edge));
+            for (int i = 0; i < edge.count; i++)
+                CHECK_MSG(task_check_prompt(&tasks[t], edge.items[i].prompt) == ARITH_OK,
+                          "%s: %s", edge.items[i].prompt, arith_error_message());
+            examples_free(&edge);
+        }
+    }
+    const task_config *add = &tasks[0], *spaced = &tasks[2], *mul = &tasks[3], *sub = &tasks[4],
+                      *xor = &tasks[5], *count = &tasks[6], *expr = &tasks[7],
+                      *symbolic = &tasks[8];
+    struct {
+        const task_config *task;
+        const char *prompt;
+        const char *message; /* NULL: accepted */
+    } cases[] = {
+        {add, "12+34=", NULL},
+        {add, "0+0=", NULL},
+        {add, "123456789012+3=", NULL}, /* longer than trained: the tokenizer's to judge */
+        {add, "12 + 34=", "task add reads two numbers with '+' between them and '=' after"},
+        {add, "12 + 34", "task add reads prompts that end with \"=\""},
+        {add, "12+34", "task add reads prompts that end with \"=\""},
+        {add, "12+34= ", "task add reads prompts that end with \"=\""},
+        {add, "", "empty prompt"},
+        {add, "12*34=", "task add reads two numbers with '+'"},
+        {add, "+34=", "task add reads two numbers"},
+        {add, "12+=", "task add reads two numbers"},
+        {add, "012+34=", "operand \"012\" has a leading zero; write numbers without them"},
+        {add, "12+034=", "operand \"034\" has a leading zero"},
+        {add, "4 3 + 2 1 =", "task add reads two numbers"},
+        {spaced, "12 + 34", NULL},
+        {spaced, "12+34=", "task add in style spaced reads prompts without '='"},
+        {spaced, "12 + 34 =", "without '='"},
+        {spaced, "12+34", "task add in style spaced reads two numbers with \" + \" between them "
+                          "and no '='"},
+        {mul, "12*34=", NULL},
+        {mul, "12+34=", "task mul reads two numbers with '*' between them"},
+        {sub, "12-34=", NULL},
+        {sub, "-12-34=", "task sub reads two numbers with '-' between them"},
+        {xor, "0110 0011=", NULL},
+        {xor, "0110 001=", "task xor reads two bit strings of one length"},
+        {xor, "0120 0011=", "task xor reads two bit strings"},
+        {xor, "0110+0011=", "task xor reads two bit strings"},
+        {count, "0110111=", NULL},
+        {count, "=", NULL},
+        {count, "0120=", "task count reads a string of bits"},
+        {expr, "14*(43+20)=", NULL},
+        {expr, "14*(43+=", "task expr reads an expression"},
+        {symbolic, "sin x =", NULL},
+        {symbolic, "add x INT+ 2 =", NULL},
+        {symbolic, "sinn x =", "task symbolic reads a function in prefix notation"},
+        {symbolic, "sin x", "task symbolic reads prompts that end with \" =\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        arith_status st = task_check_prompt(cases[i].task, cases[i].prompt);
+        if (!cases[i].message)
+            CHECK_MSG(st == ARITH_OK, "\"%s\": %s", cases[i].prompt, arith_error_message());
+        else
+            CHECK_MSG(st == ARITH_ERR_DATA && strstr(arith_error_message(), cases[i].message),
+                      "\"%s\": %s", cases[i].prompt, st ? arith_error_message() : "accepted");
+    }
+}
+
 int main(void)
 {
     test_decimal_add();
@@ -1630,5 +1722,6 @@ int main(void)
     test_task_mul();
     test_task_sub();
     test_scratchpad();
+    test_check_prompt();
     return check_summary("test_data");
 }

@@ -20,6 +20,25 @@ int cli_usage_error(const char *fmt, ...) ARITH_PRINTF(1, 2);
 
 /* ------------------------------------------------------------------------------ arguments */
 
+/* Columns for help and lists on f: $COLUMNS, else the terminal's width when f is one, else
+ * 100; kept within 60..100. */
+int cli_width(FILE *f);
+
+/* Prints text in lines of at most `width` columns: each of its lines is a paragraph, broken at
+ * spaces; a synopsis ("usage: arith ...", "       arith ...") breaks only between its
+ * [groups], and goes on under the command. */
+void cli_print_text(FILE *out, const char *text, int width);
+
+/* Another tool's spelling of a name (--batch-size) and the name arith uses for it (batch). */
+typedef struct {
+    const char *typed, *meant;
+} cli_alias;
+/* Prints "; did you mean --batch?" (or "--a or --b?") after a message about `typed`, when it
+ * is an alias of names[0..n-1] (aliases: may be NULL) or near one of them (suggest_names);
+ * nothing otherwise. `before` goes before each name ("--" for flags). */
+void cli_print_suggestion(FILE *out, const char *typed, const char *const *names, int n,
+                          const char *before, const cli_alias *aliases);
+
 /* One command-line argument: an option of one of the command's tables (--name value,
  * --name=value, or a boolean standing alone) or a positional argument (spec NULL). */
 typedef struct {
@@ -35,11 +54,14 @@ typedef struct {
     int count;
 } cli_args;
 
-/* Splits argv into options of `tables` and positional arguments. "--help" or "-h" anywhere
- * prints `usage`, the tables' options and --help, and stops. An unknown option (with the
- * closest valid one when it is near, and the command's options), an option without its value,
- * or more than max_positional positional arguments is a usage error, printed, and stops. Returns
- * the exit code when *stop (a is then freed), else 0: free a with cli_args_free. */
+/* Splits argv into options of `tables` and positional arguments. A boolean option stands
+ * alone (true) or takes the next argument when that is a boolean's word (option_bool_word), or
+ * --name=value. "--help" or "-h" anywhere prints `usage` (cli_print_text), the tables' options
+ * and --help, wrapped to cli_width, and stops. An unknown option (with the nearest valid ones,
+ * another command's flag named as such, and the command's flags in a compact list), an option
+ * without its value, or more than max_positional positional arguments is a usage error,
+ * printed, and stops. Returns the exit code when *stop (a is then freed), else 0: free a with
+ * cli_args_free. */
 int cli_args_parse(cli_args *a, int argc, char **argv, const option_table *const *tables,
                    int ntables, int max_positional, const char *usage, bool *stop);
 void cli_args_free(cli_args *a);
@@ -78,7 +100,8 @@ void cli_on_eval(void *ctx, long long step, long long total, const eval_result *
 
 typedef enum { CHECKPOINT_BEST = 0, CHECKPOINT_LAST } checkpoint_choice;
 
-/* The options of eval; predict takes the first four (cli_predict_table). */
+/* The options of eval and predict (cli_eval_table, cli_predict_table: the checkpoint, batch,
+ * threads and beam options of both, then each command's own). */
 typedef struct {
     int which;                 /* checkpoint_choice: --checkpoint */
     int batch, threads, beam;
@@ -88,6 +111,8 @@ typedef struct {
     char csv[TRAIN_PATH_MAX];  /* "": none */
     int samples;
     bool teacher_forced, json;
+    bool tsv;                  /* predict: PROMPT<tab>ANSWER lines */
+    bool scratchpad;           /* predict: a scratchpad run's steps shown before the answer */
     int_range grid;            /* {0, 0}: no grid */
     int grid_step, grid_n;     /* 0: 1 and 20 */
     const char *checkpoint;    /* "best" or "last", from which */

@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -27,77 +29,157 @@ int cli_usage_error(const char *fmt, ...)
 
 /* ------------------------------------------------------------------------------ arguments */
 
-/* Edit distance of a and b (insertions, deletions, substitutions), up to 63 characters. */
-static int edit_distance(const char *a, const char *b)
+int cli_width(FILE *f)
 {
-    int la = (int)strlen(a), lb = (int)strlen(b);
-    if (la > 63 || lb > 63)
-        return 64;
-    int row[64];
-    for (int j = 0; j <= lb; j++)
-        row[j] = j;
-    for (int i = 1; i <= la; i++) {
-        int diag = row[0];
-        row[0] = i;
-        for (int j = 1; j <= lb; j++) {
-            int up = row[j];
-            int best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
+    int width = 100;
+    const char *env = getenv("COLUMNS");
+    struct winsize ws;
+    if (env && atoi(env) > 0)
+        width = atoi(env);
+    else if (isatty(fileno(f)) && ioctl(fileno(f), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        width = ws.ws_col;
+    return width < 60 ? 60 : width > 100 ? 100 : width;
+}
+
+void cli_print_text(FILE *out, const char *text, int width)
+{
+    while (*text) {
+        size_t n = strcspn(text, "\n");
+        char line[2048];
+        if (n >= sizeof line)
+            n = sizeof line - 1;
+        memcpy(line, text, n);
+        line[n] = '\0';
+        text += n;
+        if (*text == '\n')
+            text++;
+        /* a synopsis breaks between its [groups], under the command */
+        bool synopsis = strncmp(line, "usage: ", 7) == 0 || strncmp(line, "       arith", 12) == 0;
+        int depth = 0;
+        for (char *c = line; synopsis && *c; c++) {
+            depth += (*c == '[') - (*c == ']');
+            if (*c == ' ' && depth > 0)
+                *c = OPTIONS_NBSP;
         }
+        if (line[0])
+            options_write_wrapped(out, line, 0, synopsis ? 7 : 0, width);
+        else
+            fputc('\n', out);
     }
-    return row[lb];
 }
 
-/* Whether `word` is one of the '-'-separated words of `name` ("batch" in "batch-size"). */
-static bool has_word(const char *name, const char *word)
+/* How other tools (PyTorch, Hugging Face, nanoGPT, Keras, ...) spell arith's flags. */
+static const cli_alias flag_aliases[] = {
+    {"learning-rate", "lr"}, {"lr-scheduler", "schedule"}, {"lr-scheduler-type", "schedule"},
+    {"lr-schedule", "schedule"}, {"scheduler", "schedule"}, {"warmup-steps", "warmup"},
+    {"num-warmup-steps", "warmup"}, {"max-steps", "steps"}, {"num-steps", "steps"},
+    {"train-steps", "steps"}, {"total-steps", "steps"}, {"num-train-steps", "steps"},
+    {"max-iters", "steps"}, {"iters", "steps"}, {"iterations", "steps"},
+    {"num-epochs", "epochs"}, {"num-train-epochs", "epochs"}, {"n-epochs", "epochs"},
+    {"batch-size", "batch"}, {"bs", "batch"}, {"train-batch-size", "batch"},
+    {"per-device-train-batch-size", "batch"}, {"eval-batch-size", "eval-batch"},
+    {"per-device-eval-batch-size", "eval-batch"}, {"num-layers", "layers"},
+    {"n-layer", "layers"}, {"n-layers", "layers"}, {"num-hidden-layers", "layers"},
+    {"depth", "layers"}, {"num-heads", "heads"}, {"n-head", "heads"}, {"n-heads", "heads"},
+    {"num-attention-heads", "heads"}, {"nhead", "heads"}, {"n-embd", "d-model"},
+    {"d-embed", "d-model"}, {"embed-dim", "d-model"}, {"emb-dim", "d-model"},
+    {"embedding-dim", "d-model"}, {"dim", "d-model"}, {"width", "d-model"},
+    {"hidden-size", "d-model"}, {"hidden-size", "hidden"}, {"intermediate-size", "ffn"},
+    {"dim-feedforward", "ffn"}, {"ffn-dim", "ffn"}, {"d-ff", "ffn"}, {"n-inner", "ffn"},
+    {"mlp-dim", "ffn"}, {"hidden-dropout-prob", "dropout"}, {"attn-pdrop", "dropout"},
+    {"resid-pdrop", "dropout"}, {"adam-epsilon", "eps"}, {"epsilon", "eps"},
+    {"wd", "weight-decay"}, {"max-grad-norm", "clip-norm"}, {"grad-clip", "clip-norm"},
+    {"clip-grad-norm", "clip-norm"}, {"gradient-clip-val", "clip-value"},
+    {"clip-grad-value", "clip-value"}, {"num-threads", "threads"}, {"nthreads", "threads"},
+    {"output-dir", "run"}, {"out-dir", "run"}, {"run-dir", "run"}, {"save-dir", "run"},
+    {"output", "out"}, {"output", "run"}, {"logging-steps", "log-every"},
+    {"log-interval", "log-every"}, {"eval-steps", "eval-every"},
+    {"eval-interval", "eval-every"}, {"eval-iters", "eval-n"}, {"block-size", "context"},
+    {"max-len", "context"}, {"max-length", "context"}, {"seq-len", "context"},
+    {"max-seq-len", "context"}, {"n-positions", "context"}, {"n-ctx", "context"},
+    {"max-position-embeddings", "context"}, {"position-embedding-type", "pos"},
+    {"pos-emb", "pos"}, {"positional-encoding", "pos"}, {"optimizer", "optim"},
+    {"activation", "act"}, {"activation-function", "act"}, {"hidden-act", "act"},
+    {"norm-first", "norm"}, {"pre-norm", "norm"}, {"prenorm", "norm"},
+    {"resume-from-checkpoint", "resume"}, {"resume-from", "resume"}, {"ckpt", "checkpoint"},
+    {"num-beams", "beam"}, {"beam-size", "beam"}, {"beam-width", "beam"},
+    {"train-file", "train-csv"}, {"train-data", "train-csv"}, {"test-file", "test-csv"},
+    {"test-file", "csv"}, {"eval-file", "test-csv"}, {"eval-file", "csv"},
+    {"validation-file", "test-csv"}, {"validation-file", "csv"}, {"val-split", "test-frac"},
+    {"validation-split", "test-frac"}, {"test-size", "test-frac"}, {"test-split", "test-frac"},
+    {"num-examples", "n"}, {"num-samples", "n"}, {"n-samples", "n"}, {"dataset-size", "n"},
+    {"model-type", "model"}, {"arch", "model"}, {"architecture", "model"},
+    {"pretrained", "init"}, {"from-pretrained", "init"}, {"model-name-or-path", "init"},
+    {"init-from", "init"},
+    {NULL, NULL},
+};
+
+void cli_print_suggestion(FILE *out, const char *typed, const char *const *names, int n,
+                          const char *before, const cli_alias *aliases)
 {
-    size_t n = strlen(word);
-    for (const char *p = name; (p = strstr(p, word)) != NULL; p++)
-        if ((p == name || p[-1] == '-') && (p[n] == '\0' || p[n] == '-'))
-            return true;
-    return false;
+    enum { MAX = 4 };
+    int near[MAX], k = 0;
+    /* another tool's spelling first: every name it may mean that this command has */
+    for (int a = 0; aliases && aliases[a].typed; a++) {
+        if (suggest_distance(typed, aliases[a].typed) != 0)
+            continue;
+        for (int i = 0; i < n && k < MAX; i++)
+            if (strcmp(names[i], aliases[a].meant) == 0)
+                near[k++] = i;
+    }
+    if (k == 0)
+        k = suggest_names(typed, names, n, near, MAX);
+    for (int i = 0; i < k; i++)
+        fprintf(out, "%s%s%s", i == 0 ? "; did you mean " : i == k - 1 ? " or " : ", ", before,
+                names[near[i]]);
+    if (k)
+        fprintf(out, "?");
 }
 
-/* The option name closest to `name` (edit distance at most 2, or a word of it), or NULL. */
-static const char *closest_option(const option_table *const *tables, int ntables,
-                                  const char *name)
+/* The option names of tables, into names (cap); returns how many. */
+static int option_names(const option_table *const *tables, int ntables, const char **names,
+                        int cap)
 {
-    const char *best = NULL;
-    int best_d = 3;
+    int n = 0;
     for (int t = 0; t < ntables; t++)
-        for (int i = 0; i < tables[t]->count; i++) {
-            const char *o = tables[t]->specs[i].name;
-            int d = edit_distance(name, o);
-            if (d > 2 && has_word(name, o))
-                d = 2; /* --batch-size: --batch */
-            if (d < best_d) {
-                best_d = d;
-                best = o;
-            }
-        }
-    return best;
+        for (int i = 0; i < tables[t]->count && n < cap; i++)
+            names[n++] = tables[t]->specs[i].name;
+    return n;
 }
 
 static int unknown_option(const option_table *const *tables, int ntables, const char *name)
 {
-    const char *near = closest_option(tables, ntables, name);
+    const char *command = tables[0]->command;
+    const char *names[512];
+    int n = option_names(tables, ntables, names, 512);
     fprintf(stderr, "arith: error: unknown option --%s", name);
-    if (near)
-        fprintf(stderr, "; did you mean --%s?", near);
-    fprintf(stderr, "\nvalid options of arith %s:", tables[0]->command);
-    int listed = 0;
-    for (int t = 0; t < ntables; t++) {
-        char list[4096];
-        options_list(tables[t], list, sizeof list);
-        if (list[0])
-            fprintf(stderr, "%s %s", listed++ ? "," : "", list);
+    cli_print_suggestion(stderr, name, names, n, "--", flag_aliases);
+    fprintf(stderr, "\n");
+    /* a flag of another command: say whose it is */
+    const option_spec *train_flag = options_find(&train_option_table, name);
+    const option_spec *eval_flag = options_find(&cli_eval_table, name);
+    if (train_flag && strcmp(command, "train") != 0) {
+        bool run = strcmp(command, "eval") == 0 || strcmp(command, "predict") == 0;
+        bool format = strcmp(command, "data") == 0 && train_flag->group &&
+                      strcmp(train_flag->group, "data") == 0;
+        fprintf(stderr, "hint: --%s is an option of arith train%s\n", name,
+                run ? "; a run keeps the value it was trained with (in its config.json)"
+                : format ? "; arith data writes plain prompts (12+34=), and a run writes them "
+                           "in its format as it reads them" : "");
+    } else if (eval_flag && strcmp(command, "eval") != 0) {
+        fprintf(stderr, "hint: --%s is an option of arith eval\n", name);
     }
-    fprintf(stderr, "%s\n", listed ? "" : " none but --help");
+    /* the command's flags, in a compact list */
+    char list[8192] = "";
+    size_t len = 0;
+    for (int i = 0; i < n && len < sizeof list; i++)
+        len += (size_t)snprintf(list + len, sizeof list - len, "%s--%s", i ? ", " : "",
+                                names[i]);
+    if (n == 0)
+        snprintf(list, sizeof list, "none but --help");
+    fprintf(stderr, "valid options of arith %s (arith %s --help explains each):\n  ", command,
+            command);
+    options_write_wrapped(stderr, list, 2, 2, cli_width(stderr));
     return EXIT_USAGE;
 }
 
@@ -135,9 +217,11 @@ static int split_args(cli_args *a, int argc, char **argv, const option_table *co
         const char *value;
         if (eq) {
             value = eq + 1;
-        } else if (spec->type == OPT_BOOL &&
-                   (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)) {
-            value = "true";
+        } else if (spec->type == OPT_BOOL) {
+            /* a boolean takes the next argument only when it is a boolean's word: alone it
+             * means true, before a run directory or a prompt too */
+            value = i + 1 < argc && option_bool_word(spec, argv[i + 1]) != OPTION_NOT_BOOL
+                        ? argv[++i] : "true";
         } else if (i + 1 >= argc) {
             return cli_usage_error("%s needs a value", arg);
         } else {
@@ -159,10 +243,21 @@ int cli_args_parse(cli_args *a, int argc, char **argv, const option_table *const
     bool help = false;
     int rc = split_args(a, argc, argv, tables, ntables, max_positional, &help);
     if (!rc && help) {
-        fputs(usage, stdout);
-        for (int t = 0; t < ntables; t++)
-            options_print_help(tables[t], stdout);
+        int width = cli_width(stdout);
+        cli_print_text(stdout, usage, width);
+        bool booleans = false;
+        for (int t = 0; t < ntables; t++) {
+            options_print_help(tables[t], stdout, width);
+            for (int i = 0; i < tables[t]->count; i++)
+                booleans |= tables[t]->specs[i].type == OPT_BOOL;
+        }
         printf("  %-24s %s\n", "--help", "this text");
+        if (booleans) {
+            printf("\n");
+            options_write_wrapped(stdout, "[BOOL]: a boolean flag alone means true; it also "
+                                  "takes true, false, yes, no, 1 or 0, as --flag VALUE or "
+                                  "--flag=VALUE.", 0, 0, width);
+        }
     }
     if (rc || help) {
         cli_args_free(a);

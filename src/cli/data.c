@@ -24,6 +24,8 @@ static void data_table(option_spec *specs, option_table *table)
     for (int i = 0; i < DATA_TRAIN_OPTIONS; i++) {
         specs[i] = *options_find(&train_option_table, data_option_names[i]);
         specs[i].group = "options";
+        if (strcmp(specs[i].name, "seed") == 0)
+            specs[i].help = "seed of the examples";
         if (strcmp(specs[i].name, "n") == 0) {
             specs[i].default_value = "1000";
             specs[i].min = 1;
@@ -52,10 +54,11 @@ static const char data_usage[] =
     "usage: arith data [--task NAME] [--digits N|A..B] [--style plain|spaced] "
     "[--subtask derivative|integral] [--n N] [--seed S] [--carry-mix P] [--carry-n N] "
     "[--out FILE]\n\n"
-    "Writes N distinct examples as CSV with columns src,tgt (to stdout without --out).\n"
-    "add: --carry-n writes the carry-aware test set instead (long carry chains, lengths apart,\n"
-    "zeros), --carry-mix mixes such sums into the random ones.\n"
-    "`arith tasks` describes every task.\n";
+    "Writes N distinct examples as CSV with columns src,tgt (to stdout without --out). add: "
+    "--carry-n writes the carry-aware test set instead (long carry chains, lengths apart, "
+    "zeros), --carry-mix mixes such sums into the random ones. Prompts are written plain "
+    "(12+34=): a run trained with --reverse, --zero-pad or --index-hints writes them in its "
+    "format as it reads them. `arith tasks` describes every task.\n";
 
 int cli_data(int argc, char **argv)
 {

@@ -20,17 +20,21 @@ static const char *checkpoint_choice_name(int i)
     {name, type, offsetof(eval_settings, field), sizeof(((eval_settings *)0)->field), def,     \
      choices, lo, hi, "options", placeholder, help, false, NULL, NULL}
 
-/* predict's options first: cli_predict_table is the first four */
+/* The options eval and predict share. */
+#define RUN_OPTIONS                                                                            \
+    EVAL_OPT("checkpoint", OPT_CHOICE, which, "best", checkpoint_choice_name, 0, 0, NULL,      \
+             "which checkpoint answers"),                                                      \
+    EVAL_OPT("batch", OPT_INT, batch, "64", NULL, 1, 65536, NULL,                              \
+             "prompts generated at a time (with --beam K: K rows each)"),                     \
+    {"threads", OPT_INT, offsetof(eval_settings, threads), sizeof(int), "auto", NULL, 0, 1024, \
+     "options", "N|auto",                                                                      \
+     "threads; auto: the cores other programs leave free at the start (all if none is)",      \
+     false, NULL, "auto"},                                                                     \
+    EVAL_OPT("beam", OPT_INT, beam, "1", NULL, 1, 256, "K",                                    \
+             "beam search with K answers per prompt (1: greedy)")
+
 static const option_spec eval_specs[] = {
-    EVAL_OPT("checkpoint", OPT_CHOICE, which, "best", checkpoint_choice_name, 0, 0, NULL,
-             "which checkpoint answers"),
-    EVAL_OPT("batch", OPT_INT, batch, "64", NULL, 1, 65536, NULL,
-             "prompts generated at a time (with --beam K: K rows each)"),
-    {"threads", OPT_INT, offsetof(eval_settings, threads), sizeof(int), "auto", NULL, 0, 1024,
-     "options", "N|auto", "threads; auto: the cores other programs leave free at the start (all if none is)",
-     false, NULL, "auto"},
-    EVAL_OPT("beam", OPT_INT, beam, "1", NULL, 1, 256, "K",
-             "beam search with K answers per prompt (1: greedy)"),
+    RUN_OPTIONS,
     EVAL_OPT("digits", OPT_RANGE, digits, NULL, NULL, 1, 100000, NULL,
              "evaluate on new examples of these lengths instead of the test set"),
     EVAL_OPT("n", OPT_INT, n, NULL, NULL, 1, 100000000, NULL,
@@ -41,19 +45,32 @@ static const option_spec eval_specs[] = {
              "evaluate on this CSV (columns src,tgt)"),
     EVAL_OPT("samples", OPT_INT, samples, "0", NULL, 0, 100000, NULL,
              "sample predictions shown (stderr)"),
-    EVAL_OPT("teacher-forced", OPT_BOOL, teacher_forced, "false", NULL, 0, 0, "",
+    EVAL_OPT("teacher-forced", OPT_BOOL, teacher_forced, "false", NULL, 0, 0, NULL,
              "also the accuracy when the model reads the reference answer"),
     EVAL_OPT("grid", OPT_RANGE, grid, NULL, NULL, 1, TASK_DIGITS_MAX, "A..B",
              "exact match per pair of operand lengths in A..B (tasks with grids: arith tasks)"),
-    EVAL_OPT("grid-step", OPT_INT, grid_step, NULL, NULL, 1, TASK_DIGITS_MAX, NULL,
+    EVAL_OPT("grid-step", OPT_INT, grid_step, NULL, NULL, 1, TASK_DIGITS_MAX, "K",
              "every K-th length of the grid (default 1)"),
     EVAL_OPT("grid-n", OPT_INT, grid_n, NULL, NULL, 1, 1000000, NULL,
              "examples per grid cell (default 20)"),
-    EVAL_OPT("json", OPT_BOOL, json, "false", NULL, 0, 0, "", "print one JSON object"),
+    EVAL_OPT("json", OPT_BOOL, json, "false", NULL, 0, 0, NULL, "print one JSON object"),
 };
 const option_table cli_eval_table = {"eval", eval_specs,
                                      (int)(sizeof eval_specs / sizeof *eval_specs)};
-const option_table cli_predict_table = {"predict", eval_specs, 4};
+
+static const option_spec predict_specs[] = {
+    RUN_OPTIONS,
+    EVAL_OPT("json", OPT_BOOL, json, "false", NULL, 0, 0, NULL,
+             "one JSON object per prompt: {\"prompt\": ..., \"answer\": ...} (with --beam: "
+             "\"answers\"), or {\"prompt\": ..., \"error\": ...}"),
+    EVAL_OPT("tsv", OPT_BOOL, tsv, "false", NULL, 0, 0, NULL,
+             "PROMPT<tab>ANSWER per prompt (with --beam: per answer, its log-probability after)"),
+    EVAL_OPT("scratchpad", OPT_BOOL, scratchpad, "false", NULL, 0, 0, NULL,
+             "a --scratchpad run's steps before each answer, space-separated (\"60 480 540 "
+             "3600 4140\" for 12*345)"),
+};
+const option_table cli_predict_table = {"predict", predict_specs,
+                                        (int)(sizeof predict_specs / sizeof *predict_specs)};
 
 int cli_eval_settings(eval_settings *f, const cli_args *args)
 {
@@ -777,28 +794,26 @@ static const char eval_usage[] =
     "[--seed S]] [--batch N] [--threads N] [--beam K] [--samples K] [--teacher-forced] "
     "[--json]\n"
     "       arith eval RUN_DIR --grid A..B [--grid-step K] [--grid-n N] [--seed S] [--json]\n\n"
-    "Exact-match accuracy by batched greedy generation (with a key/value cache, or the\n"
-    "LSTM's carried state) on the run's test set, on a CSV file, or on N new examples\n"
-    "with operands (count: strings) of the given lengths that are not in the run's\n"
-    "training set. When the lengths vary, a table gives accuracy per length (and the\n"
-    "mean absolute error for a regression head). --teacher-forced also prints the\n"
-    "accuracy when the model reads the reference answer while predicting it (seed\n"
-    "000's measure). --beam K searches K answers per prompt (beam search, K > 1;\n"
-    "transformers and LSTM language models): a prompt counts as right when any of\n"
-    "its K answers is, and the top answer's exact match is printed beside it;\n"
-    "--batch prompts of K rows each run at a time.\n\n"
-    "Tasks with edge cases (`arith tasks` says which) also score a fixed list of them built\n"
-    "from the run's lengths (9..9+1, 1+9..9, 0+0, carry chains, zeros inside, ...; those\n"
-    "the tokenizer or the context cannot take are skipped) and show the first failures.\n\n"
-    "--grid A..B (tasks on two operands): exact match for every pair of operand lengths\n"
-    "la, lb in A..B (every K-th with --grid-step K), N examples per cell (--grid-n, default\n"
-    "20; drawn from --seed), written to RUN_DIR/grid-A-B.csv and a heatmap\n"
-    "RUN_DIR/grid-A-B.svg with the training lengths outlined; prints the accuracy\n"
-    "per length n (cell n, n) and the largest length at >= 0.99.\n\n"
-    "RUN_DIR may also be the parent of seed runs (arith train --seeds N): each\n"
-    "seed-S run is evaluated, then mean, std, best and worst are printed; with\n"
-    "--grid, the per-seed grids go into each seed's directory and their per-cell\n"
-    "mean into RUN_DIR/grid-A-B.csv and .svg.\n";
+    "Exact-match accuracy by batched greedy generation (with a key/value cache, or the "
+    "LSTM's carried state) on the run's test set, on a CSV file, or on N new examples with "
+    "operands (count: strings) of the given lengths that are not in the run's training set. "
+    "When the lengths vary, a table gives accuracy per length (and the mean absolute error for "
+    "a regression head). --teacher-forced also prints the accuracy when the model reads the "
+    "reference answer while predicting it (seed 000's measure). --beam K searches K answers "
+    "per prompt (beam search, K > 1; transformers and LSTM language models): a prompt counts "
+    "as right when any of its K answers is, and the top answer's exact match is printed beside "
+    "it; --batch prompts of K rows each run at a time.\n\n"
+    "Tasks with edge cases (`arith tasks` says which) also score a fixed list of them built "
+    "from the run's lengths (9..9+1, 1+9..9, 0+0, carry chains, zeros inside, ...; those the "
+    "tokenizer or the context cannot take are skipped) and show the first failures.\n\n"
+    "--grid A..B (tasks on two operands): exact match for every pair of operand lengths la, lb "
+    "in A..B (every K-th with --grid-step K), N examples per cell (--grid-n, default 20; drawn "
+    "from --seed), written to RUN_DIR/grid-A-B.csv and a heatmap RUN_DIR/grid-A-B.svg with the "
+    "training lengths outlined; prints the accuracy per length n (cell n, n) and the largest "
+    "length at >= 0.99.\n\n"
+    "RUN_DIR may also be the parent of seed runs (arith train --seeds N): each seed-S run is "
+    "evaluated, then mean, std, best and worst are printed; with --grid, the per-seed grids go "
+    "into each seed's directory and their per-cell mean into RUN_DIR/grid-A-B.csv and .svg.\n";
 
 int cli_eval(int argc, char **argv)
 {

@@ -33,12 +33,27 @@ static const command commands[] = {
 };
 enum { N_COMMANDS = sizeof commands / sizeof *commands };
 
+/* How other tools name what these commands do. */
+static const cli_alias command_aliases[] = {
+    {"fit", "train"},        {"finetune", "train"},    {"evaluate", "eval"},
+    {"test", "eval"},        {"score", "eval"},        {"generate", "predict"},
+    {"infer", "predict"},    {"inference", "predict"}, {"ask", "predict"},
+    {"answer", "predict"},   {"dataset", "data"},      {"gen", "data"},
+    {"generate-data", "data"}, {"make-data", "data"},  {"list", "tasks"},
+    {"list-tasks", "tasks"}, {NULL, NULL},
+};
+
 static void print_usage(FILE *out)
 {
-    fprintf(out, "arith %s: teach neural networks arithmetic, and measure how well they learned "
-            "it\n\nusage: arith COMMAND [OPTIONS]\n\ncommands:\n", ARITH_VERSION);
-    for (int i = 0; i < N_COMMANDS; i++)
-        fprintf(out, "  %-32s %s\n", commands[i].usage, commands[i].summary);
+    char head[256];
+    snprintf(head, sizeof head, "arith %s: teach neural networks arithmetic, and measure how "
+             "well they learned it\n\nusage: arith COMMAND [OPTIONS]\n\ncommands:\n",
+             ARITH_VERSION);
+    cli_print_text(out, head, cli_width(out));
+    for (int i = 0; i < N_COMMANDS; i++) {
+        int col = fprintf(out, "  %-32s ", commands[i].usage);
+        options_write_wrapped(out, commands[i].summary, col, 35, cli_width(out));
+    }
     fprintf(out, "\nRun `arith COMMAND --help` for a command's options.\n");
 }
 
@@ -56,9 +71,17 @@ int main(int argc, char **argv)
     for (int i = 0; i < N_COMMANDS; i++)
         if (strcmp(cmd, commands[i].name) == 0)
             return commands[i].run(argc - 2, argv + 2);
-    fprintf(stderr, "arith: error: unknown command '%s' (valid:", cmd);
+    const char *names[N_COMMANDS];
+    for (int i = 0; i < N_COMMANDS; i++)
+        names[i] = commands[i].name;
+    fprintf(stderr, "arith: error: unknown command '%s'", cmd);
+    cli_print_suggestion(stderr, cmd, names, N_COMMANDS, "", command_aliases);
+    fprintf(stderr, " (valid:");
     for (int i = 0; i < N_COMMANDS; i++)
         fprintf(stderr, "%s %s", i ? "," : "", commands[i].name);
     fprintf(stderr, ")\n");
+    if (cmd[0] == '-')
+        fprintf(stderr, "hint: options follow a command, as in arith train --epochs 3; "
+                "arith --help lists the commands\n");
     return EXIT_USAGE;
 }

@@ -82,7 +82,7 @@ static void describe_properties(const task_def *def, char *out, size_t cap)
 
 static const char tasks_usage[] =
     "usage: arith tasks\n\nLists every task (arith train --task NAME, arith data --task NAME) "
-    "with what a\nproblem is, what --digits counts, the tokenizers that read it, its formats\n"
+    "with what a problem is, what --digits counts, the tokenizers that read it, its formats "
     "and what arith eval measures.\n";
 
 int cli_tasks(int argc, char **argv)

@@ -323,10 +323,10 @@ static const option_table train_command_table = {
 
 static const char train_usage[] =
     "usage: arith train [--config FILE] [--resume RUN_DIR] [--OPTION VALUE ...]\n\n"
-    "Trains a model; every option can also be a key of the JSON --config file\n"
-    "(command-line flags win over the file). Defaults are seed 001's setup, with carry-heavy\n"
-    "sums mixed in, reversed zero-padded answers and a cosine schedule, which make it learn\n"
-    "addition (recipes/seed001-exact.json is the notebook's own).\n";
+    "Trains a model; every option can also be a key of the JSON --config file (command-line "
+    "flags win over the file). Defaults are seed 001's setup, with carry-heavy sums mixed in, "
+    "reversed zero-padded answers and a cosine schedule, which make it learn addition "
+    "(recipes/seed001-exact.json is the notebook's own).\n";
 
 int cli_train(int argc, char **argv)
 {

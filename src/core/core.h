@@ -143,6 +143,19 @@ size_t params_count_trainable(const param_table *table);
 arith_status params_set_trainable(param_table *table, const char *patterns, const char *flag);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Suggestions for mistyped names (suggest.c): commands, flags, config keys, choices. */
+
+/* The edit distance of a and b: insertions, deletions, substitutions and swaps of neighbours
+ * ("trian" is 1 from "train"), case-insensitive, '_' alike '-'; 64 past 63 characters. */
+int suggest_distance(const char *a, const char *b);
+/* The names[0..n-1] that `typed` most likely meant, into out (at most max_out indices, in
+ * names' order); returns how many. The first rule that finds any decides: the same name but
+ * for case and '_'; the names 1 edit away; the names that start with `typed` (2 characters
+ * or more); the names 2 edits away (fewer edits than `typed` has characters); the longest
+ * names that are a '-'/'_'-separated word of `typed` ("batch" in "batch-size"). */
+int suggest_names(const char *typed, const char *const *names, int n, int *out, int max_out);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Threads and time. */
 
 /* Sets the thread count for OpenMP loops, which the backend's products follow. n <= 0 means

@@ -127,6 +127,10 @@ struct task_def {
      * sample writes it; small spaces are listed in full when draws stop finding new prompts. */
     arith_status (*example_at)(const task_config *task, uint64_t index, char *prompt,
                                char *answer, size_t answer_cap);
+    /* Optional: checks a prompt as a user writes it for a run (arith predict), beyond the
+     * shared rules of task_check_prompt: the grammar of the task's problems, in its style;
+     * errors (ARITH_ERR_DATA) say what the task reads, without naming the prompt. */
+    arith_status (*check_prompt)(const task_config *task, const char *prompt);
     /* Optional: checks a CSV row beyond the shared rules (src ends with `equals`, neither field
      * empty); errors are ARITH_ERR_FORMAT naming the field, without the file and line. */
     arith_status (*check_row)(const task_config *task, const char *src, const char *tgt);
@@ -196,6 +200,13 @@ arith_status task_sample_carry(const task_config *task, rng_state *rng, int chai
 /* The longest carry chain of a prompt of the task; -1 for other tasks or a prompt it cannot
  * read. */
 int task_carry_chain(const task_config *task, const char *prompt);
+/* Whether `prompt` is a problem of the task as its generator writes it, in the task's style,
+ * with its final `equals` (plain style) or without it (spaced): "12+34=" for add, "12 + 34"
+ * for add in style spaced, "0110=" for count. Prompts are always written plain: the digit
+ * formats (reversed, zero-padded, hints) are the tokenizer's to apply, so a prompt that looks
+ * formatted (a leading zero, spaces) is refused. Errors (ARITH_ERR_DATA) say what the task
+ * reads; the caller names the prompt. */
+arith_status task_check_prompt(const task_config *task, const char *prompt);
 /* The task's lengths in words, as run headers and messages print them: "9 digits",
  * "1..64 bits", or the task's own ("operands 0..50", "integral, up to 6 operators"). */
 void task_describe(const task_config *task, char *out, size_t cap);

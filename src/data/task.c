@@ -166,6 +166,25 @@ int task_carry_chain(const task_config *task, const char *prompt)
     return task_has_carries(task) ? task->def->carry_chain(task, prompt) : -1;
 }
 
+arith_status task_check_prompt(const task_config *task, const char *prompt)
+{
+    arith_status st = task_check(task);
+    if (st)
+        return st;
+    const task_def *def = task->def;
+    size_t len = strlen(prompt), le = strlen(def->equals);
+    if (len == 0)
+        return arith_error(ARITH_ERR_DATA, "empty prompt");
+    bool ends = len >= le && strcmp(prompt + len - le, def->equals) == 0;
+    if (task->style == STYLE_SPACED && strchr(prompt, '='))
+        return arith_error(ARITH_ERR_DATA, "task %s in style %s reads prompts without "
+                           "'='", def->name, task_style_name(task->style));
+    if (task->style != STYLE_SPACED && !ends)
+        return arith_error(ARITH_ERR_DATA, "task %s reads prompts that end with "
+                           "\"%s\"", def->name, def->equals);
+    return def->check_prompt ? def->check_prompt(task, prompt) : ARITH_OK;
+}
+
 arith_status task_edge_cases(const task_config *task, example_set *out)
 {
     if (!task->def || !task->def->edge_cases)

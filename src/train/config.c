@@ -18,6 +18,10 @@
 #define OPT_LISTED(name, field, def, choices, summaries, group, help)                          \
     {name, OPT_CHOICE, offsetof(train_config, field), sizeof(((train_config *)0)->field), def,  \
      choices, 0, 0, group, NULL, help, false, summaries, NULL}
+/* a text option whose value --help names by `placeholder` (FILE, DIR, ...) */
+#define OPT_TEXT(name, field, placeholder, group, help)                                        \
+    {name, OPT_STRING, offsetof(train_config, field), sizeof(((train_config *)0)->field), "",  \
+     NULL, 0, 0, group, placeholder, help, false, NULL, NULL}
 /* an option that may change when a run is resumed (how long, how often, how many threads) */
 #define OPT_RESUMABLE(name, type, field, def, choices, lo, hi, group, help)                    \
     OPT_SPEC(name, type, field, def, choices, lo, hi, group, help, true)
@@ -69,9 +73,9 @@ static const option_spec train_options[] = {
         "examples to generate (train + test)"),
     OPT("test-frac", OPT_REAL, data.test_frac, "0.1", NULL, 0.0001, 0.9999, "data",
         "share of the examples held out for testing"),
-    OPT("train-csv", OPT_STRING, data.train_csv, "", NULL, 0, 0, "data",
+    OPT_TEXT("train-csv", data.train_csv, "FILE", "data",
         "train on this CSV (columns src,tgt) instead of generated data"),
-    OPT("test-csv", OPT_STRING, data.test_csv, "", NULL, 0, 0, "data",
+    OPT_TEXT("test-csv", data.test_csv, "FILE", "data",
         "test on this CSV (without it, --test-frac of --train-csv is held out)"),
     OPT("tokenizer", OPT_CHOICE, data.tokenizer, "auto", choice_tokenizer, 0, 0, "data",
         "char: one token per character; pairs: seed 001's aligned digit pairs (add; xor's bit "
@@ -108,10 +112,10 @@ static const option_spec train_options[] = {
         "this many sums per longest carry chain 0..digits (0: none)"),
     OPT_LISTED("model", model.family, "transformer", choice_model, model_kind_summary, "model",
                "model family"),
-    OPT("init", OPT_STRING, model.init, "", NULL, 0, 0, "model",
+    OPT_TEXT("init", model.init, "FILE", "model",
         "gpt2: start from these GPT-2 weights (Hugging Face model.safetensors; sizes read from "
         "it) with new input and output layers for the task's vocabulary"),
-    OPT("train", OPT_STRING, model.train, "", NULL, 0, 0, "model",
+    OPT_TEXT("train", model.train, "PATTERNS", "model",
         "train only parameters whose names contain one of these comma-separated patterns "
         "(seed 003: ln,wpe or ln,wpe,attn; gpt2's new in_layer/out_layer always train; "
         "empty: all)"),
@@ -196,7 +200,7 @@ static const option_spec train_options[] = {
         "what picks best.safetensors: test exact match, or test loss (seed 002)"),
     OPT_RESUMABLE("log-every", OPT_INT, run.log_every, "50", NULL, 1, 1000000000, "run",
         "steps between metrics lines in metrics.jsonl"),
-    OPT("run", OPT_STRING, run.dir, "", NULL, 0, 0, "run",
+    OPT_TEXT("run", run.dir, "DIR", "run",
         "run directory (default: runs/<task><digits>-<time>)"),
 };
 const option_table train_option_table = {"train", train_options,

@@ -3,6 +3,7 @@
  * range or choices, help); everything here walks a table, so the same flag gets the same
  * message wherever it is written. */
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -60,6 +61,60 @@ static void choices_text(const option_spec *o, char *out, size_t cap)
     }
 }
 
+/* Whether a and b are the same word but for case. */
+static bool same_word(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++)
+        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+            return false;
+    return *a == *b;
+}
+
+int option_bool_word(const option_spec *o, const char *text)
+{
+    static const char *const yes[] = {"true", "yes", "1"}, *const no[] = {"false", "no", "0"};
+    for (int i = 0; i < 3; i++) {
+        if (same_word(text, yes[i]))
+            return 1;
+        if (same_word(text, no[i]))
+            return 0;
+    }
+    if (o->auto_word && same_word(text, o->auto_word))
+        return -1;
+    return OPTION_NOT_BOOL;
+}
+
+/* "; did you mean X?" (or "X or Y?") for a mistyped name among names[0..n-1] (suggest_names),
+ * or ""; each name between `before` and `after` ("--" before a flag, quotes around a key). */
+static void did_you_mean(const char *typed, const char *const *names, int n, const char *before,
+                         const char *after, char *out, size_t cap)
+{
+    int near[4];
+    int k = suggest_names(typed, names, n, near, 4);
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = 0; i < k && len < cap; i++) {
+        int w = snprintf(out + len, cap - len, "%s%s%s%s", i == 0 ? "; did you mean "
+                         : i == k - 1 ? " or " : ", ", before, names[near[i]], after);
+        if (w < 0)
+            break;
+        len += (size_t)w;
+    }
+    if (k && len < cap)
+        snprintf(out + len, cap - len, "?");
+}
+
+/* did_you_mean over a table's option names. */
+static void did_you_mean_option(const option_table *t, const char *typed, const char *before,
+                                const char *after, char *out, size_t cap)
+{
+    const char *names[256];
+    int n = 0;
+    for (int i = 0; i < t->count && n < 256; i++)
+        names[n++] = t->specs[i].name;
+    did_you_mean(typed, names, n, before, after, out, cap);
+}
+
 arith_status option_set(const option_spec *o, void *settings, const char *value)
 {
     char *field = (char *)settings + o->offset;
@@ -72,10 +127,15 @@ arith_status option_set(const option_spec *o, void *settings, const char *value)
                 return ARITH_OK;
             }
         }
-        char valid[512];
+        char valid[512], near[256];
         choices_text(o, valid, sizeof valid);
-        return arith_error(ARITH_ERR_ARG, "--%s: unknown value '%s' (valid: %s)", o->name, value,
-                           valid);
+        const char *names[256];
+        int n = 0;
+        while (n < 256 && (names[n] = o->choices(n)) != NULL)
+            n++;
+        did_you_mean(value, names, n, "", "", near, sizeof near);
+        return arith_error(ARITH_ERR_ARG, "--%s: unknown value '%s' (valid: %s)%s", o->name,
+                           value, valid, near);
     case OPT_STRING:
         if (strlen(value) >= o->size)
             return arith_error(ARITH_ERR_ARG, "--%s: value too long (at most %zu characters)",
@@ -84,17 +144,10 @@ arith_status option_set(const option_spec *o, void *settings, const char *value)
         return ARITH_OK;
     case OPT_BOOL: {
         /* a bool, or with auto_word an int: 1, 0, or -1 for the word */
-        int v;
-        if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0 || strcmp(value, "yes") == 0)
-            v = 1;
-        else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0 ||
-                 strcmp(value, "no") == 0)
-            v = 0;
-        else if (o->auto_word && strcmp(value, o->auto_word) == 0)
-            v = -1;
-        else
-            return arith_error(ARITH_ERR_ARG, "--%s: '%s' is not a boolean (valid: true, false%s%s)",
-                               o->name, value, o->auto_word ? ", " : "",
+        int v = option_bool_word(o, value);
+        if (v == OPTION_NOT_BOOL)
+            return arith_error(ARITH_ERR_ARG, "--%s: '%s' is not a boolean (valid: true, false, "
+                               "yes, no, 1, 0%s%s)", o->name, value, o->auto_word ? ", " : "",
                                o->auto_word ? o->auto_word : "");
         if (o->auto_word)
             *(int *)field = v;
@@ -136,25 +189,16 @@ arith_status option_set(const option_spec *o, void *settings, const char *value)
     return arith_error(ARITH_ERR_ARG, "--%s: bad option type", o->name);
 }
 
-void options_list(const option_table *t, char *out, size_t cap)
-{
-    size_t len = 0;
-    out[0] = '\0';
-    for (int i = 0; i < t->count; i++) {
-        int w = snprintf(out + len, cap - len, "%s--%s", i ? ", " : "", t->specs[i].name);
-        if (w < 0 || (size_t)w >= cap - len)
-            break;
-        len += (size_t)w;
-    }
-}
-
 arith_status options_set(const option_table *t, void *settings, const char *name,
                          const char *value)
 {
     const option_spec *o = options_find(t, name);
-    if (!o)
-        return arith_error(ARITH_ERR_ARG, "unknown option --%s\nhint: arith %s --help lists "
-                           "every option", name, t->command);
+    if (!o) {
+        char near[256];
+        did_you_mean_option(t, name, "--", "", near, sizeof near);
+        return arith_error(ARITH_ERR_ARG, "unknown option --%s%s\nhint: arith %s --help lists "
+                           "every option", name, near, t->command);
+    }
     return option_set(o, settings, value);
 }
 
@@ -245,9 +289,11 @@ arith_status options_from_json(const option_table *t, void *settings, const char
             break;
         const option_spec *o = options_find(t, item->string);
         if (!o) {
-            st = arith_error(ARITH_ERR_ARG, "%s: unknown option \"%s\"\nhint: the keys are the "
+            char near[256];
+            did_you_mean_option(t, item->string, "\"", "\"", near, sizeof near);
+            st = arith_error(ARITH_ERR_ARG, "%s: unknown option \"%s\"%s\nhint: the keys are the "
                              "flag names of arith %s --help, without --", source, item->string,
-                             t->command);
+                             near, t->command);
             break;
         }
         char text[64];
@@ -374,8 +420,61 @@ char *options_to_json(const option_table *t, const void *settings)
     return text;
 }
 
-void options_print_help(const option_table *t, FILE *out)
+void options_write_wrapped(FILE *out, const char *text, int col, int indent, int width)
 {
+    while (*text) {
+        int room = width - col;
+        if (room < 10)
+            room = 10;
+        /* the most of text that fits: up to a newline, or broken at the last space that fits,
+         * else (one long word) after its last comma that fits, else where it must */
+        int n = (int)strcspn(text, "\n");
+        if (n > room) {
+            int cut = room;
+            while (cut > 0 && text[cut] != ' ')
+                cut--;
+            if (cut == 0) {
+                cut = room;
+                while (cut > 0 && text[cut - 1] != ',')
+                    cut--;
+                if (cut == 0)
+                    cut = room;
+            }
+            n = cut;
+        }
+        while (n > 0 && text[n - 1] == ' ')
+            n--;
+        for (int i = 0; i < n; i++)
+            fputc(text[i] == OPTIONS_NBSP ? ' ' : text[i], out);
+        fputc('\n', out);
+        text += n;
+        text += strspn(text, " ");
+        if (*text == '\n')
+            text++;
+        if (*text) {
+            fprintf(out, "%*s", indent, "");
+            col = indent;
+        }
+    }
+}
+
+/* The placeholder --help shows after a flag: the table's, else one for the type (FILE, DIR
+ * and the like are the table's to say). */
+static const char *option_placeholder(const option_spec *o)
+{
+    return o->placeholder ? o->placeholder
+           : o->type == OPT_BOOL && o->auto_word ? "[BOOL|auto]"
+           : o->type == OPT_BOOL   ? "[BOOL]"
+           : o->type == OPT_INT    ? "N"
+           : o->type == OPT_RANGE  ? "N|A..B"
+           : o->type == OPT_REAL   ? "X"
+           : o->type == OPT_CHOICE ? "NAME"
+                                   : "TEXT";
+}
+
+void options_print_help(const option_table *t, FILE *out, int width)
+{
+    enum { FLAG_WIDTH = 24, DESC_COL = 2 + FLAG_WIDTH + 1, NAME_MAX = 16 };
     const char *group = "";
     for (int i = 0; i < t->count; i++) {
         const option_spec *o = &t->specs[i];
@@ -383,26 +482,41 @@ void options_print_help(const option_table *t, FILE *out)
             group = o->group;
             fprintf(out, "\n%s:\n", group);
         }
-        const char *placeholder = o->placeholder ? o->placeholder
-                                  : o->type == OPT_BOOL && o->auto_word ? "[BOOL|auto]"
-                                  : o->type == OPT_BOOL   ? "[BOOL]"
-                                  : o->type == OPT_INT    ? "N"
-                                  : o->type == OPT_RANGE  ? "N|A..B"
-                                  : o->type == OPT_REAL   ? "X"
-                                  : o->type == OPT_CHOICE ? "NAME"
-                                                          : "TEXT";
+        const char *placeholder = option_placeholder(o);
         char flag[64];
         snprintf(flag, sizeof flag, "--%s%s%s", o->name, placeholder[0] ? " " : "", placeholder);
-        fprintf(out, "  %-24s %s", flag, o->help);
-        if (o->type == OPT_CHOICE) {
+        /* a flag too long for its column puts its description on the next line */
+        if ((int)strlen(flag) > FLAG_WIDTH)
+            fprintf(out, "  %s\n%*s", flag, DESC_COL, "");
+        else
+            fprintf(out, "  %-*s ", FLAG_WIDTH, flag);
+        /* help, the choices (unless listed below with their summaries), one default: the
+         * table's, unless the help already says it */
+        char text[2048];
+        snprintf(text, sizeof text, "%s", o->help);
+        if (o->type == OPT_CHOICE && !o->summaries) {
             char valid[512];
             choices_text(o, valid, sizeof valid);
-            fprintf(out, " {%s}", valid);
+            snprintf(text + strlen(text), sizeof text - strlen(text), " {%s}", valid);
         }
-        if (o->default_value)
-            fprintf(out, " (default: %s)", o->default_value[0] ? o->default_value : "none");
-        fprintf(out, "\n");
+        if (o->default_value && !strstr(o->help, "default"))
+            snprintf(text + strlen(text), sizeof text - strlen(text), " (default: %s)",
+                     o->default_value[0] ? o->default_value : "none");
+        for (char *d = text; (d = strstr(d, "(default: ")) != NULL; d++)
+            d[9] = OPTIONS_NBSP; /* "(default: X)" on one line, the help's own too */
+        options_write_wrapped(out, text, DESC_COL, DESC_COL, width);
+        /* the choices' summaries in a column after the longest name (up to NAME_MAX), the
+         * names under the help, or nearer the margin when that leaves too little room */
+        int name_width = 0;
         for (int k = 0; o->type == OPT_CHOICE && o->summaries && o->choices(k); k++)
-            fprintf(out, "  %-24s   %-12s %s\n", "", o->choices(k), o->summaries(k));
+            if ((int)strlen(o->choices(k)) > name_width)
+                name_width = (int)strlen(o->choices(k));
+        if (name_width > NAME_MAX)
+            name_width = NAME_MAX;
+        int left = width - (DESC_COL + 2 + name_width + 1) >= 40 ? DESC_COL + 2 : 4;
+        for (int k = 0; o->type == OPT_CHOICE && o->summaries && o->choices(k); k++) {
+            int col = fprintf(out, "%*s%-*s ", left, "", name_width, o->choices(k));
+            options_write_wrapped(out, o->summaries(k), col, left + name_width + 1, width);
+        }
     }
 }

@@ -72,6 +72,10 @@ const option_spec *options_find(const option_table *t, const char *name);
 arith_status options_set(const option_table *t, void *settings, const char *name,
                          const char *value);
 arith_status option_set(const option_spec *o, void *settings, const char *value);
+/* What a boolean's text means: 1 for true, yes, 1; 0 for false, no, 0 (any case); -1 for the
+ * option's auto_word; OPTION_NOT_BOOL for anything else. */
+enum { OPTION_NOT_BOOL = -2 };
+int option_bool_word(const option_spec *o, const char *text);
 /* Reads a JSON object whose keys are option names; `source` names the file in errors. */
 arith_status options_from_json(const option_table *t, void *settings, const char *json,
                                const char *source);
@@ -79,11 +83,17 @@ arith_status options_from_json(const option_table *t, void *settings, const char
 char *options_to_json(const option_table *t, const void *settings);
 /* An option's value as text (choices by name, ranges as N or A..B). */
 void option_format(const option_spec *o, const void *settings, char *out, size_t cap);
-/* The flag list of `arith COMMAND --help`: a heading per group, one line per option with its
- * placeholder, help, choices and default. */
-void options_print_help(const option_table *t, FILE *out);
-/* "--a, --b, --c": the table's flags, for messages. */
-void options_list(const option_table *t, char *out, size_t cap);
+/* The flag list of `arith COMMAND --help`: a heading per group, per option its placeholder
+ * (FILE, N, X, A..B, NAME, ...), help, choices (or the registry's summary of each) and one
+ * default, broken into lines of at most `width` columns, continuations under the help's
+ * column. */
+void options_print_help(const option_table *t, FILE *out, int width);
+/* Writes text (its newlines kept) in lines of at most `width` columns, broken at spaces (a
+ * longer word after a comma): the first line goes on from column `col`, where the current line
+ * stands, the next ones start at column `indent`; ends with a newline. OPTIONS_NBSP is a space
+ * that never breaks ("(default: 0)"). */
+#define OPTIONS_NBSP '\x1f'
+void options_write_wrapped(FILE *out, const char *text, int col, int indent, int width);
 /* Parses "N" or "A..B" with lo <= hi inside [min, max]; `flag` names the option in errors. */
 arith_status int_range_parse(int_range *out, const char *text, const char *flag, int min,
                              int max);

@@ -195,6 +195,11 @@ static arith_status add_example_at(const task_config *task, uint64_t index, char
     return ARITH_OK;
 }
 
+static arith_status add_check_prompt(const task_config *task, const char *prompt)
+{
+    return operands_check_prompt(task, &plus, prompt);
+}
+
 const task_def add_task = {
     .name = "add",
     .summary = "a+b=, the exact sum; operands digit by digit (seed 001) or with lengths drawn "
@@ -209,6 +214,7 @@ const task_def add_task = {
     .check = task_check_lengths,
     .max_prompt_chars = operands_max_prompt_chars,
     .max_answer_chars = add_max_answer_chars,
+    .check_prompt = add_check_prompt,
     .sample = add_sample,
     .sample_lengths = add_sample_lengths,
     .edge_cases = add_edge_cases,

@@ -71,6 +71,16 @@ static arith_status count_example_at(const task_config *task, uint64_t index, ch
     return ARITH_OK;
 }
 
+/* "0110=": bits, then '=' */
+static arith_status count_check_prompt(const task_config *task, const char *prompt)
+{
+    size_t n = strspn(prompt, "01");
+    if (strcmp(prompt + n, "=") != 0)
+        return arith_error(ARITH_ERR_DATA, "task count reads a string of bits (0 and "
+                           "1) and '=' after");
+    return ARITH_OK;
+}
+
 static arith_status count_check_row(const task_config *task, const char *src, const char *tgt)
 {
     size_t plen = strlen(src);
@@ -106,6 +116,7 @@ const task_def count_task = {
     .sample = count_sample,
     .space = count_space,
     .example_at = count_example_at,
+    .check_prompt = count_check_prompt,
     .check_row = count_check_row,
     .prompt_length = count_prompt_length,
 };

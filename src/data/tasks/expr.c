@@ -146,6 +146,16 @@ static bool is_integer_text(const char *s)
     return true;
 }
 
+/* an expression expr_evaluate parses */
+static arith_status expr_check_prompt(const task_config *task, const char *prompt)
+{
+    long long value;
+    if (expr_evaluate(prompt, &value) != ARITH_OK)
+        return arith_error_wrap(ARITH_ERR_DATA, "task expr reads an expression of "
+                                "numbers, + - * and parentheses, and '=' after: ");
+    return ARITH_OK;
+}
+
 static arith_status expr_check_row(const task_config *task, const char *src, const char *tgt)
 {
     long long value;
@@ -178,6 +188,7 @@ const task_def expr_task = {
     .sample = expr_sample,
     .space = expr_space,
     .example_at = expr_example_at,
+    .check_prompt = expr_check_prompt,
     .check_row = expr_check_row,
     .describe = expr_describe,
 };

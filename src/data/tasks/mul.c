@@ -81,6 +81,11 @@ static arith_status mul_check_row(const task_config *task, const char *src, cons
     return operands_check_row(&times, false, "product", src, tgt);
 }
 
+static arith_status mul_check_prompt(const task_config *task, const char *prompt)
+{
+    return operands_check_prompt(task, &times, prompt);
+}
+
 const task_def mul_task = {
     .name = "mul",
     .summary = "a*b=, the exact product; operands drawn as add draws them, any length",
@@ -93,6 +98,7 @@ const task_def mul_task = {
     .check = task_check_lengths,
     .max_prompt_chars = operands_max_prompt_chars,
     .max_answer_chars = mul_max_answer_chars,
+    .check_prompt = mul_check_prompt,
     .sample = mul_sample,
     .sample_lengths = mul_sample_lengths,
     .edge_cases = mul_edge_cases,

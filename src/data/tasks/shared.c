@@ -240,6 +240,34 @@ arith_status operands_check_row(const binary_op *op, bool signed_answers, const 
     return ARITH_OK;
 }
 
+arith_status operands_check_prompt(const task_config *task, const binary_op *op,
+                                   const char *prompt)
+{
+    bool spaced = task->style == STYLE_SPACED;
+    const char *p = prompt;
+    size_t la = strspn(p, "0123456789");
+    const char *b = p + la;
+    /* the operator, with a space on either side when spaced */
+    char sep[4];
+    snprintf(sep, sizeof sep, spaced ? " %c " : "%c", op->symbol);
+    size_t ls = strlen(sep);
+    bool ok = la > 0 && strncmp(b, sep, ls) == 0;
+    b += ok ? ls : 0;
+    size_t lb = ok ? strspn(b, "0123456789") : 0;
+    ok = ok && lb > 0 && strcmp(b + lb, spaced ? "" : "=") == 0;
+    if (!ok)
+        return arith_error(ARITH_ERR_DATA, "task %s%s reads two numbers with %s%c%s "
+                           "between them%s", task->def->name,
+                           spaced ? " in style spaced" : "", spaced ? "\" " : "'", op->symbol,
+                           spaced ? " \"" : "'", spaced ? " and no '='" : " and '=' after");
+    if ((la > 1 && p[0] == '0') || (lb > 1 && b[0] == '0'))
+        return arith_error(ARITH_ERR_DATA, "operand \"%.*s\" has a leading zero; "
+                           "write numbers without them (a run that zero-pads adds them itself)",
+                           la > 1 && p[0] == '0' ? (int)la : (int)lb,
+                           la > 1 && p[0] == '0' ? p : b);
+    return ARITH_OK;
+}
+
 int operands_prompt_length(const char *prompt)
 {
     int longest = 0, run = 0;

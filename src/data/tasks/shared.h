@@ -64,6 +64,10 @@ void operands_example_at(const task_config *task, const binary_op *op, uint64_t 
  * first); `what` names the row in the message ("product"). */
 arith_status operands_check_row(const binary_op *op, bool signed_answers, const char *what,
                                 const char *src, const char *tgt);
+/* task.check_prompt: "digits OP digits=" (spaced style: "digits OP digits" with a space on
+ * either side of OP), no operand with a leading zero. */
+arith_status operands_check_prompt(const task_config *task, const binary_op *op,
+                                   const char *prompt);
 /* task.prompt_length: the longest run of digits (the longer operand). */
 int operands_prompt_length(const char *prompt);
 

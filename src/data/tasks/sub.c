@@ -124,6 +124,11 @@ static arith_status sub_check_row(const task_config *task, const char *src, cons
     return operands_check_row(&minus, true, "difference", src, tgt);
 }
 
+static arith_status sub_check_prompt(const task_config *task, const char *prompt)
+{
+    return operands_check_prompt(task, &minus, prompt);
+}
+
 const task_def sub_task = {
     .name = "sub",
     .summary = "a-b=, the exact difference, negative when b > a (\"12-345=\" -> \"-333\"); "
@@ -137,6 +142,7 @@ const task_def sub_task = {
     .check = task_check_lengths,
     .max_prompt_chars = operands_max_prompt_chars,
     .max_answer_chars = sub_max_answer_chars,
+    .check_prompt = sub_check_prompt,
     .sample = sub_sample,
     .sample_lengths = sub_sample_lengths,
     .edge_cases = sub_edge_cases,

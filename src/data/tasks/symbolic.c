@@ -56,6 +56,17 @@ static void strip_equals(char *out, size_t cap, const char *prompt)
         out[--n] = '\0';
 }
 
+/* a prefix expression and " =" */
+static arith_status symbolic_check_prompt(const task_config *task, const char *prompt)
+{
+    char expr[4096];
+    strip_equals(expr, sizeof expr, prompt);
+    if (sym_check(expr) != ARITH_OK)
+        return arith_error_wrap(ARITH_ERR_DATA, "task symbolic reads a function in "
+                                "prefix notation (\"add x INT+ 2\") and \" =\" after: ");
+    return ARITH_OK;
+}
+
 /* src: a prefix expression and " =" (added on reading when absent); tgt: one too */
 static arith_status symbolic_check_row(const task_config *task, const char *src, const char *tgt)
 {
@@ -94,6 +105,7 @@ const task_def symbolic_task = {
     .max_answer_chars = symbolic_max_answer_chars,
     .sample = symbolic_sample,
     .space = symbolic_space,
+    .check_prompt = symbolic_check_prompt,
     .check_row = symbolic_check_row,
     .describe = symbolic_describe,
     .equivalent = symbolic_equivalent,

@@ -80,6 +80,18 @@ static arith_status xor_example_at(const task_config *task, uint64_t index, char
     return ARITH_OK;
 }
 
+/* "a b=": a and b bit strings of one length */
+static arith_status xor_check_prompt(const task_config *task, const char *prompt)
+{
+    size_t la = strspn(prompt, "01");
+    bool ok = la > 0 && prompt[la] == ' ' && strspn(prompt + la + 1, "01") == la &&
+              strcmp(prompt + 2 * la + 1, "=") == 0;
+    if (!ok)
+        return arith_error(ARITH_ERR_DATA, "task xor reads two bit strings of one "
+                           "length with a space between them and '=' after");
+    return ARITH_OK;
+}
+
 /* "a b=" with a, b bits of one length; tgt that many bits */
 static arith_status xor_check_row(const task_config *task, const char *src, const char *tgt)
 {
@@ -114,6 +126,7 @@ const task_def xor_task = {
     .sample = xor_sample,
     .space = xor_space,
     .example_at = xor_example_at,
+    .check_prompt = xor_check_prompt,
     .check_row = xor_check_row,
     .prompt_length = operands_prompt_length,
 };
