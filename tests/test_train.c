@@ -45,7 +45,9 @@ static void test_learns_addition(const char *base)
     CHECK_OK(session_open(&s, &cfg, NULL));
     eval_result r = {0};
     double t0 = time_now();
-    CHECK_OK(train_run(&s, NULL, false, &r));
+    train_result done;
+    CHECK_OK(train_run(&s, NULL, false, &done));
+    r = done.final;
     double acc = r.total ? (double)r.correct / r.total : 0;
     printf("learned 3-digit addition: exact match %.4f (%d/%d) after 700 steps in %.1f s\n", acc,
            r.correct, r.total, time_now() - t0);
@@ -88,7 +90,9 @@ static void test_gpt2_learns_addition(const char *base)
     CHECK(s.model->cfg.act == ACT_GELU_TANH && s.model->cfg.pos == scheme_named("learned"));
     eval_result r = {0};
     double t0 = time_now();
-    CHECK_OK(train_run(&s, NULL, false, &r));
+    train_result done;
+    CHECK_OK(train_run(&s, NULL, false, &done));
+    r = done.final;
     double acc = r.total ? (double)r.correct / r.total : 0;
     printf("gpt2 learned 3-digit addition: exact match %.4f (%d/%d) after 400 steps in %.1f s\n",
            acc, r.correct, r.total, time_now() - t0);
@@ -123,7 +127,9 @@ static void test_gpt2_learns_xor(const char *base)
     CHECK_OK(session_open(&s, &cfg, NULL));
     eval_result r = {0};
     double t0 = time_now();
-    CHECK_OK(train_run(&s, NULL, false, &r));
+    train_result done;
+    CHECK_OK(train_run(&s, NULL, false, &done));
+    r = done.final;
     double acc = r.total ? (double)r.correct / r.total : 0;
     printf("gpt2 learned 16-bit XOR (pairs, reversed answers): exact match %.4f (%d/%d) after "
            "400 steps in %.1f s\n", acc, r.correct, r.total, time_now() - t0);
@@ -171,7 +177,9 @@ static void test_learns_with_char_tokenizer(const char *base)
     CHECK(s.train_enc.max_prompt > 4); /* prompts vary from "0+0=" to "999+999=" */
     eval_result r = {0};
     double t0 = time_now();
-    CHECK_OK(train_run(&s, NULL, false, &r));
+    train_result done;
+    CHECK_OK(train_run(&s, NULL, false, &done));
+    r = done.final;
     double acc = r.total ? (double)r.correct / r.total : 0;
     printf("learned 3-digit addition with the char tokenizer: exact match %.4f (%d/%d) after "
            "2000 steps in %.1f s\n", acc, r.correct, r.total, time_now() - t0);
@@ -214,7 +222,9 @@ static void test_learns_subtraction(const char *base)
     CHECK_OK(session_open(&s, &cfg, NULL));
     eval_result r = {0};
     double t0 = time_now();
-    CHECK_OK(train_run(&s, NULL, false, &r));
+    train_result done;
+    CHECK_OK(train_run(&s, NULL, false, &done));
+    r = done.final;
     double acc = r.total ? (double)r.correct / r.total : 0;
     sign_tally tally = {0, 0};
     eval_result again = {0};
@@ -254,7 +264,9 @@ static void test_coupling_generalizes(const char *base)
     CHECK_OK(session_open(&s, &cfg, NULL));
     eval_result r = {0};
     double t0 = time_now();
-    CHECK_OK(train_run(&s, NULL, false, &r));
+    train_result done;
+    CHECK_OK(train_run(&s, NULL, false, &done));
+    r = done.final;
     double acc = r.total ? (double)r.correct / r.total : 0;
     /* 300 sums of two 6-digit numbers, never trained on (training stops at 5 digits) */
     task_config six = s.task;
