@@ -377,9 +377,13 @@ static int train_seeds(const train_config *cfg_in)
         }
         /* a signal stops the whole sweep, after the seed it came during */
         if (stop_signal && (rc != 0 || k + 1 < N)) {
-            fprintf(stderr, "arith: the sweep stopped at seed %lld; seed%s %lld..%lld %s not "
-                    "started\n", c.run.seed, N - k - 1 == 1 ? "" : "s", c.run.seed + 1,
-                    cfg.run.seed + N - 1, N - k - 1 == 1 ? "was" : "were");
+            const int left = N - k - 1;
+            if (left == 1)
+                fprintf(stderr, "arith: the sweep stopped at seed %lld; seed %lld was not "
+                        "started\n", c.run.seed, c.run.seed + 1);
+            else if (left > 1)
+                fprintf(stderr, "arith: the sweep stopped at seed %lld; seeds %lld..%lld were "
+                        "not started\n", c.run.seed, c.run.seed + 1, cfg.run.seed + N - 1);
             rc = 128 + stop_signal;
         }
     }
