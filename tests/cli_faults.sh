@@ -103,9 +103,10 @@ finish() {
     return 1
 }
 
-# A random pause of 3% to 90% of the uninterrupted run's time.
+# A random pause of 5% to 90% of the uninterrupted run's time (from 5%: the signal handlers
+# are in place by then).
 pause() {
-    local ms=$((ref_ms * (3 + RANDOM % 88) / 100))
+    local ms=$((ref_ms * (5 + RANDOM % 86) / 100))
     sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
 }
 
@@ -375,7 +376,7 @@ for f in "${order[@]}"; do
     [ "${same_n[$f]}" = - ] && same="n/a (diverged)"
     printf '%-38s %6d %18s %28s\n' "$f" "${tries[$f]}" "${whole_n[$f]}/${tries[$f]}" "$same"
 done
-[ $missed -eq 0 ] || echo "($missed signals came after their run had ended and are not counted)"
+[ $missed -eq 0 ] || echo "($missed fault(s) came after the run had ended: not counted above)"
 echo
 echo "cli_faults: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
