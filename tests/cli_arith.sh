@@ -44,6 +44,11 @@ done
 expect 0 "tokenizers: pairs \(auto\), char" -- "$ARITH" tasks
 expect 2 "unexpected argument 'add'" -- "$ARITH" tasks add
 expect 2 "unknown option --checkpoint" -- "$ARITH" data --checkpoint best
+# results that cannot be written fail the command (a full disk behind standard output)
+if [ -w /dev/full ]; then
+    expect 1 "standard output: cannot write: No space left on device" -- bash -c "'$ARITH' tasks >/dev/full"
+    expect 1 "standard output: cannot write" -- bash -c "'$ARITH' data --task add --digits 3 --n 50 >/dev/full"
+fi
 
 # --- bad data files: exit 1, file and line named
 printf 'src,tgt\n1+1=,2\n2+2,4\n' >bad_row.csv

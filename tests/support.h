@@ -89,8 +89,8 @@ static inline void check_fixture_grads(const char *name, const model *m, const s
 /* Removes the files a training run writes, then the directory. */
 static inline void remove_run(const char *dir)
 {
-    const char *files[] = {"config.json", "train.csv", "test.csv", "metrics.jsonl",
-                           "last.safetensors", "best.safetensors", "training.svg"};
+    const char *files[] = {"config.json", "train.csv", "test.csv", "carry.csv", "metrics.jsonl",
+                           "last.safetensors", "best.safetensors", "training.svg", ".lock"};
     char path[512];
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);

@@ -4,6 +4,7 @@
  * other op must give exactly the bits of its loop, since models and the optimizer rely on
  * them not changing; the ops that run in parallel give the same bits with 1 and 2 threads;
  * the workspace planner's buffers are aligned, ordered, disjoint and zeroed. */
+#include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -225,6 +226,23 @@ static void test_arithmetic(void)
         once += (double)x[i] * x[i];
     CHECK(chained == once);
     CHECK(tensor_sum_squares(1.0, y, N) == squares2);
+
+    /* finiteness: every length around the vector widths, a NaN, +inf or -inf at each place;
+     * the largest float is finite */
+    CHECK(tensor_all_finite(x, N) && tensor_all_finite(x, 0));
+    const float odd[3] = {NAN, INFINITY, -INFINITY};
+    for (size_t n = 1; n <= 40; n++)
+        for (size_t at = 0; at < n; at++)
+            for (int k = 0; k < 3; k++) {
+                float keep = y[at];
+                y[at] = odd[k];
+                CHECK_MSG(!tensor_all_finite(y, n), "n %zu, %g at %zu", n, (double)odd[k], at);
+                CHECK_MSG(tensor_all_finite(y, at) && tensor_all_finite(y + at + 1, n - at - 1),
+                          "n %zu, around %zu", n, at);
+                y[at] = FLT_MAX;
+                CHECK(tensor_all_finite(y, n));
+                y[at] = keep;
+            }
 
     /* clipping: by norm (scale only), then scale and clamp; NaN passes through */
     x[5] = NAN;

@@ -1,7 +1,9 @@
 /* test_io: safetensors round trips (bit-exact), every kind of corrupt file, F16/BF16/F64
- * conversion, atomic writes, the CSV reader and formatter, and a cross-check of the C writer
- * against tools/read_safetensors.py, an independent standard-library Python reader. All files
- * go to a fresh mkdtemp directory that is removed at the end. */
+ * conversion, atomic writes, appends that a full disk cuts back to whole lines (through the
+ * ARITH_FAIL_WRITE_AFTER hook), a directory's lock, the removal of dead processes' temporary
+ * files, the CSV reader and formatter, and a cross-check of the C writer against
+ * tools/read_safetensors.py, an independent standard-library Python reader. All files go to a
+ * fresh mkdtemp directory that is removed at the end. */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 #include "core/core.h"
@@ -167,6 +169,103 @@ static void test_files(void)
     CHECK_FAILS(io_read_file(missing, &data, &size), ARITH_ERR_IO, missing, "cannot open", NULL);
     CHECK(data == NULL);
     CHECK_FAILS(io_read_file(dir, &data, &size), ARITH_ERR_IO, dir, "directory", NULL);
+}
+
+/* A full disk (the ARITH_FAIL_WRITE_AFTER hook): an atomic write leaves the old file and no
+ * temporary one; an append is cut back, so the file holds whole lines; the errors name the
+ * file and say why. */
+static void test_full_disk(void)
+{
+    char path[512], log[512];
+    tmp_path(path, sizeof path, "full.txt");
+    tmp_path(log, sizeof log, "full.jsonl");
+    write_text(path, "before\n");
+    setenv("ARITH_FAIL_WRITE_AFTER", "2", 1);
+    io_fault_reset();
+    /* writes 1 and 2 go through, the third and every later one fail */
+    io_append f = {.fd = -1};
+    CHECK_OK(io_append_open(&f, log));
+    CHECK_OK(io_append_write(&f, "{\"step\": 1}\n", 12));
+    CHECK_OK(io_write_file_atomic(path, "after\n", 6));
+    CHECK_FAILS(io_append_write(&f, "{\"step\": 2}\n", 12), ARITH_ERR_IO, log,
+                "cannot write", "No space left on device");
+    CHECK_FAILS(io_write_file_atomic(path, "lost\n", 5), ARITH_ERR_IO, path, "cannot write",
+                "No space left on device");
+    CHECK_OK(io_append_close(&f));
+    char *data = NULL;
+    size_t size = 0;
+    CHECK_OK(io_read_file(path, &data, &size));
+    CHECK(data && strcmp(data, "after\n") == 0);
+    free(data);
+    CHECK_OK(io_read_file(log, &data, &size));
+    CHECK(data && strcmp(data, "{\"step\": 1}\n") == 0);
+    free(data);
+    CHECK_EQ_INT(count_temp_files(), 0);
+    /* a value that is no count turns the hook off */
+    setenv("ARITH_FAIL_WRITE_AFTER", "x", 1);
+    io_fault_reset();
+    CHECK_OK(io_write_file_atomic(path, "again\n", 6));
+    unsetenv("ARITH_FAIL_WRITE_AFTER");
+    io_fault_reset();
+    CHECK_OK(io_write_file_atomic(path, "free\n", 5));
+    unlink(path);
+    unlink(log);
+}
+
+/* One writer per directory: a second lock on it fails naming the holder's process id (flock
+ * locks belong to open files, so even this process cannot take it twice); closing frees it. */
+static void test_dir_lock(void)
+{
+    char dir[512];
+    tmp_path(dir, sizeof dir, "locked");
+    CHECK(mkdir(dir, 0777) == 0);
+    int fd = -1, again = -1;
+    long holder = -1;
+    CHECK_OK(io_lock_dir(dir, &fd, &holder));
+    CHECK(fd >= 0 && holder == 0);
+    char pid_text[32];
+    snprintf(pid_text, sizeof pid_text, "process %ld", (long)getpid());
+    const char *pid = pid_text;
+    CHECK_FAILS(io_lock_dir(dir, &again, &holder), ARITH_ERR_STATE, dir, pid, ".lock");
+    CHECK(again == -1 && holder == (long)getpid());
+    io_unlock_dir(fd);
+    CHECK_OK(io_lock_dir(dir, &again, NULL));
+    io_unlock_dir(again);
+    char missing[600];
+    snprintf(missing, sizeof missing, "%s/no/such", dir);
+    CHECK_FAILS(io_lock_dir(missing, &again, NULL), ARITH_ERR_IO, missing, "cannot open", NULL);
+}
+
+/* Temporary files of processes that are gone go; a live process's, and anything else, stay. */
+static void test_stale_temps(void)
+{
+    char dir[512];
+    tmp_path(dir, sizeof dir, "stale");
+    CHECK(mkdir(dir, 0777) == 0);
+    pid_t child = fork();
+    if (child == 0)
+        _exit(0);
+    CHECK(child > 0 && waitpid(child, NULL, 0) == child); /* reaped: its id is free now */
+    const char *names[] = {"last.safetensors.tmp.%ld", "config.json.tmp.%ld", "keep.tmp.%ld",
+                           "keep.tmp.0", "keep.tmp.12x", "metrics.jsonl", ".tmp.%ld"};
+    const long owners[] = {(long)child, (long)child, (long)getpid(), 0, 0, 0, (long)child};
+    const bool gone[] = {true, true, false, false, false, false, false};
+    char path[7][700];
+    for (int i = 0; i < 7; i++) {
+        char name[64];
+        snprintf(name, sizeof name, names[i], owners[i]);
+        snprintf(path[i], sizeof path[i], "%s/%s", dir, name);
+        write_text(path[i], "x");
+    }
+    int removed = -1;
+    CHECK_OK(io_remove_stale_temps(dir, &removed));
+    CHECK_EQ_INT(removed, 2);
+    for (int i = 0; i < 7; i++)
+        CHECK_MSG((access(path[i], F_OK) != 0) == gone[i], "%s", path[i]);
+    char missing[600];
+    snprintf(missing, sizeof missing, "%s/none", dir);
+    CHECK_FAILS(io_remove_stale_temps(missing, NULL), ARITH_ERR_IO, missing, "cannot list", NULL);
+    io_discard_pending(); /* no write in progress: nothing to remove */
 }
 
 /* --------------------------------------------------------------------- safetensors writes */
@@ -817,6 +916,9 @@ int main(void)
         return 2;
     }
     test_files();
+    test_full_disk();
+    test_dir_lock();
+    test_stale_temps();
     test_st_roundtrip();
     test_st_corrupt();
     test_conversions();

@@ -374,7 +374,9 @@ static void test_seq2seq_learns(const char *base)
     CHECK_MSG(strstr(p0, " + ") && !strchr(p0, '='), "\"%s\" is not seed 002's \"a + b\"", p0);
     eval_result r = {0};
     double t0 = time_now();
-    CHECK_OK(train_run(&s, NULL, false, &r));
+    train_result done;
+    CHECK_OK(train_run(&s, NULL, false, &done));
+    r = done.final;
     double acc = r.total ? (double)r.correct / r.total : 0;
     printf("seq2seq learned 2-digit sums: exact match %.4f (%d/%d), test loss %.4f, %.1f s\n",
            acc, r.correct, r.total, r.loss, time_now() - t0);
@@ -421,7 +423,9 @@ static void test_counter_generalizes(const char *base)
     CHECK_EQ_INT(shortest_test, 13);
     eval_result r = {0};
     double t0 = time_now();
-    CHECK_OK(train_run(&s, NULL, false, &r));
+    train_result done;
+    CHECK_OK(train_run(&s, NULL, false, &done));
+    r = done.final;
     double acc = r.total ? (double)r.correct / r.total : 0;
     printf("counter trained on 1..12 bits, tested on 13..16: rounded exact %.4f (%d/%d), mean "
            "abs error %.4f, %.1f s\n", acc, r.correct, r.total, r.mae, time_now() - t0);
@@ -457,8 +461,7 @@ static double counter_accuracy_at(const char *run, bool cell, int bits)
     CHECK_OK(train_config_set(&cfg, "best-by", "loss"));
     session s;
     CHECK_OK(session_open(&s, &cfg, NULL));
-    eval_result r = {0};
-    CHECK_OK(train_run(&s, NULL, false, &r));
+    CHECK_OK(train_run(&s, NULL, false, NULL));
     session_close(&s);
     session back;
     double acc = -1;
@@ -524,7 +527,9 @@ static void test_lstm_learns_sums(const char *base)
     CHECK_OK(session_open(&s, &cfg, NULL));
     eval_result r = {0};
     double t0 = time_now();
-    CHECK_OK(train_run(&s, NULL, false, &r));
+    train_result done;
+    CHECK_OK(train_run(&s, NULL, false, &done));
+    r = done.final;
     double acc = r.total ? (double)r.correct / r.total : 0;
     printf("LSTM language model learned 2-digit sums: exact match %.4f (%d/%d), %.1f s\n", acc,
            r.correct, r.total, time_now() - t0);

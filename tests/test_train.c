@@ -1,7 +1,10 @@
 /* End to end through the library: a small transformer really learns 3-digit addition inside
- * the test, a resumed run ends with the very same bits as an uninterrupted one, and the
- * optimizer matches torch's AdamW on a hand-checked step. */
+ * the test, a resumed run ends with the very same bits as an uninterrupted one (after a stop
+ * request, and from step 0 after a full disk before the first checkpoint), a diverging run
+ * stops with its last finite state saved, checkpoints refuse non-finite weights, a locked run
+ * directory is refused, and the optimizer matches torch's AdamW on a hand-checked step. */
 #define _POSIX_C_SOURCE 200809L
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +48,9 @@ static void test_learns_addition(const char *base)
     CHECK_OK(session_open(&s, &cfg, NULL));
     eval_result r = {0};
     double t0 = time_now();
-    CHECK_OK(train_run(&s, NULL, false, &r));
+    train_result done;
+    CHECK_OK(train_run(&s, NULL, false, &done));
+    r = done.final;
     double acc = r.total ? (double)r.correct / r.total : 0;
     printf("learned 3-digit addition: exact match %.4f (%d/%d) after 700 steps in %.1f s\n", acc,
            r.correct, r.total, time_now() - t0);
@@ -88,7 +93,9 @@ static void test_gpt2_learns_addition(const char *base)
     CHECK(s.model->cfg.act == ACT_GELU_TANH && s.model->cfg.pos == scheme_named("learned"));
     eval_result r = {0};
     double t0 = time_now();
-    CHECK_OK(train_run(&s, NULL, false, &r));
+    train_result done;
+    CHECK_OK(train_run(&s, NULL, false, &done));
+    r = done.final;
     double acc = r.total ? (double)r.correct / r.total : 0;
     printf("gpt2 learned 3-digit addition: exact match %.4f (%d/%d) after 400 steps in %.1f s\n",
            acc, r.correct, r.total, time_now() - t0);
@@ -123,7 +130,9 @@ static void test_gpt2_learns_xor(const char *base)
     CHECK_OK(session_open(&s, &cfg, NULL));
     eval_result r = {0};
     double t0 = time_now();
-    CHECK_OK(train_run(&s, NULL, false, &r));
+    train_result done;
+    CHECK_OK(train_run(&s, NULL, false, &done));
+    r = done.final;
     double acc = r.total ? (double)r.correct / r.total : 0;
     printf("gpt2 learned 16-bit XOR (pairs, reversed answers): exact match %.4f (%d/%d) after "
            "400 steps in %.1f s\n", acc, r.correct, r.total, time_now() - t0);
@@ -171,7 +180,9 @@ static void test_learns_with_char_tokenizer(const char *base)
     CHECK(s.train_enc.max_prompt > 4); /* prompts vary from "0+0=" to "999+999=" */
     eval_result r = {0};
     double t0 = time_now();
-    CHECK_OK(train_run(&s, NULL, false, &r));
+    train_result done;
+    CHECK_OK(train_run(&s, NULL, false, &done));
+    r = done.final;
     double acc = r.total ? (double)r.correct / r.total : 0;
     printf("learned 3-digit addition with the char tokenizer: exact match %.4f (%d/%d) after "
            "2000 steps in %.1f s\n", acc, r.correct, r.total, time_now() - t0);
@@ -214,7 +225,9 @@ static void test_learns_subtraction(const char *base)
     CHECK_OK(session_open(&s, &cfg, NULL));
     eval_result r = {0};
     double t0 = time_now();
-    CHECK_OK(train_run(&s, NULL, false, &r));
+    train_result done;
+    CHECK_OK(train_run(&s, NULL, false, &done));
+    r = done.final;
     double acc = r.total ? (double)r.correct / r.total : 0;
     sign_tally tally = {0, 0};
     eval_result again = {0};
@@ -254,7 +267,9 @@ static void test_coupling_generalizes(const char *base)
     CHECK_OK(session_open(&s, &cfg, NULL));
     eval_result r = {0};
     double t0 = time_now();
-    CHECK_OK(train_run(&s, NULL, false, &r));
+    train_result done;
+    CHECK_OK(train_run(&s, NULL, false, &done));
+    r = done.final;
     double acc = r.total ? (double)r.correct / r.total : 0;
     /* 300 sums of two 6-digit numbers, never trained on (training stops at 5 digits) */
     task_config six = s.task;
@@ -331,6 +346,323 @@ static void test_resume_is_exact(const char *base)
     st_free(&fb);
     remove_run(run_a);
     remove_run(run_b);
+}
+
+/* ------------------------------------------------------------------- faults (issue #15) */
+
+/* A tiny run: 2-digit sums, a 1-layer model, 60 steps in well under a second. */
+static void tiny_config(train_config *cfg, const char *run)
+{
+    train_config_defaults(cfg);
+    CHECK_OK(train_config_set(cfg, "digits", "2"));
+    CHECK_OK(train_config_set(cfg, "n", "600"));
+    CHECK_OK(train_config_set(cfg, "layers", "1"));
+    CHECK_OK(train_config_set(cfg, "d-model", "16"));
+    CHECK_OK(train_config_set(cfg, "heads", "2"));
+    CHECK_OK(train_config_set(cfg, "ffn", "16"));
+    CHECK_OK(train_config_set(cfg, "batch", "32"));
+    CHECK_OK(train_config_set(cfg, "steps", "60"));
+    CHECK_OK(train_config_set(cfg, "eval-every", "30"));
+    CHECK_OK(train_config_set(cfg, "eval-n", "50"));
+    CHECK_OK(train_config_set(cfg, "log-every", "7"));
+    CHECK_OK(train_config_set(cfg, "threads", "1"));
+    CHECK_OK(train_config_set(cfg, "samples", "0"));
+    CHECK_OK(train_config_set(cfg, "run", run));
+}
+
+/* Whether two checkpoints hold the same tensors, bit for bit. */
+static bool same_tensors(const char *a, const char *b)
+{
+    st_file fa, fb;
+    if (st_read(&fa, a) != ARITH_OK)
+        return false;
+    if (st_read(&fb, b) != ARITH_OK) {
+        st_free(&fa);
+        return false;
+    }
+    bool same = fa.count == fb.count && fa.count > 0;
+    for (int i = 0; same && i < fa.count; i++) {
+        const st_tensor *ta = &fa.tensors[i], *tb = st_find(&fb, ta->name);
+        same = tb && tb->nbytes == ta->nbytes && memcmp(ta->data, tb->data, ta->nbytes) == 0;
+    }
+    st_free(&fa);
+    st_free(&fb);
+    return same;
+}
+
+/* Every line of a metrics.jsonl is JSON (no NaN), and no step's loss line comes twice. */
+static void check_metrics(const char *run)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", run);
+    char *text = NULL;
+    size_t size = 0;
+    CHECK_OK(io_read_file(path, &text, &size));
+    long long last_loss_step = 0;
+    int lines = 0;
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        CHECK_MSG(next != NULL, "%s: a line without its end", path);
+        if (next)
+            *next++ = '\0';
+        cJSON *obj = cJSON_Parse(line);
+        CHECK_MSG(obj != NULL, "%s: not JSON: %s", path, line);
+        const cJSON *step = cJSON_GetObjectItemCaseSensitive(obj, "step");
+        const cJSON *loss = cJSON_GetObjectItemCaseSensitive(obj, "loss");
+        if (cJSON_IsNumber(loss)) {
+            CHECK_MSG(step->valuedouble > last_loss_step, "%s: step %g after step %lld", path,
+                      step->valuedouble, last_loss_step);
+            last_loss_step = (long long)step->valuedouble;
+        }
+        cJSON_Delete(obj);
+        lines++;
+    }
+    CHECK(lines > 0);
+    free(text);
+}
+
+/* Stops the run when the step counter reaches ctx's value. */
+typedef struct {
+    long long stop_at, seen;
+} stop_plan;
+
+static void count_step(void *ctx, long long step, long long total, int epoch, double loss,
+                       double lr, double steps_per_sec)
+{
+    ((stop_plan *)ctx)->seen = step;
+}
+
+static bool stop_when_due(void *ctx)
+{
+    const stop_plan *p = ctx;
+    return p->seen >= p->stop_at;
+}
+
+/* Resumes the run in `dir` to its end, as the CLI does: config from the checkpoint (or, with
+ * none yet, from config.json), data from the directory. */
+static void resume_run(const char *dir, train_result *out)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/last.safetensors", dir);
+    train_config cfg;
+    if (access(path, F_OK) == 0) {
+        CHECK_OK(checkpoint_read_config(path, &cfg, NULL));
+    } else {
+        char *text = NULL;
+        size_t size = 0;
+        snprintf(path, sizeof path, "%s/config.json", dir);
+        train_config_defaults(&cfg);
+        CHECK_OK(io_read_file(path, &text, &size));
+        CHECK_OK(train_config_from_json(&cfg, text ? text : "{}", path));
+        free(text);
+    }
+    session s;
+    CHECK_OK(session_open(&s, &cfg, dir));
+    CHECK_OK(train_run(&s, NULL, true, out));
+    session_close(&s);
+}
+
+/* A stop request (Ctrl-C's) ends the run after its step with last.safetensors saved; the
+ * resumed run ends bit-identical to one never stopped, and metrics.jsonl repeats no step. A
+ * full disk before the first checkpoint leaves config.json and no checkpoint: the resume then
+ * starts at step 0, with the same bits again. */
+static void test_stop_and_resume(const char *base)
+{
+    char straight[256], stopped[256], full[256], a[300], b[300];
+    snprintf(straight, sizeof straight, "%s/straight_tiny", base);
+    snprintf(stopped, sizeof stopped, "%s/stopped", base);
+    snprintf(full, sizeof full, "%s/full_disk", base);
+    train_config cfg;
+    tiny_config(&cfg, straight);
+    CHECK_OK(train_config_set(&cfg, "dropout", "0.1"));
+    session s;
+    CHECK_OK(session_open(&s, &cfg, NULL));
+    CHECK_OK(train_run(&s, NULL, false, NULL));
+    session_close(&s);
+
+    /* stopped after step 37 (between two evaluations), then resumed */
+    CHECK_OK(train_config_set(&cfg, "run", stopped));
+    stop_plan plan = {37, 0};
+    train_callbacks cb = {.ctx = &plan, .on_step = count_step, .should_stop = stop_when_due};
+    train_result done;
+    CHECK_OK(session_open(&s, &cfg, NULL));
+    CHECK_OK(train_run(&s, &cb, false, &done));
+    session_close(&s);
+    CHECK(done.stopped);
+    CHECK_EQ_INT(done.step, 37);
+    CHECK_EQ_INT(done.total, 60);
+    snprintf(b, sizeof b, "%s/last.safetensors", stopped);
+    train_config saved;
+    train_progress progress;
+    CHECK_OK(checkpoint_read_config(b, &saved, &progress));
+    CHECK_EQ_INT(progress.step, 37);
+    CHECK_EQ_INT(progress.threads, 1);
+    resume_run(stopped, &done);
+    CHECK(!done.stopped && !done.from_start);
+    CHECK_EQ_INT(done.step, 60);
+    snprintf(a, sizeof a, "%s/last.safetensors", straight);
+    CHECK_MSG(same_tensors(a, b), "stopped at 37 and resumed: last.safetensors differs");
+    check_metrics(stopped);
+
+    /* a full disk at the first write after config.json (train.csv, test.csv, carry.csv and
+     * config.json are the first four) */
+    CHECK_OK(train_config_set(&cfg, "run", full));
+    setenv("ARITH_FAIL_WRITE_AFTER", "4", 1);
+    io_fault_reset();
+    CHECK_OK(session_open(&s, &cfg, NULL));
+    CHECK_EQ_INT(train_run(&s, NULL, false, &done), ARITH_ERR_IO);
+    CHECK(strstr(arith_error_message(), "No space left on device") != NULL);
+    session_close(&s);
+    unsetenv("ARITH_FAIL_WRITE_AFTER");
+    io_fault_reset();
+    snprintf(b, sizeof b, "%s/config.json", full);
+    CHECK(access(b, F_OK) == 0);
+    snprintf(b, sizeof b, "%s/last.safetensors", full);
+    CHECK(access(b, F_OK) != 0);
+    resume_run(full, &done);
+    CHECK(done.from_start);
+    CHECK_MSG(same_tensors(a, b), "resumed from step 0 after a full disk: last.safetensors "
+              "differs");
+    check_metrics(full);
+    remove_run(straight);
+    remove_run(stopped);
+    remove_run(full);
+}
+
+/* A run that diverges (lr 10, weight decay 10) stops at the step whose loss is not finite:
+ * the error names the step and the flags; last.safetensors holds the step before, finite;
+ * metrics.jsonl stays JSON; --skip-nonfinite skips that many batches first. */
+static void test_nonfinite_stops(const char *base)
+{
+    char run[256], path[300];
+    for (int skip = 0; skip <= 2; skip += 2) {
+        snprintf(run, sizeof run, "%s/diverge%d", base, skip);
+        train_config cfg;
+        tiny_config(&cfg, run);
+        CHECK_OK(train_config_set(&cfg, "lr", "10"));
+        CHECK_OK(train_config_set(&cfg, "weight-decay", "10"));
+        char n[16];
+        snprintf(n, sizeof n, "%d", skip);
+        CHECK_OK(train_config_set(&cfg, "skip-nonfinite", n));
+        session s;
+        CHECK_OK(session_open(&s, &cfg, NULL));
+        train_result done;
+        CHECK_EQ_INT(train_run(&s, NULL, false, &done), ARITH_ERR_DATA);
+        const char *msg = arith_error_message();
+        CHECK_MSG(strstr(msg, "of 60: the training loss is") && strstr(msg, "hint: lower --lr "
+                  "(now 10)") && strstr(msg, "last.safetensors holds step"), "%s", msg);
+        session_close(&s);
+        CHECK_EQ_INT(done.skipped, skip);
+        snprintf(path, sizeof path, "%s/last.safetensors", run);
+        train_config saved;
+        train_progress progress;
+        CHECK_OK(checkpoint_read_config(path, &saved, &progress));
+        CHECK_EQ_INT(progress.step, done.step);
+        CHECK_EQ_INT(progress.skipped, skip);
+        char stopped_at[64];
+        snprintf(stopped_at, sizeof stopped_at, "step %lld of 60", done.step + 1);
+        CHECK_MSG(strstr(msg, stopped_at) != NULL, "%s lacks \"%s\"", msg, stopped_at);
+        session back; /* loads: every weight finite */
+        CHECK_OK(session_load_run(&back, run, "last"));
+        session_close(&back);
+        check_metrics(run);
+        remove_run(run);
+    }
+}
+
+/* No NaN or infinity is saved, and none is loaded, whatever the family: both errors name the
+ * file and the tensor. */
+static void test_checkpoint_nonfinite(const char *base)
+{
+    const char *families[] = {"transformer", "lstm"};
+    for (int k = 0; k < 2; k++) {
+        char run[256], path[300];
+        snprintf(run, sizeof run, "%s/nonfinite_%s", base, families[k]);
+        train_config cfg;
+        tiny_config(&cfg, run);
+        CHECK_OK(train_config_set(&cfg, "model", families[k]));
+        CHECK_OK(train_config_set(&cfg, "tokenizer", "char"));
+        CHECK_OK(train_config_set(&cfg, "steps", "2"));
+        session s;
+        CHECK_OK(session_open(&s, &cfg, NULL));
+        CHECK_OK(train_run(&s, NULL, false, NULL));
+        /* saving: refused, the file as it was */
+        snprintf(path, sizeof path, "%s/nan.safetensors", run);
+        param_view *v = &s.model->params.views[1];
+        float keep = s.model->params.data[v->offset + 2];
+        s.model->params.data[v->offset + 2] = NAN;
+        train_progress progress = {0};
+        CHECK_EQ_INT(checkpoint_save(path, s.model, NULL, &s.cfg, &progress), ARITH_ERR_DATA);
+        char tensor[PARAM_NAME_MAX + 16];
+        snprintf(tensor, sizeof tensor, "\"%s\"", v->name);
+        CHECK_MSG(strstr(arith_error_message(), tensor) && strstr(arith_error_message(), path) &&
+                  strstr(arith_error_message(), "index 2"), "%s", arith_error_message());
+        CHECK(access(path, F_OK) != 0);
+        s.model->params.data[v->offset + 2] = keep;
+        /* loading: a NaN written into best.safetensors by hand is refused */
+        snprintf(path, sizeof path, "%s/best.safetensors", run);
+        st_file f;
+        CHECK_OK(st_read(&f, path));
+        const st_tensor *t = st_find(&f, v->name);
+        long at = t ? (long)(t->data - f.buffer) + 2 * (long)sizeof(float) : 0;
+        st_free(&f);
+        FILE *fp = fopen(path, "r+b");
+        const float nan = NAN;
+        CHECK(fp && fseek(fp, at, SEEK_SET) == 0 && fwrite(&nan, sizeof nan, 1, fp) == 1);
+        if (fp)
+            fclose(fp);
+        session back;
+        CHECK_EQ_INT(session_load_run(&back, run, "best"), ARITH_ERR_DATA);
+        CHECK_MSG(strstr(arith_error_message(), tensor) && strstr(arith_error_message(), path),
+                  "%s", arith_error_message());
+        session_close(&back);
+        session_close(&s);
+        remove_run(run);
+    }
+}
+
+/* One writer per run directory: a run whose directory another holds is refused, naming the
+ * process. */
+static void test_run_locked(const char *base)
+{
+    char run[256], pid[64];
+    snprintf(run, sizeof run, "%s/locked", base);
+    int fd = -1;
+    CHECK_OK(run_dir_lock(run, &fd));
+    train_config cfg;
+    tiny_config(&cfg, run);
+    session s;
+    CHECK_OK(session_open(&s, &cfg, NULL));
+    CHECK_EQ_INT(train_run(&s, NULL, false, NULL), ARITH_ERR_STATE);
+    snprintf(pid, sizeof pid, "process %ld is training it", (long)getpid());
+    CHECK_MSG(strstr(arith_error_message(), pid) != NULL, "%s", arith_error_message());
+    session_close(&s);
+    io_unlock_dir(fd);
+    remove_run(run);
+}
+
+/* metrics.jsonl cut back to a checkpoint's step: later lines go, and a line cut short. */
+static void test_metrics_truncate(const char *base)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", base);
+    const char *text = "{\"step\": 5, \"loss\": 1.0}\n{\"step\": 10, \"accuracy\": 0.5}\n"
+                       "{\"step\": 10, \"loss\": 0.9}\n{\"step\": 15, \"loss\": 0.8}\n"
+                       "{\"step\": 20, \"lo";
+    CHECK_OK(io_write_file_atomic(path, text, strlen(text)));
+    CHECK_OK(metrics_truncate(path, 12));
+    char *got = NULL;
+    size_t size = 0;
+    CHECK_OK(io_read_file(path, &got, &size));
+    CHECK_STR(got, "{\"step\": 5, \"loss\": 1.0}\n{\"step\": 10, \"accuracy\": 0.5}\n"
+                   "{\"step\": 10, \"loss\": 0.9}\n");
+    free(got);
+    CHECK_OK(metrics_truncate(path, 0));
+    CHECK_OK(io_read_file(path, &got, &size));
+    CHECK_EQ_INT(size, 0);
+    free(got);
+    unlink(path);
+    CHECK_OK(metrics_truncate(path, 3)); /* none: nothing to do */
 }
 
 /* Seed 003's setting on Hugging Face's file format: start from GPT-2 weights, train only
@@ -490,6 +822,11 @@ int main(void)
     }
     test_config();
     test_adamw_step();
+    test_metrics_truncate(base);
+    test_run_locked(base);
+    test_checkpoint_nonfinite(base);
+    test_nonfinite_stops(base);
+    test_stop_and_resume(base);
     test_resume_is_exact(base);
     test_gpt2_init_frozen(base);
     test_learns_addition(base);

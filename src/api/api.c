@@ -348,12 +348,12 @@ ARITH_API arith_status arith_train(const arith_config *cfg, const arith_train_ca
         tcb.on_eval = cb->on_eval ? forward_eval : NULL;
         tcb.on_sample = cb->on_sample ? forward_sample : NULL;
     }
-    eval_result final;
+    train_result done;
     if (!st)
-        st = train_run(&s, &tcb, false, &final);
+        st = train_run(&s, &tcb, false, &done);
     if (!st && result) {
         snprintf(result->run_dir, sizeof result->run_dir, "%s", s.cfg.run.dir);
-        eval_result_public(&result->final, &final);
+        eval_result_public(&result->final, &done.final);
         /* steps and the best evaluation, as the checkpoints record them */
         char path[TRAIN_PATH_MAX + 32];
         train_config saved;

@@ -1,5 +1,6 @@
 /* arith: the command line's entry point. It dispatches to the commands in this folder; their
  * list below gives the usage text and the valid names in messages. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,20 +58,33 @@ static void print_usage(FILE *out)
     fprintf(out, "\nRun `arith COMMAND --help` for a command's options.\n");
 }
 
+/* Results go to standard output: a write that failed there (a full disk, a closed descriptor)
+ * fails the command, as any other write does. */
+static int checked_exit(int rc)
+{
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "arith: error: standard output: cannot write: %s\n",
+                errno ? strerror(errno) : "write error");
+        return rc ? rc : EXIT_RUNTIME;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     core_bound_spinning(argv);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         print_usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? EXIT_USAGE : 0;
+        return checked_exit(argc < 2 ? EXIT_USAGE : 0);
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "--version") == 0)
         cmd = "version";
     for (int i = 0; i < N_COMMANDS; i++)
         if (strcmp(cmd, commands[i].name) == 0)
-            return commands[i].run(argc - 2, argv + 2);
+            return checked_exit(commands[i].run(argc - 2, argv + 2));
     const char *names[N_COMMANDS];
     for (int i = 0; i < N_COMMANDS; i++)
         names[i] = commands[i].name;

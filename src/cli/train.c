@@ -1,7 +1,9 @@
 /* arith train: one run, or the same experiment under several seeds (--seeds N), from flags
- * and a JSON config (--config), or a stopped run continued (--resume). */
+ * and a JSON config (--config), or a stopped run continued (--resume). Ctrl-C and SIGTERM stop
+ * a run after its current step with last.safetensors saved; a second one stops at once. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,19 +25,122 @@ typedef struct {
     long long best_step;
 } train_outcome;
 
+/* ---------------------------------------------------------------------------------- signals */
+
+/* The signal that asked the run to stop (0: none). The handler only sets it, or, the second
+ * time, removes the temporary file of a write in progress and ends the process. */
+static volatile sig_atomic_t stop_signal = 0;
+
+static void say(const char *text, size_t len)
+{
+    if (write(STDERR_FILENO, text, len) < 0) {
+        /* nothing else can be said from a signal handler */
+    }
+}
+
+static void on_stop_signal(int sig)
+{
+    if (stop_signal) {
+        io_discard_pending();
+        static const char now[] = "\narith: second signal: stopping now; last.safetensors is "
+                                  "whole, from its last save\n";
+        say(now, sizeof now - 1);
+        _exit(128 + sig);
+    }
+    stop_signal = sig;
+    static const char first[] = "\narith: stopping after this step and saving last.safetensors "
+                                "(a second Ctrl-C stops at once)\n";
+    say(first, sizeof first - 1);
+}
+
+/* Ctrl-C (unless the shell started us with it ignored, in the background) and SIGTERM. */
+static void install_stop_handlers(void)
+{
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    if (sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+        sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static bool cli_should_stop(void *ctx)
+{
+    return stop_signal != 0;
+}
+
+static const char *stop_signal_name(void)
+{
+    return stop_signal == SIGTERM ? "SIGTERM" : "SIGINT";
+}
+
+static void cli_on_skip(void *ctx, long long step, double loss, double grad_norm,
+                        long long skipped, long long limit)
+{
+    cli_progress_end_line(ctx);
+    fprintf(stderr, "arith: warning: step %lld: training loss %g, gradient norm %g: batch "
+            "skipped, no update (%lld of --skip-nonfinite %lld)\n", step, loss, grad_norm,
+            skipped, limit);
+}
+
+/* -------------------------------------------------------------------------------- one run */
+
+/* Where a resumed run's checkpoint came from: its progress (thread count) and whether the
+ * user chose --threads on this command line. */
+typedef struct {
+    bool have;                 /* a checkpoint (a run without one resumes from step 0) */
+    train_progress progress;
+    bool threads_given;
+} resume_source;
+
 /* Trains one run from a parsed config (or resumes one); prints its results. */
-static int train_one(const train_config *cfg_in, const char *resume, train_outcome *out)
+static int train_one(const train_config *cfg_in, const char *resume, const resume_source *from,
+                     train_outcome *out)
 {
     train_config cfg = *cfg_in;
     arith_status st;
     session s;
+    /* one writer per run directory: an existing one is locked before the data is built, so a
+     * second trainer fails at once (a new one is created and locked by train_run) */
+    const char *dir = resume ? resume : cfg.run.dir;
+    int lock_fd = -1;
+    if (dir[0] && access(dir, F_OK) == 0 && (st = run_dir_lock(dir, &lock_fd)) != ARITH_OK)
+        return cli_fail(st);
     st = session_open(&s, &cfg, resume);
+    if (lock_fd >= 0) {
+        s.lock_fd = lock_fd; /* session_close releases it */
+        s.locked = true;
+    }
     if (st) {
         session_close(&s);
         return cli_fail(st);
     }
     if (resume)
         snprintf(s.cfg.run.dir, sizeof s.cfg.run.dir, "%s", resume);
+    /* same seed and thread count, same bits: a resume on another count is refused unless the
+     * user asked for it */
+    if (resume && from && from->have && from->progress.threads > 0 &&
+        from->progress.threads != core_threads()) {
+        const int was = from->progress.threads, now = core_threads();
+        if (!from->threads_given) {
+            char why[96];
+            if (strcmp(core_threads_reason(), "set") == 0)
+                snprintf(why, sizeof why, "its config's --threads %d", s.cfg.run.threads);
+            else
+                snprintf(why, sizeof why, "--threads %s", core_threads_reason());
+            fprintf(stderr, "arith: error: %s was trained on %d thread%s, and this resume would "
+                    "run on %d (%s): its results would differ bitwise from an uninterrupted "
+                    "run's\nhint: --threads %d continues as it ran; --threads %d accepts other "
+                    "bits\n", resume, was, was == 1 ? "" : "s", now, why, was, now);
+            session_close(&s);
+            return EXIT_RUNTIME;
+        }
+        fprintf(stderr, "arith: warning: %s was trained on %d thread%s and resumes on %d "
+                "(--threads %d): from here its results differ bitwise from an uninterrupted "
+                "run's\n", resume, was, was == 1 ? "" : "s", now, now);
+    }
     cli_progress pv = {.tty = isatty(STDERR_FILENO), .t_start = time_now()};
     session_description d;
     session_describe(&s, &d);
@@ -64,14 +169,27 @@ static int train_one(const train_config *cfg_in, const char *resume, train_outco
         fprintf(stderr, "arith: warning: %d of the %d test prompts are also in the training set, "
                 "so test accuracy overstates generalization\n", s.test_in_train, s.test.count);
     train_callbacks cb = {.ctx = &pv, .on_step = cli_on_step, .on_eval = cli_on_eval,
-                          .on_sample = cli_on_sample};
-    eval_result final;
-    st = train_run(&s, &cb, resume != NULL, &final);
+                          .on_sample = cli_on_sample, .should_stop = cli_should_stop,
+                          .on_skip = cli_on_skip};
+    train_result done;
+    st = train_run(&s, &cb, resume != NULL, &done);
     cli_progress_end_line(&pv);
     if (st) {
         session_close(&s);
         return cli_fail(st);
     }
+    if (done.skipped > 0)
+        fprintf(stderr, "arith: %lld batch%s skipped for a non-finite loss or gradient norm "
+                "(--skip-nonfinite %d)\n", done.skipped, done.skipped == 1 ? " was" : "es were",
+                s.cfg.run.skip_nonfinite);
+    if (done.stopped) {
+        fprintf(stderr, "arith: stopped by %s at step %lld of %lld; last.safetensors saved in "
+                "%s\n  continue:  arith train --resume %s\n", stop_signal_name(), done.step,
+                done.total, s.cfg.run.dir, s.cfg.run.dir);
+        session_close(&s);
+        return 128 + stop_signal;
+    }
+    const eval_result final = done.final;
     double acc = final.total ? (double)final.correct / final.total : 0.0;
     bool regression = s.model->cfg.head == HEAD_REGRESSION;
     printf("final test %s: %.4f (%d/%d)", regression ? "rounded exact match" : "exact match",
@@ -250,12 +368,23 @@ static int train_seeds(const train_config *cfg_in)
         seeds[k] = c.run.seed;
         printf("== seed %lld (%d of %d): %s\n", c.run.seed, k + 1, N, c.run.dir);
         fflush(stdout);
-        rc = train_one(&c, NULL, &out[k]);
+        rc = train_one(&c, NULL, NULL, &out[k]);
         if (rc == 0) {
             done++;
             arith_status st = write_seeds_json(parent, &cfg, out, seeds, done, N);
             if (st)
                 rc = cli_fail(st);
+        }
+        /* a signal stops the whole sweep, after the seed it came during */
+        if (stop_signal && (rc != 0 || k + 1 < N)) {
+            const int left = N - k - 1;
+            if (left == 1)
+                fprintf(stderr, "arith: the sweep stopped at seed %lld; seed %lld was not "
+                        "started\n", c.run.seed, c.run.seed + 1);
+            else if (left > 1)
+                fprintf(stderr, "arith: the sweep stopped at seed %lld; seeds %lld..%lld were "
+                        "not started\n", c.run.seed, c.run.seed + 1, cfg.run.seed + N - 1);
+            rc = 128 + stop_signal;
         }
     }
     if (done > 0) {
@@ -355,27 +484,58 @@ int cli_train(int argc, char **argv)
                                                                 : (cli_fail(st), EXIT_USAGE);
     }
     const char *resume = tc.resume[0] ? tc.resume : NULL;
+    resume_source from = {0};
     if (!rc && resume) {
-        char path[TRAIN_PATH_MAX + 32];
+        char path[TRAIN_PATH_MAX + 32], config[TRAIN_PATH_MAX + 32];
         snprintf(path, sizeof path, "%s/last.safetensors", resume);
-        if (access(path, R_OK) != 0) {
-            fprintf(stderr, "arith: error: --resume %s: no checkpoint %s\n", resume, path);
+        snprintf(config, sizeof config, "%s/config.json", resume);
+        if (access(path, F_OK) == 0) {
+            st = checkpoint_read_config(path, &cfg, &from.progress);
+            from.have = st == ARITH_OK;
+            if (st)
+                rc = cli_fail(st);
+        } else if (access(config, F_OK) == 0) {
+            /* stopped before its first checkpoint: from step 0, as its config says */
+            char *text = NULL;
+            size_t size = 0;
+            train_config_defaults(&cfg);
+            st = io_read_file(config, &text, &size);
+            if (!st)
+                st = train_config_from_json(&cfg, text, config);
+            free(text);
+            if (st)
+                rc = cli_fail(st);
+            else
+                fprintf(stderr, "arith: note: %s has no checkpoint yet (it stopped before its "
+                        "first one): it trains again from step 0\n", resume);
+        } else {
+            fprintf(stderr, "arith: error: --resume %s: no checkpoint %s, and no config.json of a "
+                    "run there\n", resume, path);
             rc = EXIT_RUNTIME;
-        } else if ((st = checkpoint_read_config(path, &cfg, NULL)) != ARITH_OK) {
-            rc = cli_fail(st);
         }
     }
-    for (int i = 0; !rc && resume && i < args.count; i++)
-        if (args.items[i].table == 0 && !args.items[i].spec->resumable)
-            rc = cli_usage_error("--%s cannot change when resuming a run (only --steps, "
-                                 "--epochs, --threads, --eval-* and --samples can)",
-                                 args.items[i].spec->name);
+    for (int i = 0; !rc && resume && i < args.count; i++) {
+        if (args.items[i].table != 0)
+            continue;
+        if (strcmp(args.items[i].spec->name, "threads") == 0)
+            from.threads_given = true;
+        if (!args.items[i].spec->resumable) {
+            char can[1024] = "";
+            for (int k = 0; k < train_option_table.count; k++)
+                if (train_option_table.specs[k].resumable)
+                    snprintf(can + strlen(can), sizeof can - strlen(can), "%s--%s",
+                             can[0] ? ", " : "", train_option_table.specs[k].name);
+            rc = cli_usage_error("--%s cannot change when resuming a run (these can: %s)",
+                                 args.items[i].spec->name, can);
+        }
+    }
     if (!rc)
         rc = cli_args_apply(&args, 0, &cfg);
     cli_args_free(&args);
     if (rc)
         return rc;
+    install_stop_handlers();
     if (cfg.run.seeds <= 1)
-        return train_one(&cfg, resume, NULL);
+        return train_one(&cfg, resume, &from, NULL);
     return train_seeds(&cfg);
 }

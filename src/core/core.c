@@ -319,6 +319,19 @@ void params_zero_grad(param_table *table)
     }
 }
 
+size_t core_count_nonfinite(const float *x, size_t n, size_t *first)
+{
+    size_t count = 0, at = n;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) {
+            if (count++ == 0)
+                at = i;
+        }
+    if (first)
+        *first = at;
+    return count;
+}
+
 arith_status params_set_trainable(param_table *table, const char *patterns, const char *flag)
 {
     char buf[512];

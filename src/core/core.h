@@ -141,6 +141,10 @@ size_t params_count_trainable(const param_table *table);
  * view is frozen. A pattern that matches no view is an error naming it (and `flag`), with
  * nothing changed. */
 arith_status params_set_trainable(param_table *table, const char *patterns, const char *flag);
+/* How many of x[0..n) are NaN or infinite; *first (may be NULL) gets the index of the first of
+ * them, or n when there is none. Checkpoints refuse such weights: a diverged run's tensors are
+ * never saved or loaded. */
+size_t core_count_nonfinite(const float *x, size_t n, size_t *first);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Suggestions for mistyped names (suggest.c): commands, flags, config keys, choices. */

@@ -1,17 +1,81 @@
-/* io/file: whole-file reads, text buffers, and atomic writes (temporary file, fsync, rename)
- * so that a crash or a full disk never leaves a half-written file under the final name. */
-#define _POSIX_C_SOURCE 200809L
+/* io/file: whole-file reads, text buffers, atomic writes (temporary file, fsync, rename) so
+ * that a crash or a full disk never leaves a half-written file under the final name, appends
+ * that are whole lines or nothing, the lock of a directory that one process writes, and the
+ * removal of temporary files that dead processes left. Every write is checked. */
+#define _DEFAULT_SOURCE /* flock */
 #include "io/io.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+/* ------------------------------------------------------------------- faults, for the tests */
+
+/* Test hook, for tests only: ARITH_FAIL_WRITE_AFTER=N makes every checked write after the
+ * first N (atomic files, appended lines) fail as a full disk does (ENOSPC), so that the tests
+ * can check what a full disk leaves behind. Unset, nothing fails. */
+static long long fault_writes_left = -2; /* -2: not read yet; -1: no fault */
+
+void io_fault_reset(void)
+{
+    fault_writes_left = -2;
+}
+
+/* Whether this checked write must fail (the hook above); counts it. */
+static bool fault_write(void)
+{
+    if (fault_writes_left == -2) {
+        const char *v = getenv("ARITH_FAIL_WRITE_AFTER");
+        char *end = NULL;
+        long long n = v && *v ? strtoll(v, &end, 10) : -1;
+        fault_writes_left = v && *v && end && *end == '\0' && n >= 0 ? n : -1;
+    }
+    if (fault_writes_left < 0)
+        return false;
+    if (fault_writes_left == 0)
+        return true;
+    fault_writes_left--;
+    return false;
+}
+
+/* The temporary file an atomic write has open, so that a process stopped at once (a second
+ * Ctrl-C) can remove it from a signal handler (io_discard_pending). */
+static char pending_tmp[4096];
+static volatile sig_atomic_t pending_set = 0;
+
+static void pending_begin(const char *tmp)
+{
+    if (strlen(tmp) >= sizeof pending_tmp)
+        return; /* left to io_remove_stale_temps */
+    memcpy(pending_tmp, tmp, strlen(tmp) + 1);
+    atomic_signal_fence(memory_order_seq_cst);
+    atomic_thread_fence(memory_order_seq_cst);
+    pending_set = 1;
+}
+
+static void pending_end(void)
+{
+    pending_set = 0;
+    atomic_signal_fence(memory_order_seq_cst);
+    atomic_thread_fence(memory_order_seq_cst);
+}
+
+void io_discard_pending(void)
+{
+    if (pending_set)
+        (void)unlink(pending_tmp);
+}
 
 arith_status io_read_file(const char *path, char **data, size_t *size)
 {
@@ -103,9 +167,11 @@ arith_status io_write_file_atomic(const char *path, const void *data, size_t siz
         return arith_error(ARITH_ERR_MEMORY, "%s: out of memory", path);
     snprintf(tmp, tmp_cap, "%s.tmp.%ld", path, (long)getpid());
 
+    pending_begin(tmp);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0) {
         int err = errno;
+        pending_end();
         arith_error(ARITH_ERR_IO, "%s: cannot create temporary file %s: %s", path, tmp,
                     strerror(err));
         free(tmp);
@@ -115,7 +181,11 @@ arith_status io_write_file_atomic(const char *path, const void *data, size_t siz
     int err = 0;
     const uint8_t *p = data;
     size_t left = size;
-    while (left > 0) {
+    if (fault_write()) {
+        what = "cannot write";
+        err = ENOSPC;
+    }
+    while (!what && left > 0) {
         ssize_t n = write(fd, p, left);
         if (n < 0) {
             if (errno == EINTR)
@@ -141,12 +211,192 @@ arith_status io_write_file_atomic(const char *path, const void *data, size_t siz
     }
     if (what) {
         unlink(tmp);
+        pending_end();
         free(tmp);
         return arith_error(ARITH_ERR_IO, "%s: %s: %s", path, what, strerror(err));
     }
+    pending_end();
     free(tmp);
     sync_parent_dir(path);
     return ARITH_OK;
+}
+
+/* ---------------------------------------------------------------------------- appending */
+
+arith_status io_append_open(io_append *f, const char *path)
+{
+    f->path = strdup(path);
+    if (!f->path)
+        return arith_error(ARITH_ERR_MEMORY, "%s: out of memory", path);
+    f->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+    if (f->fd < 0) {
+        int err = errno;
+        free(f->path);
+        f->path = NULL;
+        return arith_error(ARITH_ERR_IO, "%s: cannot open for appending: %s", path,
+                           strerror(err));
+    }
+    return ARITH_OK;
+}
+
+arith_status io_append_write(io_append *f, const void *data, size_t size)
+{
+    off_t before = lseek(f->fd, 0, SEEK_END);
+    if (before < 0)
+        return arith_error(ARITH_ERR_IO, "%s: cannot seek: %s", f->path, strerror(errno));
+    const uint8_t *p = data;
+    size_t left = size;
+    int err = fault_write() ? ENOSPC : 0;
+    while (!err && left > 0) {
+        ssize_t n = write(f->fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            err = errno;
+            break;
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    if (!err)
+        return ARITH_OK;
+    /* a part of the text may be there (a disk that filled up during the write): cut it off,
+     * so that the file holds whole lines */
+    if (ftruncate(f->fd, before) != 0)
+        return arith_error(ARITH_ERR_IO, "%s: cannot write: %s; cannot cut the partial write "
+                           "off either: %s", f->path, strerror(err), strerror(errno));
+    return arith_error(ARITH_ERR_IO, "%s: cannot write: %s", f->path, strerror(err));
+}
+
+arith_status io_append_close(io_append *f)
+{
+    arith_status st = ARITH_OK;
+    if (f->fd >= 0) {
+        if (fsync(f->fd) != 0 && errno != EINVAL)
+            st = arith_error(ARITH_ERR_IO, "%s: cannot fsync: %s", f->path, strerror(errno));
+        if (close(f->fd) != 0 && !st)
+            st = arith_error(ARITH_ERR_IO, "%s: cannot close: %s", f->path, strerror(errno));
+    }
+    free(f->path);
+    f->path = NULL;
+    f->fd = -1;
+    return st;
+}
+
+/* ------------------------------------------------------------------------ directory locks */
+
+#define LOCK_FILE ".lock"
+
+/* The process id written in a lock file (0 when it cannot be read yet). */
+static long lock_holder(int fd)
+{
+    char buf[32];
+    for (int tries = 0; tries < 20; tries++) {
+        ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+        if (n > 0) {
+            buf[n] = '\0';
+            long pid = strtol(buf, NULL, 10);
+            if (pid > 0)
+                return pid;
+        }
+        /* the holder may have its lock and not have written its id yet */
+        struct timespec ms10 = {0, 10 * 1000 * 1000};
+        nanosleep(&ms10, NULL);
+    }
+    return 0;
+}
+
+arith_status io_lock_dir(const char *dir, int *fd, long *holder)
+{
+    *fd = -1;
+    if (holder)
+        *holder = 0;
+    char path[4096];
+    int n = snprintf(path, sizeof path, "%s/%s", dir, LOCK_FILE);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return arith_error(ARITH_ERR_ARG, "path too long: %s/%s", dir, LOCK_FILE);
+    int lfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (lfd < 0)
+        return arith_error(ARITH_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (flock(lfd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        if (err == EWOULDBLOCK || err == EAGAIN) {
+            long pid = lock_holder(lfd);
+            close(lfd);
+            if (holder)
+                *holder = pid;
+            if (pid > 0)
+                return arith_error(ARITH_ERR_STATE, "%s is locked by process %ld", path, pid);
+            return arith_error(ARITH_ERR_STATE, "%s is locked by another process", path);
+        }
+        close(lfd);
+        return arith_error(ARITH_ERR_IO, "%s: cannot lock: %s", path, strerror(err));
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(lfd, 0) != 0 || pwrite(lfd, pid, (size_t)len, 0) != len) {
+        int err = errno;
+        close(lfd);
+        return arith_error(ARITH_ERR_IO, "%s: cannot write: %s", path, strerror(err));
+    }
+    *fd = lfd;
+    return ARITH_OK;
+}
+
+void io_unlock_dir(int fd)
+{
+    /* the file stays: removing it would let a process that opened it before the removal lock
+     * a file nobody else sees; closing releases the lock */
+    if (fd >= 0)
+        close(fd);
+}
+
+/* ------------------------------------------------------------------ stale temporary files */
+
+/* The process id in a temporary file's name "NAME.tmp.PID", or 0 when it is not one. */
+static long temp_owner(const char *name)
+{
+    const char *tag = NULL;
+    for (const char *p = strstr(name, ".tmp."); p; p = strstr(p + 1, ".tmp."))
+        tag = p;
+    if (!tag || tag == name)
+        return 0;
+    const char *digits = tag + 5;
+    if (*digits < '1' || *digits > '9')
+        return 0;
+    char *end = NULL;
+    long pid = strtol(digits, &end, 10);
+    return *end == '\0' && pid > 0 ? pid : 0;
+}
+
+arith_status io_remove_stale_temps(const char *dir, int *removed)
+{
+    if (removed)
+        *removed = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return arith_error(ARITH_ERR_IO, "%s: cannot list: %s", dir, strerror(errno));
+    arith_status st = ARITH_OK;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        long pid = temp_owner(e->d_name);
+        /* only files of processes that are gone: a live one may still rename its file */
+        if (pid <= 0 || pid == (long)getpid() || !(kill((pid_t)pid, 0) == -1 && errno == ESRCH))
+            continue;
+        char path[4096];
+        int n = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (n < 0 || (size_t)n >= sizeof path)
+            continue;
+        if (unlink(path) == 0) {
+            if (removed)
+                (*removed)++;
+        } else if (errno != ENOENT) {
+            st = arith_error(ARITH_ERR_IO, "%s: cannot remove this stale temporary file: %s",
+                             path, strerror(errno));
+            break;
+        }
+    }
+    closedir(d);
+    return st;
 }
 
 void text_printf(text_buffer *b, const char *fmt, ...)

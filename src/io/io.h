@@ -18,6 +18,36 @@ arith_status io_read_file(const char *path, char **data, size_t *size);
  * over path. On any failure the temporary file is removed and path is untouched. */
 arith_status io_write_file_atomic(const char *path, const void *data, size_t size);
 
+/* A file that grows by appends (metrics.jsonl): each io_append_write is checked, and one that
+ * fails (a full disk) is cut off again, so the file holds whole writes only; the error names
+ * the file. */
+typedef struct {
+    int fd;
+    char *path;
+} io_append;
+arith_status io_append_open(io_append *f, const char *path);
+arith_status io_append_write(io_append *f, const void *data, size_t size);
+/* fsyncs and closes; errors name the file. */
+arith_status io_append_close(io_append *f);
+
+/* Test hook (tests only): with ARITH_FAIL_WRITE_AFTER=N in the environment, every checked write
+ * after the first N (each atomic file and each append counts one) fails with ENOSPC, as on a
+ * full disk. The variable is read at the first checked write; this makes the next one read it
+ * again (and start counting anew). */
+void io_fault_reset(void);
+/* Removes the temporary file of an atomic write in progress, if any: async-signal-safe, for a
+ * process that must exit at once (the file under the final name is untouched either way). */
+void io_discard_pending(void);
+
+/* One writer per directory: an exclusive, non-blocking flock on DIR/.lock, which then holds
+ * this process's id; *fd keeps the lock until io_unlock_dir (or the process's end). Held by
+ * another process: ARITH_ERR_STATE with *holder (may be NULL) its id, 0 when unknown. */
+arith_status io_lock_dir(const char *dir, int *fd, long *holder);
+void io_unlock_dir(int fd);
+/* Removes the temporary files of atomic writes (NAME.tmp.PID) in dir whose process is gone
+ * (kill(PID, 0) fails with ESRCH); *removed (may be NULL) counts them. */
+arith_status io_remove_stale_temps(const char *dir, int *removed);
+
 /* out = "dir/file"; a path longer than cap is ARITH_ERR_ARG naming it. */
 arith_status io_join_path(char *out, size_t cap, const char *dir, const char *file);
 

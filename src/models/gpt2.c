@@ -193,6 +193,11 @@ arith_status gpt2_pretrained_load(model *m, const gpt2_pretrained *g)
         st = st_copy_f32(&g->file, t->name, pt->data + v->offset, v->size);
         if (st)
             return st;
+        size_t first = 0, bad = core_count_nonfinite(pt->data + v->offset, v->size, &first);
+        if (bad)
+            return arith_error(ARITH_ERR_DATA, "%s: tensor '%s%s' holds %zu non-finite value%s "
+                               "(the first, at index %zu, is %g)", path, g->prefix, v->name, bad,
+                               bad == 1 ? "" : "s", first, (double)pt->data[v->offset + first]);
     }
     return ARITH_OK;
 }

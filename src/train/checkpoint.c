@@ -1,6 +1,7 @@
 /* Checkpoints: safetensors holding every parameter under its table name (and, for resuming,
  * the optimizer's moments as optim.m.<name> / optim.v.<name>), with the run's config, tokenizer,
- * task and progress as strings in __metadata__. Written to a temporary file and renamed. */
+ * task and progress as strings in __metadata__. Written to a temporary file and renamed. A NaN
+ * or an infinity is never written into one, nor loaded from one. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,23 @@
 #include "train/train.h"
 
 #define CHECKPOINT_FORMAT "arith.checkpoint.v1"
+
+/* ARITH_ERR_DATA naming the file and the tensor when x holds a NaN or an infinity; `saving`
+ * says whether it was to be written or was read. */
+static arith_status check_finite(const char *path, bool saving, const char *name, const float *x,
+                                 size_t n)
+{
+    size_t first = 0;
+    size_t bad = core_count_nonfinite(x, n, &first);
+    if (bad == 0)
+        return ARITH_OK;
+    return arith_error(ARITH_ERR_DATA, "%s: %s: tensor \"%s\" holds %zu non-finite value%s of "
+                       "%zu (the first, at index %zu, is %g)%s", path,
+                       saving ? "not saved" : "refused", name, bad, bad == 1 ? "" : "s", n,
+                       first, (double)x[first],
+                       saving ? "" : "\nhint: the run diverged before this checkpoint was "
+                       "written; use one written before that");
+}
 
 arith_status checkpoint_save(const char *path, const model *m, const optimizer_state *opt,
                              const train_config *cfg, const train_progress *progress)
@@ -43,7 +61,22 @@ arith_status checkpoint_save(const char *path, const model *m, const optimizer_s
             k++;
         }
     }
+    /* a diverged state is no checkpoint: nothing is written */
+    arith_status st = ARITH_OK;
+    for (int i = 0; i < k && !st; i++) {
+        size_t numel = 1;
+        for (int d = 0; d < entries[i].ndim; d++)
+            numel *= (size_t)entries[i].shape[d];
+        st = check_finite(path, true, entries[i].name, entries[i].data, numel);
+    }
+    if (st) {
+        free(entries);
+        free(names);
+        free(config);
+        return st;
+    }
     char step[32], total[32], best[32], best_step[32], last[32], opt_t[32], vocab[16];
+    char threads[16], skipped[32];
     snprintf(step, sizeof step, "%lld", progress->step);
     snprintf(total, sizeof total, "%lld", progress->total_steps);
     snprintf(best, sizeof best, "%.17g", progress->best_accuracy);
@@ -51,16 +84,20 @@ arith_status checkpoint_save(const char *path, const model *m, const optimizer_s
     snprintf(last, sizeof last, "%.17g", progress->last_accuracy);
     snprintf(opt_t, sizeof opt_t, "%lld", opt ? opt->t : 0LL);
     snprintf(vocab, sizeof vocab, "%d", m->cfg.vocab);
+    /* the count in effect: same seed and thread count, same bits */
+    snprintf(threads, sizeof threads, "%d", core_threads());
+    snprintf(skipped, sizeof skipped, "%lld", progress->skipped);
     char model_name[32], tokenizer_text[32], task[32];
     train_config_format(cfg, "model", model_name, sizeof model_name);
     train_config_format(cfg, "tokenizer", tokenizer_text, sizeof tokenizer_text);
     train_config_format(cfg, "task", task, sizeof task);
     const char *keys[] = {"format", "arith_version", "config", "model", "tokenizer", "task",
                           "vocab", "step", "total_steps", "best_accuracy", "best_step",
-                          "last_accuracy", "optim_t"};
+                          "last_accuracy", "optim_t", "threads", "skipped_nonfinite"};
     const char *values[] = {CHECKPOINT_FORMAT, ARITH_VERSION, config, model_name,
-                            tokenizer_text, task, vocab, step, total, best, best_step, last, opt_t};
-    arith_status st = st_write(path, entries, k, keys, values, (int)(sizeof keys / sizeof *keys));
+                            tokenizer_text, task, vocab, step, total, best, best_step, last, opt_t,
+                            threads, skipped};
+    st = st_write(path, entries, k, keys, values, (int)(sizeof keys / sizeof *keys));
     free(entries);
     free(names);
     free(config);
@@ -105,6 +142,13 @@ static arith_status read_meta(const st_file *f, const char *path, train_config *
         const char *best = st_meta(f, "best_accuracy"), *last = st_meta(f, "last_accuracy");
         progress->best_accuracy = best ? strtod(best, NULL) : -1.0;
         progress->last_accuracy = last ? strtod(last, NULL) : -1.0;
+        /* checkpoints from before these were recorded have neither */
+        long long threads = 0;
+        if (!st && st_meta(f, "threads"))
+            st = meta_ll(f, path, "threads", &threads);
+        progress->threads = threads > 0 && threads < 1 << 20 ? (int)threads : 0;
+        if (!st && st_meta(f, "skipped_nonfinite"))
+            st = meta_ll(f, path, "skipped_nonfinite", &progress->skipped);
     }
     return st;
 }
@@ -144,13 +188,19 @@ arith_status checkpoint_load(const char *path, model *m, optimizer_state *opt)
             break;
         }
         st = st_copy_f32(&f, v->name, pt->data + v->offset, v->size);
+        if (st == ARITH_OK)
+            st = check_finite(path, false, v->name, pt->data + v->offset, v->size);
         if (st == ARITH_OK && opt && opt->slot[i] != SIZE_MAX) {
             snprintf(name, sizeof name, "optim.m.%s", v->name);
             st = st_copy_f32(&f, name, opt->m + opt->slot[i], v->size);
+            if (st == ARITH_OK)
+                st = check_finite(path, false, name, opt->m + opt->slot[i], v->size);
             if (st == ARITH_OK) {
                 snprintf(name, sizeof name, "optim.v.%s", v->name);
                 st = st_copy_f32(&f, name, opt->v + opt->slot[i], v->size);
             }
+            if (st == ARITH_OK)
+                st = check_finite(path, false, name, opt->v + opt->slot[i], v->size);
         }
     }
     if (st == ARITH_OK && opt) {

@@ -1,6 +1,9 @@
 /* The training loop: batches in a seeded order, forward, backward, clipping, optimizer step;
  * evaluation, metrics and checkpoints at intervals; resuming continues exactly where the last
- * checkpoint stopped. The run directory is prepared here before the first step. */
+ * checkpoint stopped. The run directory is prepared and locked here before the first step.
+ * Nothing is lost and nothing silently wrong: a non-finite loss, gradient or weight stops the
+ * run with the last finite state saved, a stop request (Ctrl-C) saves before it returns, and
+ * every write is checked. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
@@ -9,8 +12,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "io/io.h"
+#include "nn/backend/backend.h"
 #include "train/train.h"
 
 /* --------------------------------------------------------------------------- run directory */
@@ -39,29 +44,53 @@ static bool path_exists(const char *path)
     return stat(path, &sb) == 0;
 }
 
+/* Whether dir holds `file`. */
+static bool run_has(const char *dir, const char *file)
+{
+    char path[TRAIN_PATH_MAX + 32];
+    return io_join_path(path, sizeof path, dir, file) == ARITH_OK && path_exists(path);
+}
+
+arith_status run_dir_lock(const char *dir, int *fd)
+{
+    *fd = -1;
+    arith_status st = make_dirs(dir);
+    if (st)
+        return st;
+    long holder = 0;
+    st = io_lock_dir(dir, fd, &holder);
+    if (st != ARITH_ERR_STATE)
+        return st;
+    if (holder > 0)
+        return arith_error(ARITH_ERR_STATE, "%s is in use: process %ld is training it (it holds "
+                           "%s/.lock)\nhint: wait for it to finish, or stop it with kill -INT "
+                           "%ld (it saves last.safetensors first) and continue with arith train "
+                           "--resume %s", dir, holder, dir, holder, dir);
+    return arith_error(ARITH_ERR_STATE, "%s is in use: another process is training it (it holds "
+                       "%s/.lock)\nhint: wait for it to finish", dir, dir);
+}
+
+/* A new run's directory: its data, then config.json. A directory whose run stopped before its
+ * first checkpoint holds nothing a resume needs beyond its config, so it is used again. */
 static arith_status prepare_run_dir(session *s)
 {
     train_config *cfg = &s->cfg;
-    if (!cfg->run.dir[0])
-        train_config_default_dir(cfg, "", cfg->run.dir, sizeof cfg->run.dir);
     char path[TRAIN_PATH_MAX + 32];
     arith_status st = io_join_path(path, sizeof path, cfg->run.dir, "config.json");
     if (st)
         return st;
     if (path_exists(path)) {
-        char last[TRAIN_PATH_MAX + 32];
-        io_join_path(last, sizeof last, cfg->run.dir, "last.safetensors");
-        if (!path_exists(last))
-            return arith_error(ARITH_ERR_STATE, "%s already holds a run that stopped before its "
-                               "first checkpoint\nhint: remove it, or choose another --run",
+        if (run_has(cfg->run.dir, "last.safetensors"))
+            return arith_error(ARITH_ERR_STATE, "%s already holds a run\nhint: continue it with "
+                               "arith train --resume %s, or choose another --run", cfg->run.dir,
                                cfg->run.dir);
-        return arith_error(ARITH_ERR_STATE, "%s already holds a run\nhint: continue it with "
-                           "arith train --resume %s, or choose another --run", cfg->run.dir,
-                           cfg->run.dir);
+        /* an evaluation may have written best.safetensors before it died: not this run's */
+        st = io_join_path(path, sizeof path, cfg->run.dir, "best.safetensors");
+        if (!st && unlink(path) != 0 && errno != ENOENT)
+            st = arith_error(ARITH_ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
+        if (st)
+            return st;
     }
-    st = make_dirs(cfg->run.dir);
-    if (st)
-        return st;
     st = io_join_path(path, sizeof path, cfg->run.dir, "train.csv");
     if (!st)
         st = dataset_save_csv(&s->train, path);
@@ -75,11 +104,62 @@ static arith_status prepare_run_dir(session *s)
         st = dataset_save_csv(&s->carry, path);
     /* config.json last: its presence marks a complete run directory */
     char *json = train_config_to_json(cfg);
+    if (!json && !st)
+        st = arith_error(ARITH_ERR_MEMORY, "out of memory writing %s/config.json", cfg->run.dir);
     if (!st)
         st = io_join_path(path, sizeof path, cfg->run.dir, "config.json");
     if (!st)
         st = io_write_file_atomic(path, json, strlen(json));
     free(json);
+    return st;
+}
+
+/* The step a metrics line is about ({"step": N, ...}); false for anything else. */
+static bool metrics_line_step(const char *line, long long *step)
+{
+    static const char key[] = "{\"step\": ";
+    if (strncmp(line, key, sizeof key - 1) != 0)
+        return false;
+    char *end = NULL;
+    *step = strtoll(line + sizeof key - 1, &end, 10);
+    return end != line + sizeof key - 1 && (*end == ',' || *end == '}');
+}
+
+arith_status metrics_truncate(const char *path, long long step)
+{
+    if (!path_exists(path))
+        return ARITH_OK;
+    char *text = NULL;
+    size_t size = 0;
+    arith_status st = io_read_file(path, &text, &size);
+    if (st)
+        return st;
+    /* whole lines about steps up to `step` stay, in place; the rest (later steps, and a line
+     * cut short) goes */
+    size_t kept = 0;
+    bool changed = false;
+    for (size_t at = 0; at < size;) {
+        char *nl = memchr(text + at, '\n', size - at);
+        if (!nl) {
+            changed = true;
+            break;
+        }
+        size_t len = (size_t)(nl - (text + at)) + 1;
+        *nl = '\0';
+        long long line_step = 0;
+        bool keep = metrics_line_step(text + at, &line_step) && line_step <= step;
+        *nl = '\n';
+        if (keep) {
+            memmove(text + kept, text + at, len);
+            kept += len;
+        } else {
+            changed = true;
+        }
+        at += len;
+    }
+    if (changed)
+        st = io_write_file_atomic(path, text, kept);
+    free(text);
     return st;
 }
 
@@ -90,9 +170,70 @@ typedef struct {
     const train_callbacks *cb;
     optimizer_state opt;
     train_progress progress;
-    FILE *metrics;
+    io_append metrics;
     double t_start;
+    long long saved_step;      /* the step last.safetensors holds (-1: none written yet) */
+    double window_loss;        /* losses since the last metrics line */
+    int window;
+    long long epoch;           /* the last update's epoch (from 1), learning rate and gradient */
+    double lr, norm;           /* norm, and the steps per second */
+    double rate;
 } trainer;
+
+/* ", "key": x" with `digits` decimals (%.*f, or %.*g when general), or null: JSON has no NaN
+ * and no infinity, and a line that does not parse is worse than a missing number. */
+static void json_real(text_buffer *b, const char *key, int digits, bool general, double x)
+{
+    text_printf(b, ", \"%s\": ", key);
+    if (!isfinite(x))
+        text_printf(b, "null");
+    else if (general)
+        text_printf(b, "%.*g", digits, x);
+    else
+        text_printf(b, "%.*f", digits, x);
+}
+
+/* One line of metrics.jsonl, written whole or not at all. */
+static arith_status metrics_write(trainer *tr, text_buffer *b)
+{
+    arith_status st = b->failed ? arith_error(ARITH_ERR_MEMORY, "%s: out of memory",
+                                              tr->metrics.path)
+                                : io_append_write(&tr->metrics, b->text, b->len);
+    free(b->text);
+    *b = (text_buffer){0};
+    return st;
+}
+
+/* The loss line: the mean training loss of the updates since the last one, at the last (a
+ * batch that made no update writes its own line after this one). */
+static arith_status metrics_window(trainer *tr)
+{
+    if (tr->window == 0)
+        return ARITH_OK;
+    text_buffer b = {0};
+    text_printf(&b, "{\"step\": %lld, \"epoch\": %lld", tr->progress.step, tr->epoch);
+    json_real(&b, "loss", 6, false, tr->window_loss / tr->window);
+    json_real(&b, "lr", 6, true, tr->lr);
+    json_real(&b, "grad_norm", 6, true, tr->norm);
+    json_real(&b, "steps_per_sec", 3, false, tr->rate);
+    json_real(&b, "elapsed", 3, false, time_now() - tr->t_start);
+    text_printf(&b, "}\n");
+    tr->window_loss = 0;
+    tr->window = 0;
+    return metrics_write(tr, &b);
+}
+
+/* last.safetensors: weights, moments and progress at the current step. */
+static arith_status save_last(trainer *tr)
+{
+    char path[TRAIN_PATH_MAX + 32];
+    arith_status st = io_join_path(path, sizeof path, tr->s->cfg.run.dir, "last.safetensors");
+    if (!st)
+        st = checkpoint_save(path, tr->s->model, &tr->opt, &tr->s->cfg, &tr->progress);
+    if (!st)
+        tr->saved_step = tr->progress.step;
+    return st;
+}
 
 static arith_status run_eval(trainer *tr, bool final, eval_result *r)
 {
@@ -141,7 +282,8 @@ static arith_status run_eval(trainer *tr, bool final, eval_result *r)
         return st;
     }
     double acc = r->total ? (double)r->correct / r->total : 0.0;
-    /* best_accuracy holds the best score: accuracy, or minus the loss */
+    /* best_accuracy holds the best score: accuracy, or minus the loss (a NaN loss is never
+     * best) */
     double score = by_loss ? -r->loss : acc;
     bool best = score > tr->progress.best_accuracy;
     tr->progress.last_accuracy = acc;
@@ -149,43 +291,44 @@ static arith_status run_eval(trainer *tr, bool final, eval_result *r)
         tr->progress.best_accuracy = score;
         tr->progress.best_step = tr->progress.step;
     }
+    /* the metrics line first, then best, then last: a run stopped anywhere in between resumes
+     * from an earlier last.safetensors, drops this line and writes it (and best) again */
+    text_buffer b = {0};
+    text_printf(&b, "{\"step\": %lld", tr->progress.step);
+    json_real(&b, "accuracy", 6, false, acc);
+    if (!isnan(r->loss))
+        json_real(&b, "test_loss", 6, false, r->loss);
+    if (!isnan(r->mae))
+        json_real(&b, "mae", 6, false, r->mae);
+    if (r->edge_total > 0)
+        text_printf(&b, ", \"edge_correct\": %d, \"edge_total\": %d", r->edge_correct,
+                    r->edge_total);
+    text_printf(&b, ", \"eval_n\": %d", r->total);
+    if (cr.total > 0) {
+        /* per chain length: exact match, null where the set has no such sums */
+        text_printf(&b, ", \"carry_accuracy\": %.6f, \"carry_correct\": %d, \"carry_total\": "
+                    "%d, \"carry_by_chain\": [", (double)cr.correct / cr.total, cr.correct,
+                    cr.total);
+        for (int c = 0; c < cr.chains; c++) {
+            if (cr.n[c])
+                text_printf(&b, "%s%.4f", c ? ", " : "", (double)cr.right[c] / cr.n[c]);
+            else
+                text_printf(&b, "%snull", c ? ", " : "");
+        }
+        text_printf(&b, "]");
+    }
+    json_real(&b, "eval_seconds", 3, false, r->seconds);
+    text_printf(&b, ", \"best\": %s", best ? "true" : "false");
+    json_real(&b, "elapsed", 3, false, time_now() - tr->t_start);
+    text_printf(&b, "}\n");
+    st = metrics_write(tr, &b);
     char path[TRAIN_PATH_MAX + 32];
-    io_join_path(path, sizeof path, cfg->run.dir, "last.safetensors");
-    st = checkpoint_save(path, s->model, &tr->opt, cfg, &tr->progress);
     if (!st && best) {
         io_join_path(path, sizeof path, cfg->run.dir, "best.safetensors");
         st = checkpoint_save(path, s->model, NULL, cfg, &tr->progress);
     }
-    if (tr->metrics) {
-        char extra[160] = "";
-        if (!isnan(r->loss))
-            snprintf(extra, sizeof extra, ", \"test_loss\": %.6f", r->loss);
-        if (!isnan(r->mae))
-            snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ", \"mae\": %.6f",
-                     r->mae);
-        if (r->edge_total > 0)
-            snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
-                     ", \"edge_correct\": %d, \"edge_total\": %d", r->edge_correct,
-                     r->edge_total);
-        fprintf(tr->metrics, "{\"step\": %lld, \"accuracy\": %.6f%s, \"eval_n\": %d, ",
-                tr->progress.step, acc, extra, r->total);
-        if (cr.total > 0) {
-            /* per chain length: exact match, null where the set has no such sums */
-            fprintf(tr->metrics, "\"carry_accuracy\": %.6f, \"carry_correct\": %d, "
-                    "\"carry_total\": %d, \"carry_by_chain\": [",
-                    (double)cr.correct / cr.total, cr.correct, cr.total);
-            for (int c = 0; c < cr.chains; c++) {
-                if (cr.n[c])
-                    fprintf(tr->metrics, "%s%.4f", c ? ", " : "", (double)cr.right[c] / cr.n[c]);
-                else
-                    fprintf(tr->metrics, "%snull", c ? ", " : "");
-            }
-            fprintf(tr->metrics, "], ");
-        }
-        fprintf(tr->metrics, "\"eval_seconds\": %.3f, \"best\": %s, \"elapsed\": %.3f}\n",
-                r->seconds, best ? "true" : "false", time_now() - tr->t_start);
-        fflush(tr->metrics);
-    }
+    if (!st)
+        st = save_last(tr);
     if (!st && tr->cb && tr->cb->on_eval)
         tr->cb->on_eval(tr->cb->ctx, tr->progress.step, tr->progress.total_steps, r, best);
     carry_result_free(&cr);
@@ -203,46 +346,210 @@ static void epoch_order(int32_t *perm, int n, long long seed, long long epoch)
     rng_shuffle_i32(&rng, perm, (size_t)n);
 }
 
-arith_status train_run(session *s, const train_callbacks *cb, bool resume, eval_result *final)
+/* --------------------------------------------------------------------- non-finite values */
+
+/* What last.safetensors holds now, for the messages of a stopped run. */
+static void saved_state_text(const trainer *tr, char *out, size_t cap)
 {
-    trainer tr = {.s = s, .cb = cb};
+    const char *dir = tr->s->cfg.run.dir;
+    if (tr->saved_step >= 0)
+        snprintf(out, cap, "last.safetensors holds step %lld, the last finite state: arith train "
+                 "--resume %s continues from it, with other flags if given", tr->saved_step, dir);
+    else
+        snprintf(out, cap, "no checkpoint was written yet: arith train --resume %s starts again "
+                 "from step 0, with other flags if given", dir);
+}
+
+/* The flags that keep a run finite, with their values now. */
+static void divergence_hint(const train_config *cfg, char *out, size_t cap)
+{
+    char clip[64];
+    if (cfg->optim.clip_norm > 0)
+        snprintf(clip, sizeof clip, "a smaller --clip-norm (now %g)", cfg->optim.clip_norm);
+    else
+        snprintf(clip, sizeof clip, "clipping (--clip-norm 1; now off)");
+    /* an example: Adam without epsilon divides 0 by 0 where a gradient is 0; else a smaller
+     * step, and weight decay that no longer flips the weights' sign (AdamW scales them by
+     * 1 - lr * decay) */
+    char flags[96];
+    const double lr = cfg->optim.lr / 10;
+    if (cfg->optim.eps <= 0)
+        snprintf(flags, sizeof flags, "--eps 1e-8");
+    else if (lr * cfg->optim.weight_decay >= 0.1)
+        snprintf(flags, sizeof flags, "--lr %g --weight-decay 0.01", lr);
+    else
+        snprintf(flags, sizeof flags, "--lr %g", lr);
+    snprintf(out, cap, "hint: lower --lr (now %g), raise --eps (now %g), lower --weight-decay "
+             "(now %g) or add %s, e.g. arith train --resume %s %s", cfg->optim.lr,
+             cfg->optim.eps, cfg->optim.weight_decay, clip, cfg->run.dir, flags);
+}
+
+/* A step whose loss or gradient norm is not finite, and no skip left: the weights are still
+ * the finite ones from before it, and become last.safetensors; the run stops. */
+static arith_status stop_nonfinite(trainer *tr, long long step1, long long epoch, double loss,
+                                   double norm, double lr)
+{
+    const train_config *cfg = &tr->s->cfg;
+    arith_status st = metrics_window(tr);
+    text_buffer b = {0};
+    text_printf(&b, "{\"step\": %lld, \"epoch\": %lld", step1, epoch);
+    json_real(&b, "loss", 6, false, loss);
+    json_real(&b, "lr", 6, true, lr);
+    json_real(&b, "grad_norm", 6, true, norm);
+    text_printf(&b, ", \"nonfinite\": true, \"skipped_nonfinite\": %lld", tr->progress.skipped);
+    json_real(&b, "elapsed", 3, false, time_now() - tr->t_start);
+    text_printf(&b, "}\n");
+    if (!st)
+        st = metrics_write(tr, &b);
+    else
+        free(b.text);
+    if (!st && tr->saved_step != tr->progress.step)
+        st = save_last(tr);
+    if (st)
+        return st;
+    char saved[TRAIN_PATH_MAX + 160], hint[TRAIN_PATH_MAX + 512], skips[160];
+    saved_state_text(tr, saved, sizeof saved);
+    divergence_hint(cfg, hint, sizeof hint);
+    if (cfg->run.skip_nonfinite > 0)
+        snprintf(skips, sizeof skips, ", after %lld skipped batch%s (--skip-nonfinite %d)",
+                 tr->progress.skipped, tr->progress.skipped == 1 ? "" : "es",
+                 cfg->run.skip_nonfinite);
+    else
+        snprintf(skips, sizeof skips, " (--skip-nonfinite N skips up to N such batches)");
+    return arith_error(ARITH_ERR_DATA, "step %lld of %lld: the training loss is %g and the "
+                       "gradient norm %g; the run stopped before this step's update%s\n%s\n%s",
+                       step1, tr->progress.total_steps, loss, norm, skips, saved, hint);
+}
+
+/* After an update: every trainable weight finite, or the run stops naming the first tensor
+ * that is not (an update cannot be skipped once made; last.safetensors keeps what it holds). */
+static arith_status check_weights(trainer *tr, long long step1)
+{
+    const param_table *pt = &tr->s->model->params;
+    bool finite = true;
+    for (int i = 0; i < pt->count && finite; i++)
+        if (pt->views[i].trainable)
+            finite = tensor_all_finite(pt->data + pt->views[i].offset, pt->views[i].size);
+    if (finite)
+        return ARITH_OK;
+    for (int i = 0; i < pt->count; i++) {
+        const param_view *v = &pt->views[i];
+        size_t first = 0, bad = v->trainable ? core_count_nonfinite(pt->data + v->offset,
+                                                                     v->size, &first) : 0;
+        if (bad == 0)
+            continue;
+        char saved[TRAIN_PATH_MAX + 160], hint[TRAIN_PATH_MAX + 512];
+        saved_state_text(tr, saved, sizeof saved);
+        divergence_hint(&tr->s->cfg, hint, sizeof hint);
+        return arith_error(ARITH_ERR_DATA, "step %lld of %lld: the update made tensor \"%s\" "
+                           "non-finite (%zu of its %zu values; the first, at index %zu, is %g); "
+                           "the run stopped\n%s\n%s", step1, tr->progress.total_steps, v->name,
+                           bad, v->size, first, (double)pt->data[v->offset + first], saved,
+                           hint);
+    }
+    return ARITH_OK;
+}
+
+/* ------------------------------------------------------------------------------ the run */
+
+static bool should_stop(const train_callbacks *cb)
+{
+    return cb && cb->should_stop && cb->should_stop(cb->ctx);
+}
+
+/* A run resumed before its first checkpoint starts from the weights the seed gives, as the
+ * session built them, and from GPT-2's file when it started from one (a session opened on a
+ * saved run leaves that to the checkpoint). */
+static arith_status start_weights(session *s)
+{
+    if (!s->cfg.model.init[0])
+        return ARITH_OK;
+    gpt2_pretrained pre;
+    arith_status st = gpt2_pretrained_read(&pre, s->cfg.model.init);
+    if (st)
+        return st;
+    st = gpt2_pretrained_load(s->model, &pre);
+    gpt2_pretrained_free(&pre);
+    return st;
+}
+
+/* The run directory locked and cleaned, and the state to start from: a new run's directory
+ * prepared, or a checkpoint loaded (none yet: step 0). */
+static arith_status open_run(trainer *tr, bool resume, long long total, train_result *out)
+{
+    session *s = tr->s;
     train_config *cfg = &s->cfg;
+    arith_status st = ARITH_OK;
+    if (!s->locked) {
+        st = run_dir_lock(cfg->run.dir, &s->lock_fd);
+        if (st)
+            return st;
+        s->locked = true;
+    }
+    /* what dead processes left half-written (their files under the final names are whole) */
+    st = io_remove_stale_temps(cfg->run.dir, NULL);
+    if (st)
+        return st;
+    if (!resume)
+        return prepare_run_dir(s);
+    char path[TRAIN_PATH_MAX + 32];
+    st = io_join_path(path, sizeof path, cfg->run.dir, "last.safetensors");
+    if (st)
+        return st;
+    if (!path_exists(path)) {
+        if (!run_has(cfg->run.dir, "config.json"))
+            return arith_error(ARITH_ERR_STATE, "%s holds no run to resume (no config.json, no "
+                               "last.safetensors)", cfg->run.dir);
+        if (out)
+            out->from_start = true;
+        return start_weights(s);
+    }
+    train_config saved;
+    st = checkpoint_read_config(path, &saved, &tr->progress);
+    if (!st)
+        st = checkpoint_load(path, s->model, &tr->opt);
+    if (!st && tr->progress.step >= total)
+        st = arith_error(ARITH_ERR_ARG, "%s has already taken %lld of %lld steps\nhint: "
+                         "extend it with --steps N or --epochs N", cfg->run.dir,
+                         tr->progress.step, total);
+    if (!st)
+        tr->saved_step = tr->progress.step;
+    return st;
+}
+
+arith_status train_run(session *s, const train_callbacks *cb, bool resume, train_result *out)
+{
+    trainer tr = {.s = s, .cb = cb, .metrics = {.fd = -1}, .saved_step = -1, .norm = NAN};
+    train_config *cfg = &s->cfg;
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!cfg->run.dir[0])
+        train_config_default_dir(cfg, "", cfg->run.dir, sizeof cfg->run.dir);
     const int n_train = s->train.count;
     const long long per_epoch = (n_train + cfg->optim.batch - 1) / cfg->optim.batch;
     const long long total = cfg->optim.steps > 0 ? cfg->optim.steps : per_epoch * cfg->optim.epochs;
     char path[TRAIN_PATH_MAX + 32];
     arith_status st = optimizer_init(&tr.opt, &s->model->params);
     if (st)
-        return st;
+        return arith_error(st, "out of memory for the optimizer's moments");
     tr.progress.best_accuracy = -INFINITY;
     tr.progress.last_accuracy = -1.0;
-    if (resume) {
-        io_join_path(path, sizeof path, cfg->run.dir, "last.safetensors");
-        train_config saved;
-        st = checkpoint_read_config(path, &saved, &tr.progress);
-        if (!st)
-            st = checkpoint_load(path, s->model, &tr.opt);
-        if (!st && tr.progress.step >= total)
-            st = arith_error(ARITH_ERR_ARG, "%s has already taken %lld of %lld steps\nhint: "
-                             "extend it with --steps N or --epochs N", cfg->run.dir,
-                             tr.progress.step, total);
-    } else {
-        st = prepare_run_dir(s);
-    }
+    st = open_run(&tr, resume, total, out);
+    tr.progress.total_steps = total;
+    /* lines about steps past the checkpoint would come twice: they go (all of them for a run
+     * that starts at step 0) */
+    if (!st)
+        st = io_join_path(path, sizeof path, cfg->run.dir, "metrics.jsonl");
+    if (!st)
+        st = metrics_truncate(path, tr.progress.step);
+    if (!st)
+        st = io_append_open(&tr.metrics, path);
     if (st) {
         optimizer_free(&tr.opt);
         return st;
     }
-    tr.progress.total_steps = total;
-    io_join_path(path, sizeof path, cfg->run.dir, "metrics.jsonl");
-    tr.metrics = fopen(path, "a");
-    if (!tr.metrics) {
-        optimizer_free(&tr.opt);
-        return arith_error(ARITH_ERR_IO, "%s: cannot open for appending: %s", path,
-                           strerror(errno));
-    }
 
-    batch b;
+    batch b = {0};
     int32_t *perm = malloc((size_t)n_train * sizeof *perm);
     int max_T = s->train_enc.max_prompt + s->train_enc.max_answer - 1;
     st = batch_alloc(&b, cfg->optim.batch, max_T);
@@ -251,14 +558,18 @@ arith_status train_run(session *s, const train_callbacks *cb, bool resume, eval_
     if (!st && !perm)
         st = arith_error(ARITH_ERR_MEMORY, "out of memory");
     tr.t_start = time_now();
-    double window_loss = 0, rate = 0, t_last = tr.t_start;
-    int window = 0;
+    double t_last = tr.t_start, lr = 0;
     long long epoch_loaded = -1;
     eval_result r = {0};
-    bool evaluated_last = false;
+    bool evaluated_last = false, stopped = false;
     while (st == ARITH_OK && tr.progress.step < total) {
+        if (should_stop(cb)) {
+            stopped = true;
+            break;
+        }
         long long step = tr.progress.step;
-        long long epoch = step / per_epoch, i = step % per_epoch;
+        long long epoch = step / per_epoch;
+        long long i = step % per_epoch;
         if (epoch != epoch_loaded) {
             epoch_order(perm, n_train, cfg->run.seed, epoch);
             epoch_loaded = epoch;
@@ -279,27 +590,52 @@ arith_status train_run(session *s, const train_callbacks *cb, bool resume, eval_
         model_backward(s->model);
         double norm = clip_gradients(&s->model->params, cfg->optim.clip_value,
                                      cfg->optim.clip_norm);
-        double lr = schedule_lr(&cfg->optim, step, total);
-        optimizer_step(&tr.opt, &s->model->params, &cfg->optim, lr);
-        tr.progress.step = step + 1;
+        lr = schedule_lr(&cfg->optim, step, total);
         double loss = n_tok ? loss_sum / n_tok : 0.0;
-        window_loss += loss;
-        window++;
-        double now = time_now();
-        double dt = now - t_last;
-        t_last = now;
-        rate = rate == 0 ? 1.0 / dt : 0.9 * rate + 0.1 / dt;
-        if (cb && cb->on_step)
-            cb->on_step(cb->ctx, tr.progress.step, total, (int)epoch + 1, loss, lr, rate);
-        if (tr.progress.step % cfg->run.log_every == 0 || tr.progress.step == total) {
-            fprintf(tr.metrics, "{\"step\": %lld, \"epoch\": %lld, \"loss\": %.6f, \"lr\": %.6g, "
-                    "\"grad_norm\": %.6g, \"steps_per_sec\": %.3f, \"elapsed\": %.3f}\n",
-                    tr.progress.step, epoch + 1, window_loss / window, lr, norm, rate,
-                    now - tr.t_start);
-            fflush(tr.metrics);
-            window_loss = 0;
-            window = 0;
+        if (!isfinite(loss) || !isfinite(norm)) {
+            if (tr.progress.skipped >= cfg->run.skip_nonfinite) {
+                st = stop_nonfinite(&tr, step + 1, epoch + 1, loss, norm, lr);
+                break;
+            }
+            /* --skip-nonfinite: this batch makes no update */
+            st = metrics_window(&tr);
+            tr.progress.skipped++;
+            tr.progress.step = step + 1;
+            text_buffer line = {0};
+            text_printf(&line, "{\"step\": %lld, \"epoch\": %lld", step + 1, epoch + 1);
+            json_real(&line, "loss", 6, false, loss);
+            json_real(&line, "lr", 6, true, lr);
+            json_real(&line, "grad_norm", 6, true, norm);
+            text_printf(&line, ", \"skipped_nonfinite\": %lld", tr.progress.skipped);
+            json_real(&line, "elapsed", 3, false, time_now() - tr.t_start);
+            text_printf(&line, "}\n");
+            if (!st)
+                st = metrics_write(&tr, &line);
+            else
+                free(line.text);
+            if (cb && cb->on_skip)
+                cb->on_skip(cb->ctx, step + 1, loss, norm, tr.progress.skipped,
+                            cfg->run.skip_nonfinite);
+        } else {
+            optimizer_step(&tr.opt, &s->model->params, &cfg->optim, lr);
+            tr.progress.step = step + 1;
+            st = check_weights(&tr, step + 1);
+            tr.window_loss += loss;
+            tr.window++;
+            tr.epoch = epoch + 1;
+            tr.lr = lr;
+            tr.norm = norm;
+            double now = time_now();
+            double dt = now - t_last;
+            t_last = now;
+            tr.rate = tr.rate == 0 ? 1.0 / dt : 0.9 * tr.rate + 0.1 / dt;
+            if (!st && cb && cb->on_step)
+                cb->on_step(cb->ctx, tr.progress.step, total, (int)epoch + 1, loss, lr, tr.rate);
+            if (!st && (tr.progress.step % cfg->run.log_every == 0 || tr.progress.step == total))
+                st = metrics_window(&tr);
         }
+        if (st)
+            break;
         bool at_end = tr.progress.step == total;
         bool at_epoch = tr.progress.step % per_epoch == 0;
         bool at_interval = cfg->run.eval_every > 0 && tr.progress.step % cfg->run.eval_every == 0;
@@ -307,13 +643,28 @@ arith_status train_run(session *s, const train_callbacks *cb, bool resume, eval_
         if (at_end || at_epoch || at_interval) {
             st = run_eval(&tr, at_end, &r);
             evaluated_last = at_end;
+        } else if (cfg->run.save_every > 0 && tr.progress.step % cfg->run.save_every == 0) {
+            st = save_last(&tr); /* a crash loses at most --save-every steps */
         }
     }
-    if (st == ARITH_OK && !evaluated_last)
+    if (st == ARITH_OK && stopped) {
+        /* asked to stop: what the steps since the last line taught, and the state, saved */
+        st = metrics_window(&tr);
+        if (!st && tr.saved_step != tr.progress.step)
+            st = save_last(&tr);
+    } else if (st == ARITH_OK && !evaluated_last) {
         st = run_eval(&tr, true, &r);
-    if (final)
-        *final = r;
-    fclose(tr.metrics);
+    }
+    if (out) {
+        out->final = stopped ? (eval_result){0} : r;
+        out->step = tr.progress.step;
+        out->total = total;
+        out->skipped = tr.progress.skipped;
+        out->stopped = stopped;
+    }
+    arith_status closed = io_append_close(&tr.metrics);
+    if (!st)
+        st = closed;
     if (st == ARITH_OK) {
         char svg[TRAIN_PATH_MAX + 32], title[2 * TRAIN_PATH_MAX];
         io_join_path(svg, sizeof svg, cfg->run.dir, "training.svg");

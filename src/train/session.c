@@ -213,6 +213,7 @@ static arith_status session_positions(session *s)
 arith_status session_open(session *s, const train_config *cfg, const char *data_dir)
 {
     memset(s, 0, sizeof *s);
+    s->lock_fd = -1;
     s->cfg = *cfg;
     examples_init(&s->train);
     examples_init(&s->test);
@@ -380,12 +381,16 @@ void session_close(session *s)
     encoded_free(&s->train_enc);
     encoded_free(&s->test_enc);
     model_free(s->model);
+    if (s->locked)
+        io_unlock_dir(s->lock_fd);
     memset(s, 0, sizeof *s);
+    s->lock_fd = -1;
 }
 
 arith_status session_load_run(session *s, const char *run_dir, const char *which)
 {
     memset(s, 0, sizeof *s); /* so that session_close is safe whatever fails below */
+    s->lock_fd = -1;
     char path[TRAIN_PATH_MAX + 32], file[64];
     snprintf(file, sizeof file, "%s.safetensors", which);
     arith_status st = io_join_path(path, sizeof path, run_dir, file);

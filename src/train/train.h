@@ -186,6 +186,10 @@ typedef struct {
     int samples;               /* sample predictions shown at each evaluation */
     best_by_kind best_by;      /* what chooses best.safetensors */
     int log_every;             /* steps between metrics lines */
+    int save_every;            /* steps between saves of last.safetensors without an
+                                  evaluation (0: only at evaluations) */
+    int skip_nonfinite;        /* batches with a non-finite loss or gradient norm that may be
+                                  skipped (no update) before the run stops */
     char dir[TRAIN_PATH_MAX];  /* the run directory ("": runs/<task><digits>-<time>) */
 } run_settings;
 
@@ -410,21 +414,25 @@ arith_status seed_runs_find(const char *parent, char ***dirs, long long **seeds,
 /* --------------------------------------------------------------------------- checkpoints */
 
 typedef struct {
-    long long step;            /* optimizer steps taken */
+    long long step;            /* steps taken (skipped batches included) */
     long long total_steps;
     double best_accuracy;      /* -1: none yet */
     long long best_step;
     double last_accuracy;
+    int threads;               /* the thread count in effect when it was saved (0: unknown, a
+                                  checkpoint from before it was recorded) */
+    long long skipped;         /* batches skipped as non-finite (--skip-nonfinite) so far */
 } train_progress;
 
 /* Writes parameters (and the optimizer's moments, when opt is given) with the config, tokenizer,
- * task and progress in __metadata__, atomically. */
+ * task and progress in __metadata__, atomically. A tensor holding a NaN or an infinity is
+ * refused (ARITH_ERR_DATA naming the file and the tensor) and nothing is written. */
 arith_status checkpoint_save(const char *path, const model *m, const optimizer_state *opt,
                              const train_config *cfg, const train_progress *progress);
 /* Reads a checkpoint's config and progress (no model needed). */
 arith_status checkpoint_read_config(const char *path, train_config *cfg, train_progress *progress);
 /* Loads parameters (and moments when opt is given) into a model built from the same config;
- * a missing tensor or a shape mismatch is an error naming it. */
+ * a missing tensor, a shape mismatch or a NaN or infinite value is an error naming it. */
 arith_status checkpoint_load(const char *path, model *m, optimizer_state *opt);
 
 /* --------------------------------------------------------------------------------- plots */
@@ -447,6 +455,9 @@ typedef struct {
     encoded_set train_enc, test_enc;
     int test_in_train;         /* test prompts that are also training prompts (CSV data) */
     model *model;
+    bool locked;               /* lock_fd holds the run directory's lock (run_dir_lock), which
+                                  session_close releases */
+    int lock_fd;
 } session;
 
 /* Builds the data (generated or loaded), the tokenizer and the model (initialized from the
@@ -482,12 +493,44 @@ typedef struct {
                     bool is_best);
     /* samples shown at an evaluation */
     eval_example_fn on_sample;
+    /* asked before every step: true stops the run there, after saving last.safetensors (the
+       CLI's Ctrl-C and SIGTERM) */
+    bool (*should_stop)(void *ctx);
+    /* a batch skipped for its non-finite loss or gradient norm (--skip-nonfinite): `skipped`
+       of `limit` so far */
+    void (*on_skip)(void *ctx, long long step, double loss, double grad_norm, long long skipped,
+                    long long limit);
 } train_callbacks;
+
+/* What train_run ended with. */
+typedef struct {
+    eval_result final;         /* the last evaluation, on the whole test set (zero when stopped
+                                  early) */
+    long long step;            /* steps taken */
+    long long total;           /* steps the run was to take */
+    long long skipped;         /* batches skipped as non-finite, resumed runs' included */
+    bool stopped;              /* should_stop ended it: last.safetensors holds `step` */
+    bool from_start;           /* resumed from a run that had no checkpoint yet: step 0 */
+} train_result;
 
 /* Trains s->model on s->train, evaluating on s->test; writes the run directory
  * (config.json, train.csv, test.csv, metrics.jsonl, last.safetensors, best.safetensors,
- * training.svg).
- * With resume, continues from run_dir's last checkpoint as if never stopped. */
-arith_status train_run(session *s, const train_callbacks *cb, bool resume, eval_result *final);
+ * training.svg), holding its lock (run_dir_lock) unless the session holds it already, and
+ * removing temporary files that dead processes left there. A directory whose run stopped
+ * before its first checkpoint is used again; one with a checkpoint is refused.
+ * With resume, continues from the run directory's last checkpoint as if never stopped (from
+ * step 0, with the weights the seed gives, when it has none yet), after cutting metrics.jsonl
+ * back to the checkpoint's step. A non-finite loss or gradient norm (after --skip-nonfinite
+ * such batches) or an update that makes a weight non-finite stops the run with ARITH_ERR_DATA
+ * naming the step, the value and the flags that help; last.safetensors then holds the last
+ * finite state. `out` may be NULL. */
+arith_status train_run(session *s, const train_callbacks *cb, bool resume, train_result *out);
+
+/* Locks a run directory for one writer (io_lock_dir on RUN/.lock), creating the directory
+ * when it is missing. Another process's lock is ARITH_ERR_STATE naming its process id. */
+arith_status run_dir_lock(const char *dir, int *fd);
+/* Keeps the lines of a metrics.jsonl up to `step` (whole lines whose "step" is <= step),
+ * rewriting the file atomically when anything goes; a missing file is fine. */
+arith_status metrics_truncate(const char *path, long long step);
 
 #endif

@@ -67,6 +67,9 @@ double tensor_dot(double acc, const float *a, const float *b, size_t n);
 /* acc + sum_i (double)x[i] * x[i], in double, i in order: a global norm is these chained over
  * the views, so it never depends on the thread count. */
 double tensor_sum_squares(double acc, const float *x, size_t n);
+/* Whether every one of x(n) is finite (no NaN, no infinity): the training loop asks it of the
+ * weights after every update, so it is one vectorized pass. */
+bool tensor_all_finite(const float *x, size_t n);
 /* x(n) = clamp(x * scale, -limit, limit), or only x * scale when !clamp (gradient clipping by
  * norm and by value in one pass). */
 void tensor_clip(float *x, size_t n, float scale, bool clamp, float limit);

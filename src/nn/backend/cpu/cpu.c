@@ -101,6 +101,15 @@ double tensor_sum_squares(double acc, const float *x, size_t n)
     return acc;
 }
 
+bool tensor_all_finite(const float *x, size_t n)
+{
+    int bad = 0;
+#pragma omp simd reduction(| : bad)
+    for (size_t i = 0; i < n; i++)
+        bad |= !isfinite(x[i]);
+    return bad == 0;
+}
+
 void tensor_clip(float *x, size_t n, float scale, bool clamp, float limit)
 {
     for (size_t i = 0; i < n; i++) {

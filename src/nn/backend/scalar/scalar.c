@@ -99,6 +99,14 @@ double tensor_sum_squares(double acc, const float *x, size_t n)
     return acc;
 }
 
+bool tensor_all_finite(const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return false;
+    return true;
+}
+
 void tensor_clip(float *x, size_t n, float scale, bool clamp, float limit)
 {
     for (size_t i = 0; i < n; i++) {
