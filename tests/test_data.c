@@ -1551,6 +1551,23 @@ static void test_scratchpad(void)
     ids[np + na - 2] = tok.char_to_id['*'];
     tok_decode_answer(&tok, ids + np, na, text, sizeof text);
     CHECK(strchr(text, '?') != NULL);
+    /* a tokenizer for operands of up to 5 digits pads every step to 10, whatever the
+     * problem's lengths, so that a digit is always 11 tokens after its column in the step
+     * before; longer operands than that widen it */
+    tokenizer five;
+    CHECK_OK(tokenizer_init(&five, TOK_CHAR, 5, false));
+    CHECK_OK(tokenizer_set_format(&five, mul->format, true, true, false));
+    CHECK_OK(tokenizer_set_scratchpad(&five, true));
+    CHECK_OK(tok_encode_example(&five, "2*3=", "6", ids, NULL, NULL, 2048, &np, &na, &w));
+    tok_describe(&five, ids, np + na, text, sizeof text);
+    CHECK_STR(text, "2 * 3 = 6 0 0 0 0 0 0 0 0 0 [EOS]");
+    CHECK_OK(tok_encode_example(&five, "12*34=", "408", ids, NULL, NULL, 2048, &np, &na, &w));
+    CHECK_EQ_INT(na, 3 * 11);
+    tok_decode_scratchpad(&five, ids + np, na, text, sizeof text);
+    CHECK_STR(text, "48 360 408");
+    CHECK_OK(tok_encode_example(&five, "1234567*2=", "2469134", ids, NULL, NULL, 2048, &np, &na,
+                                &w));
+    CHECK_EQ_INT(na, 14 + 1); /* b has one digit: the answer alone, 14 wide, then EOS */
     /* every format, 1..9-digit operands: the product decoded back, and the steps are the
      * partial products and running sums (the last the product) */
     task_config task = {.def = mul, .digits = 9, .digits_min = 1};

@@ -284,7 +284,9 @@ typedef struct {
 
 typedef struct {
     tokenizer_kind kind;
-    int digits;            /* pairs: operand width in digits */
+    int digits;            /* pairs: operand width in digits; char with --zero-pad and
+                              --scratchpad: the longest operands, whose longest answer sets
+                              every step's width */
     bool reverse_answer;   /* answer emitted least significant digit first */
     int vocab_size;
     int32_t pad_id, eos_id, plus_id, equals_id;
@@ -330,7 +332,8 @@ arith_status tokenizer_set_format(tokenizer *tok, const digit_format *format, bo
 /* Turns on the scratchpad format (char tokenizer, a task whose format has scratch_steps, no
  * --answer-width; otherwise ARITH_ERR_ARG naming the flags): before its answer, an example's
  * target holds the format's intermediate results, each followed by a space, written as the
- * answer is written. Decoding keeps the answer, the last number, alone, so answers still
+ * answer is written (zero-padded: every step and the answer as wide as the longest answer of
+ * operands of tok->digits digits, or of the prompt's when longer). Decoding keeps the answer, the last number, alone, so answers still
  * compare with plain ones; tok_decode_scratchpad shows the whole target. */
 arith_status tokenizer_set_scratchpad(tokenizer *tok, bool on);
 /* Decodes generated ids up to EOS like tok_decode_answer, but keeps the scratchpad: every

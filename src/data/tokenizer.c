@@ -561,7 +561,12 @@ static arith_status encode_formatted(const tokenizer *tok, const char *prompt,
         return st;
     *np = n;
     *na = 0;
-    const int width = f->answer_digits(w); /* the longest answer, in digits */
+    /* the longest answer, in digits; with a scratchpad, zero-padded steps are as wide as the
+     * longest answer of the task's longest operands, so that a digit sits the same distance
+     * from its column in the step before in every problem, whatever its lengths */
+    int width = f->answer_digits(w);
+    if (tok->scratchpad && tok->zero_pad && tok->digits > w)
+        width = f->answer_digits(tok->digits);
     *ans_width = tok->zero_pad && !tok->reverse_answer ? width : 0;
     if (!answer)
         return ARITH_OK;
