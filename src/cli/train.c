@@ -479,9 +479,11 @@ int cli_train(int argc, char **argv)
         if (!st)
             st = train_config_from_json(&cfg, text, tc.config);
         free(text);
-        if (st) /* the file's content is the user's input, as flags are */
-            rc = st == ARITH_ERR_IO || st == ARITH_ERR_MEMORY ? cli_fail(st)
-                                                                : (cli_fail(st), EXIT_USAGE);
+        if (st) {
+            rc = cli_fail(st);
+            if (st != ARITH_ERR_IO && st != ARITH_ERR_MEMORY)
+                rc = EXIT_USAGE; /* the file's content is the user's input, as flags are */
+        }
     }
     const char *resume = tc.resume[0] ? tc.resume : NULL;
     resume_source from = {0};
