@@ -3,12 +3,17 @@
  * a run after its current step with last.safetensors saved; a second one stops at once. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include "cli/cli.h"
 #include "io/io.h"
@@ -27,43 +32,79 @@ typedef struct {
 
 /* ---------------------------------------------------------------------------------- signals */
 
-/* The signal that asked the run to stop (0: none). The handler only sets it, or, the second
- * time, removes the temporary file of a write in progress and ends the process. */
-static volatile sig_atomic_t stop_signal = 0;
+/* The signal that asked the run to stop (0: none).
+ *
+ * No handler ever runs on a thread that computes. oneDNN's AVX-512 and AVX2 GEMM kernels (the
+ * versions Debian ships) point rsp into the heap while they run, so a signal frame pushed there
+ * overwrites heap memory: a Ctrl-C in the middle of a product aborted later in free() with
+ * "corrupted size vs. prev_size" (oneDNN issue 4845, fixed upstream in 3.12). SIGINT and
+ * SIGTERM are therefore blocked in every thread, which the threads OpenMP and oneDNN create
+ * later inherit, and one thread of our own takes them with sigwait(): the first sets the flag
+ * the loop reads between steps, the second removes the temporary file of a write in progress
+ * and ends the process. */
+static atomic_int stop_signal = 0;
+static sigset_t stop_set;
 
 static void say(const char *text, size_t len)
 {
     if (write(STDERR_FILENO, text, len) < 0) {
-        /* nothing else can be said from a signal handler */
+        /* stderr is gone: nothing else can be said */
     }
 }
 
-static void on_stop_signal(int sig)
+static void *stop_signal_thread(void *arg)
 {
-    if (stop_signal) {
-        io_discard_pending();
-        static const char now[] = "\narith: second signal: stopping now; last.safetensors is "
-                                  "whole, from its last save\n";
-        say(now, sizeof now - 1);
-        _exit(128 + sig);
+    (void)arg;
+#ifdef __linux__
+    prctl(PR_SET_NAME, "arith-signals", 0, 0, 0); /* the name tests and ps show */
+#endif
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&stop_set, &sig) != 0)
+            continue;
+        if (stop_signal) {
+            io_discard_pending();
+            static const char now[] = "\narith: second signal: stopping now; last.safetensors "
+                                      "is whole, from its last save\n";
+            say(now, sizeof now - 1);
+            _exit(128 + sig);
+        }
+        stop_signal = sig;
+        static const char first[] = "\narith: stopping after this step and saving "
+                                    "last.safetensors (a second Ctrl-C stops at once)\n";
+        say(first, sizeof first - 1);
     }
-    stop_signal = sig;
-    static const char first[] = "\narith: stopping after this step and saving last.safetensors "
-                                "(a second Ctrl-C stops at once)\n";
-    say(first, sizeof first - 1);
+    return NULL;
 }
 
-/* Ctrl-C (unless the shell started us with it ignored, in the background) and SIGTERM. */
+/* Ctrl-C (unless the shell started us with it ignored, in the background) and SIGTERM, taken
+ * by stop_signal_thread. Called before any other thread exists. */
 static void install_stop_handlers(void)
 {
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
+    static bool installed = false;
+    if (installed)
+        return;
+    installed = true;
+    struct sigaction old;
+    sigemptyset(&stop_set);
     if (sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
-        sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+        sigaddset(&stop_set, SIGINT);
+    sigaddset(&stop_set, SIGTERM);
+    sigset_t before;
+    if (pthread_sigmask(SIG_BLOCK, &stop_set, &before) != 0)
+        return;
+    pthread_attr_t attr;
+    pthread_t thread;
+    bool started = pthread_attr_init(&attr) == 0 &&
+                   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+                   pthread_create(&thread, &attr, stop_signal_thread, NULL) == 0;
+    pthread_attr_destroy(&attr);
+    if (!started) {
+        /* no thread to take them: the signals keep their default action (end the process) */
+        pthread_sigmask(SIG_SETMASK, &before, NULL);
+        fprintf(stderr, "arith: warning: cannot start the signal thread; Ctrl-C will stop the "
+                        "run without saving\n");
+    }
 }
 
 static bool cli_should_stop(void *ctx)
@@ -459,6 +500,7 @@ static const char train_usage[] =
 
 int cli_train(int argc, char **argv)
 {
+    install_stop_handlers(); /* first: before OpenMP or oneDNN starts a thread */
     const option_table *tables[] = {&train_option_table, &train_command_table};
     cli_args args;
     bool stop;
@@ -536,7 +578,6 @@ int cli_train(int argc, char **argv)
     cli_args_free(&args);
     if (rc)
         return rc;
-    install_stop_handlers();
     if (cfg.run.seeds <= 1)
         return train_one(&cfg, resume, &from, NULL);
     return train_seeds(&cfg);
