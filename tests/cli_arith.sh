@@ -106,6 +106,40 @@ sum_before=$(cat run1/* | md5sum)
 expect 1 "run1 already holds a run" -- "$ARITH" train --config small.json --run run1
 [ "$(cat run1/* | md5sum)" = "$sum_before" ] && ok || bad "a refused run changed run1"
 
+# never overwrite what arith did not write (#15): run files go only into a directory arith
+# created, an empty one, or one that holds its marker
+[ -f run1/.arith-run ] && ok || bad "run1 lacks its .arith-run marker"
+TINY=(--digits 1..2 --tokenizer char --context 16 --n 300 --layers 1 --d-model 16 --heads 2 --ffn 16
+      --steps 3 --samples 0 --threads 1)
+mkdir mine && "$ARITH" data --digits 2 --n 300 --out mine/train.csv >/dev/null 2>&1
+sum_mine=$(md5sum <mine/train.csv)
+expect 1 "mine holds files arith did not write \(it has no .arith-run marker\)" -- "$ARITH" train "${TINY[@]}" --train-csv mine/train.csv --run mine
+[ "$(md5sum <mine/train.csv)" = "$sum_mine" ] && [ "$(ls -A mine)" = train.csv ] && ok \
+    || bad "a refused run changed mine/: $(ls -A mine)"
+expect 1 "mine holds files arith did not write" -- "$ARITH" train "${TINY[@]}" --seeds 2 --run mine
+[ "$(ls -A mine)" = train.csv ] && ok || bad "a refused sweep changed mine/: $(ls -A mine)"
+mkdir empty_dir
+expect 0 "run saved in empty_dir" -- "$ARITH" train "${TINY[@]}" --run empty_dir
+# a CSV inside a run directory is not replaced by the run's own training split
+rm -f empty_dir/last.safetensors empty_dir/best.safetensors empty_dir/metrics.jsonl
+cp mine/train.csv empty_dir/train.csv
+expect 2 "--train-csv empty_dir/train.csv is the file this run writes its training split to" -- "$ARITH" train "${TINY[@]}" --train-csv empty_dir/train.csv --run empty_dir
+[ "$(md5sum <empty_dir/train.csv)" = "$sum_mine" ] && ok || bad "the user's CSV in empty_dir was replaced"
+# a run whose config.json is gone is not trained over
+"$ARITH" train "${TINY[@]}" --run noconfig >/dev/null 2>&1 && rm noconfig/config.json
+sum_nc=$(md5sum <noconfig/last.safetensors)
+expect 1 "noconfig holds last.safetensors but no config.json" -- "$ARITH" train "${TINY[@]}" --run noconfig
+[ "$(md5sum <noconfig/last.safetensors)" = "$sum_nc" ] && ok || bad "noconfig's checkpoint was replaced"
+# a run an older arith wrote (no marker, a config.json that loads) can still be resumed
+"$ARITH" train "${TINY[@]}" --run legacy >/dev/null 2>&1 && rm legacy/.arith-run
+expect 0 "run saved in legacy" -- "$ARITH" train --resume legacy --steps 6
+[ -f legacy/.arith-run ] && ok || bad "a resumed older run should be marked"
+# a config.json of the user's own does not make a directory arith's
+mkdir theirs && echo '{"name": "my project"}' >theirs/config.json
+expect 1 "theirs holds files arith did not write" -- "$ARITH" train "${TINY[@]}" --run theirs
+[ "$(cat theirs/config.json)" = '{"name": "my project"}' ] && [ "$(ls -A theirs)" = config.json ] && ok \
+    || bad "a refused run changed theirs/: $(ls -A theirs)"
+
 expect 0 "exact match [01]\.[0-9]+ \([0-9]+/200\) on run1/test.csv" -- "$ARITH" eval run1
 expect 0 "\"accuracy\"" -- "$ARITH" eval run1 --json --checkpoint last
 expect 0 "exact match .* on 300 new 2-digit examples" -- "$ARITH" eval run1 --n 300

@@ -393,6 +393,9 @@ static int train_seeds(const train_config *cfg_in)
     }
     if (N < 1 || N > 1000)
         return cli_fail(arith_error(ARITH_ERR_ARG, "--seeds %d is out of range (1..1000)", N));
+    arith_status claimed = run_dir_claim_sweep(parent);
+    if (claimed)
+        return cli_fail(claimed);
     train_outcome *out = calloc((size_t)N, sizeof *out);
     long long *seeds = calloc((size_t)N, sizeof *seeds);
     if (!out || !seeds) {

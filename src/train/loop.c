@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,14 +52,105 @@ static bool run_has(const char *dir, const char *file)
     return io_join_path(path, sizeof path, dir, file) == ARITH_OK && path_exists(path);
 }
 
+/* The marker that says arith made a directory its own: run files go only into a directory that
+ * arith created, that was empty, or that holds it. */
+#define RUN_MARKER ".arith-run"
+
+/* Whether dir holds anything but arith's lock and marker (-1: cannot be read). */
+static int dir_has_foreign_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int found = 0;
+    for (struct dirent *e; !found && (e = readdir(d)) != NULL;)
+        found = strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+                strcmp(e->d_name, ".lock") != 0 && strcmp(e->d_name, RUN_MARKER) != 0;
+    closedir(d);
+    return found;
+}
+
+/* A run directory an arith older than the marker wrote: its config.json loads as a training
+ * config (a config.json of the user's own does not: unknown keys are refused). */
+static bool legacy_run_dir(const char *dir)
+{
+    char path[TRAIN_PATH_MAX + 32];
+    char *text = NULL;
+    size_t size = 0;
+    if (io_join_path(path, sizeof path, dir, "config.json") || !path_exists(path) ||
+        io_read_file(path, &text, &size))
+        return false;
+    train_config cfg;
+    train_config_defaults(&cfg);
+    arith_status st = train_config_from_json(&cfg, text, path);
+    free(text);
+    arith_error_clear();
+    return st == ARITH_OK;
+}
+
+/* The parent of an older arith's --seeds sweep: seed-S runs and seeds.json, nothing else. */
+static bool legacy_sweep_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    bool ours = true;
+    for (struct dirent *e; ours && (e = readdir(d)) != NULL;)
+        ours = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+               strcmp(e->d_name, "seeds.json") == 0 || strncmp(e->d_name, "seed-", 5) == 0;
+    closedir(d);
+    return ours;
+}
+
+/* Claims dir for arith's run files (with its lock held): a directory arith created, an empty
+ * one, one that holds the marker or an older arith's run is marked; any other is refused, since
+ * a run would write train.csv, config.json and the rest over files arith did not write. */
+static arith_status run_dir_claim(const char *dir, bool sweep)
+{
+    char marker[TRAIN_PATH_MAX + 32];
+    arith_status st = io_join_path(marker, sizeof marker, dir, RUN_MARKER);
+    if (st || path_exists(marker))
+        return st;
+    int foreign = dir_has_foreign_entries(dir);
+    if (foreign < 0)
+        return arith_error(ARITH_ERR_IO, "%s: cannot read the directory: %s", dir,
+                           strerror(errno));
+    if (foreign && !(sweep ? legacy_sweep_dir(dir) : legacy_run_dir(dir)))
+        return arith_error(ARITH_ERR_STATE, "%s holds files arith did not write (it has no %s "
+                           "marker), and a run would write its files over them\nhint: choose "
+                           "another --run, a new or empty directory", dir, RUN_MARKER);
+    static const char text[] = "This directory holds an arith run: arith writes and replaces "
+                               "the files in it.\n";
+    return io_write_file_atomic(marker, text, sizeof text - 1);
+}
+
+arith_status run_dir_claim_sweep(const char *dir)
+{
+    arith_status st = make_dirs(dir);
+    return st ? st : run_dir_claim(dir, true);
+}
+
 arith_status run_dir_lock(const char *dir, int *fd)
 {
     *fd = -1;
+    char lock_path[TRAIN_PATH_MAX + 32];
+    bool had_lock = io_join_path(lock_path, sizeof lock_path, dir, ".lock") == ARITH_OK &&
+                    path_exists(lock_path);
     arith_status st = make_dirs(dir);
     if (st)
         return st;
     long holder = 0;
     st = io_lock_dir(dir, fd, &holder);
+    if (st == ARITH_OK) {
+        st = run_dir_claim(dir, false);
+        if (st) {
+            close(*fd);
+            *fd = -1;
+            if (!had_lock) /* leave the user's directory as it was */
+                unlink(lock_path);
+        }
+        return st;
+    }
     if (st != ARITH_ERR_STATE)
         return st;
     if (holder > 0)
@@ -77,6 +169,40 @@ static arith_status prepare_run_dir(session *s)
     train_config *cfg = &s->cfg;
     char path[TRAIN_PATH_MAX + 32];
     arith_status st = io_join_path(path, sizeof path, cfg->run.dir, "config.json");
+    if (st)
+        return st;
+    if (!path_exists(path)) {
+        /* a run whose config.json is gone: its checkpoints are not trained over */
+        static const char *const kept[] = {"last.safetensors", "best.safetensors",
+                                           "metrics.jsonl"};
+        for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
+            if (run_has(cfg->run.dir, kept[i]))
+                return arith_error(ARITH_ERR_STATE, "%s holds %s but no config.json: a run "
+                                   "whose config was removed, which a new run would write "
+                                   "over\nhint: choose another --run, or move its files away",
+                                   cfg->run.dir, kept[i]);
+    }
+    /* the data files this run writes must not be the user's own input */
+    static const char *const written[] = {"train.csv", "test.csv", "carry.csv"};
+    const char *inputs[] = {cfg->data.train_csv, cfg->data.test_csv};
+    const char *flags[] = {"--train-csv", "--test-csv"};
+    for (size_t i = 0; i < 2; i++) {
+        struct stat in;
+        if (!inputs[i][0] || stat(inputs[i], &in) != 0)
+            continue;
+        for (size_t k = 0; k < sizeof written / sizeof written[0]; k++) {
+            char out[TRAIN_PATH_MAX + 32];
+            struct stat o;
+            if (io_join_path(out, sizeof out, cfg->run.dir, written[k]) == ARITH_OK &&
+                stat(out, &o) == 0 && o.st_dev == in.st_dev && o.st_ino == in.st_ino)
+                return arith_error(ARITH_ERR_ARG, "%s %s is the file this run writes its %s "
+                                   "to (%s), and would be replaced\nhint: choose another "
+                                   "--run, or keep the data outside it", flags[i], inputs[i],
+                                   k == 0 ? "training split" : k == 1 ? "test set"
+                                                             : "carry-heavy set", out);
+        }
+    }
+    st = io_join_path(path, sizeof path, cfg->run.dir, "config.json");
     if (st)
         return st;
     if (path_exists(path)) {

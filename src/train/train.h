@@ -527,8 +527,16 @@ typedef struct {
 arith_status train_run(session *s, const train_callbacks *cb, bool resume, train_result *out);
 
 /* Locks a run directory for one writer (io_lock_dir on RUN/.lock), creating the directory
- * when it is missing. Another process's lock is ARITH_ERR_STATE naming its process id. */
+ * when it is missing. Another process's lock is ARITH_ERR_STATE naming its process id. The
+ * directory must be arith's: one it created, an empty one, one that holds its .arith-run
+ * marker, or an older arith's run (a config.json that loads); it is marked. Any other is
+ * ARITH_ERR_STATE: a run would write over files arith did not write. */
 arith_status run_dir_lock(const char *dir, int *fd);
+
+/* The parent directory of a --seeds sweep, created or claimed as run_dir_lock claims a run's:
+ * arith writes into a directory it created, an empty one, or one that holds its .arith-run
+ * marker (or an older arith's sweep), and refuses any other. */
+arith_status run_dir_claim_sweep(const char *dir);
 /* Keeps the lines of a metrics.jsonl up to `step` (whole lines whose "step" is <= step),
  * rewriting the file atomically when anything goes; a missing file is fine. */
 arith_status metrics_truncate(const char *path, long long step);
