@@ -79,6 +79,19 @@ expect 0 "warning: 1 of the 2 test prompts are also in the training set" -- "$AR
 expect 0 "wrote 50 examples" -- "$ARITH" data --task add --digits 3 --n 50 --out d.csv
 [ "$(wc -l <d.csv)" -eq 51 ] && ok || bad "d.csv should have 51 lines"
 head -n 1 d.csv | grep -qx 'src,tgt' && ok || bad "d.csv header"
+# --out writes into what is not a regular file, never replacing it by one (#15): a FIFO, "-"
+# for standard output; a symbolic link's target is written, the link stays
+mkfifo out.fifo
+(timeout 10 cat out.fifo >fifo.csv 2>/dev/null &) # (ends even if arith never opens it)
+expect 0 "wrote 50 examples to out.fifo" -- "$ARITH" data --task add --digits 3 --n 50 --out out.fifo
+[ -p out.fifo ] && ok || bad "--out out.fifo replaced the FIFO"
+for _ in 1 2 3 4 5 6 7 8 9 10; do [ "$(wc -l <fifo.csv)" -eq 51 ] && break; sleep 0.2; done
+cmp -s fifo.csv d.csv && ok || bad "the FIFO's reader got $(wc -l <fifo.csv) lines, not d.csv's 51"
+"$ARITH" data --task add --digits 3 --n 50 --out - >dash.csv 2>dash.err
+cmp -s dash.csv d.csv && [ ! -e ./- ] && ok || bad "--out - should write d.csv to standard output, not a file named -"
+ln -s linked_target.csv out_link.csv
+expect 0 "wrote 50 examples to out_link.csv" -- "$ARITH" data --task add --digits 3 --n 50 --out out_link.csv
+[ -L out_link.csv ] && cmp -s linked_target.csv d.csv && ok || bad "--out through a symbolic link should write its target and keep the link"
 # every generated sum is right (checked by awk, independently of arith)
 awk -F, 'NR > 1 { split($1, p, /[+=]/); if (p[1] + p[2] != $2) bad++ } END { exit bad > 0 }' d.csv \
     && ok || bad "a generated sum in d.csv is wrong"

@@ -46,7 +46,7 @@ static void data_table(option_spec *specs, option_table *table)
     }
     specs[DATA_TRAIN_OPTIONS] = (option_spec){
         "out", OPT_STRING, offsetof(data_command, out), TRAIN_PATH_MAX, NULL, NULL, 0, 0,
-        "options", "FILE", "write the CSV here, atomically (default: stdout)", false, NULL, NULL};
+        "options", "FILE", "write the CSV here, atomically (a FIFO or device is written into; - or none: stdout)", false, NULL, NULL};
     *table = (option_table){"data", specs, DATA_TRAIN_OPTIONS + 1};
 }
 
@@ -95,7 +95,8 @@ int cli_data(int argc, char **argv)
             st = dataset_mix_carries(&set, &task, dc.cfg.data.carry_mix,
                                      (uint64_t)dc.cfg.run.seed, NULL, NULL);
     }
-    if (!st && dc.out[0]) {
+    bool to_stdout = !dc.out[0] || strcmp(dc.out, "-") == 0;
+    if (!st && !to_stdout) {
         st = dataset_save_csv(&set, dc.out);
         if (!st)
             fprintf(stderr, "wrote %d examples to %s\n", set.count, dc.out);
@@ -103,6 +104,7 @@ int cli_data(int argc, char **argv)
         printf("src,tgt\n");
         for (int i = 0; i < set.count; i++)
             printf("%s,%s\n", set.items[i].prompt, set.items[i].answer);
+        /* (main checks that standard output took it all) */
     }
     examples_free(&set);
     examples_free(&none);

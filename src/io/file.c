@@ -159,7 +159,83 @@ static void sync_parent_dir(const char *path)
     free(dir);
 }
 
+/* Writes all of data through an open descriptor: 0, or the errno that stopped it. */
+static int write_all(int fd, const void *data, size_t size)
+{
+    const uint8_t *p = data;
+    size_t left = size;
+    if (fault_write())
+        return ENOSPC;
+    while (left > 0) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno;
+        p += n;
+        left -= (size_t)n;
+    }
+    return 0;
+}
+
+/* A FIFO, a terminal, /dev/null or a socket is written into, never replaced by a file. */
+static arith_status write_through(const char *path, const void *data, size_t size)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return arith_error(ARITH_ERR_IO, "%s: cannot open for writing: %s", path,
+                           strerror(errno));
+    int err = write_all(fd, data, size);
+    if (err) {
+        close(fd);
+        return arith_error(ARITH_ERR_IO, "%s: cannot write: %s", path, strerror(err));
+    }
+    if (close(fd) != 0)
+        return arith_error(ARITH_ERR_IO, "%s: cannot close: %s", path, strerror(errno));
+    return ARITH_OK;
+}
+
+static arith_status write_atomic(const char *path, const void *data, size_t size);
+
+/* Where a symbolic link points, relative targets taken from the link's directory (malloc'd). */
+static char *link_target(const char *path)
+{
+    char to[4096];
+    ssize_t n = readlink(path, to, sizeof to - 1);
+    if (n < 0 || (size_t)n >= sizeof to - 1)
+        return NULL;
+    to[n] = '\0';
+    const char *slash = strrchr(path, '/');
+    size_t dir = to[0] == '/' || !slash ? 0 : (size_t)(slash - path) + 1;
+    char *full = malloc(dir + (size_t)n + 1);
+    if (full) {
+        memcpy(full, path, dir);
+        memcpy(full + dir, to, (size_t)n + 1);
+    }
+    return full;
+}
+
 arith_status io_write_file_atomic(const char *path, const void *data, size_t size)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode))
+        return write_through(path, data, size);
+    /* a link is followed: its target is replaced, the link stays (/dev/stdout is one) */
+    if (lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode)) {
+        char *target = realpath(path, NULL);
+        if (!target)
+            target = link_target(path); /* dangling: the file it names is created */
+        if (!target)
+            return arith_error(ARITH_ERR_IO, "%s: cannot follow the link: %s", path,
+                               strerror(errno));
+        arith_status st = write_atomic(target, data, size);
+        free(target);
+        return st;
+    }
+    return write_atomic(path, data, size);
+}
+
+static arith_status write_atomic(const char *path, const void *data, size_t size)
 {
     size_t tmp_cap = strlen(path) + 32;
     char *tmp = malloc(tmp_cap);
@@ -178,25 +254,9 @@ arith_status io_write_file_atomic(const char *path, const void *data, size_t siz
         return ARITH_ERR_IO;
     }
     const char *what = NULL;
-    int err = 0;
-    const uint8_t *p = data;
-    size_t left = size;
-    if (fault_write()) {
+    int err = write_all(fd, data, size);
+    if (err)
         what = "cannot write";
-        err = ENOSPC;
-    }
-    while (!what && left > 0) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            what = "cannot write";
-            err = errno;
-            break;
-        }
-        p += n;
-        left -= (size_t)n;
-    }
     if (!what && fsync(fd) != 0) {
         what = "cannot fsync";
         err = errno;

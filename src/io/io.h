@@ -15,7 +15,9 @@
 /* Reads a whole file; *data is NUL-terminated (not counted in *size); free with free(). */
 arith_status io_read_file(const char *path, char **data, size_t *size);
 /* Writes data to path atomically: path.tmp.<pid> is written, flushed, fsynced, then renamed
- * over path. On any failure the temporary file is removed and path is untouched. */
+ * over path. On any failure the temporary file is removed and path is untouched. A path that
+ * is a FIFO, a character device or a socket is written into, not replaced; a symbolic link's
+ * target is replaced, not the link. */
 arith_status io_write_file_atomic(const char *path, const void *data, size_t size);
 
 /* A file that grows by appends (metrics.jsonl): each io_append_write is checked, and one that
