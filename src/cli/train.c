@@ -16,6 +16,7 @@
 #endif
 
 #include "cli/cli.h"
+#include "core/dist.h"
 #include "io/io.h"
 
 /* What one training run ended with (for the summary over seeds). */
@@ -136,9 +137,21 @@ typedef struct {
     bool threads_given;
 } resume_source;
 
+/* A data-parallel rank other than 0: the same steps on its share of each batch, silently. */
+static int train_follower(session *s, bool resume)
+{
+    train_callbacks cb = {.should_stop = cli_should_stop};
+    train_result done;
+    arith_status st = train_run(s, &cb, resume, &done);
+    session_close(s);
+    if (st)
+        return cli_fail(st);
+    return done.stopped ? 128 + (stop_signal ? stop_signal : SIGINT) : 0;
+}
+
 /* Trains one run from a parsed config (or resumes one); prints its results. */
 static int train_one(const train_config *cfg_in, const char *resume, const resume_source *from,
-                     train_outcome *out)
+                     train_outcome *out, bool data_parallel)
 {
     train_config cfg = *cfg_in;
     arith_status st;
@@ -146,13 +159,33 @@ static int train_one(const train_config *cfg_in, const char *resume, const resum
     /* one writer per run directory: an existing one is locked before the data is built, so a
      * second trainer fails at once (a new one is created and locked by train_run) */
     const char *dir = resume ? resume : cfg.run.dir;
+    /* data-parallel (mpirun without --seeds): rank 0 writes the run and speaks for it; the
+     * other ranks compute their share of each batch and say nothing unless they fail */
+    const int rank = data_parallel ? dist_rank() : 0, ranks = data_parallel ? dist_size() : 1;
     int lock_fd = -1;
-    if (dir[0] && access(dir, F_OK) == 0 && (st = run_dir_lock(dir, &lock_fd)) != ARITH_OK)
+    st = ARITH_OK;
+    if (rank == 0 && dir[0] && access(dir, F_OK) == 0)
+        st = run_dir_lock(dir, &lock_fd);
+    if (ranks > 1) { /* a refusal on rank 0 is every rank's */
+        int refused = st != ARITH_OK;
+        dist_max_ints(&refused, 1);
+        if (refused)
+            return st ? cli_fail(st) : EXIT_RUNTIME;
+    } else if (st) {
         return cli_fail(st);
+    }
     st = session_open(&s, &cfg, resume);
     if (lock_fd >= 0) {
         s.lock_fd = lock_fd; /* session_close releases it */
         s.locked = true;
+    }
+    s.rank = rank;
+    s.ranks = ranks;
+    if (ranks > 1) {
+        int failed = st != ARITH_OK;
+        dist_max_ints(&failed, 1);
+        if (failed && !st)
+            st = arith_error(ARITH_ERR_STATE, "another rank could not open the run");
     }
     if (st) {
         session_close(&s);
@@ -182,6 +215,8 @@ static int train_one(const train_config *cfg_in, const char *resume, const resum
                 "(--threads %d): from here its results differ bitwise from an uninterrupted "
                 "run's\n", resume, was, was == 1 ? "" : "s", now, now);
     }
+    if (rank > 0)
+        return train_follower(&s, resume != NULL);
     cli_progress pv = {.tty = isatty(STDERR_FILENO), .t_start = time_now()};
     session_description d;
     session_describe(&s, &d);
@@ -196,6 +231,10 @@ static int train_one(const train_config *cfg_in, const char *resume, const resum
             d.lengths, tokenizer_name(s.tok.kind), d.format, s.train.count, s.test.count,
             d.model, params_count(&s.model->params), trained, s.cfg.run.seed, core_threads(),
             core_threads() == 1 ? "" : "s", core_threads_reason());
+    if (ranks > 1)
+        fprintf(stderr, "data-parallel over %d ranks (MPI): each takes %d or %d of a batch's %d "
+                "rows, and the gradients are summed\n", ranks, s.cfg.optim.batch / ranks,
+                (s.cfg.optim.batch + ranks - 1) / ranks, s.cfg.optim.batch);
     /* threads that wait for each other slow down badly when other programs hold their cores;
      * --threads auto (the default) leaves those cores alone, a count the user set does not */
     if (s.cfg.run.threads > 1 && core_threads() > 1) {
@@ -365,6 +404,160 @@ static arith_status write_seeds_json(const char *parent, const train_config *cfg
     return st;
 }
 
+/* The table of a sweep's finished seeds, and their mean, sd, best and worst. */
+static void print_seeds_summary(const char *parent, const train_outcome *out,
+                                const long long *seeds, int done, int N)
+{
+    bool by_loss = out[0].by_loss;
+    printf("\nseeds under %s (%d of %d finished):\n", parent, done, N);
+    printf("  %8s  %-22s  %-17s  %s\n", "seed", by_loss ? "best test loss" : "best exact match",
+           "final exact match", "run");
+    double *fin = malloc((size_t)done * sizeof *fin);
+    double *best = malloc((size_t)done * sizeof *best);
+    bool all_best = true;
+    for (int k = 0; k < done; k++) {
+        char b[48] = "-";
+        if (out[k].have_best)
+            snprintf(b, sizeof b, "%.4f (step %lld)", out[k].best, out[k].best_step);
+        printf("  %8lld  %-22s  %-17.4f  %s/seed-%lld\n", seeds[k], b, out[k].final, parent,
+               seeds[k]);
+        if (fin && best) {
+            fin[k] = out[k].final;
+            best[k] = out[k].best;
+        }
+        all_best = all_best && out[k].have_best;
+    }
+    if (fin && best && all_best)
+        cli_print_seed_stats(by_loss ? "best test loss" : "best exact match", best, seeds, done,
+                         by_loss);
+    if (fin && best)
+        cli_print_seed_stats("final exact match", fin, seeds, done, false);
+    if (fin && out[0].carry_total > 0) {
+        for (int k = 0; k < done; k++)
+            fin[k] = out[k].carry_total ? (double)out[k].carry_correct / out[k].carry_total
+                                        : 0.0;
+        cli_print_seed_stats("final carry-heavy exact match", fin, seeds, done, false);
+    }
+    if (fin && out[0].edge_total > 0) {
+        for (int k = 0; k < done; k++)
+            fin[k] = out[k].edge_total ? (double)out[k].edge_correct / out[k].edge_total
+                                       : 0.0;
+        cli_print_seed_stats("final edge-case exact match", fin, seeds, done, false);
+    }
+    free(fin);
+    free(best);
+    fprintf(stderr, "seed runs in %s/seed-*, summary in %s/seeds.json\n"
+            "  evaluate all:  arith eval %s\n", parent, parent, parent);
+}
+
+/* --seeds N under mpirun: rank r trains seeds r, r + R, r + 2R, ... (each a plain run of its
+ * own, written as alone); rank 0 then gathers every rank's results, names the seeds that
+ * failed or were not run, and writes the summary. out and seeds hold N entries. */
+static int train_seeds_spread(const train_config *cfg, const char *parent, train_outcome *out,
+                              long long *seeds)
+{
+    const int N = cfg->run.seeds, ranks = dist_size(), rank = dist_rank();
+    int *status = malloc((size_t)N * sizeof *status); /* per seed: exit code, -1 not run */
+    int *all_status = NULL;
+    train_outcome *all_out = NULL;
+    if (rank == 0) {
+        all_status = malloc((size_t)ranks * N * sizeof *all_status);
+        all_out = malloc((size_t)ranks * N * sizeof *all_out);
+    }
+    if (!status || (rank == 0 && (!all_status || !all_out))) {
+        cli_fail(arith_error(ARITH_ERR_MEMORY, "out of memory for a sweep of %d seeds", N));
+        dist_abort(EXIT_RUNTIME); /* the other ranks would wait for this one */
+    }
+    int rc = 0;
+    for (int k = 0; k < N; k++) {
+        status[k] = -1;
+        seeds[k] = cfg->run.seed + k;
+    }
+    for (int k = rank; k < N && !stop_signal; k += ranks) {
+        train_config c = *cfg;
+        c.run.seeds = 1;
+        c.run.seed = seeds[k];
+        snprintf(c.run.dir, sizeof c.run.dir, "%s/seed-%lld", parent, c.run.seed);
+        printf("== seed %lld (%d of %d) on rank %d of %d: %s\n", c.run.seed, k + 1, N, rank,
+               ranks, c.run.dir);
+        fflush(stdout);
+        status[k] = train_one(&c, NULL, NULL, &out[k], false);
+        if (status[k] != 0 && rc == 0)
+            rc = status[k];
+    }
+    /* every rank's results to rank 0 (all of them take part, whatever happened) */
+    dist_gather(status, all_status, N * sizeof *status);
+    dist_gather(out, all_out, N * sizeof *out);
+    if (rank != 0) {
+        free(status);
+        free(out);
+        free(seeds);
+        return rc;
+    }
+    /* seed k ran on rank k % ranks: its results are in that rank's arrays */
+    train_outcome *done_out = out;
+    long long *done_seeds = malloc((size_t)N * sizeof *done_seeds);
+    int done = 0, failed = 0;
+    for (int k = 0; k < N && done_seeds; k++) {
+        const int from = k % ranks, st = all_status[(size_t)from * N + k];
+        if (st == 0) {
+            done_out[done] = all_out[(size_t)from * N + k];
+            done_seeds[done++] = seeds[k];
+        } else {
+            failed++;
+            if (st < 0)
+                fprintf(stderr, "arith: seed %lld (rank %d) was not run: the sweep stopped "
+                        "first\n", seeds[k], from);
+            else
+                fprintf(stderr, "arith: seed %lld (rank %d) failed with exit code %d; its "
+                        "message is above\n", seeds[k], from, st);
+            if (rc == 0)
+                rc = st < 0 ? 128 + (stop_signal ? stop_signal : SIGTERM) : st;
+        }
+    }
+    if (done > 0 && done_seeds) {
+        arith_status st = write_seeds_json(parent, cfg, done_out, done_seeds, done, N);
+        if (st)
+            rc = cli_fail(st);
+        print_seeds_summary(parent, done_out, done_seeds, done, N);
+    }
+    if (failed > 0)
+        fprintf(stderr, "arith: %d of the %d seeds did not finish; the runs of the others are "
+                "whole\n", failed, N);
+    free(done_seeds);
+    free(all_status);
+    free(all_out);
+    free(status);
+    free(out);
+    free(seeds);
+    return rc;
+}
+
+/* Before a sweep trains anything: nothing there already (a seed's run, or the parent as a
+ * run), and the parent claimed as arith's. */
+static int sweep_check(const train_config *cfg, const char *parent)
+{
+    const int N = cfg->run.seeds;
+    if (strlen(parent) + 32 >= TRAIN_PATH_MAX)
+        return fprintf(stderr, "arith: error: --run %s: path too long\n", parent), EXIT_USAGE;
+    char path[TRAIN_PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/config.json", parent);
+    if (access(path, F_OK) == 0)
+        return fprintf(stderr, "arith: error: %s already holds a run of its own; --seeds %d "
+                       "writes seed runs into a directory of their own\nhint: choose another "
+                       "--run\n", parent, N), EXIT_RUNTIME;
+    for (int k = 0; k < N; k++) {
+        snprintf(path, sizeof path, "%s/seed-%lld/config.json", parent, cfg->run.seed + k);
+        if (access(path, F_OK) == 0)
+            return fprintf(stderr, "arith: error: %s/seed-%lld already holds a run\nhint: choose "
+                           "another --run\n", parent, cfg->run.seed + k), EXIT_RUNTIME;
+    }
+    if (N < 1 || N > 1000)
+        return cli_fail(arith_error(ARITH_ERR_ARG, "--seeds %d is out of range (1..1000)", N));
+    arith_status claimed = run_dir_claim_sweep(parent);
+    return claimed ? cli_fail(claimed) : 0;
+}
+
 /* --seeds N: the experiment under seeds seed .. seed+N-1, each a run of its own in
  * RUN/seed-S; then a summary over them, also in RUN/seeds.json. */
 static int train_seeds(const train_config *cfg_in)
@@ -376,26 +569,17 @@ static int train_seeds(const train_config *cfg_in)
         snprintf(parent, sizeof parent, "%s", cfg.run.dir);
     else
         train_config_default_dir(&cfg, "-seeds", parent, sizeof parent);
-    if (strlen(parent) + 32 >= TRAIN_PATH_MAX)
-        return fprintf(stderr, "arith: error: --run %s: path too long\n", parent), EXIT_USAGE;
-    /* nothing is trained when any seed's run (or the parent as a run) is already there */
-    char path[TRAIN_PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/config.json", parent);
-    if (access(path, F_OK) == 0)
-        return fprintf(stderr, "arith: error: %s already holds a run of its own; --seeds %d "
-                       "writes seed runs into a directory of their own\nhint: choose another "
-                       "--run\n", parent, N), EXIT_RUNTIME;
-    for (int k = 0; k < N; k++) {
-        snprintf(path, sizeof path, "%s/seed-%lld/config.json", parent, cfg.run.seed + k);
-        if (access(path, F_OK) == 0)
-            return fprintf(stderr, "arith: error: %s/seed-%lld already holds a run\nhint: choose "
-                           "another --run\n", parent, cfg.run.seed + k), EXIT_RUNTIME;
+    /* under mpirun, rank 0 alone looks at the directory (the others could see its first seed
+     * run already started), and every rank learns the answer */
+    int rc = dist_rank() == 0 ? sweep_check(&cfg, parent) : 0;
+    if (dist_size() > 1) {
+        int refused = rc;
+        dist_max_ints(&refused, 1);
+        if (refused)
+            return rc ? rc : refused;
+    } else if (rc) {
+        return rc;
     }
-    if (N < 1 || N > 1000)
-        return cli_fail(arith_error(ARITH_ERR_ARG, "--seeds %d is out of range (1..1000)", N));
-    arith_status claimed = run_dir_claim_sweep(parent);
-    if (claimed)
-        return cli_fail(claimed);
     train_outcome *out = calloc((size_t)N, sizeof *out);
     long long *seeds = calloc((size_t)N, sizeof *seeds);
     if (!out || !seeds) {
@@ -403,7 +587,9 @@ static int train_seeds(const train_config *cfg_in)
         free(seeds);
         return cli_fail(arith_error(ARITH_ERR_MEMORY, "out of memory"));
     }
-    int rc = 0, done = 0;
+    if (dist_size() > 1)
+        return train_seeds_spread(&cfg, parent, out, seeds);
+    int done = 0;
     for (int k = 0; k < N && rc == 0; k++) {
         train_config c = cfg;
         c.run.seeds = 1; /* each seed's run is a plain run: resumable and evaluable alone */
@@ -412,7 +598,7 @@ static int train_seeds(const train_config *cfg_in)
         seeds[k] = c.run.seed;
         printf("== seed %lld (%d of %d): %s\n", c.run.seed, k + 1, N, c.run.dir);
         fflush(stdout);
-        rc = train_one(&c, NULL, NULL, &out[k]);
+        rc = train_one(&c, NULL, NULL, &out[k], false);
         if (rc == 0) {
             done++;
             arith_status st = write_seeds_json(parent, &cfg, out, seeds, done, N);
@@ -431,48 +617,8 @@ static int train_seeds(const train_config *cfg_in)
             rc = 128 + stop_signal;
         }
     }
-    if (done > 0) {
-        bool by_loss = out[0].by_loss;
-        printf("\nseeds under %s (%d of %d finished):\n", parent, done, N);
-        printf("  %8s  %-22s  %-17s  %s\n", "seed", by_loss ? "best test loss" : "best exact match",
-               "final exact match", "run");
-        double *fin = malloc((size_t)done * sizeof *fin);
-        double *best = malloc((size_t)done * sizeof *best);
-        bool all_best = true;
-        for (int k = 0; k < done; k++) {
-            char b[48] = "-";
-            if (out[k].have_best)
-                snprintf(b, sizeof b, "%.4f (step %lld)", out[k].best, out[k].best_step);
-            printf("  %8lld  %-22s  %-17.4f  %s/seed-%lld\n", seeds[k], b, out[k].final, parent,
-                   seeds[k]);
-            if (fin && best) {
-                fin[k] = out[k].final;
-                best[k] = out[k].best;
-            }
-            all_best = all_best && out[k].have_best;
-        }
-        if (fin && best && all_best)
-            cli_print_seed_stats(by_loss ? "best test loss" : "best exact match", best, seeds, done,
-                             by_loss);
-        if (fin && best)
-            cli_print_seed_stats("final exact match", fin, seeds, done, false);
-        if (fin && out[0].carry_total > 0) {
-            for (int k = 0; k < done; k++)
-                fin[k] = out[k].carry_total ? (double)out[k].carry_correct / out[k].carry_total
-                                            : 0.0;
-            cli_print_seed_stats("final carry-heavy exact match", fin, seeds, done, false);
-        }
-        if (fin && out[0].edge_total > 0) {
-            for (int k = 0; k < done; k++)
-                fin[k] = out[k].edge_total ? (double)out[k].edge_correct / out[k].edge_total
-                                           : 0.0;
-            cli_print_seed_stats("final edge-case exact match", fin, seeds, done, false);
-        }
-        free(fin);
-        free(best);
-        fprintf(stderr, "seed runs in %s/seed-*, summary in %s/seeds.json\n"
-                "  evaluate all:  arith eval %s\n", parent, parent, parent);
-    }
+    if (done > 0)
+        print_seeds_summary(parent, out, seeds, done, N);
     free(out);
     free(seeds);
     return rc;
@@ -501,9 +647,19 @@ static const char train_usage[] =
     "reversed zero-padded answers and a cosine schedule, which make it learn addition "
     "(recipes/seed001-exact.json is the notebook's own).\n";
 
+static int train_main(int argc, char **argv);
+
 int cli_train(int argc, char **argv)
 {
-    install_stop_handlers(); /* first: before OpenMP or oneDNN starts a thread */
+    install_stop_handlers(); /* first: before OpenMP, oneDNN or MPI starts a thread */
+    dist_init(NULL, NULL);   /* one rank of several when mpirun started it */
+    int rc = train_main(argc, argv);
+    dist_finalize();
+    return rc;
+}
+
+static int train_main(int argc, char **argv)
+{
     const option_table *tables[] = {&train_option_table, &train_command_table};
     cli_args args;
     bool stop;
@@ -582,6 +738,6 @@ int cli_train(int argc, char **argv)
     if (rc)
         return rc;
     if (cfg.run.seeds <= 1)
-        return train_one(&cfg, resume, &from, NULL);
+        return train_one(&cfg, resume, &from, NULL, dist_size() > 1);
     return train_seeds(&cfg);
 }

@@ -1,6 +1,7 @@
 /* core: errors, RNG, the parameter table, threads and timing. */
 #define _POSIX_C_SOURCE 200809L
 #include "core/core.h"
+#include "core/dist.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -456,7 +457,10 @@ int core_set_threads(int n)
         n = auto_n;
         snprintf(thread_reason, sizeof thread_reason, "%s", auto_reason);
     } else if (n <= 0) {
-        const int cores = omp_get_num_procs();
+        /* ranks of one MPI job on this machine share its cores (mpirun's binding may already
+         * have given each rank its own) */
+        const int local = dist_local_size(), procs = omp_get_num_procs();
+        const int cores = local > 1 && procs >= local ? procs / local : procs;
         n = cores;
         if (cores > 1) {
             const double busy = core_busy_cores(0.05);

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/dist.h"
 #include "io/io.h"
 #include "nn/backend/backend.h"
 #include "train/train.h"
@@ -294,6 +295,7 @@ arith_status metrics_truncate(const char *path, long long step)
 typedef struct {
     session *s;
     const train_callbacks *cb;
+    bool lead;                 /* writes the run directory (data-parallel: rank 0 alone) */
     optimizer_state opt;
     train_progress progress;
     io_append metrics;
@@ -322,6 +324,10 @@ static void json_real(text_buffer *b, const char *key, int digits, bool general,
 /* One line of metrics.jsonl, written whole or not at all. */
 static arith_status metrics_write(trainer *tr, text_buffer *b)
 {
+    if (!tr->lead) {
+        free(b->text);
+        return ARITH_OK;
+    }
     arith_status st = b->failed ? arith_error(ARITH_ERR_MEMORY, "%s: out of memory",
                                               tr->metrics.path)
                                 : io_append_write(&tr->metrics, b->text, b->len);
@@ -352,6 +358,8 @@ static arith_status metrics_window(trainer *tr)
 /* last.safetensors: weights, moments and progress at the current step. */
 static arith_status save_last(trainer *tr)
 {
+    if (!tr->lead)
+        return ARITH_OK;
     char path[TRAIN_PATH_MAX + 32];
     arith_status st = io_join_path(path, sizeof path, tr->s->cfg.run.dir, "last.safetensors");
     if (!st)
@@ -599,6 +607,31 @@ static arith_status start_weights(session *s)
     return st;
 }
 
+/* A data-parallel follower's state to start from: rank 0's, read from the same checkpoint
+ * (or the seed's weights), without touching the directory rank 0 prepares. */
+static arith_status follower_start(trainer *tr, bool resume, long long total)
+{
+    session *s = tr->s;
+    char path[TRAIN_PATH_MAX + 32];
+    arith_status st = io_join_path(path, sizeof path, s->cfg.run.dir, "last.safetensors");
+    if (st)
+        return st;
+    if (!resume)
+        return ARITH_OK;
+    if (!path_exists(path))
+        return start_weights(s);
+    train_config saved;
+    st = checkpoint_read_config(path, &saved, &tr->progress);
+    if (!st)
+        st = checkpoint_load(path, s->model, &tr->opt);
+    if (!st && tr->progress.step >= total)
+        st = arith_error(ARITH_ERR_ARG, "%s has already taken its %lld steps", s->cfg.run.dir,
+                         total);
+    if (!st)
+        tr->saved_step = tr->progress.step;
+    return st;
+}
+
 /* The run directory locked and cleaned, and the state to start from: a new run's directory
  * prepared, or a checkpoint loaded (none yet: step 0). */
 static arith_status open_run(trainer *tr, bool resume, long long total, train_result *out)
@@ -606,6 +639,8 @@ static arith_status open_run(trainer *tr, bool resume, long long total, train_re
     session *s = tr->s;
     train_config *cfg = &s->cfg;
     arith_status st = ARITH_OK;
+    if (s->rank > 0) /* a data-parallel follower: rank 0 holds the directory */
+        return follower_start(tr, resume, total);
     if (!s->locked) {
         st = run_dir_lock(cfg->run.dir, &s->lock_fd);
         if (st)
@@ -643,9 +678,48 @@ static arith_status open_run(trainer *tr, bool resume, long long total, train_re
     return st;
 }
 
+/* Data-parallel: whether any rank has failed (an error here, if this rank had none, says so)
+ * and, given stop, whether any rank was asked to stop. Every rank gets the same answers. */
+static bool agree(arith_status *st, bool *stop)
+{
+    int flags[2] = {*st != ARITH_OK, stop && *stop};
+    dist_max_ints(flags, 2);
+    if (stop)
+        *stop = flags[1] != 0;
+    if (flags[0] && *st == ARITH_OK)
+        *st = arith_error(ARITH_ERR_STATE, "another rank of this data-parallel run failed (its "
+                          "message comes from that rank)");
+    return flags[0] != 0;
+}
+
+/* Data-parallel: the whole batch's loss, answer tokens and gradient on every rank. Each rank's
+ * gradient is the mean over its own tokens; weighted by its share of the batch's tokens, their
+ * sum is the mean over all of them, as one process would take it. */
+static void sum_over_ranks(session *s, double *loss_sum, int *n_tok)
+{
+    double whole[2] = {*loss_sum, (double)*n_tok};
+    dist_sum_doubles(whole, 2);
+    const float w = whole[1] > 0 ? (float)(*n_tok / whole[1]) : 0.0f;
+    param_table *p = &s->model->params;
+    const bool all = params_count_trainable(p) == params_count(p);
+    for (int i = 0; i < p->count; i++) {
+        const param_view *v = &p->views[i];
+        float *g = p->grad + v->offset;
+        for (size_t k = 0; v->trainable && k < v->size; k++)
+            g[k] *= w;
+        if (v->trainable && !all)
+            dist_sum_floats(p->grad + v->offset, v->size);
+    }
+    if (all) /* one call for the whole buffer (its alignment gaps are zeros) */
+        dist_sum_floats(p->grad, p->total);
+    *loss_sum = whole[0];
+    *n_tok = (int)whole[1];
+}
+
 arith_status train_run(session *s, const train_callbacks *cb, bool resume, train_result *out)
 {
-    trainer tr = {.s = s, .cb = cb, .metrics = {.fd = -1}, .saved_step = -1, .norm = NAN};
+    trainer tr = {.s = s, .cb = cb, .lead = s->ranks <= 1 || s->rank == 0,
+                  .metrics = {.fd = -1}, .saved_step = -1, .norm = NAN};
     train_config *cfg = &s->cfg;
     if (out)
         memset(out, 0, sizeof *out);
@@ -660,16 +734,23 @@ arith_status train_run(session *s, const train_callbacks *cb, bool resume, train
         return arith_error(st, "out of memory for the optimizer's moments");
     tr.progress.best_accuracy = -INFINITY;
     tr.progress.last_accuracy = -1.0;
+    const int ranks = s->ranks > 1 ? s->ranks : 1, rank = ranks > 1 ? s->rank : 0;
+    const bool lead = tr.lead;
     st = open_run(&tr, resume, total, out);
     tr.progress.total_steps = total;
     /* lines about steps past the checkpoint would come twice: they go (all of them for a run
      * that starts at step 0) */
     if (!st)
         st = io_join_path(path, sizeof path, cfg->run.dir, "metrics.jsonl");
-    if (!st)
+    if (!st && lead)
         st = metrics_truncate(path, tr.progress.step);
-    if (!st)
+    if (!st && lead)
         st = io_append_open(&tr.metrics, path);
+    if (ranks > 1 && agree(&st, NULL)) {
+        io_append_close(&tr.metrics);
+        optimizer_free(&tr.opt);
+        return st;
+    }
     if (st) {
         optimizer_free(&tr.opt);
         return st;
@@ -688,8 +769,11 @@ arith_status train_run(session *s, const train_callbacks *cb, bool resume, train
     long long epoch_loaded = -1;
     eval_result r = {0};
     bool evaluated_last = false, stopped = false;
-    while (st == ARITH_OK && tr.progress.step < total) {
-        if (should_stop(cb)) {
+    while (tr.progress.step < total) {
+        bool stop = should_stop(cb);
+        if (ranks > 1 ? agree(&st, &stop) : st != ARITH_OK)
+            break; /* an error here or (data-parallel) on another rank */
+        if (stop) {
             stopped = true;
             break;
         }
@@ -702,18 +786,30 @@ arith_status train_run(session *s, const train_callbacks *cb, bool resume, train
         }
         int first = (int)(i * cfg->optim.batch);
         int count = n_train - first < cfg->optim.batch ? n_train - first : cfg->optim.batch;
+        /* data-parallel: this rank's share of the batch's rows */
+        const int r0 = (int)((long long)count * rank / ranks);
+        const int r1 = (int)((long long)count * (rank + 1) / ranks);
         b.pos_seed = rng_hash((uint64_t)cfg->run.seed ^ 0x9051710aULL, (uint64_t)step);
-        st = batch_fill_train(&b, &s->train_enc, perm + first, count, s->tok.pad_id);
-        if (st)
-            break;
         params_zero_grad(&s->model->params);
         double loss_sum = 0;
         int n_tok = 0;
-        st = model_forward(s->model, &b, true, rng_hash((uint64_t)cfg->run.seed, (uint64_t)step),
-                           &loss_sum, &n_tok);
+        if (r1 > r0) {
+            st = batch_fill_train(&b, &s->train_enc, perm + first + r0, r1 - r0,
+                                  s->tok.pad_id);
+            /* dropout's masks follow the rows' places in this rank's batch: each rank draws
+             * its own (data-parallel runs with dropout repeat at a fixed rank count, but are
+             * not the one-process run) */
+            const uint64_t drop_seed = rng_hash((uint64_t)cfg->run.seed, (uint64_t)step) ^
+                                       (rank ? rng_hash(0xd7a9e11ULL, (uint64_t)rank) : 0);
+            if (!st)
+                st = model_forward(s->model, &b, true, drop_seed, &loss_sum, &n_tok);
+            if (!st)
+                model_backward(s->model);
+        }
+        if (ranks > 1 && !agree(&st, NULL))
+            sum_over_ranks(s, &loss_sum, &n_tok);
         if (st)
-            break;
-        model_backward(s->model);
+            continue; /* to the top, where every rank learns of it */
         double norm = clip_gradients(&s->model->params, cfg->optim.clip_value,
                                      cfg->optim.clip_norm);
         lr = schedule_lr(&cfg->optim, step, total);
@@ -721,7 +817,7 @@ arith_status train_run(session *s, const train_callbacks *cb, bool resume, train
         if (!isfinite(loss) || !isfinite(norm)) {
             if (tr.progress.skipped >= cfg->run.skip_nonfinite) {
                 st = stop_nonfinite(&tr, step + 1, epoch + 1, loss, norm, lr);
-                break;
+                continue;
             }
             /* --skip-nonfinite: this batch makes no update */
             st = metrics_window(&tr);
@@ -761,13 +857,14 @@ arith_status train_run(session *s, const train_callbacks *cb, bool resume, train
                 st = metrics_window(&tr);
         }
         if (st)
-            break;
+            continue;
         bool at_end = tr.progress.step == total;
         bool at_epoch = tr.progress.step % per_epoch == 0;
         bool at_interval = cfg->run.eval_every > 0 && tr.progress.step % cfg->run.eval_every == 0;
         evaluated_last = false;
         if (at_end || at_epoch || at_interval) {
-            st = run_eval(&tr, at_end, &r);
+            if (lead) /* (data-parallel followers wait at the next step) */
+                st = run_eval(&tr, at_end, &r);
             evaluated_last = at_end;
         } else if (cfg->run.save_every > 0 && tr.progress.step % cfg->run.save_every == 0) {
             st = save_last(&tr); /* a crash loses at most --save-every steps */
@@ -778,7 +875,7 @@ arith_status train_run(session *s, const train_callbacks *cb, bool resume, train
         st = metrics_window(&tr);
         if (!st && tr.saved_step != tr.progress.step)
             st = save_last(&tr);
-    } else if (st == ARITH_OK && !evaluated_last) {
+    } else if (st == ARITH_OK && !evaluated_last && lead) {
         st = run_eval(&tr, true, &r);
     }
     if (out) {
@@ -791,7 +888,7 @@ arith_status train_run(session *s, const train_callbacks *cb, bool resume, train
     arith_status closed = io_append_close(&tr.metrics);
     if (!st)
         st = closed;
-    if (st == ARITH_OK) {
+    if (st == ARITH_OK && lead) {
         char svg[TRAIN_PATH_MAX + 32], title[2 * TRAIN_PATH_MAX];
         io_join_path(svg, sizeof svg, cfg->run.dir, "training.svg");
         session_title(s, title, sizeof title);

@@ -458,6 +458,8 @@ typedef struct {
     bool locked;               /* lock_fd holds the run directory's lock (run_dir_lock), which
                                   session_close releases */
     int lock_fd;
+    int rank, ranks;           /* data-parallel training over `ranks` processes (core/dist.h),
+                                  this one `rank`; 0 (or 1) of them: alone */
 } session;
 
 /* Builds the data (generated or loaded), the tokenizer and the model (initialized from the
@@ -523,7 +525,13 @@ typedef struct {
  * back to the checkpoint's step. A non-finite loss or gradient norm (after --skip-nonfinite
  * such batches) or an update that makes a weight non-finite stops the run with ARITH_ERR_DATA
  * naming the step, the value and the flags that help; last.safetensors then holds the last
- * finite state. `out` may be NULL. */
+ * finite state. `out` may be NULL.
+ * Data-parallel (s->ranks > 1, every rank calling this with the same session): each rank
+ * takes its share of every batch's rows, the gradients are summed over the ranks (each
+ * weighted by its share of the batch's answer tokens, so the step is the one-process step of
+ * the whole batch), and every rank takes the same update. Rank 0 alone writes the run
+ * directory and evaluates; a stop request or an error on any rank ends every rank's loop at
+ * the same step. */
 arith_status train_run(session *s, const train_callbacks *cb, bool resume, train_result *out);
 
 /* Locks a run directory for one writer (io_lock_dir on RUN/.lock), creating the directory
