@@ -249,7 +249,7 @@ arith_status checkpoint_check_run_config(const char *path, const train_config *s
     if (st)
         return st;
     if (access(config_path, F_OK) != 0)
-        return ARITH_OK; /* a checkpoint copied out of its run, or a run given by its files */
+        return ARITH_OK; /* a directory assembled by hand: nothing to contradict */
     char *text = NULL;
     size_t size = 0;
     train_config cfg;
