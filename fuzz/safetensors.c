@@ -1,5 +1,6 @@
 /* The safetensors reader (io/safetensors.c) on any bytes: st_read validates the header and
- * offsets, then every tensor is read back as float32 the way checkpoints are loaded. */
+ * offsets, the data checksum is verified as checkpoints' are (any "data_checksum" text), then
+ * every tensor is read back as float32 the way checkpoints are loaded. */
 #include "fuzz.h"
 #include "io/io.h"
 
@@ -10,6 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     st_file file;
     if (st_read(&file, path) == ARITH_OK) {
+        (void)st_verify_checksum(&file, NULL);
         for (int i = 0; i < file.count; i++) {
             const st_tensor *t = &file.tensors[i];
             size_t numel = 1;

@@ -91,7 +91,10 @@ typedef struct arith_run arith_run;
 
 /* Loads run_dir's checkpoint `which` ("best" or "last"; NULL: "best") with its config and test
  * set, as `arith predict` does. *out is NULL on failure. Close with arith_run_close. Errors:
- * ARITH_ERR_ARG (bad which), ARITH_ERR_IO (no such directory or checkpoint), ARITH_ERR_FORMAT. */
+ * ARITH_ERR_ARG (bad which), ARITH_ERR_IO (no such directory or checkpoint), ARITH_ERR_FORMAT
+ * (also metadata or a config.json that contradicts the checkpoint's config), ARITH_ERR_DATA
+ * (tensor data that does not match the checkpoint's checksum, always verified here, or a
+ * non-finite weight). */
 ARITH_API arith_status arith_run_open(const char *run_dir, const char *which, arith_run **out);
 /* Frees everything the run holds; NULL is fine. */
 ARITH_API void arith_run_close(arith_run *run);

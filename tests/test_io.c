@@ -393,6 +393,107 @@ static void test_st_roundtrip(void)
     CHECK_FAILS(st_write(missing, entries, 2, NULL, NULL, 0), ARITH_ERR_IO, missing, NULL, NULL);
 }
 
+/* ------------------------------------------------------------------------- checksums */
+
+/* The data region's checksum: written on request, XXH64 of exactly the bytes after the header
+ * (known answers for empty data), verified on read, and one flipped byte anywhere in the data
+ * refused; a file without one passes and says so; a value of another form is refused. */
+static void test_st_checksum(void)
+{
+    char path[512];
+    tmp_path(path, sizeof path, "sum.safetensors");
+    float w[6] = {0.5f, -1.25f, 2.0f, 3.0f, 4.75f, -6.0f};
+    float bias[3] = {0.1f, 0.2f, 1e-7f};
+    int64_t w_shape[2] = {2, 3}, bias_shape[1] = {3};
+    st_entry entries[] = {{"w", 2, w_shape, w}, {"bias", 1, bias_shape, bias}};
+    const char *keys[] = {"format"};
+    const char *values[] = {"arith"};
+
+    /* known answers: XXH64 (seed 0) of no bytes and of "abc", as xxhsum -H1 prints them */
+    char text[ST_CHECKSUM_MAX];
+    st_checksum((const uint8_t *)"", 0, text);
+    CHECK_STR(text, "xxh64:ef46db3751d8e999");
+    st_checksum((const uint8_t *)"abc", 3, text);
+    CHECK_STR(text, "xxh64:44bc2cf5ad770999");
+    CHECK_OK(st_write_checksummed(path, NULL, 0, NULL, NULL, 0));
+    st_file f;
+    bool present = false;
+    CHECK_OK(st_read(&f, path));
+    CHECK_STR(st_meta(&f, ST_CHECKSUM_KEY), "xxh64:ef46db3751d8e999");
+    st_free(&f);
+
+    /* round trip: the caller's metadata kept, the checksum after it, of the data region */
+    CHECK_OK(st_write_checksummed(path, entries, 2, keys, values, 1));
+    CHECK_OK(st_read(&f, path));
+    CHECK_EQ_INT(f.meta_count, 2);
+    CHECK_STR(st_meta(&f, "format"), "arith");
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--)
+        n = n << 8 | f.buffer[i];
+    CHECK_EQ_INT(f.size - 8 - n, 4 * (6 + 3));
+    st_checksum(f.buffer + 8 + n, f.size - 8 - n, text);
+    CHECK_STR(st_meta(&f, ST_CHECKSUM_KEY), text);
+    /* the floats as they are in memory, little-endian: the data region byte for byte */
+    uint8_t raw[36];
+    memcpy(raw, w, 24);
+    memcpy(raw + 24, bias, 12);
+    char from_floats[ST_CHECKSUM_MAX];
+    st_checksum(raw, sizeof raw, from_floats);
+    CHECK_STR(text, from_floats);
+    CHECK_OK(st_verify_checksum(&f, &present));
+    CHECK(present);
+    const size_t data_at = 8 + (size_t)n;
+    st_free(&f);
+
+    /* one flipped bit, first, middle or last byte of the data: refused, naming the file */
+    char *bytes;
+    size_t size;
+    CHECK_OK(io_read_file(path, &bytes, &size));
+    const size_t at[] = {data_at, data_at + 17, size - 1};
+    const char *recorded = text; /* the message names the checksum the file records */
+    for (size_t i = 0; i < sizeof at / sizeof *at; i++) {
+        bytes[at[i]] ^= 0x01;
+        write_bytes(path, bytes, size);
+        bytes[at[i]] ^= 0x01;
+        CHECK_OK(st_read(&f, path)); /* the structure is whole: only the checksum can tell */
+        CHECK_FAILS(st_verify_checksum(&f, &present), ARITH_ERR_DATA, path,
+                    "tensor data does not match its checksum (file damaged?)", recorded);
+        CHECK(present);
+        st_free(&f);
+    }
+    write_bytes(path, bytes, size);
+    CHECK_OK(st_read(&f, path));
+    CHECK_OK(st_verify_checksum(&f, NULL));
+    st_free(&f);
+    free(bytes);
+
+    /* no checksum (st_write, older files, other writers): passes, and says it had none */
+    CHECK_OK(st_write(path, entries, 2, keys, values, 1));
+    CHECK_OK(st_read(&f, path));
+    CHECK(st_meta(&f, ST_CHECKSUM_KEY) == NULL);
+    present = true;
+    CHECK_OK(st_verify_checksum(&f, &present));
+    CHECK(!present);
+    st_free(&f);
+
+    /* another algorithm, or a malformed value: not taken for a match */
+    const char *odd[] = {"crc32c:1234abcd", "xxh64:EF46DB3751D8E999", "xxh64:ef46db3751d8e99",
+                         "xxh64:ef46db3751d8e999 ", ""};
+    for (size_t i = 0; i < sizeof odd / sizeof *odd; i++) {
+        const char *k[] = {ST_CHECKSUM_KEY};
+        CHECK_OK(st_write(path, NULL, 0, k, &odd[i], 1));
+        CHECK_OK(st_read(&f, path));
+        CHECK_FAILS(st_verify_checksum(&f, NULL), ARITH_ERR_FORMAT, path, "\"data_checksum\"",
+                    "not a checksum this arith knows");
+        st_free(&f);
+    }
+    /* the key is the writer's own */
+    const char *mine[] = {ST_CHECKSUM_KEY};
+    const char *forged[] = {"xxh64:0000000000000000"};
+    CHECK_FAILS(st_write_checksummed(path, entries, 2, mine, forged, 1), ARITH_ERR_ARG, path,
+                "'data_checksum'", NULL);
+}
+
 /* ---------------------------------------------------------------------- corrupt files */
 
 static void test_st_corrupt(void)
@@ -920,6 +1021,7 @@ int main(void)
     test_dir_lock();
     test_stale_temps();
     test_st_roundtrip();
+    test_st_checksum();
     test_st_corrupt();
     test_conversions();
     test_python_reader();

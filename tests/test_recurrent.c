@@ -384,7 +384,7 @@ static void test_seq2seq_learns(const char *base)
     session_close(&s);
     /* the best checkpoint was chosen by the test loss, and it loads */
     session back;
-    CHECK_OK(session_load_run(&back, run, "best"));
+    CHECK_OK(session_load_run(&back, run, "best", true));
     session_close(&back);
     remove_run(run);
 }
@@ -465,7 +465,7 @@ static double counter_accuracy_at(const char *run, bool cell, int bits)
     session_close(&s);
     session back;
     double acc = -1;
-    if (session_load_run(&back, run, "best") == ARITH_OK) {
+    if (session_load_run(&back, run, "best", true) == ARITH_OK) {
         CHECK_EQ_INT((int)back.cfg.model.readout, cell ? READOUT_CELL : READOUT_HIDDEN);
         CHECK(back.cfg.model.forget_bias == 20.0);
         CHECK_EQ_INT((int)back.model->cfg.readout, cell ? READOUT_CELL : READOUT_HIDDEN);

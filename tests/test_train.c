@@ -58,7 +58,7 @@ static void test_learns_addition(const char *base)
     CHECK_EQ_INT(r.total, 800);
     /* the best checkpoint loads back into a fresh session and scores the same */
     session back;
-    CHECK_OK(session_load_run(&back, run, "best"));
+    CHECK_OK(session_load_run(&back, run, "best", true));
     eval_result again;
     CHECK_OK(evaluate(back.model, &back.tok, &back.task, &back.test, 0, 100, NULL, NULL, 0,
                       &again));
@@ -139,7 +139,7 @@ static void test_gpt2_learns_xor(const char *base)
     CHECK_MSG(acc >= 0.95, "exact match %.4f < 0.95", acc);
     session_close(&s);
     session back;
-    CHECK_OK(session_load_run(&back, run, "best"));
+    CHECK_OK(session_load_run(&back, run, "best", true));
     const char *prompts[] = {"0000111100001111 0101010101010101=",
                              "1111111111111111 1111111111111111=",
                              "0010110111000100 0011000000000000="};
@@ -563,7 +563,7 @@ static void test_nonfinite_stops(const char *base)
         snprintf(stopped_at, sizeof stopped_at, "step %lld of 60", done.step + 1);
         CHECK_MSG(strstr(msg, stopped_at) != NULL, "%s lacks \"%s\"", msg, stopped_at);
         session back; /* loads: every weight finite */
-        CHECK_OK(session_load_run(&back, run, "last"));
+        CHECK_OK(session_load_run(&back, run, "last", true));
         session_close(&back);
         check_metrics(run);
         remove_run(run);
@@ -612,7 +612,15 @@ static void test_checkpoint_nonfinite(const char *base)
         if (fp)
             fclose(fp);
         session back;
-        CHECK_EQ_INT(session_load_run(&back, run, "best"), ARITH_ERR_DATA);
+        /* the bytes no longer match the checksum written with them */
+        CHECK_EQ_INT(session_load_run(&back, run, "best", true), ARITH_ERR_DATA);
+        CHECK_MSG(strstr(arith_error_message(), "does not match its checksum") &&
+                  strstr(arith_error_message(), path) &&
+                  strstr(arith_error_message(), "hint: --no-verify loads it anyway"), "%s",
+                  arith_error_message());
+        session_close(&back);
+        /* unverified, the NaN itself is still refused */
+        CHECK_EQ_INT(session_load_run(&back, run, "best", false), ARITH_ERR_DATA);
         CHECK_MSG(strstr(arith_error_message(), tensor) && strstr(arith_error_message(), path),
                   "%s", arith_error_message());
         session_close(&back);
@@ -734,7 +742,7 @@ static void test_gpt2_init_frozen(const char *base)
     CHECK_OK(train_run(&s, NULL, true, NULL));
     CHECK(params_count_trainable(&s.model->params) < s.model->params.total / 2);
     session_close(&s);
-    CHECK_OK(session_load_run(&s, run, "last"));
+    CHECK_OK(session_load_run(&s, run, "last", true));
     session_close(&s);
     snprintf(cmd, sizeof cmd, "%s/gpt2_init.json", base);
     unlink(cmd);

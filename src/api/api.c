@@ -87,7 +87,7 @@ ARITH_API arith_status arith_run_open(const char *run_dir, const char *which, ar
     arith_run *run = calloc(1, sizeof *run);
     if (!run)
         return arith_error(ARITH_ERR_MEMORY, "%s: out of memory opening the run", run_dir);
-    arith_status st = session_load_run(&run->s, run_dir, which);
+    arith_status st = session_load_run(&run->s, run_dir, which, true);
     if (st) {
         arith_run_close(run);
         return st;

@@ -105,6 +105,7 @@ typedef enum { CHECKPOINT_BEST = 0, CHECKPOINT_LAST } checkpoint_choice;
 typedef struct {
     int which;                 /* checkpoint_choice: --checkpoint */
     int batch, threads, beam;
+    bool no_verify;            /* --no-verify: the checkpoint's checksum is not checked */
     int_range digits;          /* {0, 0}: the run's test set */
     int n;                     /* 0: as many as the test set */
     long long seed;

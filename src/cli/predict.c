@@ -412,7 +412,7 @@ int cli_predict(int argc, char **argv)
         return rc;
     }
     session s;
-    arith_status st = session_load_run(&s, run_dir, f.checkpoint);
+    arith_status st = session_load_run(&s, run_dir, f.checkpoint, !f.no_verify);
     if (!st) {
         core_set_threads(f.threads);
         st = beam_check(s.model, f.beam);

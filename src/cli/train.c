@@ -135,6 +135,7 @@ typedef struct {
     bool have;                 /* a checkpoint (a run without one resumes from step 0) */
     train_progress progress;
     bool threads_given;
+    bool no_verify;            /* --no-verify: its checksum is not checked */
 } resume_source;
 
 /* A data-parallel rank other than 0: the same steps on its share of each batch, silently. */
@@ -193,6 +194,7 @@ static int train_one(const train_config *cfg_in, const char *resume, const resum
     }
     if (resume)
         snprintf(s.cfg.run.dir, sizeof s.cfg.run.dir, "%s", resume);
+    s.no_verify = from && from->no_verify;
     /* same seed and thread count, same bits: a resume on another count is refused unless the
      * user asked for it */
     if (resume && from && from->have && from->progress.threads > 0 &&
@@ -628,6 +630,7 @@ static int train_seeds(const train_config *cfg_in)
 typedef struct {
     char config[TRAIN_PATH_MAX];
     char resume[TRAIN_PATH_MAX];
+    bool no_verify;
 } train_command;
 
 static const option_spec train_command_specs[] = {
@@ -636,6 +639,9 @@ static const option_spec train_command_specs[] = {
     {"resume", OPT_STRING, offsetof(train_command, resume), TRAIN_PATH_MAX, NULL, NULL, 0, 0,
      "other", "RUN_DIR",
      "continue a run from its last checkpoint (add --steps/--epochs to extend it)", false, NULL, NULL},
+    {"no-verify", OPT_BOOL, offsetof(train_command, no_verify), sizeof(bool), "false", NULL, 0, 0,
+     "other", NULL, "--resume: load the checkpoint without checking its tensor data against "
+     "the checksum in its metadata (non-finite weights are still refused)", false, NULL, NULL},
 };
 static const option_table train_command_table = {
     "train", train_command_specs, (int)(sizeof train_command_specs / sizeof *train_command_specs)};
@@ -687,7 +693,10 @@ static int train_main(int argc, char **argv)
         }
     }
     const char *resume = tc.resume[0] ? tc.resume : NULL;
-    resume_source from = {0};
+    if (!rc && tc.no_verify && !resume)
+        rc = cli_usage_error("--no-verify applies to the checkpoint --resume loads; this run "
+                             "loads none");
+    resume_source from = {.no_verify = tc.no_verify};
     if (!rc && resume) {
         char path[TRAIN_PATH_MAX + 32], config[TRAIN_PATH_MAX + 32];
         snprintf(path, sizeof path, "%s/last.safetensors", resume);

@@ -111,6 +111,19 @@ void st_free(st_file *file);
 const st_tensor *st_find(const st_file *file, const char *name);
 /* Value of a __metadata__ key, or NULL. */
 const char *st_meta(const st_file *file, const char *key);
+
+/* The data region's checksum in the metadata: "xxh64:" and XXH64 (seed 0) of every byte after
+ * the header, in 16 lowercase hex digits (what `xxhsum -H1` prints for those bytes). XXH64 runs
+ * at memory speed, so verifying costs little beside reading the file. */
+#define ST_CHECKSUM_KEY "data_checksum"
+#define ST_CHECKSUM_MAX 32
+/* The checksum text of n bytes, as the metadata holds it. */
+void st_checksum(const uint8_t *data, size_t n, char out[ST_CHECKSUM_MAX]);
+/* Checks the file's data region against its ST_CHECKSUM_KEY. A file without the key passes
+ * (files of older versions, of other writers) and *present (when given) says which it was. A
+ * value of another form is ARITH_ERR_FORMAT; a mismatch ARITH_ERR_DATA naming the file,
+ * "does not match its checksum", and both checksums. */
+arith_status st_verify_checksum(const st_file *file, bool *present);
 /* Copies tensor `name` into dst as float32 (F32, F16, BF16 and F64 are converted). The tensor
  * must have exactly `numel` elements; errors (ARITH_ERR_DATA: no such tensor, an integer dtype,
  * another size) name the file, the tensor, its shape and the expected count. */
@@ -139,6 +152,12 @@ typedef struct {
  * with spaces to a multiple of 8 bytes. */
 arith_status st_write(const char *path, const st_entry *entries, int count,
                       const char *const *meta_keys, const char *const *meta_values, int meta_count);
+/* st_write, with the checksum of the data region (every byte after the header) added to the
+ * metadata under ST_CHECKSUM_KEY, a key the caller may not give. The file stays plain
+ * safetensors: the checksum is one more string. */
+arith_status st_write_checksummed(const char *path, const st_entry *entries, int count,
+                                  const char *const *meta_keys, const char *const *meta_values,
+                                  int meta_count);
 
 /* ------------------------------------------------------------------------------------ csv */
 

@@ -1,11 +1,17 @@
 /* io/safetensors: the safetensors format (github.com/huggingface/safetensors): a u64
  * little-endian header length N, N bytes of JSON header, then the tensors' bytes, little-endian.
  * The reader checks everything a truncated or corrupt file could get wrong before a single
- * tensor is used; the writer emits float32 tensors and string metadata, atomically. */
+ * tensor is used; the writer emits float32 tensors and string metadata, atomically, and on
+ * request a checksum of the data region in the metadata (ST_CHECKSUM_KEY), which the reader
+ * verifies when asked. */
 #define _POSIX_C_SOURCE 200809L
 #include "io/io.h"
 
 #include <cjson/cJSON.h>
+/* xxHash compiled in (the header holds the whole implementation): no library to link, for
+ * libarith.so's users and libarith.a's alike, and XXH64 inlined into the one loop */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -14,6 +20,9 @@
 #include <string.h>
 
 #define ST_METADATA_KEY "__metadata__"
+/* the only algorithm written and read: "xxh64:" and XXH64 (seed 0) in 16 lowercase hex digits,
+ * as xxhsum -H1 and Python's xxhash.xxh64().hexdigest() print it */
+#define ST_CHECKSUM_PREFIX "xxh64:"
 
 static const struct {
     const char *name;
@@ -440,6 +449,40 @@ static const char *st_path(const st_file *file)
     return file->path ? file->path : "(safetensors)";
 }
 
+static void st_checksum_format(char out[ST_CHECKSUM_MAX], uint64_t hash)
+{
+    snprintf(out, ST_CHECKSUM_MAX, ST_CHECKSUM_PREFIX "%016" PRIx64, hash);
+}
+
+void st_checksum(const uint8_t *data, size_t n, char out[ST_CHECKSUM_MAX])
+{
+    st_checksum_format(out, XXH64(data, n, 0));
+}
+
+arith_status st_verify_checksum(const st_file *file, bool *present)
+{
+    const char *want = st_meta(file, ST_CHECKSUM_KEY);
+    if (present)
+        *present = want != NULL;
+    if (!want)
+        return ARITH_OK;
+    const size_t prefix = sizeof ST_CHECKSUM_PREFIX - 1;
+    if (strncmp(want, ST_CHECKSUM_PREFIX, prefix) != 0 || strlen(want) != prefix + 16 ||
+        strspn(want + prefix, "0123456789abcdef") != 16)
+        return arith_error(ARITH_ERR_FORMAT, "%s: metadata \"" ST_CHECKSUM_KEY "\" is \"%.80s\", "
+                           "not a checksum this arith knows (" ST_CHECKSUM_PREFIX "and 16 "
+                           "lowercase hex digits)", st_path(file), want);
+    /* st_read checked the header length: the data region is what follows the header */
+    const size_t header = 8 + (size_t)load_u64le(file->buffer);
+    char got[ST_CHECKSUM_MAX];
+    st_checksum(file->buffer + header, file->size - header, got);
+    if (strcmp(got, want) != 0)
+        return arith_error(ARITH_ERR_DATA, "%s: tensor data does not match its checksum (file "
+                           "damaged?): the metadata says %s, the %zu bytes of data give %s",
+                           st_path(file), want, file->size - header, got);
+    return ARITH_OK;
+}
+
 static arith_status st_lookup(const st_file *file, const char *name, const st_tensor **out)
 {
     *out = st_find(file, name);
@@ -552,7 +595,7 @@ static bool json_append(cJSON *array, cJSON *item)
 /* Checks the entries and metadata; fills numel[i]. */
 static arith_status st_check_entries(const char *path, const st_entry *entries, int count,
                                      const char *const *meta_keys, const char *const *meta_values,
-                                     int meta_count, uint64_t *numel)
+                                     int meta_count, bool checksum, uint64_t *numel)
 {
     if (count < 0 || meta_count < 0)
         return arith_error(ARITH_ERR_ARG, "%s: st_write: negative count", path);
@@ -585,12 +628,39 @@ static arith_status st_check_entries(const char *path, const st_entry *entries, 
             if (strcmp(meta_keys[i], meta_keys[j]) == 0)
                 return arith_error(ARITH_ERR_ARG, "%s: st_write: metadata key '%s' given twice",
                                    path, meta_keys[i]);
+        if (checksum && strcmp(meta_keys[i], ST_CHECKSUM_KEY) == 0)
+            return arith_error(ARITH_ERR_ARG, "%s: st_write: metadata key '%s' is the writer's "
+                               "own", path, meta_keys[i]);
     }
     return ARITH_OK;
 }
 
-arith_status st_write(const char *path, const st_entry *entries, int count,
-                      const char *const *meta_keys, const char *const *meta_values, int meta_count)
+/* XXH64 of the data region st_write lays out: each entry's floats in order, as little-endian
+ * bytes, hashed as they stream past (the region is built only once the header is known) */
+static uint64_t st_entries_hash(const st_entry *entries, int count, const uint64_t *numel)
+{
+    XXH64_state_t state;
+    XXH64_reset(&state, 0);
+    for (int i = 0; i < count; i++) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (numel[i])
+            XXH64_update(&state, entries[i].data, (size_t)numel[i] * 4);
+#else
+        uint8_t chunk[16384];
+        for (uint64_t j = 0; j < numel[i];) {
+            size_t k = 0;
+            for (; k < sizeof chunk && j < numel[i]; k += 4, j++)
+                store_u32le(chunk + k, f32_to_bits(entries[i].data[j]));
+            XXH64_update(&state, chunk, k);
+        }
+#endif
+    }
+    return XXH64_digest(&state);
+}
+
+static arith_status st_write_file(const char *path, const st_entry *entries, int count,
+                                  const char *const *meta_keys, const char *const *meta_values,
+                                  int meta_count, bool checksum)
 {
     uint64_t *numel = calloc((size_t)(count > 0 ? count : 0) + 1, sizeof *numel);
     uint64_t *begin = calloc((size_t)(count > 0 ? count : 0) + 1, sizeof *begin);
@@ -603,7 +673,8 @@ arith_status st_write(const char *path, const st_entry *entries, int count,
         s = arith_error(ARITH_ERR_MEMORY, "%s: out of memory", path);
         goto done;
     }
-    s = st_check_entries(path, entries, count, meta_keys, meta_values, meta_count, numel);
+    s = st_check_entries(path, entries, count, meta_keys, meta_values, meta_count, checksum,
+                         numel);
     if (s)
         goto done;
 
@@ -623,11 +694,16 @@ arith_status st_write(const char *path, const st_entry *entries, int count,
         }
 
     bool ok = (root = cJSON_CreateObject()) != NULL;
-    if (ok && meta_count > 0) {
+    if (ok && (meta_count > 0 || checksum)) {
         cJSON *meta = cJSON_CreateObject();
         ok = json_add(root, ST_METADATA_KEY, meta);
         for (int i = 0; ok && i < meta_count; i++)
             ok = json_add(meta, meta_keys[i], cJSON_CreateString(meta_values[i]));
+        if (ok && checksum) {
+            char text[ST_CHECKSUM_MAX];
+            st_checksum_format(text, st_entries_hash(entries, count, numel));
+            ok = json_add(meta, ST_CHECKSUM_KEY, cJSON_CreateString(text));
+        }
     }
     for (int k = 0; ok && k < count; k++) {
         int i = (int)(order[k] - entries);
@@ -677,4 +753,17 @@ done:
     free(numel);
     free(begin);
     return s;
+}
+
+arith_status st_write(const char *path, const st_entry *entries, int count,
+                      const char *const *meta_keys, const char *const *meta_values, int meta_count)
+{
+    return st_write_file(path, entries, count, meta_keys, meta_values, meta_count, false);
+}
+
+arith_status st_write_checksummed(const char *path, const st_entry *entries, int count,
+                                  const char *const *meta_keys, const char *const *meta_values,
+                                  int meta_count)
+{
+    return st_write_file(path, entries, count, meta_keys, meta_values, meta_count, true);
 }

@@ -1,11 +1,14 @@
 /* Checkpoints: safetensors holding every parameter under its table name (and, for resuming,
  * the optimizer's moments as optim.m.<name> / optim.v.<name>), with the run's config, tokenizer,
- * task and progress as strings in __metadata__. Written to a temporary file and renamed. A NaN
- * or an infinity is never written into one, nor loaded from one. */
+ * task, progress and a checksum of the tensor data as strings in __metadata__. Written to a
+ * temporary file and renamed. A NaN or an infinity is never written into one, nor loaded from
+ * one; a checksum that does not match, or metadata that contradicts the config, is refused. */
+#define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "io/io.h"
 #include "train/train.h"
@@ -97,7 +100,7 @@ arith_status checkpoint_save(const char *path, const model *m, const optimizer_s
     const char *values[] = {CHECKPOINT_FORMAT, ARITH_VERSION, config, model_name,
                             tokenizer_text, task, vocab, step, total, best, best_step, last, opt_t,
                             threads, skipped};
-    st = st_write(path, entries, k, keys, values, (int)(sizeof keys / sizeof *keys));
+    st = st_write_checksummed(path, entries, k, keys, values, (int)(sizeof keys / sizeof *keys));
     free(entries);
     free(names);
     free(config);
@@ -132,6 +135,17 @@ static arith_status read_meta(const st_file *f, const char *path, train_config *
     arith_status st = train_config_from_json(cfg, config, path);
     if (st)
         return st;
+    /* the names written beside the config are copies of its values: one that differs means
+     * the file was edited or mixed up, and which to believe is unknowable */
+    static const char *const copies[] = {"model", "tokenizer", "task"};
+    for (size_t i = 0; i < sizeof copies / sizeof *copies; i++) {
+        const char *v = st_meta(f, copies[i]);
+        char want[64];
+        train_config_format(cfg, copies[i], want, sizeof want);
+        if (v && strcmp(v, want) != 0)
+            return arith_error(ARITH_ERR_FORMAT, "%s: metadata \"%s\" is \"%.60s\" but the config "
+                               "in its metadata says \"%s\"", path, copies[i], v, want);
+    }
     if (progress) {
         memset(progress, 0, sizeof *progress);
         st = meta_ll(f, path, "step", &progress->step);
@@ -164,12 +178,27 @@ arith_status checkpoint_read_config(const char *path, train_config *cfg, train_p
     return st;
 }
 
-arith_status checkpoint_load(const char *path, model *m, optimizer_state *opt)
+arith_status checkpoint_load(const char *path, model *m, optimizer_state *opt, bool verify)
 {
     st_file f;
     arith_status st = st_read(&f, path);
     if (st)
         return st;
+    if (verify && (st = st_verify_checksum(&f, NULL)) != ARITH_OK) {
+        char why[1024]; /* the message is rewritten with the hint: copied out of its buffer */
+        snprintf(why, sizeof why, "%s", arith_error_message());
+        st_free(&f);
+        return arith_error(st, "%s\nhint: --no-verify loads it anyway", why);
+    }
+    const char *vocab = st_meta(&f, "vocab");
+    char built[16];
+    snprintf(built, sizeof built, "%d", m->cfg.vocab);
+    if (vocab && strcmp(vocab, built) != 0) {
+        st = arith_error(ARITH_ERR_FORMAT, "%s: metadata \"vocab\" is \"%.30s\" but its config "
+                         "gives a vocabulary of %s tokens", path, vocab, built);
+        st_free(&f);
+        return st;
+    }
     const param_table *pt = &m->params;
     char name[PARAM_NAME_MAX + 16];
     for (int i = 0; i < pt->count && st == ARITH_OK; i++) {
@@ -209,5 +238,37 @@ arith_status checkpoint_load(const char *path, model *m, optimizer_state *opt)
         opt->t = t;
     }
     st_free(&f);
+    return st;
+}
+
+arith_status checkpoint_check_run_config(const char *path, const train_config *saved,
+                                         const char *run_dir)
+{
+    char config_path[TRAIN_PATH_MAX + 32];
+    arith_status st = io_join_path(config_path, sizeof config_path, run_dir, "config.json");
+    if (st)
+        return st;
+    if (access(config_path, F_OK) != 0)
+        return ARITH_OK; /* a directory assembled by hand: nothing to contradict */
+    char *text = NULL;
+    size_t size = 0;
+    train_config cfg;
+    train_config_defaults(&cfg);
+    st = io_read_file(config_path, &text, &size);
+    if (!st)
+        st = train_config_from_json(&cfg, text, config_path);
+    free(text);
+    for (int i = 0; !st && i < train_option_table.count; i++) {
+        const option_spec *o = &train_option_table.specs[i];
+        if (o->resumable || strcmp(o->name, "run") == 0)
+            continue;
+        char a[TRAIN_PATH_MAX + 32], b[TRAIN_PATH_MAX + 32];
+        option_format(o, saved, a, sizeof a);
+        option_format(o, &cfg, b, sizeof b);
+        if (strcmp(a, b) != 0)
+            st = arith_error(ARITH_ERR_FORMAT, "%s: its config says \"%s\": \"%.200s\", but %s "
+                             "says \"%.200s\": the checkpoint is not this run's, or one of them "
+                             "was edited", path, o->name, a, config_path, b);
+    }
     return st;
 }

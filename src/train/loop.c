@@ -623,7 +623,7 @@ static arith_status follower_start(trainer *tr, bool resume, long long total)
     train_config saved;
     st = checkpoint_read_config(path, &saved, &tr->progress);
     if (!st)
-        st = checkpoint_load(path, s->model, &tr->opt);
+        st = checkpoint_load(path, s->model, &tr->opt, !s->no_verify);
     if (!st && tr->progress.step >= total)
         st = arith_error(ARITH_ERR_ARG, "%s has already taken its %lld steps", s->cfg.run.dir,
                          total);
@@ -668,7 +668,9 @@ static arith_status open_run(trainer *tr, bool resume, long long total, train_re
     train_config saved;
     st = checkpoint_read_config(path, &saved, &tr->progress);
     if (!st)
-        st = checkpoint_load(path, s->model, &tr->opt);
+        st = checkpoint_check_run_config(path, &saved, cfg->run.dir);
+    if (!st)
+        st = checkpoint_load(path, s->model, &tr->opt, !s->no_verify);
     if (!st && tr->progress.step >= total)
         st = arith_error(ARITH_ERR_ARG, "%s has already taken %lld of %lld steps\nhint: "
                          "extend it with --steps N or --epochs N", cfg->run.dir,

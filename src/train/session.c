@@ -387,7 +387,7 @@ void session_close(session *s)
     s->lock_fd = -1;
 }
 
-arith_status session_load_run(session *s, const char *run_dir, const char *which)
+arith_status session_load_run(session *s, const char *run_dir, const char *which, bool verify)
 {
     memset(s, 0, sizeof *s); /* so that session_close is safe whatever fails below */
     s->lock_fd = -1;
@@ -401,12 +401,14 @@ arith_status session_load_run(session *s, const char *run_dir, const char *which
         return arith_error(ARITH_ERR_IO, "%s: no such run directory", run_dir);
     train_config cfg;
     st = checkpoint_read_config(path, &cfg, NULL);
+    if (!st)
+        st = checkpoint_check_run_config(path, &cfg, run_dir);
     if (st)
         return st;
     st = session_open(s, &cfg, run_dir);
     if (st)
         return st;
-    return checkpoint_load(path, s->model, NULL);
+    return checkpoint_load(path, s->model, NULL, verify);
 }
 
 void session_describe(const session *s, session_description *d)

@@ -429,11 +429,23 @@ typedef struct {
  * refused (ARITH_ERR_DATA naming the file and the tensor) and nothing is written. */
 arith_status checkpoint_save(const char *path, const model *m, const optimizer_state *opt,
                              const train_config *cfg, const train_progress *progress);
-/* Reads a checkpoint's config and progress (no model needed). */
+/* Reads a checkpoint's config and progress (no model needed). Its "model", "tokenizer" and
+ * "task" metadata, copies of the config's values, must agree with the config (ARITH_ERR_FORMAT
+ * naming the file, the key and both values). */
 arith_status checkpoint_read_config(const char *path, train_config *cfg, train_progress *progress);
 /* Loads parameters (and moments when opt is given) into a model built from the same config;
- * a missing tensor, a shape mismatch or a NaN or infinite value is an error naming it. */
-arith_status checkpoint_load(const char *path, model *m, optimizer_state *opt);
+ * a missing tensor, a shape mismatch, a NaN or infinite value, or a "vocab" in the metadata
+ * other than the model's is an error naming it. With verify, the tensor data is first checked
+ * against the checksum in the metadata (st_verify_checksum; a file without one loads): a
+ * mismatch is ARITH_ERR_DATA naming the file, with a hint of --no-verify (verify false), which
+ * skips that check alone. */
+arith_status checkpoint_load(const char *path, model *m, optimizer_state *opt, bool verify);
+/* Checks the config a checkpoint holds (`saved`, from checkpoint_read_config) against the
+ * config.json of its run directory, when that has one: every option a resume cannot change
+ * must agree (the run directory's name may differ: runs are moved, and a resume records where
+ * it ran). A difference is ARITH_ERR_FORMAT naming both files, the key and both values. */
+arith_status checkpoint_check_run_config(const char *path, const train_config *saved,
+                                         const char *run_dir);
 
 /* --------------------------------------------------------------------------------- plots */
 
@@ -460,6 +472,8 @@ typedef struct {
     int lock_fd;
     int rank, ranks;           /* data-parallel training over `ranks` processes (core/dist.h),
                                   this one `rank`; 0 (or 1) of them: alone */
+    bool no_verify;            /* a resume loads last.safetensors without checking its checksum
+                                  (--no-verify) */
 } session;
 
 /* Builds the data (generated or loaded), the tokenizer and the model (initialized from the
@@ -468,8 +482,10 @@ typedef struct {
 arith_status session_open(session *s, const train_config *cfg, const char *data_dir);
 void session_close(session *s);
 
-/* Loads a saved run for eval/predict: config from the checkpoint, test set from the run. */
-arith_status session_load_run(session *s, const char *run_dir, const char *which);
+/* Loads a saved run for eval/predict: config from the checkpoint (checked against the run's
+ * config.json: checkpoint_check_run_config), test set from the run. `verify` checks the
+ * checkpoint's checksum (checkpoint_load). */
+arith_status session_load_run(session *s, const char *run_dir, const char *which, bool verify);
 
 /* A run in words, the same in the training header, plot titles and grid titles. */
 typedef struct {
