@@ -294,15 +294,16 @@ same $d && s=1
 tally "$F" $w $s
 
 # --- a full disk at the (N+1)-th checked write: exit 1 naming the file, nothing half-written,
-# resumable (the first four writes are train.csv, test.csv, carry.csv and config.json)
+# resumable (the first five writes are the .arith-run marker, train.csv, test.csv, carry.csv
+# and config.json)
 F="full disk (ARITH_FAIL_WRITE_AFTER)"
 fault "$F"
-for n in 0 3 4 5 $((RANDOM % 40 + 6)) $((RANDOM % 60 + 50)) $((RANDOM % 60 + 110)); do
+for n in 0 4 5 6 $((RANDOM % 40 + 7)) $((RANDOM % 60 + 50)) $((RANDOM % 60 + 110)); do
     d=full$n
     mkdir $d
     (cd $d && ARITH_FAIL_WRITE_AFTER=$n "$ARITH" train "${RUN[@]}" --run run >train.log 2>&1)
     rc=$?
-    [ $rc -eq 1 ] && grep -qE "arith: error: run/[a-z]+\.[a-z]+: cannot write: No space left on device" $d/train.log \
+    [ $rc -eq 1 ] && grep -qE "arith: error: run/[.a-z-]+: cannot write: No space left on device" $d/train.log \
         && ok || bad "$d: exit $rc: $(tail -n 2 $d/train.log)"
     w=1
     whole $d/run 2>>$d/whole.log || w=0
@@ -399,9 +400,10 @@ expect 1 "threads/run was trained on 3 threads, and this resume would run on 1 .
 expect 1 "hint: --threads 3 continues as it ran; --threads 1 accepts other bits" -- "$ARITH" train --resume threads/run --steps 1510
 expect 0 "warning: threads/run was trained on 3 threads and resumes on 1 \(--threads 1\)" -- "$ARITH" train --resume threads/run --steps 1510 --threads 1
 
-# --- a run stopped before its first checkpoint is used again by a new run (no checkpoint to lose)
+# --- a run stopped before its first checkpoint is used again by a new run (no checkpoint to lose;
+# the marker, train.csv, test.csv, carry.csv and config.json are its first five writes)
 mkdir reuse
-(cd reuse && ARITH_FAIL_WRITE_AFTER=4 "$ARITH" train "${RUN[@]}" --run run >/dev/null 2>&1)
+(cd reuse && ARITH_FAIL_WRITE_AFTER=5 "$ARITH" train "${RUN[@]}" --run run >/dev/null 2>&1)
 [ -e reuse/run/config.json ] && [ ! -e reuse/run/last.safetensors ] && ok || bad "reuse: the full disk should have left config.json alone"
 (cd reuse && "$ARITH" train "${RUN[@]}" --run run >train.log 2>&1) && same reuse \
     && ok || bad "reuse: a new run over a run without checkpoint failed: $(tail -n 2 reuse/train.log)"

@@ -504,10 +504,10 @@ static void test_stop_and_resume(const char *base)
     CHECK_MSG(same_tensors(a, b), "stopped at 37 and resumed: last.safetensors differs");
     check_metrics(stopped);
 
-    /* a full disk at the first write after config.json (train.csv, test.csv, carry.csv and
-     * config.json are the first four) */
+    /* a full disk at the first write after config.json (the .arith-run marker, train.csv,
+     * test.csv, carry.csv and config.json are the first five) */
     CHECK_OK(train_config_set(&cfg, "run", full));
-    setenv("ARITH_FAIL_WRITE_AFTER", "4", 1);
+    setenv("ARITH_FAIL_WRITE_AFTER", "5", 1);
     io_fault_reset();
     CHECK_OK(session_open(&s, &cfg, NULL));
     CHECK_EQ_INT(train_run(&s, NULL, false, &done), ARITH_ERR_IO);
