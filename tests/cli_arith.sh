@@ -217,6 +217,40 @@ expect 2 "--grid-step needs --grid" -- "$ARITH" eval run_grid --grid-step 2
 expect 2 "--grid-n: 0 is out of range" -- "$ARITH" eval run_grid --grid 1..2 --grid-n 0
 expect 2 "--grid draws its own examples" -- "$ARITH" eval run_grid --grid 1..2 --digits 3
 
+# --- extending a run by --resume keeps its learning-rate schedule, says so, and marks the resume
+# in metrics.jsonl and the plot (#16); --restart-schedule lays out a new one over the added steps
+SCHED=(--digits 1..2 --tokenizer char --context 16 --n 300 --layers 1 --d-model 16 --heads 2
+       --ffn 16 --samples 0 --threads 1 --schedule cosine --warmup 5 --log-every 5)
+"$ARITH" train "${SCHED[@]}" --steps 40 --run sched_keep >/dev/null 2>&1
+cp -r sched_keep sched_restart
+expect 0 "note: the run was laid out for 40 steps and now takes 80: its learning-rate schedule is kept, and its final rate held past its end" -- "$ARITH" train --resume sched_keep --steps 80
+expect 0 "--restart-schedule lays out a new warmup and cosine over steps 41\.\.80" -- "$ARITH" train --resume sched_restart --steps 80 --restart-schedule
+expect 2 "--restart-schedule applies to a run --resume continues" -- "$ARITH" train "${SCHED[@]}" --steps 5 --restart-schedule --run sched_none
+python3 - <<'EOF2' && ok || bad "metrics.jsonl of extended runs: see above"
+import json, sys
+def lines(run):
+    return [json.loads(l) for l in open(run + "/metrics.jsonl")]
+bad = []
+for run, kind in (("sched_keep", "kept"), ("sched_restart", "restarted")):
+    ls = lines(run)
+    if any(l.get("kind") not in ("train", "eval", "resume") for l in ls):
+        bad.append(run + ": a line without a kind")
+    res = [l for l in ls if l["kind"] == "resume"]
+    if len(res) != 1 or res[0]["step"] != 40 or res[0]["schedule"] != kind:
+        bad.append(run + ": resume line " + str(res))
+    el = [l["elapsed"] for l in ls if "elapsed" in l]
+    if any(b < a - 0.002 for a, b in zip(el, el[1:])):
+        bad.append(run + ": elapsed goes back: " + str(el))
+    lr = {l["step"]: l["lr"] for l in ls if l["kind"] == "train"}
+    if kind == "kept" and not (lr[80] == lr[40] and lr[40] < 1e-4):
+        bad.append(run + ": the final rate should be held: %s" % lr)
+    if kind == "restarted" and not lr[45] > 100 * lr[40]:
+        bad.append(run + ": a restarted schedule warms up again: %s" % lr)
+if bad:
+    sys.exit("\n".join(bad))
+EOF2
+[ "$(grep -c 'class="resume"' sched_keep/training.svg)" -eq 2 ] && ok || bad "training.svg should mark the resume in both panels"
+
 # --- several seeds: RUN/seed-S runs, a summary, and eval over them all
 expect 0 "final exact match over 2 seeds: mean [01]\.[0-9]+, std [0-9.]+, best [01]\.[0-9]+ \(seed [78]\), worst" -- "$ARITH" train --digits 1..2 --tokenizer char --context 16 --n 300 --layers 1 --d-model 16 --heads 2 --ffn 16 --steps 5 --samples 0 --threads 1 --seed 7 --seeds 2 --run sweep
 [ -s sweep/seed-7/best.safetensors ] && [ -s sweep/seed-8/best.safetensors ] && [ ! -e sweep/seed-9 ] \

@@ -54,7 +54,7 @@ for cmd in train eval predict data tasks; do
     awk 'length($0) > 100 { exit 1 }' <<<"$out" && ok || bad "$cmd --no-such-flag: a line over 100"
 done
 expect 2 "^  --task, --subtask, --digits," -- "$ARITH" train --no-such-flag
-expect 2 "--config, --resume, --no-verify$" -- "$ARITH" train --no-such-flag
+expect 2 "--config, --resume, --no-verify, --restart-schedule$" -- "$ARITH" train --no-such-flag
 expect 2 "^  --checkpoint, --batch, --threads, --beam, --no-verify, --json, --tsv, --scratchpad$" -- "$ARITH" predict r --x
 expect 2 "^  none but --help$" -- "$ARITH" tasks --x
 # another command's flag: whose it is

@@ -294,6 +294,12 @@ static void test_coupling_generalizes(const char *base)
 }
 
 /* Train 60 steps in one go, and 30 + resume to 60: the final parameters are identical. */
+/* should_stop for a run stopped before its 31st step */
+static bool stop_after_30(void *ctx)
+{
+    return ++*(int *)ctx > 30;
+}
+
 static void test_resume_is_exact(const char *base)
 {
     char run_a[256], run_b[256], path_a[300], path_b[300];
@@ -311,10 +317,14 @@ static void test_resume_is_exact(const char *base)
     CHECK_OK(train_run(&s, NULL, false, NULL));
     session_close(&s);
 
+    /* the same 60-step run, stopped after 30 steps (as by Ctrl-C) */
     CHECK_OK(train_config_set(&cfg, "run", run_b));
-    CHECK_OK(train_config_set(&cfg, "steps", "30"));
     CHECK_OK(session_open(&s, &cfg, NULL));
-    CHECK_OK(train_run(&s, NULL, false, NULL));
+    int calls = 0;
+    train_callbacks stop30 = {.ctx = &calls, .should_stop = stop_after_30};
+    train_result stopped;
+    CHECK_OK(train_run(&s, &stop30, false, &stopped));
+    CHECK(stopped.stopped);
     session_close(&s);
     /* resume as the CLI does: config from the checkpoint, data from the run directory */
     snprintf(path_b, sizeof path_b, "%s/last.safetensors", run_b);

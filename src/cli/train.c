@@ -118,6 +118,28 @@ static const char *stop_signal_name(void)
     return stop_signal == SIGTERM ? "SIGTERM" : "SIGINT";
 }
 
+/* A resume to another length than the run's schedule was laid out for: say what happens to
+ * the learning rate, which a silent recomputation would have raised (#16). */
+static void cli_on_schedule(void *ctx, const train_progress *p, long long was_total,
+                            long long total, bool restarted, double lr_next,
+                            double lr_if_stretched)
+{
+    (void)ctx;
+    const long long end = p->schedule_start + p->schedule_steps;
+    if (restarted)
+        fprintf(stderr, "arith: note: the run was laid out for %lld steps and now takes %lld: "
+                "--restart-schedule lays out a new warmup and cosine over steps %lld..%lld "
+                "(next learning rate %.3g)\n", was_total, total, p->schedule_start + 1, end,
+                lr_next);
+    else if (lr_next != lr_if_stretched || total > end)
+        fprintf(stderr, "arith: note: the run was laid out for %lld steps and now takes %lld: "
+                "its learning-rate schedule is kept%s (next step's rate %.3g; a schedule "
+                "stretched to %lld steps would jump to %.3g)\nhint: --restart-schedule lays out "
+                "a new warmup and cosine over the added steps\n", was_total, total,
+                total > end ? ", and its final rate held past its end" : "", lr_next, total,
+                lr_if_stretched);
+}
+
 static void cli_on_skip(void *ctx, long long step, double loss, double grad_norm,
                         long long skipped, long long limit)
 {
@@ -136,6 +158,7 @@ typedef struct {
     train_progress progress;
     bool threads_given;
     bool no_verify;            /* --no-verify: its checksum is not checked */
+    bool restart_schedule;     /* --restart-schedule */
 } resume_source;
 
 /* A data-parallel rank other than 0: the same steps on its share of each batch, silently. */
@@ -195,6 +218,7 @@ static int train_one(const train_config *cfg_in, const char *resume, const resum
     if (resume)
         snprintf(s.cfg.run.dir, sizeof s.cfg.run.dir, "%s", resume);
     s.no_verify = from && from->no_verify;
+    s.restart_schedule = from && from->restart_schedule;
     /* same seed and thread count, same bits: a resume on another count is refused unless the
      * user asked for it */
     if (resume && from && from->have && from->progress.threads > 0 &&
@@ -252,7 +276,7 @@ static int train_one(const train_config *cfg_in, const char *resume, const resum
                 "so test accuracy overstates generalization\n", s.test_in_train, s.test.count);
     train_callbacks cb = {.ctx = &pv, .on_step = cli_on_step, .on_eval = cli_on_eval,
                           .on_sample = cli_on_sample, .should_stop = cli_should_stop,
-                          .on_skip = cli_on_skip};
+                          .on_skip = cli_on_skip, .on_schedule = cli_on_schedule};
     train_result done;
     st = train_run(&s, &cb, resume != NULL, &done);
     cli_progress_end_line(&pv);
@@ -631,6 +655,7 @@ typedef struct {
     char config[TRAIN_PATH_MAX];
     char resume[TRAIN_PATH_MAX];
     bool no_verify;
+    bool restart_schedule;
 } train_command;
 
 static const option_spec train_command_specs[] = {
@@ -642,6 +667,10 @@ static const option_spec train_command_specs[] = {
     {"no-verify", OPT_BOOL, offsetof(train_command, no_verify), sizeof(bool), "false", NULL, 0, 0,
      "other", NULL, "--resume: load the checkpoint without checking its tensor data against "
      "the checksum in its metadata (non-finite weights are still refused)", false, NULL, NULL},
+    {"restart-schedule", OPT_BOOL, offsetof(train_command, restart_schedule), sizeof(bool),
+     "false", NULL, 0, 0, "other", NULL, "--resume with more --steps/--epochs: a new warmup "
+     "and cosine over the added steps (default: the run's schedule is kept, and its final "
+     "learning rate held past its end)", false, NULL, NULL},
 };
 static const option_table train_command_table = {
     "train", train_command_specs, (int)(sizeof train_command_specs / sizeof *train_command_specs)};
@@ -696,7 +725,9 @@ static int train_main(int argc, char **argv)
     if (!rc && tc.no_verify && !resume)
         rc = cli_usage_error("--no-verify applies to the checkpoint --resume loads; this run "
                              "loads none");
-    resume_source from = {.no_verify = tc.no_verify};
+    if (!rc && tc.restart_schedule && !resume)
+        rc = cli_usage_error("--restart-schedule applies to a run --resume continues");
+    resume_source from = {.no_verify = tc.no_verify, .restart_schedule = tc.restart_schedule};
     if (!rc && resume) {
         char path[TRAIN_PATH_MAX + 32], config[TRAIN_PATH_MAX + 32];
         snprintf(path, sizeof path, "%s/last.safetensors", resume);

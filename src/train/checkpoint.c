@@ -79,7 +79,7 @@ arith_status checkpoint_save(const char *path, const model *m, const optimizer_s
         return st;
     }
     char step[32], total[32], best[32], best_step[32], last[32], opt_t[32], vocab[16];
-    char threads[16], skipped[32];
+    char threads[16], skipped[32], sched_start[32], sched_steps[32];
     snprintf(step, sizeof step, "%lld", progress->step);
     snprintf(total, sizeof total, "%lld", progress->total_steps);
     snprintf(best, sizeof best, "%.17g", progress->best_accuracy);
@@ -90,16 +90,21 @@ arith_status checkpoint_save(const char *path, const model *m, const optimizer_s
     /* the count in effect: same seed and thread count, same bits */
     snprintf(threads, sizeof threads, "%d", core_threads());
     snprintf(skipped, sizeof skipped, "%lld", progress->skipped);
+    snprintf(sched_start, sizeof sched_start, "%lld", progress->schedule_start);
+    snprintf(sched_steps, sizeof sched_steps, "%lld", progress->schedule_steps > 0
+                                                          ? progress->schedule_steps
+                                                          : progress->total_steps);
     char model_name[32], tokenizer_text[32], task[32];
     train_config_format(cfg, "model", model_name, sizeof model_name);
     train_config_format(cfg, "tokenizer", tokenizer_text, sizeof tokenizer_text);
     train_config_format(cfg, "task", task, sizeof task);
     const char *keys[] = {"format", "arith_version", "config", "model", "tokenizer", "task",
                           "vocab", "step", "total_steps", "best_accuracy", "best_step",
-                          "last_accuracy", "optim_t", "threads", "skipped_nonfinite"};
+                          "last_accuracy", "optim_t", "threads", "skipped_nonfinite",
+                          "schedule_start", "schedule_steps"};
     const char *values[] = {CHECKPOINT_FORMAT, ARITH_VERSION, config, model_name,
                             tokenizer_text, task, vocab, step, total, best, best_step, last, opt_t,
-                            threads, skipped};
+                            threads, skipped, sched_start, sched_steps};
     st = st_write_checksummed(path, entries, k, keys, values, (int)(sizeof keys / sizeof *keys));
     free(entries);
     free(names);
@@ -163,6 +168,16 @@ static arith_status read_meta(const st_file *f, const char *path, train_config *
         progress->threads = threads > 0 && threads < 1 << 20 ? (int)threads : 0;
         if (!st && st_meta(f, "skipped_nonfinite"))
             st = meta_ll(f, path, "skipped_nonfinite", &progress->skipped);
+        /* older checkpoints: the schedule laid out over their total from step 0 */
+        progress->schedule_steps = progress->total_steps;
+        if (!st && st_meta(f, "schedule_start"))
+            st = meta_ll(f, path, "schedule_start", &progress->schedule_start);
+        if (!st && st_meta(f, "schedule_steps"))
+            st = meta_ll(f, path, "schedule_steps", &progress->schedule_steps);
+        if (!st && (progress->schedule_start < 0 || progress->schedule_steps < 1))
+            st = arith_error(ARITH_ERR_FORMAT, "%s: metadata schedule_start %lld, schedule_steps "
+                             "%lld: not a schedule", path, progress->schedule_start,
+                             progress->schedule_steps);
     }
     return st;
 }

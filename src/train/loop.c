@@ -252,6 +252,26 @@ static bool metrics_line_step(const char *line, long long *step)
     return end != line + sizeof key - 1 && (*end == ',' || *end == '}');
 }
 
+/* The largest "elapsed" in a metrics file (0 when none): where a resumed run's clock goes on. */
+static double metrics_elapsed(const char *path)
+{
+    char *text = NULL;
+    size_t size = 0;
+    if (!path_exists(path) || io_read_file(path, &text, &size) != ARITH_OK) {
+        arith_error_clear();
+        return 0.0;
+    }
+    static const char key[] = "\"elapsed\": ";
+    double most = 0.0;
+    for (const char *at = strstr(text, key); at; at = strstr(at + 1, key)) {
+        double v = strtod(at + sizeof key - 1, NULL);
+        if (isfinite(v) && v > most)
+            most = v;
+    }
+    free(text);
+    return most;
+}
+
 arith_status metrics_truncate(const char *path, long long step)
 {
     if (!path_exists(path))
@@ -343,7 +363,8 @@ static arith_status metrics_window(trainer *tr)
     if (tr->window == 0)
         return ARITH_OK;
     text_buffer b = {0};
-    text_printf(&b, "{\"step\": %lld, \"epoch\": %lld", tr->progress.step, tr->epoch);
+    text_printf(&b, "{\"step\": %lld, \"kind\": \"train\", \"epoch\": %lld",
+                tr->progress.step, tr->epoch);
     json_real(&b, "loss", 6, false, tr->window_loss / tr->window);
     json_real(&b, "lr", 6, true, tr->lr);
     json_real(&b, "grad_norm", 6, true, tr->norm);
@@ -428,7 +449,7 @@ static arith_status run_eval(trainer *tr, bool final, eval_result *r)
     /* the metrics line first, then best, then last: a run stopped anywhere in between resumes
      * from an earlier last.safetensors, drops this line and writes it (and best) again */
     text_buffer b = {0};
-    text_printf(&b, "{\"step\": %lld", tr->progress.step);
+    text_printf(&b, "{\"step\": %lld, \"kind\": \"eval\"", tr->progress.step);
     json_real(&b, "accuracy", 6, false, acc);
     if (!isnan(r->loss))
         json_real(&b, "test_loss", 6, false, r->loss);
@@ -526,7 +547,7 @@ static arith_status stop_nonfinite(trainer *tr, long long step1, long long epoch
     const train_config *cfg = &tr->s->cfg;
     arith_status st = metrics_window(tr);
     text_buffer b = {0};
-    text_printf(&b, "{\"step\": %lld, \"epoch\": %lld", step1, epoch);
+    text_printf(&b, "{\"step\": %lld, \"kind\": \"train\", \"epoch\": %lld", step1, epoch);
     json_real(&b, "loss", 6, false, loss);
     json_real(&b, "lr", 6, true, lr);
     json_real(&b, "grad_norm", 6, true, norm);
@@ -680,6 +701,49 @@ static arith_status open_run(trainer *tr, bool resume, long long total, train_re
     return st;
 }
 
+/* The learning rate of `step` under the run's schedule: laid out over schedule_steps steps
+ * from schedule_start, and its final rate held past their end (a run extended by a resume
+ * keeps its schedule unless --restart-schedule lays out a new one over the added steps). */
+static double run_lr(const trainer *tr, long long step)
+{
+    const optim_settings *o = &tr->s->cfg.optim;
+    const long long len = tr->progress.schedule_steps > 0 ? tr->progress.schedule_steps : 1;
+    long long k = step - tr->progress.schedule_start;
+    if (k >= len)
+        k = len - 1;
+    return schedule_lr(o, k < 0 ? 0 : k, len);
+}
+
+/* A resume: how the schedule goes on (said through on_schedule when the length changed), and
+ * a line in metrics.jsonl that marks the point (the plot draws it). */
+static arith_status mark_resume(trainer *tr, long long was_total, long long total,
+                                bool from_start)
+{
+    train_progress *p = &tr->progress;
+    const long long step = p->step;
+    bool restarted = false;
+    if (from_start || was_total <= 0) {
+        p->schedule_start = 0; /* nothing trained yet: the schedule of the run as it is now */
+        p->schedule_steps = total;
+    } else if (total != was_total && tr->s->restart_schedule && total > step) {
+        p->schedule_start = step;
+        p->schedule_steps = total - step;
+        restarted = true;
+    }
+    if (total != was_total && !from_start && was_total > 0 && tr->cb && tr->cb->on_schedule)
+        tr->cb->on_schedule(tr->cb->ctx, p, was_total, total, restarted, run_lr(tr, step),
+                            schedule_lr(&tr->s->cfg.optim, step, total));
+    text_buffer line = {0};
+    text_printf(&line, "{\"step\": %lld, \"kind\": \"resume\", \"total_steps\": %lld, "
+                "\"schedule\": \"%s\", \"schedule_start\": %lld, \"schedule_steps\": %lld",
+                step, total, restarted ? "restarted" : total != was_total ? "kept" : "same",
+                p->schedule_start, p->schedule_steps);
+    json_real(&line, "lr", 6, true, run_lr(tr, step));
+    json_real(&line, "elapsed", 3, false, p->elapsed);
+    text_printf(&line, "}\n");
+    return metrics_write(tr, &line);
+}
+
 /* Data-parallel: whether any rank has failed (an error here, if this rank had none, says so)
  * and, given stop, whether any rank was asked to stop. Every rank gets the same answers. */
 static bool agree(arith_status *st, bool *stop)
@@ -739,6 +803,7 @@ arith_status train_run(session *s, const train_callbacks *cb, bool resume, train
     const int ranks = s->ranks > 1 ? s->ranks : 1, rank = ranks > 1 ? s->rank : 0;
     const bool lead = tr.lead;
     st = open_run(&tr, resume, total, out);
+    const long long saved_total = tr.progress.total_steps; /* the checkpoint's (0: none) */
     tr.progress.total_steps = total;
     /* lines about steps past the checkpoint would come twice: they go (all of them for a run
      * that starts at step 0) */
@@ -746,8 +811,16 @@ arith_status train_run(session *s, const train_callbacks *cb, bool resume, train
         st = io_join_path(path, sizeof path, cfg->run.dir, "metrics.jsonl");
     if (!st && lead)
         st = metrics_truncate(path, tr.progress.step);
+    if (!st && resume)
+        tr.progress.elapsed = metrics_elapsed(path); /* the clock goes on from there */
     if (!st && lead)
         st = io_append_open(&tr.metrics, path);
+    if (!resume) {
+        tr.progress.schedule_start = 0;
+        tr.progress.schedule_steps = total;
+    } else if (!st) {
+        st = mark_resume(&tr, saved_total, total, tr.saved_step < 0);
+    }
     if (ranks > 1 && agree(&st, NULL)) {
         io_append_close(&tr.metrics);
         optimizer_free(&tr.opt);
@@ -766,8 +839,8 @@ arith_status train_run(session *s, const train_callbacks *cb, bool resume, train
         st = model_reserve(s->model, cfg->optim.batch, max_T);
     if (!st && !perm)
         st = arith_error(ARITH_ERR_MEMORY, "out of memory");
-    tr.t_start = time_now();
-    double t_last = tr.t_start, lr = 0;
+    tr.t_start = time_now() - tr.progress.elapsed; /* elapsed goes on over resumes */
+    double t_last = time_now(), lr = 0;
     long long epoch_loaded = -1;
     eval_result r = {0};
     bool evaluated_last = false, stopped = false;
@@ -814,7 +887,7 @@ arith_status train_run(session *s, const train_callbacks *cb, bool resume, train
             continue; /* to the top, where every rank learns of it */
         double norm = clip_gradients(&s->model->params, cfg->optim.clip_value,
                                      cfg->optim.clip_norm);
-        lr = schedule_lr(&cfg->optim, step, total);
+        lr = run_lr(&tr, step);
         double loss = n_tok ? loss_sum / n_tok : 0.0;
         if (!isfinite(loss) || !isfinite(norm)) {
             if (tr.progress.skipped >= cfg->run.skip_nonfinite) {
@@ -826,7 +899,8 @@ arith_status train_run(session *s, const train_callbacks *cb, bool resume, train
             tr.progress.skipped++;
             tr.progress.step = step + 1;
             text_buffer line = {0};
-            text_printf(&line, "{\"step\": %lld, \"epoch\": %lld", step + 1, epoch + 1);
+            text_printf(&line, "{\"step\": %lld, \"kind\": \"train\", \"epoch\": %lld",
+                        step + 1, epoch + 1);
             json_real(&line, "loss", 6, false, loss);
             json_real(&line, "lr", 6, true, lr);
             json_real(&line, "grad_norm", 6, true, norm);

@@ -1,5 +1,6 @@
 /* Plots of a run: the training loss (log scale) and the test exact match against the step, read
- * back from metrics.jsonl and drawn as one self-contained SVG file. */
+ * back from metrics.jsonl and drawn as one self-contained SVG file, with a dashed line where
+ * the run was resumed. */
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -96,7 +97,7 @@ arith_status plot_training_curves(const char *metrics_path, const char *svg_path
     arith_status st = io_read_file(metrics_path, &text, &size);
     if (st)
         return st;
-    series loss = {0}, acc = {0};
+    series loss = {0}, acc = {0}, resumes = {0};
     int line_no = 0;
     for (char *line = text; st == ARITH_OK && line && *line;) {
         char *next = strchr(line, '\n');
@@ -108,6 +109,7 @@ arith_status plot_training_curves(const char *metrics_path, const char *svg_path
             const cJSON *step = cJSON_GetObjectItemCaseSensitive(obj, "step");
             const cJSON *l = cJSON_GetObjectItemCaseSensitive(obj, "loss");
             const cJSON *a = cJSON_GetObjectItemCaseSensitive(obj, "accuracy");
+            const cJSON *kind = cJSON_GetObjectItemCaseSensitive(obj, "kind");
             if (!obj || !cJSON_IsNumber(step))
                 st = arith_error(ARITH_ERR_FORMAT, "%s:%d: not a metrics line", metrics_path,
                                  line_no);
@@ -115,6 +117,8 @@ arith_status plot_training_curves(const char *metrics_path, const char *svg_path
                 st = series_push(&loss, step->valuedouble, l->valuedouble);
             else if (cJSON_IsNumber(a))
                 st = series_push(&acc, step->valuedouble, a->valuedouble);
+            else if (cJSON_IsString(kind) && strcmp(kind->valuestring, "resume") == 0)
+                st = series_push(&resumes, step->valuedouble, 0.0);
             cJSON_Delete(obj);
         }
         line = next;
@@ -150,6 +154,14 @@ arith_status plot_training_curves(const char *metrics_path, const char *svg_path
                    "training loss (log scale)", "#1f77b4", false);
         draw_panel(&b, WIDTH / 2, &acc, x_max, false, 0.0, 1.0, "test exact match", "#d62728",
                    true);
+        /* where the run was resumed: a dashed line across both panels */
+        const int w = WIDTH / 2 - LEFT - RIGHT, h = HEIGHT - TOP - BOTTOM;
+        for (int i = 0; i < resumes.n; i++)
+            for (int ox = 0; ox < WIDTH; ox += WIDTH / 2)
+                text_printf(&b, "<line class=\"resume\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" "
+                            "y2=\"%d\" stroke=\"#999\" stroke-dasharray=\"4,3\"><title>resumed "
+                            "at step %.0f</title></line>\n", ox + LEFT + w * resumes.x[i] / x_max,
+                            ox + LEFT + w * resumes.x[i] / x_max, TOP, TOP + h, resumes.x[i]);
         text_printf(&b, "</svg>\n");
         st = text_write_atomic(&b, svg_path);
     }
@@ -157,5 +169,7 @@ arith_status plot_training_curves(const char *metrics_path, const char *svg_path
     free(loss.y);
     free(acc.x);
     free(acc.y);
+    free(resumes.x);
+    free(resumes.y);
     return st;
 }

@@ -422,6 +422,13 @@ typedef struct {
     int threads;               /* the thread count in effect when it was saved (0: unknown, a
                                   checkpoint from before it was recorded) */
     long long skipped;         /* batches skipped as non-finite (--skip-nonfinite) so far */
+    long long schedule_start;  /* the learning-rate schedule in force: laid out over
+                                  schedule_steps steps from step schedule_start (a resume that
+                                  extends a run keeps it, or restarts it: --restart-schedule) */
+    long long schedule_steps;
+    double elapsed;            /* seconds of training so far, over every resume (not saved in
+                                  checkpoints, whose bytes stay the same run to run: a resume
+                                  reads it back from metrics.jsonl) */
 } train_progress;
 
 /* Writes parameters (and the optimizer's moments, when opt is given) with the config, tokenizer,
@@ -474,6 +481,8 @@ typedef struct {
                                   this one `rank`; 0 (or 1) of them: alone */
     bool no_verify;            /* a resume loads last.safetensors without checking its checksum
                                   (--no-verify) */
+    bool restart_schedule;     /* a resume that extends the run lays out a new schedule over
+                                  the added steps (--restart-schedule) */
 } session;
 
 /* Builds the data (generated or loaded), the tokenizer and the model (initialized from the
@@ -518,6 +527,11 @@ typedef struct {
        of `limit` so far */
     void (*on_skip)(void *ctx, long long step, double loss, double grad_norm, long long skipped,
                     long long limit);
+    /* a resume to another length than the schedule was laid out for (before the first step):
+       how the schedule goes on (progress's schedule_start and schedule_steps), and the
+       learning rate of the next step before and after the change of length */
+    void (*on_schedule)(void *ctx, const train_progress *p, long long was_total, long long total,
+                        bool restarted, double lr_next, double lr_if_stretched);
 } train_callbacks;
 
 /* What train_run ended with. */
