@@ -113,6 +113,15 @@ expect 0 "" -- python3 "$SRC/tools/read_safetensors.py" --check run1/last.safete
 python3 "$SRC/tools/read_safetensors.py" --json run1/best.safetensors >best.json 2>&1
 grep -q '"layers.0.attn.qkv.weight"' best.json && grep -q '"step"' best.json && ok \
     || bad "best.safetensors lacks tensors or metadata: $(head -c 300 best.json)"
+# the vocabulary, id by id, and the resolved tokenizer: a reader needs no arith to decode ids
+python3 - run1/best.safetensors <<'EOF2' && ok || bad "best.safetensors' vocabulary metadata"
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+meta = json.loads(raw[8:8 + struct.unpack("<Q", raw[:8])[0]])["__metadata__"]
+tokens = json.loads(meta["vocab_tokens"])
+sys.exit(not (len(tokens) == int(meta["vocab"]) and "+" in tokens and "=" in tokens
+              and meta["tokenizer_resolved"] in ("pairs", "char")))
+EOF2
 
 # a second run into the same directory is refused, and the run is untouched
 sum_before=$(cat run1/* | md5sum)

@@ -602,7 +602,8 @@ static void test_checkpoint_nonfinite(const char *base)
         float keep = s.model->params.data[v->offset + 2];
         s.model->params.data[v->offset + 2] = NAN;
         train_progress progress = {0};
-        CHECK_EQ_INT(checkpoint_save(path, s.model, NULL, &s.cfg, &progress), ARITH_ERR_DATA);
+        CHECK_EQ_INT(checkpoint_save(path, s.model, NULL, &s.cfg, &progress, &s.tok),
+                     ARITH_ERR_DATA);
         char tensor[PARAM_NAME_MAX + 16];
         snprintf(tensor, sizeof tensor, "\"%s\"", v->name);
         CHECK_MSG(strstr(arith_error_message(), tensor) && strstr(arith_error_message(), path) &&

@@ -4,6 +4,7 @@
  * temporary file and renamed. A NaN or an infinity is never written into one, nor loaded from
  * one; a checksum that does not match, or metadata that contradicts the config, is refused. */
 #define _POSIX_C_SOURCE 200809L
+#include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +33,27 @@ static arith_status check_finite(const char *path, bool saving, const char *name
                        "written; use one written before that");
 }
 
+/* The vocabulary, id by id, as a JSON array of the tokens' printable names (malloc'd), so that
+ * a reader of the file (tools/, Python) can decode ids without arith. */
+static char *vocab_json(const tokenizer *tok)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; arr && i < tok->vocab_size; i++) {
+        cJSON *name = cJSON_CreateString(tok->names[i]);
+        if (!name || !cJSON_AddItemToArray(arr, name)) {
+            cJSON_Delete(name);
+            cJSON_Delete(arr);
+            return NULL;
+        }
+    }
+    char *text = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    return text;
+}
+
 arith_status checkpoint_save(const char *path, const model *m, const optimizer_state *opt,
-                             const train_config *cfg, const train_progress *progress)
+                             const train_config *cfg, const train_progress *progress,
+                             const tokenizer *tok)
 {
     const param_table *pt = &m->params;
     int n = pt->count * (opt ? 3 : 1);
@@ -101,11 +121,22 @@ arith_status checkpoint_save(const char *path, const model *m, const optimizer_s
     const char *keys[] = {"format", "arith_version", "config", "model", "tokenizer", "task",
                           "vocab", "step", "total_steps", "best_accuracy", "best_step",
                           "last_accuracy", "optim_t", "threads", "skipped_nonfinite",
-                          "schedule_start", "schedule_steps"};
+                          "schedule_start", "schedule_steps", "tokenizer_resolved",
+                          "vocab_tokens"};
+    char *tokens = tok ? vocab_json(tok) : NULL;
+    if (tok && !tokens) {
+        free(entries);
+        free(names);
+        free(config);
+        return arith_error(ARITH_ERR_MEMORY, "%s: out of memory writing the vocabulary", path);
+    }
     const char *values[] = {CHECKPOINT_FORMAT, ARITH_VERSION, config, model_name,
                             tokenizer_text, task, vocab, step, total, best, best_step, last, opt_t,
-                            threads, skipped, sched_start, sched_steps};
-    st = st_write_checksummed(path, entries, k, keys, values, (int)(sizeof keys / sizeof *keys));
+                            threads, skipped, sched_start, sched_steps,
+                            tok ? tokenizer_name(tok->kind) : "", tokens ? tokens : "[]"};
+    int n_keys = (int)(sizeof keys / sizeof *keys) - (tok ? 0 : 2); /* the last two need tok */
+    st = st_write_checksummed(path, entries, k, keys, values, n_keys);
+    free(tokens);
     free(entries);
     free(names);
     free(config);

@@ -384,7 +384,8 @@ static arith_status save_last(trainer *tr)
     char path[TRAIN_PATH_MAX + 32];
     arith_status st = io_join_path(path, sizeof path, tr->s->cfg.run.dir, "last.safetensors");
     if (!st)
-        st = checkpoint_save(path, tr->s->model, &tr->opt, &tr->s->cfg, &tr->progress);
+        st = checkpoint_save(path, tr->s->model, &tr->opt, &tr->s->cfg, &tr->progress,
+                             &tr->s->tok);
     if (!st)
         tr->saved_step = tr->progress.step;
     return st;
@@ -480,7 +481,7 @@ static arith_status run_eval(trainer *tr, bool final, eval_result *r)
     char path[TRAIN_PATH_MAX + 32];
     if (!st && best) {
         io_join_path(path, sizeof path, cfg->run.dir, "best.safetensors");
-        st = checkpoint_save(path, s->model, NULL, cfg, &tr->progress);
+        st = checkpoint_save(path, s->model, NULL, cfg, &tr->progress, &s->tok);
     }
     if (!st)
         st = save_last(tr);

@@ -432,10 +432,13 @@ typedef struct {
 } train_progress;
 
 /* Writes parameters (and the optimizer's moments, when opt is given) with the config, tokenizer,
- * task and progress in __metadata__, atomically. A tensor holding a NaN or an infinity is
- * refused (ARITH_ERR_DATA naming the file and the tensor) and nothing is written. */
+ * task and progress in __metadata__, atomically; with tok, also the resolved tokenizer
+ * ("tokenizer_resolved") and the vocabulary ("vocab_tokens", a JSON array of every id's token).
+ * A tensor holding a NaN or an infinity is refused (ARITH_ERR_DATA naming the file and the
+ * tensor) and nothing is written. */
 arith_status checkpoint_save(const char *path, const model *m, const optimizer_state *opt,
-                             const train_config *cfg, const train_progress *progress);
+                             const train_config *cfg, const train_progress *progress,
+                             const tokenizer *tok);
 /* Reads a checkpoint's config and progress (no model needed). Its "model", "tokenizer" and
  * "task" metadata, copies of the config's values, must agree with the config (ARITH_ERR_FORMAT
  * naming the file, the key and both values). */
