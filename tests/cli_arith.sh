@@ -164,6 +164,25 @@ expect 1 "theirs holds files arith did not write" -- "$ARITH" train "${TINY[@]}"
 
 expect 0 "exact match [01]\.[0-9]+ \([0-9]+/200\) on run1/test.csv" -- "$ARITH" eval run1
 expect 0 "\"accuracy\"" -- "$ARITH" eval run1 --json --checkpoint last
+# --predictions: every example as a CSV row, and the tables per answer digit and carry chain
+expect 0 "exact match per answer digit \(from the right: 1 = units\), in pred.csv" -- "$ARITH" eval run1 --predictions pred.csv
+python3 - <<'EOF2' && ok || bad "pred.csv does not hold the evaluation: $(head -n 3 pred.csv)"
+import csv, re, subprocess, sys
+rows = list(csv.DictReader(open("pred.csv")))
+right = sum(r["correct"] == "1" for r in rows)
+if len(rows) != 200 or list(rows[0]) != ["prompt", "expected", "predicted", "correct", "carry_chain", "first_wrong_digit"]:
+    sys.exit("rows: %d, columns %s" % (len(rows), list(rows[0])))
+for r in rows:
+    a, b = r["prompt"].rstrip("=").split("+")
+    if int(a) + int(b) != int(r["expected"]):
+        sys.exit("expected answer wrong: " + str(r))
+    ok = r["predicted"] == r["expected"]
+    if ok != (r["correct"] == "1") or (r["first_wrong_digit"] == "0") != ok:
+        sys.exit("correct / first_wrong_digit disagree: " + str(r))
+    if not 0 <= int(r["carry_chain"]) <= 2:
+        sys.exit("carry chain of a 2-digit sum: " + str(r))
+EOF2
+expect 2 "does not combine with .*--predictions" -- "$ARITH" eval run1 --grid 1..2 --predictions p2.csv
 expect 0 "exact match .* on 300 new 2-digit examples" -- "$ARITH" eval run1 --n 300
 # (a model this small may answer nothing yet: an empty line)
 expect 0 "^[0-9?]*$" -- "$ARITH" predict run1 "12+34="

@@ -110,6 +110,7 @@ typedef struct {
     int n;                     /* 0: as many as the test set */
     long long seed;
     char csv[TRAIN_PATH_MAX];  /* "": none */
+    char predictions[TRAIN_PATH_MAX]; /* eval --predictions: every example's answer, as CSV */
     int samples;
     bool teacher_forced, json;
     bool tsv;                  /* predict: PROMPT<tab>ANSWER lines */

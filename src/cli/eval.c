@@ -56,6 +56,10 @@ static const option_spec eval_specs[] = {
              "every K-th length of the grid (default 1)"),
     EVAL_OPT("grid-n", OPT_INT, grid_n, NULL, NULL, 1, 1000000, NULL,
              "examples per grid cell (default 20)"),
+    EVAL_OPT("predictions", OPT_STRING, predictions, NULL, NULL, 0, 0, "FILE",
+             "write every example's prompt, expected and predicted answer, whether it is right, "
+             "its longest carry chain and its first wrong digit to this CSV, and print the "
+             "accuracy per answer digit and per carry chain"),
     EVAL_OPT("json", OPT_BOOL, json, "false", NULL, 0, 0, NULL, "print one JSON object"),
 };
 const option_table cli_eval_table = {"eval", eval_specs,
@@ -96,7 +100,92 @@ typedef struct {
     eval_example_fn inner;    /* samples, when shown */
     void *inner_ctx;
     int samples;
+    struct predictions *pred; /* --predictions: every example recorded (NULL: off) */
 } by_length;
+
+/* --predictions: every example as a CSV row, and exact match per answer digit and per longest
+ * carry chain. Digits count from the right (1: units), where a sum's columns are, whatever
+ * order the model wrote them in; an answer's first wrong digit is its lowest wrong one. */
+enum { PRED_MAX_POS = 4096 };
+typedef struct predictions {
+    const task_config *task;
+    text_buffer csv;
+    int pos_n[PRED_MAX_POS + 1], pos_right[PRED_MAX_POS + 1], pos_hi;
+    int chain_n[PRED_MAX_POS + 1], chain_right[PRED_MAX_POS + 1], chain_hi; /* -1: no chains */
+} predictions;
+
+/* The lowest digit position (from the right, 1: units) where got differs from want; 0: none. */
+static int first_wrong_digit(const char *want, const char *got)
+{
+    size_t a = strlen(want), b = strlen(got);
+    for (size_t i = 1; i <= a || i <= b; i++) {
+        char x = i <= a ? want[a - i] : '\0', y = i <= b ? got[b - i] : '\0';
+        if (x != y)
+            return (int)i;
+    }
+    return 0;
+}
+
+/* One CSV field (quoted when it must be) and what follows it. */
+static void csv_cell(text_buffer *b, const char *field, const char *after)
+{
+    char *q = NULL;
+    size_t len = 0, cap = 0;
+    csv_format_field(&q, &len, &cap, field);
+    if (!q)
+        b->failed = true;
+    text_printf(b, "%s%s", q ? q : "", after);
+    free(q);
+}
+
+static void predictions_add(predictions *p, const example *ex, const char *predicted,
+                            bool correct)
+{
+    const int chain = p->chain_hi >= 0 ? task_carry_chain(p->task, ex->prompt) : -1;
+    const int wrong = correct ? 0 : first_wrong_digit(ex->answer, predicted);
+    csv_cell(&p->csv, ex->prompt, ",");
+    csv_cell(&p->csv, ex->answer, ",");
+    csv_cell(&p->csv, predicted, "");
+    text_printf(&p->csv, ",%d,%d,%d\n", correct ? 1 : 0, chain, wrong);
+    /* each digit of the expected answer, right or not */
+    const size_t a = strlen(ex->answer), g = strlen(predicted);
+    for (size_t i = 1; i <= a && i <= PRED_MAX_POS; i++) {
+        p->pos_n[i]++;
+        p->pos_right[i] += correct || (i <= g && predicted[g - i] == ex->answer[a - i]);
+        if ((int)i > p->pos_hi)
+            p->pos_hi = (int)i;
+    }
+    if (chain >= 0 && chain <= PRED_MAX_POS) {
+        p->chain_n[chain]++;
+        p->chain_right[chain] += correct;
+        if (chain > p->chain_hi)
+            p->chain_hi = chain;
+    }
+}
+
+/* The tables of --predictions, and the file. */
+static arith_status predictions_finish(predictions *p, const char *path, bool json)
+{
+    if (p->csv.failed)
+        return arith_error(ARITH_ERR_MEMORY, "out of memory writing %s", path);
+    arith_status st = text_write_atomic(&p->csv, path);
+    if (st)
+        return st;
+    FILE *out = json ? stderr : stdout; /* --json keeps stdout one object */
+    fprintf(out, "exact match per answer digit (from the right: 1 = units), in %s:\n%8s %8s %12s\n",
+            path, "digit", "n", "right");
+    for (int i = 1; i <= p->pos_hi; i++)
+        fprintf(out, "%8d %8d %12.4f\n", i, p->pos_n[i], (double)p->pos_right[i] / p->pos_n[i]);
+    if (p->chain_hi >= 0) {
+        fprintf(out, "exact match per longest carry chain (columns in a row that carry):\n"
+                "%8s %8s %12s\n", "chain", "n", "exact match");
+        for (int c = 0; c <= p->chain_hi; c++)
+            if (p->chain_n[c])
+                fprintf(out, "%8d %8d %12.4f\n", c, p->chain_n[c],
+                        (double)p->chain_right[c] / p->chain_n[c]);
+    }
+    return ARITH_OK;
+}
 
 static void on_example_length(void *ctx, int index, const example *ex, const char *predicted,
                               bool correct)
@@ -116,6 +205,8 @@ static void on_example_length(void *ctx, int index, const example *ex, const cha
         bl->hi = len;
     if (bl->inner && index < bl->samples)
         bl->inner(bl->inner_ctx, index, ex, predicted, correct);
+    if (bl->pred)
+        predictions_add(bl->pred, ex, predicted, correct);
 }
 
 static void print_by_length(const by_length *bl, bool regression, bool json)
@@ -504,6 +595,17 @@ static int eval_run(const char *dir, const eval_settings *f, eval_outcome *out)
     cli_progress pv = {.tty = false};
     by_length bl = {.length = s.task.def->prompt_length, .lo = -1, .hi = -1, .samples = f->samples,
                     .inner = f->samples ? cli_on_sample : NULL, .inner_ctx = &pv};
+    if (!st && f->predictions[0]) {
+        bl.pred = calloc(1, sizeof *bl.pred);
+        if (!bl.pred) {
+            st = arith_error(ARITH_ERR_MEMORY, "out of memory");
+        } else {
+            bl.pred->task = &s.task;
+            bl.pred->chain_hi = task_has_carries(&s.task) ? 0 : -1;
+            text_printf(&bl.pred->csv, "prompt,expected,predicted,correct,carry_chain,"
+                        "first_wrong_digit\n");
+        }
+    }
     bl.n = calloc(MAX_TRACKED_LENGTH + 1, sizeof *bl.n);
     bl.correct = calloc(MAX_TRACKED_LENGTH + 1, sizeof *bl.correct);
     bl.abs_err = calloc(MAX_TRACKED_LENGTH + 1, sizeof *bl.abs_err);
@@ -597,6 +699,11 @@ static int eval_run(const char *dir, const eval_settings *f, eval_outcome *out)
             out->carry_total = cr.total;
         }
     }
+    if (!st && bl.pred)
+        st = predictions_finish(bl.pred, f->predictions, f->json);
+    if (bl.pred)
+        free(bl.pred->csv.text);
+    free(bl.pred);
     edge_failures_free(&ef);
     edge_failures_free(&cf);
     carry_result_free(&cr);
@@ -837,9 +944,11 @@ int cli_eval(int argc, char **argv)
     if (!rc && !f.grid.hi && (f.grid_step || f.grid_n))
         rc = cli_usage_error("%s", f.grid_step ? "--grid-step needs --grid A..B"
                                                : "--grid-n needs --grid A..B");
-    if (!rc && f.grid.hi && (f.csv[0] || f.digits.hi || f.n || f.teacher_forced || f.samples))
+    if (!rc && f.grid.hi &&
+        (f.csv[0] || f.digits.hi || f.n || f.teacher_forced || f.samples || f.predictions[0]))
         rc = cli_usage_error("--grid draws its own examples per pair of lengths; it does not "
-                             "combine with --csv, --digits, --n, --samples or --teacher-forced");
+                             "combine with --csv, --digits, --n, --samples, --teacher-forced or "
+                             "--predictions");
     cli_args_free(&args);
     return rc ? rc : eval_dispatch(dir, &f);
 }
