@@ -288,6 +288,15 @@ python3 -c "import json,sys; d=json.load(open('sweep/seeds.json')); sys.exit(not
 grep -qE '"seeds":\s*1([^0-9]|$)' sweep/seed-7/config.json && ok || bad "a seed run's config should be a plain run (seeds 1)"
 expect 1 "sweep/seed-7 already holds a run" -- "$ARITH" train --digits 1..2 --tokenizer char --steps 5 --seed 7 --seeds 2 --run sweep
 expect 0 "exact match over 2 seeds: mean" -- "$ARITH" eval sweep --threads 1
+# arith plot: the sweep's runs overlaid (#16), or several runs with a legend
+expect 0 "wrote sweep/seeds.svg \(2 runs\)" -- "$ARITH" plot sweep
+[ "$(grep -c '<polyline' sweep/seeds.svg)" -eq 4 ] && [ "$(grep -c 'class="legend"' sweep/seeds.svg)" -eq 2 ] \
+    && grep -q 'sweep/seed-8' sweep/seeds.svg && ok || bad "sweep/seeds.svg: a loss and an accuracy curve and a legend entry per seed"
+expect 0 "wrote three.svg \(3 runs\)" -- "$ARITH" plot run1 sweep --out three.svg
+python3 -c "import xml.dom.minidom as m; m.parse('three.svg')" && ok || bad "three.svg is not XML"
+expect 2 "--out FILE.svg: where the figure of 2 runs goes" -- "$ARITH" plot run1 sweep
+mkdir not_a_run
+expect 2 "not_a_run: no metrics.jsonl and no seed-S runs in it" -- "$ARITH" plot not_a_run
 expect 0 "exact match [01]\.[0-9]+ .* on sweep/seed-8/test.csv" -- "$ARITH" eval sweep/seed-8 --threads 1
 expect 0 "\"seeds\": \[\{\"run\": \"sweep/seed-7\"" -- "$ARITH" eval sweep --json --threads 1
 expect 0 "n=2 +[01]\.[0-9]+ ± [0-9.]+ \([01]\.[0-9]+\.\.[01]\.[0-9]+\)" -- "$ARITH" eval sweep --grid 1..2 --grid-n 3 --threads 1

@@ -131,6 +131,7 @@ int cli_train(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 int cli_predict(int argc, char **argv);
 int cli_data(int argc, char **argv);
+int cli_plot(int argc, char **argv);
 int cli_tasks(int argc, char **argv);
 
 #endif

@@ -29,6 +29,8 @@ static const command commands[] = {
     {"predict", cli_predict, "predict RUN_DIR [PROMPT ...]",
      "answer prompts (or one per line from stdin)"},
     {"data", cli_data, "data --task T --n N [--out FILE]", "write a data set as CSV"},
+    {"plot", cli_plot, "plot RUN [RUN ...] [--out FILE]",
+     "loss and exact match of several runs (or a --seeds directory) in one SVG"},
     {"tasks", cli_tasks, "tasks", "list the tasks, their formats and tokenizers"},
     {"version", cli_version, "version", "print the version"},
 };
@@ -41,7 +43,8 @@ static const cli_alias command_aliases[] = {
     {"infer", "predict"},    {"inference", "predict"}, {"ask", "predict"},
     {"answer", "predict"},   {"dataset", "data"},      {"gen", "data"},
     {"generate-data", "data"}, {"make-data", "data"},  {"list", "tasks"},
-    {"list-tasks", "tasks"}, {NULL, NULL},
+    {"list-tasks", "tasks"}, {"curves", "plot"},   {"chart", "plot"},
+    {NULL, NULL},
 };
 
 static void print_usage(FILE *out)

@@ -463,6 +463,10 @@ arith_status checkpoint_check_run_config(const char *path, const train_config *s
  * run's metrics.jsonl, into one SVG file (written atomically). */
 arith_status plot_training_curves(const char *metrics_path, const char *svg_path,
                                   const char *title);
+/* The same for several runs in one figure: each run's curves in a colour of its own, named by
+ * its label in a legend under the panels. */
+arith_status plot_runs(const char *const *metrics_paths, const char *const *labels, int n,
+                       const char *svg_path, const char *title);
 
 /* ------------------------------------------------------------------------------ sessions */
 
