@@ -158,7 +158,7 @@ expect 1 "foreign" -- "$ARITH" sweep base.json "${GRID[@]}" --run foreign
 # --- a full disk stops the sweep inside a run (ARITH_FAIL_WRITE_AFTER, the tests' hook): the
 # first number of writes that leaves a finished run and a stopped one at step 2 or 4
 found=
-for n in $(seq 16 80); do
+for n in $(seq 24 90); do
     rm -rf sw2
     ARITH_FAIL_WRITE_AFTER=$n "$ARITH" sweep base.json "${GRID[@]}" --run sw2 >/dev/null 2>&1
     [ $? -eq 1 ] || continue
@@ -170,7 +170,7 @@ for n in $(seq 16 80); do
     found=$n
     break
 done
-[ -n "$found" ] && ok || bad "no ARITH_FAIL_WRITE_AFTER in 16..80 stopped seed 2 of the first point inside its run"
+[ -n "$found" ] && ok || bad "no ARITH_FAIL_WRITE_AFTER in 24..90 stopped seed 2 of the first point inside its run"
 if [ -n "$found" ]; then
     out=$("$ARITH" sweep base.json "${GRID[@]}" --run sw2 2>&1)
     rc=$?

@@ -149,7 +149,8 @@ static int option_names(const option_table *const *tables, int ntables, const ch
 
 static int unknown_option(const option_table *const *tables, int ntables, const char *name)
 {
-    const char *command = tables[0]->command;
+    /* the command's own table comes last (sweep's follows train's options it borrows) */
+    const char *command = tables[ntables - 1]->command;
     const char *names[512];
     int n = option_names(tables, ntables, names, 512);
     fprintf(stderr, "arith: error: unknown option --%s", name);
