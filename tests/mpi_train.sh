@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Several processes as one job (issue #17), under `mpirun -np 2 --oversubscribe` on one machine:
-# a seed sweep spread over 2 ranks; a data-parallel run against the one-process run at the same
+# a seed sweep and a config sweep (arith sweep) spread over 2 ranks; a data-parallel run against the one-process run at the same
 # global batch (weights within float rounding after 200 steps, every loss line the same) and
 # against itself (the same bits); SIGTERM and a resume under mpirun; a rank killed with kill -9,
 # named by mpirun, with the finished runs left whole. Built only with -DARITH_MPI=ON.
@@ -66,6 +66,29 @@ done
 "$ARITH" train "${TINY[@]}" --steps 60 --seed 2 --run seed2 >/dev/null 2>&1
 d=$(tensors sweep/seed-2/last.safetensors seed2/last.safetensors)
 [ "$d" = 0 ] && ok || bad "seed 2 on rank 1 differs from seed 2 alone by $d"
+
+# --- a config sweep over 2 ranks (arith sweep): 2 points x 2 seeds, rank r the runs r, r + 2;
+# the same summary as one process makes, written once; a re-run on 2 ranks skips them all
+cat >sweep.json <<'EOF'
+{"digits": 2, "n": 2000, "layers": 1, "d-model": 32, "heads": 4, "ffn": 32, "batch": 32,
+ "eval-n": 100, "samples": 0, "threads": 1, "dropout": 0, "steps": 30}
+EOF
+out=$("${MPIRUN[@]}" "$ARITH" sweep sweep.json --vary lr=1e-3,3e-3 --seeds 2 --run grid2 2>&1)
+rc=$?
+[ $rc -eq 0 ] && ok || bad "the 2-rank config sweep exited $rc: $(echo "$out" | tail -n 5)"
+grep -q "^== lr-1e-3 seed 2 (2 of 4) on rank 1 of 2: grid2/lr-1e-3/seed-2$" <<<"$out" && ok \
+    || bad "lr-1e-3 seed 2 should run on rank 1: $(grep '^==' <<<"$out")"
+[ "$(grep -c "^| lr-" <<<"$out")" -eq 2 ] && ok \
+    || bad "the sweep's table should come once, from rank 0: $(grep '^|' <<<"$out")"
+"$ARITH" sweep sweep.json --vary lr=1e-3,3e-3 --seeds 2 --run grid1 >/dev/null 2>&1 \
+    || bad "the 1-process config sweep failed"
+cmp -s grid1/summary.csv grid2/summary.csv && ok \
+    || bad "2 ranks and 1 process give different summaries: $(diff grid1/summary.csv grid2/summary.csv)"
+[ "$(grep -c '^lr-' grid2/summary.csv)" -eq 2 ] && ok || bad "grid2/summary.csv: $(cat grid2/summary.csv)"
+out=$("${MPIRUN[@]}" "$ARITH" sweep sweep.json --vary lr=1e-3,3e-3 --seeds 2 --run grid2 2>&1)
+grep -q "4 runs finished (skipped), 0 to resume, 0 to train" <<<"$out" && ok \
+    || bad "the 2-rank re-run should skip every run: $(echo "$out" | head -n 3)"
+cmp -s grid1/summary.csv grid2/summary.csv && ok || bad "the re-run changed the summary"
 
 # --- data-parallel: 2 ranks of 16 rows against 1 process of 32, 200 steps
 "$ARITH" train "${TINY[@]}" --steps 200 --run one >/dev/null 2>&1 || bad "the 1-process run failed"

@@ -1,5 +1,5 @@
-/* cli: the `arith` command line. One file per command (train.c, eval.c, predict.c, data.c,
- * tasks.c), main.c to dispatch, and what they share here: flags parsed against option tables
+/* cli: the `arith` command line. One file per command (train.c, sweep.c, eval.c, predict.c,
+ * data.c, tasks.c), main.c to dispatch, and what they share here: flags parsed against option tables
  * (train/options.c), progress on stderr, JSON and summary printing. Only cli/ prints and
  * exits: 2 for usage errors, 1 for runtime errors, each with a message naming the flag, file
  * or value at fault. */
@@ -38,6 +38,8 @@ typedef struct {
  * nothing otherwise. `before` goes before each name ("--" for flags). */
 void cli_print_suggestion(FILE *out, const char *typed, const char *const *names, int n,
                           const char *before, const cli_alias *aliases);
+/* Other tools' names for train's options (--batch-size for --batch), {NULL, NULL} at the end. */
+extern const cli_alias cli_flag_aliases[];
 
 /* One command-line argument: an option of one of the command's tables (--name value,
  * --name=value, or a boolean standing alone) or a positional argument (spec NULL). */
@@ -125,9 +127,56 @@ extern const option_table cli_eval_table, cli_predict_table;
 /* eval_settings from defaults and the parsed arguments; sets checkpoint. */
 int cli_eval_settings(eval_settings *f, const cli_args *args);
 
+/* ------------------------------------------------------------------------- training runs */
+
+/* What one training run ended with (for the summaries over seeds and sweep points). */
+typedef struct {
+    double final;              /* final test exact match */
+    int correct, total;
+    int edge_correct, edge_total;
+    int carry_correct, carry_total;
+    bool by_loss;              /* best is the lowest test loss, not the best exact match */
+    bool have_best;
+    double best;
+    long long best_step;
+} train_outcome;
+
+/* One run of a sweep (train.c): a new run of cfg in cfg.run.dir, or that run continued. */
+typedef struct {
+    train_config cfg;          /* run.dir: its directory; run.seeds 1 */
+    bool resume;               /* continue run.dir from its last checkpoint (from step 0 when it
+                                  has none) up to cfg's --steps/--epochs, on cfg's --threads */
+    char label[192];           /* its heading: "seed 3" */
+} cli_train_job;
+
+/* Ctrl-C and SIGTERM, taken by a thread of arith's own (train.c); called before any other
+ * thread exists. cli_stop_signal: the signal that asked training to stop (0: none). */
+void cli_install_stop_handlers(void);
+int cli_stop_signal(void);
+
+/* Trains jobs[0..n): in one process in order, stopping at the first that fails or a signal,
+ * calling on_done(ctx, k) after each that finished; under mpirun rank r trains jobs r, r + R,
+ * ... and rank 0 gathers every rank's results (on_done is not called). Every rank calls it with
+ * the same jobs. On return (rank 0, or the one process) status[k] is job k's exit code, -1 when
+ * it was not run, and out[k] its outcome where status[k] is 0. threads_given: the user chose
+ * the thread count, so a resume on another count is warned of, not refused. Returns the first
+ * failure's exit code, 128 + the signal when one stopped jobs from running, else 0. */
+int cli_train_jobs(const cli_train_job *jobs, int n, bool threads_given, train_outcome *out,
+                   int *status, void (*on_done)(void *ctx, int k), void *ctx);
+
+/* PARENT/seeds.json, atomically: the finished seed runs o[0..done) (of `planned`) and the
+ * summary over them. */
+arith_status cli_seeds_json_write(const char *parent, const train_config *cfg,
+                                  const train_outcome *o, const long long *seeds, int done,
+                                  int planned);
+/* The table of a sweep's finished seeds, and their mean, sd, best and worst, on stdout. */
+void cli_seeds_summary_print(const char *parent, const train_outcome *out,
+                             const long long *seeds, int done, int N);
+
 /* ------------------------------------------------------------------------------ commands */
 
 int cli_train(int argc, char **argv);
+int cli_sweep(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 int cli_predict(int argc, char **argv);
 int cli_data(int argc, char **argv);

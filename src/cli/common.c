@@ -69,7 +69,7 @@ void cli_print_text(FILE *out, const char *text, int width)
 }
 
 /* How other tools (PyTorch, Hugging Face, nanoGPT, Keras, ...) spell arith's flags. */
-static const cli_alias flag_aliases[] = {
+const cli_alias cli_flag_aliases[] = {
     {"learning-rate", "lr"}, {"lr-scheduler", "schedule"}, {"lr-scheduler-type", "schedule"},
     {"lr-schedule", "schedule"}, {"scheduler", "schedule"}, {"warmup-steps", "warmup"},
     {"num-warmup-steps", "warmup"}, {"max-steps", "steps"}, {"num-steps", "steps"},
@@ -149,11 +149,12 @@ static int option_names(const option_table *const *tables, int ntables, const ch
 
 static int unknown_option(const option_table *const *tables, int ntables, const char *name)
 {
-    const char *command = tables[0]->command;
+    /* the command's own table comes last (sweep's follows train's options it borrows) */
+    const char *command = tables[ntables - 1]->command;
     const char *names[512];
     int n = option_names(tables, ntables, names, 512);
     fprintf(stderr, "arith: error: unknown option --%s", name);
-    cli_print_suggestion(stderr, name, names, n, "--", flag_aliases);
+    cli_print_suggestion(stderr, name, names, n, "--", cli_flag_aliases);
     fprintf(stderr, "\n");
     /* a flag of another command: say whose it is */
     const option_spec *train_flag = options_find(&train_option_table, name);

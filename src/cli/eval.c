@@ -1,6 +1,7 @@
 /* arith eval: exact match of a saved run (test set, CSV, new lengths, or a grid of operand
  * lengths), its edge cases, and summaries over seed runs. */
 #define _POSIX_C_SOURCE 200809L
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -716,10 +717,23 @@ static int eval_run(const char *dir, const eval_settings *f, eval_outcome *out)
     return st ? cli_fail(st) : 0;
 }
 
+/* What the seed runs of one parent gave, for the table over a sweep's points. */
+typedef struct {
+    int count;
+    double mean, sd, worst;    /* exact match over the seeds */
+    long long worst_seed;
+    bool have_carry, have_edge;
+    double carry, edge;        /* means over the seeds */
+    int grid_lo, grid_prefix;  /* --grid: the mean grid's largest length at >= 0.99 (grid_lo - 1:
+                                  none) */
+} seeds_stats;
+
 /* A parent of seed runs (RUN/seed-S, from arith train --seeds N): every seed run evaluated,
- * then mean, std, best and worst over them; with --grid, the grids combined per cell. */
+ * then mean, std, best and worst over them; with --grid, the grids combined per cell. With
+ * json_nested the JSON object ends without its newline (one point of a sweep); ps (may be
+ * NULL) receives the summary. */
 static int eval_seeds(const char *parent, const eval_settings *f, char **dirs,
-                      const long long *seeds, int count)
+                      const long long *seeds, int count, bool json_nested, seeds_stats *ps)
 {
     eval_settings sf = *f;
     sf.nested = true;
@@ -805,7 +819,7 @@ static int eval_seeds(const char *parent, const eval_settings *f, char **dirs,
             printf(", ");
             print_grid_json(&combined, csv, svg);
         }
-        printf("}\n");
+        printf(json_nested ? "}" : "}\n");
     } else if (rc == 0 && !f->grid.hi) {
         printf("== summary over %d seed runs of %s\n", count, parent);
         for (int k = 0; k < count; k++) {
@@ -866,6 +880,32 @@ static int eval_seeds(const char *parent, const eval_settings *f, char **dirs,
             printf("%d\n", prefix);
         printf("wrote %s and %s (mean per cell over %d seeds)\n", csv, svg, count);
     }
+    if (rc == 0 && ps) {
+        memset(ps, 0, sizeof *ps);
+        ps->count = count;
+        for (int k = 0; k < count; k++) {
+            x[k] = o[k].accuracy;
+            if (o[k].carry_total > 0) {
+                ps->have_carry = true;
+                ps->carry += (double)o[k].carry_correct / o[k].carry_total / count;
+            }
+            if (o[k].edge_total > 0) {
+                ps->have_edge = true;
+                ps->edge += (double)o[k].edge_correct / o[k].edge_total / count;
+            }
+        }
+        stats_summary sa;
+        stats_summarize(x, count, &sa);
+        ps->mean = sa.mean;
+        ps->sd = sa.std;
+        ps->worst = sa.min;
+        ps->worst_seed = seeds[sa.argmin];
+        if (f->grid.hi) {
+            int any;
+            ps->grid_lo = combined.lo;
+            grid_largest_at(&combined, 0.99, &ps->grid_prefix, &any);
+        }
+    }
     for (int k = 0; k < count; k++)
         if (o[k].have_grid)
             grid_free(&o[k].grid);
@@ -876,14 +916,146 @@ static int eval_seeds(const char *parent, const eval_settings *f, char **dirs,
     return rc;
 }
 
-/* eval on a run directory, or on a parent of seed runs (no checkpoint of its own, seed-S
- * directories inside). */
+/* A sweep's directory (arith sweep: RUN/sweep.json, a parent of seed runs per point): every
+ * point evaluated as a parent of seed runs, then a table over the points. */
+static int eval_sweep(const char *dir, const char *sweep_path, const eval_settings *f)
+{
+    char *text = NULL;
+    size_t size = 0;
+    arith_status st = io_read_file(sweep_path, &text, &size);
+    if (st)
+        return cli_fail(st);
+    cJSON *sw = cJSON_Parse(text);
+    free(text);
+    const cJSON *points = cJSON_GetObjectItemCaseSensitive(sw, "points");
+    const cJSON *vary = cJSON_GetObjectItemCaseSensitive(sw, "vary");
+    if (!cJSON_IsArray(points) || !cJSON_IsArray(vary)) {
+        cJSON_Delete(sw);
+        fprintf(stderr, "arith: error: %s: not a sweep description (no \"points\" and "
+                "\"vary\" lists)\n", sweep_path);
+        return EXIT_RUNTIME;
+    }
+    const int npoints = cJSON_GetArraySize(points);
+    seeds_stats *ps = calloc((size_t)npoints + 1, sizeof *ps);
+    if (!ps) {
+        cJSON_Delete(sw);
+        return cli_fail(arith_error(ARITH_ERR_MEMORY, "out of memory"));
+    }
+    if (f->json) {
+        printf("{\"run\": ");
+        cli_json_string(stdout, dir);
+        printf(", \"checkpoint\": \"%s\", \"points\": [", f->checkpoint);
+    } else {
+        fprintf(stderr, "%s holds a sweep of %d points\n", dir, npoints);
+    }
+    int rc = 0, shown = 0;
+    const cJSON *pt = NULL;
+    int p = 0;
+    cJSON_ArrayForEach(pt, points) {
+        if (rc)
+            break;
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(pt, "name");
+        char pdir[TRAIN_PATH_MAX + 256];
+        if (!cJSON_IsString(name) || snprintf(pdir, sizeof pdir, "%s/%s", dir,
+                                              name->valuestring) >= (int)sizeof pdir) {
+            fprintf(stderr, "arith: error: %s: point %d has no name arith can use\n",
+                    sweep_path, p + 1);
+            rc = EXIT_RUNTIME;
+            break;
+        }
+        char **dirs = NULL;
+        long long *seeds = NULL;
+        int count = 0;
+        if (seed_runs_find(pdir, &dirs, &seeds, &count) != ARITH_OK || count == 0) {
+            arith_error_clear();
+            fprintf(stderr, "arith: note: %s has no seed runs yet (arith sweep trains them)\n",
+                    pdir);
+        } else {
+            if (f->json) {
+                printf("%s{\"point\": ", shown ? ", " : "");
+                cli_json_string(stdout, name->valuestring);
+                char *values = cJSON_PrintUnformatted(
+                    cJSON_GetObjectItemCaseSensitive(pt, "values"));
+                printf(", \"values\": %s, \"eval\": ", values ? values : "{}");
+                cJSON_free(values);
+            } else {
+                printf("== point %s\n", pdir);
+            }
+            rc = eval_seeds(pdir, f, dirs, seeds, count, true, &ps[p]);
+            if (f->json && rc == 0)
+                printf("}");
+            shown++;
+        }
+        for (int k = 0; k < count; k++)
+            free(dirs[k]);
+        free(dirs);
+        free(seeds);
+        p++;
+    }
+    if (rc == 0 && f->json) {
+        printf("]}\n");
+    } else if (rc == 0) {
+        /* the table over the points, in Markdown as arith sweep writes its summary */
+        printf("\nsweep %s: %s per point (%s checkpoint), over its seeds\n| point ", dir,
+               f->grid.hi ? "largest length at >= 0.99 of the mean grid" : "exact match",
+               f->checkpoint);
+        const cJSON *v = NULL;
+        int columns = 0;
+        cJSON_ArrayForEach(v, vary) {
+            const cJSON *key = cJSON_GetObjectItemCaseSensitive(v, "key");
+            printf("| %s ", cJSON_IsString(key) ? key->valuestring : "?");
+            columns++;
+        }
+        if (f->grid.hi)
+            printf("| seeds | largest length at >= 0.99 |\n");
+        else
+            printf("| seeds | exact match | worst (seed) | carry-heavy | edge cases |\n");
+        for (int c = 0; c < columns + (f->grid.hi ? 3 : 6); c++)
+            printf("|---");
+        printf("|\n");
+        p = 0;
+        cJSON_ArrayForEach(pt, points) {
+            const cJSON *name = cJSON_GetObjectItemCaseSensitive(pt, "name");
+            const cJSON *values = cJSON_GetObjectItemCaseSensitive(pt, "values");
+            printf("| %s ", name->valuestring);
+            cJSON_ArrayForEach(v, vary) {
+                const cJSON *key = cJSON_GetObjectItemCaseSensitive(v, "key");
+                const cJSON *val = cJSON_IsString(key)
+                                       ? cJSON_GetObjectItemCaseSensitive(values, key->valuestring)
+                                       : NULL;
+                printf("| %s ", cJSON_IsString(val) ? val->valuestring : "?");
+            }
+            const seeds_stats *s = &ps[p++];
+            printf("| %d ", s->count);
+            if (s->count == 0)
+                printf(f->grid.hi ? "| - |\n" : "| - | - | - | - |\n");
+            else if (f->grid.hi && s->grid_prefix < s->grid_lo)
+                printf("| none |\n");
+            else if (f->grid.hi)
+                printf("| %d |\n", s->grid_prefix);
+            else {
+                printf("| %.4f ± %.4f | %.4f (%lld) ", s->mean, s->sd, s->worst, s->worst_seed);
+                s->have_carry ? printf("| %.4f ", s->carry) : printf("| - ");
+                s->have_edge ? printf("| %.4f |\n", s->edge) : printf("| - |\n");
+            }
+        }
+    }
+    cJSON_Delete(sw);
+    free(ps);
+    return rc;
+}
+
+/* eval on a run directory, on a sweep's (sweep.json), or on a parent of seed runs (no
+ * checkpoint of its own, seed-S directories inside). */
 static int eval_dispatch(const char *dir, const eval_settings *f)
 {
     char path[TRAIN_PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/%s.safetensors", dir, f->checkpoint);
     if (access(path, F_OK) == 0)
         return eval_run(dir, f, NULL);
+    snprintf(path, sizeof path, "%s/sweep.json", dir);
+    if (access(path, F_OK) == 0)
+        return eval_sweep(dir, path, f);
     char **dirs = NULL;
     long long *seeds = NULL;
     int count = 0;
@@ -891,7 +1063,7 @@ static int eval_dispatch(const char *dir, const eval_settings *f)
         arith_error_clear();
         return eval_run(dir, f, NULL); /* its own error names what is missing */
     }
-    int rc = eval_seeds(dir, f, dirs, seeds, count);
+    int rc = eval_seeds(dir, f, dirs, seeds, count, false, NULL);
     for (int k = 0; k < count; k++)
         free(dirs[k]);
     free(dirs);
@@ -923,7 +1095,11 @@ static const char eval_usage[] =
     "length at >= 0.99.\n\n"
     "RUN_DIR may also be the parent of seed runs (arith train --seeds N): each seed-S run is "
     "evaluated, then mean, std, best and worst are printed; with --grid, the per-seed grids go "
-    "into each seed's directory and their per-cell mean into RUN_DIR/grid-A-B.csv and .svg.\n";
+    "into each seed's directory and their per-cell mean into RUN_DIR/grid-A-B.csv and .svg.\n\n"
+    "RUN_DIR may also be a sweep's (arith sweep: RUN_DIR/sweep.json): each point is evaluated "
+    "as a parent of seed runs, then a table gives every point's exact match (mean ± sd, worst "
+    "seed, carry-heavy and edge-case means), or with --grid its mean grid's largest length at "
+    ">= 0.99.\n";
 
 int cli_eval(int argc, char **argv)
 {

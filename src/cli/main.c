@@ -24,6 +24,8 @@ static int cli_version(int argc, char **argv)
 static const command commands[] = {
     {"train", cli_train, "train [--OPTION VALUE ...]",
      "train a model (arith train --help lists options)"},
+    {"sweep", cli_sweep, "sweep CONFIG --vary KEY=V1,V2 ...",
+     "train every point of a grid of configs, under several seeds, and summarize them"},
     {"eval", cli_eval, "eval RUN_DIR [OPTIONS]",
      "exact-match accuracy by greedy generation (or --beam K)"},
     {"predict", cli_predict, "predict RUN_DIR [PROMPT ...]",
@@ -43,7 +45,8 @@ static const cli_alias command_aliases[] = {
     {"infer", "predict"},    {"inference", "predict"}, {"ask", "predict"},
     {"answer", "predict"},   {"dataset", "data"},      {"gen", "data"},
     {"generate-data", "data"}, {"make-data", "data"},  {"list", "tasks"},
-    {"list-tasks", "tasks"}, {"curves", "plot"},   {"chart", "plot"},
+    {"list-tasks", "tasks"}, {"grid", "sweep"},        {"grid-search", "sweep"},
+    {"hparams", "sweep"},    {"curves", "plot"},       {"chart", "plot"},
     {NULL, NULL},
 };
 

@@ -19,18 +19,6 @@
 #include "core/dist.h"
 #include "io/io.h"
 
-/* What one training run ended with (for the summary over seeds). */
-typedef struct {
-    double final;              /* final test exact match */
-    int correct, total;
-    int edge_correct, edge_total;
-    int carry_correct, carry_total;
-    bool by_loss;              /* best is the lowest test loss, not the best exact match */
-    bool have_best;
-    double best;
-    long long best_step;
-} train_outcome;
-
 /* ---------------------------------------------------------------------------------- signals */
 
 /* The signal that asked the run to stop (0: none).
@@ -80,7 +68,7 @@ static void *stop_signal_thread(void *arg)
 
 /* Ctrl-C (unless the shell started us with it ignored, in the background) and SIGTERM, taken
  * by stop_signal_thread. Called before any other thread exists. */
-static void install_stop_handlers(void)
+void cli_install_stop_handlers(void)
 {
     static bool installed = false;
     if (installed)
@@ -106,6 +94,11 @@ static void install_stop_handlers(void)
         fprintf(stderr, "arith: warning: cannot start the signal thread; Ctrl-C will stop the "
                         "run without saving\n");
     }
+}
+
+int cli_stop_signal(void)
+{
+    return stop_signal;
 }
 
 static bool cli_should_stop(void *ctx)
@@ -348,10 +341,9 @@ static int train_one(const train_config *cfg_in, const char *resume, const resum
     session_close(&s);
     return 0;
 }
-/* RUN/seeds.json, atomically: every finished seed and the summary over them. */
-static arith_status write_seeds_json(const char *parent, const train_config *cfg,
-                                     const train_outcome *o, const long long *seeds, int done,
-                                     int planned)
+arith_status cli_seeds_json_write(const char *parent, const train_config *cfg,
+                                  const train_outcome *o, const long long *seeds, int done,
+                                  int planned)
 {
     char *text = NULL;
     size_t size = 0;
@@ -430,9 +422,8 @@ static arith_status write_seeds_json(const char *parent, const train_config *cfg
     return st;
 }
 
-/* The table of a sweep's finished seeds, and their mean, sd, best and worst. */
-static void print_seeds_summary(const char *parent, const train_outcome *out,
-                                const long long *seeds, int done, int N)
+void cli_seeds_summary_print(const char *parent, const train_outcome *out,
+                             const long long *seeds, int done, int N)
 {
     bool by_loss = out[0].by_loss;
     printf("\nseeds under %s (%d of %d finished):\n", parent, done, N);
@@ -476,87 +467,130 @@ static void print_seeds_summary(const char *parent, const train_outcome *out,
             "  evaluate all:  arith eval %s\n", parent, parent, parent);
 }
 
-/* --seeds N under mpirun: rank r trains seeds r, r + R, r + 2R, ... (each a plain run of its
- * own, written as alone); rank 0 then gathers every rank's results, names the seeds that
- * failed or were not run, and writes the summary. out and seeds hold N entries. */
-static int train_seeds_spread(const train_config *cfg, const char *parent, train_outcome *out,
-                              long long *seeds)
+/* The config a stopped run continues from (--resume DIR): its last checkpoint's, or its
+ * config.json's when it stopped before its first checkpoint (from step 0). */
+static int resume_load(const char *resume, train_config *cfg, resume_source *from)
 {
-    const int N = cfg->run.seeds, ranks = dist_size(), rank = dist_rank();
-    int *status = malloc((size_t)N * sizeof *status); /* per seed: exit code, -1 not run */
+    char path[TRAIN_PATH_MAX + 32], config[TRAIN_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/last.safetensors", resume);
+    snprintf(config, sizeof config, "%s/config.json", resume);
+    if (access(path, F_OK) == 0) {
+        arith_status st = checkpoint_read_config(path, cfg, &from->progress);
+        from->have = st == ARITH_OK;
+        return st ? cli_fail(st) : 0;
+    }
+    if (access(config, F_OK) == 0) {
+        char *text = NULL;
+        size_t size = 0;
+        train_config_defaults(cfg);
+        arith_status st = io_read_file(config, &text, &size);
+        if (!st)
+            st = train_config_from_json(cfg, text, config);
+        free(text);
+        if (st)
+            return cli_fail(st);
+        fprintf(stderr, "arith: note: %s has no checkpoint yet (it stopped before its first "
+                "one): it trains again from step 0\n", resume);
+        return 0;
+    }
+    fprintf(stderr, "arith: error: --resume %s: no checkpoint %s, and no config.json of a run "
+            "there\n", resume, path);
+    return EXIT_RUNTIME;
+}
+
+/* One job of cli_train_jobs: a new run, or a stopped one continued to the job's length. */
+static int train_job(const cli_train_job *job, bool threads_given, train_outcome *out)
+{
+    if (!job->resume)
+        return train_one(&job->cfg, NULL, NULL, out, false);
+    train_config cfg;
+    resume_source from = {.threads_given = threads_given};
+    int rc = resume_load(job->cfg.run.dir, &cfg, &from);
+    if (rc)
+        return rc;
+    /* what train --resume lets a command line change: the length and the thread count */
+    cfg.optim.steps = job->cfg.optim.steps;
+    cfg.optim.epochs = job->cfg.optim.epochs;
+    cfg.run.threads = job->cfg.run.threads;
+    return train_one(&cfg, job->cfg.run.dir, &from, out, false);
+}
+
+int cli_train_jobs(const cli_train_job *jobs, int n, bool threads_given, train_outcome *out,
+                   int *status, void (*on_done)(void *ctx, int k), void *ctx)
+{
+    const int ranks = dist_size(), rank = dist_rank();
+    for (int k = 0; k < n; k++)
+        status[k] = -1;
+    int rc = 0;
+    if (ranks <= 1) {
+        for (int k = 0; k < n && rc == 0 && !stop_signal; k++) {
+            printf("== %s (%d of %d): %s\n", jobs[k].label, k + 1, n, jobs[k].cfg.run.dir);
+            fflush(stdout);
+            rc = status[k] = train_job(&jobs[k], threads_given, &out[k]);
+            if (rc == 0 && on_done)
+                on_done(ctx, k);
+        }
+        /* a signal stops the whole sweep, after the run it came during */
+        if (rc == 0 && stop_signal && n > 0 && status[n - 1] < 0)
+            rc = 128 + stop_signal;
+        return rc;
+    }
     int *all_status = NULL;
     train_outcome *all_out = NULL;
     if (rank == 0) {
-        all_status = malloc((size_t)ranks * N * sizeof *all_status);
-        all_out = malloc((size_t)ranks * N * sizeof *all_out);
+        all_status = malloc((size_t)ranks * n * sizeof *all_status);
+        all_out = malloc((size_t)ranks * n * sizeof *all_out);
+        if (!all_status || !all_out) {
+            cli_fail(arith_error(ARITH_ERR_MEMORY, "out of memory for a sweep of %d runs", n));
+            dist_abort(EXIT_RUNTIME); /* the other ranks would wait for this one */
+        }
     }
-    if (!status || (rank == 0 && (!all_status || !all_out))) {
-        cli_fail(arith_error(ARITH_ERR_MEMORY, "out of memory for a sweep of %d seeds", N));
-        dist_abort(EXIT_RUNTIME); /* the other ranks would wait for this one */
-    }
-    int rc = 0;
-    for (int k = 0; k < N; k++) {
-        status[k] = -1;
-        seeds[k] = cfg->run.seed + k;
-    }
-    for (int k = rank; k < N && !stop_signal; k += ranks) {
-        train_config c = *cfg;
-        c.run.seeds = 1;
-        c.run.seed = seeds[k];
-        snprintf(c.run.dir, sizeof c.run.dir, "%s/seed-%lld", parent, c.run.seed);
-        printf("== seed %lld (%d of %d) on rank %d of %d: %s\n", c.run.seed, k + 1, N, rank,
-               ranks, c.run.dir);
+    for (int k = rank; k < n && !stop_signal; k += ranks) {
+        printf("== %s (%d of %d) on rank %d of %d: %s\n", jobs[k].label, k + 1, n, rank, ranks,
+               jobs[k].cfg.run.dir);
         fflush(stdout);
-        status[k] = train_one(&c, NULL, NULL, &out[k], false);
+        status[k] = train_job(&jobs[k], threads_given, &out[k]);
         if (status[k] != 0 && rc == 0)
             rc = status[k];
     }
     /* every rank's results to rank 0 (all of them take part, whatever happened) */
-    dist_gather(status, all_status, N * sizeof *status);
-    dist_gather(out, all_out, N * sizeof *out);
-    if (rank != 0) {
-        free(status);
-        free(out);
-        free(seeds);
+    dist_gather(status, all_status, n * sizeof *status);
+    dist_gather(out, all_out, n * sizeof *out);
+    if (rank != 0)
         return rc;
+    /* job k ran on rank k % ranks: its results are in that rank's arrays */
+    for (int k = 0; k < n; k++) {
+        const int from = k % ranks;
+        status[k] = all_status[(size_t)from * n + k];
+        if (status[k] == 0)
+            out[k] = all_out[(size_t)from * n + k];
+        else if (rc == 0)
+            rc = status[k] < 0 ? 128 + (stop_signal ? stop_signal : SIGTERM) : status[k];
     }
-    /* seed k ran on rank k % ranks: its results are in that rank's arrays */
-    train_outcome *done_out = out;
-    long long *done_seeds = malloc((size_t)N * sizeof *done_seeds);
-    int done = 0, failed = 0;
-    for (int k = 0; k < N && done_seeds; k++) {
-        const int from = k % ranks, st = all_status[(size_t)from * N + k];
-        if (st == 0) {
-            done_out[done] = all_out[(size_t)from * N + k];
-            done_seeds[done++] = seeds[k];
-        } else {
-            failed++;
-            if (st < 0)
-                fprintf(stderr, "arith: seed %lld (rank %d) was not run: the sweep stopped "
-                        "first\n", seeds[k], from);
-            else
-                fprintf(stderr, "arith: seed %lld (rank %d) failed with exit code %d; its "
-                        "message is above\n", seeds[k], from, st);
-            if (rc == 0)
-                rc = st < 0 ? 128 + (stop_signal ? stop_signal : SIGTERM) : st;
-        }
-    }
-    if (done > 0 && done_seeds) {
-        arith_status st = write_seeds_json(parent, cfg, done_out, done_seeds, done, N);
-        if (st)
-            rc = cli_fail(st);
-        print_seeds_summary(parent, done_out, done_seeds, done, N);
-    }
-    if (failed > 0)
-        fprintf(stderr, "arith: %d of the %d seeds did not finish; the runs of the others are "
-                "whole\n", failed, N);
-    free(done_seeds);
     free(all_status);
     free(all_out);
-    free(status);
-    free(out);
-    free(seeds);
     return rc;
+}
+
+/* --seeds N, one process: seeds.json rewritten after each seed that finished. */
+typedef struct {
+    const char *parent;
+    const train_config *cfg;
+    const train_outcome *out;
+    const long long *seeds;
+    int N;
+    arith_status written;
+} seeds_progress;
+
+static void seeds_on_done(void *ctx, int k)
+{
+    seeds_progress *p = ctx;
+    /* in one process the seeds run in order and stop at the first failure: 0..k all finished */
+    arith_status st = cli_seeds_json_write(p->parent, p->cfg, p->out, p->seeds, k + 1, p->N);
+    if (st && !p->written) {
+        cli_fail(st);
+        p->written = st;
+    }
 }
 
 /* Before a sweep trains anything: nothing there already (a seed's run, or the parent as a
@@ -585,7 +619,10 @@ static int sweep_check(const train_config *cfg, const char *parent)
 }
 
 /* --seeds N: the experiment under seeds seed .. seed+N-1, each a run of its own in
- * RUN/seed-S; then a summary over them, also in RUN/seeds.json. */
+ * RUN/seed-S; then a summary over them, also in RUN/seeds.json. Under mpirun rank r trains
+ * seeds r, r + R, r + 2R, ... (each a plain run of its own, written as alone) and rank 0
+ * gathers every rank's results, names the seeds that failed or were not run, and writes the
+ * summary. */
 static int train_seeds(const train_config *cfg_in)
 {
     train_config cfg = *cfg_in;
@@ -608,45 +645,74 @@ static int train_seeds(const train_config *cfg_in)
     }
     train_outcome *out = calloc((size_t)N, sizeof *out);
     long long *seeds = calloc((size_t)N, sizeof *seeds);
-    if (!out || !seeds) {
+    int *status = calloc((size_t)N, sizeof *status);
+    cli_train_job *jobs = calloc((size_t)N, sizeof *jobs);
+    if (!out || !seeds || !status || !jobs) {
+        cli_fail(arith_error(ARITH_ERR_MEMORY, "out of memory for a sweep of %d seeds", N));
+        if (dist_size() > 1)
+            dist_abort(EXIT_RUNTIME); /* the other ranks would wait for this one */
         free(out);
         free(seeds);
-        return cli_fail(arith_error(ARITH_ERR_MEMORY, "out of memory"));
+        free(status);
+        free(jobs);
+        return EXIT_RUNTIME;
     }
-    if (dist_size() > 1)
-        return train_seeds_spread(&cfg, parent, out, seeds);
-    int done = 0;
-    for (int k = 0; k < N && rc == 0; k++) {
-        train_config c = cfg;
-        c.run.seeds = 1; /* each seed's run is a plain run: resumable and evaluable alone */
-        c.run.seed = cfg.run.seed + k;
-        snprintf(c.run.dir, sizeof c.run.dir, "%s/seed-%lld", parent, c.run.seed);
-        seeds[k] = c.run.seed;
-        printf("== seed %lld (%d of %d): %s\n", c.run.seed, k + 1, N, c.run.dir);
-        fflush(stdout);
-        rc = train_one(&c, NULL, NULL, &out[k], false);
-        if (rc == 0) {
-            done++;
-            arith_status st = write_seeds_json(parent, &cfg, out, seeds, done, N);
-            if (st)
-                rc = cli_fail(st);
+    for (int k = 0; k < N; k++) {
+        train_config *c = &jobs[k].cfg;
+        *c = cfg;
+        c->run.seeds = 1; /* each seed's run is a plain run: resumable and evaluable alone */
+        c->run.seed = seeds[k] = cfg.run.seed + k;
+        snprintf(c->run.dir, sizeof c->run.dir, "%s/seed-%lld", parent, c->run.seed);
+        snprintf(jobs[k].label, sizeof jobs[k].label, "seed %lld", c->run.seed);
+    }
+    seeds_progress progress = {parent, &cfg, out, seeds, N, ARITH_OK};
+    rc = cli_train_jobs(jobs, N, false, out, status, seeds_on_done, &progress);
+    if (dist_rank() == 0) {
+        const bool spread = dist_size() > 1;
+        long long *done_seeds = malloc((size_t)N * sizeof *done_seeds);
+        int done = 0, failed = 0, first_skipped = -1;
+        for (int k = 0; k < N && done_seeds; k++) {
+            if (status[k] == 0) {
+                out[done] = out[k];
+                done_seeds[done++] = seeds[k];
+                continue;
+            }
+            failed++;
+            if (spread && status[k] < 0)
+                fprintf(stderr, "arith: seed %lld (rank %d) was not run: the sweep stopped "
+                        "first\n", seeds[k], k % dist_size());
+            else if (spread)
+                fprintf(stderr, "arith: seed %lld (rank %d) failed with exit code %d; its "
+                        "message is above\n", seeds[k], k % dist_size(), status[k]);
+            else if (status[k] < 0 && first_skipped < 0)
+                first_skipped = k;
         }
-        /* a signal stops the whole sweep, after the seed it came during */
-        if (stop_signal && (rc != 0 || k + 1 < N)) {
-            const int left = N - k - 1;
-            if (left == 1)
+        if (first_skipped >= 0) { /* one process: the seeds after the one that stopped */
+            const long long at = seeds[first_skipped > 0 ? first_skipped - 1 : 0];
+            if (first_skipped == N - 1)
                 fprintf(stderr, "arith: the sweep stopped at seed %lld; seed %lld was not "
-                        "started\n", c.run.seed, c.run.seed + 1);
-            else if (left > 1)
+                        "started\n", at, seeds[N - 1]);
+            else
                 fprintf(stderr, "arith: the sweep stopped at seed %lld; seeds %lld..%lld were "
-                        "not started\n", c.run.seed, c.run.seed + 1, cfg.run.seed + N - 1);
-            rc = 128 + stop_signal;
+                        "not started\n", at, seeds[first_skipped], seeds[N - 1]);
         }
+        if (done > 0 && done_seeds) {
+            arith_status st = cli_seeds_json_write(parent, &cfg, out, done_seeds, done, N);
+            if (st && rc == 0)
+                rc = cli_fail(st);
+            cli_seeds_summary_print(parent, out, done_seeds, done, N);
+        }
+        if (spread && failed > 0)
+            fprintf(stderr, "arith: %d of the %d seeds did not finish; the runs of the others "
+                    "are whole\n", failed, N);
+        if (rc == 0 && progress.written)
+            rc = EXIT_RUNTIME;
+        free(done_seeds);
     }
-    if (done > 0)
-        print_seeds_summary(parent, out, seeds, done, N);
     free(out);
     free(seeds);
+    free(status);
+    free(jobs);
     return rc;
 }
 
@@ -686,7 +752,7 @@ static int train_main(int argc, char **argv);
 
 int cli_train(int argc, char **argv)
 {
-    install_stop_handlers(); /* first: before OpenMP, oneDNN or MPI starts a thread */
+    cli_install_stop_handlers(); /* first: before OpenMP, oneDNN or MPI starts a thread */
     dist_init(NULL, NULL);   /* one rank of several when mpirun started it */
     int rc = train_main(argc, argv);
     dist_finalize();
@@ -728,35 +794,8 @@ static int train_main(int argc, char **argv)
     if (!rc && tc.restart_schedule && !resume)
         rc = cli_usage_error("--restart-schedule applies to a run --resume continues");
     resume_source from = {.no_verify = tc.no_verify, .restart_schedule = tc.restart_schedule};
-    if (!rc && resume) {
-        char path[TRAIN_PATH_MAX + 32], config[TRAIN_PATH_MAX + 32];
-        snprintf(path, sizeof path, "%s/last.safetensors", resume);
-        snprintf(config, sizeof config, "%s/config.json", resume);
-        if (access(path, F_OK) == 0) {
-            st = checkpoint_read_config(path, &cfg, &from.progress);
-            from.have = st == ARITH_OK;
-            if (st)
-                rc = cli_fail(st);
-        } else if (access(config, F_OK) == 0) {
-            /* stopped before its first checkpoint: from step 0, as its config says */
-            char *text = NULL;
-            size_t size = 0;
-            train_config_defaults(&cfg);
-            st = io_read_file(config, &text, &size);
-            if (!st)
-                st = train_config_from_json(&cfg, text, config);
-            free(text);
-            if (st)
-                rc = cli_fail(st);
-            else
-                fprintf(stderr, "arith: note: %s has no checkpoint yet (it stopped before its "
-                        "first one): it trains again from step 0\n", resume);
-        } else {
-            fprintf(stderr, "arith: error: --resume %s: no checkpoint %s, and no config.json of a "
-                    "run there\n", resume, path);
-            rc = EXIT_RUNTIME;
-        }
-    }
+    if (!rc && resume)
+        rc = resume_load(resume, &cfg, &from);
     for (int i = 0; !rc && resume && i < args.count; i++) {
         if (args.items[i].table != 0)
             continue;
