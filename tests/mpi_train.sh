@@ -2,7 +2,7 @@
 # Several processes as one job (issue #17), under `mpirun -np 2 --oversubscribe` on one machine:
 # a seed sweep and a config sweep (arith sweep) spread over 2 ranks; a data-parallel run against the one-process run at the same
 # global batch (weights within float rounding after 200 steps, every loss line the same) and
-# against itself (the same bits); SIGTERM and a resume under mpirun; a rank killed with kill -9,
+# against itself (the same bits); SIGTERM to the ranks and a resume under mpirun; a rank killed with kill -9,
 # named by mpirun, with the finished runs left whole. Built only with -DARITH_MPI=ON.
 # Usage: tests/mpi_train.sh PATH/TO/arith SOURCE_DIR
 set -u
@@ -103,24 +103,32 @@ d=$(tensors one/last.safetensors two/last.safetensors)
 python3 -c "import sys; sys.exit(not float('$d') < 1e-5)" && ok \
     || bad "2 ranks and 1 process differ by $d in the weights after 200 steps"
 echo "mpi_train: 2 ranks against 1 process after 200 steps: largest weight difference $d"
-cut -d, -f1-3 one/metrics.jsonl | grep '"loss"' | sed -E 's/([0-9]\.[0-9]{4})[0-9]*/\1/' >one.loss
-cut -d, -f1-3 two/metrics.jsonl | grep '"loss"' | sed -E 's/([0-9]\.[0-9]{4})[0-9]*/\1/' >two.loss
+losses() { # the step and the loss, to 4 decimals, of every training line
+    python3 -c "import json, sys
+for l in open(sys.argv[1]):
+    d = json.loads(l)
+    if d.get('kind') == 'train':
+        print(d['step'], '%.4f' % d['loss'])" "$1"
+}
+losses one/metrics.jsonl >one.loss
+losses two/metrics.jsonl >two.loss
 [ -s one.loss ] && cmp -s one.loss two.loss && ok \
     || bad "the loss lines differ: $(diff one.loss two.loss | head -n 4)"
 "${MPIRUN[@]}" "$ARITH" train "${TINY[@]}" --steps 200 --run two_again >/dev/null 2>&1
 d=$(tensors two/last.safetensors two_again/last.safetensors)
 [ "$d" = 0 ] && ok || bad "two data-parallel runs differ by $d: not bit-identical"
 
-# --- SIGTERM to mpirun: every rank stops at the same step, rank 0 saves; then resume on 2
+# --- SIGTERM: every rank stops at the same step, rank 0 saves; then resume on 2
 # ranks and on 1 process
 "${MPIRUN[@]}" "$ARITH" train "${TINY[@]}" --steps 200000 --eval-every 100000 --run stop >stop.log 2>&1 &
 pid=$!
 for _ in $(seq 150); do grep -q '"loss"' stop/metrics.jsonl 2>/dev/null && break; sleep 0.2; done
-kill -TERM $pid
+# SIGTERM to every rank, as a scheduler (Slurm) sends it at a time limit (mpirun's own SIGTERM
+# also works, but it kills the ranks when they take longer than its timeout to save)
+pkill -TERM -f "^$ARITH train .*--run stop" # the ranks, not mpirun
 wait $pid
 rc=$?
-# (the ranks exit 143; mpirun, stopped by the same signal, reports its own non-zero code)
-[ $rc -ne 0 ] && ok || bad "SIGTERM to mpirun gave exit 0: $(tail -n 3 stop.log)"
+[ $rc -ne 0 ] && ok || bad "SIGTERM to the ranks gave exit 0: $(tail -n 3 stop.log)"
 grep -q "stopped by SIGTERM at step [0-9]* of 200000; last.safetensors saved in stop" stop.log \
     && ok || bad "no stop message from rank 0: $(tail -n 3 stop.log)"
 step=$(python3 -c "
@@ -142,7 +150,7 @@ for _ in $(seq 150); do # both ranks training (up to 30 s on a busy machine)
 done
 [ -s killed/seed-2/metrics.jsonl ] && [ -s killed/seed-1/metrics.jsonl ] && ok \
     || bad "the sweep's ranks did not start within 30 s: $(tail -n 3 killed.log)"
-victim=$(pgrep -f "arith train .*--run killed" | sort -n | tail -n 1)
+victim=$(pgrep -f "^$ARITH train .*--run killed" | sort -n | tail -n 1) # a rank, not mpirun
 kill -9 "$victim"
 wait $pid
 rc=$?
