@@ -279,6 +279,27 @@ if bad:
 EOF2
 [ "$(grep -c 'class="resume"' sched_keep/training.svg)" -eq 2 ] && ok || bad "training.svg should mark the resume in both panels"
 
+# --- arith attention: one heat map per (layer, head) while a run answers a prompt (#16)
+"$ARITH" train --digits 1 --n 100 --layers 2 --d-model 32 --heads 2 --ffn 32 --steps 300 --samples 0 \
+    --threads 1 --run att1 >/dev/null 2>&1
+expect 0 "wrote att1/attention.svg: 2 layers x 2 heads over [0-9]+ tokens" -- "$ARITH" attention att1 "3+4"
+python3 - <<'EOF2' && ok || bad "att1/attention.svg: see above"
+import collections, sys, xml.dom.minidom as m
+d = m.parse("att1/attention.svg")
+maps = [g for g in d.getElementsByTagName("g") if g.getAttribute("class") == "map"]
+if len(maps) != 4:
+    sys.exit("%d maps, not 2 layers x 2 heads" % len(maps))
+for g in maps:  # each query's weights over the keys it sees sum to 1
+    rows = collections.defaultdict(float)
+    for r in g.getElementsByTagName("rect"):
+        t = r.getElementsByTagName("title")
+        if t:
+            rows[int(r.getAttribute("y"))] += float(t[0].firstChild.data)
+    if not rows or any(abs(v - 1) > 0.01 for v in rows.values()):
+        sys.exit("a row does not sum to 1: %s" % dict(rows))
+EOF2
+expect 2 "usage: arith attention RUN_DIR PROMPT" -- "$ARITH" attention att1
+
 # --- several seeds: RUN/seed-S runs, a summary, and eval over them all
 expect 0 "final exact match over 2 seeds: mean [01]\.[0-9]+, std [0-9.]+, best [01]\.[0-9]+ \(seed [78]\), worst" -- "$ARITH" train --digits 1..2 --tokenizer char --context 16 --n 300 --layers 1 --d-model 16 --heads 2 --ffn 16 --steps 5 --samples 0 --threads 1 --seed 7 --seeds 2 --run sweep
 [ -s sweep/seed-7/best.safetensors ] && [ -s sweep/seed-8/best.safetensors ] && [ ! -e sweep/seed-9 ] \
@@ -329,6 +350,7 @@ LSTM=(--model lstm --tokenizer char --d-model 16 --hidden 32 --layers 1 --optim 
 expect 0 "lstm on expr \(operands 0..50\)" -- "$ARITH" train "${LSTM[@]}" --task expr --n 3000 --steps 30 --run run_lstm
 grep -q '[0-9]' run_lstm/test.csv && grep -q '^.*[-+*].*=,' run_lstm/train.csv && ok || bad "expr run lacks its data"
 expect 0 "teacher-forced exact match [01]\.[0-9]+ \([0-9]+/300\)" -- "$ARITH" eval run_lstm --teacher-forced
+expect 2 "a lstm has no attention to draw" -- "$ARITH" attention run_lstm "1+2"
 expect 0 "" -- "$ARITH" predict run_lstm "14*(43+20)="
 expect 0 "exact match [01]\.[0-9]+ \([0-9]+/300\) with any of 2 beam answers" -- "$ARITH" eval run_lstm --beam 2
 [ "$("$ARITH" predict run_lstm --beam 4 "14*(43+20)=" | grep -c $'\t')" -eq 4 ] && ok || bad "LSTM predict --beam 4"

@@ -22,7 +22,7 @@ expect 2 "unknown command 'evaluate'; did you mean eval\?" -- "$ARITH" evaluate
 expect 2 "unknown command 'generate'; did you mean predict\?" -- "$ARITH" generate
 expect 2 "unknown command 'fit'; did you mean train\?" -- "$ARITH" fit
 expect 2 "unknown command 'grid-search'; did you mean sweep\?" -- "$ARITH" grid-search
-expect 2 "\(valid: train, sweep, eval, predict, data, plot, tasks, version\)" -- "$ARITH" xyzzy
+expect 2 "\(valid: train, sweep, eval, predict, data, plot, attention, tasks, version\)" -- "$ARITH" xyzzy
 out=$("$ARITH" xyzzy 2>&1)
 grep -q "did you mean" <<<"$out" && bad "a suggestion for xyzzy: $out" || ok
 expect 2 "hint: options follow a command, as in arith train --epochs 3" -- "$ARITH" --epochs 3

@@ -33,6 +33,8 @@ static const command commands[] = {
     {"data", cli_data, "data --task T --n N [--out FILE]", "write a data set as CSV"},
     {"plot", cli_plot, "plot RUN [RUN ...] [--out FILE]",
      "loss and exact match of several runs (or a --seeds directory) in one SVG"},
+    {"attention", cli_attention, "attention RUN_DIR PROMPT [--out FILE]",
+     "every layer's and head's attention while the run answers PROMPT, as an SVG"},
     {"tasks", cli_tasks, "tasks", "list the tasks, their formats and tokenizers"},
     {"version", cli_version, "version", "print the version"},
 };
@@ -47,6 +49,7 @@ static const cli_alias command_aliases[] = {
     {"generate-data", "data"}, {"make-data", "data"},  {"list", "tasks"},
     {"list-tasks", "tasks"}, {"grid", "sweep"},        {"grid-search", "sweep"},
     {"hparams", "sweep"},    {"curves", "plot"},       {"chart", "plot"},
+    {"attn", "attention"},   {"attention-map", "attention"},
     {NULL, NULL},
 };
 

@@ -191,6 +191,10 @@ typedef struct {
     /* Sets, after the random draws, what a family initializes otherwise (the LSTM's
      * --forget-bias on a slice of a bias); NULL: nothing. */
     void (*init_after_draws)(model *m);
+    /* The attention probabilities of the last forward's layer `layer`, (B, H, T, T) for its
+     * batch (row b, head h, query t, key j at ((b * H + h) * T + t) * T + j), with *heads = H;
+     * NULL: no attention in the family (LSTMs), or no such layer. */
+    const float *(*attention)(const model *m, int layer, int *heads);
 } model_ops;
 
 struct model {

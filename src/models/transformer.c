@@ -898,6 +898,15 @@ static void transformer_destroy(model *m)
     }
 }
 
+static const float *transformer_attention(const model *m, int layer, int *heads)
+{
+    const transformer *t = m->impl;
+    if (layer < 0 || layer >= t->L || !t->last.b)
+        return NULL;
+    *heads = t->H;
+    return t->acts.blocks[layer].att;
+}
+
 static const model_ops transformer_ops = {
     .name = "transformer",
     .forward = transformer_forward,
@@ -908,6 +917,7 @@ static const model_ops transformer_ops = {
     .decode_begin = transformer_decode_begin,
     .decode_next = transformer_decode_next,
     .decode_reorder = transformer_decode_reorder,
+    .attention = transformer_attention,
 };
 
 /* Declares every parameter with its init, the scheme's in their places: its tables beside the
