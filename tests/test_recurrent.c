@@ -390,7 +390,7 @@ static void test_seq2seq_learns(const char *base)
 }
 
 /* Seed 004's counter: trained on strings of 1..12 bits, right on strings of 13..16 too (it
- * drifts further out: the README gives numbers for longer strings). */
+ * drifts further out: docs/RESULTS.md gives numbers for longer strings). */
 static void test_counter_generalizes(const char *base)
 {
     char run[256];
