@@ -21,3 +21,26 @@ expect() {
         ok
     fi
 }
+
+# tensor_diff A B: the largest difference between two checkpoints' tensors ("0": the same bits;
+# their headers name their own directories, so the files cannot be compared whole)
+tensor_diff() {
+    python3 - "$1" "$2" <<'EOF'
+import json, struct, sys
+def load(p):
+    raw = open(p, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    h = json.loads(raw[8:8 + n])
+    return {k: raw[8 + n + t["data_offsets"][0]:8 + n + t["data_offsets"][1]]
+            for k, t in h.items() if k != "__metadata__"}
+a, b = load(sys.argv[1]), load(sys.argv[2])
+if a.keys() != b.keys():
+    sys.exit("different tensors")
+worst = 0.0
+for k in a:
+    x = struct.unpack("<%df" % (len(a[k]) // 4), a[k])
+    y = struct.unpack("<%df" % (len(b[k]) // 4), b[k])
+    worst = max([worst] + [abs(u - v) for u, v in zip(x, y)])
+print("%.3g" % worst)
+EOF
+}

@@ -22,28 +22,6 @@ set -m # background jobs in their own process group: kill -TERM reaches mpirun a
 TINY=(--digits 2 --n 2000 --layers 1 --d-model 32 --heads 4 --ffn 32 --batch 32 --eval-n 100
       --samples 0 --threads 1 --dropout 0)
 
-# tensors A B: the largest difference between two checkpoints' tensors (their headers name
-# their own directories, so bytes cannot be compared whole)
-tensors() {
-    python3 - "$1" "$2" <<'EOF'
-import json, struct, sys
-def load(p):
-    raw = open(p, "rb").read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    h = json.loads(raw[8:8 + n])
-    return {k: raw[8 + n + t["data_offsets"][0]:8 + n + t["data_offsets"][1]]
-            for k, t in h.items() if k != "__metadata__"}
-a, b = load(sys.argv[1]), load(sys.argv[2])
-if a.keys() != b.keys():
-    sys.exit("different tensors")
-worst = 0.0
-for k in a:
-    x = struct.unpack("<%df" % (len(a[k]) // 4), a[k])
-    y = struct.unpack("<%df" % (len(b[k]) // 4), b[k])
-    worst = max([worst] + [abs(u - v) for u, v in zip(x, y)])
-print("%.3g" % worst)
-EOF
-}
 
 # --- the MPI build runs alone without mpirun
 expect 0 "run saved in alone" -- "$ARITH" train "${TINY[@]}" --steps 20 --run alone
@@ -64,7 +42,7 @@ for s in 1 2 3; do
 done
 # each seed's run is the one a single process makes
 "$ARITH" train "${TINY[@]}" --steps 60 --seed 2 --run seed2 >/dev/null 2>&1
-d=$(tensors sweep/seed-2/last.safetensors seed2/last.safetensors)
+d=$(tensor_diff sweep/seed-2/last.safetensors seed2/last.safetensors)
 [ "$d" = 0 ] && ok || bad "seed 2 on rank 1 differs from seed 2 alone by $d"
 
 # --- a config sweep over 2 ranks (arith sweep): 2 points x 2 seeds, rank r the runs r, r + 2;
@@ -99,7 +77,7 @@ grep -q "data-parallel over 2 ranks (MPI): each takes 16 or 16 of a batch's 32 r
     && ok || bad "no data-parallel line in the run header"
 [ "$(grep -c "^final test exact match" <<<"$out")" -eq 1 ] && ok \
     || bad "the result should be printed once, by rank 0"
-d=$(tensors one/last.safetensors two/last.safetensors)
+d=$(tensor_diff one/last.safetensors two/last.safetensors)
 python3 -c "import sys; sys.exit(not float('$d') < 1e-5)" && ok \
     || bad "2 ranks and 1 process differ by $d in the weights after 200 steps"
 echo "mpi_train: 2 ranks against 1 process after 200 steps: largest weight difference $d"
@@ -115,7 +93,7 @@ losses two/metrics.jsonl >two.loss
 [ -s one.loss ] && cmp -s one.loss two.loss && ok \
     || bad "the loss lines differ: $(diff one.loss two.loss | head -n 4)"
 "${MPIRUN[@]}" "$ARITH" train "${TINY[@]}" --steps 200 --run two_again >/dev/null 2>&1
-d=$(tensors two/last.safetensors two_again/last.safetensors)
+d=$(tensor_diff two/last.safetensors two_again/last.safetensors)
 [ "$d" = 0 ] && ok || bad "two data-parallel runs differ by $d: not bit-identical"
 
 # --- SIGTERM: every rank stops at the same step, rank 0 saves; then resume on 2

@@ -629,29 +629,35 @@ static arith_status start_weights(session *s)
     return st;
 }
 
+/* The state last.safetensors (at path) holds: the weights, the moments and the progress,
+ * checked against the run's config.json; refused when it has already taken `total` steps. */
+static arith_status load_last(trainer *tr, const char *path, long long total)
+{
+    session *s = tr->s;
+    train_config saved;
+    arith_status st = checkpoint_read_config(path, &saved, &tr->progress);
+    if (!st)
+        st = checkpoint_check_run_config(path, &saved, s->cfg.run.dir);
+    if (!st)
+        st = checkpoint_load(path, s->model, &tr->opt, !s->no_verify);
+    if (!st && tr->progress.step >= total)
+        st = arith_error(ARITH_ERR_ARG, "%s has already taken %lld of %lld steps\nhint: "
+                         "extend it with --steps N or --epochs N", s->cfg.run.dir,
+                         tr->progress.step, total);
+    if (!st)
+        tr->saved_step = tr->progress.step;
+    return st;
+}
+
 /* A data-parallel follower's state to start from: rank 0's, read from the same checkpoint
  * (or the seed's weights), without touching the directory rank 0 prepares. */
 static arith_status follower_start(trainer *tr, bool resume, long long total)
 {
-    session *s = tr->s;
     char path[TRAIN_PATH_MAX + 32];
-    arith_status st = io_join_path(path, sizeof path, s->cfg.run.dir, "last.safetensors");
-    if (st)
+    arith_status st = io_join_path(path, sizeof path, tr->s->cfg.run.dir, "last.safetensors");
+    if (st || !resume)
         return st;
-    if (!resume)
-        return ARITH_OK;
-    if (!path_exists(path))
-        return start_weights(s);
-    train_config saved;
-    st = checkpoint_read_config(path, &saved, &tr->progress);
-    if (!st)
-        st = checkpoint_load(path, s->model, &tr->opt, !s->no_verify);
-    if (!st && tr->progress.step >= total)
-        st = arith_error(ARITH_ERR_ARG, "%s has already taken its %lld steps", s->cfg.run.dir,
-                         total);
-    if (!st)
-        tr->saved_step = tr->progress.step;
-    return st;
+    return path_exists(path) ? load_last(tr, path, total) : start_weights(tr->s);
 }
 
 /* The run directory locked and cleaned, and the state to start from: a new run's directory
@@ -687,19 +693,7 @@ static arith_status open_run(trainer *tr, bool resume, long long total, train_re
             out->from_start = true;
         return start_weights(s);
     }
-    train_config saved;
-    st = checkpoint_read_config(path, &saved, &tr->progress);
-    if (!st)
-        st = checkpoint_check_run_config(path, &saved, cfg->run.dir);
-    if (!st)
-        st = checkpoint_load(path, s->model, &tr->opt, !s->no_verify);
-    if (!st && tr->progress.step >= total)
-        st = arith_error(ARITH_ERR_ARG, "%s has already taken %lld of %lld steps\nhint: "
-                         "extend it with --steps N or --epochs N", cfg->run.dir,
-                         tr->progress.step, total);
-    if (!st)
-        tr->saved_step = tr->progress.step;
-    return st;
+    return load_last(tr, path, total);
 }
 
 /* The learning rate of `step` under the run's schedule: laid out over schedule_steps steps
