@@ -277,7 +277,19 @@ for run, kind in (("sched_keep", "kept"), ("sched_restart", "restarted")):
 if bad:
     sys.exit("\n".join(bad))
 EOF2
-[ "$(grep -c 'class="resume"' sched_keep/training.svg)" -eq 2 ] && ok || bad "training.svg should mark the resume in both panels"
+[ "$(grep -c 'class="resume"' sched_keep/training.svg)" -eq 4 ] && ok || bad "training.svg should mark the resume in its four panels"
+# training.svg: loss, exact match, learning rate and gradient norm, each with its axis labelled
+python3 - sched_keep/training.svg <<'EOF2' && ok || bad "training.svg's panels: see above"
+import sys, xml.dom.minidom as m
+d = m.parse(sys.argv[1])
+kinds = sorted(p.getAttribute("class") for p in d.getElementsByTagName("polyline"))
+texts = [t.firstChild.data for t in d.getElementsByTagName("text") if t.firstChild]
+want = ["training loss", "exact match", "learning rate", "gradient norm"]
+if kinds != ["accuracy", "grad-norm", "loss", "lr"] or any(w not in texts for w in want):
+    sys.exit("polylines %s, labels %s" % (kinds, texts))
+if "80" not in texts or "step" not in texts:  # round ticks on the step axis (80 steps)
+    sys.exit("step ticks: %s" % texts)
+EOF2
 
 # --- arith attention: one heat map per (layer, head) while a run answers a prompt (#16)
 "$ARITH" train --digits 1 --n 100 --layers 2 --d-model 32 --heads 2 --ffn 32 --steps 300 --samples 0 \
@@ -311,7 +323,7 @@ expect 1 "sweep/seed-7 already holds a run" -- "$ARITH" train --digits 1..2 --to
 expect 0 "exact match over 2 seeds: mean" -- "$ARITH" eval sweep --threads 1
 # arith plot: the sweep's runs overlaid (#16), or several runs with a legend
 expect 0 "wrote sweep/seeds.svg \(2 runs\)" -- "$ARITH" plot sweep
-[ "$(grep -c '<polyline' sweep/seeds.svg)" -eq 4 ] && [ "$(grep -c 'class="legend"' sweep/seeds.svg)" -eq 2 ] \
+[ "$(grep -c '<polyline class="accuracy"' sweep/seeds.svg)" -eq 2 ] && [ "$(grep -c 'class="legend"' sweep/seeds.svg)" -eq 2 ] \
     && grep -q 'sweep/seed-8' sweep/seeds.svg && ok || bad "sweep/seeds.svg: a loss and an accuracy curve and a legend entry per seed"
 expect 0 "wrote three.svg \(3 runs\)" -- "$ARITH" plot run1 sweep --out three.svg
 python3 -c "import xml.dom.minidom as m; m.parse('three.svg')" && ok || bad "three.svg is not XML"
