@@ -111,13 +111,14 @@ grep -q "stdin:2: .*leaves no room in the model's context" err.txt && ok \
 
 # --- one prompt at a time: each answer arrives before the next prompt is written
 coproc PREDICT { "$ARITH" predict plain 2>/dev/null; }
+predict_pid=$PREDICT_PID # (bash unsets PREDICT_PID once the coprocess has ended)
 answers=()
 for p in "1+2=" "40+2=" "5+5="; do
     echo "$p" >&"${PREDICT[1]}"
     if IFS= read -r -t 60 line <&"${PREDICT[0]}"; then answers+=("$line"); else break; fi
 done
 exec {PREDICT[1]}>&-
-wait "$PREDICT_PID" 2>/dev/null
+wait "$predict_pid" 2>/dev/null
 [ "${#answers[@]}" -eq 3 ] && [ "${answers[1]}" = "$("$ARITH" predict plain "40+2=")" ] && ok \
     || bad "one prompt at a time: ${#answers[@]} answers (${answers[*]})"
 
