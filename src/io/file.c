@@ -8,9 +8,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,32 +49,42 @@ static bool fault_write(void)
     return false;
 }
 
-/* The temporary file an atomic write has open, so that a process stopped at once (a second
- * Ctrl-C) can remove it from a signal handler (io_discard_pending). */
-static char pending_tmp[4096];
-static volatile sig_atomic_t pending_set = 0;
+/* The temporary files atomic writes have open, so that a process stopped at once (a second
+ * Ctrl-C, taken by the CLI's signal thread) can remove them before it ends
+ * (io_discard_pending). The lock covers a file's creation with its registration, and its
+ * rename or removal with its unregistration, so the signal thread never misses a file that
+ * exists nor removes one before it is created; the data in between is written unlocked, so
+ * a stop never waits for a large checkpoint. */
+enum { PENDING_SLOTS = 8 };
+static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *pending_tmp[PENDING_SLOTS];
 
-static void pending_begin(const char *tmp)
+/* Registers tmp (the caller holds pending_lock). When every slot is taken the file is left to
+ * io_remove_stale_temps, should the process be stopped meanwhile. */
+static void pending_add(char *tmp)
 {
-    if (strlen(tmp) >= sizeof pending_tmp)
-        return; /* left to io_remove_stale_temps */
-    memcpy(pending_tmp, tmp, strlen(tmp) + 1);
-    atomic_signal_fence(memory_order_seq_cst);
-    atomic_thread_fence(memory_order_seq_cst);
-    pending_set = 1;
+    for (int i = 0; i < PENDING_SLOTS; i++)
+        if (!pending_tmp[i]) {
+            pending_tmp[i] = tmp;
+            return;
+        }
 }
 
-static void pending_end(void)
+static void pending_remove(const char *tmp)
 {
-    pending_set = 0;
-    atomic_signal_fence(memory_order_seq_cst);
-    atomic_thread_fence(memory_order_seq_cst);
+    for (int i = 0; i < PENDING_SLOTS; i++)
+        if (pending_tmp[i] == tmp)
+            pending_tmp[i] = NULL;
 }
 
 void io_discard_pending(void)
 {
-    if (pending_set)
-        (void)unlink(pending_tmp);
+    /* never unlocked: no temporary file can be created or renamed after this, and the
+     * caller ends the process */
+    pthread_mutex_lock(&pending_lock);
+    for (int i = 0; i < PENDING_SLOTS; i++)
+        if (pending_tmp[i])
+            (void)unlink(pending_tmp[i]);
 }
 
 arith_status io_read_file(const char *path, char **data, size_t *size)
@@ -243,11 +253,13 @@ static arith_status write_atomic(const char *path, const void *data, size_t size
         return arith_error(ARITH_ERR_MEMORY, "%s: out of memory", path);
     snprintf(tmp, tmp_cap, "%s.tmp.%ld", path, (long)getpid());
 
-    pending_begin(tmp);
+    pthread_mutex_lock(&pending_lock);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd >= 0)
+        pending_add(tmp);
+    pthread_mutex_unlock(&pending_lock);
     if (fd < 0) {
         int err = errno;
-        pending_end();
         arith_error(ARITH_ERR_IO, "%s: cannot create temporary file %s: %s", path, tmp,
                     strerror(err));
         free(tmp);
@@ -265,18 +277,18 @@ static arith_status write_atomic(const char *path, const void *data, size_t size
         what = "cannot close";
         err = errno;
     }
+    pthread_mutex_lock(&pending_lock);
     if (!what && rename(tmp, path) != 0) {
         what = "cannot rename the temporary file over it";
         err = errno;
     }
-    if (what) {
+    if (what)
         unlink(tmp);
-        pending_end();
-        free(tmp);
-        return arith_error(ARITH_ERR_IO, "%s: %s: %s", path, what, strerror(err));
-    }
-    pending_end();
+    pending_remove(tmp);
+    pthread_mutex_unlock(&pending_lock);
     free(tmp);
+    if (what)
+        return arith_error(ARITH_ERR_IO, "%s: %s: %s", path, what, strerror(err));
     sync_parent_dir(path);
     return ARITH_OK;
 }

@@ -37,8 +37,10 @@ arith_status io_append_close(io_append *f);
  * full disk. The variable is read at the first checked write; this makes the next one read it
  * again (and start counting anew). */
 void io_fault_reset(void);
-/* Removes the temporary file of an atomic write in progress, if any: async-signal-safe, for a
- * process that must exit at once (the file under the final name is untouched either way). */
+/* Removes the temporary files of atomic writes in progress, if any, for a process that must
+ * exit at once (the files under their final names are untouched either way). Called from a
+ * thread, not a signal handler: it takes a lock it never gives back, so no other thread can
+ * create or rename a temporary file before the caller ends the process. */
 void io_discard_pending(void);
 
 /* One writer per directory: an exclusive, non-blocking flock on DIR/.lock, which then holds
