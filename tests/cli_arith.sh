@@ -433,6 +433,19 @@ expect 0 "" -- "$ARITH" predict run_xor_coupling "0110 0011="
 expect 0 "transformer on mul \(1\.\.3 digits\), tokenizer char" -- "$ARITH" train --task mul --digits 1..3 --n 600 --steps 4 --layers 1 --d-model 16 --heads 2 --ffn 16 --samples 1 --threads 1 --run run_mul
 expect 0 "" -- "$ARITH" predict run_mul "12*34"
 expect 2 "--task mul needs --tokenizer char \(got --tokenizer pairs\)" -- "$ARITH" train --task mul --tokenizer pairs --run run_mul_bad
+# --repeats (#14): the training set repeats small length pairs' problems (1x1 keeps about a
+# quarter of 1..2-digit draws, against 100 of 1,800 distinct); the test set shares no prompt
+expect 0 "" -- "$ARITH" train --task mul --digits 1..2 --n 2000 --repeats --steps 2 --layers 1 --d-model 16 --heads 2 --ffn 16 --eval-n 20 --samples 0 --threads 1 --run run_rep
+awk -F, 'FNR == 1 { next } FILENAME ~ /train/ { seen[$1]++; if (length($1) == 4) ones++; n++; next }
+         ($1 in seen) { leak++ }
+         END { d = 0; for (p in seen) d++; printf "%d %d %d %d\n", n, d, ones, leak }' \
+    run_rep/train.csv run_rep/test.csv >rep.txt
+read -r n distinct ones leak <rep.txt
+[ "$n" -eq 1800 ] && [ "$distinct" -lt 1500 ] && [ "$ones" -gt 350 ] && [ "$ones" -lt 550 ] && [ "$leak" -eq 0 ] \
+    && ok || bad "--repeats: $n training problems, $distinct distinct, $ones 1x1, $leak test prompts in training"
+expect 0 "src,tgt" -- "$ARITH" data --task mul --digits 1..2 --n 1800 --repeats
+"$ARITH" data --task mul --digits 1..2 --n 1800 --repeats --out rep.csv 2>/dev/null
+cmp -s rep.csv run_rep/train.csv && ok || bad "arith data --repeats should write the run's training set"
 
 # --- symbolic mathematics in prefix notation, judged up to equivalence
 expect 0 "^src,tgt$" -- "$ARITH" data --task symbolic --subtask integral --n 3

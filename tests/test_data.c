@@ -58,6 +58,15 @@ static bool contains(const example_set *set, const char *prompt)
     return false;
 }
 
+/* Whether set's example i repeats the prompt of an earlier one. */
+static bool contains_before(const example_set *set, int i)
+{
+    for (int j = 0; j < i; j++)
+        if (strcmp(set->items[j].prompt, set->items[i].prompt) == 0)
+            return true;
+    return false;
+}
+
 static void test_dataset_generate(void)
 {
     task_config task = {.def = task_find("add"), .digits = 2};
@@ -101,6 +110,55 @@ static void test_dataset_generate(void)
     examples_free(&train2);
     examples_free(&test2);
     examples_free(&train);
+    examples_free(&test);
+}
+
+/* --repeats: independent draws keep each operand length pair's share however small its
+ * space (1x1 products: 100 prompts), repeat prompts, start as the distinct draw starts, and a
+ * test set drawn apart from them (as a run draws it) shares none of their prompts. */
+static void test_dataset_draw(void)
+{
+    task_config task = {.def = task_find("mul"), .digits = 3, .digits_min = 1};
+    example_set draws, distinct, none, test;
+    examples_init(&draws);
+    examples_init(&distinct);
+    examples_init(&none);
+    examples_init(&test);
+    CHECK_OK(dataset_draw(&draws, &task, 9000, 11));
+    CHECK_OK(dataset_generate(&distinct, &none, &task, 9000, 0, 11, NULL));
+    CHECK_EQ_INT(draws.count, 9000);
+    int one_by_one[2] = {0, 0}, repeats = 0, same_start = 0;
+    for (int k = 0; k < 2; k++) {
+        const example_set *set = k ? &distinct : &draws;
+        for (int i = 0; i < set->count; i++)
+            one_by_one[k] += strlen(set->items[i].prompt) == 4; /* "a*b=" */
+    }
+    for (int i = 0; i < 20; i++)
+        same_start += strcmp(draws.items[i].prompt, distinct.items[i].prompt) == 0;
+    for (int i = 1; i < 2000; i++)
+        repeats += contains_before(&draws, i);
+    /* 1 in 9 length pairs is 1x1: about 1,000 draws, against its 100 distinct prompts */
+    CHECK_MSG(one_by_one[0] > 850 && one_by_one[0] < 1150, "%d of 9000 draws are 1x1",
+              one_by_one[0]);
+    CHECK_EQ_INT(one_by_one[1], 100);
+    CHECK_MSG(repeats > 100, "only %d of the first 2000 draws repeat a prompt", repeats);
+    CHECK_EQ_INT(same_start, 20);
+    int right = 0;
+    for (int i = 0; i < draws.count; i++) {
+        long a = 0, b = 0;
+        sscanf(draws.items[i].prompt, "%ld*%ld=", &a, &b);
+        right += strtol(draws.items[i].answer, NULL, 10) == a * b;
+    }
+    CHECK_EQ_INT(right, 9000);
+    CHECK_OK(dataset_generate(&none, &test, &task, 0, 500, 12, &draws));
+    int leaked = 0;
+    for (int i = 0; i < test.count; i++)
+        leaked += contains(&draws, test.items[i].prompt);
+    CHECK_EQ_INT(leaked, 0);
+    CHECK_EQ_INT(test.count, 500);
+    examples_free(&draws);
+    examples_free(&distinct);
+    examples_free(&none);
     examples_free(&test);
 }
 
@@ -1720,6 +1778,7 @@ int main(void)
     test_decimal_add();
     test_task_add();
     test_dataset_generate();
+    test_dataset_draw();
     test_tokenizer_pairs();
     test_tokenizer_char();
     test_batches();

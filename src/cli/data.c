@@ -14,8 +14,9 @@ typedef struct {
 } data_command;
 
 /* train's options that data takes, as train defines them (same ranges, choices, messages) */
-static const char *const data_option_names[] = {"task",      "subtask",   "digits", "style",
-                                                "carry-mix", "carry-n", "n",      "seed"};
+static const char *const data_option_names[] = {"task",    "subtask", "digits", "style",
+                                                "carry-mix", "carry-n", "repeats", "n",
+                                                "seed"};
 enum { DATA_TRAIN_OPTIONS = sizeof data_option_names / sizeof *data_option_names };
 
 /* data's table: train's entries above (n defaults to 1000 here), then --out */
@@ -38,6 +39,10 @@ static void data_table(option_spec *specs, option_table *table)
             specs[i].help = "add: replace this share of the examples with carry-heavy sums, "
                             "as train's --carry-mix does";
         }
+        if (strcmp(specs[i].name, "repeats") == 0)
+            specs[i].help = "draw the examples independently, repeats allowed, as train's "
+                            "--repeats draws its training set (every operand length pair keeps "
+                            "its share)";
         if (strcmp(specs[i].name, "carry-n") == 0) {
             specs[i].default_value = "0";
             specs[i].help = "add: write the carry-aware test set instead, this many sums per "
@@ -53,8 +58,8 @@ static void data_table(option_spec *specs, option_table *table)
 static const char data_usage[] =
     "usage: arith data [--task NAME] [--digits N|A..B] [--style plain|spaced] "
     "[--subtask derivative|integral] [--n N] [--seed S] [--carry-mix P] [--carry-n N] "
-    "[--out FILE]\n\n"
-    "Writes N distinct examples as CSV with columns src,tgt (to stdout without --out). add: "
+    "[--repeats] [--out FILE]\n\n"
+    "Writes N distinct examples (with --repeats, N independent draws) as CSV with columns src,tgt (to stdout without --out). add: "
     "--carry-n writes the carry-aware test set instead (long carry chains, lengths apart, "
     "zeros), --carry-mix mixes such sums into the random ones. Prompts are written plain "
     "(12+34=): a run trained with --reverse, --zero-pad or --index-hints writes them in its "
@@ -89,8 +94,11 @@ int cli_data(int argc, char **argv)
         st = carry_set_generate(&set, &task, dc.cfg.data.carry_n,
                                 carry_set_seed(&task), NULL);
     } else if (!st) {
-        st = dataset_generate(&set, &none, &task, dc.cfg.data.n, 0, (uint64_t)dc.cfg.run.seed,
-                              NULL);
+        /* the training set train draws for a run of n examples (then its test set) */
+        uint64_t seed = (uint64_t)dc.cfg.run.seed;
+        st = dc.cfg.data.repeats ? dataset_draw(&set, &task, dc.cfg.data.n, seed)
+                                 : dataset_generate(&set, &none, &task, dc.cfg.data.n, 0, seed,
+                                                    NULL);
         if (!st && dc.cfg.data.carry_mix > 0)
             st = dataset_mix_carries(&set, &task, dc.cfg.data.carry_mix,
                                      (uint64_t)dc.cfg.run.seed, NULL, NULL);

@@ -229,6 +229,12 @@ void examples_free(example_set *set);
  * `exclude` (may be NULL) holds prompts that must not be drawn (e.g. a run's training set). */
 arith_status dataset_generate(example_set *train, example_set *test, const task_config *task,
                               int n_train, int n_test, uint64_t seed, const example_set *exclude);
+/* Draws n examples independently from the task (--repeats): a prompt may come more than once,
+ * so every part of the task keeps its share of the draws however few prompts it has (a
+ * distinct set of 1..5-digit products holds the 100 1x1 ones once among 300,000; here 1 in 25
+ * draws is one). Draws the same stream as dataset_generate, so the first examples are the
+ * same until dataset_generate would skip a repeat. */
+arith_status dataset_draw(example_set *out, const task_config *task, int n, uint64_t seed);
 /* The carry-aware test set of a task with carries (add): per_chain distinct examples for each
  * longest carry chain 0..digits (fewer where the task has fewer such prompts), drawn by
  * task_sample_carry from `seed`, none of them a prompt of `exclude` (may be NULL), in order of

@@ -247,6 +247,30 @@ done:
     return st;
 }
 
+arith_status dataset_draw(example_set *out, const task_config *task, int n, uint64_t seed)
+{
+    if (n < 0)
+        return arith_error(ARITH_ERR_ARG, "data set sizes must be non-negative");
+    arith_status st = task_check(task);
+    if (st)
+        return st;
+    rng_state rng;
+    rng_seed(&rng, seed);
+    size_t pcap = (size_t)task_max_prompt_chars(task) + 1;
+    size_t acap = (size_t)task_max_answer_chars(task) + 1;
+    char *prompt = malloc(pcap), *answer = malloc(acap);
+    if (!prompt || !answer)
+        st = arith_error(ARITH_ERR_MEMORY, "out of memory generating data");
+    for (int i = 0; i < n && !st; i++) {
+        st = task_sample(task, &rng, prompt, pcap, answer, acap);
+        if (!st)
+            st = examples_push(out, prompt, answer);
+    }
+    free(prompt);
+    free(answer);
+    return st;
+}
+
 /* ------------------------------------------------------------------------ carry chains */
 
 static bool has_carries(const task_def *def)

@@ -107,6 +107,10 @@ static const option_spec train_options[] = {
         "add: share of the generated training sums replaced by carry-heavy ones (longest carry "
         "chain uniform over 0..digits, lengths apart, zeros); random digits almost never "
         "carry far (0: seed 001's data as drawn)"),
+    OPT("repeats", OPT_BOOL, data.repeats, "false", NULL, 0, 0, "data",
+        "generated training examples are drawn independently, repeats allowed, so every "
+        "operand length pair keeps its share even where it has few problems (100 1x1 products "
+        "among 1..5-digit ones); the test sets stay distinct and apart from them"),
     OPT("carry-n", OPT_INT, data.carry_n, "100", NULL, 0, 100000, "data",
         "add: the carry-aware test set (scored beside the test set, saved as carry.csv) has "
         "this many sums per longest carry chain 0..digits (0: none)"),

@@ -108,13 +108,29 @@ arith_status train_task_config(task_config *task, const data_settings *data,
 }
 
 /* Generates the training and test sets; with --test-digits the test set has lengths of its
- * own (and never repeats a training prompt). */
+ * own, and with --repeats the training set is drawn with repeats and then the test set apart
+ * from it. A test prompt is never a training prompt. */
 static arith_status generate_split(session *s)
 {
     const train_config *cfg = &s->cfg;
     int n_test = (int)(cfg->data.n * cfg->data.test_frac + 0.5);
     if (n_test < 1)
         n_test = 1;
+    if (cfg->data.repeats) {
+        task_config test_task = s->task;
+        arith_status st = ARITH_OK;
+        if (cfg->data.test_digits.hi > 0)
+            st = train_task_config(&test_task, &cfg->data, cfg->data.test_digits);
+        example_set none;
+        examples_init(&none);
+        if (!st)
+            st = dataset_draw(&s->train, &s->task, cfg->data.n - n_test, (uint64_t)cfg->run.seed);
+        if (!st)
+            st = dataset_generate(&none, &s->test, &test_task, 0, n_test,
+                                  rng_hash((uint64_t)cfg->run.seed, 0x7e57ULL), &s->train);
+        examples_free(&none);
+        return st;
+    }
     if (cfg->data.test_digits.hi == 0)
         return dataset_generate(&s->train, &s->test, &s->task, cfg->data.n - n_test, n_test,
                                 (uint64_t)cfg->run.seed, NULL);

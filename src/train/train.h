@@ -132,6 +132,8 @@ typedef struct {
                                   examples replaced by carry-heavy ones */
     int carry_n;               /* tasks with carries: the carry-aware test set's examples per
                                   chain length (0: none) */
+    bool repeats;              /* generated training examples drawn independently, repeats
+                                  allowed (dataset_draw); false: distinct */
 } data_settings;
 
 /* The model's family and shape (train_model_config turns it into a model_config). */
