@@ -55,7 +55,8 @@ static arith_status generate_all(model *m, const tokenizer *tok, const encoded_s
     int32_t *idx = malloc((size_t)batch_size * sizeof *idx);
     int32_t *out = malloc((size_t)batch_size * K * max_new * sizeof *out);
     float *scores = malloc((size_t)batch_size * K * sizeof *scores);
-    size_t text_cap = (size_t)max_new * 4 + 8;
+    /* a token decodes to at most a word of the words tokenizer and a space */
+    size_t text_cap = (size_t)max_new * TOK_NAME_MAX + 8;
     char **texts = calloc((size_t)K, sizeof *texts);
     bool *ended = malloc((size_t)K * sizeof *ended);
     bool have_texts = texts != NULL;
@@ -448,6 +449,9 @@ arith_status generation_logits(model *m, const tokenizer *tok, const char *promp
             k++;
         if (k == max_new)
             k = max_new - 1;
+        const model_family *fam = model_family_at(m->cfg.kind);
+        if (fam && !fam->token_by_token) /* all of its answer positions, EOS or not */
+            k = m->cfg.answer_len - 1;
         if (!st) {
             st = batch_alloc(&b, 1, np + k);
             seq = st == ARITH_OK;
