@@ -75,6 +75,9 @@ check symbolic_words transformer "${T[@]}" --task symbolic --context 128 --n 200
 # GPT-2, its own design from scratch
 check gpt2 gpt2 --model gpt2 --layers 2 --d-model 16 --heads 2 --ffn 32 --steps 40 --batch 32 \
     --task xor --digits 3 --n 64 --test-frac 0.25 -- "010 110" "111 111" "000 001"
+# ... and seed 003's: started from Hugging Face's file (sizes and heads from it), frozen but ln, wpe
+check gpt2_hf gpt2 --model gpt2 --init "$SRC/tests/fixtures/gpt2_hf_tiny.safetensors" --train ln,wpe \
+    --task xor --digits 3 --n 64 --test-frac 0.25 --steps 6 --batch 16 -- "010 110" "111 000"
 # seed 000's LSTM on expressions (embedded and one-hot), seed 004's counter (h and c readouts)
 L=(--model lstm --tokenizer char --d-model 8 --hidden 16 --layers 2 --steps 40 --batch 32 --eval-n 20)
 check lstm_embed lstm "${L[@]}" --task expr --n 400 -- "14*(43+20)=" "3+4" "50-49"

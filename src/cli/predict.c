@@ -443,8 +443,11 @@ int cli_predict(int argc, char **argv)
     if (!rc && !run_dir)
         rc = cli_usage_error("usage: arith predict RUN_DIR [PROMPT ...] (see arith predict "
                              "--help)");
-    if (!rc && f.json + f.tsv + f.logits > 1)
-        rc = cli_usage_error("--json, --tsv and --logits are ways to print; give one");
+    if (!rc && f.json && f.tsv)
+        rc = cli_usage_error("--json and --tsv are two ways to print; give one");
+    if (!rc && f.logits && (f.json || f.tsv))
+        rc = cli_usage_error("--logits prints JSON of its own; it does not combine with %s",
+                             f.json ? "--json" : "--tsv");
     if (!rc && f.logits && f.beam > 1)
         rc = cli_usage_error("--logits reads the greedy answer back; it does not combine with "
                              "--beam %d", f.beam);
