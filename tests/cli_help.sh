@@ -56,7 +56,7 @@ for cmd in train sweep eval predict data tasks; do
 done
 expect 2 "^  --task, --subtask, --digits," -- "$ARITH" train --no-such-flag
 expect 2 "--config, --resume, --no-verify, --restart-schedule$" -- "$ARITH" train --no-such-flag
-expect 2 "^  --checkpoint, --batch, --threads, --beam, --no-verify, --json, --tsv, --scratchpad$" -- "$ARITH" predict r --x
+expect 2 "^  --checkpoint, --batch, --threads, --beam, --no-verify, --json, --tsv, --scratchpad, --logits$" -- "$ARITH" predict r --x
 expect 2 "^  none but --help$" -- "$ARITH" tasks --x
 # another command's flag: whose it is
 expect 2 "hint: --reverse is an option of arith train; arith data writes plain prompts" \

@@ -121,6 +121,25 @@ m2, t2 = at.load_run("none_post")
 refuses("a char prompt with a bad character", lambda: at.generate(m2, t2, "1%2"), "'%' at position 2")
 m3, t3 = at.load_run("abacus")
 refuses("data ids left out", lambda: m3(t3.encode("1+2=")), "pass pos=")
+# answers written as arith writes them and read back (the runs' answers rarely are right)
+cases = {"pairs_rope": [("12+34=", "46"), ("999+1=", "1000")], "abacus": [("12+34=", "46")],
+         "coupling": [("7+5=", "12")], "coupling_rel": [("123+456=", "579")],
+         "sub_hints": [("12-345=", "-333"), ("5-3=", "2")], "xor_pairs": [("0110 0011=", "0101")],
+         "mul_scratch": [("12*34=", "408"), ("9*9=", "81")], "seq2seq": [("12 + 34", "46")],
+         "symbolic_words": [("mul x x =", "mul INT+ 2 x")], "lstm_embed": [("3-5=", "-2")]}
+for run, pairs in cases.items():
+    _, t = at.load_run(run)
+    for p, a in pairs:
+        ids = t.encode_answer(p, a)
+        assert ids[-1] == t.eos_id and t.decode(ids) == a, (run, p, a, ids, t.decode(ids))
+# seed 001's layout: pair columns least significant first, the answer reversed and zero-padded
+_, t = at.load_run("pairs_rope")
+assert t.encode("12+34=") == [at._pair_id(2, 4), at._pair_id(1, 3), at._pair_id(0, 0), 10, 11]
+assert t.encode_answer("12+34=", "46") == [6, 4, 0, 0, 13]
+# mul's scratchpad: 12*34 -> s0 = 48, p1 = 360, then the product, zero-padded to 4 digits
+_, t = at.load_run("mul_scratch")
+sp = t.tokens.index("\u2423")
+assert t.encode_answer("12*34=", "408") == [0, 0, 4, 8, sp, 0, 3, 6, 0, sp, 0, 4, 0, 8, 13]
 print("errors: ok")
 EOF
 
