@@ -59,7 +59,7 @@ expect 2 "^  --task, --subtask, --digits," -- "$ARITH" train --no-such-flag
 "$ARITH" train --no-such-flag 2>&1 | sed -n '/^valid options/,$p' | tail -n +2 | tr -s ' \n' ' ' \
     | grep -q -- "--config, --resume, --no-verify, --restart-schedule $" \
     && ok || bad "train --no-such-flag should list --config, --resume, --no-verify, --restart-schedule last"
-expect 2 "^  --checkpoint, --batch, --threads, --beam, --no-verify, --json, --tsv, --scratchpad$" -- "$ARITH" predict r --x
+expect 2 "^  --checkpoint, --batch, --threads, --beam, --no-verify, --json, --tsv, --scratchpad, --logits$" -- "$ARITH" predict r --x
 expect 2 "^  none but --help$" -- "$ARITH" tasks --x
 # another command's flag: whose it is
 expect 2 "hint: --reverse is an option of arith train; arith data writes plain prompts" \

@@ -86,6 +86,25 @@ assert all(set(a) == {"answer", "log_prob", "eos"} for a in rows[0]["answers"])
 assert rows[0]["answers"][0]["log_prob"] >= rows[0]["answers"][1]["log_prob"]
 assert "error" in rows[1]
 EOF
+# --logits: the logits of prompt + answer read back; each answer token is the argmax of the
+# row before it (the greedy answer), the last row's argmax is EOS when the answer ended
+"$ARITH" predict plain --logits "1+2=" "1x+2=" "99+99" >logits.txt 2>/dev/null
+python3 - "$("$ARITH" predict plain "99+99")" <<'EOF2' && ok || bad "--logits: $(head -c 600 logits.txt)"
+import json, sys
+rows = [json.loads(line) for line in open("logits.txt")]
+assert len(rows) == 3 and "error" in rows[1] and rows[2]["answer"] == sys.argv[1]
+for r in (rows[0], rows[2]):
+    toks, lg = r["tokens"], r["logits"]
+    assert r["logits_from"] == 0 and len(lg) == len(toks) == len(r["positions"]) and len(toks) > 4
+    assert all(len(row) == len(lg[0]) for row in lg)
+    best = [max(range(len(row)), key=row.__getitem__) for row in lg]
+    assert best[3:-1] == toks[4:], (best, toks)      # pairs: 2 pair tokens, +, =, the answer
+    assert best[-1] == 13 or len(toks) == 4 + 4      # EOS, or the answer ran to the context
+EOF2
+expect 2 "--logits reads the greedy answer back; it does not combine with --beam 2" -- \
+    "$ARITH" predict plain --logits --beam 2 "1+2="
+expect 2 "--logits prints JSON of its own; it does not combine with --json" -- \
+    "$ARITH" predict plain --logits --json "1+2="
 out=$("$ARITH" predict plain --tsv --beam 2 "1+2=" "40+2" 2>&1)
 [ "$(grep -cE $'^1\\+2=\t[^\t]*\t-?[0-9.]+' <<<"$out")" -eq 2 ] \
     && [ "$(grep -cE $'^40\\+2\t[^\t]*\t-?[0-9.]+' <<<"$out")" -eq 2 ] && ok \

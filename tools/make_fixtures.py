@@ -24,7 +24,8 @@ Model (all parameters float32; names are those stored in the files)
     pos[b,t] = max(t - start[b], 0), except coupling-rel's and coupling-local's given ids
     x = tok_emb.weight[tokens] * sqrt(C)
     pos == sinusoidal: x += pe[pos], pe[p][2i] = sin(p*exp(-2i ln(10000)/C)), pe[p][2i+1] = cos(..)
-    pos == learned:    x += pos_emb.weight[pos]          (pos_emb.weight is (context, C))
+    pos == learned:    x += pos_emb.weight[pos]          (pos_emb.weight is (context, C));
+                       abacus and coupling the same, at the data's ids
     pos == rope/none/alibi/fire:  nothing here (rope rotates q and k inside attention;
                        alibi and fire add a bias to the attention scores)
     layer, norm == post: x = LN1(x + attn(x)); x = LN2(x + ffn(x))      (torch's default layer)
@@ -99,6 +100,9 @@ ACT_FOR_NORM = {"post": "relu", "pre": "gelu"}
 EXTRA_FIXTURES = [("alibi", "post", 100), ("fire", "pre", 101), ("coupling-rel", "post", 102),
                   ("coupling-local", "pre", 103)]
 REL_SCHEMES = ("coupling-rel", "coupling-local")
+# a learned table of vectors added to the token embeddings, read at the ids (learned: columns;
+# abacus and coupling: the data's, passed as ids); tools/arith_torch.py builds these too
+TABLE_SCHEMES = ("learned", "abacus", "coupling")
 REL_CLIP = 3
 FIRE_WIDTH, FIRE_L0, FIRE_EPS = 32, 512.0, 1e-6
 # fire's c and threshold |L| * 512 per layer: layer 0's threshold 3.5 puts rows 4.. (ids up to
@@ -235,7 +239,10 @@ class FFN(nn.Module):
 
     def forward(self, h):
         u = self.up(h)
-        u = F.relu(u) if self.act == "relu" else F.gelu(u, approximate="none")
+        if self.act == "relu":
+            u = F.relu(u)
+        else:   # "gelu" is the exact (erf) GELU; "gelu_tanh" GPT-2's approximation
+            u = F.gelu(u, approximate="tanh" if self.act == "gelu_tanh" else "none")
         return self.down(u)
 
 
@@ -276,7 +283,7 @@ class Twin(nn.Module):
         self.cfg = cfg
         V, C, H = cfg["vocab"], cfg["d_model"], cfg["heads"]
         self.tok_emb = nn.Embedding(V, C)
-        if cfg["pos"] == "learned":
+        if cfg["pos"] in TABLE_SCHEMES:
             self.pos_emb = nn.Embedding(cfg["context"], C)
         self.layers = nn.ModuleList(
             [Layer(C, H, cfg["ffn"], cfg["act"], cfg["norm"], cfg["pos"])
@@ -308,7 +315,7 @@ class Twin(nn.Module):
             rel = (cfg["pos"], pos)
         if cfg["pos"] == "sinusoidal":
             x = x + sinusoidal_table(cfg["context"], C).to(dtype)[pos]
-        elif cfg["pos"] == "learned":
+        elif cfg["pos"] in TABLE_SCHEMES:
             x = x + self.pos_emb.weight[pos]
         elif cfg["pos"] == "rope":
             cos, sin = rope_tables(cfg["context"], C // cfg["heads"])
@@ -328,7 +335,7 @@ def loss_fn(logits, targets):
 def param_names(cfg):
     """Parameter names in the spec's order."""
     names = ["tok_emb.weight"]
-    if cfg["pos"] == "learned":
+    if cfg["pos"] in TABLE_SCHEMES:
         names.append("pos_emb.weight")
     for l in range(cfg["layers"]):
         p = f"layers.{l}."

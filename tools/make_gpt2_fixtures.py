@@ -201,12 +201,15 @@ def allowed_mask(start, Tn):
     return ((j >= start.long().view(-1, 1, 1)) & (j <= tq)) | (j == tq)
 
 
-def twin_forward(cfg, P, tokens, start):
+def twin_forward(cfg, P, tokens, start, pos=None):
+    """pos: (B,T) position ids; None: the columns from each row's start."""
     C, H = cfg["d_model"], cfg["heads"]
     hd = C // H
     Bn, Tn = tokens.shape
     tokens = tokens.long()
-    pos = torch.clamp(torch.arange(Tn).unsqueeze(0) - start.long().unsqueeze(1), min=0)
+    if pos is None:
+        pos = torch.clamp(torch.arange(Tn).unsqueeze(0) - start.long().unsqueeze(1), min=0)
+    pos = pos.long()
     allowed = allowed_mask(start, Tn).unsqueeze(1)                       # (B,1,T,T)
     E = P["wte.weight"] if cfg["tie"] else P["in_layer.weight"]
     x = E[tokens] + P["wpe.weight"][pos]

@@ -369,6 +369,12 @@ def lstm_cell(x, h, c, w_ih, w_hh, b_ih, b_hh):
 def lstm_direction(xs, valid, w, reverse=False):
     """xs (B,T,in), valid (B,T) bool, w = (w_ih, w_hh, b_ih, b_hh). State only changes at valid
     columns. Returns hs (B,T,H) (the state after each column) and the final h."""
+    hs, h, _ = lstm_direction_state(xs, valid, w, reverse)
+    return hs, h
+
+
+def lstm_direction_state(xs, valid, w, reverse=False):
+    """lstm_direction, also returning the final cell state c (the counter's --readout cell)."""
     Bn, T, _ = xs.shape
     H = w[1].shape[1]
     h = torch.zeros(Bn, H, dtype=xs.dtype)
@@ -380,7 +386,7 @@ def lstm_direction(xs, valid, w, reverse=False):
         h = torch.where(m, h2, h)
         c = torch.where(m, c2, c)
         hs[t] = h
-    return torch.stack(hs, dim=1), h
+    return torch.stack(hs, dim=1), h, c
 
 
 def run_loop(cfg, params, batch, dtype):

@@ -117,6 +117,7 @@ typedef struct {
     bool teacher_forced, json;
     bool tsv;                  /* predict: PROMPT<tab>ANSWER lines */
     bool scratchpad;           /* predict: a scratchpad run's steps shown before the answer */
+    bool logits;               /* predict: JSON with the teacher-forced logits of each answer */
     int_range grid;            /* {0, 0}: no grid */
     int grid_step, grid_n;     /* 0: 1 and 20 */
     const char *checkpoint;    /* "best" or "last", from which */

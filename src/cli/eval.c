@@ -76,6 +76,10 @@ static const option_spec predict_specs[] = {
     EVAL_OPT("scratchpad", OPT_BOOL, scratchpad, "false", NULL, 0, 0, NULL,
              "a --scratchpad run's steps before each answer, space-separated (\"60 480 540 "
              "3600 4140\" for 12*345)"),
+    EVAL_OPT("logits", OPT_BOOL, logits, "false", NULL, 0, 0, NULL,
+             "one JSON object per prompt with its answer and the logits of the model reading "
+             "prompt and answer: \"tokens\", \"positions\", \"logits\" (a row of vocab "
+             "values per token from \"logits_from\"), or \"value\" (regression head)"),
 };
 const option_table cli_predict_table = {"predict", predict_specs,
                                         (int)(sizeof predict_specs / sizeof *predict_specs)};

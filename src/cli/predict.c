@@ -17,7 +17,7 @@
 
 static const char predict_usage[] =
     "usage: arith predict RUN_DIR [PROMPT ...] [--checkpoint best|last] [--batch N] "
-    "[--threads N] [--beam K] [--json | --tsv] [--scratchpad]\n\n"
+    "[--threads N] [--beam K] [--json | --tsv | --logits] [--scratchpad]\n\n"
     "Prints the model's answer to each prompt (e.g. \"12+34=\"; the final '=' may be left out), "
     "one line per prompt. With no prompt, reads one prompt per line from stdin and answers "
     "them as they come (in chunks of --batch when they come faster). Prompts are written "
@@ -33,7 +33,11 @@ static const char predict_usage[] =
     "ANSWER<tab>LOG-PROBABILITY (then <tab>no-eos when the answer ran to the length limit "
     "without ending) and a blank line after each prompt's answers (--tsv: the prompt first on "
     "each line; --json: \"answers\": [{\"answer\": ..., \"log_prob\": ..., \"eos\": ...}]). "
-    "--scratchpad shows a scratchpad run's steps before each answer.\n";
+    "--scratchpad shows a scratchpad run's steps before each answer. --logits prints JSON "
+    "with the logits of the model reading the prompt and its answer (tools/arith_torch.py's "
+    "reference): \"tokens\" and \"positions\" read, and a row of \"logits\" per token from "
+    "index \"logits_from\" (seq2seq: its answer positions), or a regression head's "
+    "\"value\".\n";
 
 typedef enum { OUT_PLAIN, OUT_TSV, OUT_JSON } out_format;
 
@@ -263,6 +267,38 @@ static void print_format_hint(const predictor *pr)
             format[0] ? "; write them plain: the run writes them in its format itself" : "");
 }
 
+/* --logits: the fields of an answered prompt after its answer (generation_logits: the model
+ * reading prompt and answer), or an "error" field. Floats as %.9g: exactly the float. */
+static void print_logits(const predictor *pr, const item *it)
+{
+    forced_logits fl;
+    if (generation_logits(pr->s->model, &pr->s->tok, it->prompt, &fl)) {
+        printf(", \"error\": ");
+        cli_json_string(stdout, arith_error_message());
+        return;
+    }
+    printf(", \"tokens\": [");
+    for (int i = 0; i < fl.n; i++)
+        printf("%s%d", i ? ", " : "", (int)fl.tokens[i]);
+    printf("], \"positions\": [");
+    for (int i = 0; i < fl.n; i++)
+        printf("%s%d", i ? ", " : "", (int)fl.pos[i]);
+    printf("]");
+    if (pr->s->model->cfg.head == HEAD_REGRESSION) {
+        printf(", \"value\": %.9g", fl.value);
+    } else {
+        printf(", \"logits_from\": %d, \"logits\": [", fl.first);
+        for (int r = 0; r < fl.rows; r++) {
+            printf("%s[", r ? ", " : "");
+            for (int v = 0; v < fl.vocab; v++)
+                printf("%s%.9g", v ? ", " : "", fl.logits[(size_t)r * fl.vocab + v]);
+            printf("]");
+        }
+        printf("]");
+    }
+    forced_logits_free(&fl);
+}
+
 /* Prints items[0..n) in order: answers, or the error on stderr and an empty line (a JSON error
  * object) in its place. */
 static void print_items(predictor *pr, const item *items, int n)
@@ -291,6 +327,8 @@ static void print_items(predictor *pr, const item *items, int n)
             } else if (K == 1) {
                 printf(", \"answer\": ");
                 cli_json_string(stdout, it->answers[0]);
+                if (pr->f->logits)
+                    print_logits(pr, it);
             } else {
                 printf(", \"answers\": [");
                 for (int k = 0, shown = 0; k < K; k++) {
@@ -407,6 +445,12 @@ int cli_predict(int argc, char **argv)
                              "--help)");
     if (!rc && f.json && f.tsv)
         rc = cli_usage_error("--json and --tsv are two ways to print; give one");
+    if (!rc && f.logits && (f.json || f.tsv))
+        rc = cli_usage_error("--logits prints JSON of its own; it does not combine with %s",
+                             f.json ? "--json" : "--tsv");
+    if (!rc && f.logits && f.beam > 1)
+        rc = cli_usage_error("--logits reads the greedy answer back; it does not combine with "
+                             "--beam %d", f.beam);
     if (rc) {
         free(given);
         return rc;
@@ -426,7 +470,7 @@ int cli_predict(int argc, char **argv)
         session_close(&s);
         return cli_fail(st);
     }
-    predictor pr = {&s, &f, f.json ? OUT_JSON : f.tsv ? OUT_TSV : OUT_PLAIN,
+    predictor pr = {&s, &f, f.json || f.logits ? OUT_JSON : f.tsv ? OUT_TSV : OUT_PLAIN,
                     npos > 0 ? "argument" : "stdin", false, 0};
     if (npos > 0) {
         /* the arguments, --batch at a time */

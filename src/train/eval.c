@@ -55,7 +55,8 @@ static arith_status generate_all(model *m, const tokenizer *tok, const encoded_s
     int32_t *idx = malloc((size_t)batch_size * sizeof *idx);
     int32_t *out = malloc((size_t)batch_size * K * max_new * sizeof *out);
     float *scores = malloc((size_t)batch_size * K * sizeof *scores);
-    size_t text_cap = (size_t)max_new * 4 + 8;
+    /* a token decodes to at most a word of the words tokenizer and a space */
+    size_t text_cap = (size_t)max_new * TOK_NAME_MAX + 8;
     char **texts = calloc((size_t)K, sizeof *texts);
     bool *ended = malloc((size_t)K * sizeof *ended);
     bool have_texts = texts != NULL;
@@ -395,6 +396,141 @@ arith_status predict_beam(model *m, const tokenizer *tok, const char *const *pro
     encoded_free(&enc);
     examples_free(&set);
     return st;
+}
+
+arith_status generation_logits(model *m, const tokenizer *tok, const char *prompt,
+                               forced_logits *out)
+{
+    memset(out, 0, sizeof *out);
+    out->value = NAN;
+    example_set set;
+    examples_init(&set);
+    encoded_set enc;
+    batch pb, b;
+    bool built = false, prompts = false, seq = false;
+    int32_t *gen = NULL;
+    /* the answer is a placeholder, as predict_answers uses: only the prompt is read */
+    arith_status st = examples_push(&set, prompt, "0");
+    if (!st) {
+        st = encoded_build(&enc, &set, tok, "input");
+        built = st == ARITH_OK;
+    }
+    if (!st && m->cfg.head == HEAD_REGRESSION) {
+        /* no tokens to generate: the prompt alone, as evaluation reads it */
+        st = batch_alloc(&b, 1, enc.max_prompt + enc.max_answer);
+        seq = st == ARITH_OK;
+        if (!st)
+            st = batch_fill_train(&b, &enc, (const int32_t[]){0}, 1, tok->pad_id);
+        if (!st)
+            b.T = b.prompt_T;
+    } else if (!st) {
+        /* greedy generation exactly as predict_answers runs it, then its tokens read back */
+        const int np = enc.max_prompt;
+        const int max_new = model_has_context_limit(m) ? m->cfg.context - np + 1
+                                                       : m->cfg.context;
+        if (max_new < 1)
+            st = arith_error(ARITH_ERR_DATA, "a prompt of %d tokens leaves no room in the "
+                             "model's context of %d", np, m->cfg.context);
+        if (!st) {
+            st = batch_alloc(&pb, 1, np);
+            prompts = st == ARITH_OK;
+        }
+        if (!st)
+            st = batch_fill_prompts(&pb, &enc, (const int32_t[]){0}, 1, tok->pad_id);
+        if (!st && !(gen = malloc((size_t)max_new * sizeof *gen)))
+            st = arith_error(ARITH_ERR_MEMORY, "out of memory generating");
+        if (!st)
+            st = model_generate(m, &pb, max_new, tok->eos_id, gen);
+        /* the tokens read: the answer up to its EOS, which is only predicted (an answer that
+         * never ended: all but its last token); seq2seq reads none of them, but its logits
+         * are placed after the prompt as if it did */
+        int k = 0;
+        while (!st && k < max_new && gen[k] != tok->eos_id)
+            k++;
+        if (k == max_new)
+            k = max_new - 1;
+        const model_family *fam = model_family_at(m->cfg.kind);
+        if (fam && !fam->token_by_token) /* all of its answer positions, EOS or not */
+            k = m->cfg.answer_len - 1;
+        if (!st) {
+            st = batch_alloc(&b, 1, np + k);
+            seq = st == ARITH_OK;
+        }
+        if (!st) {
+            b.B = 1;
+            b.T = np + k;
+            b.prompt_T = np;
+            b.start[0] = pb.start[0];
+            b.values[0] = 0;
+            for (int t = 0; t < b.T; t++) {
+                b.tokens[t] = t < np ? pb.tokens[t] : gen[t - np];
+                b.targets[t] = -1;
+            }
+            batch_positions(&b);
+            /* ids from the data (abacus, coupling, random): the prompt's, then those the
+             * decoding gave the answer (transformer.c's decode_step) */
+            if (pb.gen_n > 0) {
+                for (int t = 0; t < np; t++)
+                    b.pos[t] = pb.pos[t];
+                for (int i = 0; i < k; i++) {
+                    int p = i < pb.gen_n ? pb.gen_pos[i]
+                                         : pb.gen_pos[pb.gen_n - 1] + i - pb.gen_n + 1;
+                    int top = m->cfg.pos_max > 0 ? m->cfg.pos_max : m->cfg.context;
+                    b.pos[np + i] = p < top ? p : top - 1;
+                }
+            }
+        }
+    }
+    double loss_sum = 0;
+    int count = 0;
+    if (!st)
+        st = model_forward(m, &b, false, 0, &loss_sum, &count);
+    if (!st) {
+        const int s = b.start[0], V = m->cfg.vocab;
+        const model_family *fam = model_family_at(m->cfg.kind);
+        out->n = b.T - s;
+        out->vocab = V;
+        out->tokens = malloc((size_t)out->n * sizeof *out->tokens + 1);
+        out->pos = malloc((size_t)out->n * sizeof *out->pos + 1);
+        if (m->cfg.head == HEAD_REGRESSION) {
+            out->value = m->values[0];
+        } else {
+            /* seq2seq's logits exist only where its answer positions were placed */
+            out->first = fam && !fam->token_by_token ? b.prompt_T - 1 - s : 0;
+            out->rows = out->n - out->first;
+            out->logits = malloc((size_t)out->rows * V * sizeof *out->logits + 1);
+        }
+        if (!out->tokens || !out->pos || (out->rows && !out->logits)) {
+            st = arith_error(ARITH_ERR_MEMORY, "out of memory keeping logits");
+        } else {
+            memcpy(out->tokens, b.tokens + s, (size_t)out->n * sizeof *out->tokens);
+            memcpy(out->pos, b.pos + s, (size_t)out->n * sizeof *out->pos);
+            if (out->rows)
+                memcpy(out->logits, m->logits + (size_t)(s + out->first) * V,
+                       (size_t)out->rows * V * sizeof *out->logits);
+        }
+    }
+    free(gen);
+    if (seq)
+        batch_free(&b);
+    if (prompts)
+        batch_free(&pb);
+    if (built)
+        encoded_free(&enc);
+    examples_free(&set);
+    if (st)
+        forced_logits_free(out);
+    return st;
+}
+
+void forced_logits_free(forced_logits *f)
+{
+    free(f->tokens);
+    free(f->pos);
+    free(f->logits);
+    f->tokens = f->pos = NULL;
+    f->logits = NULL;
+    f->n = f->rows = 0;
 }
 
 arith_status edge_cases_build(const model *m, const tokenizer *tok, const task_config *task,

@@ -307,6 +307,25 @@ arith_status evaluate_teacher_forced(model *m, const tokenizer *tok, const examp
  * an error for a prompt that cannot be encoded. */
 arith_status predict_answers(model *m, const tokenizer *tok, const char *const *prompts, int n,
                              int batch_size, char **answers);
+/* The logits of a prompt's greedy answer read back (arith predict --logits; the reference
+ * tools/arith_torch.py is checked against): the answer is generated as predict_answers does,
+ * then the model reads the prompt and the generated tokens up to the EOS (which is only ever
+ * predicted, never read) in one forward, at the position ids the decoding used. Rows are the
+ * sequence's columns from the prompt's first token; seq2seq emits only its answer positions,
+ * so its rows begin at the prompt's last token (first = prompt length - 1). A regression head
+ * reads the prompt and gives value instead. */
+typedef struct {
+    int n;                     /* tokens read: prompt + answer without its EOS */
+    int32_t *tokens, *pos;     /* (n) ids and the position ids the model used */
+    int first;                 /* tokens[first] is the input of logits row 0 */
+    int rows, vocab;           /* logits (rows, vocab); rows 0 for a regression head */
+    float *logits;
+    double value;              /* regression head: the prediction; NAN otherwise */
+} forced_logits;
+arith_status generation_logits(model *m, const tokenizer *tok, const char *prompt,
+                               forced_logits *out);
+void forced_logits_free(forced_logits *f);
+
 /* The `beam` best answers of each prompt by beam search, best first: answers[i*beam + k]
  * (malloc'd), scores[i*beam + k] their summed log-probabilities (-inf: no such hypothesis;
  * NAN for greedy and regression), ended[i*beam + k] whether the answer reached EOS (scores and
