@@ -141,5 +141,15 @@ wait "$predict_pid" 2>/dev/null
 [ "${#answers[@]}" -eq 3 ] && [ "${answers[1]}" = "$("$ARITH" predict plain "40+2=")" ] && ok \
     || bad "one prompt at a time: ${#answers[@]} answers (${answers[*]})"
 
+# --- an answer that never ends (an untrained model) runs to its own prompt's limit, whatever
+# is asked beside it: the same alone as next to a longer prompt (context 22: 19 tokens after
+# "1+2=", 9 after "123456+654321=")
+"$ARITH" train --digits 1..6 --tokenizer char --n 500 --steps 1 --layers 1 --d-model 16 --heads 2 \
+    --ffn 16 --eval-n 10 --samples 0 --threads 1 --run untrained >/dev/null 2>&1
+alone=$("$ARITH" predict untrained "1+2")
+beside=$("$ARITH" predict untrained "1+2" "123456+654321" | head -n 1)
+[ -n "$alone" ] && [ "$alone" = "$beside" ] && [ "${#alone}" -eq 19 ] && ok \
+    || bad "an unended answer depends on its neighbours: '$alone' alone, '$beside' beside a longer prompt"
+
 echo "cli_predict: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -390,8 +390,30 @@ arith_status predict_beam(model *m, const tokenizer *tok, const char *const *pro
                          "a prompt of %d tokens leaves no room in the model's context of %d",
                          enc.max_prompt, m->cfg.context);
     } else {
-        kept kp = {answers, scores, ended};
-        st = generate_all(m, tok, &enc, n, batch_size, beam, max_new, keep_answer, &kp);
+        bool *own_ended = ended ? NULL : malloc((size_t)n * beam * sizeof *own_ended);
+        kept kp = {answers, scores, ended ? ended : own_ended};
+        if (!kp.ended)
+            st = arith_error(ARITH_ERR_MEMORY, "out of memory generating answers");
+        if (!st)
+            st = generate_all(m, tok, &enc, n, batch_size, beam, max_new, keep_answer, &kp);
+        /* An answer that never ends stops at the limit of the batch's longest prompt; a
+         * shorter prompt is answered again alone, to the limit of its own length, so that
+         * no answer depends on the prompts asked beside it. */
+        for (int i = 0; i < n && !st && model_has_context_limit(m); i++) {
+            bool open = false;
+            for (int k = 0; k < beam; k++)
+                open |= !kp.ended[(size_t)i * beam + k];
+            if (!open || enc.prompt_len[i] == enc.max_prompt)
+                continue;
+            for (int k = 0; k < beam; k++) {
+                free(answers[(size_t)i * beam + k]);
+                answers[(size_t)i * beam + k] = NULL;
+            }
+            st = predict_beam(m, tok, prompts + i, 1, 1, beam, answers + (size_t)i * beam,
+                              scores ? scores + (size_t)i * beam : NULL,
+                              kp.ended + (size_t)i * beam);
+        }
+        free(own_ended);
     }
     encoded_free(&enc);
     examples_free(&set);
