@@ -389,6 +389,9 @@ void grid_largest_at(const length_grid *g, double threshold, int *prefix, int *a
 /* CSV (atomically): la,lb,n,correct,accuracy; a combined grid:
  * la,lb,runs,accuracy,std,min,max (accuracy: the mean). One row per cell. */
 arith_status grid_write_csv(const length_grid *g, const char *path);
+/* The heat maps' colour of a value in 0..1 (clamped): viridis, "#bbbbbb" for NaN (out: "#rrggbb"
+ * and its NUL). */
+void heat_colour(double v, char out[8]);
 /* An SVG heatmap (atomically): la across, lb up, a colour per accuracy with a 0..1 legend,
  * the accuracy written in cells large enough, the training lengths train_lo..train_hi (both
  * operands) outlined, and a title. */
