@@ -159,8 +159,8 @@ static void print_table(const probe_result *r)
         print_cell(r->baseline[i]);
     printf("\n");
     if (blank)
-        printf("-: no probe, the training examples hold one class there (the carry into the "
-               "units is always 0)\n");
+        printf("-: no probe, every training example has the same class there%s\n",
+               r->target == PROBE_CARRY ? " (the carry into the units is always 0)" : "");
     const int bl = best_layer(r);
     if (bl >= 0) {
         double mean, low;

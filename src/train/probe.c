@@ -522,6 +522,11 @@ arith_status probe_run(session *s, const probe_settings *ps, probe_result *out)
         return arith_error(ARITH_ERR_ARG, "--n %d with --test-frac %g leaves %d examples to fit "
                            "and %d to score; both need at least one", ps->n, ps->test_frac,
                            n_train, n_test);
+    const uint64_t space = s->task.def->space(&s->task);
+    if ((uint64_t)ps->n > space)
+        return arith_error(ARITH_ERR_ARG, "--n %d: this run's task has only %llu distinct "
+                           "prompts; --n %llu at most", ps->n, (unsigned long long)space,
+                           (unsigned long long)space);
     const int P = task_max_answer_chars(&s->task);
     out->target = ps->target;
     out->classes = probe_target_classes(ps->target);
