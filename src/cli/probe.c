@@ -56,8 +56,8 @@ static const option_spec probe_specs[] = {
      0, "options", NULL, "load the checkpoint without checking its data checksum", false, NULL,
      NULL},
     {"out", OPT_STRING, offsetof(probe_command, out), TRAIN_PATH_MAX, NULL, NULL, 0, 0,
-     "options", "FILE", "write the SVG here (default: RUN/probe-TARGET.svg)", false, NULL,
-     NULL},
+     "options", "FILE", "write the SVG here (default: RUN/probe-TARGET.svg, with --layer L "
+     "RUN/probe-TARGET-layerL.svg)", false, NULL, NULL},
     {"json", OPT_BOOL, offsetof(probe_command, json), sizeof(bool), "false", NULL, 0, 0,
      "options", NULL, "print the result as JSON (as RUN/probe-TARGET.json holds it)", false,
      NULL, NULL},
@@ -76,7 +76,7 @@ static const char probe_usage[] =
     "is the input of the first layer (the embeddings), layer l the output of layer l (the "
     "transformers' residual stream, the last before the final layer norm; the LSTMs' h). "
     "Prints a table (rows: layers; columns: answer digits) and writes RUN_DIR/probe-TARGET.svg "
-    "and RUN_DIR/probe-TARGET.json.\n";
+    "and RUN_DIR/probe-TARGET.json (with --layer L: probe-TARGET-layerL.svg and .json).\n";
 
 /* "-" for a cell without a probe, else the accuracy. */
 static void print_cell(double v)
@@ -368,14 +368,21 @@ int cli_probe(int argc, char **argv)
     probe_settings ps = {0};
     if (!rc)
         rc = parse_layer(pc.layer, &ps.layer);
-    char dir[TRAIN_PATH_MAX], svg[TRAIN_PATH_MAX + 64], json[TRAIN_PATH_MAX + 64];
+    char dir[TRAIN_PATH_MAX], svg[TRAIN_PATH_MAX + 128], json[TRAIN_PATH_MAX + 128];
     if (!rc) {
         snprintf(dir, sizeof dir, "%s", dir_arg);
-        snprintf(json, sizeof json, "%s/probe-%s.json", dir, probe_target_name(pc.target));
+        /* one layer's probes go beside the whole table, not over it */
+        char stem[64];
+        if (ps.layer < 0)
+            snprintf(stem, sizeof stem, "probe-%s", probe_target_name(pc.target));
+        else
+            snprintf(stem, sizeof stem, "probe-%s-layer%d", probe_target_name(pc.target),
+                     ps.layer);
+        snprintf(json, sizeof json, "%s/%s.json", dir, stem);
         if (pc.out[0])
             snprintf(svg, sizeof svg, "%s", pc.out);
         else
-            snprintf(svg, sizeof svg, "%s/probe-%s.svg", dir, probe_target_name(pc.target));
+            snprintf(svg, sizeof svg, "%s/%s.svg", dir, stem);
     }
     cli_args_free(&args);
     if (rc)
