@@ -260,8 +260,8 @@ int probe_correct(const probe_model *p, const float *x, const int32_t *y, int n)
 
 static const char *const target_names[] = {"carry", "carry-out", "sum-digit"};
 static const char *const target_summaries[] = {
-    "the carry into answer digit i (column i-1's digits and carry summed to 10 or more), 2 "
-    "classes",
+    ("the carry into answer digit i (column i-1's digits and carry summed to 10 or more), 2 "
+     "classes"),
     "the carry out of answer digit i's column (into digit i+1), 2 classes",
     "answer digit i itself, 10 classes",
 };
