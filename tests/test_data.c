@@ -50,6 +50,48 @@ static void test_task_add(void)
     CHECK_MSG(shorter > 100 && shorter < 350, "%d of 2000 first operands had < 9 digits", shorter);
 }
 
+/* add's answer columns (arith probe's labels) against the sum and the carries computed from
+ * the numbers: digit i = (a + b) / 10^i mod 10, carry into i = (a mod 10^i) + (b mod 10^i)
+ * >= 10^i. */
+static void test_answer_columns(void)
+{
+    task_config task = {.def = task_find("add"), .digits = 9};
+    CHECK(task_has_columns(&task));
+    rng_state rng;
+    rng_seed(&rng, 17);
+    char prompt[64], answer[64];
+    int8_t digit[16], carry[16];
+    int bad = 0, carries = 0, columns = 0;
+    for (int k = 0; k < 2000; k++) {
+        CHECK_OK(task_sample(&task, &rng, prompt, sizeof prompt, answer, sizeof answer));
+        unsigned long long a = 0, b = 0;
+        CHECK(sscanf(prompt, "%llu+%llu=", &a, &b) == 2);
+        const int la = (int)(strchr(prompt, '+') - prompt), lb = (int)strlen(prompt) - la - 2;
+        const int n = task_answer_columns(&task, prompt, 16, digit, carry);
+        bad += n != (la > lb ? la : lb) + 1;
+        unsigned long long p10 = 1;
+        for (int i = 0; i < n; i++, p10 *= 10) {
+            bad += digit[i] != (int)((a + b) / p10 % 10);
+            bad += carry[i] != (a % p10 + b % p10 >= p10);
+            carries += carry[i];
+            columns++;
+        }
+    }
+    CHECK_EQ_INT(bad, 0);
+    /* uniform digits carry in about 45% of columns past the units */
+    CHECK_MSG(carries > 0.35 * columns && carries < 0.5 * columns, "%d carries in %d columns",
+              carries, columns);
+    CHECK_EQ_INT(task_answer_columns(&task, "95+17=", 2, digit, carry), 2); /* cap */
+    CHECK(digit[0] == 2 && carry[0] == 0 && digit[1] == 1 && carry[1] == 1);
+    task_config spaced = {.def = task_find("add"), .digits = 3, .style = STYLE_SPACED};
+    CHECK_EQ_INT(task_answer_columns(&spaced, "95 + 17", 16, digit, carry), 3);
+    CHECK(digit[2] == 1 && carry[2] == 1);
+    CHECK_EQ_INT(task_answer_columns(&task, "x=", 16, digit, carry), -1);
+    task_config mul = {.def = task_find("mul"), .digits = 3};
+    CHECK(!task_has_columns(&mul));
+    CHECK_EQ_INT(task_answer_columns(&mul, "12*34=", 16, digit, carry), -1);
+}
+
 static bool contains(const example_set *set, const char *prompt)
 {
     for (int i = 0; i < set->count; i++)
@@ -1777,6 +1819,7 @@ int main(void)
 {
     test_decimal_add();
     test_task_add();
+    test_answer_columns();
     test_dataset_generate();
     test_dataset_draw();
     test_tokenizer_pairs();

@@ -183,6 +183,7 @@ int cli_predict(int argc, char **argv);
 int cli_data(int argc, char **argv);
 int cli_plot(int argc, char **argv);
 int cli_attention(int argc, char **argv);
+int cli_probe(int argc, char **argv);
 int cli_tasks(int argc, char **argv);
 
 #endif

@@ -35,6 +35,8 @@ static const command commands[] = {
      "loss and exact match of several runs (or a --seeds directory) in one SVG"},
     {"attention", cli_attention, "attention RUN_DIR PROMPT [--out FILE]",
      "every layer's and head's attention while the run answers PROMPT, as an SVG"},
+    {"probe", cli_probe, "probe RUN_DIR [--target T]",
+     "where the model holds the carry: linear probes per layer and answer digit"},
     {"tasks", cli_tasks, "tasks", "list the tasks, their formats and tokenizers"},
     {"version", cli_version, "version", "print the version"},
 };
@@ -50,6 +52,7 @@ static const cli_alias command_aliases[] = {
     {"list-tasks", "tasks"}, {"grid", "sweep"},        {"grid-search", "sweep"},
     {"hparams", "sweep"},    {"curves", "plot"},       {"chart", "plot"},
     {"attn", "attention"},   {"attention-map", "attention"},
+    {"probing", "probe"},    {"linear-probe", "probe"},
     {NULL, NULL},
 };
 

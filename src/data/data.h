@@ -121,6 +121,14 @@ struct task_def {
                                  char *prompt, char *answer, size_t answer_cap);
     /* Optional: the longest carry chain of a prompt (-1: not a prompt of the task). */
     int (*carry_chain)(const task_config *task, const char *prompt);
+    /* Optional: what each column of a prompt's answer holds, least significant first (column i
+     * is the digit of 10^i): the answer's digit there and the carry into the column (column
+     * i-1's digits and carry summed to 10 or more). Writes the columns of the widest answer
+     * the operands can have (add: the longer operand's length + 1, the last one the final
+     * carry), at most cap, and returns how many; -1: not a prompt of the task. What probes
+     * of hidden states are fit to (arith probe). */
+    int (*answer_columns)(const task_config *task, const char *prompt, int cap, int8_t *digit,
+                          int8_t *carry_in);
     /* How many distinct prompts sample can draw, saturating at UINT64_MAX. */
     uint64_t (*space)(const task_config *task);
     /* Optional: the index-th prompt of that space (index < space <= 2^25), written exactly as
@@ -200,6 +208,12 @@ arith_status task_sample_carry(const task_config *task, rng_state *rng, int chai
 /* The longest carry chain of a prompt of the task; -1 for other tasks or a prompt it cannot
  * read. */
 int task_carry_chain(const task_config *task, const char *prompt);
+/* Tasks with answer_columns (add): whether the task says what each answer column holds. */
+bool task_has_columns(const task_config *task);
+/* The task's answer_columns (digit and carry_in: cap entries each); -1 for other tasks or a
+ * prompt it cannot read. */
+int task_answer_columns(const task_config *task, const char *prompt, int cap, int8_t *digit,
+                        int8_t *carry_in);
 /* Whether `prompt` is a problem of the task as its generator writes it, in the task's style,
  * with its final `equals` (plain style) or without it (spaced): "12+34=" for add, "12 + 34"
  * for add in style spaced, "0110=" for count. Prompts are always written plain: the digit

@@ -166,6 +166,18 @@ int task_carry_chain(const task_config *task, const char *prompt)
     return task_has_carries(task) ? task->def->carry_chain(task, prompt) : -1;
 }
 
+bool task_has_columns(const task_config *task)
+{
+    return task->def && task->def->answer_columns;
+}
+
+int task_answer_columns(const task_config *task, const char *prompt, int cap, int8_t *digit,
+                        int8_t *carry_in)
+{
+    return task_has_columns(task) ? task->def->answer_columns(task, prompt, cap, digit, carry_in)
+                                  : -1;
+}
+
 arith_status task_check_prompt(const task_config *task, const char *prompt)
 {
     arith_status st = task_check(task);

@@ -499,6 +499,19 @@ void text_printf(text_buffer *b, const char *fmt, ...)
     }
 }
 
+void text_put_xml(text_buffer *b, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': text_printf(b, "&amp;"); break;
+        case '<': text_printf(b, "&lt;"); break;
+        case '>': text_printf(b, "&gt;"); break;
+        case '"': text_printf(b, "&quot;"); break;
+        default: text_printf(b, "%c", *s); break;
+        }
+    }
+}
+
 arith_status text_write_atomic(text_buffer *b, const char *path)
 {
     arith_status st = b->failed ? arith_error(ARITH_ERR_MEMORY, "%s: out of memory", path)

@@ -63,6 +63,9 @@ typedef struct {
     bool failed;
 } text_buffer;
 void text_printf(text_buffer *b, const char *fmt, ...) ARITH_PRINTF(2, 3);
+/* Appends text as XML character data or an attribute's value (SVG titles, labels): & < > "
+ * written as entities, everything else as it is. */
+void text_put_xml(text_buffer *b, const char *s);
 /* Writes the text to path atomically (io_write_file_atomic) and frees it; a failed buffer is
  * ARITH_ERR_MEMORY naming the path. */
 arith_status text_write_atomic(text_buffer *b, const char *path);

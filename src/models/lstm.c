@@ -52,6 +52,8 @@ typedef struct {
     int32_t *dec_work;        /* (2B) decode_reorder's work */
 
     const batch *last;        /* the last forward's batch, for the backward */
+    const batch *kept;        /* the batch whose activations x0 and out hold (hidden); NULL once
+                                 a decoding has run over them */
     int last_T;               /* columns the recurrence ran over */
     int last_count;
 } lstm_lm;
@@ -74,6 +76,7 @@ static void workspace_release(lstm_lm *n)
     n->work = NULL;
     n->out = n->cache = NULL;
     n->cap_B = n->cap_T = 0;
+    n->kept = NULL;
 }
 
 static arith_status lstm_reserve(model *m, int B, int T)
@@ -194,7 +197,7 @@ static arith_status lstm_forward_batch(model *m, const batch *b, bool train, uin
     arith_status st = lstm_reserve(m, B, T);
     if (st)
         return st;
-    n->last = b;
+    n->last = n->kept = b;
     if (n->regression) {
         /* the state after the last prompt column is all the counter looks at: the top layer's
          * output there, or its final cell state (n->c, free while nothing decodes) */
@@ -314,6 +317,7 @@ static arith_status lstm_decode_begin(model *m, const batch *prompts, const floa
     arith_status st = lstm_reserve(m, B, T);
     if (st)
         return st;
+    n->kept = NULL;
     run_stack(m, prompts, T, n->h, n->c);
     const float *top = n->out[n->L - 1] + (size_t)(T - 1) * B * H;
     head_forward(m, top, B);
@@ -399,6 +403,19 @@ static void lstm_destroy(model *m)
     }
 }
 
+/* Layer 0's input and every layer's h as the forward keeps them, time-major (row t*B + b):
+ * every column, or the prompt's alone under a regression head. */
+static bool lstm_hidden(const model *m, int layer, hidden_view *out)
+{
+    const lstm_lm *n = m->impl;
+    if (layer < 0 || layer > n->L || !n->kept)
+        return false;
+    const int B = n->kept->B, dim = layer == 0 ? n->in0 : n->H;
+    *out = (hidden_view){layer == 0 ? n->x0 : n->out[layer - 1], dim, 0, n->last_T, (size_t)dim,
+                         (size_t)B * dim};
+    return true;
+}
+
 static const model_ops lstm_ops = {
     .name = "lstm",
     .forward = lstm_forward_batch,
@@ -410,6 +427,7 @@ static const model_ops lstm_ops = {
     .decode_next = lstm_decode_next,
     .decode_reorder = lstm_decode_reorder,
     .init_after_draws = lstm_init_after_draws,
+    .hidden = lstm_hidden,
 };
 
 arith_status lstm_model_create(model **out, const model_config *cfg)

@@ -156,6 +156,18 @@ const char *pos_kind_summary(pos_kind k);
 arith_status model_config_check(const model_config *cfg);
 
 
+/* One layer's hidden states from the last forward (model_ops.hidden): the vector of row b at
+ * column t is data + b * b_stride + (t - t_first) * t_stride, dim floats, for the columns
+ * t_first <= t < t_first + t_count of the batch (every column for the transformers and the
+ * LSTM; seq2seq's decoder only at the answer's columns). Strides let a family hand out its
+ * buffers as it keeps them (the LSTM's are time-major) instead of copying them. */
+typedef struct {
+    const float *data;
+    int dim;
+    int t_first, t_count;
+    size_t b_stride, t_stride;
+} hidden_view;
+
 typedef struct {
     const char *name;
     /* Forward pass and summed cross-entropy over targets >= 0 (regression head: summed squared
@@ -195,6 +207,15 @@ typedef struct {
      * batch (row b, head h, query t, key j at ((b * H + h) * T + t) * T + j), with *heads = H;
      * NULL: no attention in the family (LSTMs), or no such layer. */
     const float *(*attention)(const model *m, int layer, int *heads);
+    /* The hidden states of the last forward (eval or train) at `layer`, 0..cfg.layers: 0 is the
+     * input of the first layer (the transformers: token embeddings with their positions; the
+     * LSTM: embeddings or one-hot vectors; seq2seq: the encoder's summary z repeated at every
+     * answer position), l the output of layer l (the transformers: the residual stream after
+     * block l, the last one before the final layer norm; the LSTMs: that layer's h, seq2seq's
+     * decoder layers [forward | backward]). They point into the buffers the forward keeps
+     * (nothing is copied) and stay valid until the next call on the model. Returns false when
+     * there is no such layer or no forward yet; NULL op: the family exposes none. */
+    bool (*hidden)(const model *m, int layer, hidden_view *out);
 } model_ops;
 
 struct model {

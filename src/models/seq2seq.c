@@ -59,6 +59,8 @@ typedef struct {
     float *dhl[2];             /* (B, H) */
 
     const batch *last;
+    const batch *kept;         /* the batch whose activations the decoder's buffers hold
+                                  (hidden); NULL once a generation has run over them */
     int last_Tp, last_count;
 } seq2seq;
 
@@ -80,6 +82,7 @@ static void workspace_release(seq2seq *s)
     s->work = NULL;
     s->ea = s->da = NULL;
     s->cap_B = s->cap_T = 0;
+    s->kept = NULL;
 }
 
 static arith_status s2s_reserve(model *m, int B, int T)
@@ -252,7 +255,7 @@ static arith_status s2s_forward(model *m, const batch *b, bool train, uint64_t s
         tensor_copy_rows(s->logits + ((size_t)r * T + Tp - 1) * V, V,
                          s->logits_tm + (size_t)r * V, (size_t)B * V, W, V);
     m->logits = s->logits;
-    s->last = b;
+    s->last = s->kept = b;
     s->last_Tp = Tp;
     s->last_count = c;
     return ARITH_OK;
@@ -317,6 +320,7 @@ static arith_status s2s_generate(model *m, const batch *prompts, int max_new, in
     arith_status st = s2s_reserve(m, B, Tp);
     if (st)
         return st;
+    s->kept = NULL;
     encode_decode(m, prompts, Tp);
     for (int r = 0; r < B; r++) {
         bool ended = false;
@@ -332,6 +336,21 @@ static arith_status s2s_generate(model *m, const batch *prompts, int max_new, in
 }
 
 /* --------------------------------------------------------------------------- create, free */
+
+/* The decoder's side, at the W answer columns (answer position i at column Tp - 1 + i, where
+ * its logits are handed out): z repeated (layer 0), then each decoder layer's [forward |
+ * backward] output, time-major (row i*B + b). The encoder's states lie over the prompt, which
+ * the decoder never sees column by column, so they are not layers of this view. */
+static bool s2s_hidden(const model *m, int layer, hidden_view *out)
+{
+    const seq2seq *s = m->impl;
+    if (layer < 0 || layer > s->L || !s->kept)
+        return false;
+    const size_t wide = 2 * (size_t)s->H;
+    *out = (hidden_view){layer == 0 ? s->xdec : s->da[layer - 1].cat, 2 * s->H, s->last_Tp - 1,
+                         s->W, wide, (size_t)s->kept->B * wide};
+    return true;
+}
 
 static void s2s_destroy(model *m)
 {
@@ -351,6 +370,7 @@ static const model_ops s2s_ops = {
     .generate = s2s_generate,
     .reserve = s2s_reserve,
     .destroy = s2s_destroy,
+    .hidden = s2s_hidden,
 };
 
 static arith_status declare_bi(param_table *pt, bi_params *w, const char *part, int l, int I,

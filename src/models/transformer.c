@@ -142,6 +142,9 @@ typedef struct transformer_impl {
     decode_state dec;
     transformer_positions pos;
     last_forward last;
+    /* the batch whose activations the workspace holds (attention, hidden); NULL once a
+     * decoding has used block 0's as its scratch */
+    const batch *kept;
 } transformer;
 
 #define P(m, off) ((m)->params.data + (off))
@@ -241,6 +244,7 @@ static void workspace_release(transformer *t)
     t->work = NULL;
     t->acts.blocks = NULL;
     t->cap_B = t->cap_T = 0;
+    t->kept = NULL;
 }
 
 /* Every buffer of the activations, the backward's scratch and the decoding's rows, listed
@@ -508,6 +512,7 @@ static arith_status transformer_forward(model *m, const batch *b, bool train,
     double loss = crossentropy_forward(t->acts.probs, t->acts.logits, b->targets, b->B * b->T,
                                        t->V, &n);
     t->last = (last_forward){b, train, dropout_seed, n};
+    t->kept = b;
     if (loss_sum)
         *loss_sum = loss;
     if (count)
@@ -784,6 +789,7 @@ static arith_status transformer_decode_begin(model *m, const batch *prompts, con
         memcpy(dec->kids + (size_t)r * t->ctx, prompts->pos + (size_t)r * T,
                (size_t)T * sizeof(int32_t));
     /* prefill: the whole prompt at once, keys and values into the cache */
+    t->kept = NULL;
     forward_logits(m, prompts, false, 0, true);
     /* each row's last column, packed to (B, V): row r moves down from row r*T + T-1, which
      * lies past it and past every row written before it (with T == 1 they are in place) */
@@ -901,10 +907,24 @@ static void transformer_destroy(model *m)
 static const float *transformer_attention(const model *m, int layer, int *heads)
 {
     const transformer *t = m->impl;
-    if (layer < 0 || layer >= t->L || !t->last.b)
+    if (layer < 0 || layer >= t->L || !t->kept)
         return NULL;
     *heads = t->H;
     return t->acts.blocks[layer].att;
+}
+
+/* The residual stream as the forward keeps it: each block's input x_in (block 0's is the
+ * embedding, after its dropout when training), and the last block's output x_final, before
+ * the final layer norm (post-LN: after that block's own norm). */
+static bool transformer_hidden(const model *m, int layer, hidden_view *out)
+{
+    const transformer *t = m->impl;
+    if (layer < 0 || layer > t->L || !t->kept)
+        return false;
+    const int T = t->kept->T;
+    *out = (hidden_view){layer < t->L ? t->acts.blocks[layer].x_in : t->acts.x_final, t->C, 0,
+                         T, (size_t)T * t->C, (size_t)t->C};
+    return true;
 }
 
 static const model_ops transformer_ops = {
@@ -918,6 +938,7 @@ static const model_ops transformer_ops = {
     .decode_next = transformer_decode_next,
     .decode_reorder = transformer_decode_reorder,
     .attention = transformer_attention,
+    .hidden = transformer_hidden,
 };
 
 /* Declares every parameter with its init, the scheme's in their places: its tables beside the

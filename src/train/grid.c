@@ -332,7 +332,7 @@ arith_status grid_write_csv(const length_grid *g, const char *path)
 }
 
 /* viridis at five stops, interpolated in RGB */
-static void colour_of(double v, char out[8])
+void heat_colour(double v, char out[8])
 {
     static const unsigned char stops[5][3] = {
         {0x44, 0x01, 0x54}, {0x3b, 0x52, 0x8b}, {0x21, 0x91, 0x8c}, {0x5e, 0xc9, 0x62},
@@ -349,19 +349,6 @@ static void colour_of(double v, char out[8])
     for (int c = 0; c < 3; c++)
         rgb[c] = (int)lround(stops[k][c] + f * (stops[k + 1][c] - stops[k][c]));
     snprintf(out, 8, "#%02x%02x%02x", rgb[0], rgb[1], rgb[2]);
-}
-
-static void put_escaped(text_buffer *b, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '&': text_printf(b, "&amp;"); break;
-        case '<': text_printf(b, "&lt;"); break;
-        case '>': text_printf(b, "&gt;"); break;
-        case '"': text_printf(b, "&quot;"); break;
-        default: text_printf(b, "%c", *s); break;
-        }
-    }
 }
 
 arith_status grid_write_svg(const length_grid *g, const char *path, const char *title,
@@ -414,7 +401,7 @@ arith_status grid_write_svg(const length_grid *g, const char *path, const char *
     text_printf(&b, "<defs><linearGradient id=\"scale\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">");
     for (int k = 0; k <= 4; k++) {
         char col[8];
-        colour_of(k / 4.0, col);
+        heat_colour(k / 4.0, col);
         text_printf(&b, "<stop offset=\"%d%%\" stop-color=\"%s\"/>", k * 25, col);
     }
     text_printf(&b, "</linearGradient></defs>\n");
@@ -426,7 +413,7 @@ arith_status grid_write_svg(const length_grid *g, const char *path, const char *
                  line_at[k]);
         text_printf(&b, "<text class=\"title\" x=\"20\" y=\"%d\" font-size=\"14\" "
             "font-weight=\"bold\">", 22 + 18 * k);
-        put_escaped(&b, part);
+        text_put_xml(&b, part);
         text_printf(&b, "</text>\n");
     }
     if (g->runs)
@@ -443,7 +430,7 @@ arith_status grid_write_svg(const length_grid *g, const char *path, const char *
             size_t c = (size_t)i * C + j;
             double v = g->accuracy[c];
             char col[8];
-            colour_of(v, col);
+            heat_colour(v, col);
             int x = left + i * cs, y = top + (C - 1 - j) * cs;
             text_printf(&b, "<rect class=\"cell\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
                 "fill=\"%s\"><title>la %d, lb %d: %.4f", x, y, cs, cs, col, grid_length(g, i),

@@ -183,15 +183,6 @@ static arith_status read_curves(const char *metrics_path, run_curves *c)
     return st;
 }
 
-/* Text for XML: the characters markup would take, replaced. */
-static void xml_safe(char *out, size_t cap, const char *text)
-{
-    snprintf(out, cap, "%s", text);
-    for (char *c = out; *c; c++)
-        if (*c == '<' || *c == '>' || *c == '&' || *c == '"')
-            *c = ' ';
-}
-
 /* The log10 range of every series' positive values, widened to whole decades. */
 static void log_range(const series *const *list, int n, double *lo, double *hi)
 {
@@ -266,14 +257,14 @@ static arith_status draw_runs(const run_curves *runs, const char *const *labels,
         test_loss = test_loss || runs[k].test_loss.n > 0;
     if (test_loss)
         panels[0].title = "training loss, test loss dashed (log scale)";
-    char safe[256];
-    xml_safe(safe, sizeof safe, title);
     const int legend = n > 1 ? 18 * n + 10 : 0, width = 2 * PW, height = 2 * PH + legend;
     text_buffer b = {0};
     text_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                "font-family=\"sans-serif\">\n<rect width=\"100%%\" height=\"100%%\" "
                "fill=\"white\"/>\n<text x=\"%d\" y=\"18\" text-anchor=\"middle\" "
-               "font-size=\"13\" fill=\"#444\">%s</text>\n", width, height, width / 2, safe);
+               "font-size=\"13\" fill=\"#444\">", width, height, width / 2);
+    text_put_xml(&b, title);
+    text_printf(&b, "</text>\n");
     const int w = PW - LEFT - RIGHT, h = PH - TOP - BOTTOM;
     for (int p = 0; p < PANELS; p++) {
         const int ox = (p % 2) * PW, oy = (p / 2) * PH;
@@ -289,13 +280,13 @@ static arith_status draw_runs(const run_curves *runs, const char *const *labels,
         }
     }
     for (int k = 0; n > 1 && k < n; k++) {
-        char label[256];
-        xml_safe(label, sizeof label, labels[k]);
         const int y = 2 * PH + 18 * k + 4;
         text_printf(&b, "<g class=\"legend\"><line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" "
                     "stroke=\"%s\" stroke-width=\"3\"/><text x=\"%d\" y=\"%d\" "
-                    "font-size=\"12\">%s</text></g>\n", LEFT, LEFT + 24, y, y,
-                    palette[k % N_PALETTE], LEFT + 30, y + 4, label);
+                    "font-size=\"12\">", LEFT, LEFT + 24, y, y, palette[k % N_PALETTE],
+                    LEFT + 30, y + 4);
+        text_put_xml(&b, labels[k]);
+        text_printf(&b, "</text></g>\n");
     }
     text_printf(&b, "</svg>\n");
     free(list);

@@ -410,6 +410,9 @@ void grid_largest_at(const length_grid *g, double threshold, int *prefix, int *a
 /* CSV (atomically): la,lb,n,correct,accuracy; a combined grid:
  * la,lb,runs,accuracy,std,min,max (accuracy: the mean). One row per cell. */
 arith_status grid_write_csv(const length_grid *g, const char *path);
+/* The heat maps' colour of a value in 0..1 (clamped): viridis, "#bbbbbb" for NaN (out: "#rrggbb"
+ * and its NUL). */
+void heat_colour(double v, char out[8]);
 /* An SVG heatmap (atomically): la across, lb up, a colour per accuracy with a 0..1 legend,
  * the accuracy written in cells large enough, the training lengths train_lo..train_hi (both
  * operands) outlined, and a title. */
@@ -606,5 +609,76 @@ arith_status run_dir_claim_sweep(const char *dir);
 /* Keeps the lines of a metrics.jsonl up to `step` (whole lines whose "step" is <= step),
  * rewriting the file atomically when anything goes; a missing file is fine. */
 arith_status metrics_truncate(const char *path, long long step);
+
+/* -------------------------------------------------------------------------------- probes */
+
+/* A linear probe (probe.c): multinomial logistic regression, softmax over K classes, on
+ * features standardized by the training rows (a constant feature becomes 0), minimizing mean
+ * cross-entropy + l2/2 |W|^2 (the biases unpenalized) by L-BFGS from zero. Deterministic: the
+ * same rows give the same weights, whatever the thread count. */
+typedef struct {
+    int d, K;
+    float *w;                  /* (K, d + 1): weights on the standardized features, bias last */
+    float *mean, *inv_std;     /* (d) the training rows' mean and 1 / standard deviation */
+    int iterations;            /* L-BFGS iterations taken */
+    double loss;               /* the objective at the end */
+} probe_model;
+
+/* Fits p to n rows x (n, d) with classes y (each 0..K-1), K >= 2, l2 >= 0; free with
+ * probe_free. */
+arith_status probe_fit(probe_model *p, const float *x, const int32_t *y, int n, int d, int K,
+                       double l2);
+/* The most probable class of one row of d features. */
+int32_t probe_predict(const probe_model *p, const float *x);
+/* How many of n rows (n, d) the probe classifies as y says. */
+int probe_correct(const probe_model *p, const float *x, const int32_t *y, int n);
+void probe_free(probe_model *p);
+
+/* What arith probe fits to, for each answer digit i (0: the units): */
+typedef enum {
+    PROBE_CARRY = 0,           /* the carry into column i, 2 classes */
+    PROBE_CARRY_OUT,           /* the carry out of column i (into i+1), 2 classes */
+    PROBE_SUM_DIGIT,           /* the answer's digit i, 10 classes */
+    PROBE_TARGETS
+} probe_target;
+/* --target's names and one-line summaries, NULL past the last. */
+const char *probe_target_name(int k);
+const char *probe_target_summary(int k);
+int probe_target_classes(probe_target t);
+
+typedef struct {
+    probe_target target;
+    int layer;                 /* -1: every layer 0..L; else that one */
+    int n;                     /* fresh examples of the run's task, distinct */
+    double test_frac;          /* the share held out to score the probes */
+    long long seed;            /* draws the examples */
+    double l2;
+    int batch;                 /* rows per forward (0: 128) */
+} probe_settings;
+
+/* Held-out accuracy per (layer, answer digit). Layer 0 is the input of the first layer, layer
+ * l the output of layer l (model_ops.hidden); answer digit i is the digit of 10^i, read at the
+ * column whose output predicts it (teacher-forced), in whatever order the run writes answers.
+ * An example counts at digit i when its answer, as the run writes it, has that digit. */
+typedef struct {
+    probe_target target;
+    int classes;
+    int nl, P;                 /* layers probed, answer digits (the widest answer's) */
+    int *layer;                /* (nl) their indices */
+    int *dim;                  /* (nl) the width of their hidden states */
+    double *accuracy;          /* (nl, P) NaN: no probe (one class among the training rows,
+                                  or no rows: the carry into the units is always 0) */
+    double *baseline;          /* (P) the training rows' majority class, on the held-out rows */
+    int *train_at, *test_at;   /* (P) examples with digit i, fit on and scored */
+    int n_train, n_test;       /* examples */
+} probe_result;
+
+/* Draws ps->n distinct examples of the run's task from ps->seed (dataset_generate: the
+ * first n(1 - test_frac) to fit, the rest to score), reads them teacher-forced through the
+ * model, and fits and scores a probe per layer and answer digit. Errors name the flag: a task
+ * without answer columns (task_has_columns), a regression head, a layer out of range, too
+ * few examples or too many for memory. */
+arith_status probe_run(session *s, const probe_settings *ps, probe_result *out);
+void probe_result_free(probe_result *r);
 
 #endif

@@ -60,17 +60,45 @@ static int longest_carry(const char *a, int la, const char *b, int lb)
     return longest;
 }
 
+/* The operands of a prompt, plain ("12+34=") or spaced ("12 + 34"): false if it has none. */
+static bool read_operands(const char *prompt, const char **a, int *la, const char **b, int *lb)
+{
+    *a = prompt + strspn(prompt, " ");
+    *la = (int)strspn(*a, "0123456789");
+    *b = *a + *la;
+    *b += strspn(*b, " +");
+    *lb = (int)strspn(*b, "0123456789");
+    return *la > 0 && *lb > 0;
+}
+
 static int add_carry_chain(const task_config *task, const char *prompt)
 {
     (void)task;
-    const char *a = prompt + strspn(prompt, " ");
-    int la = (int)strspn(a, "0123456789");
-    const char *b = a + la;
-    b += strspn(b, " +");
-    int lb = (int)strspn(b, "0123456789");
-    if (la == 0 || lb == 0)
+    const char *a, *b;
+    int la, lb;
+    if (!read_operands(prompt, &a, &la, &b, &lb))
         return -1;
     return longest_carry(a, la, b, lb);
+}
+
+/* Column by column as written on paper: digit i = (a_i + b_i + carry) mod 10. */
+static int add_answer_columns(const task_config *task, const char *prompt, int cap,
+                              int8_t *digit, int8_t *carry_in)
+{
+    (void)task;
+    const char *a, *b;
+    int la, lb;
+    if (!read_operands(prompt, &a, &la, &b, &lb))
+        return -1;
+    const int w = la > lb ? la : lb;
+    int carry = 0, n = 0;
+    for (int i = 0; i <= w && n < cap; i++, n++) {
+        int s = (i < la ? a[la - 1 - i] - '0' : 0) + (i < lb ? b[lb - 1 - i] - '0' : 0) + carry;
+        digit[n] = (int8_t)(s % 10);
+        carry_in[n] = (int8_t)carry;
+        carry = s >= 10;
+    }
+    return n;
 }
 
 /* One digit pair for a column, uniform over the pairs that keep the chain through it
@@ -220,6 +248,7 @@ const task_def add_task = {
     .edge_cases = add_edge_cases,
     .sample_carry = add_sample_carry,
     .carry_chain = add_carry_chain,
+    .answer_columns = add_answer_columns,
     .space = operands_space,
     .example_at = add_example_at,
     .prompt_length = operands_prompt_length,
