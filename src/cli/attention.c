@@ -44,23 +44,6 @@ static const char attention_usage[] =
     "per (layer, head), a row per query token (which predicts the token after it), a column "
     "per key token, darker where the weight is larger. Transformers and GPT-2 only.\n";
 
-/* Text for XML. */
-static void xml_text(char *out, size_t cap, const char *text)
-{
-    size_t k = 0;
-    for (const char *c = text; *c && k + 7 < cap; c++) {
-        const char *rep = *c == '<' ? "&lt;" : *c == '>' ? "&gt;" : *c == '&' ? "&amp;"
-                        : *c == '"' ? "&quot;" : NULL;
-        if (rep) {
-            memcpy(out + k, rep, strlen(rep));
-            k += strlen(rep);
-        } else {
-            out[k++] = *c;
-        }
-    }
-    out[k] = '\0';
-}
-
 /* The figure: L x H heat maps of the (T, T) probabilities of row 0, tokens named. */
 static arith_status draw_attention(const session *s, const batch *b, const char *path,
                                    const char *title)
@@ -75,12 +58,12 @@ static arith_status draw_attention(const session *s, const batch *b, const char 
     if (!m->ops->attention(m, 0, &H))
         return arith_error(ARITH_ERR_STATE, "no attention from the last forward");
     const int width = label_w + H * (map + gap), height = top + L * (map + gap + 14) + 10;
-    char safe[512];
-    xml_text(safe, sizeof safe, title);
     text_printf(&svg, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                 "font-family=\"sans-serif\">\n<rect width=\"100%%\" height=\"100%%\" "
-                "fill=\"white\"/>\n<text x=\"10\" y=\"20\" font-size=\"13\" fill=\"#333\">%s"
-                "</text>\n", width, height, safe);
+                "fill=\"white\"/>\n<text x=\"10\" y=\"20\" font-size=\"13\" fill=\"#333\">",
+                width, height);
+    text_put_xml(&svg, title);
+    text_printf(&svg, "</text>\n");
     for (int l = 0; l < L; l++) {
         int heads = 0;
         const float *att = m->ops->attention(m, l, &heads);
@@ -103,11 +86,10 @@ static arith_status draw_attention(const session *s, const batch *b, const char 
         }
         /* the tokens, as queries, beside the layer's first map */
         for (int t = 0; labels && t < T; t++) {
-            char name[64];
-            xml_text(name, sizeof name, s->tok.names[b->tokens[t]]);
-            text_printf(&svg, "<text x=\"%d\" y=\"%d\" font-size=\"%d\" text-anchor=\"end\">%s"
-                        "</text>\n", label_w - 4, top + l * (map + gap + 14) + t * cell + cell - 1,
-                        cell - 1, name);
+            text_printf(&svg, "<text x=\"%d\" y=\"%d\" font-size=\"%d\" text-anchor=\"end\">",
+                        label_w - 4, top + l * (map + gap + 14) + t * cell + cell - 1, cell - 1);
+            text_put_xml(&svg, s->tok.names[b->tokens[t]]);
+            text_printf(&svg, "</text>\n");
         }
     }
     text_printf(&svg, "</svg>\n");

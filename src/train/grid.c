@@ -351,19 +351,6 @@ static void colour_of(double v, char out[8])
     snprintf(out, 8, "#%02x%02x%02x", rgb[0], rgb[1], rgb[2]);
 }
 
-static void put_escaped(text_buffer *b, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '&': text_printf(b, "&amp;"); break;
-        case '<': text_printf(b, "&lt;"); break;
-        case '>': text_printf(b, "&gt;"); break;
-        case '"': text_printf(b, "&quot;"); break;
-        default: text_printf(b, "%c", *s); break;
-        }
-    }
-}
-
 arith_status grid_write_svg(const length_grid *g, const char *path, const char *title,
                             int train_lo, int train_hi)
 {
@@ -426,7 +413,7 @@ arith_status grid_write_svg(const length_grid *g, const char *path, const char *
                  line_at[k]);
         text_printf(&b, "<text class=\"title\" x=\"20\" y=\"%d\" font-size=\"14\" "
             "font-weight=\"bold\">", 22 + 18 * k);
-        put_escaped(&b, part);
+        text_put_xml(&b, part);
         text_printf(&b, "</text>\n");
     }
     if (g->runs)
