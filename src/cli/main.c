@@ -35,6 +35,8 @@ static const command commands[] = {
      "loss and exact match of several runs (or a --seeds directory) in one SVG"},
     {"attention", cli_attention, "attention RUN_DIR PROMPT [--out FILE]",
      "every layer's and head's attention while the run answers PROMPT, as an SVG"},
+    {"report", cli_report, "report RUN [RUN ...] [--out FILE]",
+     "one HTML page of runs: settings, curves, evaluation, grids, probes, attention"},
     {"tasks", cli_tasks, "tasks", "list the tasks, their formats and tokenizers"},
     {"version", cli_version, "version", "print the version"},
 };
@@ -49,7 +51,8 @@ static const cli_alias command_aliases[] = {
     {"generate-data", "data"}, {"make-data", "data"},  {"list", "tasks"},
     {"list-tasks", "tasks"}, {"grid", "sweep"},        {"grid-search", "sweep"},
     {"hparams", "sweep"},    {"curves", "plot"},       {"chart", "plot"},
-    {"attn", "attention"},   {"attention-map", "attention"},
+    {"attn", "attention"},   {"attention-map", "attention"}, {"html", "report"},
+    {"summary", "report"},
     {NULL, NULL},
 };
 
