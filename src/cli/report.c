@@ -485,9 +485,19 @@ static arith_status put_svg_file(text_buffer *b, const char *dir, const char *na
         svg = strstr(svg, "?>") + 2;
     svg += strspn(svg, " \t\r\n");
     text_printf(b, "<figure><div class=\"fig\">");
-    if (svg_inlinable(svg))
-        text_printf(b, "%s", svg);
-    else
+    const char *root_end = strchr(svg, '>');
+    if (svg_inlinable(svg) && root_end) {
+        /* without a viewBox, a figure wider than the page would be cut off rather than
+         * scaled (the page's CSS caps its width): one is added from its width and height */
+        const char *w = strstr(svg, " width=\""), *h = strstr(svg, " height=\"");
+        const char *vb = strstr(svg, "viewBox");
+        double width = w ? atof(w + 8) : 0, height = h ? atof(h + 9) : 0;
+        if ((!vb || vb > root_end) && w && h && w < root_end && h < root_end && width > 0 &&
+            height > 0)
+            text_printf(b, "<svg viewBox=\"0 0 %g %g\"%s", width, height, svg + 4);
+        else
+            text_printf(b, "%s", svg);
+    } else
         text_printf(b, "<p class=\"note\">not shown: it is not an SVG as arith writes it (it "
                     "holds a script, an event handler or a link)</p>");
     text_printf(b, "</div><figcaption>");
