@@ -43,7 +43,7 @@ static const option_spec report_specs[] = {
     REPORT_OPT("out", OPT_STRING, out, NULL, NULL, 0, 0, "FILE",
                "write the page here (default: RUN/report.html for one run or one --seeds "
                "directory; several arguments need it)"),
-    REPORT_OPT("title", OPT_STRING, title, NULL, NULL, 0, 0, "TEXT",
+    REPORT_OPT("title", OPT_STRING, title, NULL, NULL, 0, 0, "TITLE",
                "the page's title (default: the run's name, or the number of runs)"),
     REPORT_OPT("checkpoint", OPT_CHOICE, which, "best", checkpoint_name, 0, 0, NULL,
                "which checkpoint the page evaluates"),
@@ -64,7 +64,7 @@ static const option_table report_table = {"report", report_specs,
                                           (int)(sizeof report_specs / sizeof *report_specs)};
 
 static const char report_usage[] =
-    "usage: arith report RUN [RUN ...] [--out FILE.html] [--title TEXT] [--checkpoint best|last] "
+    "usage: arith report RUN [RUN ...] [--out FILE.html] [--title TITLE] [--checkpoint best|last] "
     "[--no-eval]\n\n"
     "Writes one self-contained HTML page (inline CSS and SVG, no script, nothing fetched) about "
     "the runs given: per run its settings (those that differ from the defaults, and the whole "
@@ -579,6 +579,10 @@ static void put_settings(text_buffer *b, const run_info *r)
             train_config_format(&cfg, name, value, sizeof value);
             train_config_format(&defaults, name, def, sizeof def);
             bool shown = strcmp(value, def) != 0;
+            if (t->specs[i].type == OPT_REAL) { /* 0.003, not 0.0030000000000000001 */
+                snprintf(value, sizeof value, "%.6g", strtod(value, NULL));
+                snprintf(def, sizeof def, "%.6g", strtod(def, NULL));
+            }
             for (size_t k = 0; k < sizeof always / sizeof *always; k++)
                 shown = shown || strcmp(name, always[k]) == 0;
             if (!shown || strcmp(name, "run") == 0 || strcmp(name, "threads") == 0 ||
