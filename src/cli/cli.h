@@ -1,5 +1,5 @@
 /* cli: the `arith` command line. One file per command (train.c, sweep.c, eval.c, predict.c,
- * data.c, tasks.c), main.c to dispatch, and what they share here: flags parsed against option tables
+ * data.c, plot.c, attention.c, report.c, tasks.c), main.c to dispatch, and what they share here: flags parsed against option tables
  * (train/options.c), progress on stderr, JSON and summary printing. Only cli/ prints and
  * exits: 2 for usage errors, 1 for runtime errors, each with a message naming the flag, file
  * or value at fault. */
