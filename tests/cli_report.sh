@@ -97,17 +97,20 @@ EOF
 printf '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><text>probe figure</text></svg>\n' \
     >r1/probe-carry.svg
 printf '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>\n' >r1/probe-evil.svg
+printf '<svg xmlns="http://www.w3.org/2000/svg"><rect style="fill:url(http://example.com/x)"/></svg>\n' >r1/probe-fetch.svg
 expect 0 "" -- "$ARITH" report r1 --no-eval
 row "<h3>Length generalisation</h3>.*<svg [^>]*>.*grid-1-2.svg</figcaption>"
 row "<h3>Attention</h3>.*12\+34=.*attention.svg</figcaption>"
 row "Probe of <b>carry</b>.*<td>baseline</td><td class=\"num\"[^>]*>0.5000</td>"
 row "<td>1</td><td class=\"num\"[^>]*>0.9700</td><td class=\"num\"[^>]*>0.9871</td>"
-row "<text>probe figure</text></svg>"
+row "<svg viewBox=\"0 0 40 20\" xmlns=[^>]*><text>probe figure</text></svg>"  # scales to the page
 row "not shown: it is not an SVG as arith writes it.*probe-evil.svg"
+row "not shown: it is not an SVG as arith writes it.*probe-fetch.svg"
+grep -q "example.com" "$page" && bad "an SVG's url() to elsewhere reached the page" || ok
 grep -q "alert(1)" "$page" && bad "a script of the run directory reached the page" || ok
 row "Evaluation of best.safetensors</h3>.*not evaluated \(--no-eval\)"
 row "<td>test exact match</td><td class=\"num\"[^>]*>$acc</td>"    # still what metrics say
-rm r1/probe-evil.svg
+rm r1/probe-evil.svg r1/probe-fetch.svg
 
 # --- a name with markup: escaped everywhere (heading, title, legend, settings)
 expect 0 "" -- "$ARITH" report "$weird" --threads 1

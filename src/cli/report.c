@@ -442,18 +442,22 @@ static void duration_text(char *out, size_t cap, double seconds)
 }
 
 /* Whether an SVG file can go into the page as it is: it must be an SVG element, and hold no
- * script, no event handler, no link and no foreign HTML (what arith writes never does; a file
- * from elsewhere could run in the reader's browser). */
+ * script, no event handler, no link, no style sheet, no url() but to its own #ids and no
+ * foreign HTML (what arith writes never does; a file from elsewhere could run in the reader's
+ * browser, fetch from elsewhere, or restyle the page). */
 static bool svg_inlinable(const char *text)
 {
     if (strncmp(text, "<svg", 4) != 0)
         return false;
     static const char *const banned[] = {"<script", "foreignobject", "href", "javascript:",
-                                         "<iframe", "<!entity", "<?xml-stylesheet"};
+                                         "<iframe", "<!entity", "<?xml-stylesheet", "<style",
+                                         "@import"};
     for (const char *c = text; *c; c++) {
         for (size_t k = 0; k < sizeof banned / sizeof *banned; k++)
             if (strncasecmp(c, banned[k], strlen(banned[k])) == 0)
                 return false;
+        if (strncasecmp(c, "url(", 4) == 0 && c[4 + strspn(c + 4, " '\"")] != '#')
+            return false;
         /* an attribute on...= (onload, onclick, ...) */
         if (isspace((unsigned char)c[0]) && tolower((unsigned char)c[1]) == 'o' &&
             tolower((unsigned char)c[2]) == 'n' && isalpha((unsigned char)c[3])) {
@@ -499,7 +503,7 @@ static arith_status put_svg_file(text_buffer *b, const char *dir, const char *na
             text_printf(b, "%s", svg);
     } else
         text_printf(b, "<p class=\"note\">not shown: it is not an SVG as arith writes it (it "
-                    "holds a script, an event handler or a link)</p>");
+                    "holds a script, an event handler, a link or a style)</p>");
     text_printf(b, "</div><figcaption>");
     put(b, name);
     text_printf(b, "</figcaption></figure>\n");
