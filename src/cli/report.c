@@ -361,6 +361,7 @@ static arith_status run_evaluate(run_eval *e, const run_info *r, const report_co
     core_set_threads(rc->threads);
     st = session_load_run(&s, r->dir, which, !rc->no_verify);
     core_set_threads(rc->threads);
+    const bool loaded = !st; /* (its errors name the run's files already) */
     if (!st)
         describe(e, &s);
     if (!st)
@@ -394,7 +395,7 @@ static arith_status run_evaluate(run_eval *e, const run_info *r, const report_co
     e->evaluated = !st;
     examples_free(&edges);
     session_close(&s);
-    if (st)
+    if (st && loaded)
         arith_error_wrap(st, "%s: ", r->dir);
     return st;
 }
