@@ -22,7 +22,8 @@ expect 2 "unknown command 'evaluate'; did you mean eval\?" -- "$ARITH" evaluate
 expect 2 "unknown command 'generate'; did you mean predict\?" -- "$ARITH" generate
 expect 2 "unknown command 'fit'; did you mean train\?" -- "$ARITH" fit
 expect 2 "unknown command 'grid-search'; did you mean sweep\?" -- "$ARITH" grid-search
-expect 2 "\(valid: train, sweep, eval, predict, data, plot, attention, probe, tasks, version\)" -- "$ARITH" xyzzy
+expect 2 "unknown command 'reprot'; did you mean report\?" -- "$ARITH" reprot
+expect 2 "\(valid: train, sweep, eval, predict, data, plot, attention, probe, report, tasks, version\)" -- "$ARITH" xyzzy
 out=$("$ARITH" xyzzy 2>&1)
 grep -q "did you mean" <<<"$out" && bad "a suggestion for xyzzy: $out" || ok
 expect 2 "hint: options follow a command, as in arith train --epochs 3" -- "$ARITH" --epochs 3
@@ -47,7 +48,7 @@ out=$("$ARITH" train --zzzz 1 2>&1)
 grep -q "did you mean" <<<"$out" && bad "a suggestion for --zzzz: $out" || ok
 
 # every command lists its flags after an unknown one, compactly (not the help)
-for cmd in train sweep eval predict data probe tasks; do
+for cmd in train sweep eval predict data probe report tasks; do
     out=$("$ARITH" $cmd --no-such-flag 2>&1)
     rc=$?
     [ "$rc" -eq 2 ] && grep -q "^valid options of arith $cmd (arith $cmd --help explains each):" \
@@ -106,7 +107,7 @@ expect 0 '^12\+34=	' -- "$ARITH" predict b1 --tsv "12+34="
 
 # --- help: every command's, within 100 columns or $COLUMNS (60..100), continuations indented,
 # one default per flag, placeholders
-for cmd in "" train sweep eval predict data probe tasks; do
+for cmd in "" train sweep eval predict data probe report tasks; do
     for cols in "" 60 80 200; do
         want=${cols:-100}
         [ "$want" -gt 100 ] && want=100

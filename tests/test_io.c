@@ -1019,6 +1019,22 @@ static void test_csv_format(void)
     csv_free(&t);
 }
 
+/* The one escaper of SVG and HTML text: markup characters as entities, control characters
+ * (which XML forbids even as entities) as U+FFFD, tab, newline and UTF-8 kept as they are. */
+static void test_xml_escape(void)
+{
+    text_buffer b = {0};
+    text_printf(&b, "<t>");
+    text_put_xml(&b, "we<i>rd&\"run's\x01\x1f\t\n\xc3\xa9");
+    text_put_xml(&b, "");
+    text_put_xml(&b, "plain");
+    CHECK(!b.failed && b.text != NULL);
+    const char *want = "<t>we&lt;i&gt;rd&amp;&quot;run&#39;s\xef\xbf\xbd\xef\xbf\xbd\t\n\xc3\xa9plain";
+    CHECK_MSG(b.text && strcmp(b.text, want) == 0, "got '%s'", b.text ? b.text : "(null)");
+    CHECK_EQ_INT((int)b.len, (int)strlen(want));
+    free(b.text);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmp_dir)) {
@@ -1036,6 +1052,7 @@ int main(void)
     test_python_reader();
     test_csv();
     test_csv_format();
+    test_xml_escape();
     if (getenv("KEEP_TMP"))    /* KEEP_TMP=1: keep the files, to look at them */
         fprintf(stderr, "test files kept in %s\n", tmp_dir);
     else

@@ -1,5 +1,5 @@
 /* cli: the `arith` command line. One file per command (train.c, sweep.c, eval.c, predict.c,
- * data.c, tasks.c), main.c to dispatch, and what they share here: flags parsed against option tables
+ * data.c, plot.c, attention.c, report.c, tasks.c), main.c to dispatch, and what they share here: flags parsed against option tables
  * (train/options.c), progress on stderr, JSON and summary printing. Only cli/ prints and
  * exits: 2 for usage errors, 1 for runtime errors, each with a message naming the flag, file
  * or value at fault. */
@@ -128,6 +128,24 @@ extern const option_table cli_eval_table, cli_predict_table;
 /* eval_settings from defaults and the parsed arguments; sets checkpoint. */
 int cli_eval_settings(eval_settings *f, const cli_args *args);
 
+/* Exact match per answer digit and per longest carry chain (arith eval --predictions, arith
+ * report). Digits count from the right (1: units), where a sum's columns are, whatever order
+ * the model wrote them in; an answer's first wrong digit is its lowest wrong one. */
+enum { CLI_TALLY_MAX = 4096 };
+typedef struct {
+    const task_config *task;
+    int pos_n[CLI_TALLY_MAX + 1], pos_right[CLI_TALLY_MAX + 1], pos_hi;
+    int chain_n[CLI_TALLY_MAX + 1], chain_right[CLI_TALLY_MAX + 1];
+    int chain_hi;              /* -1: the task has no carry chains */
+} cli_answer_tally;
+void cli_answer_tally_init(cli_answer_tally *t, const task_config *task);
+/* The lowest digit position (from the right, 1: units) where got differs from want; 0: none. */
+int cli_first_wrong_digit(const char *want, const char *got);
+/* Counts one answer (an eval_example_fn's arguments); *chain (-1: none) and *first_wrong (0:
+ * right) receive its longest carry chain and its lowest wrong digit (either may be NULL). */
+void cli_answer_tally_add(cli_answer_tally *t, const example *ex, const char *predicted,
+                          bool correct, int *chain, int *first_wrong);
+
 /* ------------------------------------------------------------------------- training runs */
 
 /* What one training run ended with (for the summaries over seeds and sweep points). */
@@ -184,6 +202,7 @@ int cli_data(int argc, char **argv);
 int cli_plot(int argc, char **argv);
 int cli_attention(int argc, char **argv);
 int cli_probe(int argc, char **argv);
+int cli_report(int argc, char **argv);
 int cli_tasks(int argc, char **argv);
 
 #endif

@@ -108,19 +108,20 @@ typedef struct {
     struct predictions *pred; /* --predictions: every example recorded (NULL: off) */
 } by_length;
 
-/* --predictions: every example as a CSV row, and exact match per answer digit and per longest
- * carry chain. Digits count from the right (1: units), where a sum's columns are, whatever
- * order the model wrote them in; an answer's first wrong digit is its lowest wrong one. */
-enum { PRED_MAX_POS = 4096 };
+/* --predictions: every example as a CSV row, and the tables of its tally. */
 typedef struct predictions {
-    const task_config *task;
+    cli_answer_tally tally;
     text_buffer csv;
-    int pos_n[PRED_MAX_POS + 1], pos_right[PRED_MAX_POS + 1], pos_hi;
-    int chain_n[PRED_MAX_POS + 1], chain_right[PRED_MAX_POS + 1], chain_hi; /* -1: no chains */
 } predictions;
 
-/* The lowest digit position (from the right, 1: units) where got differs from want; 0: none. */
-static int first_wrong_digit(const char *want, const char *got)
+void cli_answer_tally_init(cli_answer_tally *t, const task_config *task)
+{
+    memset(t, 0, sizeof *t);
+    t->task = task;
+    t->chain_hi = task_has_carries(task) ? 0 : -1;
+}
+
+int cli_first_wrong_digit(const char *want, const char *got)
 {
     size_t a = strlen(want), b = strlen(got);
     for (size_t i = 1; i <= a || i <= b; i++) {
@@ -143,37 +144,48 @@ static void csv_cell(text_buffer *b, const char *field, const char *after)
     free(q);
 }
 
+void cli_answer_tally_add(cli_answer_tally *t, const example *ex, const char *predicted,
+                          bool correct, int *chain_out, int *wrong_out)
+{
+    const int chain = t->chain_hi >= 0 ? task_carry_chain(t->task, ex->prompt) : -1;
+    /* each digit of the expected answer, right or not */
+    const size_t a = strlen(ex->answer), g = strlen(predicted);
+    for (size_t i = 1; i <= a && i <= CLI_TALLY_MAX; i++) {
+        t->pos_n[i]++;
+        t->pos_right[i] += correct || (i <= g && predicted[g - i] == ex->answer[a - i]);
+        if ((int)i > t->pos_hi)
+            t->pos_hi = (int)i;
+    }
+    if (chain >= 0 && chain <= CLI_TALLY_MAX) {
+        t->chain_n[chain]++;
+        t->chain_right[chain] += correct;
+        if (chain > t->chain_hi)
+            t->chain_hi = chain;
+    }
+    if (chain_out)
+        *chain_out = chain;
+    if (wrong_out)
+        *wrong_out = correct ? 0 : cli_first_wrong_digit(ex->answer, predicted);
+}
+
 static void predictions_add(predictions *p, const example *ex, const char *predicted,
                             bool correct)
 {
-    const int chain = p->chain_hi >= 0 ? task_carry_chain(p->task, ex->prompt) : -1;
-    const int wrong = correct ? 0 : first_wrong_digit(ex->answer, predicted);
+    int chain, wrong;
+    cli_answer_tally_add(&p->tally, ex, predicted, correct, &chain, &wrong);
     csv_cell(&p->csv, ex->prompt, ",");
     csv_cell(&p->csv, ex->answer, ",");
     csv_cell(&p->csv, predicted, "");
     text_printf(&p->csv, ",%d,%d,%d\n", correct ? 1 : 0, chain, wrong);
-    /* each digit of the expected answer, right or not */
-    const size_t a = strlen(ex->answer), g = strlen(predicted);
-    for (size_t i = 1; i <= a && i <= PRED_MAX_POS; i++) {
-        p->pos_n[i]++;
-        p->pos_right[i] += correct || (i <= g && predicted[g - i] == ex->answer[a - i]);
-        if ((int)i > p->pos_hi)
-            p->pos_hi = (int)i;
-    }
-    if (chain >= 0 && chain <= PRED_MAX_POS) {
-        p->chain_n[chain]++;
-        p->chain_right[chain] += correct;
-        if (chain > p->chain_hi)
-            p->chain_hi = chain;
-    }
 }
 
 /* The tables of --predictions, and the file. */
-static arith_status predictions_finish(predictions *p, const char *path, bool json)
+static arith_status predictions_finish(predictions *pr, const char *path, bool json)
 {
-    if (p->csv.failed)
+    const cli_answer_tally *p = &pr->tally;
+    if (pr->csv.failed)
         return arith_error(ARITH_ERR_MEMORY, "out of memory writing %s", path);
-    arith_status st = text_write_atomic(&p->csv, path);
+    arith_status st = text_write_atomic(&pr->csv, path);
     if (st)
         return st;
     FILE *out = json ? stderr : stdout; /* --json keeps stdout one object */
@@ -605,8 +617,7 @@ static int eval_run(const char *dir, const eval_settings *f, eval_outcome *out)
         if (!bl.pred) {
             st = arith_error(ARITH_ERR_MEMORY, "out of memory");
         } else {
-            bl.pred->task = &s.task;
-            bl.pred->chain_hi = task_has_carries(&s.task) ? 0 : -1;
+            cli_answer_tally_init(&bl.pred->tally, &s.task);
             text_printf(&bl.pred->csv, "prompt,expected,predicted,correct,carry_chain,"
                         "first_wrong_digit\n");
         }

@@ -37,6 +37,8 @@ static const command commands[] = {
      "every layer's and head's attention while the run answers PROMPT, as an SVG"},
     {"probe", cli_probe, "probe RUN_DIR [--target T]",
      "where the model holds the carry: linear probes per layer and answer digit"},
+    {"report", cli_report, "report RUN [RUN ...] [--out FILE]",
+     "one HTML page of runs: settings, curves, evaluation, grids, probes, attention"},
     {"tasks", cli_tasks, "tasks", "list the tasks, their formats and tokenizers"},
     {"version", cli_version, "version", "print the version"},
 };
@@ -53,6 +55,7 @@ static const cli_alias command_aliases[] = {
     {"hparams", "sweep"},    {"curves", "plot"},       {"chart", "plot"},
     {"attn", "attention"},   {"attention-map", "attention"},
     {"probing", "probe"},    {"linear-probe", "probe"},
+    {"html", "report"},      {"summary", "report"},
     {NULL, NULL},
 };
 

@@ -501,14 +501,18 @@ void text_printf(text_buffer *b, const char *fmt, ...)
 
 void text_put_xml(text_buffer *b, const char *s)
 {
-    for (; *s; s++) {
-        switch (*s) {
-        case '&': text_printf(b, "&amp;"); break;
-        case '<': text_printf(b, "&lt;"); break;
-        case '>': text_printf(b, "&gt;"); break;
-        case '"': text_printf(b, "&quot;"); break;
-        default: text_printf(b, "%c", *s); break;
-        }
+    while (*s) {
+        size_t plain = strcspn(s, "&<>\"'\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f"
+                                  "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c"
+                                  "\x1d\x1e\x1f");
+        if (plain)
+            text_printf(b, "%.*s", (int)plain, s);
+        s += plain;
+        if (!*s)
+            break;
+        const char c = *s++;
+        text_printf(b, "%s", c == '&' ? "&amp;" : c == '<' ? "&lt;" : c == '>' ? "&gt;"
+                             : c == '"' ? "&quot;" : c == '\'' ? "&#39;" : "\xef\xbf\xbd");
     }
 }
 

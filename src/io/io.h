@@ -63,8 +63,10 @@ typedef struct {
     bool failed;
 } text_buffer;
 void text_printf(text_buffer *b, const char *fmt, ...) ARITH_PRINTF(2, 3);
-/* Appends text as XML character data or an attribute's value (SVG titles, labels): & < > "
- * written as entities, everything else as it is. */
+/* Appends s escaped for XML and HTML text and attribute values: & < > " ' as entities, and
+ * control characters other than tab, newline and carriage return (which XML 1.0 forbids even
+ * as entities) as U+FFFD. The one escaper of every SVG and HTML writer: a run directory, a
+ * prompt or a token may hold any of them. */
 void text_put_xml(text_buffer *b, const char *s);
 /* Writes the text to path atomically (io_write_file_atomic) and frees it; a failed buffer is
  * ARITH_ERR_MEMORY naming the path. */

@@ -206,7 +206,7 @@ static void log_range(const series *const *list, int n, double *lo, double *hi)
  * it), the test exact match, the learning rate and the gradient norm, every run in a colour
  * of its own (a legend when there are several), dashed lines where a single run was resumed. */
 static arith_status draw_runs(const run_curves *runs, const char *const *labels, int n,
-                              const char *svg_path, const char *title)
+                              const char *title, text_buffer *svg)
 {
     static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
                                           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
@@ -259,10 +259,12 @@ static arith_status draw_runs(const run_curves *runs, const char *const *labels,
         panels[0].title = "training loss, test loss dashed (log scale)";
     const int legend = n > 1 ? 18 * n + 10 : 0, width = 2 * PW, height = 2 * PH + legend;
     text_buffer b = {0};
+    /* the viewBox lets a page (arith report) scale the figure to its column */
     text_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-               "font-family=\"sans-serif\">\n<rect width=\"100%%\" height=\"100%%\" "
-               "fill=\"white\"/>\n<text x=\"%d\" y=\"18\" text-anchor=\"middle\" "
-               "font-size=\"13\" fill=\"#444\">", width, height, width / 2);
+               "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n<rect width=\"100%%\" "
+               "height=\"100%%\" fill=\"white\"/>\n<text x=\"%d\" y=\"18\" "
+               "text-anchor=\"middle\" font-size=\"13\" fill=\"#444\">", width, height, width,
+               height, width / 2);
     text_put_xml(&b, title);
     text_printf(&b, "</text>\n");
     const int w = PW - LEFT - RIGHT, h = PH - TOP - BOTTOM;
@@ -292,7 +294,12 @@ static arith_status draw_runs(const run_curves *runs, const char *const *labels,
     free(list);
     free(colors);
     free(dashed);
-    return text_write_atomic(&b, svg_path);
+    if (b.failed) {
+        free(b.text);
+        return arith_error(ARITH_ERR_MEMORY, "out of memory plotting");
+    }
+    *svg = b;
+    return ARITH_OK;
 }
 
 arith_status plot_training_curves(const char *metrics_path, const char *svg_path,
@@ -303,14 +310,16 @@ arith_status plot_training_curves(const char *metrics_path, const char *svg_path
     if (st)
         return st;
     const char *label = metrics_path;
-    st = draw_runs(&c, &label, 1, svg_path, title);
+    text_buffer svg = {0};
+    st = draw_runs(&c, &label, 1, title, &svg);
     run_curves_free(&c);
-    return st;
+    return st ? st : text_write_atomic(&svg, svg_path);
 }
 
-arith_status plot_runs(const char *const *metrics_paths, const char *const *labels, int n,
-                       const char *svg_path, const char *title)
+arith_status plot_runs_svg(const char *const *metrics_paths, const char *const *labels, int n,
+                           const char *title, text_buffer *svg)
 {
+    *svg = (text_buffer){0};
     run_curves *runs = calloc((size_t)(n > 0 ? n : 1), sizeof *runs);
     if (!runs)
         return arith_error(ARITH_ERR_MEMORY, "out of memory plotting");
@@ -321,9 +330,17 @@ arith_status plot_runs(const char *const *metrics_paths, const char *const *labe
     if (st)
         read--; /* the one that failed freed its own */
     if (!st)
-        st = draw_runs(runs, labels, n, svg_path, title);
+        st = draw_runs(runs, labels, n, title, svg);
     for (int k = 0; k < read; k++)
         run_curves_free(&runs[k]);
     free(runs);
     return st;
+}
+
+arith_status plot_runs(const char *const *metrics_paths, const char *const *labels, int n,
+                       const char *svg_path, const char *title)
+{
+    text_buffer svg;
+    arith_status st = plot_runs_svg(metrics_paths, labels, n, title, &svg);
+    return st ? st : text_write_atomic(&svg, svg_path);
 }

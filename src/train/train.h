@@ -491,6 +491,10 @@ arith_status plot_training_curves(const char *metrics_path, const char *svg_path
  * its label in a legend under the panels. */
 arith_status plot_runs(const char *const *metrics_paths, const char *const *labels, int n,
                        const char *svg_path, const char *title);
+/* plot_runs' figure as text in *svg (started empty here; the caller frees svg->text), for a
+ * page that inlines it (arith report). One run's colours are plot_training_curves'. */
+arith_status plot_runs_svg(const char *const *metrics_paths, const char *const *labels, int n,
+                           const char *title, text_buffer *svg);
 
 /* ------------------------------------------------------------------------------ sessions */
 
