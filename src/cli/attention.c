@@ -17,15 +17,9 @@ typedef struct {
     char out[TRAIN_PATH_MAX];
 } attention_command;
 
-static const char *checkpoint_name(int i)
-{
-    static const char *const names[] = {"best", "last"};
-    return i >= 0 && i < 2 ? names[i] : NULL;
-}
-
 static const option_spec attention_specs[] = {
     {"checkpoint", OPT_CHOICE, offsetof(attention_command, which), sizeof(int), "best",
-     checkpoint_name, 0, 0, "options", NULL, "which checkpoint answers", false, NULL, NULL},
+     cli_checkpoint_choice, 0, 0, "options", NULL, "which checkpoint answers", false, NULL, NULL},
     {"threads", OPT_INT, offsetof(attention_command, threads), sizeof(int), "auto", NULL, 0, 1024,
      "options", "N|auto", "threads", false, NULL, "auto"},
     {"no-verify", OPT_BOOL, offsetof(attention_command, no_verify), sizeof(bool), "false", NULL,
@@ -135,7 +129,7 @@ int cli_attention(int argc, char **argv)
     }
     core_set_threads(ac.threads);
     session s;
-    arith_status st = session_load_run(&s, dir, checkpoint_name(ac.which), !ac.no_verify);
+    arith_status st = session_load_run(&s, dir, cli_checkpoint_choice(ac.which), !ac.no_verify);
     if (!st && !s.model->ops->attention)
         st = arith_error(ARITH_ERR_ARG, "%s: a %s has no attention to draw (transformers and "
                          "gpt2 have)", dir, model_kind_name(s.model->cfg.kind));
@@ -182,7 +176,7 @@ int cli_attention(int argc, char **argv)
     char title[TRAIN_PATH_MAX + 256];
     snprintf(title, sizeof title, "%s %s%s (%s, %s checkpoint): attention per layer and head",
              prompt, answer ? answer : "", ended ? "" : " (no end)", dir,
-             checkpoint_name(ac.which));
+             cli_checkpoint_choice(ac.which));
     if (!st)
         st = draw_attention(&s, &b, out, title);
     if (!st)

@@ -194,6 +194,9 @@ void cli_seeds_summary_print(const char *parent, const train_outcome *out,
 
 /* ------------------------------------------------------------------------------ commands */
 
+/* The choices of every command's --checkpoint: "best", "last" (NULL past the last). */
+const char *cli_checkpoint_choice(int i);
+
 int cli_train(int argc, char **argv);
 int cli_sweep(int argc, char **argv);
 int cli_eval(int argc, char **argv);

@@ -404,3 +404,9 @@ void cli_on_eval(void *ctx, long long step, long long total, const eval_result *
             total, r->total ? (double)r->correct / r->total : 0.0, r->correct, r->total, extra,
             r->seconds, is_best ? " (best so far, saved)" : "");
 }
+
+const char *cli_checkpoint_choice(int i)
+{
+    static const char *const names[] = {"best", "last"};
+    return i >= 0 && i < 2 ? names[i] : NULL;
+}

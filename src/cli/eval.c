@@ -11,19 +11,13 @@
 
 #include "cli/cli.h"
 
-static const char *checkpoint_choice_name(int i)
-{
-    static const char *const names[] = {"best", "last"};
-    return i >= 0 && i < 2 ? names[i] : NULL;
-}
-
 #define EVAL_OPT(name, type, field, def, choices, lo, hi, placeholder, help)                   \
     {name, type, offsetof(eval_settings, field), sizeof(((eval_settings *)0)->field), def,     \
      choices, lo, hi, "options", placeholder, help, false, NULL, NULL}
 
 /* The options eval and predict share. */
 #define RUN_OPTIONS                                                                            \
-    EVAL_OPT("checkpoint", OPT_CHOICE, which, "best", checkpoint_choice_name, 0, 0, NULL,      \
+    EVAL_OPT("checkpoint", OPT_CHOICE, which, "best", cli_checkpoint_choice, 0, 0, NULL,      \
              "which checkpoint answers"),                                                      \
     EVAL_OPT("batch", OPT_INT, batch, "64", NULL, 1, 65536, NULL,                              \
              "prompts generated at a time (with --beam K: K rows each)"),                     \
@@ -89,7 +83,7 @@ int cli_eval_settings(eval_settings *f, const cli_args *args)
     memset(f, 0, sizeof *f);
     options_defaults(&cli_eval_table, f);
     int rc = cli_args_apply(args, 0, f);
-    f->checkpoint = checkpoint_choice_name(f->which);
+    f->checkpoint = cli_checkpoint_choice(f->which);
     return rc;
 }
 

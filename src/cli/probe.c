@@ -25,12 +25,6 @@ typedef struct {
     char out[TRAIN_PATH_MAX];
 } probe_command;
 
-static const char *checkpoint_name(int i)
-{
-    static const char *const names[] = {"best", "last"};
-    return i >= 0 && i < 2 ? names[i] : NULL;
-}
-
 static const option_spec probe_specs[] = {
     {"target", OPT_CHOICE, offsetof(probe_command, target), sizeof(int), "carry",
      probe_target_name, 0, 0, "probe", NULL, "what the probes decode at answer digit i (0: the "
@@ -49,7 +43,7 @@ static const option_spec probe_specs[] = {
      "probe", NULL, "L2 penalty on the probes' weights (features standardized)", false, NULL,
      NULL},
     {"checkpoint", OPT_CHOICE, offsetof(probe_command, which), sizeof(int), "best",
-     checkpoint_name, 0, 0, "options", NULL, "which checkpoint is probed", false, NULL, NULL},
+     cli_checkpoint_choice, 0, 0, "options", NULL, "which checkpoint is probed", false, NULL, NULL},
     {"threads", OPT_INT, offsetof(probe_command, threads), sizeof(int), "auto", NULL, 0, 1024,
      "options", "N|auto", "threads", false, NULL, "auto"},
     {"no-verify", OPT_BOOL, offsetof(probe_command, no_verify), sizeof(bool), "false", NULL, 0,
@@ -394,7 +388,7 @@ int cli_probe(int argc, char **argv)
     ps.l2 = pc.l2;
     core_set_threads(pc.threads);
     session s;
-    arith_status st = session_load_run(&s, dir, checkpoint_name(pc.which), !pc.no_verify);
+    arith_status st = session_load_run(&s, dir, cli_checkpoint_choice(pc.which), !pc.no_verify);
     if (st)
         return cli_fail(st);
     probe_result r;
@@ -408,8 +402,8 @@ int cli_probe(int argc, char **argv)
     char title[TRAIN_PATH_MAX + 128], run_title[512];
     session_title(&s, run_title, sizeof run_title);
     snprintf(title, sizeof title, "probe %s: %s (%s checkpoint)", probe_target_name(pc.target),
-             dir, checkpoint_name(pc.which));
-    char *text = result_json(&r, dir, checkpoint_name(pc.which), &pc);
+             dir, cli_checkpoint_choice(pc.which));
+    char *text = result_json(&r, dir, cli_checkpoint_choice(pc.which), &pc);
     text_buffer line = {0};
     if (!text) {
         st = arith_error(ARITH_ERR_MEMORY, "out of memory writing the probe's JSON");

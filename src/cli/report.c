@@ -29,12 +29,6 @@ typedef struct {
     int threads, batch, failures;
 } report_command;
 
-static const char *checkpoint_name(int i)
-{
-    static const char *const names[] = {"best", "last"};
-    return i >= 0 && i < 2 ? names[i] : NULL;
-}
-
 #define REPORT_OPT(name, type, field, def, choices, lo, hi, placeholder, help)                 \
     {name, type, offsetof(report_command, field), sizeof(((report_command *)0)->field), def,   \
      choices, lo, hi, "options", placeholder, help, false, NULL, NULL}
@@ -45,7 +39,7 @@ static const option_spec report_specs[] = {
                "directory; several arguments need it)"),
     REPORT_OPT("title", OPT_STRING, title, NULL, NULL, 0, 0, "TITLE",
                "the page's title (default: the run's name, or the number of runs)"),
-    REPORT_OPT("checkpoint", OPT_CHOICE, which, "best", checkpoint_name, 0, 0, NULL,
+    REPORT_OPT("checkpoint", OPT_CHOICE, which, "best", cli_checkpoint_choice, 0, 0, NULL,
                "which checkpoint the page evaluates"),
     REPORT_OPT("no-eval", OPT_BOOL, no_eval, "false", NULL, 0, 0, NULL,
                "do not evaluate the checkpoint: the page shows what the run recorded "
@@ -322,7 +316,7 @@ static arith_status answers_init(answers *a, int keep, const task_config *task)
 static arith_status run_evaluate(run_eval *e, const run_info *r, const report_command *rc)
 {
     memset(e, 0, sizeof *e);
-    const char *which = checkpoint_name(rc->which);
+    const char *which = cli_checkpoint_choice(rc->which);
     char path[TRAIN_PATH_MAX + 32], file[32];
     snprintf(file, sizeof file, "%s.safetensors", which);
     arith_status st = io_join_path(path, sizeof path, r->dir, file);
@@ -708,7 +702,7 @@ static void put_failures(text_buffer *b, const answers *a, const char *what, boo
 /* The checkpoint's evaluation: totals, the tables per digit and per chain, the wrong answers. */
 static void put_evaluation(text_buffer *b, const run_eval *e, const report_command *rc)
 {
-    const char *which = checkpoint_name(rc->which);
+    const char *which = cli_checkpoint_choice(rc->which);
     text_printf(b, "<h3>Evaluation of %s.safetensors</h3>\n", which);
     if (!e->evaluated) {
         text_printf(b, "<p class=\"note\">");
@@ -955,7 +949,7 @@ static arith_status put_comparison(text_buffer *b, const run_info *runs, const r
                 "<th>time</th><th>final exact match</th><th>best (step)</th>"
                 "<th>carry-heavy</th><th>edge cases</th>");
     if (!rc->no_eval)
-        text_printf(b, "<th>%s.safetensors: test set</th>", checkpoint_name(rc->which));
+        text_printf(b, "<th>%s.safetensors: test set</th>", cli_checkpoint_choice(rc->which));
     text_printf(b, "</tr>\n");
     for (int k = 0; k < n; k++) {
         const run_info *r = &runs[k];
