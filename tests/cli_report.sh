@@ -76,7 +76,7 @@ if [ "$wrong" -gt 0 ]; then
 else
     row "Every answer right|Test set: 0 wrong"
 fi
-row "Model: transformer: 1 layers?, d_model 32"
+row "Model: transformer: 1 layer, d_model 32"
 row "<td><code>--lr</code></td><td>0.003</td>"
 row "<details><summary>config.json</summary>"
 row "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"720\""   # the training curves

@@ -241,8 +241,8 @@ static const char *gpt2_always_trained(const model_config *cfg)
 
 static void gpt2_describe(const model_config *cfg, char *out, size_t cap)
 {
-    snprintf(out, cap, "%d layers, d_model %d, %d heads, ffn %d, context %d, %s", cfg->layers,
-             cfg->d_model, cfg->heads, cfg->ffn, cfg->context,
+    snprintf(out, cap, "%d layer%s, d_model %d, %d heads, ffn %d, context %d, %s", cfg->layers,
+             cfg->layers == 1 ? "" : "s", cfg->d_model, cfg->heads, cfg->ffn, cfg->context,
              cfg->tie ? "tied head" : "new in/out layers");
 }
 

@@ -39,8 +39,8 @@ static arith_status seq2seq_check(const model_config *cfg)
  * layers, ..."). */
 static void describe(const model_config *cfg, const char *layers, char *out, size_t cap)
 {
-    snprintf(out, cap, "%d %slayers, hidden %d, input %s, head %s", cfg->layers, layers,
-             cfg->hidden, input_kind_name(cfg->input), head_kind_name(cfg->head));
+    snprintf(out, cap, "%d %slayer%s, hidden %d, input %s, head %s", cfg->layers, layers,
+             cfg->layers == 1 ? "" : "s", cfg->hidden, input_kind_name(cfg->input), head_kind_name(cfg->head));
     if (cfg->input == INPUT_EMBED)
         snprintf(out + strlen(out), cap - strlen(out), ", embedding %d", cfg->d_model);
 }

@@ -1102,9 +1102,9 @@ static arith_status create_own(model **out, const model_config *cfg)
 
 static void describe(const model_config *cfg, char *out, size_t cap)
 {
-    snprintf(out, cap, "%d layers, d_model %d, %d heads, ffn %d, pos %s, norm %s", cfg->layers,
-             cfg->d_model, cfg->heads, cfg->ffn, pos_kind_name(cfg->pos),
-             norm_kind_name(cfg->norm));
+    snprintf(out, cap, "%d layer%s, d_model %d, %d heads, ffn %d, pos %s, norm %s",
+             cfg->layers, cfg->layers == 1 ? "" : "s", cfg->d_model, cfg->heads, cfg->ffn,
+             pos_kind_name(cfg->pos), norm_kind_name(cfg->norm));
 }
 
 const model_family model_family_transformer = {
