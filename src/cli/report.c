@@ -468,15 +468,20 @@ static bool svg_inlinable(const char *text)
     return true;
 }
 
+/* The whole of DIR/NAME, NUL-terminated (io_read_file), into *text; its path into path. */
+static arith_status read_run_file(const char *dir, const char *name, char *path, size_t cap,
+                                  char **text)
+{
+    size_t size = 0;
+    arith_status st = io_join_path(path, cap, dir, name);
+    return st ? st : io_read_file(path, text, &size);
+}
+
 /* A figure of an SVG file in the run's directory: inlined, or a note saying why not. */
 static arith_status put_svg_file(text_buffer *b, const char *dir, const char *name)
 {
-    char path[TRAIN_PATH_MAX + 300];
-    arith_status st = io_join_path(path, sizeof path, dir, name);
-    char *text = NULL;
-    size_t size = 0;
-    if (!st)
-        st = io_read_file(path, &text, &size);
+    char path[TRAIN_PATH_MAX + 300], *text = NULL;
+    arith_status st = read_run_file(dir, name, path, sizeof path, &text);
     if (st)
         return st;
     const char *svg = text;
@@ -782,12 +787,8 @@ static void put_evaluation(text_buffer *b, const run_eval *e, const report_comma
  * not parse is an error naming the file. */
 static arith_status put_probe_table(text_buffer *b, const char *dir, const char *name)
 {
-    char path[TRAIN_PATH_MAX + 300];
-    arith_status st = io_join_path(path, sizeof path, dir, name);
-    char *text = NULL;
-    size_t size = 0;
-    if (!st)
-        st = io_read_file(path, &text, &size);
+    char path[TRAIN_PATH_MAX + 300], *text = NULL;
+    arith_status st = read_run_file(dir, name, path, sizeof path, &text);
     if (st)
         return st;
     cJSON *j = cJSON_Parse(text);
