@@ -1208,15 +1208,105 @@ ATT_INLINE void head_decode(float *restrict out, const float *restrict q, const 
     }
 }
 
-/* head_decode for the head sizes with a kernel of their own (HD a constant) and any other. */
-#define ATT_DECODE_SWITCH(BROW, KPOS, KSTART)                                                      \
-    switch (hd) {                                                                                  \
-    case 8: head_decode(o, qb, kc, vc, t, lo, 8, 8, scale, BROW, KPOS, KSTART); break;             \
-    case 16: head_decode(o, qb, kc, vc, t, lo, 16, 16, scale, BROW, KPOS, KSTART); break;          \
-    case 32: head_decode(o, qb, kc, vc, t, lo, 32, 32, scale, BROW, KPOS, KSTART); break;          \
-    case 64: head_decode(o, qb, kc, vc, t, lo, 64, 64, scale, BROW, KPOS, KSTART); break;          \
-    default: head_decode(o, qb, kc, vc, t, lo, hd, hd, scale, BROW, KPOS, KSTART); break;          \
+/* head_decode four keys at a time, for head sizes that are a multiple of 4 and up to
+ * DECODE4_KEEP visible keys: four keys' columns transposed so that a score is summed over i in
+ * head_decode's order four keys at once, the exponentials four at a time, and the values
+ * weighted by the unnormalised exponentials, the sum divided once at the end (head_decode's
+ * scores and exponentials; its output up to rounding). */
+enum { DECODE4_KEEP = 512 };
+
+/* The scores of keys kj .. kj + 3 (hd floats apart): dot(q, key) in dot's order, per lane. */
+ATT_INLINE v4 key_scores4(const float *restrict q, const float *restrict kj, int hd)
+{
+    v4 s = splat4(0.0f);
+    ATT_UNROLL
+    for (int i = 0; i < hd; i += 4) {
+        v4 r[4] = {ld4(kj + i), ld4(kj + hd + i), ld4(kj + 2 * hd + i), ld4(kj + 3 * hd + i)};
+        transpose4(&r[0], &r[1], &r[2], &r[3]);
+        const v4 qi = ld4(q + i);
+        if (i == 0)
+            s = LANE4(qi, 0) * r[0];
+        else
+            s += LANE4(qi, 0) * r[0];
+        s += LANE4(qi, 1) * r[1];
+        s += LANE4(qi, 2) * r[2];
+        s += LANE4(qi, 3) * r[3];
     }
+    return s;
+}
+
+ATT_INLINE void head_decode4(float *restrict out, const float *restrict q,
+                             const float *restrict k, const float *restrict v, int t, int lo,
+                             int hd, float scale, const float *brow, const int32_t *kpos,
+                             int kstart)
+{
+    float sc[DECODE4_KEEP] __attribute__((aligned(16)));
+    const int j0 = t < lo ? t : lo, n = t - j0 + 1;
+    const float *kb = k + (size_t)j0 * hd, *vb = v + (size_t)j0 * hd;
+    const v4 scale4 = splat4(scale);
+    v4 mx4 = splat4(-INFINITY);
+    int j = 0;
+    for (; j + 4 <= n; j += 4) {
+        v4 s = key_scores4(q, kb + (size_t)j * hd, hd) * scale4;
+        if (brow)
+            s += (v4){brow[decode_key_pos(kpos, kstart, j0 + j)],
+                      brow[decode_key_pos(kpos, kstart, j0 + j + 1)],
+                      brow[decode_key_pos(kpos, kstart, j0 + j + 2)],
+                      brow[decode_key_pos(kpos, kstart, j0 + j + 3)]};
+        st4(sc + j, s);
+        mx4 = max4(mx4, s);
+    }
+    float mx = hmax4(mx4)[0];
+    for (; j < n; j++) {
+        float s = dot(q, kb + (size_t)j * hd, hd) * scale;
+        if (brow)
+            s += brow[decode_key_pos(kpos, kstart, j0 + j)];
+        sc[j] = s;
+        mx = s > mx ? s : mx;
+    }
+    const v4 mxv = splat4(mx);
+    v4 sum4 = splat4(0.0f);
+    j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const v4 e = exp_softmax4(ld4(sc + j) - mxv);
+        st4(sc + j, e);
+        sum4 += e;
+    }
+    float sum = hsum4(sum4)[0];
+    for (; j < n; j++) {
+        sc[j] = exp_softmax(sc[j] - mx);
+        sum += sc[j];
+    }
+    v4 acc[ATT_MAX_HD / 4];
+    ATT_UNROLL
+    for (int i = 0; i < hd; i += 4)
+        acc[i / 4] = splat4(0.0f);
+    for (j = 0; j < n; j++) {
+        const v4 e = splat4(sc[j]);
+        const float *vj = vb + (size_t)j * hd;
+        ATT_UNROLL
+        for (int i = 0; i < hd; i += 4)
+            acc[i / 4] += e * ld4(vj + i);
+    }
+    const v4 inv = splat4(1.0f / sum);
+    ATT_UNROLL
+    for (int i = 0; i < hd; i += 4)
+        st4(out + i, acc[i / 4] * inv);
+}
+
+/* head_decode4 for the head sizes with a kernel of their own (hd a constant there), head_decode
+ * for any other and for more visible keys than head_decode4 keeps. */
+#define ATT_DECODE_SWITCH(BROW, KPOS, KSTART)                                                      \
+    if (t - (t < lo ? t : lo) + 1 > DECODE4_KEEP)                                                \
+        head_decode(o, qb, kc, vc, t, lo, hd, hd, scale, BROW, KPOS, KSTART);                      \
+    else                                                                                           \
+        switch (hd) {                                                                              \
+        case 8: head_decode4(o, qb, kc, vc, t, lo, 8, scale, BROW, KPOS, KSTART); break;           \
+        case 16: head_decode4(o, qb, kc, vc, t, lo, 16, scale, BROW, KPOS, KSTART); break;         \
+        case 32: head_decode4(o, qb, kc, vc, t, lo, 32, scale, BROW, KPOS, KSTART); break;         \
+        case 64: head_decode4(o, qb, kc, vc, t, lo, 64, scale, BROW, KPOS, KSTART); break;         \
+        default: head_decode(o, qb, kc, vc, t, lo, hd, hd, scale, BROW, KPOS, KSTART); break;      \
+        }
 
 void attention_decode_biased(float *out, const float *q, int q_stride, const float *k_cache,
                              const float *v_cache, const int32_t *start, const attn_bias *bias,
