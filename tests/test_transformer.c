@@ -180,6 +180,68 @@ static void check_cached_generation(const char *family, const char *pos, norm_ki
     model_free(m);
 }
 
+/* A decoding step runs its rows through the layers in one band per thread when the batch is
+ * large enough (16 rows or more on 2 threads) and the scheme has no decoding bias. On 2 threads
+ * the tokens must be 1 thread's and equal full re-runs; the last step's logits must be 1
+ * thread's bit for bit when the bands are whole blocks of 8 rows (B = 48: 24 + 24), and within
+ * rounding otherwise (B = 37: 24 + 13; oneDNN sums a band's last rows in another order). */
+static void check_banded_generation(const char *family, const char *pos, int B)
+{
+    const bool gpt2 = strcmp(family, "gpt2") == 0;
+    model_config mc = {.kind = family_named(family), .vocab = 12, .d_model = 32, .heads = 4,
+                       .ffn = 48, .layers = 2, .context = 24, .norm = NORM_PRE,
+                       .act = gpt2 ? ACT_GELU_TANH : ACT_GELU, .pos = scheme_named(pos),
+                       .tie = true};
+    model *m = NULL;
+    CHECK_OK(model_create(&m, &mc));
+    rng_state rng;
+    rng_seed(&rng, 31);
+    model_init_weights(m, &rng);
+    for (size_t i = 0; i < m->params.total; i++)
+        m->params.data[i] += 0.5f * rng_normal(&rng);
+    enum { P = 6, NEW = 8, V = 12 };
+    const int32_t eos = 11;
+    batch prompts;
+    CHECK_OK(batch_alloc(&prompts, B, P));
+    prompts.B = B;
+    prompts.T = P;
+    for (int r = 0; r < B; r++) {
+        prompts.start[r] = r % 4;
+        for (int t = 0; t < P; t++)
+            prompts.tokens[r * P + t] = t < prompts.start[r] ? 10 : (int32_t)rng_below(&rng, 10);
+    }
+    batch_positions(&prompts);
+    const int saved = core_threads();
+    const size_t nt = (size_t)B * NEW, nl = (size_t)B * V;
+    int32_t *one = malloc(nt * sizeof *one), *two = malloc(nt * sizeof *two);
+    float *logits_one = malloc(nl * sizeof *logits_one);
+    core_set_threads(1);
+    CHECK_OK(model_generate(m, &prompts, NEW, eos, one));
+    memcpy(logits_one, m->logits, nl * sizeof *logits_one);
+    if (core_set_threads(2) == 2) {
+        CHECK_OK(model_generate(m, &prompts, NEW, eos, two));
+        CHECK_MSG(memcmp(one, two, nt * sizeof *one) == 0,
+                  "%s, pos %s, B %d: 2 threads generate other tokens than 1", family, pos, B);
+        char what[128];
+        snprintf(what, sizeof what, "%s, pos %s, B %d: the last step's logits, 2 threads", family,
+                 pos, B);
+        if (B % 16 == 0)
+            CHECK_MSG(memcmp(logits_one, m->logits, nl * sizeof *logits_one) == 0,
+                      "%s differ from 1 thread's", what);
+        else
+            CHECK_CLOSE(what, m->logits, logits_one, nl, 1e-5, 1e-5);
+        int mismatches = rerun_mismatches(m, &prompts, NEW, eos, two);
+        CHECK_MSG(mismatches == 0, "%s, pos %s, B %d, 2 threads: %d cached tokens differ from "
+                  "full re-runs", family, pos, B, mismatches);
+    }
+    core_set_threads(saved);
+    free(one);
+    free(two);
+    free(logits_one);
+    batch_free(&prompts);
+    model_free(m);
+}
+
 /* The same with ids that the data gives (abacus, coupling, coupling-rel): the prompts' ids repeat
  * and jump as coupled significances do, and the generated tokens take gen_pos's ids; the cache
  * must give what full re-runs with those ids give. A bias on pairs of ids (coupling-rel) reads the
@@ -606,6 +668,12 @@ int main(void)
         check_cached_generation("transformer", pos_kind_name(p), NORM_PRE);
     }
     check_cached_generation("gpt2", "learned", NORM_PRE);
+    check_banded_generation("transformer", "sinusoidal", 48);
+    check_banded_generation("transformer", "sinusoidal", 37);
+    check_banded_generation("transformer", "rope", 48);
+    check_banded_generation("transformer", "alibi", 48); /* a decoding bias: one band */
+    check_banded_generation("gpt2", "learned", 48);
+    check_banded_generation("gpt2", "learned", 37);
     check_cached_generation_ids("coupling");
     check_cached_generation_ids("coupling-rel");
     check_cached_generation_ids("coupling-local");

@@ -662,8 +662,84 @@ static const attn_bias *decode_bias(const model *m, int l, attn_bias *bias, cons
                                    start, B, col);
 }
 
+/* A decoding step's rows r0..r1-1 through every layer (their position ids in dec->pos),
+ * logits included. Rows do not meet on the way: each reads only its own cache. */
+typedef struct {
+    model *m;
+    const int32_t *tokens, *start;
+    int B, col;
+} decode_rows_job;
+
+static void decode_rows(void *ctx, int r0, int r1)
+{
+    const decode_rows_job *job = ctx;
+    model *m = job->m;
+    transformer *t = m->impl;
+    const int C = t->C, F = t->F, H = t->H, V = t->V, n = r1 - r0, col = job->col;
+    const bool pre = m->cfg.norm == NORM_PRE;
+    const int32_t *start = job->start ? job->start + r0 : NULL;
+    const int32_t *pos = t->dec.pos + r0;
+    transformer_acts *acts = &t->acts;
+    const block_acts *s0 = &acts->blocks[0];
+    /* block 0's buffers as scratch, each at row r0 */
+    const size_t rc = (size_t)r0 * C, rf = (size_t)r0 * F;
+    float *ln1 = s0->ln1 + rc, *ln1_mean = s0->ln1_mean + r0, *ln1_rstd = s0->ln1_rstd + r0;
+    float *ln2 = s0->ln2 + rc, *ln2_mean = s0->ln2_mean + r0, *ln2_rstd = s0->ln2_rstd + r0;
+    float *qkv = s0->qkv + 3 * rc, *atty = s0->atty + rc, *attproj = s0->attproj + rc;
+    float *mid = s0->mid + rc, *up = s0->up + rf, *hid = s0->hid + rf, *down = s0->down + rc;
+    float *res2 = s0->res2 + rc;
+    float *x = acts->x_final + rc; /* (n, C) residual stream */
+    const size_t row_cache = (size_t)H * t->cache.T * (C / H); /* one row of a layer's cache */
+    embed(m, x, job->tokens + r0, pos, n);
+    for (int l = 0; l < t->L; l++) {
+        const block_params *w = &t->w.blocks[l];
+        size_t layer_cache = (size_t)l * t->cache.B * t->cache.T * C;
+        float *kc = t->cache.k + layer_cache, *vc = t->cache.v + layer_cache;
+        const float *attn_in = x;
+        if (pre) {
+            layernorm_forward(ln1, ln1_mean, ln1_rstd, x, P(m, w->ln1_w), P(m, w->ln1_b), n, C);
+            attn_in = ln1;
+        }
+        lin_forward(m, qkv, attn_in, w->qkv_w, w->qkv_b, n, C, 3 * C);
+        if (t->pos.ops->rotate_forward)
+            t->pos.ops->rotate_forward(t->pos.state, qkv, pos, n);
+        for (int r = 0; r < n; r++)
+            cache_store(t, kc, vc, qkv + (size_t)r * 3 * C, r0 + r, col, 1);
+        attn_bias bias;
+        /* a scheme's decoding bias covers the whole batch (decode_step runs such schemes in
+         * one band) */
+        attention_decode_biased(atty, qkv, 3 * C, kc + r0 * row_cache, vc + r0 * row_cache, start,
+                                decode_bias(m, l, &bias, pos, job->start, job->B, col), n, col,
+                                t->cache.T, C, H);
+        lin_forward(m, attproj, atty, w->out_w, w->out_b, n, C, C);
+        add_forward(mid, x, attproj, (size_t)n * C);
+        const float *ffn_in;
+        if (pre) {
+            layernorm_forward(ln2, ln2_mean, ln2_rstd, mid, P(m, w->ln2_w), P(m, w->ln2_b), n, C);
+            ffn_in = ln2;
+        } else {
+            layernorm_forward(ln1, ln1_mean, ln1_rstd, mid, P(m, w->ln1_w), P(m, w->ln1_b), n, C);
+            ffn_in = ln1;
+        }
+        lin_forward(m, up, ffn_in, w->up_w, w->up_b, n, C, F);
+        activation_forward(m->cfg.act, hid, up, (size_t)n * F);
+        lin_forward(m, down, hid, w->down_w, w->down_b, n, F, C);
+        if (pre) {
+            add_forward(x, mid, down, (size_t)n * C);
+        } else {
+            add_forward(res2, ln1, down, (size_t)n * C);
+            layernorm_forward(x, ln2_mean, ln2_rstd, res2, P(m, w->ln2_w), P(m, w->ln2_b), n, C);
+        }
+    }
+    layernorm_forward(acts->lnf + rc, acts->lnf_mean + r0, acts->lnf_rstd + r0, x,
+                      P(m, t->w.lnf_w), P(m, t->w.lnf_b), n, C);
+    head_forward(m, acts->logits + (size_t)r0 * V, acts->lnf + rc, n);
+}
+
 /* One decoding step for B rows: the new token of row r sits at column `col`. Writes the
- * logits of the new tokens into the logits (B, V). Uses block 0's buffers as scratch. */
+ * logits of the new tokens into the logits (B, V). Uses block 0's buffers as scratch. The
+ * rows go through the layers in one band per thread (one parallel region a step, not one per
+ * kernel), except under a scheme with a decoding bias, whose bias covers the whole batch. */
 static arith_status decode_step(model *m, const int32_t *tokens, const int32_t *start, int B,
                                 int col)
 {
@@ -676,11 +752,7 @@ static arith_status decode_step(model *m, const int32_t *tokens, const int32_t *
         if (st)
             return st;
     }
-    const int C = t->C, F = t->F, H = t->H;
-    const bool pre = m->cfg.norm == NORM_PRE;
     const decode_state *dec = &t->dec;
-    transformer_acts *acts = &t->acts;
-    block_acts *s = &acts->blocks[0];
     int32_t *pos = dec->pos;
     for (int r = 0; r < B; r++) {
         int p = col - start[r], i = col - dec->prompt_T;
@@ -698,53 +770,11 @@ static arith_status decode_step(model *m, const int32_t *tokens, const int32_t *
         return pst;
     for (int r = 0; r < B; r++)
         t->dec.kids[(size_t)r * t->ctx + col] = pos[r];
-    float *x = acts->x_final; /* (B, C) residual stream */
-    embed(m, x, tokens, pos, B);
-    for (int l = 0; l < t->L; l++) {
-        const block_params *w = &t->w.blocks[l];
-        size_t layer_cache = (size_t)l * t->cache.B * t->cache.T * C;
-        float *kc = t->cache.k + layer_cache, *vc = t->cache.v + layer_cache;
-        const float *attn_in = x;
-        if (pre) {
-            layernorm_forward(s->ln1, s->ln1_mean, s->ln1_rstd, x, P(m, w->ln1_w),
-                              P(m, w->ln1_b), B, C);
-            attn_in = s->ln1;
-        }
-        lin_forward(m, s->qkv, attn_in, w->qkv_w, w->qkv_b, B, C, 3 * C);
-        if (t->pos.ops->rotate_forward)
-            t->pos.ops->rotate_forward(t->pos.state, s->qkv, pos, B);
-        for (int r = 0; r < B; r++)
-            cache_store(t, kc, vc, s->qkv + (size_t)r * 3 * C, r, col, 1);
-        attn_bias bias;
-        attention_decode_biased(s->atty, s->qkv, 3 * C, kc, vc, start,
-                                decode_bias(m, l, &bias, pos, start, B, col), B, col, t->cache.T,
-                                C, H);
-        lin_forward(m, s->attproj, s->atty, w->out_w, w->out_b, B, C, C);
-        add_forward(s->mid, x, s->attproj, (size_t)B * C);
-        const float *ffn_in;
-        if (pre) {
-            layernorm_forward(s->ln2, s->ln2_mean, s->ln2_rstd, s->mid, P(m, w->ln2_w),
-                              P(m, w->ln2_b), B, C);
-            ffn_in = s->ln2;
-        } else {
-            layernorm_forward(s->ln1, s->ln1_mean, s->ln1_rstd, s->mid, P(m, w->ln1_w),
-                              P(m, w->ln1_b), B, C);
-            ffn_in = s->ln1;
-        }
-        lin_forward(m, s->up, ffn_in, w->up_w, w->up_b, B, C, F);
-        activation_forward(m->cfg.act, s->hid, s->up, (size_t)B * F);
-        lin_forward(m, s->down, s->hid, w->down_w, w->down_b, B, F, C);
-        if (pre) {
-            add_forward(x, s->mid, s->down, (size_t)B * C);
-        } else {
-            add_forward(s->res2, s->ln1, s->down, (size_t)B * C);
-            layernorm_forward(x, s->ln2_mean, s->ln2_rstd, s->res2, P(m, w->ln2_w),
-                              P(m, w->ln2_b), B, C);
-        }
-    }
-    layernorm_forward(acts->lnf, acts->lnf_mean, acts->lnf_rstd, x, P(m, t->w.lnf_w),
-                      P(m, t->w.lnf_b), B, C);
-    head_forward(m, acts->logits, acts->lnf, B);
+    decode_rows_job job = {m, tokens, start, B, col};
+    if (t->pos.ops->bias_decode)
+        decode_rows(&job, 0, B);
+    else
+        run_row_bands(B, 8, decode_rows, &job);
     return ARITH_OK;
 }
 

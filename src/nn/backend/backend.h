@@ -101,6 +101,13 @@ void mat_mul(float *out, const float *a, const float *b, int M, int N, int K, bo
 void mat_mul_serial(float *out, const float *a, const float *b, int M, int N, int K,
                     bool trans_a, bool trans_b, float alpha, float beta);
 
+/* Runs fn(ctx, r0, r1) over rows 0..n-1 split into one band per thread (multiples of 8 rows,
+ * as mat_mul's bands), all in one parallel region, for work whose rows do not depend on each
+ * other from start to end (a decoding step through every layer): one fork and join instead of
+ * one per kernel. The kernels fn calls see the parallel region and run on the calling thread.
+ * With one thread, or fewer than min_rows rows per thread, fn(ctx, 0, n) runs here. */
+void run_row_bands(int n, int min_rows, void (*fn)(void *ctx, int r0, int r1), void *ctx);
+
 /* -------------------------------------------------------------------------------- workspace */
 
 /* The workspace planner: a list of named buffers, carved from one zeroed block in the order

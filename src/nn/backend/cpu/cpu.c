@@ -273,7 +273,8 @@ void mat_mul(float *out, const float *a, const float *b, int M, int N, int K, bo
              bool trans_b, float alpha, float beta)
 {
     const int threads = core_threads();
-    if (threads <= 1 || M < 16 * threads || (long)M * N * K < MAT_MUL_PAR_MIN) {
+    if (threads <= 1 || M < 16 * threads || (long)M * N * K < MAT_MUL_PAR_MIN ||
+        omp_in_parallel()) {
         mat_mul_rows(out, a, b, M, N, K, trans_a, trans_b, alpha, beta, 0, M);
         return;
     }
@@ -288,5 +289,23 @@ void mat_mul(float *out, const float *a, const float *b, int M, int N, int K, bo
         const int m0 = id * band < M ? id * band : M;
         const int m1 = m0 + band < M ? m0 + band : M;
         mat_mul_rows(out, a, b, M, N, K, trans_a, trans_b, alpha, beta, m0, m1);
+    }
+}
+
+void run_row_bands(int n, int min_rows, void (*fn)(void *ctx, int r0, int r1), void *ctx)
+{
+    const int threads = core_threads();
+    if (threads <= 1 || n < min_rows * threads || omp_in_parallel()) {
+        fn(ctx, 0, n);
+        return;
+    }
+#pragma omp parallel num_threads(threads)
+    {
+        const int id = omp_get_thread_num(), nt = omp_get_num_threads();
+        const int rows = (n + nt - 1) / nt, band = (rows + 7) / 8 * 8;
+        const int r0 = id * band < n ? id * band : n;
+        const int r1 = r0 + band < n ? r0 + band : n;
+        if (r1 > r0)
+            fn(ctx, r0, r1);
     }
 }

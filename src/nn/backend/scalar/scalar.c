@@ -189,3 +189,9 @@ void mat_mul(float *out, const float *a, const float *b, int M, int N, int K, bo
 {
     mat_mul_serial(out, a, b, M, N, K, trans_a, trans_b, alpha, beta);
 }
+
+void run_row_bands(int n, int min_rows, void (*fn)(void *ctx, int r0, int r1), void *ctx)
+{
+    (void)min_rows;
+    fn(ctx, 0, n);
+}
