@@ -155,7 +155,9 @@ ls bad r1 | grep -q "\.tmp\." && bad "a temporary file was left" || ok
 
 # --- the page in a browser: no console error, and a screenshot that is not blank
 browser=$(command -v chromium || command -v chromium-browser || true)
-if [ -z "$browser" ]; then
+if [ -z "$browser" ] && [ -n "${ARITH_REQUIRE_BROWSER:-}" ]; then # CI installed it
+    bad "ARITH_REQUIRE_BROWSER is set and chromium is not installed"
+elif [ -z "$browser" ]; then
     echo "cli_report: chromium is not installed (scripts/setup --browser): browser checks skipped"
 else
     for page in r1/report.html both.html; do

@@ -3,7 +3,8 @@
 # every positional scheme and of every tokenizer and digit format is trained for a few steps,
 # loaded with load_run, and must give arith's logits within 1e-4 (arith predict --logits) and
 # arith predict's answers through generate(). Prints the largest logit difference per family.
-# Needs PyTorch: without it the test is skipped (exit 77, CTest's SKIP_RETURN_CODE), loudly.
+# Needs PyTorch: without it the test is skipped (exit 77, CTest's SKIP_RETURN_CODE), loudly, or
+# fails where ARITH_REQUIRE_TORCH is set (CI, which installed it).
 # usage: tests/torch_loader.sh ARITH_BINARY SOURCE_DIR
 set -uo pipefail
 ARITH=$(realpath "$1")
@@ -16,6 +17,11 @@ for cand in "${ARITH_TORCH_PYTHON:-}" python3 /usr/bin/python3; do
     if [ -n "$cand" ] && "$cand" -c 'import torch' 2>/dev/null; then PY=$cand; break; fi
 done
 if [ -z "$PY" ]; then
+    if [ -n "${ARITH_REQUIRE_TORCH:-}" ]; then # CI's torch leg: a skip there would hide a break
+        echo "FAIL: ARITH_REQUIRE_TORCH is set and no python3 imports torch:"
+        python3 -c 'import torch' 2>&1 | tail -n 3
+        exit 1
+    fi
     echo "SKIPPED: no python3 with torch (install python3-torch: scripts/setup --torch; or set ARITH_TORCH_PYTHON)"
     exit 77
 fi
