@@ -345,12 +345,14 @@ void cli_on_step(void *ctx, long long step, long long total, int epoch, double l
                  double steps_per_sec)
 {
     cli_progress *pv = ctx;
-    /* on a terminal: redraw one line a few times a second; in a log: a line per 5% */
+    /* on a terminal: redraw one line a few times a second; in a log: a line per 5%, and at
+     * least one a minute (5% of a long run can take many minutes), the first step's included */
     double now = time_now();
     if (step != total) {
         if (pv->tty && now - pv->last_draw < 0.1)
             return;
-        if (!pv->tty && step - pv->last_line_step < (total / 20 > 0 ? total / 20 : 1))
+        if (!pv->tty && step - pv->last_line_step < (total / 20 > 0 ? total / 20 : 1) &&
+            now - (pv->last_draw > 0 ? pv->last_draw : pv->t_start) < 60.0)
             return;
     }
     pv->last_line_step = step;
