@@ -144,21 +144,29 @@ static int rerun_mismatches(model *m, const batch *prompts, int NEW, int32_t eos
 
 /* Greedy generation through the cache must equal re-running the whole model on the growing
  * sequence (the notebook's way) token for token, for prompts of different lengths. */
-static void check_cached_generation(const char *family, const char *pos, norm_kind norm)
+/* A small model of the family (vocab 12, d 32, 4 heads, context 24) with weights larger than
+ * the init's, so that the argmax changes from step to step; rng goes on to draw the prompts. */
+static model *jittered_model(const char *family, const char *pos, norm_kind norm, int layers,
+                             rng_state *rng)
 {
     const bool gpt2 = strcmp(family, "gpt2") == 0;
     model_config mc = {.kind = family_named(family), .vocab = 12, .d_model = 32, .heads = 4,
-                       .ffn = 48, .layers = 3, .context = 24, .norm = norm,
+                       .ffn = 48, .layers = layers, .context = 24, .norm = norm,
                        .act = gpt2 ? ACT_GELU_TANH : ACT_GELU, .pos = scheme_named(pos),
                        .tie = true};
     model *m = NULL;
     CHECK_OK(model_create(&m, &mc));
+    model_init_weights(m, rng);
+    for (size_t i = 0; i < m->params.total; i++)
+        m->params.data[i] += 0.5f * rng_normal(rng);
+    return m;
+}
+
+static void check_cached_generation(const char *family, const char *pos, norm_kind norm)
+{
     rng_state rng;
     rng_seed(&rng, 99);
-    model_init_weights(m, &rng);
-    /* larger weights than the init, so that the argmax changes from step to step */
-    for (size_t i = 0; i < m->params.total; i++)
-        m->params.data[i] += 0.5f * rng_normal(&rng);
+    model *m = jittered_model(family, pos, norm, 3, &rng);
     enum { B = 5, P = 7, NEW = 9 };
     const int32_t eos = 11; /* after it, a row repeats it */
     batch prompts;
@@ -187,18 +195,9 @@ static void check_cached_generation(const char *family, const char *pos, norm_ki
  * rounding otherwise (B = 37: 24 + 13; oneDNN sums a band's last rows in another order). */
 static void check_banded_generation(const char *family, const char *pos, int B)
 {
-    const bool gpt2 = strcmp(family, "gpt2") == 0;
-    model_config mc = {.kind = family_named(family), .vocab = 12, .d_model = 32, .heads = 4,
-                       .ffn = 48, .layers = 2, .context = 24, .norm = NORM_PRE,
-                       .act = gpt2 ? ACT_GELU_TANH : ACT_GELU, .pos = scheme_named(pos),
-                       .tie = true};
-    model *m = NULL;
-    CHECK_OK(model_create(&m, &mc));
     rng_state rng;
     rng_seed(&rng, 31);
-    model_init_weights(m, &rng);
-    for (size_t i = 0; i < m->params.total; i++)
-        m->params.data[i] += 0.5f * rng_normal(&rng);
+    model *m = jittered_model(family, pos, NORM_PRE, 2, &rng);
     enum { P = 6, NEW = 8, V = 12 };
     const int32_t eos = 11;
     batch prompts;

@@ -269,27 +269,34 @@ void mat_mul_serial(float *out, const float *a, const float *b, int M, int N, in
     mat_mul_rows(out, a, b, M, N, K, trans_a, trans_b, alpha, beta, 0, M);
 }
 
+typedef struct {
+    float *out;
+    const float *a, *b;
+    int M, N, K;
+    bool trans_a, trans_b;
+    float alpha, beta;
+} mat_mul_job;
+
+static void mat_mul_band(void *ctx, int m0, int m1)
+{
+    const mat_mul_job *j = ctx;
+    mat_mul_rows(j->out, j->a, j->b, j->M, j->N, j->K, j->trans_a, j->trans_b, j->alpha, j->beta,
+                 m0, m1);
+}
+
 void mat_mul(float *out, const float *a, const float *b, int M, int N, int K, bool trans_a,
              bool trans_b, float alpha, float beta)
 {
-    const int threads = core_threads();
-    if (threads <= 1 || M < 16 * threads || (long)M * N * K < MAT_MUL_PAR_MIN ||
-        omp_in_parallel()) {
+    if ((long)M * N * K < MAT_MUL_PAR_MIN) {
         mat_mul_rows(out, a, b, M, N, K, trans_a, trans_b, alpha, beta, 0, M);
         return;
     }
-    /* Each thread takes a band of output rows (multiples of 8) and runs the single-threaded
-     * kernel on it. Our matrices are small (a few hundred rows and columns), where a library's
-     * own threading splits poorly; and every output element is computed by one thread in one
-     * fixed order, so the bits do not change from run to run. */
-#pragma omp parallel num_threads(threads)
-    {
-        const int id = omp_get_thread_num(), nt = omp_get_num_threads();
-        const int rows = (M + nt - 1) / nt, band = (rows + 7) / 8 * 8;
-        const int m0 = id * band < M ? id * band : M;
-        const int m1 = m0 + band < M ? m0 + band : M;
-        mat_mul_rows(out, a, b, M, N, K, trans_a, trans_b, alpha, beta, m0, m1);
-    }
+    /* Each thread takes a band of output rows (multiples of 8, at least 16 rows each) and runs
+     * the single-threaded kernel on it. Our matrices are small (a few hundred rows and
+     * columns), where a library's own threading splits poorly; and every output element is
+     * computed by one thread in one fixed order, so the bits do not change from run to run. */
+    mat_mul_job job = {out, a, b, M, N, K, trans_a, trans_b, alpha, beta};
+    run_row_bands(M, 16, mat_mul_band, &job);
 }
 
 void run_row_bands(int n, int min_rows, void (*fn)(void *ctx, int r0, int r1), void *ctx)
