@@ -241,6 +241,21 @@ expect 1 "--grid 1..9: operands of .* more than the model's context of 16 tokens
 expect 1 "hint: the pairs tokenizer reads operands of at most 2 digits: --grid 1..2" -- "$ARITH" eval run1 --grid 1..3
 expect 2 "--grid: 'x' is not a length or a range" -- "$ARITH" eval run_grid --grid x
 expect 2 "--grid: '3..1' is not a length or a range" -- "$ARITH" eval run_grid --grid 3..1
+# n x k products: --digits-b draws mul's second operand apart; --grid-b gives lb its own axis
+expect 0 "mul \(1\.\.4 digits x 1\.\.2\)" -- "$ARITH" train --task mul --digits 1..4 --digits-b 1..2 --tokenizer char --reverse --pos coupling --context 24 --n 400 --layers 1 --d-model 16 --heads 2 --ffn 16 --steps 5 --samples 0 --threads 1 --run run_nk
+awk -F, 'NR > 1 { split($1, p, "*"); if (length(p[2]) - 1 > 2 || length(p[1]) > 4) bad = 1 } END { exit bad }' run_nk/test.csv \
+    && ok || bad "run_nk's test set has a second operand past 2 digits: $(sed -n 2,4p run_nk/test.csv)"
+expect 0 "grid 1\.\.6 x lb 1\.\.2 \(6 x 2 cells\).*" -- "$ARITH" eval run_nk --grid 1..6 --grid-b 1..2 --grid-n 3 --threads 1
+[ "$(wc -l <run_nk/grid-1-6.csv)" -eq 13 ] && ! awk -F, 'NR > 1 && $2 > 2 { f = 1 } END { exit !f }' run_nk/grid-1-6.csv \
+    && [ "$(grep -c 'class="cell"' run_nk/grid-1-6.svg)" -eq 12 ] \
+    && ok || bad "grid-1-6.csv should have 12 cells with lb 1..2: $(head -n 4 run_nk/grid-1-6.csv)"
+expect 0 "\"lo_b\": 1, \"hi_b\": 2, " -- "$ARITH" eval run_nk --grid 1..6 --grid-b 1..2 --grid-n 2 --threads 1 --json
+expect 0 "50 new examples of 7 digits x 3 " -- "$ARITH" eval run_nk --digits 7 --digits-b 3 --n 50 --threads 1
+expect 2 "--grid-b needs --grid" -- "$ARITH" eval run_nk --grid-b 1..2
+expect 2 "--digits-b draws new examples" -- "$ARITH" eval run_nk --csv run_nk/test.csv --digits-b 2
+expect 2 "--grid-b: 0 is out of range" -- "$ARITH" eval run_nk --grid 1..3 --grid-b 0
+expect 2 "--digits-b sets the second operand's length of task mul" -- "$ARITH" train --task add --digits-b 2 --run run_nk_add
+[ ! -e run_nk_add ] && ok || bad "a refused --digits-b left a run directory"
 expect 2 "--grid-step needs --grid" -- "$ARITH" eval run_grid --grid-step 2
 expect 2 "--grid-n: 0 is out of range" -- "$ARITH" eval run_grid --grid 1..2 --grid-n 0
 expect 2 "--grid draws its own examples" -- "$ARITH" eval run_grid --grid 1..2 --digits 3

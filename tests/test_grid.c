@@ -224,6 +224,91 @@ static int count_of(const char *text, const char *needle)
     return n;
 }
 
+/* Task mul with a second operand of its own length (--digits-b): n x k products. */
+static void test_digits_b(void)
+{
+    task_config mul = {.def = task_find("mul"), .digits = 12, .digits_min = 1, .digits_b = 2};
+    CHECK_OK(task_check(&mul));
+    rng_state rng;
+    rng_seed(&rng, 11);
+    char prompt[64], answer[64], a[32], b[32];
+    int longest_a = 0, longest_b = 0, b_small = 0;
+    for (int k = 0; k < 2000; k++) {
+        CHECK_OK(task_sample(&mul, &rng, prompt, sizeof prompt, answer, sizeof answer));
+        CHECK_MSG(split_operands(prompt, a, b, sizeof a), "%s", prompt);
+        int la = (int)strlen(a), lb = (int)strlen(b);
+        longest_a = la > longest_a ? la : longest_a;
+        longest_b = lb > longest_b ? lb : longest_b;
+        b_small += atoi(b) < 10; /* digit by digit: 0..99, a tenth below 10 */
+        CHECK_MSG(la >= 1 && la <= 12 && lb >= 1 && lb <= 2, "%s", prompt);
+        char want[64];
+        snprintf(want, sizeof want, "%llu", to_u64(a) * to_u64(b));
+        CHECK_STR(answer, want);
+        CHECK((int)strlen(prompt) <= task_max_prompt_chars(&mul));
+        CHECK((int)strlen(answer) <= task_max_answer_chars(&mul));
+    }
+    CHECK_EQ_INT(longest_a, 12);
+    CHECK_EQ_INT(longest_b, 2);
+    CHECK_MSG(b_small > 120 && b_small < 280, "%d of 2000 below 10", b_small);
+    CHECK_EQ_INT(task_max_prompt_chars(&mul), 12 + 2 + 2);
+    CHECK_EQ_INT(task_max_answer_chars(&mul), 14);
+    /* the second operand longer than the first: the buffers follow */
+    task_config wide = {.def = task_find("mul"), .digits = 2, .digits_b = 30, .digits_b_min = 30};
+    CHECK_EQ_INT(task_max_prompt_chars(&wide), 34);
+    CHECK_OK(task_sample(&wide, &rng, prompt, sizeof prompt, answer, sizeof answer));
+    CHECK(split_operands(prompt, a, b, sizeof a));
+    CHECK_EQ_INT(strlen(b), 30);
+    /* the space and its enumeration: 1..2-digit a (0..99) times a 1-digit b (0..9) */
+    task_config small = {.def = task_find("mul"), .digits = 2, .digits_b = 1};
+    CHECK(small.def->space(&small) == 1000);
+    CHECK_OK(small.def->example_at(&small, 0, prompt, answer, sizeof answer));
+    CHECK_STR(prompt, "0*0=");
+    CHECK_OK(small.def->example_at(&small, 999, prompt, answer, sizeof answer));
+    CHECK_STR(prompt, "99*9=");
+    CHECK_STR(answer, "891");
+    CHECK_OK(small.def->example_at(&small, 123, prompt, answer, sizeof answer));
+    CHECK_STR(prompt, "12*3=");
+    /* a distinct data set of the whole space lists every product once */
+    example_set train, test;
+    examples_init(&train);
+    examples_init(&test);
+    CHECK_OK(dataset_generate(&train, &test, &small, 900, 100, 5, NULL));
+    CHECK_EQ_INT(train.count + test.count, 1000);
+    for (int i = 0; i < test.count; i++) {
+        CHECK(split_operands(test.items[i].prompt, a, b, sizeof a));
+        CHECK_MSG(strlen(a) <= 2 && strlen(b) == 1, "%s", test.items[i].prompt);
+    }
+    examples_free(&train);
+    examples_free(&test);
+    /* edge cases keep the second operand's lengths */
+    example_set edges;
+    examples_init(&edges);
+    task_config e = {.def = task_find("mul"), .digits = 6, .digits_min = 1, .digits_b = 2,
+                     .digits_b_min = 1};
+    CHECK_OK(task_edge_cases(&e, &edges));
+    CHECK(edges.count >= 10);
+    CHECK(find_prompt(&edges, "999999*99=") != NULL);
+    CHECK(find_prompt(&edges, "1*99=") != NULL);
+    CHECK(find_prompt(&edges, "123456*8=") != NULL);
+    for (int i = 0; i < edges.count; i++) {
+        CHECK(split_operands(edges.items[i].prompt, a, b, sizeof a));
+        CHECK_MSG(strlen(b) <= 2 && strlen(a) <= 6, "%s", edges.items[i].prompt);
+        char want[64];
+        snprintf(want, sizeof want, "%llu", to_u64(a) * to_u64(b));
+        CHECK_STR(edges.items[i].answer, want);
+    }
+    examples_free(&edges);
+    /* only mul takes it; an empty range is refused */
+    task_config add = {.def = task_find("add"), .digits = 5, .digits_b = 2};
+    CHECK(task_check(&add) == ARITH_ERR_ARG);
+    CHECK_MSG(strstr(arith_error_message(), "--digits-b") != NULL, "%s", arith_error_message());
+    task_config empty = {.def = task_find("mul"), .digits = 5, .digits_b = 2, .digits_b_min = 3};
+    CHECK(task_check(&empty) == ARITH_ERR_ARG);
+    char what[64];
+    task_describe(&e, what, sizeof what);
+    CHECK_STR(what, "1..6 digits x 1..2");
+}
+
 static void test_grid_files(const char *base)
 {
     length_grid g;
@@ -255,7 +340,7 @@ static void test_grid_files(const char *base)
     snprintf(csv, sizeof csv, "%s/grid.csv", base);
     snprintf(svg, sizeof svg, "%s/grid.svg", base);
     CHECK_OK(grid_write_csv(&g, csv));
-    CHECK_OK(grid_write_svg(&g, svg, "run <x> & \"y\": add", 1, 2));
+    CHECK_OK(grid_write_svg(&g, svg, "run <x> & \"y\": add", 1, 2, 1, 2));
     char *text = NULL;
     size_t size = 0;
     CHECK_OK(io_read_file(csv, &text, &size));
@@ -282,7 +367,7 @@ static void test_grid_files(const char *base)
     }
     free(text);
     /* a region outside the grid is named, not drawn */
-    CHECK_OK(grid_write_svg(&g, svg, "t", 50, 60));
+    CHECK_OK(grid_write_svg(&g, svg, "t", 50, 60, 50, 60));
     CHECK_OK(io_read_file(svg, &text, &size));
     if (text) {
         CHECK_EQ_INT(count_of(text, "class=\"train-region\""), 0);
@@ -310,20 +395,83 @@ static void test_grid_files(const char *base)
         CHECK_EQ_INT(count_of(text, "\n"), 5);
     }
     free(text);
-    CHECK_OK(grid_write_svg(&c, svg, "mean", 1, 1));
+    CHECK_OK(grid_write_svg(&c, svg, "mean", 1, 1, 1, 1));
     grid_free(&c);
     grid_free(&two[0]);
     grid_free(&two[1]);
     grid_free(&g);
     /* a big grid: small cells, no values written in them */
     CHECK_OK(grid_init(&g, 1, 100, 1, 1, 1));
-    CHECK_OK(grid_write_svg(&g, svg, "big", 1, 20));
+    CHECK_OK(grid_write_svg(&g, svg, "big", 1, 20, 1, 20));
     CHECK_OK(io_read_file(svg, &text, &size));
     if (text) {
         CHECK_EQ_INT(count_of(text, "class=\"cell\""), 10000);
         CHECK_EQ_INT(count_of(text, "class=\"train-region\""), 1);
     }
     free(text);
+    grid_free(&g);
+    unlink(csv);
+    unlink(svg);
+}
+
+/* A grid whose lb axis has lengths of its own (n x k products): its cells, CSV, largest length
+ * and SVG. */
+static void test_grid_rect(const char *base)
+{
+    length_grid g;
+    CHECK_OK(grid_init(&g, 5, 25, 5, 4, 3));
+    CHECK(grid_set_b(&g, 0, 2) == ARITH_ERR_ARG);
+    CHECK(strstr(arith_error_message(), "--grid-b") != NULL);
+    CHECK(grid_set_b(&g, 3, 2) == ARITH_ERR_ARG);
+    CHECK_OK(grid_set_b(&g, 1, 3));
+    CHECK(!grid_square(&g));
+    CHECK_EQ_INT(g.count, 5);
+    CHECK_EQ_INT(g.count_b, 3);
+    CHECK_EQ_INT(grid_length(&g, 4), 25);
+    CHECK_EQ_INT(grid_length_b(&g, 2), 3);
+    /* la 5..25 by 5, lb 1..3: everything right up to la 15 but (20, 3), then (25, 1) */
+    for (int i = 0; i < 5; i++)
+        for (int j = 0; j < 3; j++) {
+            size_t c = (size_t)i * 3 + j;
+            g.n[c] = 4;
+            g.correct[c] = (i < 3 || (i == 3 && j < 2) || (i == 4 && j == 0)) ? 4 : 1;
+            g.accuracy[c] = g.correct[c] / 4.0;
+        }
+    int prefix, any;
+    grid_largest_at(&g, 0.99, &prefix, &any);
+    CHECK_EQ_INT(prefix, 15); /* la 20 fails at lb 3 */
+    CHECK_EQ_INT(any, 15);
+    char csv[512], svg[512];
+    snprintf(csv, sizeof csv, "%s/rect.csv", base);
+    snprintf(svg, sizeof svg, "%s/rect.svg", base);
+    CHECK_OK(grid_write_csv(&g, csv));
+    CHECK_OK(grid_write_svg(&g, svg, "n x k", 1, 10, 1, 3));
+    char *text = NULL;
+    size_t size = 0;
+    CHECK_OK(io_read_file(csv, &text, &size));
+    int lines = 0;
+    for (size_t k = 0; k < size; k++)
+        lines += text[k] == '\n';
+    CHECK_EQ_INT(lines, 1 + 15);
+    CHECK(strstr(text, "\n20,3,4,1,0.250000\n") != NULL);
+    CHECK(strstr(text, "\n25,1,4,4,1.000000\n") != NULL);
+    free(text);
+    CHECK_OK(io_read_file(svg, &text, &size));
+    int cells = 0;
+    for (const char *p = text; (p = strstr(p, "class=\"cell\"")); p++)
+        cells++;
+    CHECK_EQ_INT(cells, 15);
+    CHECK(strstr(text, "la 20, lb 3: 0.2500") != NULL);
+    CHECK(strstr(text, "train-region") != NULL);
+    free(text);
+    /* grids of different lb axes do not combine */
+    length_grid two[2], out;
+    CHECK_OK(grid_init(&two[0], 1, 2, 1, 4, 1));
+    CHECK_OK(grid_init(&two[1], 1, 2, 1, 4, 1));
+    CHECK_OK(grid_set_b(&two[1], 1, 1));
+    CHECK(grid_combine(&out, two, 2) == ARITH_ERR_ARG);
+    grid_free(&two[0]);
+    grid_free(&two[1]);
     grid_free(&g);
     unlink(csv);
     unlink(svg);
@@ -383,6 +531,17 @@ static void test_grid_evaluate(const char *base)
     CHECK_OK(grid_evaluate(s.model, &s.tok, &s.task, 64, 1, &h, NULL, NULL));
     for (int c = 0; c < 9; c++)
         CHECK_EQ_INT(h.correct[c], g.correct[c]); /* batching does not change answers */
+    grid_free(&h);
+    /* an lb axis of its own, 2..3: the same prompts per (la, lb) as the square grid */
+    CHECK_OK(grid_init(&h, 1, 3, 1, 6, 5));
+    CHECK_OK(grid_set_b(&h, 2, 3));
+    CHECK_EQ_INT(h.count_b, 2);
+    CHECK_OK(grid_evaluate(s.model, &s.tok, &s.task, 8, 1, &h, NULL, NULL));
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 2; j++) {
+            CHECK_EQ_INT(h.n[i * 2 + j], 6);
+            CHECK_EQ_INT(h.correct[i * 2 + j], g.correct[i * 3 + j + 1]);
+        }
     grid_free(&h);
     /* cell (2, 3) alone, step 1 from 2: the same prompts, so the same count */
     CHECK_OK(grid_init(&h, 2, 3, 1, 6, 5));
@@ -471,7 +630,9 @@ int main(void)
     }
     test_sample_lengths();
     test_edge_cases();
+    test_digits_b();
     test_grid_files(base);
+    test_grid_rect(base);
     test_stats();
     test_grid_evaluate(base);
     test_seed_runs(base);

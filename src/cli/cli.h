@@ -109,6 +109,7 @@ typedef struct {
     int batch, threads, beam;
     bool no_verify;            /* --no-verify: the checkpoint's checksum is not checked */
     int_range digits;          /* {0, 0}: the run's test set */
+    int_range digits_b;        /* --digits-b: {0, 0}: the run's second-operand lengths */
     int n;                     /* 0: as many as the test set */
     long long seed;
     char csv[TRAIN_PATH_MAX];  /* "": none */
@@ -119,6 +120,7 @@ typedef struct {
     bool scratchpad;           /* predict: a scratchpad run's steps shown before the answer */
     bool logits;               /* predict: JSON with the teacher-forced logits of each answer */
     int_range grid;            /* {0, 0}: no grid */
+    int_range grid_b;          /* {0, 0}: lb as la */
     int grid_step, grid_n;     /* 0: 1 and 20 */
     const char *checkpoint;    /* "best" or "last", from which */
     bool nested;               /* one seed run of several: JSON without its newline, the grid's

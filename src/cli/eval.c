@@ -35,6 +35,8 @@ static const option_spec eval_specs[] = {
     RUN_OPTIONS,
     EVAL_OPT("digits", OPT_RANGE, digits, NULL, NULL, 1, 100000, NULL,
              "evaluate on new examples of these lengths instead of the test set"),
+    EVAL_OPT("digits-b", OPT_RANGE, digits_b, NULL, NULL, 1, 100000, NULL,
+             "with --digits: the second operand's lengths (task mul; default: the run's)"),
     EVAL_OPT("n", OPT_INT, n, NULL, NULL, 1, 100000000, NULL,
              "new examples to draw (default: as many as the test set)"),
     EVAL_OPT("seed", OPT_INT, seed, "12345", NULL, 0, 9007199254740991.0, NULL,
@@ -47,6 +49,9 @@ static const option_spec eval_specs[] = {
              "also the accuracy when the model reads the reference answer"),
     EVAL_OPT("grid", OPT_RANGE, grid, NULL, NULL, 1, TASK_DIGITS_MAX, "A..B",
              "exact match per pair of operand lengths in A..B (tasks with grids: arith tasks)"),
+    EVAL_OPT("grid-b", OPT_RANGE, grid_b, NULL, NULL, 1, TASK_DIGITS_MAX, "A..B",
+             "the grid's second-operand lengths, every one from A to B (default: as --grid; "
+             "n x k products: --grid 1..30 --grid-b 1..3)"),
     EVAL_OPT("grid-step", OPT_INT, grid_step, NULL, NULL, 1, TASK_DIGITS_MAX, "K",
              "every K-th length of the grid (default 1)"),
     EVAL_OPT("grid-n", OPT_INT, grid_n, NULL, NULL, 1, 1000000, NULL,
@@ -259,6 +264,7 @@ typedef struct {
     bool have_grid;
     length_grid grid;          /* with --grid (owned) */
     int train_lo, train_hi;    /* the run's training lengths */
+    int train_lo_b, train_hi_b; /* of its second operand (--digits-b, or as the first) */
     char scheme[2 * TRAIN_PATH_MAX]; /* session_title, for the combined grid's title */
 } eval_outcome;
 
@@ -368,22 +374,34 @@ static void grid_file_paths(const char *dir, const length_grid *g, char *csv, ch
     snprintf(svg, cap, "%s/grid-%d-%d.svg", dir, g->lo, g->hi);
 }
 
+/* Length n's accuracy: the diagonal cell (n, n), or, in a grid with an lb axis of its own, the
+ * worst cell of la = n (NaN when a cell has no examples). */
 static double grid_diag(const length_grid *g, int i)
 {
-    return g->accuracy[(size_t)i * g->count + i];
+    if (grid_square(g))
+        return g->accuracy[(size_t)i * g->count_b + i];
+    double worst = INFINITY;
+    for (int j = 0; j < g->count_b; j++) {
+        double a = g->accuracy[(size_t)i * g->count_b + j];
+        if (isnan(a))
+            return a;
+        worst = a < worst ? a : worst;
+    }
+    return worst;
 }
 
-/* The mean accuracy of the cells inside (inside = true) or outside the training lengths;
- * NAN when there are none. */
-static double grid_region_mean(const length_grid *g, int lo, int hi, bool inside)
+/* The mean accuracy of the cells inside (inside = true) or outside the training lengths (la
+ * in lo..hi, lb in lo_b..hi_b); NAN when there are none. */
+static double grid_region_mean(const length_grid *g, int lo, int hi, int lo_b, int hi_b,
+                               bool inside)
 {
     double sum = 0;
     int n = 0;
     for (int i = 0; i < g->count; i++)
-        for (int j = 0; j < g->count; j++) {
-            int la = grid_length(g, i), lb = grid_length(g, j);
-            bool in = la >= lo && la <= hi && lb >= lo && lb <= hi;
-            double a = g->accuracy[(size_t)i * g->count + j];
+        for (int j = 0; j < g->count_b; j++) {
+            int la = grid_length(g, i), lb = grid_length_b(g, j);
+            bool in = la >= lo && la <= hi && lb >= lo_b && lb <= hi_b;
+            double a = g->accuracy[(size_t)i * g->count_b + j];
             if (in == inside && !isnan(a)) {
                 sum += a;
                 n++;
@@ -410,9 +428,10 @@ static void print_grid_json(const length_grid *g, const char *csv, const char *s
 {
     int prefix, any;
     grid_largest_at(g, 0.99, &prefix, &any);
-    printf("\"grid\": {\"lo\": %d, \"hi\": %d, \"step\": %d, \"per_cell\": %d, \"seed\": %lld, "
-           "\"runs\": %d, \"seconds\": %.3f, \"csv\": ", g->lo, g->hi, g->step, g->per_cell,
-           g->seed, g->runs, g->seconds);
+    printf("\"grid\": {\"lo\": %d, \"hi\": %d, \"step\": %d, \"lo_b\": %d, \"hi_b\": %d, "
+           "\"step_b\": %d, \"per_cell\": %d, \"seed\": %lld, \"runs\": %d, \"seconds\": %.3f, "
+           "\"csv\": ", g->lo, g->hi, g->step, g->lo_b, g->hi_b, g->step_b, g->per_cell, g->seed,
+           g->runs, g->seconds);
     cli_json_string(stdout, csv);
     printf(", \"svg\": ");
     cli_json_string(stdout, svg);
@@ -421,7 +440,11 @@ static void print_grid_json(const length_grid *g, const char *csv, const char *s
     for (int i = 0; i < g->count; i++) {
         printf("%s{\"length\": %d, \"accuracy\": %.6f", i ? ", " : "", grid_length(g, i),
                grid_diag(g, i));
-        size_t c = (size_t)i * g->count + i;
+        if (!grid_square(g)) { /* the worst lb of la = n; the cells have the rest */
+            printf("}");
+            continue;
+        }
+        size_t c = (size_t)i * g->count_b + i;
         if (g->runs)
             printf(", \"std\": %.6f, \"min\": %.6f, \"max\": %.6f}", g->acc_std[c], g->acc_min[c],
                    g->acc_max[c]);
@@ -432,10 +455,10 @@ static void print_grid_json(const length_grid *g, const char *csv, const char *s
     if (!g->runs) {
         printf(", \"cells\": [");
         for (int i = 0; i < g->count; i++)
-            for (int j = 0; j < g->count; j++) {
-                size_t c = (size_t)i * g->count + j;
+            for (int j = 0; j < g->count_b; j++) {
+                size_t c = (size_t)i * g->count_b + j;
                 printf("%s[%d, %d, %d, %d]", i || j ? ", " : "", grid_length(g, i),
-                       grid_length(g, j), g->n[c], g->correct[c]);
+                       grid_length_b(g, j), g->n[c], g->correct[c]);
             }
         printf("]");
     }
@@ -445,28 +468,39 @@ static void print_grid_json(const length_grid *g, const char *csv, const char *s
 /* One run's grid in text: the diagonal as a compact table, the means inside and outside the
  * training lengths, the largest length at >= 0.99. */
 static void print_grid_text(const length_grid *g, const char *csv, const char *svg,
-                            const char *checkpoint, int train_lo, int train_hi)
+                            const char *checkpoint, int train_lo, int train_hi, int train_lo_b,
+                            int train_hi_b)
 {
-    long long answers = (long long)g->count * g->count * g->per_cell;
+    long long answers = (long long)g->count * g->count_b * g->per_cell;
     printf("grid %d..%d", g->lo, g->hi);
     if (g->step > 1)
         printf(" step %d", g->step);
+    if (!grid_square(g))
+        printf(" x lb %d..%d", g->lo_b, g->hi_b);
     printf(" (%d x %d cells), %d examples per cell (seed %lld), %s checkpoint: %lld answers in "
-           "%.1f s\n", g->count, g->count, g->per_cell, g->seed, checkpoint, answers, g->seconds);
-    printf("exact match per length n (la = lb = n):\n");
+           "%.1f s\n", g->count, g->count_b, g->per_cell, g->seed, checkpoint, answers,
+           g->seconds);
+    const bool square = grid_square(g);
+    printf(square ? "exact match per length n (la = lb = n):\n"
+                  : "exact match per length n of the first operand (la = n), one row per lb:\n");
     enum { PER_ROW = 12 };
     for (int first = 0; first < g->count; first += PER_ROW) {
         int last = first + PER_ROW < g->count ? first + PER_ROW : g->count;
         printf("  %6s", "n");
         for (int i = first; i < last; i++)
             printf(" %6d", grid_length(g, i));
-        printf("\n  %6s", "exact");
-        for (int i = first; i < last; i++)
-            printf(" %6.3f", grid_diag(g, i));
+        for (int j = 0; j < (square ? 1 : g->count_b); j++) {
+            char row[32] = "exact";
+            if (!square)
+                snprintf(row, sizeof row, "lb=%d", grid_length_b(g, j));
+            printf("\n  %6s", row);
+            for (int i = first; i < last; i++)
+                printf(" %6.3f", square ? grid_diag(g, i) : g->accuracy[(size_t)i * g->count_b + j]);
+        }
         printf("\n");
     }
-    double in = grid_region_mean(g, train_lo, train_hi, true);
-    double out = grid_region_mean(g, train_lo, train_hi, false);
+    double in = grid_region_mean(g, train_lo, train_hi, train_lo_b, train_hi_b, true);
+    double out = grid_region_mean(g, train_lo, train_hi, train_lo_b, train_hi_b, false);
     printf("mean over cells: inside the training lengths %d..%d ", train_lo, train_hi);
     printf(isnan(in) ? "-" : "%.4f", in);
     printf(", outside ");
@@ -481,6 +515,8 @@ static int eval_grid(session *s, const char *dir, const eval_settings *f, eval_o
     length_grid g;
     arith_status st = grid_init(&g, f->grid.lo, f->grid.hi, f->grid_step ? f->grid_step : 1,
                                 f->grid_n ? f->grid_n : 20, f->seed);
+    if (!st && f->grid_b.hi)
+        st = grid_set_b(&g, f->grid_b.lo, f->grid_b.hi);
     if (st)
         return cli_fail(st);
     grid_view gv = {.tty = isatty(STDERR_FILENO)};
@@ -493,10 +529,12 @@ static int eval_grid(session *s, const char *dir, const eval_settings *f, eval_o
     session_title(s, scheme, sizeof scheme);
     snprintf(title, sizeof title, "%s: %s, %s checkpoint", dir, scheme, f->checkpoint);
     const int lo = s->cfg.data.digits.lo, hi = s->cfg.data.digits.hi;
+    const int_range db = s->cfg.data.digits_b;
+    const int lo_b = db.hi ? db.lo : lo, hi_b = db.hi ? db.hi : hi;
     if (!st)
         st = grid_write_csv(&g, csv);
     if (!st)
-        st = grid_write_svg(&g, svg, title, lo, hi);
+        st = grid_write_svg(&g, svg, title, lo, hi, lo_b, hi_b);
     if (!st && f->json) {
         printf("{\"run\": ");
         cli_json_string(stdout, dir);
@@ -512,15 +550,17 @@ static int eval_grid(session *s, const char *dir, const eval_settings *f, eval_o
         else
             printf("largest length at >= 0.99: %d", prefix);
         printf(", mean inside the training lengths %.4f; wrote %s and %s\n",
-               grid_region_mean(&g, lo, hi, true), csv, svg);
+               grid_region_mean(&g, lo, hi, lo_b, hi_b, true), csv, svg);
     } else if (!st) {
-        print_grid_text(&g, csv, svg, f->checkpoint, lo, hi);
+        print_grid_text(&g, csv, svg, f->checkpoint, lo, hi, lo_b, hi_b);
     }
     if (!st && out) {
         out->grid = g;
         out->have_grid = true;
         out->train_lo = lo;
         out->train_hi = hi;
+        out->train_lo_b = lo_b;
+        out->train_hi_b = hi_b;
         snprintf(out->scheme, sizeof out->scheme, "%s", scheme);
     } else {
         grid_free(&g);
@@ -584,16 +624,24 @@ static int eval_run(const char *dir, const eval_settings *f, eval_outcome *out)
         st = dataset_load_csv_as(&fresh, f->csv, &s.task);
         set = &fresh;
         snprintf(source, sizeof source, "%s", f->csv);
-    } else if (f->digits.hi || f->n) {
+    } else if (f->digits.hi || f->digits_b.hi || f->n) {
         task_config task = s.task;
         if (f->digits.hi) {
             task.digits = f->digits.hi;
             task.digits_min = f->digits.lo < f->digits.hi ? f->digits.lo : 0;
         }
+        if (f->digits_b.hi) {
+            task.digits_b = f->digits_b.hi;
+            task.digits_b_min = f->digits_b.lo < f->digits_b.hi ? f->digits_b.lo : 0;
+        }
         int n = f->n ? f->n : s.test.count;
         st = dataset_generate(&none, &fresh, &task, 0, n, (uint64_t)f->seed, &s.train);
         set = &fresh;
-        if (task.digits_min)
+        if (task.digits_b) {
+            char what[128];
+            task_describe(&task, what, sizeof what);
+            snprintf(source, sizeof source, "%d new examples of %s (seed %lld)", n, what, f->seed);
+        } else if (task.digits_min)
             snprintf(source, sizeof source, "%d new examples of %d..%d %s (seed %lld)", n,
                      task.digits_min, task.digits, task.def->unit ? task.def->unit : "digits",
                      f->seed);
@@ -789,7 +837,8 @@ static int eval_seeds(const char *parent, const eval_settings *f, char **dirs,
         if (!st)
             st = grid_write_csv(&combined, csv);
         if (!st)
-            st = grid_write_svg(&combined, svg, title, o[0].train_lo, o[0].train_hi);
+            st = grid_write_svg(&combined, svg, title, o[0].train_lo, o[0].train_hi,
+                                o[0].train_lo_b, o[0].train_hi_b);
         if (st)
             rc = cli_fail(st);
     }
@@ -856,13 +905,19 @@ static int eval_seeds(const char *parent, const eval_settings *f, char **dirs,
         }
     } else if (rc == 0) {
         const length_grid *g = &combined;
+        const bool square = grid_square(g);
         printf("grid %d..%d over %d seeds, %d examples per cell (seed %lld): exact match per "
-               "length n (la = lb = n), mean ± std (min..max)\n", g->lo, g->hi, count,
-               g->per_cell, g->seed);
+               "length n (%s), mean ± std (min..max)\n", g->lo, g->hi, count, g->per_cell,
+               g->seed, square ? "la = lb = n" : "la = n, each lb");
         for (int i = 0; i < g->count; i++) {
-            size_t c = (size_t)i * g->count + i;
-            printf("  n=%-5d %.4f ± %.4f (%.4f..%.4f)\n", grid_length(g, i), g->accuracy[c],
-                   g->acc_std[c], g->acc_min[c], g->acc_max[c]);
+            for (int j = square ? i : 0; j < (square ? i + 1 : g->count_b); j++) {
+                size_t c = (size_t)i * g->count_b + j;
+                char lb[32] = "";
+                if (!square)
+                    snprintf(lb, sizeof lb, " lb=%d", grid_length_b(g, j));
+                printf("  n=%-5d%s %.4f ± %.4f (%.4f..%.4f)\n", grid_length(g, i), lb,
+                       g->accuracy[c], g->acc_std[c], g->acc_min[c], g->acc_max[c]);
+            }
         }
         /* per seed, "none" where not even the grid's first length reaches 0.99 (a mean over
          * seeds would have to give "none" a number) */
@@ -1126,14 +1181,18 @@ int cli_eval(int argc, char **argv)
             dir = args.items[i].value;
     if (!rc && !dir)
         rc = cli_usage_error("usage: arith eval RUN_DIR [OPTIONS] (see arith eval --help)");
-    if (!rc && !f.grid.hi && (f.grid_step || f.grid_n))
+    if (!rc && !f.grid.hi && (f.grid_step || f.grid_n || f.grid_b.hi))
         rc = cli_usage_error("%s", f.grid_step ? "--grid-step needs --grid A..B"
-                                               : "--grid-n needs --grid A..B");
+                                   : f.grid_n  ? "--grid-n needs --grid A..B"
+                                               : "--grid-b needs --grid A..B");
     if (!rc && f.grid.hi &&
-        (f.csv[0] || f.digits.hi || f.n || f.teacher_forced || f.samples || f.predictions[0]))
+        (f.csv[0] || f.digits.hi || f.digits_b.hi || f.n || f.teacher_forced || f.samples ||
+         f.predictions[0]))
         rc = cli_usage_error("--grid draws its own examples per pair of lengths; it does not "
-                             "combine with --csv, --digits, --n, --samples, --teacher-forced or "
-                             "--predictions");
+                             "combine with --csv, --digits, --digits-b, --n, --samples, "
+                             "--teacher-forced or --predictions");
+    if (!rc && f.csv[0] && f.digits_b.hi)
+        rc = cli_usage_error("--digits-b draws new examples; it does not combine with --csv");
     cli_args_free(&args);
     return rc ? rc : eval_dispatch(dir, &f);
 }

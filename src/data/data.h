@@ -41,6 +41,8 @@ typedef struct {
     int digits;     /* operand length in digits (count: string length; expr: ignored) */
     int digits_min; /* 0: every operand/string has exactly `digits`; else its length is drawn
                        uniformly from [digits_min, digits] (add: no leading zero unless 1 digit) */
+    int digits_b;     /* mul: the second operand's length (0: as the first, digits/digits_min) */
+    int digits_b_min; /* mul: as digits_min, for the second operand */
     task_style style;
     sym_kind subtask; /* symbolic: derivative or integral */
     sym_config sym;   /* symbolic: expression sizes (sym_config_default) */
@@ -174,8 +176,11 @@ arith_status digits_range_parse(int *lo, int *hi, const char *text);
  * not take), then the task's own check. */
 arith_status task_check(const task_config *task);
 /* The check of tasks whose operands or strings have lengths: digits >= 1, and digits_min 0 or
- * in 1..digits. */
+ * in 1..digits; digits_b the same way when set, and only for tasks that take it (mul). */
 arith_status task_check_lengths(const task_config *task);
+/* The second operand's lengths: digits_b/digits_b_min, or the first's when digits_b is 0. */
+int task_digits_b(const task_config *task);
+int task_digits_b_min(const task_config *task);
 /* Longest prompt and answer (in characters) the task can produce. */
 int task_max_prompt_chars(const task_config *task);
 int task_max_answer_chars(const task_config *task);

@@ -71,7 +71,28 @@ arith_status task_check_lengths(const task_config *task)
         return arith_error(ARITH_ERR_ARG,
                            "the digit range %d..%d is empty (the lower end must be 1..%d)",
                            task->digits_min, task->digits, task->digits);
+    if (task->digits_b < 0 || task->digits_b > TASK_DIGITS_MAX)
+        return arith_error(ARITH_ERR_ARG, "--digits-b must be 1..%d (got %d)", TASK_DIGITS_MAX,
+                           task->digits_b);
+    if (task->digits_b > 0 && (task->digits_b_min < 0 || task->digits_b_min > task->digits_b))
+        return arith_error(ARITH_ERR_ARG,
+                           "the --digits-b range %d..%d is empty (the lower end must be 1..%d)",
+                           task->digits_b_min, task->digits_b, task->digits_b);
+    if (task->digits_b > 0 && (!task->def || strcmp(task->def->name, "mul") != 0))
+        return arith_error(ARITH_ERR_ARG, "--digits-b sets the second operand's length of task "
+                           "mul (n x k products); task %s draws both operands alike",
+                           task->def ? task->def->name : "(none)");
     return ARITH_OK;
+}
+
+int task_digits_b(const task_config *task)
+{
+    return task->digits_b > 0 ? task->digits_b : task->digits;
+}
+
+int task_digits_b_min(const task_config *task)
+{
+    return task->digits_b > 0 ? task->digits_b_min : task->digits_min;
 }
 
 static bool takes_spaced(const task_def *def)
@@ -217,4 +238,11 @@ void task_describe(const task_config *task, char *out, size_t cap)
         snprintf(out, cap, "%d..%d %s", task->digits_min, task->digits, unit);
     else
         snprintf(out, cap, "%d %s", task->digits, unit);
+    if (task->digits_b > 0) {
+        size_t used = strlen(out);
+        if (task->digits_b_min > 0 && task->digits_b_min != task->digits_b)
+            snprintf(out + used, cap - used, " x %d..%d", task->digits_b_min, task->digits_b);
+        else
+            snprintf(out + used, cap - used, " x %d", task->digits_b);
+    }
 }

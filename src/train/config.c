@@ -67,6 +67,8 @@ static const option_spec train_options[] = {
         "operand length, in the task's unit (digits, bits: `arith tasks`); N or A..B"),
     OPT("test-digits", OPT_RANGE, data.test_digits, "0", NULL, 0, 100000, "data",
         "lengths of the generated test set, N or A..B (0: as --digits)"),
+    OPT("digits-b", OPT_RANGE, data.digits_b, "0", NULL, 0, 100000, "data",
+        "mul: the second operand's length, N or A..B, for n x k products (0: as --digits)"),
     OPT("style", OPT_CHOICE, data.style, "plain", choice_style, 0, 0, "data",
         "prompt format: plain \"12+34=\", spaced \"12 + 34\" (seed 002)"),
     OPT("n", OPT_INT, data.n, "64000", NULL, 2, 100000000, "data",

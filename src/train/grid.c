@@ -15,6 +15,21 @@
 /* At most this many lengths per axis (a million cells). */
 enum { GRID_MAX_LENGTHS = 1000 };
 
+/* The cells of a grid whose axes are set. */
+static arith_status grid_alloc(length_grid *g)
+{
+    size_t cells = (size_t)g->count * g->count_b;
+    g->n = calloc(cells, sizeof *g->n);
+    g->correct = calloc(cells, sizeof *g->correct);
+    g->accuracy = calloc(cells, sizeof *g->accuracy);
+    if (!g->n || !g->correct || !g->accuracy) {
+        grid_free(g);
+        return arith_error(ARITH_ERR_MEMORY, "out of memory for a grid of %d x %d cells",
+                           g->count, g->count_b);
+    }
+    return ARITH_OK;
+}
+
 arith_status grid_init(length_grid *g, int lo, int hi, int step, int per_cell, long long seed)
 {
     memset(g, 0, sizeof *g);
@@ -34,18 +49,33 @@ arith_status grid_init(length_grid *g, int lo, int hi, int step, int per_cell, l
     g->hi = hi;
     g->step = step;
     g->count = count;
+    g->lo_b = lo;
+    g->hi_b = hi;
+    g->step_b = step;
+    g->count_b = count;
     g->per_cell = per_cell;
     g->seed = seed;
-    size_t cells = (size_t)count * count;
-    g->n = calloc(cells, sizeof *g->n);
-    g->correct = calloc(cells, sizeof *g->correct);
-    g->accuracy = calloc(cells, sizeof *g->accuracy);
-    if (!g->n || !g->correct || !g->accuracy) {
-        grid_free(g);
-        return arith_error(ARITH_ERR_MEMORY, "out of memory for a grid of %d x %d cells", count,
-                           count);
-    }
-    return ARITH_OK;
+    return grid_alloc(g);
+}
+
+arith_status grid_set_b(length_grid *g, int lo_b, int hi_b)
+{
+    if (lo_b < 1 || hi_b < lo_b || hi_b > TASK_DIGITS_MAX)
+        return arith_error(ARITH_ERR_ARG, "--grid-b %d..%d: lengths must satisfy 1 <= A <= B "
+                           "<= %d", lo_b, hi_b, TASK_DIGITS_MAX);
+    if (hi_b - lo_b + 1 > GRID_MAX_LENGTHS)
+        return arith_error(ARITH_ERR_ARG, "--grid-b %d..%d has %d lengths; at most %d", lo_b,
+                           hi_b, hi_b - lo_b + 1, GRID_MAX_LENGTHS);
+    g->lo_b = lo_b;
+    g->hi_b = hi_b;
+    g->step_b = 1;
+    g->count_b = hi_b - lo_b + 1;
+    free(g->n);
+    free(g->correct);
+    free(g->accuracy);
+    g->n = g->correct = NULL;
+    g->accuracy = NULL;
+    return grid_alloc(g);
 }
 
 void grid_free(length_grid *g)
@@ -111,11 +141,11 @@ arith_status grid_evaluate(model *m, const tokenizer *tok, const task_config *ta
     if (st)
         return st;
     double t0 = time_now();
-    const int C = g->count, per = g->per_cell;
-    const size_t cells = (size_t)C * C;
+    const int C = g->count, Cb = g->count_b, per = g->per_cell;
+    const size_t cells = (size_t)C * Cb;
     const size_t total = cells * (size_t)per;
-    const int longest = grid_length(g, C - 1);
-    size_t prompt_cap = 2 * (size_t)longest + 8, answer_cap = 2 * (size_t)longest + 4;
+    const size_t longest = (size_t)grid_length(g, C - 1) + (size_t)grid_length_b(g, Cb - 1);
+    size_t prompt_cap = longest + 8, answer_cap = longest + 4;
     int ids_cap = 4 * (int)prompt_cap + 64;
     char *prompt = malloc(prompt_cap), *answer = malloc(answer_cap);
     int32_t *ids = malloc((size_t)ids_cap * sizeof *ids);
@@ -127,10 +157,10 @@ arith_status grid_evaluate(model *m, const tokenizer *tok, const task_config *ta
     /* every cell's examples first, each from (seed, la, lb) alone; each checked against the
      * tokenizer and the context before anything is generated */
     for (int i = 0; i < C && !st; i++) {
-        for (int j = 0; j < C && !st; j++) {
-            const int la = grid_length(g, i), lb = grid_length(g, j);
-            cell_info *ci = &info[(size_t)i * C + j];
-            ci->cell = i * C + j;
+        for (int j = 0; j < Cb && !st; j++) {
+            const int la = grid_length(g, i), lb = grid_length_b(g, j);
+            cell_info *ci = &info[(size_t)i * Cb + j];
+            ci->cell = i * Cb + j;
             rng_state rng;
             rng_seed(&rng, rng_hash(rng_hash((uint64_t)g->seed, (uint64_t)la), (uint64_t)lb));
             for (int k = 0; k < per && !st; k++) {
@@ -163,19 +193,24 @@ arith_status grid_evaluate(model *m, const tokenizer *tok, const task_config *ta
     }
     if (!st && model_has_context_limit(m)) {
         const int context = m->cfg.context;
-        int fits = g->lo - 1; /* the largest grid length whose (n, n) cell fits */
+        /* the largest grid length whose (n, n) cell fits (with an lb axis of its own: whose
+         * cells all fit) */
+        int fits = g->lo - 1;
         for (int i = 0; i < C; i++) {
-            const cell_info *ci = &info[(size_t)i * C + i];
-            if (ci->max_prompt + ci->max_answer - 1 <= context)
-                fits = grid_length(g, i);
-            else
+            bool ok = true;
+            for (int j = grid_square(g) ? i : 0; j < (grid_square(g) ? i + 1 : Cb); j++) {
+                const cell_info *ci = &info[(size_t)i * Cb + j];
+                ok = ok && ci->max_prompt + ci->max_answer - 1 <= context;
+            }
+            if (!ok)
                 break;
+            fits = grid_length(g, i);
         }
         for (size_t c = 0; c < cells && !st; c++) {
             const cell_info *ci = &info[c];
             if (ci->max_prompt + ci->max_answer - 1 <= context)
                 continue;
-            const int la = grid_length(g, (int)(c / C)), lb = grid_length(g, (int)(c % C));
+            const int la = grid_length(g, (int)(c / Cb)), lb = grid_length_b(g, (int)(c % Cb));
             char fit[160];
             if (fits >= g->lo)
                 snprintf(fit, sizeof fit, "--grid %d..%d fits", g->lo, fits);
@@ -237,8 +272,8 @@ arith_status grid_evaluate(model *m, const tokenizer *tok, const task_config *ta
         st = evaluate_beam(m, tok, task, &part, 0, batch_size, beam, tally_cell, &t, -1, &r);
         if (st)
             arith_error_wrap(st, "--grid: cells from (%d, %d): ",
-                             grid_length(g, order[first].cell / C),
-                             grid_length(g, order[first].cell % C));
+                             grid_length(g, order[first].cell / Cb),
+                             grid_length_b(g, order[first].cell % Cb));
         done_examples += count;
         if (!st && fn)
             fn(ctx, (int)done_cells, (int)cells, done_examples, (long long)total,
@@ -264,11 +299,15 @@ arith_status grid_combine(length_grid *out, const length_grid *grids, int count)
         return arith_error(ARITH_ERR_ARG, "grid_combine: no grids");
     const length_grid *g0 = &grids[0];
     for (int k = 1; k < count; k++)
-        if (grids[k].lo != g0->lo || grids[k].count != g0->count || grids[k].step != g0->step)
+        if (grids[k].lo != g0->lo || grids[k].count != g0->count || grids[k].step != g0->step ||
+            grids[k].lo_b != g0->lo_b || grids[k].count_b != g0->count_b ||
+            grids[k].step_b != g0->step_b)
             return arith_error(ARITH_ERR_ARG, "grid_combine: grids of different shapes");
-    const size_t cells = (size_t)g0->count * g0->count;
+    const size_t cells = (size_t)g0->count * g0->count_b;
     *out = (length_grid){.lo = g0->lo, .hi = g0->hi, .step = g0->step, .count = g0->count,
-                         .per_cell = g0->per_cell, .seed = g0->seed, .runs = count};
+                         .lo_b = g0->lo_b, .hi_b = g0->hi_b, .step_b = g0->step_b,
+                         .count_b = g0->count_b, .per_cell = g0->per_cell, .seed = g0->seed,
+                         .runs = count};
     out->accuracy = malloc(cells * sizeof(double));
     out->acc_std = malloc(cells * sizeof(double));
     out->acc_min = malloc(cells * sizeof(double));
@@ -300,8 +339,11 @@ void grid_largest_at(const length_grid *g, double threshold, int *prefix, int *a
     *prefix = *any = g->lo - 1;
     bool unbroken = true;
     for (int i = 0; i < g->count; i++) {
-        double a = g->accuracy[(size_t)i * g->count + i];
-        bool ok = a >= threshold; /* NaN (no examples) is never ok */
+        bool ok = true; /* NaN (no examples) is never ok */
+        if (grid_square(g))
+            ok = g->accuracy[(size_t)i * g->count_b + i] >= threshold;
+        for (int j = 0; !grid_square(g) && j < g->count_b; j++)
+            ok = ok && g->accuracy[(size_t)i * g->count_b + j] >= threshold;
         unbroken = unbroken && ok;
         if (unbroken)
             *prefix = grid_length(g, i);
@@ -317,9 +359,9 @@ arith_status grid_write_csv(const length_grid *g, const char *path)
     text_buffer b = {0};
     text_printf(&b, g->runs ? "la,lb,runs,accuracy,std,min,max\n" : "la,lb,n,correct,accuracy\n");
     for (int i = 0; i < g->count; i++) {
-        for (int j = 0; j < g->count; j++) {
-            size_t c = (size_t)i * g->count + j;
-            int la = grid_length(g, i), lb = grid_length(g, j);
+        for (int j = 0; j < g->count_b; j++) {
+            size_t c = (size_t)i * g->count_b + j;
+            int la = grid_length(g, i), lb = grid_length_b(g, j);
             if (g->runs)
                 text_printf(&b, "%d,%d,%d,%.6f,%.6f,%.6f,%.6f\n", la, lb, g->runs, g->accuracy[c],
                     g->acc_std[c], g->acc_min[c], g->acc_max[c]);
@@ -352,16 +394,16 @@ void heat_colour(double v, char out[8])
 }
 
 arith_status grid_write_svg(const length_grid *g, const char *path, const char *title,
-                            int train_lo, int train_hi)
+                            int train_lo, int train_hi, int train_lo_b, int train_hi_b)
 {
-    const int C = g->count;
+    const int C = g->count, Cb = g->count_b;
     const int left = 78, right = 150, bottom = 58;
-    int cs = 560 / C;
+    int cs = 560 / (C > Cb ? C : Cb);
     if (cs > 48)
         cs = 48;
     if (cs < 1)
         cs = 1;
-    const int plot = cs * C;
+    const int plot = cs * C, plot_h = cs * Cb; /* la across, lb up */
     const int sh = plot < 160 ? 160 : plot > 200 ? 200 : plot; /* the colour scale's height */
     int width = left + plot + right;
     if (width < 560)
@@ -391,7 +433,7 @@ arith_status grid_write_svg(const length_grid *g, const char *path, const char *
     }
     const int head = 22 + 18 * (lines > 0 ? lines - 1 : 0); /* the last title line */
     const int top = head + 42;
-    int height = top + plot + bottom;
+    int height = top + plot_h + bottom;
     if (height < top + sh + 80)
         height = top + sh + 80;
     text_buffer b = {0};
@@ -426,15 +468,15 @@ arith_status grid_write_svg(const length_grid *g, const char *path, const char *
     /* cells: la across (left to right), lb up (bottom to top) */
     const bool labels = cs >= 28;
     for (int i = 0; i < C; i++) {
-        for (int j = 0; j < C; j++) {
-            size_t c = (size_t)i * C + j;
+        for (int j = 0; j < Cb; j++) {
+            size_t c = (size_t)i * Cb + j;
             double v = g->accuracy[c];
             char col[8];
             heat_colour(v, col);
-            int x = left + i * cs, y = top + (C - 1 - j) * cs;
+            int x = left + i * cs, y = top + (Cb - 1 - j) * cs;
             text_printf(&b, "<rect class=\"cell\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
                 "fill=\"%s\"><title>la %d, lb %d: %.4f", x, y, cs, cs, col, grid_length(g, i),
-                grid_length(g, j), v);
+                grid_length_b(g, j), v);
             if (!g->runs)
                 text_printf(&b, " (%d/%d)", g->correct[c], g->n[c]);
             else
@@ -449,20 +491,24 @@ arith_status grid_write_svg(const length_grid *g, const char *path, const char *
     /* axes: a label every k-th length, at least 26 pixels apart */
     int every = (26 + cs - 1) / cs;
     for (int i = 0; i < C; i += every) {
-        double cx = left + i * cs + cs / 2.0, cy = top + (C - 1 - i) * cs + cs / 2.0;
+        double cx = left + i * cs + cs / 2.0;
         text_printf(&b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%d</text>\n", cx,
-            top + plot + 16, grid_length(g, i));
+            top + plot_h + 16, grid_length(g, i));
+    }
+    for (int j = 0; j < Cb; j += every) {
+        double cy = top + (Cb - 1 - j) * cs + cs / 2.0;
         text_printf(&b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%d</text>\n", left - 6, cy + 4,
-            grid_length(g, i));
+            grid_length_b(g, j));
     }
     text_printf(&b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">la: digits of the first "
-        "operand</text>\n", left + plot / 2.0, top + plot + 38);
+        "operand</text>\n", left + plot / 2.0, top + plot_h + 38);
     text_printf(&b, "<text transform=\"translate(%d %.1f) rotate(-90)\" text-anchor=\"middle\">lb: "
-        "digits of the second operand</text>\n", left - 46, top + plot / 2.0);
+        "digits of the second operand</text>\n", left - 46, top + plot_h / 2.0);
     text_printf(&b, "<rect class=\"frame\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
-        "stroke=\"#333\"/>\n", left, top, plot, plot);
-    /* the training lengths: around the cells whose lengths lie in train_lo..train_hi */
-    int e0 = C, e1 = 0;
+        "stroke=\"#333\"/>\n", left, top, plot, plot_h);
+    /* the training lengths: around the cells whose lengths lie in train_lo..train_hi (la) and
+     * train_lo_b..train_hi_b (lb) */
+    int e0 = C, e1 = 0, f0 = Cb, f1 = 0;
     for (int i = 0; i < C; i++) {
         if (grid_length(g, i) >= train_lo && grid_length(g, i) <= train_hi) {
             if (i < e0)
@@ -470,10 +516,17 @@ arith_status grid_write_svg(const length_grid *g, const char *path, const char *
             e1 = i + 1;
         }
     }
-    bool inside = e1 > e0;
+    for (int j = 0; j < Cb; j++) {
+        if (grid_length_b(g, j) >= train_lo_b && grid_length_b(g, j) <= train_hi_b) {
+            if (j < f0)
+                f0 = j;
+            f1 = j + 1;
+        }
+    }
+    bool inside = e1 > e0 && f1 > f0;
     if (inside) {
         double x0 = left + e0 * cs, x1 = left + e1 * cs;
-        double y0 = top + (double)(C - e1) * cs, y1 = top + (double)(C - e0) * cs;
+        double y0 = top + (double)(Cb - f1) * cs, y1 = top + (double)(Cb - f0) * cs;
         text_printf(&b, "<rect class=\"train-region\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
             "height=\"%.1f\" fill=\"none\" stroke=\"#ff2d55\" stroke-width=\"3\"/>\n", x0, y0,
             x1 - x0, y1 - y0);

@@ -98,6 +98,8 @@ arith_status train_task_config(task_config *task, const data_settings *data,
     task->digits = range.hi;
     /* a single length keeps seed 001's digit-by-digit draw; a range draws each length */
     task->digits_min = range.lo < range.hi ? range.lo : 0;
+    task->digits_b = data->digits_b.hi;
+    task->digits_b_min = data->digits_b.lo < data->digits_b.hi ? data->digits_b.lo : 0;
     if (!st && task->style == STYLE_SPACED && !task->def->spaced) {
         char names[256];
         task_names(names, sizeof names, takes_spaced);

@@ -113,6 +113,7 @@ typedef struct {
     sym_kind subtask;          /* symbolic: derivative or integral */
     int_range digits;          /* operand (count: string) lengths of the training data */
     int_range test_digits;     /* of generated test data; {0,0}: as digits */
+    int_range digits_b;        /* mul: the second operand's lengths; {0,0}: as digits */
     task_style style;          /* prompt format: plain "a+b=", spaced "a + b" (seed 002) */
     int n;                     /* examples generated (train + test) */
     double test_frac;          /* share of n held out for testing */
@@ -368,24 +369,39 @@ void carry_result_free(carry_result *r);
  * standard deviation, least and greatest accuracy of each cell over several runs' grids. */
 typedef struct {
     int lo, hi, step;
-    int count;                 /* lengths per axis */
+    int count;                 /* lengths of la's axis */
+    int lo_b, hi_b, step_b;    /* lb's axis: as la's, unless grid_set_b gave it its own range
+                                  (mul's n x k products: --grid 1..30 --grid-b 1..3) */
+    int count_b;               /* lengths of lb's axis */
     int per_cell;
     long long seed;
-    int *n, *correct;          /* (count*count) cell i*count + j: la = length i, lb = length j;
-                                  NULL in a combined grid */
-    double *accuracy;          /* (count*count) exact match (combined: the mean over runs) */
+    int *n, *correct;          /* (count*count_b) cell i*count_b + j: la = length i, lb = length
+                                  j of lb's axis; NULL in a combined grid */
+    double *accuracy;          /* (count*count_b) exact match (combined: the mean over runs) */
     double *acc_std, *acc_min, *acc_max; /* combined grid only (else NULL) */
     int runs;                  /* 0: one run's grid; else the number of runs combined */
     double seconds;
 } length_grid;
 
-/* Sets up an empty grid; errors (ARITH_ERR_ARG) name --grid or --grid-step. */
+/* Sets up an empty square grid; errors (ARITH_ERR_ARG) name --grid or --grid-step. */
 arith_status grid_init(length_grid *g, int lo, int hi, int step, int per_cell, long long seed);
+/* Gives an empty grid's lb axis its own lengths lo_b..hi_b, every one (errors name --grid-b). */
+arith_status grid_set_b(length_grid *g, int lo_b, int hi_b);
 void grid_free(length_grid *g);
-/* The operand length of row or column i. */
+/* The first operand's length at column i (la's axis). */
 static inline int grid_length(const length_grid *g, int i)
 {
     return g->lo + i * g->step;
+}
+/* The second operand's length at row j (lb's axis). */
+static inline int grid_length_b(const length_grid *g, int j)
+{
+    return g->lo_b + j * g->step_b;
+}
+/* Whether both axes have the same lengths (a square grid, with a diagonal). */
+static inline bool grid_square(const length_grid *g)
+{
+    return g->lo_b == g->lo && g->step_b == g->step && g->count_b == g->count;
 }
 
 /* Progress of grid_evaluate, after each group of cells. */
@@ -405,7 +421,8 @@ arith_status grid_evaluate(model *m, const tokenizer *tok, const task_config *ta
 arith_status grid_combine(length_grid *out, const length_grid *grids, int count);
 /* The largest n such that every diagonal cell (n, n) from lo up to n is >= threshold
  * (*prefix, lo - 1 when the first is not), and the largest n whose own cell is (*any, lo - 1
- * when none is). */
+ * when none is). A grid with its own lb axis reads a column instead of a diagonal cell: la = n
+ * holds when every lb of it does. */
 void grid_largest_at(const length_grid *g, double threshold, int *prefix, int *any);
 /* CSV (atomically): la,lb,n,correct,accuracy; a combined grid:
  * la,lb,runs,accuracy,std,min,max (accuracy: the mean). One row per cell. */
@@ -414,10 +431,10 @@ arith_status grid_write_csv(const length_grid *g, const char *path);
  * and its NUL). */
 void heat_colour(double v, char out[8]);
 /* An SVG heatmap (atomically): la across, lb up, a colour per accuracy with a 0..1 legend,
- * the accuracy written in cells large enough, the training lengths train_lo..train_hi (both
- * operands) outlined, and a title. */
+ * the accuracy written in cells large enough, the training lengths (la in train_lo..train_hi,
+ * lb in train_lo_b..train_hi_b) outlined, and a title. */
 arith_status grid_write_svg(const length_grid *g, const char *path, const char *title,
-                            int train_lo, int train_hi);
+                            int train_lo, int train_hi, int train_lo_b, int train_hi_b);
 
 /* ---------------------------------------------------------------------- several seeds */
 

@@ -46,7 +46,7 @@ static const digit_format mul_format = {.op = '*',
 
 static int mul_max_answer_chars(const task_config *task)
 {
-    return 2 * task->digits;
+    return task->digits + task_digits_b(task);
 }
 
 static arith_status mul_sample(const task_config *task, rng_state *rng, char *prompt,

@@ -135,6 +135,16 @@ void operand_draw(char *out, const task_config *task, rng_state *rng)
     operand_draw_exact(out, task_random_length(task, rng), rng);
 }
 
+/* The task as its second operand sees it: digits and digits_min from digits_b (mul's n x k
+ * products), or the task itself. */
+static task_config operand_b_view(const task_config *task)
+{
+    task_config t = *task;
+    t.digits = task_digits_b(task);
+    t.digits_min = task_digits_b_min(task);
+    return t;
+}
+
 void operands_write(const task_config *task, const binary_op *op, const char *a, const char *b,
                     char *prompt, char *answer, size_t answer_cap)
 {
@@ -160,10 +170,11 @@ void operands_sample(const task_config *task, const binary_op *op, rng_state *rn
      * then moved into place. Spaced: a != b, as seed 002 draws ordered pairs of distinct
      * numbers. (Seed 001's "a+b=" comes out draw for draw as it always has: generated data
      * sets depend on it.) */
+    const task_config tb = operand_b_view(task);
     char *a = prompt, *b = prompt + task->digits + 1;
     operand_draw(a, task, rng);
     do
-        operand_draw(b, task, rng);
+        operand_draw(b, &tb, rng);
     while (task->style == STYLE_SPACED && strcmp(a, b) == 0);
     operands_write(task, op, a, b, prompt, answer, answer_cap);
 }
@@ -182,9 +193,10 @@ void operands_sample_lengths(const task_config *task, const binary_op *op, rng_s
 
 int operands_max_prompt_chars(const task_config *task)
 {
+    const int both = task->digits + task_digits_b(task);
     if (task->style == STYLE_SPACED)
-        return 2 * task->digits + 3; /* a + b */
-    return 2 * task->digits + 2;     /* a+b= */
+        return both + 3; /* a + b */
+    return both + 2;     /* a+b= */
 }
 
 /* The operands operand_draw gives are exactly the integers lo..lo+count-1: 0..10^digits-1
@@ -199,29 +211,33 @@ static void operand_range(const task_config *task, uint64_t *lo, uint64_t *count
 
 uint64_t operands_space(const task_config *task)
 {
-    uint64_t lo, n;
+    const task_config tb = operand_b_view(task);
+    uint64_t lo, n, lo_b, n_b;
     operand_range(task, &lo, &n);
-    if (n == UINT64_MAX)
+    operand_range(&tb, &lo_b, &n_b);
+    if (n == UINT64_MAX || n_b == UINT64_MAX)
         return UINT64_MAX;
-    return sat_mul(n, task->style == STYLE_SPACED ? n - 1 : n);
+    return sat_mul(n, task->style == STYLE_SPACED ? n - 1 : n_b);
 }
 
 void operands_example_at(const task_config *task, const binary_op *op, uint64_t index,
                          char *prompt, char *answer, size_t answer_cap)
 {
-    uint64_t lo, n, a, b;
+    const task_config tb = operand_b_view(task);
+    uint64_t lo, n, lo_b, n_b, a, b;
     operand_range(task, &lo, &n);
+    operand_range(&tb, &lo_b, &n_b);
     if (task->style == STYLE_SPACED) {
         a = index / (n - 1);
         b = index % (n - 1);
         b += b >= a; /* skip b == a */
     } else {
-        a = index / n;
-        b = index % n;
+        a = index / n_b;
+        b = index % n_b;
     }
     char sa[24], sb[24];
     snprintf(sa, sizeof sa, "%llu", (unsigned long long)(lo + a));
-    snprintf(sb, sizeof sb, "%llu", (unsigned long long)(lo + b));
+    snprintf(sb, sizeof sb, "%llu", (unsigned long long)(lo_b + b));
     operands_write(task, op, sa, sb, prompt, answer, answer_cap);
 }
 
@@ -337,9 +353,12 @@ arith_status operands_edge_cases(const task_config *task, const binary_op *op,
                                  const edge_case *cases, size_t n, example_set *out)
 {
     const int hi = task->digits, lo = task->digits_min > 0 ? task->digits_min : 1;
+    const int hi_b = task_digits_b(task);
+    const int lo_b = task_digits_b_min(task) > 0 ? task_digits_b_min(task) : 1;
     const int length[] = {[EDGE_LEN_ONE] = 1, [EDGE_LEN_HI] = hi, [EDGE_LEN_LO] = lo};
-    size_t prompt_cap = 2 * (size_t)hi + 8, answer_cap = 2 * (size_t)hi + 4;
-    char *a = malloc((size_t)hi + 2), *b = malloc((size_t)hi + 2);
+    const int length_b[] = {[EDGE_LEN_ONE] = 1, [EDGE_LEN_HI] = hi_b, [EDGE_LEN_LO] = lo_b};
+    size_t prompt_cap = (size_t)hi + hi_b + 8, answer_cap = (size_t)hi + hi_b + 4;
+    char *a = malloc((size_t)hi + 2), *b = malloc((size_t)hi_b + 2);
     char *prompt = malloc(prompt_cap), *answer = malloc(answer_cap);
     arith_status st = ARITH_OK;
     if (!a || !b || !prompt || !answer)
@@ -347,7 +366,7 @@ arith_status operands_edge_cases(const task_config *task, const binary_op *op,
     const int first = out->count;
     for (size_t i = 0; i < n && !st; i++) {
         edge_operand(a, cases[i].a, length[cases[i].la]);
-        edge_operand(b, cases[i].b, length[cases[i].lb]);
+        edge_operand(b, cases[i].b, length_b[cases[i].lb]);
         operands_write(task, op, a, b, prompt, answer, answer_cap);
         bool seen = false;
         for (int k = first; k < out->count && !seen; k++)
