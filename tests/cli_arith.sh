@@ -26,7 +26,7 @@ expect 2 "unknown option --beams; did you mean --beam\?" -- "$ARITH" predict run
 expect 2 "unknown option --outt; did you mean --out\?" -- "$ARITH" data --outt x.csv
 expect 2 "--n: 0 is out of range \(1\.\.100000000\)" -- "$ARITH" data --n 0
 expect 2 "--checkpoint: unknown value 'first' \(valid: best,last\)" -- "$ARITH" eval run1 --checkpoint first
-expect 2 "--pos: unknown value 'alibo' \(valid: none,sinusoidal,learned,rope,alibi,fire,abacus,coupling,coupling-rel,coupling-local\)" -- "$ARITH" train --pos alibo
+expect 2 "--pos: unknown value 'alibo' \(valid: none,sinusoidal,learned,rope,alibi,fire,abacus,coupling,coupling-rel,coupling-local,coupling-anchor\)" -- "$ARITH" train --pos alibo
 expect 2 "--layers: 'two' is not an integer" -- "$ARITH" train --layers two
 expect 2 "--lr: -1 is out of range" -- "$ARITH" train --lr -1
 expect 2 "--batch needs a value" -- "$ARITH" train --batch

@@ -38,6 +38,11 @@ expect 0 "exact match" -- "$ARITH" eval rl --beam 2
 expect 0 "^[0-9?]+$" -- "$ARITH" predict rl "12+345="
 expect 0 "pos coupling-local" -- "$ARITH" train "${TINY[@]}" --reverse --pos coupling-local --context 200 --run rw
 expect 0 "exact match" -- "$ARITH" eval rw --grid 1..4 --grid-n 5
+# coupling-anchor: the window plus ids 1..3 from anywhere; its ids are never offset
+expect 0 "pos coupling-anchor" -- "$ARITH" train --task mul --digits 1..3 --digits-b 1 --tokenizer char --reverse --pos coupling-anchor --context 40 --n 300 --steps 4 --layers 1 --d-model 16 --heads 2 --ffn 16 --samples 0 --threads 1 --run ran
+expect 0 "x lb 1\.\.1" -- "$ARITH" eval ran --grid 1..6 --grid-b 1 --grid-n 3
+expect 2 "--pos coupling-anchor reads ids 1\.\.3 as the operands' lowest digits.*--pos-offset 0 \(got 4\)" -- "$ARITH" train --task mul --tokenizer char --reverse --pos coupling-anchor --pos-offset 4 --run ran2
+[ ! -e ran2 ] && ok || bad "a refused --pos-offset left a run directory"
 expect 0 "pos abacus" -- "$ARITH" train "${TINY[@]}" --reverse --pos abacus --run ra
 expect 0 "exact match" -- "$ARITH" eval ra --beam 2
 expect 0 "\(random positions\)" -- "$ARITH" train "${TINY[@]}" --pos learned --rand-pos --pos-max 64 --run rr

@@ -678,6 +678,7 @@ static void test_decode(void)
                 /* a bias on pairs of coupled ids: the decode's kept ids of the cached columns */
                 check_decode(formats[k], reverse, pad, hints, POSIDS_COUPLING, "coupling-rel");
                 check_decode(formats[k], reverse, pad, hints, POSIDS_COUPLING, "coupling-local");
+                check_decode(formats[k], reverse, pad, hints, POSIDS_COUPLING, "coupling-anchor");
             }
             check_decode(formats[k], reverse, pad, hints, POSIDS_RANDOM, "sinusoidal");
             check_decode(formats[k], reverse, pad, hints, POSIDS_RANDOM, "rope");

@@ -658,6 +658,7 @@ int main(void)
                               "transformer_rope_post",       "transformer_rope_pre",
                               "transformer_alibi_post",      "transformer_fire_pre",
                               "transformer_coupling-rel_post", "transformer_coupling-local_pre",
+                              "transformer_coupling-anchor_post",
                               "gpt2_tied",                   "gpt2_untied"};
     for (size_t i = 0; i < sizeof fixtures / sizeof *fixtures; i++)
         check_fixture(fixtures[i]);
@@ -676,6 +677,7 @@ int main(void)
     check_cached_generation_ids("coupling");
     check_cached_generation_ids("coupling-rel");
     check_cached_generation_ids("coupling-local");
+    check_cached_generation_ids("coupling-anchor");
     check_gpt2_frozen();
     check_gpt2_pretrained();
     check_determinism();

@@ -11,9 +11,10 @@
 Every model family arith trains:
     transformer  forward(ids, start=None, pos=None) -> logits (B, T, V). Every positional scheme:
                  none, sinusoidal, learned, rope, alibi, fire (positions are the columns from
-                 each row's start), abacus, coupling, coupling-rel, coupling-local (positions
-                 are the tokenizer's digit indices or significances: pass pos, which
-                 tok.positions() computes, or let generate() do it). --rand-pos runs draw their
+                 each row's start), abacus, coupling, coupling-rel, coupling-local,
+                 coupling-anchor (positions are the tokenizer's digit indices or
+                 significances: pass pos, which tok.positions() computes, or let generate()
+                 do it). --rand-pos runs draw their
                  ids from arith's own seeded generator: forward takes them as pos, generate()
                  raises NotImplementedError.
     gpt2         forward(ids, start=None, pos=None) -> logits (B, T, V); Hugging Face's names
@@ -435,11 +436,12 @@ class Tokenizer:
     def positions(self, prompt, n_answer):
         """The position ids of the prompt's tokens and of the first n_answer answer tokens that
         generation feeds back (batch.c's row_positions), for the schemes whose ids come from the
-        data: abacus (each digit's index in its number), coupling, coupling-rel and
-        coupling-local (each digit's significance; the '=' and answer columns that of the
+        data: abacus (each digit's index in its number), coupling, coupling-rel,
+        coupling-local and coupling-anchor (each digit's significance; the '=' and answer columns that of the
         digit they predict). Other schemes: the columns 0, 1, 2, ..."""
         kind = {"abacus": "abacus", "coupling": "coupling", "coupling-rel": "coupling",
-                "coupling-local": "coupling"}.get(self.pos_scheme, "columns")
+                "coupling-local": "coupling", "coupling-anchor": "coupling"}.get(self.pos_scheme,
+                                                                                 "columns")
         if self.rand_pos:
             raise NotImplementedError("--rand-pos: arith draws each example's position ids from "
                                       "its seeded generator; pass them as pos=")
@@ -532,7 +534,7 @@ def _digits_hi(v):
 # ---------------------------------------------------------------------------------------------
 # the models
 
-DATA_SCHEMES = ("abacus", "coupling", "coupling-rel", "coupling-local")
+DATA_SCHEMES = ("abacus", "coupling", "coupling-rel", "coupling-local", "coupling-anchor")
 SCHEMES = ("none", "sinusoidal", "learned", "rope", "alibi", "fire") + DATA_SCHEMES
 
 

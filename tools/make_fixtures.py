@@ -49,6 +49,8 @@ Model (all parameters float32; names are those stored in the files)
              absolute positions. Its parameters come after head.bias.
     coupling-local: the same, except that a key with |pos[b,j] - pos[b,t]| > 3 is not allowed
              (as if masked) instead of taking the clipped bias.
+    coupling-anchor: coupling-local whose rel_bias is (H, 10): a key past the window whose id
+             is 1..3 (an operand's lowest digits) is allowed, with bias rel_bias[h, 7 + id - 1].
     ffn(h) = down(act(up(h))), act relu or exact (erf) gelu.
     x = LN_f(x); logits = x head.weight^T + head.bias
     loss = mean over (b,t) with targets >= 0 of cross_entropy(logits[b,t], targets[b,t]).
@@ -98,8 +100,9 @@ NORM_KINDS = ["post", "pre"]
 ACT_FOR_NORM = {"post": "relu", "pre": "gelu"}
 # the relative schemes, one norm each: (pos, norm, seed offset)
 EXTRA_FIXTURES = [("alibi", "post", 100), ("fire", "pre", 101), ("coupling-rel", "post", 102),
-                  ("coupling-local", "pre", 103)]
-REL_SCHEMES = ("coupling-rel", "coupling-local")
+                  ("coupling-local", "pre", 103), ("coupling-anchor", "post", 104)]
+REL_SCHEMES = ("coupling-rel", "coupling-local", "coupling-anchor")
+ANCHORS = 3  # coupling-anchor: ids 1..ANCHORS are seen from anywhere
 # a learned table of vectors added to the token embeddings, read at the ids (learned: columns;
 # abacus and coupling: the data's, passed as ids); tools/arith_torch.py builds these too
 TABLE_SCHEMES = ("learned", "abacus", "coupling")
@@ -155,7 +158,8 @@ class Attention(nn.Module):
         if pos == "fire":
             self.fire = Fire(H)
         if pos in REL_SCHEMES:
-            self.rel_bias = nn.Parameter(torch.zeros(H, 2 * REL_CLIP + 1))
+            anchors = ANCHORS if pos == "coupling-anchor" else 0
+            self.rel_bias = nn.Parameter(torch.zeros(H, 2 * REL_CLIP + 1 + anchors))
 
     def forward(self, h, allowed, rope, rel=None):
         Bn, Tn, C = h.shape
@@ -178,10 +182,16 @@ class Attention(nn.Module):
             elif rel[0] in REL_SCHEMES:
                 ids = rel[1]                                     # (B,T)
                 diff = ids.unsqueeze(1) - ids.unsqueeze(2)       # [b,t,j] = id_j - id_t
-                d = torch.clamp(diff, -REL_CLIP, REL_CLIP)
-                scores = scores + self.rel_bias[:, d + REL_CLIP].permute(1, 0, 2, 3)
+                d = torch.clamp(diff, -REL_CLIP, REL_CLIP) + REL_CLIP
+                near = diff.abs() <= REL_CLIP
+                if rel[0] == "coupling-anchor":
+                    key = ids.unsqueeze(1).expand_as(diff)           # [b,t,j] = id_j
+                    anchor = (key >= 1) & (key <= ANCHORS)
+                    d = torch.where(near, d, 2 * REL_CLIP + key.clamp(1, ANCHORS))
+                    allowed = allowed & (near | anchor)
+                scores = scores + self.rel_bias[:, d].permute(1, 0, 2, 3)
                 if rel[0] == "coupling-local":
-                    allowed = allowed & (diff.abs() <= REL_CLIP)
+                    allowed = allowed & near
             else:
                 scores = scores + rel[1]
         scores = scores.masked_fill(~allowed.unsqueeze(1), float("-inf"))

@@ -117,6 +117,9 @@ typedef struct {
     /* --pos-max's default when the data gives the ids (ids other than columns, or --rand-pos) */
     int data_pos_max;
     bool rand_pos;           /* --rand-pos may draw its ids (Ruoss et al.) */
+    /* The ids mean what they are (coupling-anchor: ids 1..3 are the operands' lowest digits),
+     * so training never offsets them: --pos-offset is 0 and anything else is refused. */
+    bool fixed_ids;
     /* A family that takes no positional scheme (recurrent models; gpt2, whose own is learned)
      * ignores --pos (whose default is rope) when this is true; false when the scheme changes
      * what the run is (the data's ids, attention biases), so that such a family refuses it. */

@@ -223,8 +223,12 @@ static arith_status session_positions(session *s)
         ms->pos_max = scheme->data_pos_max;
     if (!by_data && !ms->rand_pos)
         return ARITH_OK; /* positions are columns; pos_max (0: the context) sizes the tables */
-    posids_plan plan = {ms->rand_pos ? POSIDS_RANDOM : scheme->ids, ms->pos_max,
-                        ms->pos_offset < 0 ? ms->pos_max : ms->pos_offset, false};
+    if (scheme->fixed_ids && ms->pos_offset > 0)
+        return arith_error(ARITH_ERR_ARG, "--pos %s reads ids 1..3 as the operands' lowest "
+                           "digits, so training must not offset them: --pos-offset 0 (got %d)",
+                           pos_kind_name(pk), ms->pos_offset);
+    const int offset = scheme->fixed_ids ? 0 : ms->pos_offset < 0 ? ms->pos_max : ms->pos_offset;
+    posids_plan plan = {ms->rand_pos ? POSIDS_RANDOM : scheme->ids, ms->pos_max, offset, false};
     return tokenizer_set_positions(&s->tok, plan);
 }
 

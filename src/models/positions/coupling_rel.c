@@ -12,18 +12,31 @@
  * from the query's by more than COUPLING_REL_CLIP get no attention at all (-inf). With the clip,
  * every far key shares one bucket, and a 100-digit sum has five times the far keys of a
  * 20-digit one, so their share of the attention grows with the length; inside the window a
- * digit's query sees the same keys whatever the length. */
+ * digit's query sees the same keys whatever the length.
+ *
+ * coupling-anchor is coupling-local that also sees, from anywhere, the keys of ids 1..ANCHORS
+ * (the operands' lowest COUPLING_ANCHORS digits), each id with a bucket of its own: an n x k
+ * product's answer digit needs every digit of its k-digit operand, which the window loses once
+ * the answer is longer than the window. A query still sees a fixed number of keys whatever
+ * the length. Its buckets are (H, 7 + COUPLING_ANCHORS); the ids are never offset in training
+ * (pos_scheme.fixed_ids). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "models/positions/positions.h"
 
-enum { COUPLING_REL_CLIP = 3, COUPLING_REL_BUCKETS = 2 * COUPLING_REL_CLIP + 1 };
+enum {
+    COUPLING_REL_CLIP = 3,
+    COUPLING_REL_BUCKETS = 2 * COUPLING_REL_CLIP + 1,
+    COUPLING_ANCHORS = 3
+};
 
 typedef struct {
     int L, C, H, pos_max;
     bool window;             /* coupling-local: -inf past the clip instead of its bucket */
+    int anchors;             /* coupling-anchor: ids 1..anchors seen from anywhere (else 0) */
+    int buckets;             /* per head: COUPLING_REL_BUCKETS + anchors */
     size_t *w;               /* (L) offsets of each layer's (H, COUPLING_REL_BUCKETS) */
     float *tab, *dtab;       /* (H, pos_max, pos_max) scratch: a layer's table, its gradient */
 } crel_state;
@@ -39,7 +52,7 @@ static void crel_destroy(void *state)
     free(s);
 }
 
-static arith_status crel_make(void **state, const pos_dims *d, bool window)
+static arith_status crel_make(void **state, const pos_dims *d, bool window, int anchors)
 {
     const size_t n = (size_t)d->heads * d->pos_max * d->pos_max;
     crel_state *s = calloc(1, sizeof *s);
@@ -59,18 +72,25 @@ static arith_status crel_make(void **state, const pos_dims *d, bool window)
     s->H = d->heads;
     s->pos_max = d->pos_max;
     s->window = window;
+    s->anchors = anchors;
+    s->buckets = COUPLING_REL_BUCKETS + anchors;
     *state = s;
     return ARITH_OK;
 }
 
 static arith_status crel_create(void **state, const pos_dims *d)
 {
-    return crel_make(state, d, false);
+    return crel_make(state, d, false, 0);
 }
 
 static arith_status clocal_create(void **state, const pos_dims *d)
 {
-    return crel_make(state, d, true);
+    return crel_make(state, d, true, 0);
+}
+
+static arith_status canchor_create(void **state, const pos_dims *d)
+{
+    return crel_make(state, d, true, COUPLING_ANCHORS);
 }
 
 static arith_status crel_declare(void *state, param_table *pt)
@@ -80,18 +100,19 @@ static arith_status crel_declare(void *state, param_table *pt)
     arith_status st = ARITH_OK;
     for (int l = 0; !st && l < s->L; l++) {
         snprintf(name, sizeof name, "layers.%d.attn.rel_bias", l);
-        st = model_declare(pt, &s->w[l], name, 2, s->H, COUPLING_REL_BUCKETS,
+        st = model_declare(pt, &s->w[l], name, 2, s->H, s->buckets,
                            param_init_normal(1.0f / sqrtf((float)s->C)));
     }
     return st;
 }
 
-/* The bucket of query id q and key id k; -1 past the window (coupling-local). */
+/* The bucket of query id q and key id k; -1 past the window (coupling-local), unless the key
+ * is an anchor (coupling-anchor: ids 1..anchors, a bucket each). */
 static int bucket(const crel_state *s, int q, int k)
 {
     int d = k - q;
     if (s->window && (d < -COUPLING_REL_CLIP || d > COUPLING_REL_CLIP))
-        return -1;
+        return k >= 1 && k <= s->anchors ? COUPLING_REL_BUCKETS + k - 1 : -1;
     d = d < -COUPLING_REL_CLIP ? -COUPLING_REL_CLIP : d > COUPLING_REL_CLIP ? COUPLING_REL_CLIP : d;
     return d + COUPLING_REL_CLIP;
 }
@@ -105,7 +126,7 @@ static void layer_table(const crel_state *s, const param_table *pt, int l, int s
             float *row = s->tab + ((size_t)h * side + i) * side;
             for (int j = 0; j < side; j++) {
                 const int k = bucket(s, i, j);
-                row[j] = k >= 0 ? w[h * COUPLING_REL_BUCKETS + k] : -INFINITY;
+                row[j] = k >= 0 ? w[h * s->buckets + k] : -INFINITY;
             }
         }
 }
@@ -166,7 +187,7 @@ static void crel_bias_backward(void *state, const param_table *pt, int layer, co
             for (int j = 0; j < side; j++) {
                 const int k = bucket(s, i, j);
                 if (k >= 0)
-                    dw[h * COUPLING_REL_BUCKETS + k] += row[j];
+                    dw[h * s->buckets + k] += row[j];
             }
         }
 }
@@ -204,4 +225,23 @@ const pos_scheme pos_coupling_local = {
     .ids = POSIDS_COUPLING,
     .data_pos_max = 256,
     .ops = &clocal_ops,
+};
+
+static const pos_ops canchor_ops = {
+    .create = canchor_create,
+    .destroy = crel_destroy,
+    .declare_attention = crel_declare,
+    .bias_forward = crel_bias,
+    .bias_backward = crel_bias_backward,
+    .bias_decode = crel_decode,
+};
+
+const pos_scheme pos_coupling_anchor = {
+    .name = "coupling-anchor",
+    .summary = "coupling-local that also sees the operands' lowest 3 digits from anywhere (n x k "
+               "products); ids never offset",
+    .ids = POSIDS_COUPLING,
+    .data_pos_max = 256,
+    .fixed_ids = true,
+    .ops = &canchor_ops,
 };

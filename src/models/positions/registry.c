@@ -13,7 +13,8 @@
     X(pos_abacus)                                                                              \
     X(pos_coupling)                                                                            \
     X(pos_coupling_rel)                                                                        \
-    X(pos_coupling_local)
+    X(pos_coupling_local)                                                                      \
+    X(pos_coupling_anchor)
 
 #define DECLARE(entry) extern const pos_scheme entry;
 #define ADDRESS(entry) &entry,
