@@ -403,7 +403,11 @@ arith_status grid_write_svg(const length_grid *g, const char *path, const char *
         cs = 48;
     if (cs < 1)
         cs = 1;
-    const int plot = cs * C, plot_h = cs * Cb; /* la across, lb up */
+    /* cells cs wide and ch high: square, but at least 32 high on a short lb axis of its own */
+    int ch = cs;
+    if (!grid_square(g) && ch < 32 && Cb <= 8)
+        ch = 32;
+    const int plot = cs * C, plot_h = ch * Cb; /* la across, lb up */
     const int sh = plot < 160 ? 160 : plot > 200 ? 200 : plot; /* the colour scale's height */
     int width = left + plot + right;
     if (width < 560)
@@ -466,16 +470,16 @@ arith_status grid_write_svg(const length_grid *g, const char *path, const char *
         text_printf(&b, "<text x=\"20\" y=\"%d\" fill=\"#444\">exact match per cell, %d examples "
             "each (seed %lld)</text>\n", head + 20, g->per_cell, g->seed);
     /* cells: la across (left to right), lb up (bottom to top) */
-    const bool labels = cs >= 28;
+    const bool labels = cs >= 28 && ch >= 28;
     for (int i = 0; i < C; i++) {
         for (int j = 0; j < Cb; j++) {
             size_t c = (size_t)i * Cb + j;
             double v = g->accuracy[c];
             char col[8];
             heat_colour(v, col);
-            int x = left + i * cs, y = top + (Cb - 1 - j) * cs;
+            int x = left + i * cs, y = top + (Cb - 1 - j) * ch;
             text_printf(&b, "<rect class=\"cell\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
-                "fill=\"%s\"><title>la %d, lb %d: %.4f", x, y, cs, cs, col, grid_length(g, i),
+                "fill=\"%s\"><title>la %d, lb %d: %.4f", x, y, cs, ch, col, grid_length(g, i),
                 grid_length_b(g, j), v);
             if (!g->runs)
                 text_printf(&b, " (%d/%d)", g->correct[c], g->n[c]);
@@ -484,26 +488,28 @@ arith_status grid_write_svg(const length_grid *g, const char *path, const char *
             text_printf(&b, "</title></rect>\n");
             if (labels && !isnan(v))
                 text_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"%d\" "
-                    "fill=\"%s\">%.2f</text>\n", x + cs / 2.0, y + cs / 2.0 + cs * 0.12,
+                    "fill=\"%s\">%.2f</text>\n", x + cs / 2.0, y + ch / 2.0 + cs * 0.12,
                     cs / 3 < 13 ? cs / 3 : 13, v > 0.6 ? "black" : "white", v);
         }
     }
     /* axes: a label every k-th length, at least 26 pixels apart */
-    int every = (26 + cs - 1) / cs;
+    int every = (26 + cs - 1) / cs, every_b = (26 + ch - 1) / ch;
     for (int i = 0; i < C; i += every) {
         double cx = left + i * cs + cs / 2.0;
         text_printf(&b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%d</text>\n", cx,
             top + plot_h + 16, grid_length(g, i));
     }
-    for (int j = 0; j < Cb; j += every) {
-        double cy = top + (Cb - 1 - j) * cs + cs / 2.0;
+    for (int j = 0; j < Cb; j += every_b) {
+        double cy = top + (Cb - 1 - j) * ch + ch / 2.0;
         text_printf(&b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%d</text>\n", left - 6, cy + 4,
             grid_length_b(g, j));
     }
     text_printf(&b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">la: digits of the first "
         "operand</text>\n", left + plot / 2.0, top + plot_h + 38);
-    text_printf(&b, "<text transform=\"translate(%d %.1f) rotate(-90)\" text-anchor=\"middle\">lb: "
-        "digits of the second operand</text>\n", left - 46, top + plot_h / 2.0);
+    /* the lb axis's title, shortened where the axis is too short for it */
+    text_printf(&b, "<text transform=\"translate(%d %.1f) rotate(-90)\" text-anchor=\"middle\">%s"
+        "</text>\n", left - 46, top + plot_h / 2.0,
+        plot_h >= 220 ? "lb: digits of the second operand" : "lb");
     text_printf(&b, "<rect class=\"frame\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
         "stroke=\"#333\"/>\n", left, top, plot, plot_h);
     /* the training lengths: around the cells whose lengths lie in train_lo..train_hi (la) and
@@ -526,7 +532,7 @@ arith_status grid_write_svg(const length_grid *g, const char *path, const char *
     bool inside = e1 > e0 && f1 > f0;
     if (inside) {
         double x0 = left + e0 * cs, x1 = left + e1 * cs;
-        double y0 = top + (double)(Cb - f1) * cs, y1 = top + (double)(Cb - f0) * cs;
+        double y0 = top + (double)(Cb - f1) * ch, y1 = top + (double)(Cb - f0) * ch;
         text_printf(&b, "<rect class=\"train-region\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
             "height=\"%.1f\" fill=\"none\" stroke=\"#ff2d55\" stroke-width=\"3\"/>\n", x0, y0,
             x1 - x0, y1 - y0);
