@@ -88,7 +88,8 @@ static arith_status mul_check_prompt(const task_config *task, const char *prompt
 
 const task_def mul_task = {
     .name = "mul",
-    .summary = "a*b=, the exact product; operands drawn as add draws them, any length",
+    .summary = "a*b=, the exact product; operands drawn as add draws them, any length; "
+               "--digits-b gives b lengths of its own (n x k products)",
     .unit = "digits",
     .unit_one = "digit",
     .tokenizer = TOK_CHAR,
