@@ -255,6 +255,9 @@ expect 2 "--grid-b needs --grid" -- "$ARITH" eval run_nk --grid-b 1..2
 expect 2 "--digits-b draws new examples" -- "$ARITH" eval run_nk --csv run_nk/test.csv --digits-b 2
 expect 2 "--grid-b: 0 is out of range" -- "$ARITH" eval run_nk --grid 1..3 --grid-b 0
 expect 2 "--digits-b sets the second operand's length of task mul" -- "$ARITH" train --task add --digits-b 2 --run run_nk_add
+"$ARITH" data --task mul --digits 3 --digits-b 1 --n 40 --out nk.csv 2>/dev/null
+awk -F, 'NR > 1 { split($1, p, "*"); if (length(p[2]) != 2) bad = 1; n++ } END { exit bad || n != 40 }' nk.csv \
+    && ok || bad "arith data --digits-b 1 wrote a second operand past 1 digit: $(sed -n 2,4p nk.csv)"
 [ ! -e run_nk_add ] && ok || bad "a refused --digits-b left a run directory"
 expect 2 "--grid-step needs --grid" -- "$ARITH" eval run_grid --grid-step 2
 expect 2 "--grid-n: 0 is out of range" -- "$ARITH" eval run_grid --grid 1..2 --grid-n 0

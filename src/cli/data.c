@@ -14,9 +14,9 @@ typedef struct {
 } data_command;
 
 /* train's options that data takes, as train defines them (same ranges, choices, messages) */
-static const char *const data_option_names[] = {"task",    "subtask", "digits", "style",
-                                                "carry-mix", "carry-n", "repeats", "n",
-                                                "seed"};
+static const char *const data_option_names[] = {"task",      "subtask", "digits",  "digits-b",
+                                                "style",     "carry-mix", "carry-n", "repeats",
+                                                "n",         "seed"};
 enum { DATA_TRAIN_OPTIONS = sizeof data_option_names / sizeof *data_option_names };
 
 /* data's table: train's entries above (n defaults to 1000 here), then --out */
@@ -56,7 +56,7 @@ static void data_table(option_spec *specs, option_table *table)
 }
 
 static const char data_usage[] =
-    "usage: arith data [--task NAME] [--digits N|A..B] [--style plain|spaced] "
+    "usage: arith data [--task NAME] [--digits N|A..B] [--digits-b N|A..B] [--style plain|spaced] "
     "[--subtask derivative|integral] [--n N] [--seed S] [--carry-mix P] [--carry-n N] "
     "[--repeats] [--out FILE]\n\n"
     "Writes N distinct examples (with --repeats, N independent draws) as CSV with columns src,tgt (to stdout without --out). add: "
