@@ -742,6 +742,78 @@ static void test_attention(void)
     arith_free(d2);
 }
 
+/* Sixteen heads at a time (AVX-512, H a multiple of 16) against four at a time, and against the
+ * reference: the same arithmetic on every lane, so the forward's out and att and the
+ * backward's dqkv (bias gradient included) are the same bits. On a CPU without AVX-512 both
+ * runs take the four-heads kernels, and the comparison holds trivially. */
+static void test_attention_widths_shape(int B, int T, int C, int H, const int32_t *start,
+                                        bool biased)
+{
+    enum { P = 12 };
+    const size_t n_qkv = (size_t)B * T * 3 * C, n_out = (size_t)B * T * C;
+    const size_t n_att = (size_t)B * H * T * T, n_tab = (size_t)H * P * P;
+    float *qkv = new_normal(n_qkv, 1.0f), *dout = new_normal(n_out, 1.0f);
+    float *table = new_normal(n_tab, 0.5f);
+    int32_t *pos = arith_alloc((size_t)B * T * sizeof *pos);
+    for (int i = 0; i < B * T; i++)
+        pos[i] = (int32_t)rng_below(&rng, P);
+    const attn_bias bias = {table, P, pos, NULL, 0};
+    float *out[2], *att[2], *dqkv[2], *dtab[2];
+    for (int k = 0; k < 2; k++) {
+        fast_force_level(k == 0 ? FAST_LEVEL_AVX2 : -1);
+        out[k] = new_floats(n_out), att[k] = new_filled(n_att, 7.0f);
+        dqkv[k] = new_filled(n_qkv, GRAD_PREFILL), dtab[k] = new_filled(n_tab, GRAD_PREFILL);
+        if (biased) {
+            attention_forward_biased(out[k], att[k], qkv, start, &bias, B, T, C, H);
+            attention_backward_biased(dqkv[k], dtab[k], dout, qkv, att[k], start, &bias, B, T,
+                                      C, H);
+        } else {
+            attention_forward(out[k], att[k], qkv, start, B, T, C, H);
+            attention_backward(dqkv[k], dout, qkv, att[k], start, B, T, C, H);
+        }
+    }
+    fast_force_level(-1);
+    char what[160];
+    snprintf(what, sizeof what, "attention widths B=%d T=%d C=%d H=%d start=%s bias=%d", B, T,
+             C, H, start ? "yes" : "no", biased);
+    CHECK_MSG(bitwise_equal(out[0], out[1], n_out), "%s", what);
+    CHECK_MSG(bitwise_equal(att[0], att[1], n_att), "%s", what);
+    CHECK_MSG(bitwise_equal(dqkv[0], dqkv[1], n_qkv), "%s", what);
+    CHECK_MSG(bitwise_equal(dtab[0], dtab[1], n_tab), "%s", what);
+    /* and the wide forward is the reference's */
+    float *ref_out = new_floats(n_out), *ref_att = new_floats(n_att);
+    if (biased)
+        attention_forward_reference_biased(ref_out, ref_att, qkv, start, &bias, B, T, C, H);
+    else
+        attention_forward_reference(ref_out, ref_att, qkv, start, B, T, C, H);
+    CHECK_CLOSE(what, out[1], ref_out, n_out, 1e-5, 1e-5);
+    CHECK_CLOSE(what, att[1], ref_att, n_att, 1e-6, 1e-5);
+    for (int k = 0; k < 2; k++) {
+        arith_free(out[k]);
+        arith_free(att[k]);
+        arith_free(dqkv[k]);
+        arith_free(dtab[k]);
+    }
+    arith_free(ref_out);
+    arith_free(ref_att);
+    arith_free(qkv);
+    arith_free(dout);
+    arith_free(table);
+    arith_free(pos);
+}
+
+static void test_attention_widths(void)
+{
+    const int32_t start_a[3] = {0, 2, 7}, start_b[2] = {5, 1};
+    test_attention_widths_shape(3, 22, 128, 16, start_a, false); /* seed 001's shape */
+    test_attention_widths_shape(3, 22, 128, 16, start_a, true);
+    test_attention_widths_shape(2, 32, 128, 16, start_b, true);  /* the longest it takes */
+    test_attention_widths_shape(2, 13, 256, 16, NULL, false);    /* heads of 16 */
+    test_attention_widths_shape(2, 3, 1024, 16, start_b, true);  /* heads of 64 */
+    test_attention_widths_shape(2, 9, 256, 32, start_b, true);   /* two items per sequence */
+    test_attention_widths_shape(1, 1, 128, 16, NULL, true);
+}
+
 /* ----------------------------------------------------------- attention with a score bias */
 
 typedef struct {
@@ -1328,6 +1400,7 @@ int main(void)
     test_rope();
     test_attention();
     test_attention_bias();
+    test_attention_widths();
     test_alibi();
     test_fire();
     test_crossentropy();

@@ -451,243 +451,79 @@ ATT_INLINE void head_forward_blocked(float *restrict out, float *restrict att,
     }
 }
 
-/* ------------------------------------------------------------------ four heads at a time */
+/* ------------------------------------------------------------ four or sixteen heads at a time */
 
-/* When H is a multiple of 4, heads h0..h0+3 of a sequence go together, one head per lane:
- * every step is then head_forward's (or the backward's) scalar arithmetic on four heads at
- * once, in the same order, with no masks, shuffles or horizontal sums; only the loads and
- * stores transpose, between rows of the four heads' hd columns and vectors over the heads.
- * Scores and probabilities are kept in (T, TP) arrays of such vectors, TP = T rounded up to
- * 4; the local arrays take up to about 80 KB of stack (per thread). */
-enum { ATT4_MAX_T = 32, ATT4_LOCAL = 768 /* vectors in a (T, hd) array */ };
+/* When H is a multiple of 4, heads h0..h0+3 of a sequence go together, one head per lane
+ * (attention_heads.h); with AVX-512 and H a multiple of 16, sixteen. The local arrays take up
+ * to about 80 KB of stack (per thread) at four heads, 200 KB at sixteen. */
+#define HW 4
+#define HV v4
+#define HN(x) x##4
+#define HATTR
+#define HMAX_T 32
+#define HLOCAL 768 /* vectors in a (T, hd) array */
+#include "nn/attention_heads.h"
+#undef HW
+#undef HV
+#undef HN
+#undef HATTR
+#undef HMAX_T
+#undef HLOCAL
 
-static bool heads4_ok(int T, int H, int hd)
+#if FAST_X86_DISPATCH
+typedef float v16 __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+typedef uint32_t v16u __attribute__((vector_size(64)));
+
+FAST_AVX512 ATT_INLINE v16 splat16(float x)
 {
-    return H % 4 == 0 && (hd == 8 || hd == 16 || hd == 32 || hd == 64) && T <= ATT4_MAX_T &&
-           T * hd <= ATT4_LOCAL;
+    v16 v;
+    for (int l = 0; l < 16; l++)
+        v[l] = x;
+    return v;
 }
 
-/* dst[r * hd + i] = column i of row r of the four heads, head l at src + r * rs + l * hd. */
-ATT_INLINE void gather_heads(v4 *restrict dst, const float *restrict src, int T, size_t rs,
-                             int hd)
+/* Per lane a > b ? a : b, as max4. */
+FAST_AVX512 ATT_INLINE v16 max16(v16 a, v16 b)
 {
-    for (int r = 0; r < T; r++) {
-        const float *s = src + (size_t)r * rs;
-        ATT_UNROLL
-        for (int c = 0; c < hd; c += 4) {
-            v4 m0 = ld4(s + c), m1 = ld4(s + hd + c), m2 = ld4(s + 2 * hd + c),
-               m3 = ld4(s + 3 * hd + c);
-            transpose4(&m0, &m1, &m2, &m3);
-            dst[r * hd + c] = m0, dst[r * hd + c + 1] = m1;
-            dst[r * hd + c + 2] = m2, dst[r * hd + c + 3] = m3;
-        }
-    }
+    const v16i gt = a > b;
+    return (v16)(((v16i)a & gt) | ((v16i)b & ~gt));
 }
 
-/* The inverse for one row: head l's hd columns at dst + l * hd get (add: += ) x[i] lane l. */
-ATT_INLINE void scatter_heads(float *restrict dst, const v4 *restrict x, int hd, bool add)
+/* exp_softmax4's operations on sixteen lanes. */
+FAST_AVX512 ATT_INLINE v16 exp_softmax16(v16 x)
 {
-    ATT_UNROLL
-    for (int c = 0; c < hd; c += 4) {
-        v4 m[4] = {x[c], x[c + 1], x[c + 2], x[c + 3]};
-        transpose4(&m[0], &m[1], &m[2], &m[3]);
-        for (int l = 0; l < 4; l++) {
-            float *d = dst + l * hd + c;
-            st4(d, add ? ld4(d) + m[l] : m[l]);
-        }
-    }
+    const v16i low = x < splat16(-87.0f); /* -inf included, NaN not */
+    x = (v16)(((v16i)x & ~low) | ((v16i)splat16(-87.0f) & low));
+    const v16 magic = splat16(0x1.8p23f);
+    const v16 t = x * splat16(1.44269504088896341f) + magic;
+    const v16 n = t - magic;
+    const v16 r = (x - n * splat16(0.693359375f)) - n * splat16(-2.12194440e-4f);
+    v16 p = splat16(1.9875691500e-4f);
+    p = p * r + splat16(1.3981999507e-3f);
+    p = p * r + splat16(8.3334519073e-3f);
+    p = p * r + splat16(4.1665795894e-2f);
+    p = p * r + splat16(1.6666665459e-1f);
+    p = p * r + splat16(5.0000001201e-1f);
+    const v16 y = p * (r * r) + r + splat16(1.0f);
+    const v16u bits = ((v16u)t - 0x4B400000u + 127u) << 23;
+    return y * (v16)bits;
 }
 
-/* Heads h0..h0+3 of one sequence. q: head h0's q columns of row 0 (k, v at + C, + 2C), rows
- * rs floats apart; out: head h0's output columns of row 0, rows os apart; att: head h0's
- * (T, T) probabilities, the other heads' after it. */
-ATT_INLINE void heads4_forward(float *restrict out, float *restrict att, const float *restrict q,
-                               int T, int lo, size_t rs, size_t os, int C, int hd, float scale,
-                               const att_prefetch *pf, size_t part, const att_bias_item *bi)
-{
-    const int TP = (T + 3) & ~3;
-    const size_t TT = (size_t)T * T;
-    v4 Q[ATT4_LOCAL], K[ATT4_LOCAL], V[ATT4_LOCAL], S[ATT4_MAX_T * ATT4_MAX_T];
-    v4 inv[ATT4_MAX_T], R[ATT4_MAX_T + 4];
-    gather_heads(Q, q, T, rs, hd);
-    gather_heads(K, q + C, T, rs, hd);
-    gather_heads(V, q + 2 * C, T, rs, hd);
-    /* scores (dot()'s order) */
-    for (int t = 0; t < T; t++) {
-        const int j0 = t < lo ? t : lo; /* a padding query sees only itself */
-        prefetch_part(pf, part + t);
-        v4 qt[ATT_MAX_HD];
-        ATT_UNROLL
-        for (int i = 0; i < hd; i++)
-            qt[i] = Q[t * hd + i];
-        for (int j = j0; j <= t; j++) {
-            const v4 *kj = K + j * hd;
-            v4 s = qt[0] * kj[0];
-            ATT_UNROLL
-            for (int i = 1; i < hd; i++)
-                s += qt[i] * kj[i];
-            S[t * TP + j] = s * splat4(scale);
-        }
-        if (bi) { /* the four heads' biases, lane l from head h0 + l's table */
-            const float *brow = bias_row(bi, t);
-            const size_t PP = bi->PP;
-            for (int j = j0; j <= t; j++) {
-                const float *bj = brow + bi->pos[j];
-                S[t * TP + j] += (v4){bj[0], bj[PP], bj[2 * PP], bj[3 * PP]};
-            }
-        }
-    }
-    /* exponentials and 1 / their sum, in increasing j */
-    for (int t = 0; t < T; t++) {
-        const int j0 = t < lo ? t : lo;
-        v4 *St = S + t * TP;
-        v4 mx = splat4(-INFINITY);
-        for (int j = j0; j <= t; j++)
-            mx = max4(St[j], mx);
-        v4 sum = splat4(0.0f);
-        for (int j = j0; j <= t; j++) {
-            const v4 e = exp_softmax4(St[j] - mx);
-            St[j] = e;
-            sum += e;
-        }
-        inv[t] = splat4(1.0f) / sum;
-    }
-    /* probabilities into att (0 elsewhere); out_t = sum_j a_tj v_j in increasing j */
-    memset(att, 0, 4 * TT * sizeof *att);
-    for (int t = 0; t < T; t++) {
-        const int j0 = t < lo ? t : lo, jb0 = j0 & ~3;
-        const v4 *St = S + t * TP;
-        R[jb0] = R[jb0 + 1] = R[jb0 + 2] = splat4(0.0f);
-        R[t + 1] = R[t + 2] = R[t + 3] = splat4(0.0f);
-        v4 acc[ATT_MAX_HD];
-        ATT_UNROLL
-        for (int i = 0; i < hd; i++)
-            acc[i] = splat4(0.0f);
-        for (int j = j0; j <= t; j++) {
-            const v4 a = St[j] * inv[t];
-            const v4 *vj = V + j * hd;
-            R[j] = a;
-            ATT_UNROLL
-            for (int i = 0; i < hd; i++)
-                acc[i] += a * vj[i];
-        }
-        scatter_heads(out + t * os, acc, hd, false);
-        float *row = att + (size_t)t * T;
-        for (int jc = jb0; jc <= t; jc += 4) {
-            v4 m[4] = {R[jc], R[jc + 1], R[jc + 2], R[jc + 3]};
-            transpose4(&m[0], &m[1], &m[2], &m[3]);
-            if (jc + 4 <= T) {
-                for (int l = 0; l < 4; l++)
-                    st4(row + l * TT + jc, m[l]);
-            } else { /* a row's last block, past its end */
-                for (int l = 0; l < 4; l++)
-                    for (int u = 0; u < 3; u++)
-                        if (jc + u < T)
-                            row[l * TT + jc + u] = m[l][u];
-            }
-        }
-    }
-}
-
-/* Backward of heads h0..h0+3 of one sequence; dq: head h0's q-gradient columns of row 0 of
- * dqkv (k, v at + C, + 2C), rows rs apart; q likewise in qkv; dout rows os apart; att as in
- * heads4_forward. The formulas of head_backward_blocked. */
-ATT_INLINE void heads4_backward(float *restrict dq, const float *restrict dout,
-                                const float *restrict q, const float *restrict att, int T,
-                                int lo, size_t rs, size_t os, int C, int hd, float scale,
-                                const att_prefetch *pf, size_t part)
-{
-    const int TP = (T + 3) & ~3;
-    const size_t TT = (size_t)T * T;
-    v4 Q[ATT4_LOCAL], K[ATT4_LOCAL], V[ATT4_LOCAL], D[ATT4_LOCAL];
-    v4 A[ATT4_MAX_T * ATT4_MAX_T], dS[ATT4_MAX_T * ATT4_MAX_T];
-    gather_heads(Q, q, T, rs, hd);
-    gather_heads(K, q + C, T, rs, hd);
-    gather_heads(V, q + 2 * C, T, rs, hd);
-    gather_heads(D, dout, T, os, hd);
-    /* att: the blocks of 4 columns around each row's visible keys */
-    for (int t = 0; t < T; t++) {
-        const int j0 = t < lo ? t : lo;
-        const float *row = att + (size_t)t * T;
-        for (int jc = j0 & ~3; jc <= t; jc += 4) {
-            v4 m[4];
-            if (jc + 4 <= T || t + 1 < T) { /* past the row's end: the next row's, unused */
-                for (int l = 0; l < 4; l++)
-                    m[l] = ld4(row + l * TT + jc);
-            } else { /* the last row's last block: not past the end of att */
-                for (int l = 0; l < 4; l++) {
-                    m[l] = splat4(0.0f);
-                    for (int u = 0; u < 3; u++)
-                        if (jc + u < T)
-                            m[l][u] = row[l * TT + jc + u];
-                }
-            }
-            transpose4(&m[0], &m[1], &m[2], &m[3]);
-            for (int u = 0; u < 4; u++)
-                A[t * TP + jc + u] = m[u];
-        }
-    }
-    /* by rows: datt, s, ds; dq_t = sum_j ds_tj k_j */
-    for (int t = 0; t < T; t++) {
-        const int j0 = t < lo ? t : lo;
-        prefetch_part(pf, part + t);
-        const v4 *At = A + t * TP;
-        v4 *dSt = dS + t * TP;
-        v4 dt[ATT_MAX_HD];
-        ATT_UNROLL
-        for (int i = 0; i < hd; i++)
-            dt[i] = D[t * hd + i];
-        v4 s = splat4(0.0f);
-        for (int j = j0; j <= t; j++) {
-            const v4 *vj = V + j * hd;
-            v4 p = dt[0] * vj[0];
-            ATT_UNROLL
-            for (int i = 1; i < hd; i++)
-                p += dt[i] * vj[i];
-            dSt[j] = p;
-            s += At[j] * p;
-        }
-        v4 acc[ATT_MAX_HD];
-        ATT_UNROLL
-        for (int i = 0; i < hd; i++)
-            acc[i] = splat4(0.0f);
-        for (int j = j0; j <= t; j++) {
-            const v4 d = At[j] * (dSt[j] - s) * splat4(scale);
-            const v4 *kj = K + j * hd;
-            dSt[j] = d;
-            ATT_UNROLL
-            for (int i = 0; i < hd; i++)
-                acc[i] += d * kj[i];
-        }
-        scatter_heads(dq + t * rs, acc, hd, true);
-    }
-    /* by columns: dk_j = sum_t ds_tj q_t, dv_j = sum_t att_tj dout_t over the queries that
-     * see j */
-    for (int j = 0; j < T; j++) {
-        const int t1 = j < lo ? j : T - 1; /* a padding key is seen by its own query only */
-        v4 acc[ATT_MAX_HD];
-        ATT_UNROLL
-        for (int i = 0; i < hd; i++)
-            acc[i] = splat4(0.0f);
-        for (int t = j; t <= t1; t++) {
-            const v4 d = dS[t * TP + j], *qt = Q + t * hd;
-            ATT_UNROLL
-            for (int i = 0; i < hd; i++)
-                acc[i] += d * qt[i];
-        }
-        scatter_heads(dq + C + j * rs, acc, hd, true);
-        ATT_UNROLL
-        for (int i = 0; i < hd; i++)
-            acc[i] = splat4(0.0f);
-        for (int t = j; t <= t1; t++) {
-            const v4 a = A[t * TP + j], *dt = D + t * hd;
-            ATT_UNROLL
-            for (int i = 0; i < hd; i++)
-                acc[i] += a * dt[i];
-        }
-        scatter_heads(dq + 2 * C + j * rs, acc, hd, true);
-    }
-}
+#define HW 16
+#define HV v16
+#define HN(x) x##16
+#define HATTR FAST_AVX512
+#define HMAX_T 32
+#define HLOCAL 256 /* vectors in a (T, hd) array: heads of 8 up to T 32, of 16 up to 16 */
+#include "nn/attention_heads.h"
+#undef HW
+#undef HV
+#undef HN
+#undef HATTR
+#undef HMAX_T
+#undef HLOCAL
+#endif
 
 /* One (sequence, head) pair, one row at a time, for the sizes the blocked kernels do not
  * take. q, k, v: the head's columns of row 0, rows rs floats apart; out: the head's output
@@ -869,8 +705,9 @@ typedef void backward_kernel(float *dq, const float *d, const float *q, const fl
 
 /* Each forward kernel twice, CALL the inlined kernel's call with bi_ for its bias: NAME passes
  * the constant NULL (its code is then the unbiased code), NAME##_b the item's bias. */
-#define ATT_FORWARD_PAIR(NAME, CALL)                                                               \
-    static void NAME(float *o, float *a, const float *q, int T, int lo, size_t rs, int C, int hd,  \
+#define ATT_FORWARD_PAIR(NAME, CALL) ATT_FORWARD_PAIR_AT(, NAME, CALL)
+#define ATT_FORWARD_PAIR_AT(ATTR, NAME, CALL)                                                      \
+    ATTR static void NAME(float *o, float *a, const float *q, int T, int lo, size_t rs, int C, int hd,  \
                      float scale, const att_prefetch *pf, size_t part, const att_bias_item *bi)    \
     {                                                                                              \
         (void)hd;                                                                                  \
@@ -878,7 +715,7 @@ typedef void backward_kernel(float *dq, const float *d, const float *q, const fl
         const att_bias_item *const bi_ = NULL;                                                     \
         CALL;                                                                                      \
     }                                                                                              \
-    static void NAME##_b(float *o, float *a, const float *q, int T, int lo, size_t rs, int C,      \
+    ATTR static void NAME##_b(float *o, float *a, const float *q, int T, int lo, size_t rs, int C,      \
                          int hd, float scale, const att_prefetch *pf, size_t part,                 \
                          const att_bias_item *bi)                                                  \
     {                                                                                              \
@@ -889,7 +726,7 @@ typedef void backward_kernel(float *dq, const float *d, const float *q, const fl
 
 #define ATT_BLOCK_KERNELS(HD)                                                                      \
     ATT_FORWARD_PAIR(heads4_forward_##HD,                                                          \
-                     heads4_forward(o, a, q, T, lo, rs, C, C, HD, scale, pf, part, bi_))           \
+                     heads_forward4(o, a, q, T, lo, rs, C, C, HD, scale, pf, part, bi_))           \
     ATT_FORWARD_PAIR(blocked_forward_##HD,                                                         \
                      head_forward_blocked(o, a, q, q + C, q + 2 * C, T, lo, rs, C, HD, scale, pf,  \
                                           part, bi_))                                              \
@@ -898,7 +735,7 @@ typedef void backward_kernel(float *dq, const float *d, const float *q, const fl
                                      const att_prefetch *pf, size_t part)                          \
     {                                                                                              \
         (void)hd;                                                                                  \
-        heads4_backward(dq, d, q, a, T, lo, rs, C, C, HD, scale, pf, part);                        \
+        heads_backward4(dq, d, q, a, T, lo, rs, C, C, HD, scale, pf, part);                        \
     }                                                                                              \
     static void blocked_backward_##HD(float *dq, const float *d, const float *q,                   \
                                       const float *a, int T, int lo, size_t rs, int C, int hd,     \
@@ -931,23 +768,50 @@ ATT_ROW_KERNELS(32)
 ATT_ROW_KERNELS(64)
 ATT_ROW_KERNELS(hd) /* any other head size, as a variable */
 
+#if FAST_X86_DISPATCH
+#define ATT_HEADS16_KERNELS(HD)                                                                    \
+    ATT_FORWARD_PAIR_AT(FAST_AVX512, heads16_forward_##HD,                                         \
+                        heads_forward16(o, a, q, T, lo, rs, C, C, HD, scale, pf, part, bi_))       \
+    FAST_AVX512 static void heads16_backward_##HD(float *dq, const float *d, const float *q,       \
+                                                  const float *a, int T, int lo, size_t rs,        \
+                                                  int C, int hd, float scale,                      \
+                                                  const att_prefetch *pf, size_t part)             \
+    {                                                                                              \
+        (void)hd;                                                                                  \
+        heads_backward16(dq, d, q, a, T, lo, rs, C, C, HD, scale, pf, part);                       \
+    }
+
+ATT_HEADS16_KERNELS(8)
+ATT_HEADS16_KERNELS(16)
+ATT_HEADS16_KERNELS(32)
+ATT_HEADS16_KERNELS(64)
+#define ATT_HEADS16_ROW(NAME, SUFFIX)                                                              \
+    {NAME##_8##SUFFIX, NAME##_16##SUFFIX, NAME##_32##SUFFIX, NAME##_64##SUFFIX, NULL}
+#else
+#define ATT_HEADS16_ROW(NAME, SUFFIX) {NULL, NULL, NULL, NULL, NULL}
+#endif
+
 /* The kernels for head sizes 8, 16, 32, 64 and any other, in that order; [1]: with a bias. */
-static forward_kernel *const forward_kernels[2][3][5] = {
+static forward_kernel *const forward_kernels[2][4][5] = {
     {{heads4_forward_8, heads4_forward_16, heads4_forward_32, heads4_forward_64, NULL},
      {blocked_forward_8, blocked_forward_16, blocked_forward_32, blocked_forward_64, NULL},
-     {rows_forward_8, rows_forward_16, rows_forward_32, rows_forward_64, rows_forward_hd}},
+     {rows_forward_8, rows_forward_16, rows_forward_32, rows_forward_64, rows_forward_hd},
+     ATT_HEADS16_ROW(heads16_forward, )},
     {{heads4_forward_8_b, heads4_forward_16_b, heads4_forward_32_b, heads4_forward_64_b, NULL},
      {blocked_forward_8_b, blocked_forward_16_b, blocked_forward_32_b, blocked_forward_64_b,
       NULL},
      {rows_forward_8_b, rows_forward_16_b, rows_forward_32_b, rows_forward_64_b,
-      rows_forward_hd_b}}};
-static backward_kernel *const backward_kernels[3][5] = {
+      rows_forward_hd_b},
+     ATT_HEADS16_ROW(heads16_forward, _b)}};
+static backward_kernel *const backward_kernels[4][5] = {
     {heads4_backward_8, heads4_backward_16, heads4_backward_32, heads4_backward_64, NULL},
     {blocked_backward_8, blocked_backward_16, blocked_backward_32, blocked_backward_64, NULL},
-    {rows_backward_8, rows_backward_16, rows_backward_32, rows_backward_64, rows_backward_hd}};
+    {rows_backward_8, rows_backward_16, rows_backward_32, rows_backward_64, rows_backward_hd},
+    ATT_HEADS16_ROW(heads16_backward, )};
 
 /* How attention over (B, T, C, H) is split: kind 0 four heads at a time, 1 one head in
- * blocks, 2 one head by rows; the head size's column in the kernel tables. */
+ * blocks, 2 one head by rows, 3 sixteen heads at a time (AVX-512); the head size's column in
+ * the kernel tables. */
 typedef struct {
     int hd, kind, col, width, items; /* heads per work item, items per sequence */
     float scale;
@@ -958,9 +822,14 @@ static att_plan plan_of(int T, int C, int H)
     att_plan p;
     p.hd = C / H;
     p.scale = 1.0f / sqrtf((float)p.hd);
-    p.kind = heads4_ok(T, H, p.hd) ? 0 : blocked_ok(T, p.hd) ? 1 : 2;
+#if FAST_X86_DISPATCH
+    const bool wide = fast_has_avx512() && heads_ok16(T, H, p.hd);
+#else
+    const bool wide = false;
+#endif
+    p.kind = wide ? 3 : heads_ok4(T, H, p.hd) ? 0 : blocked_ok(T, p.hd) ? 1 : 2;
     p.col = p.hd == 8 ? 0 : p.hd == 16 ? 1 : p.hd == 32 ? 2 : p.hd == 64 ? 3 : 4;
-    p.width = p.kind == 0 ? 4 : 1;
+    p.width = p.kind == 3 ? 16 : p.kind == 0 ? 4 : 1;
     p.items = H / p.width;
     return p;
 }
