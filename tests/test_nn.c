@@ -608,6 +608,62 @@ static void test_attention_grad(const char *what, const int32_t *start)
     test_attention_grad_shape(what, start, 5, 8, 2);
 }
 
+/* Decoding every column from caches of width 4 and 16 (the heads interleaved, written by
+ * attention_cache_store: even rows a whole sequence at once, odd rows a column at a time, as
+ * prefill and decoding steps write them) gives out, the forward's (B, T, C), bit for bit.
+ * table: the bias (P, and the (B, T) ids pos; columns: keys' ids from the columns), or NULL. */
+static void check_decode_widths(const float *qkv, const float *out, const int32_t *start,
+                                const float *table, int P, const int32_t *pos, bool columns,
+                                int B, int T, int C, int H)
+{
+    const int hd = C / H, Tmax = T + 3;
+    if (hd != 8 && hd != 16 && hd != 32 && hd != 64)
+        return;
+    for (int W = 4; W <= 16; W *= 4) {
+        if (H % W)
+            continue;
+        float *k_cache = new_filled((size_t)B * Tmax * C, 1e30f); /* past t: never read */
+        float *v_cache = new_filled((size_t)B * Tmax * C, 1e30f);
+        float *dec = new_floats((size_t)B * C);
+        int32_t *qpos = malloc((size_t)B * sizeof *qpos);
+        const size_t row = (size_t)Tmax * C;
+        for (int b = 0; b < B; b++) {
+            const float *q0 = qkv + (size_t)b * T * 3 * C;
+            if (b % 2 == 0)
+                attention_cache_store(k_cache + b * row, v_cache + b * row, q0, 3 * (size_t)C,
+                                      T, 0, Tmax, C, H, W);
+            else
+                for (int t = 0; t < T; t++)
+                    attention_cache_store(k_cache + b * row, v_cache + b * row,
+                                          q0 + (size_t)t * 3 * C, 0, 1, t, Tmax, C, H, W);
+        }
+        int bad = 0;
+        /* width 16 also with the four-lanes kernels, as a CPU without AVX-512 would run it */
+        for (int narrow = 0; narrow < (W == 16 ? 2 : 1); narrow++) {
+            fast_force_level(narrow ? FAST_LEVEL_AVX2 : -1);
+            for (int t = 0; t < T; t++) {
+                for (int b = 0; b < B; b++)
+                    qpos[b] = pos ? pos[b * T + t] : 0;
+                const attn_bias dbias = {table, P, qpos, columns ? NULL : pos, T};
+                attention_decode_biased(dec, qkv + (size_t)t * 3 * C, T * 3 * C, k_cache,
+                                        v_cache, start, table ? &dbias : NULL, B, t, Tmax, C,
+                                        H, W);
+                for (int b = 0; b < B; b++)
+                    bad += !bitwise_equal(dec + (size_t)b * C, out + ((size_t)b * T + t) * C,
+                                          C);
+            }
+        }
+        fast_force_level(-1);
+        CHECK_MSG(bad == 0, "decoding from a cache of width %d differs from the forward in %d "
+                  "(row, column) pairs: B=%d T=%d C=%d H=%d bias=%s", W, bad, B, T, C, H,
+                  table ? (columns ? "columns" : "random") : "none");
+        free(qpos);
+        arith_free(k_cache);
+        arith_free(v_cache);
+        arith_free(dec);
+    }
+}
+
 /* The fast forward against the reference on one shape; scale > 1 makes peaked softmaxes, and
  * scores so large that their float rounding needs a looser tolerance tol. */
 static void test_attention_shape(int B, int T, int C, int H, const int32_t *start, float scale,
@@ -670,6 +726,7 @@ static void test_attention_shape(int B, int T, int C, int H, const int32_t *star
     snprintf(what, sizeof what, "attention_decode B=%d T=%d C=%d H=%d start=%s scale=%g", B, T,
              C, H, start ? "yes" : "no", scale);
     CHECK_CLOSE(what, dec, want, n_out, 1e-6, 1e-6);
+    check_decode_widths(qkv, out, start, NULL, 0, NULL, false, B, T, C, H);
     arith_free(k_cache);
     arith_free(v_cache);
     arith_free(dec);
@@ -943,11 +1000,12 @@ static void test_attention_bias_shape(int B, int T, int C, int H, const int32_t 
             qpos[b] = pos[b * T + t];
         const attn_bias dbias = {table, P, qpos, columns ? NULL : pos, T};
         attention_decode_biased(dec + (size_t)t * B * C, qkv + (size_t)t * 3 * C, T * 3 * C,
-                                k_cache, v_cache, start, &dbias, B, t, Tmax, C, H);
+                                k_cache, v_cache, start, &dbias, B, t, Tmax, C, H, 1);
     }
     snprintf(what, sizeof what, "biased attention_decode B=%d T=%d C=%d H=%d ids=%s", B, T, C, H,
              columns ? "columns" : "random");
     CHECK_CLOSE(what, dec, want, n_out, 1e-6, 1e-6);
+    check_decode_widths(qkv, out, start, table, P, pos, columns, B, T, C, H);
     free(qpos);
     free(pos);
     arith_free(k_cache);
@@ -1001,6 +1059,7 @@ static void test_attention_bias(void)
         test_attention_bias_shape(2, 40, 64, 8, start_b, columns);  /* blocks, T past 32 */
         test_attention_bias_shape(1, 70, 64, 4, NULL, columns);     /* rows, T past 64 */
         test_attention_bias_shape(2, 23, 48, 2, start_a, columns);  /* rows, hd 24 */
+        test_attention_bias_shape(2, 22, 128, 16, start_b, columns); /* sixteen heads of 8 */
     }
 }
 

@@ -86,12 +86,13 @@ typedef struct {
     float *df1, *df2;          /* (N, F) */
 } transformer_scratch;
 
-/* The generation cache: (L, B, H, T, hd) for keys and values. It holds T columns, not the
- * whole context, so that GPT-2's 1024 positions cost nothing when answers are short;
- * decode_step grows it (keeping its contents) when a column falls outside. */
+/* The generation cache: (L, B, H/W, T, hd, W) for keys and values, W heads interleaved
+ * (attention_cache_width's choice for this CPU, fixed while the cache lives). It holds T
+ * columns, not the whole context, so that GPT-2's 1024 positions cost nothing when answers are
+ * short; decode_step grows it (keeping its contents) when a column falls outside. */
 typedef struct {
     float *k, *v;
-    int B, T;
+    int B, T, W;
 } kv_cache;
 
 /* Incremental decoding: rows, the next column (those before it are in the cache), each row's
@@ -215,6 +216,8 @@ static arith_status cache_reserve(transformer *t, int B, int T)
     if (nT < t->ctx && nT < 2 * c->T) /* grow columns by doubling */
         nT = 2 * c->T < t->ctx ? 2 * c->T : t->ctx;
     const int H = t->H, hd = t->C / t->H;
+    const bool keep = c->k && nB == c->B;
+    const int W = keep ? c->W : attention_cache_width(t->C, H);
     size_t n = (size_t)t->L * nB * t->C * nT;
     float *k = tensor_alloc(n * sizeof(float)), *v = tensor_alloc(n * sizeof(float));
     if (!k || !v) {
@@ -223,17 +226,19 @@ static arith_status cache_reserve(transformer *t, int B, int T)
         return arith_error(ARITH_ERR_MEMORY, "out of memory for a key/value cache of %d x %d", nB,
                            nT);
     }
-    if (c->k && nB == c->B) { /* same rows, more columns: keep the contents */
-        /* each (layer, row, head) segment of T columns moves to the start of one of nT */
-        size_t rows = (size_t)t->L * nB * H, old = (size_t)c->T * hd;
-        tensor_copy_rows(k, (size_t)nT * hd, c->k, old, rows, old);
-        tensor_copy_rows(v, (size_t)nT * hd, c->v, old, rows, old);
+    if (keep) { /* same rows, more columns: keep the contents */
+        /* each (layer, row, group of W heads) segment of T columns moves to the start of one
+         * of nT */
+        size_t rows = (size_t)t->L * nB * (H / W), old = (size_t)c->T * hd * W;
+        tensor_copy_rows(k, (size_t)nT * hd * W, c->k, old, rows, old);
+        tensor_copy_rows(v, (size_t)nT * hd * W, c->v, old, rows, old);
     }
     cache_release(c);
     c->k = k;
     c->v = v;
     c->B = nB;
     c->T = nT;
+    c->W = W;
     return ARITH_OK;
 }
 
@@ -382,23 +387,13 @@ static arith_status check_positions(const transformer *t, const int32_t *pos, in
 }
 
 /* Copies the keys and values of n qkv rows (n, 3C), columns c0 .. c0+n-1 of sequence r, into
- * a layer's cache, laid out (B, H, cap_T, hd) so that each head's keys are contiguous for
- * attention_decode. */
+ * a layer's cache, laid out as attention_decode_biased reads it. */
 static void cache_store(const transformer *t, float *cache_k, float *cache_v, const float *qkv,
                         int r, int c0, int n)
 {
-    const int C = t->C, H = t->H, hd = C / H;
-    const size_t at = ((size_t)r * H * t->cache.T + c0) * hd, head = (size_t)t->cache.T * hd;
-    if (n == 1) { /* a decoding step: every head's slice of the row in one strided copy */
-        tensor_copy_rows(cache_k + at, head, qkv + C, hd, H, hd);
-        tensor_copy_rows(cache_v + at, head, qkv + 2 * C, hd, H, hd);
-        return;
-    }
-    for (int h = 0; h < H; h++) {
-        tensor_copy_rows(cache_k + at + h * head, hd, qkv + C + h * hd, 3 * (size_t)C, n, hd);
-        tensor_copy_rows(cache_v + at + h * head, hd, qkv + 2 * C + h * hd, 3 * (size_t)C, n,
-                         hd);
-    }
+    const size_t row = (size_t)t->C * t->cache.T;
+    attention_cache_store(cache_k + r * row, cache_v + r * row, qkv, 3 * (size_t)t->C, n, c0,
+                          t->cache.T, t->C, t->H, t->cache.W);
 }
 
 /* Layer l's score bias from the scheme (ALiBi, FIRE), or NULL. */
@@ -710,7 +705,7 @@ static void decode_rows(void *ctx, int r0, int r1)
          * one band) */
         attention_decode_biased(atty, qkv, 3 * C, kc + r0 * row_cache, vc + r0 * row_cache, start,
                                 decode_bias(m, l, &bias, pos, job->start, job->B, col), n, col,
-                                t->cache.T, C, H);
+                                t->cache.T, C, H, t->cache.W);
         lin_forward(m, attproj, atty, w->out_w, w->out_b, n, C, C);
         add_forward(mid, x, attproj, (size_t)n * C);
         const float *ffn_in;
@@ -858,12 +853,12 @@ static void cache_row_move(void *ctx, int dst, int from, bool swap)
     const cache_reorder *c = ctx;
     const transformer *t = c->t;
     const kv_cache *kv = &t->cache;
-    const int H = t->H, hd = t->C / t->H;
-    const size_t seg = (size_t)kv->T * hd, row = (size_t)H * seg, layer = (size_t)kv->B * row,
-                 len = (size_t)c->cols * hd;
+    const int G = t->H / kv->W, hd = t->C / t->H; /* G segments of W heads per row */
+    const size_t seg = (size_t)kv->T * hd * kv->W, row = (size_t)G * seg,
+                 layer = (size_t)kv->B * row, len = (size_t)c->cols * hd * kv->W;
     for (int l = 0; l < t->L; l++) {
-        tensor_row_move(kv->k + l * layer, row, H, seg, len, dst, from, swap);
-        tensor_row_move(kv->v + l * layer, row, H, seg, len, dst, from, swap);
+        tensor_row_move(kv->k + l * layer, row, G, seg, len, dst, from, swap);
+        tensor_row_move(kv->v + l * layer, row, G, seg, len, dst, from, swap);
     }
     int32_t s = c->start[dst];
     c->start[dst] = c->start[from];

@@ -60,6 +60,17 @@ static inline const float *bias_row(const att_bias_item *bi, int t)
     return bi->table + (size_t)bi->pos[t] * bi->P;
 }
 
+/* Key j's position id in a decoding row: kpos[j] when the caller gives the keys' ids, else its
+ * column less the row's start (the batch's numbering of columns; 0 for padding). The one place
+ * that decides it: when positions come from a per-row table, the caller passes it as kpos. */
+ATT_INLINE int decode_key_pos(const int32_t *kpos, int kstart, int j)
+{
+    if (kpos)
+        return kpos[j];
+    const int p = j - kstart;
+    return p > 0 ? p : 0;
+}
+
 /* e^x for x <= 0 (the softmax's x - max): fastmath.h's fast_exp (Cephes' expf in operations
  * that vectorize; within 1 ulp down to -87, e^-87 below, NaN stays NaN), whose clamp at +88
  * never acts here. exp_softmax4 below does the same operations on four lanes: every path gets
@@ -462,6 +473,7 @@ ATT_INLINE void head_forward_blocked(float *restrict out, float *restrict att,
 #define HATTR
 #define HMAX_T 32
 #define HLOCAL 768 /* vectors in a (T, hd) array */
+#define HDECODE_KEEP 512
 #include "nn/attention_heads.h"
 #undef HW
 #undef HV
@@ -469,6 +481,7 @@ ATT_INLINE void head_forward_blocked(float *restrict out, float *restrict att,
 #undef HATTR
 #undef HMAX_T
 #undef HLOCAL
+#undef HDECODE_KEEP
 
 #if FAST_X86_DISPATCH
 typedef float v16 __attribute__((vector_size(64)));
@@ -516,6 +529,7 @@ FAST_AVX512 ATT_INLINE v16 exp_softmax16(v16 x)
 #define HATTR FAST_AVX512
 #define HMAX_T 32
 #define HLOCAL 256 /* vectors in a (T, hd) array: heads of 8 up to T 32, of 16 up to 16 */
+#define HDECODE_KEEP 512
 #include "nn/attention_heads.h"
 #undef HW
 #undef HV
@@ -523,6 +537,7 @@ FAST_AVX512 ATT_INLINE v16 exp_softmax16(v16 x)
 #undef HATTR
 #undef HMAX_T
 #undef HLOCAL
+#undef HDECODE_KEEP
 #endif
 
 /* One (sequence, head) pair, one row at a time, for the sizes the blocked kernels do not
@@ -1013,17 +1028,6 @@ void attention_backward_biased(float *dqkv, float *dtable, const float *dout, co
         attention_bias_backward(dtable, dout, qkv, att, start, bias, B, T, C, H);
 }
 
-/* Key j's position id in a decoding row: kpos[j] when the caller gives the keys' ids, else its
- * column less the row's start (the batch's numbering of columns; 0 for padding). The one place
- * that decides it: when positions come from a per-row table, the caller passes it as kpos. */
-ATT_INLINE int decode_key_pos(const int32_t *kpos, int kstart, int j)
-{
-    if (kpos)
-        return kpos[j];
-    const int p = j - kstart;
-    return p > 0 ? p : 0;
-}
-
 /* The scaled score of key j, plus its bias when brow (the bias table's row of the query's id,
  * for this head) is given: the forward kernels' arithmetic. */
 ATT_INLINE float decode_score(const float *restrict q, const float *restrict k, int j, size_t rs,
@@ -1177,10 +1181,132 @@ ATT_INLINE void head_decode4(float *restrict out, const float *restrict q,
         default: head_decode(o, qb, kc, vc, t, lo, hd, hd, scale, BROW, KPOS, KSTART); break;      \
         }
 
+/* heads_decode for the head sizes with a kernel of their own: four heads a vector (SSE2, or
+ * plain), and sixteen (AVX-512). */
+typedef void decode_kernel(float *o, const float *q, const float *kc, const float *vc, int t,
+                           int lo, size_t lw, float scale, const float *brow, size_t PP,
+                           const int32_t *kpos, int kstart);
+#define ATT_DECODE_KERNEL(ATTR, W, HD)                                                             \
+    ATTR static void heads_decode##W##_##HD(float *o, const float *q, const float *kc,             \
+                                            const float *vc, int t, int lo, size_t lw,             \
+                                            float scale, const float *brow, size_t PP,             \
+                                            const int32_t *kpos, int kstart)                       \
+    {                                                                                              \
+        heads_decode##W(o, q, kc, vc, t, lo, HD, lw, scale, brow, PP, kpos, kstart);               \
+    }
+ATT_DECODE_KERNEL(, 4, 8)
+ATT_DECODE_KERNEL(, 4, 16)
+ATT_DECODE_KERNEL(, 4, 32)
+ATT_DECODE_KERNEL(, 4, 64)
+static decode_kernel *const decode_kernels4[4] = {heads_decode4_8, heads_decode4_16,
+                                                  heads_decode4_32, heads_decode4_64};
+#if FAST_X86_DISPATCH
+ATT_DECODE_KERNEL(FAST_AVX512, 16, 8)
+ATT_DECODE_KERNEL(FAST_AVX512, 16, 16)
+ATT_DECODE_KERNEL(FAST_AVX512, 16, 32)
+ATT_DECODE_KERNEL(FAST_AVX512, 16, 64)
+static decode_kernel *const decode_kernels16[4] = {heads_decode16_8, heads_decode16_16,
+                                                   heads_decode16_32, heads_decode16_64};
+#endif
+
+/* The column of a head size in the tables above, or -1. */
+static int decode_col(int hd)
+{
+    return hd == 8 ? 0 : hd == 16 ? 1 : hd == 32 ? 2 : hd == 64 ? 3 : -1;
+}
+
+int attention_cache_width(int C, int H)
+{
+    if (decode_col(C / H) < 0 || H % 4)
+        return 1;
+#if FAST_X86_DISPATCH
+    if (fast_has_avx512() && H % 16 == 0)
+        return 16;
+#endif
+    return 4;
+}
+
+void attention_cache_store(float *k_row, float *v_row, const float *qkv, size_t qkv_stride,
+                           int n, int c0, int Tmax, int C, int H, int W)
+{
+    const int hd = C / H;
+    for (int c = 0; c < n; c++) {
+        const float *k = qkv + (size_t)c * qkv_stride + C, *v = k + C;
+        const size_t col = (size_t)(c0 + c);
+        if (W == 1) {
+            for (int h = 0; h < H; h++) {
+                float *kd = k_row + ((size_t)h * Tmax + col) * hd;
+                float *vd = v_row + ((size_t)h * Tmax + col) * hd;
+                for (int i = 0; i < hd; i++) {
+                    kd[i] = k[h * hd + i];
+                    vd[i] = v[h * hd + i];
+                }
+            }
+            continue;
+        }
+        for (int h = 0; h < H; h++) {
+            const size_t at = ((size_t)(h / W) * Tmax + col) * hd * W + (size_t)(h % W);
+            for (int i = 0; i < hd; i++) {
+                k_row[at + (size_t)i * W] = k[h * hd + i];
+                v_row[at + (size_t)i * W] = v[h * hd + i];
+            }
+        }
+    }
+}
+
+/* The decoding step on a cache of width W > 1: a work item per (sequence, W heads), each
+ * heads_decode on its lanes, sixteen at a time with AVX-512, else four at a time. */
+static void decode_interleaved(float *out, const float *q, int q_stride, const float *k_cache,
+                               const float *v_cache, const int32_t *start,
+                               const attn_bias *bias, int B, int t, int Tmax, int C, int H,
+                               int W)
+{
+    const int hd = C / H, G = H / W, col = decode_col(hd);
+    const float scale = 1.0f / sqrtf((float)hd);
+    decode_kernel *wide = NULL;
+#if FAST_X86_DISPATCH
+    if (W == 16 && fast_has_avx512())
+        wide = decode_kernels16[col];
+#endif
+    decode_kernel *const narrow = decode_kernels4[col];
+#pragma omp parallel for schedule(static) if (B * H * (t + 1) > 4096)
+    for (int it = 0; it < B * G; it++) {
+        const int b = it / G, h0 = it % G * W;
+        const size_t at = ((size_t)b * H + h0) * Tmax * hd;
+        const float *qb = q + (size_t)b * q_stride + (size_t)h0 * hd;
+        const float *kc = k_cache + at, *vc = v_cache + at;
+        float *o = out + (size_t)b * C + (size_t)h0 * hd;
+        const int lo = key_start(start, b);
+        const float *brow = NULL;
+        const int32_t *kpos = NULL;
+        size_t PP = 0;
+        int kstart = 0;
+        if (bias) {
+            const int P = bias->P;
+            PP = (size_t)P * P;
+            brow = bias->table + ((size_t)h0 * P + bias->pos[b]) * P;
+            kpos = bias->kpos ? bias->kpos + (size_t)b * bias->kpos_stride : NULL;
+            kstart = start ? start[b] : 0;
+        }
+        if (wide) {
+            wide(o, qb, kc, vc, t, lo, (size_t)W, scale, brow, PP, kpos, kstart);
+            continue;
+        }
+        for (int s = 0; s < W; s += 4) /* four of the W lanes at a time */
+            narrow(o + (size_t)s * hd, qb + (size_t)s * hd, kc + s, vc + s, t, lo, (size_t)W,
+                   scale, brow ? brow + s * PP : NULL, PP, kpos, kstart);
+    }
+}
+
 void attention_decode_biased(float *out, const float *q, int q_stride, const float *k_cache,
                              const float *v_cache, const int32_t *start, const attn_bias *bias,
-                             int B, int t, int Tmax, int C, int H)
+                             int B, int t, int Tmax, int C, int H, int W)
 {
+    if (W > 1) {
+        decode_interleaved(out, q, q_stride, k_cache, v_cache, start, bias, B, t, Tmax, C, H,
+                           W);
+        return;
+    }
     const int hd = C / H;
     const float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel for schedule(static) if (B * H * (t + 1) > 4096)
@@ -1208,7 +1334,8 @@ void attention_decode(float *out, const float *q, int q_stride, const float *k_c
                       const float *v_cache, const int32_t *start, int B, int t, int Tmax,
                       int C, int H)
 {
-    attention_decode_biased(out, q, q_stride, k_cache, v_cache, start, NULL, B, t, Tmax, C, H);
+    attention_decode_biased(out, q, q_stride, k_cache, v_cache, start, NULL, B, t, Tmax, C, H,
+                            1);
 }
 
 /* ------------------------------------------------------------------------------- ALiBi */

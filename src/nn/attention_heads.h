@@ -273,3 +273,83 @@ HATTR ATT_INLINE void HN(heads_backward)(float *restrict dq, const float *restri
         HN(scatter_heads)(dq + 2 * C + j * rs, acc, hd, true);
     }
 }
+
+/* One decoding step of heads h0..h0+HW-1 of one sequence, the query at column t: q, the
+ * query's head h0 columns (the heads hd apart); kc, vc: the cache of the group, column j's
+ * column i for head h0 + l at [(j * hd + i) * lw + l] (lw: the cache's width, HW or a multiple
+ * of it); out: head h0's output columns. brow: head h0's bias row (head h0 + l's PP floats
+ * further), or NULL; kpos, kstart as decode_score takes them. The forward's arithmetic on
+ * every lane, in its order: the same bits as the row of heads_forward. Scores of up to
+ * HDECODE_KEEP keys are kept, past that recomputed. */
+HATTR ATT_INLINE HV HN(decode_score)(const HV *restrict Qv, const float *restrict kc, int j,
+                                     size_t lw, int hd, float scale, const float *brow,
+                                     size_t PP, const int32_t *kpos, int kstart)
+{
+    const float *kj = kc + (size_t)j * hd * lw;
+    HV kv, s;
+    memcpy(&kv, kj, sizeof kv);
+    s = Qv[0] * kv;
+    ATT_UNROLL
+    for (int i = 1; i < hd; i++) {
+        memcpy(&kv, kj + i * lw, sizeof kv);
+        s += Qv[i] * kv;
+    }
+    s = s * HN(splat)(scale);
+    if (brow) {
+        const float *bj = brow + decode_key_pos(kpos, kstart, j);
+        HV b = HN(splat)(0.0f);
+        for (int l = 0; l < HW; l++)
+            b[l] = bj[l * PP];
+        s += b;
+    }
+    return s;
+}
+
+HATTR ATT_INLINE void HN(heads_decode)(float *restrict out, const float *restrict q,
+                                       const float *restrict kc, const float *restrict vc,
+                                       int t, int lo, int hd, size_t lw, float scale,
+                                       const float *brow, size_t PP, const int32_t *kpos,
+                                       int kstart)
+{
+    enum { KEEP = HDECODE_KEEP };
+    HV Qv[ATT_MAX_HD], S[KEEP];
+    HN(gather_heads)(Qv, q, 1, 0, hd);
+    const int j0 = t < lo ? t : lo;
+    const bool keep = t - j0 + 1 <= KEEP;
+    HV mx = HN(splat)(-INFINITY);
+    for (int j = j0; j <= t; j++) {
+        const HV s = HN(decode_score)(Qv, kc, j, lw, hd, scale, brow, PP, kpos, kstart);
+        if (keep)
+            S[j - j0] = s;
+        mx = HN(max)(s, mx);
+    }
+    HV sum = HN(splat)(0.0f);
+    for (int j = j0; j <= t; j++) {
+        const HV s = keep ? S[j - j0]
+                          : HN(decode_score)(Qv, kc, j, lw, hd, scale, brow, PP, kpos, kstart);
+        const HV e = HN(exp_softmax)(s - mx);
+        if (keep)
+            S[j - j0] = e;
+        sum += e;
+    }
+    const HV inv = HN(splat)(1.0f) / sum;
+    HV acc[ATT_MAX_HD];
+    ATT_UNROLL
+    for (int i = 0; i < hd; i++)
+        acc[i] = HN(splat)(0.0f);
+    for (int j = j0; j <= t; j++) {
+        const HV e =
+            keep ? S[j - j0]
+                 : HN(exp_softmax)(
+                       HN(decode_score)(Qv, kc, j, lw, hd, scale, brow, PP, kpos, kstart) - mx);
+        const HV a = e * inv;
+        const float *vj = vc + (size_t)j * hd * lw;
+        ATT_UNROLL
+        for (int i = 0; i < hd; i++) {
+            HV vv;
+            memcpy(&vv, vj + i * lw, sizeof vv);
+            acc[i] += a * vv;
+        }
+    }
+    HN(scatter_heads)(out, acc, hd, false);
+}

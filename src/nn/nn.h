@@ -163,10 +163,22 @@ void attention_bias_backward(float *dtable, const float *dout, const float *qkv,
 void attention_backward_biased(float *dqkv, float *dtable, const float *dout, const float *qkv,
                                const float *att, const int32_t *start, const attn_bias *bias,
                                int B, int T, int C, int H);
-/* attention_decode with the bias (NULL: attention_decode itself). */
+/* attention_decode with the bias (NULL: none), on a cache of width W: k_cache and v_cache
+ * are (B, H/W, Tmax, hd, W), column j's column i of head g * W + l at [g][j][i][l], W heads
+ * interleaved (W = 1: attention_decode's layout). attention_cache_width gives the width whose
+ * kernel runs fastest; a cache of width 4 or 16 gives the forward's bits exactly, since its
+ * heads go through the arithmetic of the forward's heads kernels, lane by lane. */
 void attention_decode_biased(float *out, const float *q, int q_stride, const float *k_cache,
                              const float *v_cache, const int32_t *start, const attn_bias *bias,
-                             int B, int t, int Tmax, int C, int H);
+                             int B, int t, int Tmax, int C, int H, int W);
+/* The cache width for C, H on this CPU, for head sizes 8, 16, 32 and 64: 16 with AVX-512 when
+ * H is a multiple of 16, else 4 when H is a multiple of 4; 1 otherwise. */
+int attention_cache_width(int C, int H);
+/* Writes the keys and values of n qkv rows (qkv_stride floats apart; k at + C, v at + 2C) as
+ * columns c0 .. c0+n-1 of one sequence's cache of width W (k_row, v_row: H * Tmax * hd floats
+ * each). */
+void attention_cache_store(float *k_row, float *v_row, const float *qkv, size_t qkv_stride,
+                           int n, int c0, int Tmax, int C, int H, int W);
 
 /* ALiBi (Press et al. 2022): head h's slope, for H a power of two m_h = 2^(-8(h+1)/H); for
  * other H, the slopes of the power of two below H, then every other slope of twice that
