@@ -406,10 +406,9 @@ static const attn_bias *layer_bias(const model *m, int l, attn_bias *bias, const
     return t->pos.ops->bias_forward(t->pos.state, &m->params, l, bias, pos, N);
 }
 
-/* x_out = block(x_in) over a B x T batch, saving activations in a. When cache_k is given,
- * the block's keys and values of every column are copied into it ((B, H, cap_T, hd)). */
+/* x_out = block(x_in) over a B x T batch, saving activations in a. */
 static void block_forward(const model *m, int l, float *x_out, const batch *b, bool train,
-                          uint64_t seed, float *cache_k, float *cache_v)
+                          uint64_t seed)
 {
     const transformer *t = m->impl;
     const block_params *w = &t->w.blocks[l];
@@ -428,10 +427,6 @@ static void block_forward(const model *m, int l, float *x_out, const batch *b, b
     lin_forward(m, a->qkv, attn_in, w->qkv_w, w->qkv_b, N, C, 3 * C);
     if (t->pos.ops->rotate_forward)
         t->pos.ops->rotate_forward(t->pos.state, a->qkv, b->pos, N);
-    if (cache_k) {
-        for (int r = 0; r < B; r++)
-            cache_store(t, cache_k, cache_v, a->qkv + (size_t)r * T * 3 * C, r, 0, T);
-    }
     attn_bias bias;
     attention_forward_biased(a->atty, a->att, a->qkv, b->start, layer_bias(m, l, &bias, b->pos, N),
                              B, T, C, H);
@@ -468,7 +463,7 @@ static void block_forward(const model *m, int l, float *x_out, const batch *b, b
 }
 
 /* Runs embedding, blocks, final norm and head over the batch; fills the logits. */
-static void forward_logits(model *m, const batch *b, bool train, uint64_t seed, bool fill_cache)
+static void forward_logits(model *m, const batch *b, bool train, uint64_t seed)
 {
     transformer *t = m->impl;
     transformer_acts *acts = &t->acts;
@@ -480,9 +475,7 @@ static void forward_logits(model *m, const batch *b, bool train, uint64_t seed, 
                     site_seed(seed, 0, SITE_EMBED));
     for (int l = 0; l < t->L; l++) {
         float *x_out = l + 1 < t->L ? acts->blocks[l + 1].x_in : acts->x_final;
-        size_t layer_cache = (size_t)l * t->cache.B * t->cache.T * C;
-        block_forward(m, l, x_out, b, train, seed, fill_cache ? t->cache.k + layer_cache : NULL,
-                      fill_cache ? t->cache.v + layer_cache : NULL);
+        block_forward(m, l, x_out, b, train, seed);
     }
     layernorm_forward(acts->lnf, acts->lnf_mean, acts->lnf_rstd, acts->x_final, P(m, t->w.lnf_w),
                       P(m, t->w.lnf_b), N, C);
@@ -502,7 +495,7 @@ static arith_status transformer_forward(model *m, const batch *b, bool train,
     arith_status pst = check_positions(t, b->pos, b->B * b->T);
     if (pst)
         return pst;
-    forward_logits(m, b, train, dropout_seed, false);
+    forward_logits(m, b, train, dropout_seed);
     int n = 0;
     double loss = crossentropy_forward(t->acts.probs, t->acts.logits, b->targets, b->B * b->T,
                                        t->V, &n);
@@ -657,12 +650,16 @@ static const attn_bias *decode_bias(const model *m, int l, attn_bias *bias, cons
                                    start, B, col);
 }
 
-/* A decoding step's rows r0..r1-1 through every layer (their position ids in dec->pos),
- * logits included. Rows do not meet on the way: each reads only its own cache. */
+/* Rows (sequences) r0..r1-1 of a decoding step or of the prefill through every layer, logits
+ * included: each row is T columns (the prefill's prompt; 1 in a decoding step) starting at
+ * column col, whose keys and values go into the cache. Rows do not meet on the way: each reads
+ * only its own columns and cache. tokens, pos: (B, T); logits: each row's last column's, packed
+ * (B, V). */
 typedef struct {
     model *m;
-    const int32_t *tokens, *start;
-    int B, col;
+    const int32_t *tokens, *pos, *start;
+    int B, T, col;
+    bool step; /* a decoding step (T 1), not the prefill */
 } decode_rows_job;
 
 static void decode_rows(void *ctx, int r0, int r1)
@@ -670,65 +667,76 @@ static void decode_rows(void *ctx, int r0, int r1)
     const decode_rows_job *job = ctx;
     model *m = job->m;
     transformer *t = m->impl;
-    const int C = t->C, F = t->F, H = t->H, V = t->V, n = r1 - r0, col = job->col;
+    const int C = t->C, F = t->F, H = t->H, V = t->V, T = job->T, col = job->col;
+    const int n = r1 - r0, N = n * T; /* rows, and their token rows */
     const bool pre = m->cfg.norm == NORM_PRE;
     const int32_t *start = job->start ? job->start + r0 : NULL;
-    const int32_t *pos = t->dec.pos + r0;
+    const int32_t *pos = job->pos + (size_t)r0 * T;
     transformer_acts *acts = &t->acts;
     const block_acts *s0 = &acts->blocks[0];
-    /* block 0's buffers as scratch, each at row r0 */
-    const size_t rc = (size_t)r0 * C, rf = (size_t)r0 * F;
-    float *ln1 = s0->ln1 + rc, *ln1_mean = s0->ln1_mean + r0, *ln1_rstd = s0->ln1_rstd + r0;
-    float *ln2 = s0->ln2 + rc, *ln2_mean = s0->ln2_mean + r0, *ln2_rstd = s0->ln2_rstd + r0;
+    /* block 0's buffers as scratch, each at token row r0 * T */
+    const size_t rt = (size_t)r0 * T, rc = rt * C, rf = rt * F;
+    float *ln1 = s0->ln1 + rc, *ln1_mean = s0->ln1_mean + rt, *ln1_rstd = s0->ln1_rstd + rt;
+    float *ln2 = s0->ln2 + rc, *ln2_mean = s0->ln2_mean + rt, *ln2_rstd = s0->ln2_rstd + rt;
     float *qkv = s0->qkv + 3 * rc, *atty = s0->atty + rc, *attproj = s0->attproj + rc;
     float *mid = s0->mid + rc, *up = s0->up + rf, *hid = s0->hid + rf, *down = s0->down + rc;
-    float *res2 = s0->res2 + rc;
-    float *x = acts->x_final + rc; /* (n, C) residual stream */
+    float *res2 = s0->res2 + rc, *att = s0->att + rt * H * T;
+    float *x = acts->x_final + rc; /* (N, C) residual stream */
     const size_t row_cache = (size_t)H * t->cache.T * (C / H); /* one row of a layer's cache */
-    embed(m, x, job->tokens + r0, pos, n);
+    embed(m, x, job->tokens + rt, pos, N);
     for (int l = 0; l < t->L; l++) {
         const block_params *w = &t->w.blocks[l];
         size_t layer_cache = (size_t)l * t->cache.B * t->cache.T * C;
         float *kc = t->cache.k + layer_cache, *vc = t->cache.v + layer_cache;
         const float *attn_in = x;
         if (pre) {
-            layernorm_forward(ln1, ln1_mean, ln1_rstd, x, P(m, w->ln1_w), P(m, w->ln1_b), n, C);
+            layernorm_forward(ln1, ln1_mean, ln1_rstd, x, P(m, w->ln1_w), P(m, w->ln1_b), N, C);
             attn_in = ln1;
         }
-        lin_forward(m, qkv, attn_in, w->qkv_w, w->qkv_b, n, C, 3 * C);
+        lin_forward(m, qkv, attn_in, w->qkv_w, w->qkv_b, N, C, 3 * C);
         if (t->pos.ops->rotate_forward)
-            t->pos.ops->rotate_forward(t->pos.state, qkv, pos, n);
+            t->pos.ops->rotate_forward(t->pos.state, qkv, pos, N);
         for (int r = 0; r < n; r++)
-            cache_store(t, kc, vc, qkv + (size_t)r * 3 * C, r0 + r, col, 1);
+            cache_store(t, kc, vc, qkv + (size_t)r * T * 3 * C, r0 + r, col, T);
         attn_bias bias;
-        /* a scheme's decoding bias covers the whole batch (decode_step runs such schemes in
-         * one band) */
-        attention_decode_biased(atty, qkv, 3 * C, kc + r0 * row_cache, vc + r0 * row_cache, start,
-                                decode_bias(m, l, &bias, pos, job->start, job->B, col), n, col,
-                                t->cache.T, C, H, t->cache.W);
-        lin_forward(m, attproj, atty, w->out_w, w->out_b, n, C, C);
-        add_forward(mid, x, attproj, (size_t)n * C);
+        /* a scheme's bias covers the whole batch (such schemes run in one band) */
+        if (job->step)
+            attention_decode_biased(atty, qkv, 3 * C, kc + r0 * row_cache, vc + r0 * row_cache,
+                                    start, decode_bias(m, l, &bias, pos, job->start, job->B, col),
+                                    n, col, t->cache.T, C, H, t->cache.W);
+        else
+            attention_forward_biased(atty, att, qkv, start, layer_bias(m, l, &bias, pos, N), n,
+                                     T, C, H);
+        lin_forward(m, attproj, atty, w->out_w, w->out_b, N, C, C);
+        add_forward(mid, x, attproj, (size_t)N * C);
         const float *ffn_in;
         if (pre) {
-            layernorm_forward(ln2, ln2_mean, ln2_rstd, mid, P(m, w->ln2_w), P(m, w->ln2_b), n, C);
+            layernorm_forward(ln2, ln2_mean, ln2_rstd, mid, P(m, w->ln2_w), P(m, w->ln2_b), N, C);
             ffn_in = ln2;
         } else {
-            layernorm_forward(ln1, ln1_mean, ln1_rstd, mid, P(m, w->ln1_w), P(m, w->ln1_b), n, C);
+            layernorm_forward(ln1, ln1_mean, ln1_rstd, mid, P(m, w->ln1_w), P(m, w->ln1_b), N, C);
             ffn_in = ln1;
         }
-        lin_forward(m, up, ffn_in, w->up_w, w->up_b, n, C, F);
-        activation_forward(m->cfg.act, hid, up, (size_t)n * F);
-        lin_forward(m, down, hid, w->down_w, w->down_b, n, F, C);
+        lin_forward(m, up, ffn_in, w->up_w, w->up_b, N, C, F);
+        activation_forward(m->cfg.act, hid, up, (size_t)N * F);
+        lin_forward(m, down, hid, w->down_w, w->down_b, N, F, C);
         if (pre) {
-            add_forward(x, mid, down, (size_t)n * C);
+            add_forward(x, mid, down, (size_t)N * C);
         } else {
-            add_forward(res2, ln1, down, (size_t)n * C);
-            layernorm_forward(x, ln2_mean, ln2_rstd, res2, P(m, w->ln2_w), P(m, w->ln2_b), n, C);
+            add_forward(res2, ln1, down, (size_t)N * C);
+            layernorm_forward(x, ln2_mean, ln2_rstd, res2, P(m, w->ln2_w), P(m, w->ln2_b), N, C);
         }
     }
-    layernorm_forward(acts->lnf + rc, acts->lnf_mean + r0, acts->lnf_rstd + r0, x,
+    /* the logits of each row's last column only: they are all that decoding reads */
+    const float *last = x;
+    if (T > 1) {
+        for (int r = 0; r < n; r++)
+            tensor_copy(down + (size_t)r * C, x + ((size_t)r * T + T - 1) * C, (size_t)C);
+        last = down;
+    }
+    layernorm_forward(acts->lnf + (size_t)r0 * C, acts->lnf_mean + r0, acts->lnf_rstd + r0, last,
                       P(m, t->w.lnf_w), P(m, t->w.lnf_b), n, C);
-    head_forward(m, acts->logits + (size_t)r0 * V, acts->lnf + rc, n);
+    head_forward(m, acts->logits + (size_t)r0 * V, acts->lnf + (size_t)r0 * C, n);
 }
 
 /* One decoding step for B rows: the new token of row r sits at column `col`. Writes the
@@ -765,7 +773,7 @@ static arith_status decode_step(model *m, const int32_t *tokens, const int32_t *
         return pst;
     for (int r = 0; r < B; r++)
         t->dec.kids[(size_t)r * t->ctx + col] = pos[r];
-    decode_rows_job job = {m, tokens, start, B, col};
+    decode_rows_job job = {m, tokens, pos, start, B, 1, col, true};
     if (t->pos.ops->bias_decode)
         decode_rows(&job, 0, B);
     else
@@ -777,7 +785,7 @@ static arith_status transformer_decode_begin(model *m, const batch *prompts, con
 {
     transformer *t = m->impl;
     decode_state *dec = &t->dec;
-    const int B = prompts->B, T = prompts->T, V = t->V;
+    const int B = prompts->B, T = prompts->T;
     if (B < 1 || T < 1)
         return arith_error(ARITH_ERR_ARG, "decoding needs at least one prompt token per row");
     arith_status st = transformer_reserve(m, B, T);
@@ -813,14 +821,16 @@ static arith_status transformer_decode_begin(model *m, const batch *prompts, con
     for (int r = 0; r < B; r++)
         memcpy(dec->kids + (size_t)r * t->ctx, prompts->pos + (size_t)r * T,
                (size_t)T * sizeof(int32_t));
-    /* prefill: the whole prompt at once, keys and values into the cache */
+    /* prefill: the whole prompt at once, keys and values into the cache, each row's last
+     * column's logits packed to (B, V); in one band per thread, as a decoding step */
     t->kept = NULL;
-    forward_logits(m, prompts, false, 0, true);
-    /* each row's last column, packed to (B, V): row r moves down from row r*T + T-1, which
-     * lies past it and past every row written before it (with T == 1 they are in place) */
+    decode_rows_job job = {m, prompts->tokens, prompts->pos, prompts->start, B, T, 0, false};
+    if (t->pos.ops->bias_forward)
+        decode_rows(&job, 0, B);
+    else
+        run_row_bands(B, 8, decode_rows, &job);
     float *out = t->acts.logits;
-    for (int r = 0; T > 1 && r < B; r++)
-        tensor_copy(out + (size_t)r * V, out + ((size_t)r * T + T - 1) * V, (size_t)V);
+    m->logits = out;
     dec->B = B;
     dec->col = T;
     memcpy(dec->start, prompts->start, (size_t)B * sizeof(int32_t));

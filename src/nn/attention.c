@@ -1226,6 +1226,20 @@ int attention_cache_width(int C, int H)
     return 4;
 }
 
+/* W heads' hd columns (head l's at src + l * hd) to dst, column i's lanes at dst[i * W + l]:
+ * the transposes of gather_heads, four heads at a time, stored whole. */
+static void interleave_heads(float *restrict dst, const float *restrict src, int hd, int W)
+{
+    for (int g = 0; g < W / 4; g++)
+        for (int c = 0; c < hd; c += 4) {
+            const float *sc = src + 4 * g * hd + c;
+            v4 m[4] = {ld4(sc), ld4(sc + hd), ld4(sc + 2 * hd), ld4(sc + 3 * hd)};
+            transpose4(&m[0], &m[1], &m[2], &m[3]);
+            for (int u = 0; u < 4; u++)
+                st4(dst + (size_t)(c + u) * W + 4 * g, m[u]);
+        }
+}
+
 void attention_cache_store(float *k_row, float *v_row, const float *qkv, size_t qkv_stride,
                            int n, int c0, int Tmax, int C, int H, int W)
 {
@@ -1244,12 +1258,10 @@ void attention_cache_store(float *k_row, float *v_row, const float *qkv, size_t 
             }
             continue;
         }
-        for (int h = 0; h < H; h++) {
-            const size_t at = ((size_t)(h / W) * Tmax + col) * hd * W + (size_t)(h % W);
-            for (int i = 0; i < hd; i++) {
-                k_row[at + (size_t)i * W] = k[h * hd + i];
-                v_row[at + (size_t)i * W] = v[h * hd + i];
-            }
+        for (int g = 0; g < H / W; g++) {
+            const size_t at = ((size_t)g * Tmax + col) * hd * W;
+            interleave_heads(k_row + at, k + g * W * hd, hd, W);
+            interleave_heads(v_row + at, v + g * W * hd, hd, W);
         }
     }
 }
