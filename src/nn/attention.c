@@ -7,6 +7,7 @@
 
 #include "nn/fastmath.h"
 #include "nn/nn.h"
+#include "nn/backend/threads.h" /* PAR_RANGE */
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -855,9 +856,8 @@ void attention_forward_biased(float *out, float *att, const float *qkv, const in
     const att_plan p = plan_of(T, C, H);
     forward_kernel *const kernel = forward_kernels[bias != NULL][p.kind][p.col];
     const size_t rs = (size_t)3 * C;
-#pragma omp parallel for schedule(static)
-    for (int it = 0; it < B * p.items; it++) {
-        const int b = it / p.items, h = it % p.items * p.width;
+    PAR_RANGE((size_t)B * p.items, 1, true, for (size_t it_ = lo; it_ < hi; it_++) {
+        const int it = (int)it_, b = it / p.items, h = it % p.items * p.width;
         att_prefetch pf = {.n = 0};
         if (b + 1 < B) { /* the next sequence's rows, a part per item and row */
             prefetch_add(&pf, qkv + (size_t)(b + 1) * T * rs, (size_t)T * rs, false);
@@ -875,7 +875,7 @@ void attention_forward_biased(float *out, float *att, const float *qkv, const in
         kernel(out + (size_t)b * T * C + (size_t)h * p.hd, att + ((size_t)b * H + h) * T * T,
                qkv + (size_t)b * T * rs + (size_t)h * p.hd, T, key_start(start, b), rs, C, p.hd,
                p.scale, &pf, (size_t)(it % p.items) * T, bias ? &bi : NULL);
-    }
+    });
 }
 
 void attention_forward(float *out, float *att, const float *qkv, const int32_t *start,
@@ -1281,14 +1281,13 @@ static void decode_interleaved(float *out, const float *q, int q_stride, const f
         wide = decode_kernels16[col];
 #endif
     decode_kernel *const narrow = decode_kernels4[col];
-#pragma omp parallel for schedule(static) if (B * H * (t + 1) > 4096)
-    for (int it = 0; it < B * G; it++) {
-        const int b = it / G, h0 = it % G * W;
+    PAR_RANGE((size_t)B * G, 1, B * H * (t + 1) > 4096, for (size_t it_ = lo; it_ < hi; it_++) {
+        const int it = (int)it_, b = it / G, h0 = it % G * W;
         const size_t at = ((size_t)b * H + h0) * Tmax * hd;
         const float *qb = q + (size_t)b * q_stride + (size_t)h0 * hd;
         const float *kc = k_cache + at, *vc = v_cache + at;
         float *o = out + (size_t)b * C + (size_t)h0 * hd;
-        const int lo = key_start(start, b);
+        const int lo_b = key_start(start, b);
         const float *brow = NULL;
         const int32_t *kpos = NULL;
         size_t PP = 0;
@@ -1301,13 +1300,13 @@ static void decode_interleaved(float *out, const float *q, int q_stride, const f
             kstart = start ? start[b] : 0;
         }
         if (wide) {
-            wide(o, qb, kc, vc, t, lo, (size_t)W, scale, brow, PP, kpos, kstart);
+            wide(o, qb, kc, vc, t, lo_b, (size_t)W, scale, brow, PP, kpos, kstart);
             continue;
         }
         for (int s = 0; s < W; s += 4) /* four of the W lanes at a time */
-            narrow(o + (size_t)s * hd, qb + (size_t)s * hd, kc + s, vc + s, t, lo, (size_t)W,
+            narrow(o + (size_t)s * hd, qb + (size_t)s * hd, kc + s, vc + s, t, lo_b, (size_t)W,
                    scale, brow ? brow + s * PP : NULL, PP, kpos, kstart);
-    }
+    });
 }
 
 void attention_decode_biased(float *out, const float *q, int q_stride, const float *k_cache,

@@ -31,11 +31,7 @@
 /* This thread's share [*lo, *hi) of [0, n), cut at multiples of `align`. */
 static void split_of(size_t n, size_t align, size_t *lo, size_t *hi)
 {
-    const size_t nt = (size_t)omp_get_num_threads(), id = (size_t)omp_get_thread_num();
-    size_t per = (n + nt - 1) / nt;
-    per = (per + align - 1) / align * align;
-    *lo = id * per < n ? id * per : n;
-    *hi = *lo + per < n ? *lo + per : n;
+    par_split(n, align, lo, hi);
 }
 
 static void band_of(size_t n, size_t *lo, size_t *hi)
@@ -112,13 +108,12 @@ static void rows_scatter_add(float *dst, const float *src, const int32_t *rows, 
 
 void embedding_forward(float *out, const int32_t *ids, const float *wte, int N, int C, float scale)
 {
-#pragma omp parallel for schedule(static) if ((size_t)N * C > PAR_MIN_CHEAP)
-    for (int n = 0; n < N; n++) {
+    PAR_RANGE((size_t)N, 1, (size_t)N * C > PAR_MIN_CHEAP, for (size_t n = lo; n < hi; n++) {
         const float *e = wte + (size_t)ids[n] * C;
-        float *o = out + (size_t)n * C;
+        float *o = out + n * C;
         for (int c = 0; c < C; c++)
             o[c] = scale * e[c];
-    }
+    });
 }
 
 void onehot_forward(float *out, const int32_t *ids, int N, int V)
@@ -150,13 +145,12 @@ void sinusoidal_table(float *pe, int T, int C)
 
 void positional_add_forward(float *x, const float *table, const int32_t *pos, int N, int C)
 {
-#pragma omp parallel for schedule(static) if ((size_t)N * C > PAR_MIN_CHEAP)
-    for (int n = 0; n < N; n++) {
+    PAR_RANGE((size_t)N, 1, (size_t)N * C > PAR_MIN_CHEAP, for (size_t n = lo; n < hi; n++) {
         const float *p = table + (size_t)pos[n] * C;
-        float *o = x + (size_t)n * C;
+        float *o = x + n * C;
         for (int c = 0; c < C; c++)
             o[c] += p[c];
-    }
+    });
 }
 
 void positional_add_backward(float *dtable, const float *dx, const int32_t *pos, int N, int C)
@@ -194,13 +188,7 @@ static void dense_forward(float *out, const float *inp, const float *w, const fl
     if (!b)
         return;
     void (*kernel)(float *, const float *, int, size_t, size_t) = FAST_PICK(bias_add);
-#pragma omp parallel if ((size_t)N * O > PAR_MIN_CHEAP)
-    {
-        size_t lo, hi;
-        split_of((size_t)N, 1, &lo, &hi);
-        if (hi > lo)
-            kernel(out, b, O, lo, hi);
-    }
+    PAR_RANGE((size_t)N, 1, (size_t)N * O > PAR_MIN_CHEAP, kernel(out, b, O, lo, hi));
 }
 
 static void dense_backward(float *dinp, float *dw, float *db, const float *dout,
@@ -298,13 +286,8 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
 {
     void (*kernel)(float *, float *, float *, const float *, const float *, const float *, int,
                    size_t, size_t) = FAST_PICK(layernorm_forward);
-#pragma omp parallel if ((size_t)N * C > PAR_MIN_CHEAP)
-    {
-        size_t lo, hi;
-        split_of((size_t)N, 1, &lo, &hi);
-        if (hi > lo)
-            kernel(out, mean, rstd, inp, w, b, C, lo, hi);
-    }
+    PAR_RANGE((size_t)N, 1, (size_t)N * C > PAR_MIN_CHEAP,
+              kernel(out, mean, rstd, inp, w, b, C, lo, hi));
 }
 
 /* dinp for rows [n0, n1). */
@@ -465,12 +448,7 @@ FAST_CLONES(add_forward, (float *out, const float *a, const float *b, size_t lo,
 void relu_forward(float *out, const float *inp, size_t n)
 {
     void (*kernel)(float *, const float *, size_t, size_t) = FAST_PICK(relu_forward);
-#pragma omp parallel if (n > PAR_MIN_CHEAP)
-    {
-        size_t lo, hi;
-        band_of(n, &lo, &hi);
-        kernel(out, inp, lo, hi);
-    }
+    PAR_RANGE(n, BAND_ALIGN, n > PAR_MIN_CHEAP, kernel(out, inp, lo, hi));
 }
 
 void relu_backward(float *dinp, const float *dout, const float *inp, size_t n)
@@ -504,11 +482,10 @@ void relu_backward_inplace(float *d, const float *inp, size_t n)
 
 void gelu_forward(float *out, const float *inp, size_t n)
 {
-#pragma omp parallel for schedule(static) if (n > PAR_MIN_COSTLY)
-    for (size_t i = 0; i < n; i++) {
+    PAR_RANGE(n, 1, n > PAR_MIN_COSTLY, for (size_t i = lo; i < hi; i++) {
         float x = inp[i];
         out[i] = 0.5f * x * (1.0f + erff(x * INV_SQRT2));
-    }
+    });
 }
 
 void gelu_backward(float *dinp, const float *dout, const float *inp, size_t n)
@@ -559,12 +536,11 @@ FAST_CLONES(gelu_tanh_backward, (float *dinp, const float *dout, const float *in
 void gelu_tanh_forward(float *out, const float *inp, size_t n)
 {
     void (*kernel)(float *, const float *, size_t) = FAST_PICK(gelu_tanh_forward);
-    const long bands = (long)((n + GELU_BAND - 1) / GELU_BAND);
-#pragma omp parallel for schedule(static) if (n > PAR_MIN_COSTLY)
-    for (long k = 0; k < bands; k++) {
-        size_t at = (size_t)k * GELU_BAND, len = n - at < GELU_BAND ? n - at : GELU_BAND;
+    const size_t bands = (n + GELU_BAND - 1) / GELU_BAND;
+    PAR_RANGE(bands, 1, n > PAR_MIN_COSTLY, for (size_t k = lo; k < hi; k++) {
+        size_t at = k * GELU_BAND, len = n - at < GELU_BAND ? n - at : GELU_BAND;
         kernel(out + at, inp + at, len);
-    }
+    });
 }
 
 void gelu_tanh_backward(float *dinp, const float *dout, const float *inp, size_t n)
@@ -583,12 +559,7 @@ void add_forward(float *out, const float *a, const float *b, size_t n)
 {
     void (*kernel)(float *, const float *, const float *, size_t, size_t) =
         FAST_PICK(add_forward);
-#pragma omp parallel if (n > PAR_MIN_CHEAP)
-    {
-        size_t lo, hi;
-        band_of(n, &lo, &hi);
-        kernel(out, a, b, lo, hi);
-    }
+    PAR_RANGE(n, BAND_ALIGN, n > PAR_MIN_CHEAP, kernel(out, a, b, lo, hi));
 }
 
 /* -------------------------------------------------------------------------------- dropout */
@@ -763,11 +734,10 @@ static void rope_rotate(float *qkv, const int32_t *pos, const float *cos_tab,
                         const float *sin_tab, int N, int C, int H, float dir)
 {
     const int hd = C / H, half = hd / 2;
-#pragma omp parallel for schedule(static) if ((size_t)N * C > PAR_MIN_CHEAP)
-    for (int n = 0; n < N; n++) {
+    PAR_RANGE((size_t)N, 1, (size_t)N * C > PAR_MIN_CHEAP, for (size_t n = lo; n < hi; n++) {
         const float *cs = cos_tab + (size_t)pos[n] * half;
         const float *sn = sin_tab + (size_t)pos[n] * half;
-        float *row = qkv + (size_t)n * 3 * C;
+        float *row = qkv + n * 3 * C;
         /* q and k parts: 2H heads side by side */
         for (int h = 0; h < 2 * H; h++) {
             float *x = row + (size_t)h * hd;
@@ -778,7 +748,7 @@ static void rope_rotate(float *qkv, const int32_t *pos, const float *cos_tab,
                 x[i + half] = a * s + b * c;
             }
         }
-    }
+    });
 }
 
 void rope_forward(float *qkv, const int32_t *pos, const float *cos_tab, const float *sin_tab,
