@@ -1057,10 +1057,21 @@ static void test_attention_bias(void)
         test_attention_bias_shape(2, 5, 256, 4, start_a, columns);  /* four heads of 64 */
         test_attention_bias_shape(2, 22, 128, 2, start_a, columns); /* blocks, hd 64 */
         test_attention_bias_shape(2, 40, 64, 8, start_b, columns);  /* blocks, T past 32 */
-        test_attention_bias_shape(1, 70, 64, 4, NULL, columns);     /* rows, T past 64 */
+        test_attention_bias_shape(1, 70, 64, 4, NULL, columns);     /* blocks, T past 64 */
         test_attention_bias_shape(2, 23, 48, 2, start_a, columns);  /* rows, hd 24 */
         test_attention_bias_shape(2, 22, 128, 16, start_b, columns); /* sixteen heads of 8 */
     }
+}
+
+/* Long sequences: the blocked kernels up to T 128 (GPT-2's 4 x 128 steps), the per-row ones
+ * past it. After the other attention tests, so that their random draws stay as they were. */
+static void test_attention_long(void)
+{
+    const int32_t start[2] = {5, 1};
+    test_attention_shape(2, 128, 768, 12, start, 1.0f, 1e-5); /* GPT-2: blocks */
+    test_attention_shape(1, 130, 128, 2, NULL, 1.0f, 1e-5);   /* T past 128: rows */
+    for (int columns = 0; columns < 2; columns++)
+        test_attention_bias_shape(1, 131, 64, 4, NULL, columns); /* rows */
 }
 
 /* ALiBi's slopes (the reference's get_slopes) and table. */
@@ -1460,6 +1471,7 @@ int main(void)
     test_attention();
     test_attention_bias();
     test_attention_widths();
+    test_attention_long();
     test_alibi();
     test_fire();
     test_crossentropy();
