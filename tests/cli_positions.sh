@@ -60,7 +60,16 @@ steps=$("$ARITH" predict rs "12*34=" --scratchpad 2>&1)
 if [ "${steps##* }" = "$plain" ]; then ok; else bad "predict --scratchpad '$steps' does not end in the answer '$plain'"; fi
 expect 2 "--scratchpad writes the intermediate results of mul \(got --task add\)" -- "$ARITH" train --task add --tokenizer char --scratchpad --run rs2
 expect 2 "--pos coupling .*--scratchpad comes before it" -- "$ARITH" train --task mul --tokenizer char --reverse --scratchpad --pos coupling --run rs3
-expect 2 "--scratchpad: rm was trained without one" -- "$ARITH" predict rm "12*34=" --scratchpad
+expect 2 "--scratchpad: rm was trained without a scratchpad or carries" -- "$ARITH" predict rm "12*34=" --scratchpad
+# carries: each product digit followed by its column's carry; predict prints the product, and
+# the carries on request; refused by tasks without them and for answers written most
+# significant digit first
+expect 0 "\(reversed, carries\)" -- "$ARITH" train --task mul --digits 1..3 --digits-b 1..2 --tokenizer char --reverse --carries --pos coupling-anchor --n 300 --steps 4 --layers 1 --d-model 16 --heads 2 --ffn 16 --samples 1 --threads 1 --run rk
+expect 0 "^[0-9?]+$" -- "$ARITH" predict rk "123*45="
+expect 0 "^[0-9?]+( carries [-0-9,]+)?$" -- "$ARITH" predict rk "123*45=" --scratchpad
+expect 2 "--carries writes the column carries of add and mul \(got --task sub\)" -- "$ARITH" train --task sub --tokenizer char --reverse --carries --run rk2
+expect 2 "--carries .*add --reverse" -- "$ARITH" train --task mul --tokenizer char --zero-pad --carries --run rk3
+[ ! -e rk2 ] && [ ! -e rk3 ] && ok || bad "a refused --carries left a run directory"
 # a prompt the format cannot read is an error naming it
 expect 1 "\"1\+2\+3=\": task add reads two numbers with '\+' between them" -- "$ARITH" predict rc "1+2+3="
 # a prompt longer than the ids the table has is refused, not read past its end

@@ -1723,6 +1723,132 @@ static void test_scratchpad(void)
     CHECK(strstr(arith_error_message(), "scratchpad") != NULL);
 }
 
+/* --carries: each answer digit followed by its column's carry out, as a token c<k> of the
+ * digit's significance; decoding keeps the digits, and the carries are those of long
+ * multiplication and addition column by column. */
+static void test_carries(void)
+{
+    const task_def *mul = task_find("mul"), *add = task_find("add");
+    tokenizer tok;
+    int32_t ids[2048], idx[2048], sig[2048];
+    int np, na, w;
+    char text[4096];
+    /* 123*456: columns 18, 27, 28, 13, 4 from the units up; 18 -> 8 carry 1, 27+1 -> 8
+     * carry 2, 28+2 -> 0 carry 3, 13+3 -> 6 carry 1, 4+1 -> 5 carry 0 */
+    CHECK_OK(tokenizer_init(&tok, TOK_CHAR, 0, false));
+    CHECK_OK(tokenizer_set_format(&tok, mul->format, true, false, false));
+    const int before = tok.vocab_size;
+    CHECK_OK(tokenizer_set_carries(&tok, true));
+    CHECK_EQ_INT(tok.vocab_size, before + TOK_MAX_CARRY);
+    CHECK(tok_has_format(&tok));
+    CHECK_OK(tok_encode_example(&tok, "123*456=", "56088", ids, idx, sig, 2048, &np, &na, &w));
+    tok_describe(&tok, ids, np + na, text, sizeof text);
+    CHECK_STR(text, "3 2 1 * 6 5 4 = 8 c1 8 c2 0 c3 6 c1 5 c0 [EOS]");
+    for (int k = 0; k < 5; k++) { /* a digit and its carry: the column's significance */
+        CHECK_EQ_INT(sig[np + 2 * k], k + 1);
+        CHECK_EQ_INT(sig[np + 2 * k + 1], k + 1);
+        CHECK_EQ_INT(idx[np + 2 * k + 1], k + 1);
+    }
+    tok_decode_answer(&tok, ids + np, na, text, sizeof text);
+    CHECK_STR(text, "56088");
+    tok_decode_scratchpad(&tok, ids + np, na, text, sizeof text);
+    CHECK_STR(text, "56088 carries 1,2,3,1,0");
+    /* only the digits are checked: a wrong carry leaves the answer as it was */
+    ids[np + 1] = tok.carry_base + 7;
+    tok_decode_answer(&tok, ids + np, na, text, sizeof text);
+    CHECK_STR(text, "56088");
+    /* a digit where a carry belongs, or a carry where a digit belongs, is wrong */
+    ids[np + 1] = 8;
+    tok_decode_answer(&tok, ids + np, na, text, sizeof text);
+    CHECK(strchr(text, '?') != NULL);
+    ids[np + 1] = tok.carry_base + 1;
+    ids[np + 2] = tok.carry_base + 8;
+    tok_decode_answer(&tok, ids + np, na, text, sizeof text);
+    CHECK(strchr(text, '?') != NULL);
+    /* an answer that stops after a digit, without its carry, is wrong too */
+    CHECK_OK(tok_encode_example(&tok, "123*456=", "56088", ids, idx, sig, 2048, &np, &na, &w));
+    ids[np + 9] = tok.eos_id;
+    tok_decode_answer(&tok, ids + np, na, text, sizeof text);
+    CHECK(strchr(text, '?') != NULL);
+    /* zero-padded: the columns above the answer carry 0 */
+    CHECK_OK(tokenizer_init(&tok, TOK_CHAR, 0, false));
+    CHECK_OK(tokenizer_set_format(&tok, add->format, true, true, false));
+    CHECK_OK(tokenizer_set_carries(&tok, true));
+    CHECK_OK(tok_encode_example(&tok, "95+7=", "102", ids, NULL, NULL, 2048, &np, &na, &w));
+    tok_describe(&tok, ids, np + na, text, sizeof text);
+    CHECK_STR(text, "5 9 + 7 0 = 2 c1 0 c1 1 c0 [EOS]");
+    /* every format with reversed answers, 1..12 x 1..4-digit products and 1..30-digit sums:
+     * the answer decoded back, and the carries those of the schoolbook columns */
+    struct {
+        const task_def *def;
+        task_config task;
+    } cases[] = {{mul, {.def = mul, .digits = 12, .digits_min = 1, .digits_b = 4,
+                        .digits_b_min = 1}},
+                 {add, {.def = add, .digits = 30, .digits_min = 1}}};
+    rng_state rng;
+    rng_seed(&rng, 29);
+    int max_carry = 0;
+    for (int c = 0; c < 2; c++)
+        for (int f = 0; f < 4; f++) {
+            /* reversed operands or not, zero-padded or not; answers reversed */
+            CHECK_OK(tokenizer_init(&tok, TOK_CHAR, 0, true));
+            CHECK_OK(tokenizer_set_format(&tok, cases[c].def->format, f & 1, f & 2, false));
+            CHECK_OK(tokenizer_set_carries(&tok, true));
+            for (int i = 0; i < 300; i++) {
+                char prompt[128], answer[128];
+                CHECK_OK(task_sample(&cases[c].task, &rng, prompt, sizeof prompt, answer,
+                                     sizeof answer));
+                CHECK_OK(tok_encode_example(&tok, prompt, answer, ids, NULL, NULL, 2048, &np,
+                                            &na, &w));
+                tok_decode_answer(&tok, ids + np, na, text, sizeof text);
+                CHECK_MSG(strcmp(text, answer) == 0, "%s %d: %s%s decoded as %s",
+                          cases[c].def->name, f, prompt, answer, text);
+                /* digit k + 10 carry k = the column's sum + carry k - 1, column by column */
+                const int la = (int)strcspn(prompt, "*+"), lb = (int)strlen(prompt) - la - 2;
+                const char *a = prompt, *b = prompt + la + 1;
+                int carry = 0, bad = 0;
+                for (int k = 0; 2 * k + 1 < na; k++) {
+                    int sum = 0;
+                    if (c == 0) { /* the products a_m b_j with m + j = k */
+                        for (int j = 0; j < lb && j <= k; j++)
+                            if (k - j < la)
+                                sum += (a[la - 1 - (k - j)] - '0') * (b[lb - 1 - j] - '0');
+                    } else {
+                        sum = (k < la ? a[la - 1 - k] - '0' : 0) + (k < lb ? b[lb - 1 - k] - '0' : 0);
+                    }
+                    const int out = ids[np + 2 * k + 1] - tok.carry_base;
+                    bad += ids[np + 2 * k] + 10 * out != sum + carry;
+                    carry = out;
+                    max_carry = out > max_carry ? out : max_carry;
+                }
+                bad += carry != 0;
+                CHECK_MSG(bad == 0, "%s %d: %s%s has %d wrong carries", cases[c].def->name, f,
+                          prompt, answer, bad);
+            }
+        }
+    CHECK(max_carry >= 20); /* four-digit b: up to 9 per digit */
+    /* what cannot have them */
+    CHECK_OK(tokenizer_init(&tok, TOK_CHAR, 0, false));
+    CHECK_OK(tokenizer_set_format(&tok, mul->format, false, true, false));
+    CHECK_EQ_INT(tokenizer_set_carries(&tok, true), ARITH_ERR_ARG);
+    CHECK(strstr(arith_error_message(), "--reverse") != NULL);
+    CHECK_OK(tokenizer_set_format(&tok, mul->format, true, false, true));
+    CHECK_EQ_INT(tokenizer_set_carries(&tok, true), ARITH_ERR_ARG);
+    CHECK(strstr(arith_error_message(), "--index-hints") != NULL);
+    CHECK_OK(tokenizer_init(&tok, TOK_CHAR, 0, false));
+    CHECK_OK(tokenizer_set_format(&tok, mul->format, true, false, false));
+    CHECK_OK(tokenizer_set_scratchpad(&tok, true));
+    CHECK_EQ_INT(tokenizer_set_carries(&tok, true), ARITH_ERR_ARG);
+    CHECK(strstr(arith_error_message(), "--scratchpad") != NULL);
+    CHECK_OK(tokenizer_init(&tok, TOK_CHAR, 0, false));
+    CHECK_OK(tokenizer_set_format(&tok, task_find("sub")->format, true, false, false));
+    CHECK_EQ_INT(tokenizer_set_carries(&tok, true), ARITH_ERR_ARG);
+    CHECK_OK(tokenizer_init(&tok, TOK_PAIRS, 3, true));
+    CHECK_OK(tokenizer_set_format(&tok, add->format, false, false, false));
+    CHECK_EQ_INT(tokenizer_set_carries(&tok, true), ARITH_ERR_ARG);
+    CHECK(strstr(arith_error_message(), "char tokenizer") != NULL);
+}
+
 /* task_check_prompt: every prompt a task draws passes, in each style and length shape, and
  * the prompts a user might mistype (another style, a formatted operand, another task's) are
  * refused with what the task reads. */
@@ -1841,6 +1967,7 @@ int main(void)
     test_task_mul();
     test_task_sub();
     test_scratchpad();
+    test_carries();
     test_check_prompt();
     return check_summary("test_data");
 }

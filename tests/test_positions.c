@@ -86,11 +86,16 @@ static const digit_format *format_of(const char *task)
     return def ? def->format : NULL;
 }
 
+/* Set around calls of the checks below: their tokenizers write the answer's carries too. */
+static bool with_carries;
+
 static void make_format(tokenizer *tok, const digit_format *format, bool reverse, bool pad,
                         bool hints)
 {
     CHECK_OK(tokenizer_init(tok, TOK_CHAR, 0, false));
     CHECK_OK(tokenizer_set_format(tok, format, reverse, pad, hints));
+    if (with_carries)
+        CHECK_OK(tokenizer_set_carries(tok, true));
 }
 
 /* The formats of task add. */
@@ -401,8 +406,8 @@ static void check_train_matches_generation(const digit_format *format, bool reve
         for (int i = 0; pb.T + i < tb.T && tb.targets[r * tb.T + pb.T + i] >= 0; i++)
             bad += tb.pos[r * tb.T + pb.T + i] != pb.gen_pos[r * pb.gen_n + i];
     }
-    CHECK_MSG(bad == 0, "format %c%d%d%d kind %d: %d positions differ", format->op, reverse, pad,
-              hints, (int)kind, bad);
+    CHECK_MSG(bad == 0, "format %c%d%d%d%s kind %d: %d positions differ", format->op, reverse,
+              pad, hints, with_carries ? " carries" : "", (int)kind, bad);
     /* the ids follow the tokenizer's: abacus the digit's index, coupling the significance of
      * the digit each column predicts (the next token's) */
     for (int r = 0; r < 40; r++) {
@@ -420,8 +425,8 @@ static void check_train_matches_generation(const digit_format *format, bool reve
                 bad += row[col] != as[i + 1];
         }
     }
-    CHECK_MSG(bad == 0, "format %c%d%d%d kind %d: %d ids differ from the tokenizer's", format->op,
-              reverse, pad, hints, (int)kind, bad);
+    CHECK_MSG(bad == 0, "format %c%d%d%d%s kind %d: %d ids differ from the tokenizer's",
+              format->op, reverse, pad, hints, with_carries ? " carries" : "", (int)kind, bad);
     batch_free(&tb);
     batch_free(&pb);
     encoded_free(&enc);
@@ -439,6 +444,13 @@ static void test_positions(void)
             if (reverse || pad)
                 check_train_matches_generation(formats[k], reverse, pad, hints, POSIDS_COUPLING);
         }
+    /* carries: two answer tokens per column, both of the column's significance */
+    with_carries = true;
+    for (int pad = 0; pad < 2; pad++) {
+        check_train_matches_generation(formats[0], true, pad, false, POSIDS_ABACUS);
+        check_train_matches_generation(formats[0], true, pad, false, POSIDS_COUPLING);
+    }
+    with_carries = false;
     /* signed answers without a format have no fixed place for their digits */
     tokenizer plain_signed;
     make_format(&plain_signed, &minus_format, false, false, false);
@@ -683,6 +695,13 @@ static void test_decode(void)
             check_decode(formats[k], reverse, pad, hints, POSIDS_RANDOM, "sinusoidal");
             check_decode(formats[k], reverse, pad, hints, POSIDS_RANDOM, "rope");
         }
+    with_carries = true;
+    for (int pad = 0; pad < 2; pad++) {
+        check_decode(formats[0], true, pad, false, POSIDS_ABACUS, "abacus");
+        check_decode(formats[0], true, pad, false, POSIDS_COUPLING, "coupling-anchor");
+        check_decode(formats[0], true, pad, false, POSIDS_RANDOM, "rope");
+    }
+    with_carries = false;
 }
 
 int main(void)

@@ -75,6 +75,8 @@ check coupling transformer "${ADD[@]}" --pos coupling --zero-pad -- "${P[@]}"
 check coupling_rel transformer "${ADD[@]}" --pos coupling-rel --reverse --index-hints -- "${P[@]}"
 check coupling_local transformer "${ADD[@]}" --pos coupling-local --reverse -- "${P[@]}"
 check mul_anchor transformer "${T[@]}" --task mul --digits 1..5 --digits-b 1..2 --tokenizer char --reverse --pos coupling-anchor -- "12345*67" "9*9" "40302*1"
+check mul_carries transformer "${T[@]}" --task mul --digits 1..5 --digits-b 1..3 --tokenizer char --reverse --carries --pos coupling-anchor -- "12345*678" "9*9" "40302*1"
+check add_carries transformer "${ADD[@]}" --reverse --zero-pad --carries --pos coupling-local -- "${P[@]}"
 # digit formats and the other tasks' tokenizations
 check sub_hints transformer "${T[@]}" --task sub --digits 1..3 --zero-pad --index-hints -- "12-345" "5-3" "100-1"
 check mul_scratch transformer "${T[@]}" --task mul --digits 1..2 --scratchpad --zero-pad -- "12*34" "9*9" "7*10"

@@ -35,7 +35,7 @@ the run. The models are the PyTorch twins that write arith's test fixtures
 
 The tokenizer is arith's (src/data/tokenizer.c): char, pairs (seed 001's aligned digit pairs)
 and words (the prefix vocabulary), with the digit formats (--reverse, --zero-pad,
---index-hints, --scratchpad, --answer-width). It is built from the checkpoint's metadata
+--index-hints, --scratchpad, --carries, --answer-width). It is built from the checkpoint's metadata
 (vocab_tokens, tokenizer_resolved) or, for older checkpoints without them, from config.json.
 
 The reference: `arith predict RUN PROMPT --logits` prints arith's own logits of the prompt and
@@ -120,13 +120,14 @@ PLUS, EQUALS, PAD, EOS, BASE_VOCAB = 10, 11, 12, 13, 14
 CHAR_EXTRA = "-*() "          # the char tokenizer's characters after BASE_VOCAB, in id order
 SPACE_NAME = "\u2423"         # how the vocabulary names the space
 MAX_HINTS = 200
+MAX_CARRY = 100             # carry tokens c0..c99 (--carries)
 
 # The tasks' digit formats (src/data/tasks/*.c: operator, widest answer for operands of width
 # w, answers that may be negative, answers that keep their leading zeros, a scratchpad).
 FORMATS = {
-    "add": dict(op="+", answer_digits=lambda w: w + 1),
+    "add": dict(op="+", answer_digits=lambda w: w + 1, carries=True),
     "sub": dict(op="-", answer_digits=lambda w: w, signed=True),
-    "mul": dict(op="*", answer_digits=lambda w: 2 * w, scratch=True),
+    "mul": dict(op="*", answer_digits=lambda w: 2 * w, scratch=True, carries=True),
     "xor": dict(op=" ", answer_digits=lambda w: w, fixed_width=True),
 }
 # --tokenizer auto: each task's first tokenizer (`arith tasks`)
@@ -148,6 +149,16 @@ def _digit_run(s, at=0):
     return n
 
 
+def _column_sum(task, a, b, s):
+    """format.column_sum (--carries): what column s (0 = units) adds up before its carry in;
+    add a_s + b_s, mul the sum of a_(s-j) b_j."""
+    def digit(x, i):
+        return int(x[len(x) - 1 - i]) if 0 <= i < len(x) else 0
+    if task == "mul":
+        return sum(digit(a, s - j) * digit(b, j) for j in range(min(len(b), s + 1)))
+    return digit(a, s) + digit(b, s)
+
+
 def _mul_scratch(a, b, j):
     """mul's scratchpad step j (src/data/tasks/mul.c): s_i = a * (b mod 10^(i+1)) for even j,
     p_i = a * b_i * 10^i for odd j, i = (j + 1) / 2."""
@@ -165,7 +176,7 @@ class Tokenizer:
 
     def __init__(self, kind, tokens=None, digits=1, reverse_answer=False, reverse=False,
                  zero_pad=False, hints=False, scratchpad=False, answer_width=0, task="add",
-                 style="plain", pos_scheme="none", pos_max=0, rand_pos=False):
+                 style="plain", pos_scheme="none", pos_max=0, rand_pos=False, carries=False):
         if kind not in ("char", "pairs", "words"):
             raise ValueError(f"unknown tokenizer '{kind}' (valid: char, pairs, words)")
         self.kind, self.digits, self.task, self.style = kind, int(digits), task, style
@@ -192,6 +203,11 @@ class Tokenizer:
                 raise ValueError(f"--reverse, --zero-pad and --index-hints are formats of the "
                                  f"char tokenizer (got {kind})")
         self.scratchpad = bool(scratchpad)
+        self.carries = bool(carries)
+        if self.carries and not (kind == "char" and self.format.get("carries") and
+                                 self.reverse_answer):
+            raise ValueError("--carries needs the char tokenizer, reversed answers and a task "
+                             "with carries (add, mul)")
         built = self._names()
         if tokens is None:
             if kind == "words":
@@ -206,6 +222,7 @@ class Tokenizer:
                              f"differ first at id {first}")
         self.tokens = list(tokens)
         self.hint_base = len(self.tokens) - MAX_HINTS if self.hints else None
+        self.carry_base = len(self.tokens) - MAX_CARRY if self.carries else None
         self._char_id = {}
         for i, name in enumerate(self.tokens):
             if kind == "char" and i < BASE_VOCAB + len(CHAR_EXTRA) and i not in (PAD, EOS):
@@ -219,6 +236,8 @@ class Tokenizer:
             names += [SPACE_NAME if c == " " else c for c in CHAR_EXTRA]
             if self.hints:
                 names += [f"h{k}" for k in range(1, MAX_HINTS + 1)]
+            if self.carries:
+                names += [f"c{k}" for k in range(MAX_CARRY)]
         elif self.kind == "pairs":
             names += [f"({i},{j})" for i in range(10) for j in range(i, 10)]
         return names
@@ -228,7 +247,8 @@ class Tokenizer:
         return len(self.tokens)
 
     def has_format(self):
-        return self.reverse_operands or self.zero_pad or self.hints or self.scratchpad
+        return (self.reverse_operands or self.zero_pad or self.hints or self.scratchpad or
+                self.carries)
 
     # -- encoding
 
@@ -302,8 +322,15 @@ class Tokenizer:
                 ans.append((self._char_id[" "], 0, 0))
         if self.format.get("signed"):
             ans.append((self._char_id["-"] if negative else PLUS, 0, 0))
-        self._put_number(ans, digits, width if self.zero_pad else len(digits),
-                         self.reverse_answer)
+        if self.carries:                          # put_carried: digit, then its column's carry
+            carry = 0
+            for k in range(width if self.zero_pad else len(digits)):
+                d = int(digits[len(digits) - 1 - k]) if k < len(digits) else 0
+                carry = (_column_sum(self.task, a, b, k) + carry) // 10
+                ans += [(d, k + 1, k + 1), (self.carry_base + carry, k + 1, k + 1)]
+        else:
+            self._put_number(ans, digits, width if self.zero_pad else len(digits),
+                             self.reverse_answer)
         ans.append((EOS, 0, 0))
         return out, ans, ans_width
 
@@ -410,6 +437,9 @@ class Tokenizer:
                 break
             digits.append(str(t))
             i += 1
+            if self.carries:                      # its carry must follow, and is skipped
+                bad = i >= len(ids) or not self.carry_base <= ids[i] < self.carry_base + MAX_CARRY
+                i += 1
         n = len(digits)
         if self.hints and not bad:
             bad = any(s != (k + 1 if self.reverse_answer else n - k) for k, s in enumerate(hint_sig))
@@ -456,7 +486,7 @@ class Tokenizer:
         if kind == "columns":
             return list(range(np_ + n_answer))
         ans_sign = 1 if self.has_format() and self.format.get("signed") else 0
-        period = 2 if self.hints else 1
+        period = 2 if self.hints or self.carries else 1
 
         def answer_sig(k):
             if k < ans_sign:
@@ -507,7 +537,7 @@ class Tokenizer:
         return cls(kind, tokens, digits=_digits_hi(cfg.get("digits", 1)),
                    reverse_answer=_flag(cfg.get("reverse-answer")), reverse=_flag(cfg.get("reverse")),
                    zero_pad=_flag(cfg.get("zero-pad")), hints=_flag(cfg.get("index-hints")),
-                   scratchpad=_flag(cfg.get("scratchpad")),
+                   scratchpad=_flag(cfg.get("scratchpad")), carries=_flag(cfg.get("carries")),
                    answer_width=int(cfg.get("answer-width", 0) or 0), task=cfg.get("task", "add"),
                    style=cfg.get("style", "plain"), pos_scheme=m["pos"], pos_max=m["pos_max"],
                    rand_pos=m["rand_pos"])

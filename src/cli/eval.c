@@ -74,7 +74,8 @@ static const option_spec predict_specs[] = {
              "PROMPT<tab>ANSWER per prompt (with --beam: per answer, its log-probability after)"),
     EVAL_OPT("scratchpad", OPT_BOOL, scratchpad, "false", NULL, 0, 0, NULL,
              "a --scratchpad run's steps before each answer, space-separated (\"60 480 540 "
-             "3600 4140\" for 12*345)"),
+             "3600 4140\" for 12*345); a --carries run's column carries after it (\"56088 "
+             "carries 1,2,3,1,0\" for 123*456)"),
     EVAL_OPT("logits", OPT_BOOL, logits, "false", NULL, 0, 0, NULL,
              "one JSON object per prompt with its answer and the logits of the model reading "
              "prompt and answer: \"tokens\", \"positions\", \"logits\" (a row of vocab "

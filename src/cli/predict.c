@@ -33,7 +33,8 @@ static const char predict_usage[] =
     "ANSWER<tab>LOG-PROBABILITY (then <tab>no-eos when the answer ran to the length limit "
     "without ending) and a blank line after each prompt's answers (--tsv: the prompt first on "
     "each line; --json: \"answers\": [{\"answer\": ..., \"log_prob\": ..., \"eos\": ...}]). "
-    "--scratchpad shows a scratchpad run's steps before each answer. --logits prints JSON "
+    "--scratchpad shows a scratchpad run's steps before each answer, or a --carries run's "
+    "column carries after it. --logits prints JSON "
     "with the logits of the model reading the prompt and its answer (tools/arith_torch.py's "
     "reference): \"tokens\" and \"positions\" read, and a row of \"logits\" per token from "
     "index \"logits_from\" (seq2seq: its answer positions), or a regression head's "
@@ -461,9 +462,9 @@ int cli_predict(int argc, char **argv)
         core_set_threads(f.threads);
         st = beam_check(s.model, f.beam);
     }
-    if (!st && f.scratchpad && !s.tok.scratchpad)
-        st = arith_error(ARITH_ERR_ARG, "--scratchpad: %s was trained without one, so its answers "
-                         "have no steps to show", run_dir);
+    if (!st && f.scratchpad && !s.tok.scratchpad && !s.tok.carries)
+        st = arith_error(ARITH_ERR_ARG, "--scratchpad: %s was trained without a scratchpad or "
+                         "carries, so its answers have no steps to show", run_dir);
     s.tok.show_steps = f.scratchpad;
     if (st) {
         free(given);

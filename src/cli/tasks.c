@@ -55,8 +55,9 @@ static void describe_properties(const task_def *def, char *out, size_t cap)
     add_part(out, cap, part);
     if (def->format) {
         snprintf(part, sizeof part, "digit formats \"a%cb=\": --reverse, --zero-pad, "
-                 "--index-hints%s%s, --pos abacus and coupling", def->format->op,
+                 "--index-hints%s%s%s, --pos abacus and coupling", def->format->op,
                  def->format->scratch_steps ? ", --scratchpad" : "",
+                 def->format->column_sum ? ", --carries" : "",
                  def->format->signed_answers ? " (a sign token before the answer)" : "");
         add_part(out, cap, part);
     }

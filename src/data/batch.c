@@ -28,7 +28,7 @@ arith_status encoded_build(encoded_set *enc, const example_set *set, const token
     enc->idx = malloc(cap * sizeof *enc->idx);
     enc->sig = malloc(cap * sizeof *enc->sig);
     enc->ans_width = malloc(((size_t)set->count + 1) * sizeof(int32_t));
-    enc->ans_period = tok->hints ? 2 : 1;
+    enc->ans_period = tok->hints || tok->carries ? 2 : 1;
     enc->ans_sign = tok_has_format(tok) && tok->format.signed_answers ? 1 : 0;
     enc->plan = tok->plan;
     enc->ans_reversed = tok->reverse_answer;

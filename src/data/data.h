@@ -67,6 +67,11 @@ typedef struct {
     int (*scratch_steps)(int la, int lb);
     void (*scratch_value)(char *out, size_t cap, const char *a, int la, const char *b, int lb,
                           int j);
+    /* Optional: the carries (--carries). column_sum(a, la, b, lb, s) is what column s (0 =
+     * units) adds up before the carry from the column below: add a_s + b_s, mul the sum of
+     * a_(s-j) b_j over b's digits j. Column s's digit is (sum + carry in) mod 10, and its carry
+     * out (sum + carry in) / 10. */
+    int (*column_sum)(const char *a, int la, const char *b, int lb, int s);
 } digit_format;
 
 typedef enum {
@@ -305,6 +310,9 @@ typedef struct {
 #define TOK_MAX_VOCAB 256
 /* Index hints name significances 1..TOK_MAX_HINTS (one token each). */
 #define TOK_MAX_HINTS 200
+/* Carry tokens name carries 0..TOK_MAX_CARRY - 1 (one token each; n x k products carry at
+ * most 9k). */
+#define TOK_MAX_CARRY 100
 #define TOK_NAME_MAX 8
 
 typedef struct {
@@ -333,8 +341,11 @@ typedef struct {
     bool scratchpad;       /* the format's intermediate results before the answer, each written
                               as the answer is (reversed, zero-padded to the answer's width,
                               hinted), a space after each (tokenizer_set_scratchpad) */
-    bool show_steps;       /* with a scratchpad, tok_decode_answer keeps the steps (as
-                              tok_decode_scratchpad): for showing answers, never for checking */
+    bool show_steps;       /* with a scratchpad or carries, tok_decode_answer keeps the steps
+                              (as tok_decode_scratchpad): for showing, never for checking */
+    bool carries;          /* each answer digit followed by a token c<k>, its column's carry
+                              out (tokenizer_set_carries) */
+    int32_t carry_base;    /* id of c0 */
 } tokenizer;
 
 arith_status tokenizer_parse(tokenizer_kind *kind, const char *name);
@@ -361,8 +372,17 @@ arith_status tokenizer_set_format(tokenizer *tok, const digit_format *format, bo
  * operands of tok->digits digits, or of the prompt's when longer). Decoding keeps the answer, the last number, alone, so answers still
  * compare with plain ones; tok_decode_scratchpad shows the whole target. */
 arith_status tokenizer_set_scratchpad(tokenizer *tok, bool on);
+/* Turns on the carries (char tokenizer, reversed answers, a task whose format has column_sum,
+ * no hints, scratchpad or --answer-width; otherwise ARITH_ERR_ARG naming the flags): every
+ * digit of the answer is followed by a token c<k> (the vocabulary grows by TOK_MAX_CARRY)
+ * naming the carry out of its column, which the next column adds in; that token gets its
+ * digit's significance and index. Decoding checks that a carry token follows every digit and
+ * keeps the digits alone; tok_decode_scratchpad shows the carries too. */
+arith_status tokenizer_set_carries(tokenizer *tok, bool on);
 /* Decodes generated ids up to EOS like tok_decode_answer, but keeps the scratchpad: every
- * number is put back most significant first, separated by spaces ("4 44 444" for 4*111=). */
+ * number is put back most significant first, separated by spaces ("4 44 444" for 4*111=).
+ * With carries, the answer is followed by " carries " and each column's carry, from the units
+ * up, separated by commas ("56088 carries 1,2,3,1,0" for 123*456=). */
 void tok_decode_scratchpad(const tokenizer *tok, const int32_t *ids, int n, char *out,
                            size_t cap);
 /* Whether any digit format is on. */
@@ -414,7 +434,7 @@ typedef struct {
     int max_answer;
     /* how batches number positions (encoded_set_positions; default: columns) */
     posids_plan plan;
-    int ans_period;         /* answer tokens per digit: 2 with index hints, else 1 */
+    int ans_period;         /* answer tokens per digit: 2 with index hints or carries, else 1 */
     int ans_sign;           /* tokens before an answer's digits: 1 (the sign) in a signed
                                digit format, else 0 */
     bool ans_reversed;      /* answers least significant digit first */

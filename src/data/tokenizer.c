@@ -181,9 +181,40 @@ arith_status tokenizer_set_scratchpad(tokenizer *tok, bool on)
     return ARITH_OK;
 }
 
+arith_status tokenizer_set_carries(tokenizer *tok, bool on)
+{
+    if (!on) {
+        tok->carries = false;
+        return ARITH_OK;
+    }
+    if (tok->kind != TOK_CHAR)
+        return arith_error(ARITH_ERR_ARG, "--carries is a format of the char tokenizer (got "
+                           "--tokenizer %s)", tokenizer_name(tok->kind));
+    if (!tok->format.column_sum || !tok->format.answer_digits)
+        return arith_error(ARITH_ERR_ARG, "--carries needs a task whose format has carries "
+                           "(`arith tasks` lists them)");
+    if (!tok->reverse_answer)
+        return arith_error(ARITH_ERR_ARG, "--carries writes each column's carry after its digit, "
+                           "for the next column to add in, so the answer must come least "
+                           "significant digit first: add --reverse (or --reverse-answer)");
+    if (tok->hints || tok->scratchpad || tok->answer_width > 0)
+        return arith_error(ARITH_ERR_ARG, "--carries does not combine with %s",
+                           tok->hints ? "--index-hints" : tok->scratchpad ? "--scratchpad"
+                                                                          : "--answer-width");
+    if (tok->vocab_size + TOK_MAX_CARRY > TOK_MAX_VOCAB)
+        return arith_error(ARITH_ERR_STATE, "carry tokens do not fit the vocabulary");
+    tok->carry_base = tok->vocab_size;
+    for (int k = 0; k < TOK_MAX_CARRY; k++)
+        snprintf(tok->names[tok->carry_base + k], TOK_NAME_MAX, "c%d", k);
+    tok->vocab_size += TOK_MAX_CARRY;
+    tok->carries = true;
+    return ARITH_OK;
+}
+
 bool tok_has_format(const tokenizer *tok)
 {
-    return tok->reverse_operands || tok->zero_pad || tok->hints || tok->scratchpad;
+    return tok->reverse_operands || tok->zero_pad || tok->hints || tok->scratchpad ||
+           tok->carries;
 }
 
 /* The characters a tokenizer reads, for messages. */
@@ -527,6 +558,39 @@ static arith_status put_symbol(int32_t *ids, int32_t *idx, int32_t *sig, int cap
     return ARITH_OK;
 }
 
+/* The answer `digits` (len characters, most significant first) of the prompt whose operands
+ * are prompt[0..la) and prompt[la + 1..la + 1 + lb), as `width` columns from the units up,
+ * each digit followed by its column's carry out, which the columns' sums (format.column_sum)
+ * give. The digits are not checked against them: a placeholder answer ("0", for a prompt
+ * alone) must encode too; the tasks check every answer they read or write. */
+static arith_status put_carried(const tokenizer *tok, int32_t *ids, int32_t *idx, int32_t *sig,
+                                int cap, int *n, const char *prompt, int la, int lb,
+                                const char *digits, int len, int width, const char *text)
+{
+    const char *b = prompt + la + 1;
+    int carry = 0;
+    for (int k = 0; k < width; k++) {
+        const int d = k < len ? digits[len - 1 - k] - '0' : 0;
+        carry = (tok->format.column_sum(prompt, la, b, lb, k) + carry) / 10;
+        if (carry >= TOK_MAX_CARRY)
+            return arith_error(ARITH_ERR_DATA, "\"%s\": column %d carries %d, more than the %d "
+                               "carry tokens name", prompt, k + 1, carry, TOK_MAX_CARRY - 1);
+        arith_status st = put_digit(tok, ids, idx, sig, cap, n, d, k, k + 1, text);
+        if (!st && *n >= cap)
+            st = arith_error(ARITH_ERR_DATA, "\"%s\" is more than the %d tokens that fit", text,
+                             cap);
+        if (st)
+            return st;
+        ids[*n] = tok->carry_base + carry;
+        if (idx)
+            idx[*n] = k + 1;
+        if (sig)
+            sig[*n] = k + 1;
+        (*n)++;
+    }
+    return ARITH_OK;
+}
+
 static arith_status encode_formatted(const tokenizer *tok, const char *prompt,
                                      const char *answer, int32_t *ids, int32_t *idx, int32_t *sig,
                                      int cap, int *np, int *na, int *ans_width)
@@ -608,7 +672,10 @@ static arith_status encode_formatted(const tokenizer *tok, const char *prompt,
     if (f->signed_answers && !st)
         st = put_symbol(ids + n, aidx, asig, cap - n, &m,
                         negative ? tok->char_to_id['-'] : tok->plus_id, answer);
-    if (!st)
+    if (!st && tok->carries)
+        st = put_carried(tok, ids + n, aidx, asig, cap - n, &m, prompt, la, lb, digits, len,
+                         tok->zero_pad ? width : len, answer);
+    else if (!st)
         st = put_number(tok, ids + n, aidx, asig, cap - n, &m, digits, len,
                         tok->zero_pad ? width : len, tok->reverse_answer, answer);
     if (!st)
@@ -678,7 +745,7 @@ static void decode_number(const tokenizer *tok, const int32_t *ids, int n, char 
 static void decode_formatted(const tokenizer *tok, const int32_t *ids, int n, char *out,
                              size_t cap)
 {
-    if (tok->scratchpad && tok->show_steps) {
+    if ((tok->scratchpad || tok->carries) && tok->show_steps) {
         tok_decode_scratchpad(tok, ids, n, out, cap);
         return;
     }
@@ -689,9 +756,32 @@ static void decode_formatted(const tokenizer *tok, const int32_t *ids, int n, ch
     decode_number(tok, ids + first, n - first, out, cap);
 }
 
+/* The answer, then " carries " and each column's carry from the units up. */
+static void decode_carries(const tokenizer *tok, const int32_t *ids, int n, char *out, size_t cap)
+{
+    decode_number(tok, ids, n, out, cap);
+    size_t len = strlen(out);
+    const char *sep = " carries ";
+    for (int i = 1; i < n && ids[i] != tok->eos_id && ids[i - 1] != tok->eos_id; i += 2) {
+        const int32_t c = ids[i] - tok->carry_base;
+        char item[16];
+        snprintf(item, sizeof item, "%s%d", sep, c >= 0 && c < TOK_MAX_CARRY ? (int)c : -1);
+        size_t il = strlen(item);
+        if (len + il + 1 > cap)
+            break;
+        memcpy(out + len, item, il + 1);
+        len += il;
+        sep = ",";
+    }
+}
+
 void tok_decode_scratchpad(const tokenizer *tok, const int32_t *ids, int n, char *out,
                            size_t cap)
 {
+    if (tok->carries) {
+        decode_carries(tok, ids, n, out, cap);
+        return;
+    }
     if (!tok->scratchpad) {
         tok_decode_answer(tok, ids, n, out, cap);
         return;
@@ -750,6 +840,11 @@ static void decode_number(const tokenizer *tok, const int32_t *ids, int n, char 
             break;
         }
         out[len++] = (char)('0' + id);
+        if (tok->carries) { /* its column's carry must follow; it is not part of the answer */
+            bad = i + 1 >= n || ids[i + 1] < tok->carry_base ||
+                  ids[i + 1] >= tok->carry_base + TOK_MAX_CARRY;
+            i++;
+        }
     }
     if (tok->hints) /* significances: 1, 2, ... reversed, else len, len - 1, ..., 1 */
         for (int k = 0; k < hints && !bad; k++)

@@ -103,6 +103,11 @@ static const option_spec train_options[] = {
         "digit formats: the answer follows its intermediate results, each written as the answer "
         "is (mul: a times b's units, then per next digit of b the partial product and the "
         "running sum); only the answer is checked, `predict --scratchpad` shows them"),
+    OPT("carries", OPT_BOOL, data.carries, "false", NULL, 0, 0, "data",
+        "digit formats, reversed answers (add, mul): each answer digit is followed by a token "
+        "naming its column's carry out, which the next column adds in (a product's column "
+        "sums several digit products, so its carry can reach 9 per digit of b); only the "
+        "digits are checked, `predict --scratchpad` shows the carries"),
     OPT("answer-width", OPT_INT, data.answer_width, "0", NULL, 0, 1000, "data",
         "right-align answers with spaces to this many characters, as seed 002 (0: off)"),
     OPT("carry-mix", OPT_REAL, data.carry_mix, "0.25", NULL, 0, 1, "data",

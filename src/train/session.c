@@ -84,6 +84,11 @@ static bool has_scratchpad(const task_def *def)
     return def->format != NULL && def->format->scratch_steps != NULL;
 }
 
+static bool has_carries(const task_def *def)
+{
+    return def->format != NULL && def->format->column_sum != NULL;
+}
+
 arith_status train_task_config(task_config *task, const data_settings *data,
                                      int_range range)
 {
@@ -285,6 +290,14 @@ arith_status session_open(session *s, const train_config *cfg, const char *data_
     }
     if (!st)
         st = tokenizer_set_scratchpad(&s->tok, cfg->data.scratchpad);
+    if (!st && cfg->data.carries && !has_carries(s->task.def)) {
+        char names[256];
+        task_names(names, sizeof names, has_carries);
+        return arith_error(ARITH_ERR_ARG, "--carries writes the column carries of %s (got "
+                           "--task %s)", names, s->task.def->name);
+    }
+    if (!st)
+        st = tokenizer_set_carries(&s->tok, cfg->data.carries);
     if (!st)
         st = session_positions(s);
     if (st)
@@ -439,10 +452,10 @@ void session_describe(const session *s, session_description *d)
     const model_config *mc = &s->model->cfg;
     task_describe(&s->task, d->lengths, sizeof d->lengths);
     const data_settings *data = &cfg->data;
-    snprintf(d->format, sizeof d->format, "%s%s%s%s%s",
+    snprintf(d->format, sizeof d->format, "%s%s%s%s%s%s",
              data->reverse ? ", reversed" : data->reverse_answer ? ", reversed answers" : "",
              data->zero_pad ? ", zero-padded" : "", data->index_hints ? ", index hints" : "",
-             data->scratchpad ? ", scratchpad" : "",
+             data->scratchpad ? ", scratchpad" : "", data->carries ? ", carries" : "",
              cfg->model.rand_pos ? ", random positions" : "");
     if (d->format[0]) { /* ", a, b" -> " (a, b)" */
         d->format[0] = ' ';

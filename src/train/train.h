@@ -128,6 +128,7 @@ typedef struct {
                                   they can be: 1, 0, or -1 (auto, as reverse_answer) */
     bool index_hints;          /* a hint token naming each digit's significance */
     bool scratchpad;           /* intermediate results before the answer (mul: running sums) */
+    bool carries;              /* each answer digit followed by its column's carry out */
     int answer_width;          /* right-align answers with spaces to this width (0: off) */
     double carry_mix;          /* tasks with carries (add): share of the generated training
                                   examples replaced by carry-heavy ones */

@@ -12,7 +12,14 @@ static int add_answer_digits(int width)
     return width + 1;
 }
 
-static const digit_format add_format = {.op = '+', .answer_digits = add_answer_digits};
+/* Column s's digits, a_s + b_s (--carries). */
+static int add_column_sum(const char *a, int la, const char *b, int lb, int s)
+{
+    return (s < la ? a[la - 1 - s] - '0' : 0) + (s < lb ? b[lb - 1 - s] - '0' : 0);
+}
+
+static const digit_format add_format = {
+    .op = '+', .answer_digits = add_answer_digits, .column_sum = add_column_sum};
 
 static int add_max_answer_chars(const task_config *task)
 {

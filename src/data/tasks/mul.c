@@ -39,10 +39,21 @@ static void mul_scratch_value(char *out, size_t cap, const char *a, int la, cons
     out[len] = '\0';
 }
 
+/* Column s's products, the sum of a_(s-j) b_j over b's digits j (--carries). */
+static int mul_column_sum(const char *a, int la, const char *b, int lb, int s)
+{
+    int sum = 0;
+    for (int j = 0; j < lb && j <= s; j++)
+        if (s - j < la)
+            sum += (a[la - 1 - (s - j)] - '0') * (b[lb - 1 - j] - '0');
+    return sum;
+}
+
 static const digit_format mul_format = {.op = '*',
                                         .answer_digits = mul_answer_digits,
                                         .scratch_steps = mul_scratch_steps,
-                                        .scratch_value = mul_scratch_value};
+                                        .scratch_value = mul_scratch_value,
+                                        .column_sum = mul_column_sum};
 
 static int mul_max_answer_chars(const task_config *task)
 {
