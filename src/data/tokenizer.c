@@ -499,32 +499,35 @@ void tok_describe(const tokenizer *tok, const int32_t *ids, int n, char *out, si
 
 /* ---------------------------------------------------------------------------- digit formats */
 
+/* Appends token id with position index idxv and significance sigv (where they are kept). */
+static arith_status put_token(int32_t *ids, int32_t *idx, int32_t *sig, int cap, int *n,
+                              int32_t id, int32_t idxv, int32_t sigv, const char *text)
+{
+    if (*n >= cap)
+        return arith_error(ARITH_ERR_DATA, "\"%s\" is more than the %d tokens that fit", text,
+                           cap);
+    ids[*n] = id;
+    if (idx)
+        idx[*n] = idxv;
+    if (sig)
+        sig[*n] = sigv;
+    (*n)++;
+    return ARITH_OK;
+}
+
 /* Appends one digit of significance s (and its hint) at written index k (0-based). */
 static arith_status put_digit(const tokenizer *tok, int32_t *ids, int32_t *idx, int32_t *sig,
                               int cap, int *n, int digit, int k, int s, const char *text)
 {
-    int need = tok->hints ? 2 : 1;
-    if (*n + need > cap)
-        return arith_error(ARITH_ERR_DATA, "\"%s\" is more than the %d tokens that fit", text,
-                           cap);
     if (tok->hints) {
         if (s > TOK_MAX_HINTS)
             return arith_error(ARITH_ERR_DATA, "\"%s\": index hints name at most %d digits", text,
                                TOK_MAX_HINTS);
-        ids[*n] = tok->hint_base + s - 1;
-        if (idx)
-            idx[*n] = k + 1;
-        if (sig)
-            sig[*n] = s;
-        (*n)++;
+        arith_status st = put_token(ids, idx, sig, cap, n, tok->hint_base + s - 1, k + 1, s, text);
+        if (st)
+            return st;
     }
-    ids[*n] = digit;
-    if (idx)
-        idx[*n] = k + 1;
-    if (sig)
-        sig[*n] = s;
-    (*n)++;
-    return ARITH_OK;
+    return put_token(ids, idx, sig, cap, n, digit, k + 1, s, text);
 }
 
 /* Writes the number `digits` (len characters, most significant first) as `width` digits in
@@ -546,16 +549,7 @@ static arith_status put_number(const tokenizer *tok, int32_t *ids, int32_t *idx,
 static arith_status put_symbol(int32_t *ids, int32_t *idx, int32_t *sig, int cap, int *n,
                                int32_t id, const char *text)
 {
-    if (*n >= cap)
-        return arith_error(ARITH_ERR_DATA, "\"%s\" is more than the %d tokens that fit", text,
-                           cap);
-    ids[*n] = id;
-    if (idx)
-        idx[*n] = 0;
-    if (sig)
-        sig[*n] = 0;
-    (*n)++;
-    return ARITH_OK;
+    return put_token(ids, idx, sig, cap, n, id, 0, 0, text);
 }
 
 /* The answer `digits` (len characters, most significant first) of the prompt whose operands
@@ -576,17 +570,10 @@ static arith_status put_carried(const tokenizer *tok, int32_t *ids, int32_t *idx
             return arith_error(ARITH_ERR_DATA, "\"%s\": column %d carries %d, more than the %d "
                                "carry tokens name", prompt, k + 1, carry, TOK_MAX_CARRY - 1);
         arith_status st = put_digit(tok, ids, idx, sig, cap, n, d, k, k + 1, text);
-        if (!st && *n >= cap)
-            st = arith_error(ARITH_ERR_DATA, "\"%s\" is more than the %d tokens that fit", text,
-                             cap);
+        if (!st)
+            st = put_token(ids, idx, sig, cap, n, tok->carry_base + carry, k + 1, k + 1, text);
         if (st)
             return st;
-        ids[*n] = tok->carry_base + carry;
-        if (idx)
-            idx[*n] = k + 1;
-        if (sig)
-            sig[*n] = k + 1;
-        (*n)++;
     }
     return ARITH_OK;
 }
