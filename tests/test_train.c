@@ -247,6 +247,23 @@ static void test_learns_subtraction(const char *base)
 /* Length generalization inside the suite: position coupling on reversed sums, trained on 1..5
  * digits only, adds 6-digit numbers it never saw (1,500 steps; 1.0 on 1..5 digits, 0.95 on 6
  * and 0.56 on 7 when this test was written). */
+/* Exact match of the trained model in s on n fresh problems whose first operand has exactly
+ * digits digits (a length the run may never have seen), drawn with seed. */
+static double accuracy_at_length(session *s, int digits, int n, unsigned seed, eval_result *out)
+{
+    task_config longer_task = s->task;
+    longer_task.digits = longer_task.digits_min = digits;
+    example_set none, longer;
+    examples_init(&none);
+    examples_init(&longer);
+    CHECK_OK(dataset_generate(&none, &longer, &longer_task, 0, n, seed, NULL));
+    *out = (eval_result){0};
+    CHECK_OK(evaluate(s->model, &s->tok, &s->task, &longer, 0, 100, NULL, NULL, 0, out));
+    examples_free(&none);
+    examples_free(&longer);
+    return out->total ? (double)out->correct / out->total : 0;
+}
+
 static void test_coupling_generalizes(const char *base)
 {
     char run[256];
@@ -272,23 +289,13 @@ static void test_coupling_generalizes(const char *base)
     r = done.final;
     double acc = r.total ? (double)r.correct / r.total : 0;
     /* 300 sums of two 6-digit numbers, never trained on (training stops at 5 digits) */
-    task_config six = s.task;
-    six.digits = 6;
-    six.digits_min = 6;
-    example_set none, longer;
-    examples_init(&none);
-    examples_init(&longer);
-    CHECK_OK(dataset_generate(&none, &longer, &six, 0, 300, 77, NULL));
-    eval_result r6 = {0};
-    CHECK_OK(evaluate(s.model, &s.tok, &s.task, &longer, 0, 100, NULL, NULL, 0, &r6));
-    double acc6 = r6.total ? (double)r6.correct / r6.total : 0;
+    eval_result r6;
+    double acc6 = accuracy_at_length(&s, 6, 300, 77, &r6);
     printf("coupling, trained on 1..5 digits: exact match %.4f (%d/%d) on them, %.4f (%d/%d) on "
            "6 digits, after 1500 steps in %.1f s\n", acc, r.correct, r.total, acc6, r6.correct,
            r6.total, time_now() - t0);
     CHECK_MSG(acc >= 0.95, "exact match %.4f < 0.95 on the training lengths", acc);
     CHECK_MSG(acc6 >= 0.8, "exact match %.4f < 0.8 on 6-digit sums", acc6);
-    examples_free(&none);
-    examples_free(&longer);
     session_close(&s);
     remove_run(run);
 }
@@ -323,22 +330,13 @@ static void test_carries_multiply(const char *base)
     const eval_result r = done.final;
     double acc = r.total ? (double)r.correct / r.total : 0;
     /* 300 products of a 10-digit a and a digit, never trained on */
-    task_config longer_task = s.task;
-    longer_task.digits = longer_task.digits_min = 10;
-    example_set none, longer;
-    examples_init(&none);
-    examples_init(&longer);
-    CHECK_OK(dataset_generate(&none, &longer, &longer_task, 0, 300, 78, NULL));
-    eval_result r10 = {0};
-    CHECK_OK(evaluate(s.model, &s.tok, &s.task, &longer, 0, 100, NULL, NULL, 0, &r10));
-    double acc10 = r10.total ? (double)r10.correct / r10.total : 0;
+    eval_result r10;
+    double acc10 = accuracy_at_length(&s, 10, 300, 78, &r10);
     printf("carries, n x 1 products trained on 1..8 digits: exact match %.4f (%d/%d) on them, "
            "%.4f (%d/%d) on 10 x 1, after 1500 steps in %.1f s\n", acc, r.correct, r.total,
            acc10, r10.correct, r10.total, time_now() - t0);
     CHECK_MSG(acc >= 0.95, "exact match %.4f < 0.95 on the training lengths", acc);
     CHECK_MSG(acc10 >= 0.9, "exact match %.4f < 0.9 on 10 x 1 products", acc10);
-    examples_free(&none);
-    examples_free(&longer);
     session_close(&s);
     remove_run(run);
 }
