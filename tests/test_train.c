@@ -244,9 +244,6 @@ static void test_learns_subtraction(const char *base)
     remove_run(run);
 }
 
-/* Length generalization inside the suite: position coupling on reversed sums, trained on 1..5
- * digits only, adds 6-digit numbers it never saw (1,500 steps; 1.0 on 1..5 digits, 0.95 on 6
- * and 0.56 on 7 when this test was written). */
 /* Exact match of the trained model in s on n fresh problems whose first operand has exactly
  * digits digits (a length the run may never have seen), drawn with seed. */
 static double accuracy_at_length(session *s, int digits, int n, unsigned seed, eval_result *out)
@@ -264,6 +261,9 @@ static double accuracy_at_length(session *s, int digits, int n, unsigned seed, e
     return out->total ? (double)out->correct / out->total : 0;
 }
 
+/* Length generalization inside the suite: position coupling on reversed sums, trained on 1..5
+ * digits only, adds 6-digit numbers it never saw (1,500 steps; 1.0 on 1..5 digits, 0.95 on 6
+ * and 0.56 on 7 when this test was written). */
 static void test_coupling_generalizes(const char *base)
 {
     char run[256];
