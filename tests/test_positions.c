@@ -616,6 +616,8 @@ static void test_tables(void)
     examples_free(&set);
 }
 
+static int prefill_rows; /* check_decode's prefill chunk, in rows (0: the default budget) */
+
 /* Generation numbers the tokens it feeds back as training does: the decode ops, fed the
  * reference answers, give the logits of the teacher-forced forward at every answer column,
  * for each format and plan; and greedy generation equals beam search with K = 1. */
@@ -632,6 +634,9 @@ static void check_decode(const digit_format *format, bool reverse, bool pad, boo
     encoded_set enc;
     CHECK_OK(encoded_build(&enc, &set, &tok, "test"));
     model *m = make_model(pos, tok.vocab_size, 48, 4);
+    if (m && prefill_rows) /* the prefill a chunk of prefill_rows rows at a time */
+        transformer_prefill_budget((size_t)m->cfg.heads * enc.max_prompt * enc.max_prompt *
+                                   sizeof(float) * prefill_rows);
     batch tb, pb;
     CHECK_OK(batch_alloc(&tb, N, enc.max_prompt + enc.max_answer));
     CHECK_OK(batch_alloc(&pb, N, enc.max_prompt));
@@ -702,6 +707,15 @@ static void test_decode(void)
         check_decode(formats[0], true, pad, false, POSIDS_RANDOM, "rope");
     }
     with_carries = false;
+    /* long prompts are prefilled in chunks of rows: 1, and 2 of the 5 (2, 2, 1), with and
+     * without a scheme's bias */
+    for (prefill_rows = 1; prefill_rows <= 2; prefill_rows++) {
+        check_decode(formats[0], true, true, false, POSIDS_COUPLING, "coupling-local");
+        check_decode(formats[0], true, true, true, POSIDS_COUPLING, "coupling-anchor");
+        check_decode(formats[0], true, false, false, POSIDS_RANDOM, "rope");
+    }
+    prefill_rows = 0;
+    transformer_prefill_budget(0);
 }
 
 int main(void)

@@ -306,6 +306,10 @@ void model_rows_reorder(int B, const int32_t *src, int32_t *work, row_move_fn mo
 /* The transformer (transformer.c); gpt2 lays it out as GPT-2 does (Hugging Face's names,
  * Conv1D (in, out) block weights, unscaled token embeddings, GPT-2's initialization). */
 arith_status transformer_create(model **out, const model_config *cfg, bool gpt2);
+/* The bytes of attention probabilities a transformer's prefill may hold at once (0: the
+ * default, 256 MB); longer prompts are prefilled a chunk of rows at a time, with the same
+ * results. Returns the budget before. For tests: it applies to every transformer. */
+size_t transformer_prefill_budget(size_t bytes);
 /* The checks every transformer's config passes (sizes, the lm head, the positional scheme's
  * own checks). */
 arith_status transformer_config_check(const model_config *cfg);

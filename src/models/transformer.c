@@ -660,11 +660,29 @@ typedef struct {
     const int32_t *tokens, *pos, *start;
     int B, T, col;
     bool step; /* a decoding step (T 1), not the prefill */
+    int row0;  /* the rows handed to decode_rows count from this row of the batch */
 } decode_rows_job;
+
+/* The prefill's attention probabilities, (rows, H, T, T), are scratch that nothing reads
+ * later: the prefill runs in chunks of rows whose probabilities fit in this many bytes, at
+ * the start of block 0's buffer (a 1,000-digit sum's prompt of ~2,000 tokens needs 64 MB a
+ * row with 4 heads; a whole batch of 50 would touch 3.2 GB). */
+#define PREFILL_ATT_BYTES ((size_t)256 << 20)
+static size_t prefill_att_bytes = PREFILL_ATT_BYTES;
+
+size_t transformer_prefill_budget(size_t bytes)
+{
+    const size_t was = prefill_att_bytes;
+    prefill_att_bytes = bytes ? bytes : PREFILL_ATT_BYTES;
+    return was;
+}
 
 static void decode_rows(void *ctx, int r0, int r1)
 {
     const decode_rows_job *job = ctx;
+    const size_t att_row = (size_t)r0; /* the row's place in the chunk's probabilities */
+    r0 += job->row0;
+    r1 += job->row0;
     model *m = job->m;
     transformer *t = m->impl;
     const int C = t->C, F = t->F, H = t->H, V = t->V, T = job->T, col = job->col;
@@ -680,7 +698,7 @@ static void decode_rows(void *ctx, int r0, int r1)
     float *ln2 = s0->ln2 + rc, *ln2_mean = s0->ln2_mean + rt, *ln2_rstd = s0->ln2_rstd + rt;
     float *qkv = s0->qkv + 3 * rc, *atty = s0->atty + rc, *attproj = s0->attproj + rc;
     float *mid = s0->mid + rc, *up = s0->up + rf, *hid = s0->hid + rf, *down = s0->down + rc;
-    float *res2 = s0->res2 + rc, *att = s0->att + rt * H * T;
+    float *res2 = s0->res2 + rc, *att = s0->att + att_row * T * H * T;
     float *x = acts->x_final + rc; /* (N, C) residual stream */
     const size_t row_cache = (size_t)H * t->cache.T * (C / H); /* one row of a layer's cache */
     embed(m, x, job->tokens + rt, pos, N);
@@ -773,7 +791,7 @@ static arith_status decode_step(model *m, const int32_t *tokens, const int32_t *
         return pst;
     for (int r = 0; r < B; r++)
         t->dec.kids[(size_t)r * t->ctx + col] = pos[r];
-    decode_rows_job job = {m, tokens, pos, start, B, 1, col, true};
+    decode_rows_job job = {m, tokens, pos, start, B, 1, col, true, 0};
     if (t->pos.ops->bias_decode)
         decode_rows(&job, 0, B);
     else
@@ -822,13 +840,21 @@ static arith_status transformer_decode_begin(model *m, const batch *prompts, con
         memcpy(dec->kids + (size_t)r * t->ctx, prompts->pos + (size_t)r * T,
                (size_t)T * sizeof(int32_t));
     /* prefill: the whole prompt at once, keys and values into the cache, each row's last
-     * column's logits packed to (B, V); in one band per thread, as a decoding step */
+     * column's logits packed to (B, V); in one band per thread, as a decoding step, and in
+     * chunks of rows when the prompts are long (prefill_att_bytes) */
     t->kept = NULL;
-    decode_rows_job job = {m, prompts->tokens, prompts->pos, prompts->start, B, T, 0, false};
-    if (t->pos.ops->bias_forward)
-        decode_rows(&job, 0, B);
-    else
-        run_row_bands(B, 8, decode_rows, &job);
+    decode_rows_job job = {m, prompts->tokens, prompts->pos, prompts->start, B, T, 0, false, 0};
+    const size_t row_att = (size_t)t->H * T * T * sizeof(float);
+    const int chunk = row_att * B <= prefill_att_bytes ? B
+                      : row_att >= prefill_att_bytes ? 1
+                                                     : (int)(prefill_att_bytes / row_att);
+    for (job.row0 = 0; job.row0 < B; job.row0 += chunk) {
+        const int n = B - job.row0 < chunk ? B - job.row0 : chunk;
+        if (t->pos.ops->bias_forward)
+            decode_rows(&job, 0, n);
+        else
+            run_row_bands(n, 8, decode_rows, &job);
+    }
     float *out = t->acts.logits;
     m->logits = out;
     dec->B = B;
