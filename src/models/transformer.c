@@ -845,9 +845,8 @@ static arith_status transformer_decode_begin(model *m, const batch *prompts, con
     t->kept = NULL;
     decode_rows_job job = {m, prompts->tokens, prompts->pos, prompts->start, B, T, 0, false, 0};
     const size_t row_att = (size_t)t->H * T * T * sizeof(float);
-    const int chunk = row_att * B <= prefill_att_bytes ? B
-                      : row_att >= prefill_att_bytes ? 1
-                                                     : (int)(prefill_att_bytes / row_att);
+    const size_t fit = prefill_att_bytes / row_att; /* rows whose probabilities fit */
+    const int chunk = fit < 1 ? 1 : fit > (size_t)B ? B : (int)fit;
     for (job.row0 = 0; job.row0 < B; job.row0 += chunk) {
         const int n = B - job.row0 < chunk ? B - job.row0 : chunk;
         if (t->pos.ops->bias_forward)
