@@ -22,7 +22,9 @@ expect 2 "--rand-pos draws positions for sinusoidal, learned and rope \(got --po
 expect 2 "--pos abacus is a scheme of --model transformer \(got --model lstm\)" -- "$ARITH" train "${TINY[@]}" --model lstm --pos abacus --run r5
 expect 2 "format the operands of add, xor(, | and )mul.* \(got --task count\)" -- "$ARITH" train --task count --tokenizer char --zero-pad --run r6
 expect 2 "--pos-offset: -2 is out of range" -- "$ARITH" train "${TINY[@]}" --pos-offset -2 --run r7
-for r in r1 r2 r3 r4 r5 r6 r7; do [ ! -e "$r" ] && ok || bad "refused run $r left a directory"; done
+expect 2 "--hint-offset 50 offsets index hints: add --index-hints" -- "$ARITH" train "${TINY[@]}" --reverse --hint-offset 50 --run r8
+expect 2 "--hint-offset: 200 is out of range" -- "$ARITH" train "${TINY[@]}" --reverse --index-hints --hint-offset 200 --run r9
+for r in r1 r2 r3 r4 r5 r6 r7 r8 r9; do [ ! -e "$r" ] && ok || bad "refused run $r left a directory"; done
 
 # --- every format with each data-given scheme trains, evaluates and answers
 expect 0 "tokenizer char \(reversed, zero-padded, index hints\).*pos coupling" -- "$ARITH" train "${TINY[@]}" --reverse --zero-pad --index-hints --pos coupling --pos-max 32 --context 200 --run rc
@@ -43,6 +45,10 @@ expect 0 "pos coupling-anchor" -- "$ARITH" train --task mul --digits 1..3 --digi
 expect 0 "x lb 1\.\.1" -- "$ARITH" eval ran --grid 1..6 --grid-b 1 --grid-n 3
 expect 2 "--pos coupling-anchor reads ids 1\.\.3 as the operands' lowest digits.*--pos-offset 0 \(got 4\)" -- "$ARITH" train --task mul --tokenizer char --reverse --pos coupling-anchor --pos-offset 4 --run ran2
 [ ! -e ran2 ] && ok || bad "a refused --pos-offset left a run directory"
+# hints offset in training: the header says so, the config keeps it, evaluation reads h1.. as written
+expect 0 "\(reversed, index hints offset in training\).*pos fire" -- "$ARITH" train "${TINY[@]}" --reverse --index-hints --hint-offset 150 --pos fire --context 200 --run rh
+grep -qE '"hint-offset":[[:space:]]*150' rh/config.json && ok || bad "--hint-offset is not in the run's config"
+expect 0 "largest length at >= 0.99" -- "$ARITH" eval rh --grid 1..4 --grid-n 5
 expect 0 "pos abacus" -- "$ARITH" train "${TINY[@]}" --reverse --pos abacus --run ra
 expect 0 "exact match" -- "$ARITH" eval ra --beam 2
 expect 0 "\(random positions\)" -- "$ARITH" train "${TINY[@]}" --pos learned --rand-pos --pos-max 64 --run rr

@@ -548,6 +548,89 @@ static void test_positions(void)
     examples_free(&set);
 }
 
+/* --hint-offset: training adds one random offset to every index hint of a row, inputs and
+ * targets alike, kept within the TOK_MAX_HINTS hints; evaluation and other tokens keep theirs. */
+static void test_hint_offset(void)
+{
+    tokenizer tok;
+    make(&tok, true, false, true); /* reversed, hinted: h1 2 h2 1 + h1 5 h2 4 h3 3 = h1 7 ... */
+    example_set set;
+    examples_init(&set);
+    CHECK_OK(examples_push(&set, "12+345=", "357"));
+    CHECK_OK(examples_push(&set, "8+9=", "17"));
+    encoded_set enc;
+    CHECK_OK(encoded_build(&enc, &set, &tok, "test"));
+    const int32_t lo = tok.hint_base, hi = tok.hint_base + TOK_MAX_HINTS;
+    batch b, plain;
+    CHECK_OK(batch_alloc(&b, 2, 32));
+    CHECK_OK(batch_alloc(&plain, 2, 32));
+    const int32_t rows[] = {0, 1};
+    CHECK_OK(batch_fill_train(&plain, &enc, rows, 2, tok.pad_id));
+    /* the row's hints as written: 12+345 reversed is h1 2 h2 1 + h1 5 h2 4 h3 3 =, its answer
+     * h1 7 h2 5 h3 3 EOS */
+    CHECK_EQ_INT(plain.tokens[plain.prompt_T - 12], lo);
+    CHECK_EQ_INT(plain.tokens[plain.prompt_T - 3], lo + 2);
+    CHECK_EQ_INT(plain.targets[plain.prompt_T - 1], lo);
+    /* off (or not training): the batch is the plain one */
+    enc.hint_offset = 150;
+    b.pos_seed = 7;
+    CHECK_OK(batch_fill_train(&b, &enc, rows, 2, tok.pad_id));
+    CHECK(memcmp(b.tokens, plain.tokens, (size_t)b.B * b.T * sizeof(int32_t)) == 0);
+    enc.plan.train = true;
+    int most_seen = 0, rows_differ = 0;
+    for (uint64_t seed = 1; seed <= 200; seed++) {
+        b.pos_seed = seed;
+        CHECK_OK(batch_fill_train(&b, &enc, rows, 2, tok.pad_id));
+        int off[2];
+        for (int r = 0; r < 2; r++) {
+            off[r] = -1;
+            for (int t = 0; t < b.T; t++) {
+                size_t i = (size_t)r * b.T + t;
+                int32_t p = plain.tokens[i], q = b.tokens[i];
+                bool hint = p >= lo && p < hi;
+                CHECK_EQ_INT(q >= lo && q < hi, hint);
+                if (!hint) {
+                    CHECK_EQ_INT(q, p);
+                } else {
+                    if (off[r] < 0)
+                        off[r] = q - p;
+                    CHECK_EQ_INT(q - p, off[r]); /* one offset per row */
+                }
+                int32_t pt = plain.targets[i], qt = b.targets[i];
+                if (pt >= lo && pt < hi)
+                    CHECK_EQ_INT(qt - pt, off[r]); /* the targets' hints move with the inputs' */
+                else
+                    CHECK_EQ_INT(qt, pt);
+            }
+            CHECK(off[r] >= 0 && off[r] <= 150);
+            most_seen = off[r] > most_seen ? off[r] : most_seen;
+        }
+        rows_differ |= off[0] != off[1];
+        /* the positions are those of the plain batch */
+        CHECK(memcmp(b.pos, plain.pos, (size_t)b.B * b.T * sizeof(int32_t)) == 0);
+    }
+    CHECK(most_seen > 120);
+    CHECK(rows_differ);
+    /* kept within the hints: the first row's largest is h3, so at most TOK_MAX_HINTS - 3 */
+    enc.hint_offset = TOK_MAX_HINTS - 1;
+    int top_seen = 0;
+    for (uint64_t seed = 1; seed <= 300; seed++) {
+        b.pos_seed = seed;
+        CHECK_OK(batch_fill_train(&b, &enc, rows, 2, tok.pad_id));
+        for (int t = 0; t < b.B * b.T; t++) {
+            if (b.tokens[t] >= lo)
+                CHECK(b.tokens[t] < hi);
+            if (b.targets[t] >= lo && b.targets[t] - lo + 1 > top_seen)
+                top_seen = b.targets[t] - lo + 1;
+        }
+    }
+    CHECK(top_seen > TOK_MAX_HINTS - 20 && top_seen <= TOK_MAX_HINTS);
+    batch_free(&b);
+    batch_free(&plain);
+    encoded_free(&enc);
+    examples_free(&set);
+}
+
 static model *make_model(const char *pos, int vocab, int pos_max, uint64_t seed)
 {
     model_config mc = {.kind = family_named("transformer"), .vocab = vocab, .d_model = 16,
@@ -726,5 +809,6 @@ int main(void)
     test_round_trip();
     test_xor_formats();
     test_positions();
+    test_hint_offset();
     return check_summary("test_positions");
 }

@@ -32,6 +32,8 @@ arith_status encoded_build(encoded_set *enc, const example_set *set, const token
     enc->ans_sign = tok_has_format(tok) && tok->format.signed_answers ? 1 : 0;
     enc->plan = tok->plan;
     enc->ans_reversed = tok->reverse_answer;
+    enc->hint_base = tok->hints ? tok->hint_base : -1;
+    enc->hint_offset = 0;
     enc->prompt_off = malloc(((size_t)set->count + 1) * sizeof(int32_t));
     enc->prompt_len = malloc(((size_t)set->count + 1) * sizeof(int32_t));
     enc->answer_off = malloc(((size_t)set->count + 1) * sizeof(int32_t));
@@ -283,6 +285,36 @@ static arith_status row_positions(batch *b, const encoded_set *enc, int r, int e
     return ARITH_OK;
 }
 
+/* Training with --hint-offset: one random offset for the index hints of row r (example e),
+ * in inputs and targets alike, kept within the TOK_MAX_HINTS hints. */
+static void shift_hints(batch *b, const encoded_set *enc, int r, int e)
+{
+    const int32_t lo = enc->hint_base, hi = enc->hint_base + TOK_MAX_HINTS;
+    int32_t *tok = b->tokens + (size_t)r * b->T, *tgt = b->targets + (size_t)r * b->T;
+    int top = 0; /* the row's largest hint, 1-based */
+    for (int t = 0; t < b->T; t++) {
+        if (tok[t] >= lo && tok[t] < hi && tok[t] - lo + 1 > top)
+            top = tok[t] - lo + 1;
+        if (tgt[t] >= lo && tgt[t] < hi && tgt[t] - lo + 1 > top)
+            top = tgt[t] - lo + 1;
+    }
+    int most = TOK_MAX_HINTS - top < enc->hint_offset ? TOK_MAX_HINTS - top : enc->hint_offset;
+    if (most <= 0)
+        return;
+    /* its own stream beside the positions' (row_positions draws from the same seed and e) */
+    rng_state rng;
+    rng_seed(&rng, rng_hash(b->pos_seed ^ 0x41e7bd5aULL, (uint64_t)e));
+    int offset = (int)(rng_uniform(&rng) * (float)(most + 1));
+    if (offset > most)
+        offset = most;
+    for (int t = 0; t < b->T; t++) {
+        if (tok[t] >= lo && tok[t] < hi)
+            tok[t] += offset;
+        if (tgt[t] >= lo && tgt[t] < hi)
+            tgt[t] += offset;
+    }
+}
+
 /* Longest prompt and longest answer among idx[0..n). */
 static void batch_extent(const encoded_set *enc, const int32_t *idx, int n, int *max_p, int *max_a)
 {
@@ -329,6 +361,9 @@ arith_status batch_fill_train(batch *b, const encoded_set *enc, const int32_t *i
         for (int i = 0; i < na; i++)
             tgt[max_p - 1 + i] = a[i];
     }
+    if (enc->plan.train && enc->hint_base >= 0 && enc->hint_offset > 0)
+        for (int r = 0; r < n; r++)
+            shift_hints(b, enc, r, idx[r]);
     batch_positions(b);
     for (int r = 0; r < n && enc->plan.kind != POSIDS_COLUMNS; r++) {
         arith_status st = row_positions(b, enc, r, idx[r], false);

@@ -438,6 +438,12 @@ typedef struct {
     int ans_sign;           /* tokens before an answer's digits: 1 (the sign) in a signed
                                digit format, else 0 */
     bool ans_reversed;      /* answers least significant digit first */
+    /* index hints (ids hint_base .. hint_base + TOK_MAX_HINTS - 1; hint_base < 0: none):
+     * training batches (plan.train) add one random offset 0..hint_offset to the hints of each
+     * row, kept within the hints there are, so that hints past the trained lengths are
+     * trained too (as --pos-offset does for coupled ids) */
+    int32_t hint_base;
+    int hint_offset;
 } encoded_set;
 
 /* Sets how batches of the tokenizer's encoded sets number their positions (plan.train

@@ -99,6 +99,10 @@ static const option_spec train_options[] = {
     OPT("index-hints", OPT_BOOL, data.index_hints, "false", NULL, 0, 0, "data",
         "digit formats: a hint token before each digit naming its significance (stripped for "
         "checking)"),
+    OPT("hint-offset", OPT_INT, data.hint_offset, "0", NULL, 0, 199, "data",
+        "--index-hints: training adds a random offset 0..hint-offset to each example's hints "
+        "(kept within the 200 there are), so that the hints of lengths past training are "
+        "trained too"),
     OPT("scratchpad", OPT_BOOL, data.scratchpad, "false", NULL, 0, 0, "data",
         "digit formats: the answer follows its intermediate results, each written as the answer "
         "is (mul: a times b's units, then per next digit of b the partial product and the "

@@ -280,6 +280,9 @@ arith_status session_open(session *s, const train_config *cfg, const char *data_
         return arith_error(ARITH_ERR_ARG, "--reverse, --zero-pad and --index-hints format the "
                            "operands of %s (got --task %s)", names, s->task.def->name);
     }
+    if (cfg->data.hint_offset > 0 && !cfg->data.index_hints)
+        return arith_error(ARITH_ERR_ARG, "--hint-offset %d offsets index hints: add "
+                           "--index-hints", cfg->data.hint_offset);
     st = tokenizer_set_format(&s->tok, s->task.def->format, cfg->data.reverse,
                               cfg->data.zero_pad, cfg->data.index_hints);
     if (!st && cfg->data.scratchpad && !has_scratchpad(s->task.def)) {
@@ -340,6 +343,7 @@ arith_status session_open(session *s, const train_config *cfg, const char *data_
     st = encoded_build(&s->train_enc, &s->train, &s->tok,
                        cfg->data.train_csv[0] && !data_dir ? cfg->data.train_csv : "training set");
     s->train_enc.plan.train = true; /* random offsets and fresh draws in training only */
+    s->train_enc.hint_offset = cfg->data.hint_offset;
     if (!st)
         st = encoded_build(&s->test_enc, &s->test, &s->tok,
                            cfg->data.test_csv[0] && !data_dir ? cfg->data.test_csv : "test set");
@@ -452,9 +456,10 @@ void session_describe(const session *s, session_description *d)
     const model_config *mc = &s->model->cfg;
     task_describe(&s->task, d->lengths, sizeof d->lengths);
     const data_settings *data = &cfg->data;
-    snprintf(d->format, sizeof d->format, "%s%s%s%s%s%s",
+    snprintf(d->format, sizeof d->format, "%s%s%s%s%s%s%s",
              data->reverse ? ", reversed" : data->reverse_answer ? ", reversed answers" : "",
              data->zero_pad ? ", zero-padded" : "", data->index_hints ? ", index hints" : "",
+             data->hint_offset > 0 ? " offset in training" : "",
              data->scratchpad ? ", scratchpad" : "", data->carries ? ", carries" : "",
              cfg->model.rand_pos ? ", random positions" : "");
     if (d->format[0]) { /* ", a, b" -> " (a, b)" */

@@ -127,6 +127,8 @@ typedef struct {
     int zero_pad;              /* operands zero-padded to equal length, answers to the longest
                                   they can be: 1, 0, or -1 (auto, as reverse_answer) */
     bool index_hints;          /* a hint token naming each digit's significance */
+    int hint_offset;           /* index hints: largest random offset added to a row's hints in
+                                  training */
     bool scratchpad;           /* intermediate results before the answer (mul: running sums) */
     bool carries;              /* each answer digit followed by its column's carry out */
     int answer_width;          /* right-align answers with spaces to this width (0: off) */
@@ -553,7 +555,7 @@ arith_status session_load_run(session *s, const char *run_dir, const char *which
 typedef struct {
     char lengths[64];          /* "9 digits", "1..64 bits", "operands 0..50",
                                   "integral, up to 6 operators" */
-    char format[96];           /* " (reversed, zero-padded)", or "" */
+    char format[128];          /* " (reversed, zero-padded)", or "" */
     char model[TRAIN_PATH_MAX + 200]; /* "8 layers, d_model 128, 16 heads, ffn 64, pos rope,
                                          norm post" or the recurrent models' shape */
 } session_description;
