@@ -129,8 +129,12 @@ expect 1 "sw/sweep.json describes another sweep \(its \"vary\" differs\)" \
     -- "$ARITH" sweep base.json --vary pos=rope,fire --vary lr=1e-3,3e-2 --seeds 2 --run sw
 expect 1 "describes another sweep \(its config's --layers was 1, now 2\)" \
     -- "$ARITH" sweep base.json "${GRID[@]}" --layers 2 --run sw
-expect 1 "describes another sweep \(its \"seeds\" differ\)" \
-    -- "$ARITH" sweep base.json --vary pos=rope,alibi --vary lr=1e-3,3e-2 --seeds 3 --run sw
+expect 1 "describes another sweep \(its config's --layers was 1, now 2\)" \
+    -- "$ARITH" sweep base.json --vary pos=rope,alibi --vary lr=1e-3,3e-2 --seeds 3 --layers 2 --run sw
+expect 1 "sw/sweep.json is a sweep of 2 seeds, not 1: a sweep can be given more seeds, not fewer" \
+    -- "$ARITH" sweep base.json --vary pos=rope,alibi --vary lr=1e-3,3e-2 --seeds 1 --run sw
+expect 1 "describes another sweep \(its \"seed\" differs\)" \
+    -- "$ARITH" sweep base.json "${GRID[@]}" --seed 5 --run sw
 [ "$(cat sw/*/seed-*/last.safetensors | cksum)" = "$sum_before" ] && ok \
     || bad "a refused sweep changed a run"
 # a seed sweep's or a run's directory is not a config sweep's
@@ -205,6 +209,33 @@ EOF
 expect 0 "largest length at >= 0.99" -- "$ARITH" eval sw --grid 1..2 --grid-n 4 --threads 1
 [ -s sw/pos-rope_lr-1e-3/grid-1-2.csv ] && ok || bad "eval --grid wrote no grid for a point"
 expect 0 "exact match over 2 seeds" -- "$ARITH" eval sw/pos-alibi_lr-1e-3 --threads 1
+
+# --- more seeds for a sweep that finished: the runs there are kept, only the new seeds train
+cp -r sw sw3
+old_runs=$(cat sw3/*/seed-[12]/last.safetensors | cksum)
+out=$("$ARITH" sweep base.json --vary pos=rope,alibi --vary lr=1e-3,3e-2 --seeds 3 --run sw3 2>&1)
+rc=$?
+[ $rc -eq 0 ] && ok || bad "growing the sweep to 3 seeds exited $rc: $(echo "$out" | tail -n 5)"
+grep -q "8 runs finished (skipped), 0 to resume, 4 to train" <<<"$out" && ok \
+    || bad "growing the sweep should train 4 runs: $(grep '^sweep' <<<"$out")"
+[ "$(cat sw3/*/seed-[12]/last.safetensors | cksum)" = "$old_runs" ] && ok \
+    || bad "growing the sweep changed a finished run"
+for p in $POINTS; do
+    [ "$(step sw3/$p/seed-3)" = 6 ] && ok || bad "sw3/$p/seed-3 did not reach step 6"
+done
+python3 - <<'EOF' && ok || bad "after growing: $(cat sw3/summary.csv; head -c 300 sw3/sweep.json)"
+import csv, json
+assert json.load(open("sw3/sweep.json"))["seeds"] == 3
+rows = list(csv.DictReader(open("sw3/summary.csv")))
+assert len(rows) == 4 and all(r["seeds_done"] == "3" and r["seeds_planned"] == "3" for r in rows), rows
+for r in rows:
+    d = json.load(open("sw3/%s/seeds.json" % r["point"]))
+    assert [x["seed"] for x in d["runs"]] == [1, 2, 3], d["runs"]
+EOF
+grep -qE "^\| pos-alibi_lr-3e-2 \| alibi \| 3e-2 \| 3/3 \| " sw3/summary.md && ok \
+    || bad "summary.md after growing: $(cat sw3/summary.md)"
+# the grown sweep does not shrink back
+expect 1 "sw3/sweep.json is a sweep of 3 seeds, not 2" -- "$ARITH" sweep base.json "${GRID[@]}" --run sw3
 
 echo "cli_sweep: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

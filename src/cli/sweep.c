@@ -239,23 +239,56 @@ static char *sweep_json(const sweep *sw)
 }
 
 /* An existing RUN/sweep.json against this sweep's: 0 when they describe the same sweep, else
- * the error printed, naming what differs. */
-static int sweep_json_compare(const char *path, const char *was_text, const char *now_text)
+ * the error printed, naming what differs. A sweep that only asks for more seeds than the one
+ * there is the same sweep grown: *grown is set, and its runs so far are kept. */
+static int sweep_json_compare(const char *path, const char *was_text, const char *now_text,
+                              bool *grown)
 {
     cJSON *was = cJSON_Parse(was_text), *now = cJSON_Parse(now_text);
     int rc = 0;
+    *grown = false;
+    const cJSON *was_seeds = cJSON_GetObjectItemCaseSensitive(was, "seeds");
+    const cJSON *now_seeds = cJSON_GetObjectItemCaseSensitive(now, "seeds");
+    if (was && cJSON_IsObject(was) && cJSON_IsNumber(was_seeds) && cJSON_IsNumber(now_seeds) &&
+        was_seeds->valuedouble != now_seeds->valuedouble) {
+        /* the same but for the seeds (the count, and the config's copy of it)? */
+        cJSON *as_now = cJSON_Duplicate(was, true);
+        cJSON *config = cJSON_GetObjectItemCaseSensitive(as_now, "config");
+        if (cJSON_GetObjectItemCaseSensitive(config, "seeds"))
+            cJSON_ReplaceItemInObjectCaseSensitive(config, "seeds",
+                                                   cJSON_CreateNumber(now_seeds->valuedouble));
+        if (as_now &&
+            cJSON_ReplaceItemInObjectCaseSensitive(as_now, "seeds",
+                                                   cJSON_CreateNumber(now_seeds->valuedouble)) &&
+            cJSON_Compare(as_now, now, true)) {
+            if (now_seeds->valuedouble > was_seeds->valuedouble) {
+                *grown = true;
+            } else {
+                fprintf(stderr, "arith: error: %s is a sweep of %d seeds, not %d: a sweep can "
+                        "be given more seeds, not fewer\nhint: repeat it with --seeds %d, or "
+                        "choose another --run\n", path, (int)was_seeds->valuedouble,
+                        (int)now_seeds->valuedouble, (int)was_seeds->valuedouble);
+                rc = EXIT_RUNTIME;
+            }
+            cJSON_Delete(as_now);
+            cJSON_Delete(was);
+            cJSON_Delete(now);
+            return rc;
+        }
+        cJSON_Delete(as_now);
+    }
     if (!was || !cJSON_IsObject(was)) {
         fprintf(stderr, "arith: error: %s is not a sweep description arith can read\nhint: "
                 "choose another --run\n", path);
         rc = EXIT_RUNTIME;
     } else if (!cJSON_Compare(was, now, true)) {
         char what[512] = "";
-        const char *parts[] = {"seeds", "seed", "vary", "points"};
-        for (int i = 0; i < 4 && !what[0]; i++)
+        /* the seed count alone is a grown (or shrunk) sweep, above: name what else differs */
+        const char *parts[] = {"seed", "vary", "points"};
+        for (int i = 0; i < 3 && !what[0]; i++)
             if (!cJSON_Compare(cJSON_GetObjectItemCaseSensitive(was, parts[i]),
                                cJSON_GetObjectItemCaseSensitive(now, parts[i]), true))
-                snprintf(what, sizeof what, "its \"%s\" differ%s", parts[i],
-                         strcmp(parts[i], "seeds") == 0 ? "" : "s");
+                snprintf(what, sizeof what, "its \"%s\" differs", parts[i]);
         const cJSON *cw = cJSON_GetObjectItemCaseSensitive(was, "config");
         const cJSON *cn = cJSON_GetObjectItemCaseSensitive(now, "config");
         const cJSON *item = NULL;
@@ -263,7 +296,7 @@ static int sweep_json_compare(const char *path, const char *was_text, const char
             if (what[0])
                 break;
             const cJSON *old = cJSON_GetObjectItemCaseSensitive(cw, item->string);
-            if (!cJSON_Compare(old, item, true)) {
+            if (strcmp(item->string, "seeds") != 0 && !cJSON_Compare(old, item, true)) {
                 char *a = old ? cJSON_PrintUnformatted(old) : NULL;
                 char *b = cJSON_PrintUnformatted(item);
                 snprintf(what, sizeof what, "its config's --%s was %s, now %s", item->string,
@@ -419,8 +452,13 @@ static int sweep_prepare(const sweep *sw, int *mode, train_outcome *out)
         char *was = NULL;
         size_t size = 0;
         arith_status st = io_read_file(path, &was, &size);
-        rc = st ? cli_fail(st) : sweep_json_compare(path, was, now);
+        bool grown = false;
+        rc = st ? cli_fail(st) : sweep_json_compare(path, was, now, &grown);
         free(was);
+        if (!rc && grown) { /* the new seed count, before any new seed's run starts */
+            st = io_write_file_atomic(path, now, strlen(now));
+            rc = st ? cli_fail(st) : 0;
+        }
     } else if (access(seeds_json, F_OK) == 0) {
         fprintf(stderr, "arith: error: %s holds a seed sweep (arith train --seeds), not the "
                 "points of a config sweep\nhint: choose another --run\n", sw->run);
@@ -782,7 +820,8 @@ static const char sweep_usage[] =
     "exact match's mean ± sd and worst seed, and the carry-heavy and edge-case means where the "
     "task has them.\n\n"
     "Running the same command again skips the runs that finished and continues those that "
-    "stopped (from their last.safetensors); a different sweep in RUN is refused. Under mpirun "
+    "stopped (from their last.safetensors); with a larger --seeds it also trains the new seeds, "
+    "keeping the runs there. A different sweep in RUN is refused. Under mpirun "
     "the runs are spread over the ranks (rank r trains the r-th, r+N-th, ... of those left), "
     "and rank 0 writes the summaries. arith eval RUN evaluates every point.\n";
 
