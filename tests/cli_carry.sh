@@ -111,7 +111,7 @@ expect 0 "wrote 200 examples" -- "$ARITH" data --task add --digits 4 --n 200 --c
 # --- refused
 expect 2 "--carry-mix: 1.5 is out of range \(0..1\)" -- "$ARITH" train "${TINY[@]}" --carry-mix 1.5 --run bad1
 expect 2 "--carry-n: '-3' is not|--carry-n: -3 is out of range" -- "$ARITH" train "${TINY[@]}" --carry-n -3 --run bad2
-expect 2 "--carry-n: task mul has no carry chains \(tasks with them: add\)" -- "$ARITH" data --task mul --digits 2 --carry-n 5
+expect 2 "--carry-n: task mul has no carry chains \(tasks with them: add and sub\)" -- "$ARITH" data --task mul --digits 2 --carry-n 5
 expect 2 "--carry-mix: task mul has no carry chains" -- "$ARITH" data --task mul --digits 2 --carry-mix 0.5
 for r in bad1 bad2; do [ ! -e "$r" ] && ok || bad "refused run $r left a directory"; done
 

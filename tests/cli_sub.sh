@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Task sub from the command line: its data checked by the shell's own arithmetic, its CSV rows,
 # training, evaluation (edge cases, a grid) and answers in every digit format with the sign
-# token, and the combinations it refuses.
+# token, the combinations it refuses, and borrow chains (the carry-aware set, --carry-mix).
 # Usage: tests/cli_sub.sh PATH/TO/arith SOURCE_DIR
 set -u
 ARITH=${1:?usage: cli_sub.sh ARITH_BINARY SOURCE_DIR}
@@ -51,6 +51,27 @@ expect 1 "\"1-2-3=\": task sub reads two numbers with '-' between them" -- "$ARI
 expect 0 "pos abacus" -- "$ARITH" train "${TINY[@]}" --reverse --pos abacus --run ra
 expect 0 "exact match" -- "$ARITH" eval ra --beam 2
 expect 0 "final test exact match" -- "$ARITH" train "${TINY[@]}" --zero-pad --train-csv sub.csv --run rz
+
+# --- borrow chains: the carry-aware set (chains 0..digits-1), right by the shell's arithmetic;
+# --carry-mix and the carry-heavy score in a run
+expect 0 "wrote 120 examples" -- "$ARITH" data --task sub --digits 1..12 --carry-n 10 --out borrow.csv
+wrong=0 rows=0 long=0
+while IFS=, read -r src tgt; do
+    [ "$src" = src ] && continue
+    a=${src%%-*} rest=${src#*-}
+    b=${rest%=}
+    [ "$((10#$a - 10#$b))" = "$tgt" ] || { wrong=$((wrong + 1)); echo "wrong: $src$tgt" >&2; }
+    # 10 borrow chains of 11 columns: 12 digits over 11 and an 11-digit subtrahend, or equal
+    # digits throughout but the top, e.g. 100000000000-1
+    [ ${#a} -eq 12 ] || [ ${#b} -eq 12 ] && long=$((long + 1))
+    rows=$((rows + 1))
+done <borrow.csv
+[ "$rows" -eq 120 ] && [ "$wrong" -eq 0 ] && ok || bad "borrow.csv: $wrong of $rows rows wrong"
+[ "$long" -ge 10 ] && ok || bad "borrow.csv: only $long rows with a 12-digit operand"
+expect 2 "--carry-mix: 1.5 is out of range" -- "$ARITH" data --task sub --digits 3 --carry-mix 1.5
+expect 0 "final test exact match: [01]\.[0-9]+ \([0-9]+/[0-9]+\), carry-heavy [01]\.[0-9]+ \([0-9]+/30\)" \
+    -- "$ARITH" train "${TINY[@]}" --carry-mix 0.5 --carry-n 10 --run rb
+[ "$(wc -l <rb/carry.csv)" -eq 31 ] && ok || bad "rb/carry.csv is not 31 lines"
 
 echo "cli_sub: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

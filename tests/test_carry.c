@@ -2,7 +2,8 @@
  * sampler gives every chain length it is asked for, with right answers, lengths of the task's
  * range (and apart), no leading zeros, and zeros; the carry-aware test set holds each chain
  * length per_chain times, distinct and clear of what it must exclude; --carry-mix replaces the
- * share it names and nothing else; tasks without carries have neither. */
+ * share it names and nothing else; tasks without carries have neither; sub's borrow chains
+ * likewise. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ static void test_chain_count(void)
                   cases[i].prompt, task_carry_chain(&add, cases[i].prompt), cases[i].chain);
     task_config mul = {.def = task_find("mul"), .digits = 3};
     CHECK(!task_has_carries(&mul));
+    CHECK_EQ_INT(task_chain_max(&mul), -1);
     CHECK_EQ_INT(task_carry_chain(&mul, "12*34="), -1);
     CHECK(task_has_carries(&add));
 }
@@ -205,11 +207,125 @@ static void test_mix(void)
     examples_free(&before);
 }
 
+/* Subtraction's borrow chains: counted on hand-made differences either way round, drawn at
+ * every length 0..digits-1 with right (and negative) answers, in the carry-aware set and
+ * --carry-mix. */
+static void test_sub_chains(void)
+{
+    task_config sub = {.def = task_find("sub"), .digits = 9};
+    CHECK(task_has_carries(&sub));
+    CHECK_EQ_INT(task_chain_max(&sub), 8);
+    task_config add9 = {.def = task_find("add"), .digits = 9};
+    CHECK_EQ_INT(task_chain_max(&add9), 9);
+    const struct {
+        const char *prompt;
+        int chain;
+    } cases[] = {
+        {"0-0=", 0},      {"5-3=", 0},       {"3-5=", 0},        {"10-1=", 1},
+        {"1-10=", 1},     {"100-1=", 2},     {"1000-1=", 3},     {"1-1000=", 3},
+        {"21-19=", 1},    {"200-199=", 1},   {"5000-4001=", 3},  {"4001-5000=", 3},
+        {"12-12=", 0},    {"100000000-1=", 8}, {"910-901=", 1},  {"1010-11=", 3},
+        {"910-810=", 0},
+        {"abc", -1},      {"12+34=", -1},    {"-5=", -1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CHECK_MSG(task_carry_chain(&sub, cases[i].prompt) == cases[i].chain, "%s: %d, want %d",
+                  cases[i].prompt, task_carry_chain(&sub, cases[i].prompt), cases[i].chain);
+
+    const task_config tasks[] = {
+        {.def = task_find("sub"), .digits = 9},
+        {.def = task_find("sub"), .digits = 20, .digits_min = 1},
+        {.def = task_find("sub"), .digits = 12, .digits_min = 4},
+    };
+    rng_state rng;
+    rng_seed(&rng, 12);
+    char prompt[128], answer[128], check[128];
+    for (size_t t = 0; t < sizeof tasks / sizeof tasks[0]; t++) {
+        const task_config *task = &tasks[t];
+        const int lo = task->digits_min ? task->digits_min : 1;
+        int negative = 0, apart = 0;
+        for (int chain = 0; chain < task->digits; chain++)
+            for (int k = 0; k < 300; k++) {
+                CHECK_OK(task_sample_carry(task, &rng, chain, prompt, sizeof prompt, answer,
+                                           sizeof answer));
+                CHECK_MSG(task_carry_chain(task, prompt) == chain, "%s: chain %d, want %d",
+                          prompt, task_carry_chain(task, prompt), chain);
+                char a[64], b[64];
+                size_t la = strspn(prompt, "0123456789");
+                memcpy(a, prompt, la);
+                a[la] = '\0';
+                size_t lb = strspn(prompt + la + 1, "0123456789");
+                memcpy(b, prompt + la + 1, lb);
+                b[lb] = '\0';
+                CHECK_MSG(prompt[la] == '-' && strcmp(prompt + la + 1 + lb, "=") == 0,
+                          "%s: not a-b=", prompt);
+                CHECK_MSG((int)la >= lo && (int)la <= task->digits && (int)lb >= lo &&
+                              (int)lb <= task->digits, "%s: lengths out of %d..%d", prompt, lo,
+                          task->digits);
+                CHECK_MSG((la == 1 || a[0] != '0') && (lb == 1 || b[0] != '0'),
+                          "%s: leading zero", prompt);
+                /* a - b = answer: answer + b is a, or for a negative answer |answer| + a is b */
+                if (answer[0] == '-') {
+                    negative++;
+                    decimal_add(check, sizeof check, answer + 1, a);
+                    CHECK_MSG(strcmp(check, b) == 0, "%s%s: %s + %s is not %s", prompt, answer,
+                              answer + 1, a, b);
+                } else {
+                    decimal_add(check, sizeof check, answer, b);
+                    CHECK_MSG(strcmp(check, a) == 0, "%s%s: %s + %s is not %s", prompt, answer,
+                              answer, b, a);
+                }
+                apart += la != lb;
+            }
+        const int draws = 300 * task->digits;
+        CHECK_MSG(negative > draws / 3 && negative < 2 * draws / 3, "task %zu: %d of %d negative",
+                  t, negative, draws);
+        CHECK_MSG(apart > draws / 5, "task %zu: only %d of %d with lengths apart", t, apart,
+                  draws);
+    }
+    /* a chain as long as the operands is refused: the top column never borrows */
+    CHECK(task_sample_carry(&sub, &rng, 9, prompt, sizeof prompt, answer, sizeof answer) ==
+          ARITH_ERR_ARG);
+
+    /* the carry-aware set: each length 0..8 per_chain times; --carry-mix draws borrow chains */
+    example_set set;
+    examples_init(&set);
+    CHECK_OK(carry_set_generate(&set, &sub, 20, 4, NULL));
+    CHECK_EQ_INT(set.count, 9 * 20);
+    int per[10] = {0};
+    for (int i = 0; i < set.count; i++) {
+        int c = task_carry_chain(&sub, set.items[i].prompt);
+        CHECK(c >= 0 && c <= 8);
+        if (c >= 0 && c <= 8)
+            per[c]++;
+    }
+    for (int c = 0; c <= 8; c++)
+        CHECK_EQ_INT(per[c], 20);
+    examples_free(&set);
+    example_set train, test;
+    examples_init(&train);
+    examples_init(&test);
+    CHECK_OK(dataset_generate(&train, &test, &sub, 2000, 200, 5, NULL));
+    int long_before = 0, long_after = 0;
+    for (int i = 0; i < train.count; i++)
+        long_before += task_carry_chain(&sub, train.items[i].prompt) >= 5;
+    CHECK_OK(dataset_mix_carries(&train, &sub, 0.5, 5, &test, NULL));
+    CHECK_EQ_INT(train.count, 2000);
+    for (int i = 0; i < train.count; i++)
+        long_after += task_carry_chain(&sub, train.items[i].prompt) >= 5;
+    CHECK_MSG(long_before < 10 && long_after > 300, "chains of 5+: %d random, %d mixed",
+              long_before, long_after);
+    CHECK_EQ_INT(dataset_count_overlap(&train, &test), 0);
+    examples_free(&train);
+    examples_free(&test);
+}
+
 int main(void)
 {
     test_chain_count();
     test_sampler();
     test_carry_set();
     test_mix();
+    test_sub_chains();
     return check_summary("test_carry");
 }

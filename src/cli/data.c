@@ -36,8 +36,8 @@ static void data_table(option_spec *specs, option_table *table)
          * carry-aware test set train scores */
         if (strcmp(specs[i].name, "carry-mix") == 0) {
             specs[i].default_value = "0";
-            specs[i].help = "add: replace this share of the examples with carry-heavy sums, "
-                            "as train's --carry-mix does";
+            specs[i].help = "add, sub: replace this share of the examples with carry-heavy "
+                            "ones (sub: borrow chains), as train's --carry-mix does";
         }
         if (strcmp(specs[i].name, "repeats") == 0)
             specs[i].help = "draw the examples independently, repeats allowed, as train's "
@@ -45,7 +45,7 @@ static void data_table(option_spec *specs, option_table *table)
                             "its share)";
         if (strcmp(specs[i].name, "carry-n") == 0) {
             specs[i].default_value = "0";
-            specs[i].help = "add: write the carry-aware test set instead, this many sums per "
+            specs[i].help = "add, sub: write the carry-aware test set instead, this many per "
                             "longest carry chain 0..digits (as train's carry.csv, seed 0xca77e5e7)";
         }
     }
@@ -59,9 +59,9 @@ static const char data_usage[] =
     "usage: arith data [--task NAME] [--digits N|A..B] [--digits-b N|A..B] [--style plain|spaced] "
     "[--subtask derivative|integral] [--n N] [--seed S] [--carry-mix P] [--carry-n N] "
     "[--repeats] [--out FILE]\n\n"
-    "Writes N distinct examples (with --repeats, N independent draws) as CSV with columns src,tgt (to stdout without --out). add: "
-    "--carry-n writes the carry-aware test set instead (long carry chains, lengths apart, "
-    "zeros), --carry-mix mixes such sums into the random ones. Prompts are written plain "
+    "Writes N distinct examples (with --repeats, N independent draws) as CSV with columns src,tgt (to stdout without --out). add "
+    "and sub: --carry-n writes the carry-aware test set instead (long carry or borrow chains, "
+    "lengths apart, zeros), --carry-mix mixes such examples into the random ones. Prompts are written plain "
     "(12+34=): a run trained with --reverse, --zero-pad or --index-hints writes them in its "
     "format as it reads them. `arith tasks` describes every task.\n";
 

@@ -66,6 +66,9 @@ static void describe_properties(const task_def *def, char *out, size_t cap)
     part[0] = '\0';
     if (def->edge_cases)
         snprintf(part, sizeof part, "edge cases");
+    if (def->sample_carry && def->carry_chain)
+        snprintf(part + strlen(part), sizeof part - strlen(part),
+                 "%sthe carry-heavy set (--carry-n; --carry-mix in training)", part[0] ? ", " : "");
     if (def->sample_lengths)
         snprintf(part + strlen(part), sizeof part - strlen(part), "%s--grid", part[0] ? ", " : "");
     if (def->prompt_length)

@@ -128,6 +128,9 @@ struct task_def {
                                  char *prompt, char *answer, size_t answer_cap);
     /* Optional: the longest carry chain of a prompt (-1: not a prompt of the task). */
     int (*carry_chain)(const task_config *task, const char *prompt);
+    /* Optional, with sample_carry: the longest chain a prompt of the task can have (NULL:
+     * digits; sub: digits - 1, since the larger operand's top column never borrows). */
+    int (*chain_max)(const task_config *task);
     /* Optional: what each column of a prompt's answer holds, least significant first (column i
      * is the digit of 10^i): the answer's digit there and the carry into the column (column
      * i-1's digits and carry summed to 10 or more). Writes the columns of the widest answer
@@ -209,10 +212,14 @@ arith_status task_sample_lengths(const task_config *task, rng_state *rng, int la
  * carry in every column (5..5+5..5), a ripple through nines (4..45+5..5), and lo-digit cases
  * when lo < hi (x: 1234567890... of hi digits). Other tasks append nothing. */
 arith_status task_edge_cases(const task_config *task, example_set *out);
-/* Tasks with sample_carry (add): whether the task has carry chains to draw and count. */
+/* Tasks with sample_carry (add, and sub's borrow chains): whether the task has carry chains
+ * to draw and count. */
 bool task_has_carries(const task_config *task);
-/* Draws one example whose longest carry chain is exactly `chain` (0..digits); other tasks or
- * chains out of range are ARITH_ERR_ARG. Buffers as task_sample's. */
+/* The longest carry chain the task's prompts can have (its chain_max, else digits); -1 for
+ * tasks without carries. */
+int task_chain_max(const task_config *task);
+/* Draws one example whose longest carry chain is exactly `chain` (0..task_chain_max); other
+ * tasks or chains out of range are ARITH_ERR_ARG. Buffers as task_sample's. */
 arith_status task_sample_carry(const task_config *task, rng_state *rng, int chain, char *prompt,
                                size_t prompt_cap, char *answer, size_t answer_cap);
 /* The longest carry chain of a prompt of the task; -1 for other tasks or a prompt it cannot
@@ -259,10 +266,10 @@ arith_status dataset_generate(example_set *train, example_set *test, const task_
  * draws is one). Draws the same stream as dataset_generate, so the first examples are the
  * same until dataset_generate would skip a repeat. */
 arith_status dataset_draw(example_set *out, const task_config *task, int n, uint64_t seed);
-/* The carry-aware test set of a task with carries (add): per_chain distinct examples for each
- * longest carry chain 0..digits (fewer where the task has fewer such prompts), drawn by
- * task_sample_carry from `seed`, none of them a prompt of `exclude` (may be NULL), in order of
- * chain length. */
+/* The carry-aware test set of a task with carries (add, sub): per_chain distinct examples for
+ * each longest carry chain 0..task_chain_max (fewer where the task has fewer such prompts),
+ * drawn by task_sample_carry from `seed`, none of them a prompt of `exclude` (may be NULL), in
+ * order of chain length. */
 arith_status carry_set_generate(example_set *out, const task_config *task, int per_chain,
                                 uint64_t seed, const example_set *exclude);
 /* The seed of the carry-aware set a run of `task` draws (its lengths alone), so that runs

@@ -357,7 +357,8 @@ arith_status carry_set_generate(example_set *out, const task_config *task, int p
         return ARITH_OK;
     int n_exclude = exclude ? exclude->count : 0;
     string_set seen;
-    st = string_set_init(&seen, (size_t)n_exclude + (size_t)per_chain * (task->digits + 1));
+    const int chain_max = task_chain_max(task);
+    st = string_set_init(&seen, (size_t)n_exclude + (size_t)per_chain * (chain_max + 1));
     if (st)
         return st;
     seen_add_all(&seen, exclude, n_exclude);
@@ -366,7 +367,7 @@ arith_status carry_set_generate(example_set *out, const task_config *task, int p
     rng_state rng;
     rng_seed(&rng, seed);
     /* a chain length whose prompts run out (few digits) keeps what it has */
-    for (int chain = 0; chain <= task->digits && !st; chain++) {
+    for (int chain = 0; chain <= chain_max && !st; chain++) {
         bool found = true;
         for (int k = 0; k < per_chain && found && !st; k++)
             st = draw_carry(out, &seen, task, &rng, chain, 200, &b, &found);
@@ -406,11 +407,11 @@ arith_status dataset_mix_carries(example_set *train, const task_config *task, do
     st = draw_buffers_init(&b, task);
     rng_state rng;
     rng_seed(&rng, rng_hash(seed, 0xca7e1ULL));
-    /* chain lengths uniform over 0..digits; a length whose prompts have run out is skipped,
-     * and when every length has, the random examples stay */
+    /* chain lengths uniform over 0..task_chain_max; a length whose prompts have run out is
+     * skipped, and when every length has, the random examples stay */
     int misses = 0;
     while (!st && fresh.count < k && misses < 50) {
-        int chain = (int)rng_below(&rng, (uint64_t)task->digits + 1);
+        int chain = (int)rng_below(&rng, (uint64_t)task_chain_max(task) + 1);
         bool found;
         st = draw_carry(&fresh, &seen, task, &rng, chain, 50, &b, &found);
         misses = found ? 0 : misses + 1;

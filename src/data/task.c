@@ -167,15 +167,22 @@ bool task_has_carries(const task_config *task)
     return task->def && task->def->sample_carry && task->def->carry_chain;
 }
 
+int task_chain_max(const task_config *task)
+{
+    if (!task_has_carries(task))
+        return -1;
+    return task->def->chain_max ? task->def->chain_max(task) : task->digits;
+}
+
 arith_status task_sample_carry(const task_config *task, rng_state *rng, int chain, char *prompt,
                                size_t prompt_cap, char *answer, size_t answer_cap)
 {
     if (!task_has_carries(task))
         return arith_error(ARITH_ERR_ARG, "task %s has no carry chains to draw",
                            task->def ? task->def->name : "none");
-    if (chain < 0 || chain > task->digits)
+    if (chain < 0 || chain > task_chain_max(task))
         return arith_error(ARITH_ERR_ARG, "a carry chain of %d columns: must be 0..%d", chain,
-                           task->digits);
+                           task_chain_max(task));
     if (prompt_cap < (size_t)task_max_prompt_chars(task) + 1 ||
         answer_cap < (size_t)task_max_answer_chars(task) + 1)
         return arith_error(ARITH_ERR_ARG, "task_sample_carry: buffers too small");

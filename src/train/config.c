@@ -115,16 +115,16 @@ static const option_spec train_options[] = {
     OPT("answer-width", OPT_INT, data.answer_width, "0", NULL, 0, 1000, "data",
         "right-align answers with spaces to this many characters, as seed 002 (0: off)"),
     OPT("carry-mix", OPT_REAL, data.carry_mix, "0.25", NULL, 0, 1, "data",
-        "add: share of the generated training sums replaced by carry-heavy ones (longest carry "
-        "chain uniform over 0..digits, lengths apart, zeros); random digits almost never "
-        "carry far (0: seed 001's data as drawn)"),
+        "add, sub: share of the generated training examples replaced by carry-heavy ones "
+        "(longest carry chain, for sub borrow chain, uniform over 0..digits, lengths apart, "
+        "zeros); random digits almost never carry far (0: seed 001's data as drawn)"),
     OPT("repeats", OPT_BOOL, data.repeats, "false", NULL, 0, 0, "data",
         "generated training examples are drawn independently, repeats allowed, so every "
         "operand length pair keeps its share even where it has few problems (100 1x1 products "
         "among 1..5-digit ones); the test sets stay distinct and apart from them"),
     OPT("carry-n", OPT_INT, data.carry_n, "100", NULL, 0, 100000, "data",
-        "add: the carry-aware test set (scored beside the test set, saved as carry.csv) has "
-        "this many sums per longest carry chain 0..digits (0: none)"),
+        "add, sub: the carry-aware test set (scored beside the test set, saved as carry.csv) "
+        "has this many examples per longest carry (sub: borrow) chain 0..digits (0: none)"),
     OPT_LISTED("model", model.family, "transformer", choice_model, model_kind_summary, "model",
                "model family"),
     OPT_TEXT("init", model.init, "FILE", "model",

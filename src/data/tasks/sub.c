@@ -84,6 +84,132 @@ static arith_status sub_sample_lengths(const task_config *task, rng_state *rng, 
     return ARITH_OK;
 }
 
+/* ----------------------------------------------------------------------- borrow chains */
+
+/* The carries of subtraction: the larger magnitude less the smaller, column by column from the
+ * right. A column whose digit is below the other's borrows on its own and starts a chain of 1;
+ * a column of equal digits passes an incoming borrow on and makes the chain one longer (as a
+ * digit sum of 9 passes a carry on in add); any other column ends it. 1000-1 has a chain of 3;
+ * the larger operand's top column never borrows, so a chain is at most digits - 1 long. */
+static int borrow_step(int d, int borrow_in, int run)
+{
+    return d < 0 ? 1 : d == 0 && borrow_in ? run + 1 : 0;
+}
+
+/* The longest borrow chain of big - small (digit strings, big >= small). */
+static int longest_borrow(const char *big, int lbig, const char *small, int lsmall)
+{
+    int run = 0, longest = 0, borrow = 0;
+    for (int i = 0; i < lbig; i++) {
+        int d = big[lbig - 1 - i] - '0' - (i < lsmall ? small[lsmall - 1 - i] - '0' : 0);
+        run = borrow_step(d, borrow, run);
+        borrow = d - borrow < 0;
+        if (run > longest)
+            longest = run;
+    }
+    return longest;
+}
+
+static int sub_carry_chain(const task_config *task, const char *prompt)
+{
+    (void)task;
+    const char *a = prompt, *b;
+    int la = (int)strspn(a, "0123456789");
+    if (la == 0 || a[la] != '-')
+        return -1;
+    b = a + la + 1;
+    int lb = (int)strspn(b, "0123456789");
+    if (lb == 0)
+        return -1;
+    return compare_digits(a, (size_t)la, b, (size_t)lb) >= 0 ? longest_borrow(a, la, b, lb)
+                                                              : longest_borrow(b, lb, a, la);
+}
+
+static int sub_chain_max(const task_config *task)
+{
+    return task->digits - 1;
+}
+
+/* A difference whose longest borrow chain is exactly `chain`: lengths as add's carry sums draw
+ * them (half both of one length, half apart, half of those short); the larger operand, `big`,
+ * is built column by column from the right, each column's digit pair uniform over those that
+ * keep the chain where it must be (its start, where the smaller operand has a digit, then equal
+ * digits; elsewhere no chain as long) and the top column borrowing nothing, so that big is the
+ * larger; with add's repeats of a column's pair and runs of zeros. Half the prompts are
+ * written the other way round, small - big, with a negative answer. */
+static arith_status sub_sample_carry(const task_config *task, rng_state *rng, int chain,
+                                     char *prompt, char *answer, size_t answer_cap)
+{
+    const int hi = task->digits, lo = task->digits_min > 0 ? task->digits_min : 1;
+    int lbig, lsmall, mode = (int)rng_below(rng, 4);
+    if (mode < 2) {
+        lbig = lsmall = task->digits_min > 0 ? lo + (int)rng_below(rng, (uint64_t)(hi - lo + 1))
+                                             : hi;
+    } else {
+        int top = mode == 3 && hi - lo > 3 ? lo + 2 : hi;
+        int x = lo + (int)rng_below(rng, (uint64_t)(top - lo + 1));
+        int y = lo + (int)rng_below(rng, (uint64_t)(top - lo + 1));
+        lbig = x > y ? x : y;
+        lsmall = x > y ? y : x;
+    }
+    if (lbig <= chain) { /* room for the chain below the top column */
+        lbig = chain + 1 + (int)rng_below(rng, (uint64_t)(hi - chain));
+        if (lsmall > lbig)
+            lsmall = lbig;
+    }
+    /* the prompt buffer holds the operands in the order written (operands_write's rule) */
+    const bool swap = rng_below(rng, 2);
+    char *big = swap ? prompt + hi + 2 : prompt, *small = swap ? prompt : prompt + hi + 2;
+    int start = -1;
+    if (chain > 0) {
+        int last = lbig - 1 - chain < lsmall - 1 ? lbig - 1 - chain : lsmall - 1;
+        start = (int)rng_below(rng, (uint64_t)last + 1);
+    }
+    static const double repeats[] = {0.0, 0.5, 0.9};
+    const double repeat = repeats[rng_below(rng, 3)];
+    const double zero = rng_below(rng, 3) == 0 ? 0.4 : 0.0;
+    int borrow = 0, run = 0, px = -1, py = -1;
+    for (int i = 0; i < lbig; i++) {
+        int rlo = 0, rhi = chain;
+        if (chain > 0 && i >= start && i < start + chain)
+            rlo = rhi = i - start + 1;
+        else if (chain > 0 && i == start + chain)
+            rhi = 1;
+        const bool top = i == lbig - 1, has_y = i < lsmall;
+        const bool lead_x = top && lbig > 1, lead_y = i == lsmall - 1 && lsmall > 1;
+        /* the pairs allowed here; with probability `zero` each digit a 0 where one can be */
+        int pairs[100], n = 0, again = -1;
+        bool zx = rng_uniform(rng) < zero, zy = rng_uniform(rng) < zero;
+        for (int pass = 0; pass < 2 && n == 0; pass++, zx = zy = false)
+            for (int x = lead_x ? 1 : 0; x <= 9; x++)
+                for (int y = lead_y ? 1 : 0; y <= (has_y ? 9 : 0); y++) {
+                    int r = borrow_step(x - y, borrow, run);
+                    if (r < rlo || r > rhi || (top && x - y - borrow < 0) || (zx && x) ||
+                        (zy && y))
+                        continue;
+                    if (x == px && y == py)
+                        again = n;
+                    pairs[n++] = 10 * x + y;
+                }
+        int k = n > 0 ? (int)rng_below(rng, (uint64_t)n) : 0;
+        if (again >= 0 && rng_uniform(rng) < repeat)
+            k = again;
+        px = n > 0 ? pairs[k] / 10 : 0;
+        py = n > 0 ? pairs[k] % 10 : 0;
+        run = borrow_step(px - py, borrow, run);
+        borrow = px - py - borrow < 0;
+        big[lbig - 1 - i] = (char)('0' + px);
+        if (has_y)
+            small[lsmall - 1 - i] = (char)('0' + py);
+    }
+    big[lbig] = small[lsmall] = '\0';
+    if (swap)
+        operands_write(task, &minus, small, big, prompt, answer, answer_cap);
+    else
+        operands_write(task, &minus, big, small, prompt, answer, answer_cap);
+    return ARITH_OK;
+}
+
 /* 0-0, x-x, borrow chains (10..0-1), negative results (1-10..0, 0-x), 9..9-9..9, a borrow in
  * every column but one (5..5-4..45 and back), and the same at the shortest length */
 static const edge_case sub_cases[] = {
@@ -132,7 +258,7 @@ static arith_status sub_check_prompt(const task_config *task, const char *prompt
 const task_def sub_task = {
     .name = "sub",
     .summary = "a-b=, the exact difference, negative when b > a (\"12-345=\" -> \"-333\"); "
-               "operands drawn as add draws them, any length",
+               "operands drawn as add draws them, any length; its carries are borrow chains",
     .unit = "digits",
     .unit_one = "digit",
     .tokenizer = TOK_CHAR,
@@ -146,6 +272,9 @@ const task_def sub_task = {
     .sample = sub_sample,
     .sample_lengths = sub_sample_lengths,
     .edge_cases = sub_edge_cases,
+    .sample_carry = sub_sample_carry,
+    .carry_chain = sub_carry_chain,
+    .chain_max = sub_chain_max,
     .space = operands_space,
     .example_at = sub_example_at,
     .check_row = sub_check_row,
