@@ -13,17 +13,24 @@ cd "$WORK" || exit 1
 TINY=(--task sub --digits 1..3 --tokenizer char --n 600 --steps 6 --layers 1 --d-model 16
       --heads 2 --ffn 16 --samples 1 --threads 1 --eval-n 50)
 
+# read_rows CSV: every row a-b= checked by the shell's arithmetic; sets rows, wrong, negative
+# and long12 (rows with a 12-digit operand)
+read_rows() {
+    rows=0 wrong=0 negative=0 long12=0
+    while IFS=, read -r src tgt; do
+        [ "$src" = src ] && continue
+        a=${src%%-*} rest=${src#*-}
+        b=${rest%=}
+        [ "$((10#$a - 10#$b))" = "$tgt" ] || { wrong=$((wrong + 1)); echo "wrong: $src$tgt" >&2; }
+        [ "${tgt:0:1}" = - ] && negative=$((negative + 1))
+        { [ ${#a} -eq 12 ] || [ ${#b} -eq 12 ]; } && long12=$((long12 + 1))
+        rows=$((rows + 1))
+    done <"$1"
+}
+
 # --- data: every row a-b= with the right difference, about half of them negative
 expect 0 "wrote 400 examples" -- "$ARITH" data --task sub --digits 1..12 --n 400 --seed 7 --out sub.csv
-wrong=0 negative=0 rows=0
-while IFS=, read -r src tgt; do
-    [ "$src" = src ] && continue
-    a=${src%%-*} rest=${src#*-}
-    b=${rest%=}
-    [ "$((10#$a - 10#$b))" = "$tgt" ] || { wrong=$((wrong + 1)); echo "wrong: $src$tgt" >&2; }
-    [ "${tgt:0:1}" = - ] && negative=$((negative + 1))
-    rows=$((rows + 1))
-done <sub.csv
+read_rows sub.csv
 [ "$rows" -eq 400 ] && [ "$wrong" -eq 0 ] && ok || bad "sub.csv: $wrong of $rows rows wrong"
 [ "$negative" -gt 120 ] && [ "$negative" -lt 280 ] && ok || bad "sub.csv: $negative of 400 negative"
 expect 0 "^sub +a-b=" -- "$ARITH" tasks
@@ -55,19 +62,11 @@ expect 0 "final test exact match" -- "$ARITH" train "${TINY[@]}" --zero-pad --tr
 # --- borrow chains: the carry-aware set (chains 0..digits-1), right by the shell's arithmetic;
 # --carry-mix and the carry-heavy score in a run
 expect 0 "wrote 120 examples" -- "$ARITH" data --task sub --digits 1..12 --carry-n 10 --out borrow.csv
-wrong=0 rows=0 long=0
-while IFS=, read -r src tgt; do
-    [ "$src" = src ] && continue
-    a=${src%%-*} rest=${src#*-}
-    b=${rest%=}
-    [ "$((10#$a - 10#$b))" = "$tgt" ] || { wrong=$((wrong + 1)); echo "wrong: $src$tgt" >&2; }
-    # 10 borrow chains of 11 columns: 12 digits over 11 and an 11-digit subtrahend, or equal
-    # digits throughout but the top, e.g. 100000000000-1
-    [ ${#a} -eq 12 ] || [ ${#b} -eq 12 ] && long=$((long + 1))
-    rows=$((rows + 1))
-done <borrow.csv
+read_rows borrow.csv
 [ "$rows" -eq 120 ] && [ "$wrong" -eq 0 ] && ok || bad "borrow.csv: $wrong of $rows rows wrong"
-[ "$long" -ge 10 ] && ok || bad "borrow.csv: only $long rows with a 12-digit operand"
+# the 10 chains of 11 columns need a 12-digit operand (100000000000-1)
+[ "$long12" -ge 10 ] && ok || bad "borrow.csv: only $long12 rows with a 12-digit operand"
+[ "$negative" -gt 20 ] && [ "$negative" -lt 100 ] && ok || bad "borrow.csv: $negative of 120 negative"
 expect 2 "--carry-mix: 1.5 is out of range" -- "$ARITH" data --task sub --digits 3 --carry-mix 1.5
 expect 0 "final test exact match: [01]\.[0-9]+ \([0-9]+/[0-9]+\), carry-heavy [01]\.[0-9]+ \([0-9]+/30\)" \
     -- "$ARITH" train "${TINY[@]}" --carry-mix 0.5 --carry-n 10 --run rb

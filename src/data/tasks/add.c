@@ -187,20 +187,13 @@ static arith_status add_sample_carry(const task_config *task, rng_state *rng, in
                 int last = w - chain < shorter - 1 ? w - chain : shorter - 1;
                 start = (int)rng_below(rng, (uint64_t)last + 1);
             }
-            /* a third of the sums repeat digit pairs often, a third sometimes */
-            static const double repeats[] = {0.0, 0.5, 0.9};
-            const double repeat = repeats[rng_below(rng, 3)];
-            /* and one in three has many zeros among its digits */
-            const double zero = rng_below(rng, 3) == 0 ? 0.4 : 0.0;
+            const chain_style style = chain_style_draw(rng);
             int carry = 0, run = 0, da = -1, db = -1;
             for (int i = 0; i < w; i++) {
-                int rlo = 0, rhi = chain; /* elsewhere: no chain longer than `chain` */
-                if (chain > 0 && i >= start && i < start + chain)
-                    rlo = rhi = i - start + 1; /* the chain: its start, then sums of 9 */
-                else if (chain > 0 && i == start + chain)
-                    rhi = 1;                   /* it stops here (a new one may start) */
+                int rlo, rhi; /* the chain: its start, then sums of 9 */
+                chain_window(chain, start, i, &rlo, &rhi);
                 carry_column(rng, i < la, i == la - 1 && la > 1, i < lb, i == lb - 1 && lb > 1,
-                             rlo, rhi, repeat, zero, &carry, &run, &da, &db);
+                             rlo, rhi, style.repeat, style.zero, &carry, &run, &da, &db);
                 if (i < la)
                     a[la - 1 - i] = (char)('0' + da);
                 if (i < lb)

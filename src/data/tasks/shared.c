@@ -119,6 +119,25 @@ static void random_number(char *out, int digits, rng_state *rng)
     out[n] = '\0';
 }
 
+chain_style chain_style_draw(rng_state *rng)
+{
+    static const double repeats[] = {0.0, 0.5, 0.9};
+    chain_style s;
+    s.repeat = repeats[rng_below(rng, 3)];
+    s.zero = rng_below(rng, 3) == 0 ? 0.4 : 0.0;
+    return s;
+}
+
+void chain_window(int chain, int start, int i, int *lo, int *hi)
+{
+    *lo = 0;
+    *hi = chain;
+    if (chain > 0 && i >= start && i < start + chain)
+        *lo = *hi = i - start + 1;
+    else if (chain > 0 && i == start + chain)
+        *hi = 1;
+}
+
 void operand_draw_exact(char *out, int n, rng_state *rng)
 {
     for (int i = 0; i < n; i++)

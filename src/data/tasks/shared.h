@@ -43,6 +43,19 @@ typedef struct {
 void operand_draw(char *out, const task_config *task, rng_state *rng);
 /* n digits, the first nonzero unless n is 1. */
 void operand_draw_exact(char *out, int n, rng_state *rng);
+
+/* How a chain sampler (add's carries, sub's borrows) draws one example's digits: with
+ * probability `repeat` a column takes the previous column's digit pair again where it may (a
+ * third of the examples 0, a third 0.5, a third 0.9), and with probability `zero` each digit
+ * is a 0 where it may be (one example in three 0.4, else 0). */
+typedef struct {
+    double repeat, zero;
+} chain_style;
+chain_style chain_style_draw(rng_state *rng);
+/* The chain each column i must end in, [*lo, *hi], for a longest chain of exactly `chain`
+ * columns starting at column `start`: its columns 1, 2, ..., chain; 0 or 1 right after it (it
+ * stops; a new one may start); elsewhere at most `chain`. */
+void chain_window(int chain, int start, int i, int *lo, int *hi);
 /* Writes "a OP b=" (spaced style: "a OP b" with spaces around OP) and the answer. a may be the
  * prompt buffer itself and b may lie in it after a: b is moved first. */
 void operands_write(const task_config *task, const binary_op *op, const char *a, const char *b,

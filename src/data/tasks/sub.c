@@ -165,21 +165,16 @@ static arith_status sub_sample_carry(const task_config *task, rng_state *rng, in
         int last = lbig - 1 - chain < lsmall - 1 ? lbig - 1 - chain : lsmall - 1;
         start = (int)rng_below(rng, (uint64_t)last + 1);
     }
-    static const double repeats[] = {0.0, 0.5, 0.9};
-    const double repeat = repeats[rng_below(rng, 3)];
-    const double zero = rng_below(rng, 3) == 0 ? 0.4 : 0.0;
+    const chain_style style = chain_style_draw(rng);
     int borrow = 0, run = 0, px = -1, py = -1;
     for (int i = 0; i < lbig; i++) {
-        int rlo = 0, rhi = chain;
-        if (chain > 0 && i >= start && i < start + chain)
-            rlo = rhi = i - start + 1;
-        else if (chain > 0 && i == start + chain)
-            rhi = 1;
+        int rlo, rhi; /* the chain: its start, then equal digits */
+        chain_window(chain, start, i, &rlo, &rhi);
         const bool top = i == lbig - 1, has_y = i < lsmall;
         const bool lead_x = top && lbig > 1, lead_y = i == lsmall - 1 && lsmall > 1;
         /* the pairs allowed here; with probability `zero` each digit a 0 where one can be */
         int pairs[100], n = 0, again = -1;
-        bool zx = rng_uniform(rng) < zero, zy = rng_uniform(rng) < zero;
+        bool zx = rng_uniform(rng) < style.zero, zy = rng_uniform(rng) < style.zero;
         for (int pass = 0; pass < 2 && n == 0; pass++, zx = zy = false)
             for (int x = lead_x ? 1 : 0; x <= 9; x++)
                 for (int y = lead_y ? 1 : 0; y <= (has_y ? 9 : 0); y++) {
@@ -192,7 +187,7 @@ static arith_status sub_sample_carry(const task_config *task, rng_state *rng, in
                     pairs[n++] = 10 * x + y;
                 }
         int k = n > 0 ? (int)rng_below(rng, (uint64_t)n) : 0;
-        if (again >= 0 && rng_uniform(rng) < repeat)
+        if (again >= 0 && rng_uniform(rng) < style.repeat)
             k = again;
         px = n > 0 ? pairs[k] / 10 : 0;
         py = n > 0 ? pairs[k] % 10 : 0;
