@@ -1456,6 +1456,217 @@ static void test_thread_invariance(void)
     arith_free(lin);
 }
 
+/* ------------------------------------------------- the backwards that write (nn.h's ..._to) */
+
+/* a == b at every element (+0 and -0 equal, NaN equal to nothing), and how many differ */
+static size_t count_unequal(const float *a, const float *b, size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad += !(a[i] == b[i]);
+    return bad;
+}
+
+/* The plain backward into a zeroed buffer (ref) against the ..._to one into a buffer of NaN
+ * (got), which it must overwrite everywhere. */
+typedef struct {
+    float *ref, *got;
+    size_t n;
+} to_pair;
+
+static to_pair to_pair_new(size_t n)
+{
+    to_pair p = {new_floats(n), new_filled(n, NAN), n};
+    return p;
+}
+
+static void to_pair_check(to_pair *p, const char *what, size_t shape)
+{
+    const size_t bad = count_unequal(p->ref, p->got, p->n);
+    CHECK_MSG(bad == 0, "%s (%zu): %zu of %zu elements differ", what, shape, bad, p->n);
+    arith_free(p->ref);
+    arith_free(p->got);
+}
+
+static void test_backward_to(void)
+{
+    /* element-wise ops: one short length, one past every parallel threshold */
+    const size_t sizes[] = {13, 200003};
+    for (size_t si = 0; si < 2; si++) {
+        const size_t n = sizes[si];
+        float *x = new_normal(n, 1.0f), *dy = new_normal(n, 1.0f);
+        x[0] = 0.0f, x[1] = -0.0f; /* relu's edge */
+        uint8_t *mask = malloc(n);
+        float *fwd = new_floats(n);
+        dropout_forward(fwd, mask, x, n, 0.25f, 42);
+        to_pair p;
+        p = to_pair_new(n);
+        relu_backward(p.ref, dy, x, n);
+        relu_backward_to(p.got, dy, x, n);
+        to_pair_check(&p, "relu_backward_to", n);
+        p = to_pair_new(n);
+        gelu_backward(p.ref, dy, x, n);
+        gelu_backward_to(p.got, dy, x, n);
+        to_pair_check(&p, "gelu_backward_to", n);
+        p = to_pair_new(n);
+        gelu_tanh_backward(p.ref, dy, x, n);
+        gelu_tanh_backward_to(p.got, dy, x, n);
+        to_pair_check(&p, "gelu_tanh_backward_to", n);
+        p = to_pair_new(n); /* the forward's mask */
+        dropout_backward(p.ref, dy, mask, n, 0.25f, 42);
+        dropout_backward_to(p.got, dy, mask, n, 0.25f, 42);
+        to_pair_check(&p, "dropout_backward_to, mask", n);
+        p = to_pair_new(n); /* drawn again */
+        dropout_backward(p.ref, dy, NULL, n, 0.25f, 42);
+        dropout_backward_to(p.got, dy, NULL, n, 0.25f, 42);
+        to_pair_check(&p, "dropout_backward_to, drawn", n);
+        p = to_pair_new(n); /* p = 0: the gradient itself */
+        dropout_backward(p.ref, dy, NULL, n, 0.0f, 42);
+        dropout_backward_to(p.got, dy, NULL, n, 0.0f, 42);
+        to_pair_check(&p, "dropout_backward_to, p 0", n);
+        CHECK(count_unequal(p.ref, dy, 0) == 0);
+        free(mask);
+        arith_free(fwd);
+        arith_free(x);
+        arith_free(dy);
+    }
+    /* layer norm and the dense layers: a small shape and seed 001's (banded products);
+     * the parameter gradients still add */
+    const int shapes[][3] = {{37, 131, 5}, {1344, 128, 384}};
+    for (int si = 0; si < 2; si++) {
+        const int N = shapes[si][0], C = shapes[si][1], O = shapes[si][2];
+        const size_t NC = (size_t)N * C;
+        float *x = new_normal(NC, 1.0f), *dy = new_normal(NC, 1.0f), *w = new_normal(C, 1.0f);
+        float *b = new_normal(C, 1.0f), *y = new_floats(NC), *mean = new_floats(N);
+        float *rstd = new_floats(N);
+        layernorm_forward(y, mean, rstd, x, w, b, N, C);
+        float *dw[2] = {new_filled(C, GRAD_PREFILL), new_filled(C, GRAD_PREFILL)};
+        float *db[2] = {new_filled(C, GRAD_PREFILL), new_filled(C, GRAD_PREFILL)};
+        to_pair p = to_pair_new(NC);
+        layernorm_backward(p.ref, dw[0], db[0], dy, x, w, mean, rstd, N, C);
+        layernorm_backward_to(p.got, dw[1], db[1], dy, x, w, mean, rstd, N, C);
+        to_pair_check(&p, "layernorm_backward_to", NC);
+        CHECK(bitwise_equal(dw[0], dw[1], C) && bitwise_equal(db[0], db[1], C));
+        CHECK(dw[1][0] != GRAD_PREFILL); /* added to, not overwritten */
+        float *dout = new_normal((size_t)N * O, 1.0f), *lw = new_normal((size_t)O * C, 0.3f);
+        for (int conv = 0; conv < 2; conv++) {
+            float *dlw[2] = {new_filled((size_t)O * C, GRAD_PREFILL),
+                             new_filled((size_t)O * C, GRAD_PREFILL)};
+            float *dlb[2] = {new_filled(O, GRAD_PREFILL), new_filled(O, GRAD_PREFILL)};
+            p = to_pair_new(NC);
+            if (conv) {
+                conv1d_backward(p.ref, dlw[0], dlb[0], dout, x, lw, N, C, O);
+                conv1d_backward_to(p.got, dlw[1], dlb[1], dout, x, lw, N, C, O);
+            } else {
+                linear_backward(p.ref, dlw[0], dlb[0], dout, x, lw, N, C, O);
+                linear_backward_to(p.got, dlw[1], dlb[1], dout, x, lw, N, C, O);
+            }
+            to_pair_check(&p, conv ? "conv1d_backward_to" : "linear_backward_to", NC);
+            CHECK(bitwise_equal(dlw[0], dlw[1], (size_t)O * C));
+            CHECK(bitwise_equal(dlb[0], dlb[1], O));
+            for (int k = 0; k < 2; k++) {
+                arith_free(dlw[k]);
+                arith_free(dlb[k]);
+            }
+        }
+        for (int k = 0; k < 2; k++) {
+            arith_free(dw[k]);
+            arith_free(db[k]);
+        }
+        arith_free(dout);
+        arith_free(lw);
+        arith_free(x);
+        arith_free(dy);
+        arith_free(w);
+        arith_free(b);
+        arith_free(y);
+        arith_free(mean);
+        arith_free(rstd);
+    }
+    /* attention, one shape for each of its kernels: 16 heads of 8 (AVX-512), 4 heads of 16,
+     * one head at a time in blocks (T past the heads' 32), by rows (heads of 12) */
+    const int att_shapes[][4] = {{3, 22, 128, 16}, {2, 13, 64, 4}, {2, 40, 64, 2}, {2, 9, 48, 4}};
+    const int32_t start[3] = {0, 2, 7};
+    for (int si = 0; si < 4; si++) {
+        const int B = att_shapes[si][0], T = att_shapes[si][1], C = att_shapes[si][2];
+        const int H = att_shapes[si][3];
+        const size_t n_qkv = (size_t)B * T * 3 * C, n_out = (size_t)B * T * C;
+        float *qkv = new_normal(n_qkv, 1.0f), *dout = new_normal(n_out, 1.0f);
+        float *out = new_floats(n_out), *att = new_floats((size_t)B * H * T * T);
+        attention_forward(out, att, qkv, start, B, T, C, H);
+        to_pair p = to_pair_new(n_qkv);
+        attention_backward(p.ref, dout, qkv, att, start, B, T, C, H);
+        attention_backward_to(p.got, dout, qkv, att, start, B, T, C, H);
+        to_pair_check(&p, "attention_backward_to", (size_t)T * 1000 + (size_t)H);
+        arith_free(qkv);
+        arith_free(dout);
+        arith_free(out);
+        arith_free(att);
+    }
+}
+
+/* The dense backward's weight gradient in chunks of rows (nn.c's wgrad_chunks: 2 chunks at
+ * 1,344 rows, 4 at 2,100): the same bits on 1 and 2 threads, and the sums of a double
+ * reference. */
+static void test_dense_chunks(void)
+{
+    const int shapes[][3] = {{1344, 128, 384}, {2100, 64, 48}, {300, 24, 40}};
+    const int threads = core_threads();
+    for (int si = 0; si < 3; si++) {
+        const int N = shapes[si][0], I = shapes[si][1], O = shapes[si][2];
+        float *x = new_normal((size_t)N * I, 1.0f), *dout = new_normal((size_t)N * O, 1.0f);
+        float *w = new_normal((size_t)O * I, 0.2f);
+        for (int conv = 0; conv < 2; conv++) {
+            float *g[2][3];
+            for (int k = 0; k < 2; k++) {
+                core_set_threads(k + 1);
+                g[k][0] = new_filled((size_t)N * I, GRAD_PREFILL);
+                g[k][1] = new_filled((size_t)O * I, GRAD_PREFILL);
+                g[k][2] = new_filled(O, GRAD_PREFILL);
+                (conv ? conv1d_backward : linear_backward)(g[k][0], g[k][1], g[k][2], dout, x,
+                                                           w, N, I, O);
+            }
+            core_set_threads(threads);
+            char what[96];
+            snprintf(what, sizeof what, "dense backward N=%d I=%d O=%d conv1d=%d", N, I, O, conv);
+            CHECK_MSG(bitwise_equal(g[0][0], g[1][0], (size_t)N * I), "%s: dinp", what);
+            CHECK_MSG(bitwise_equal(g[0][1], g[1][1], (size_t)O * I), "%s: dw", what);
+            CHECK_MSG(bitwise_equal(g[0][2], g[1][2], O), "%s: db", what);
+            /* dw against sums in double at a spread of entries (layout (O,I), or (I,O)) */
+            double worst = 0;
+            for (int e = 0; e < O * I; e += 97) {
+                const int o = conv ? e % O : e / I, i = conv ? e / O : e % I;
+                double ref = GRAD_PREFILL, mag = 0;
+                for (int n = 0; n < N; n++) {
+                    const double t = (double)dout[(size_t)n * O + o] * x[(size_t)n * I + i];
+                    ref += t;
+                    mag += fabs(t);
+                }
+                const double err = fabs(g[1][1][e] - ref) / (mag + 1e-30);
+                worst = err > worst ? err : worst;
+            }
+            CHECK_MSG(worst < 1e-5, "%s: dw off by %g of the sum of |terms|", what, worst);
+            worst = 0;
+            for (int o = 0; o < O; o++) {
+                double ref = GRAD_PREFILL, mag = 0;
+                for (int n = 0; n < N; n++) {
+                    ref += dout[(size_t)n * O + o];
+                    mag += fabs(dout[(size_t)n * O + o]);
+                }
+                const double err = fabs(g[1][2][o] - ref) / (mag + 1e-30);
+                worst = err > worst ? err : worst;
+            }
+            CHECK_MSG(worst < 1e-5, "%s: db off by %g of the sum of |terms|", what, worst);
+            for (int k = 0; k < 2; k++)
+                for (int m = 0; m < 3; m++)
+                    arith_free(g[k][m]);
+        }
+        arith_free(x);
+        arith_free(dout);
+        arith_free(w);
+    }
+}
+
 int main(void)
 {
     printf("test_nn: seed %u\n", TEST_SEED);
@@ -1477,5 +1688,7 @@ int main(void)
     test_crossentropy();
     test_thread_invariance();
     test_dispatch();
+    test_backward_to();
+    test_dense_chunks();
     return check_summary("test_nn");
 }

@@ -169,15 +169,16 @@ static void lin_forward(const model *m, float *out, const float *inp, size_t w, 
         linear_forward(out, inp, P(m, w), P(m, b), N, I, O);
 }
 
+/* add: dinp += the input gradient, else dinp = it (nn.h's ..._to). */
 static void lin_backward(model *m, float *dinp, size_t w, size_t b, const float *dout,
-                         const float *inp, int N, int I, int O)
+                         const float *inp, int N, int I, int O, bool add)
 {
     const bool hf = ((const struct transformer_impl *)m->impl)->gpt2;
     float *dw = G_trainable(m, w), *db = G_trainable(m, b);
     if (hf)
-        conv1d_backward(dinp, dw, db, dout, inp, P(m, w), N, I, O);
+        (add ? conv1d_backward : conv1d_backward_to)(dinp, dw, db, dout, inp, P(m, w), N, I, O);
     else
-        linear_backward(dinp, dw, db, dout, inp, P(m, w), N, I, O);
+        (add ? linear_backward : linear_backward_to)(dinp, dw, db, dout, inp, P(m, w), N, I, O);
 }
 
 /* The output layer: logits(N,V) = x @ head^T (+ bias unless tied). */
@@ -406,7 +407,89 @@ static const attn_bias *layer_bias(const model *m, int l, attn_bias *bias, const
     return t->pos.ops->bias_forward(t->pos.state, &m->params, l, bias, pos, N);
 }
 
-/* x_out = block(x_in) over a B x T batch, saving activations in a. */
+/* What block_forward's row-wise steps read: the block, its activations and its rows' sizes. */
+typedef struct {
+    const model *m;
+    const block_params *w;
+    block_acts *a;
+    float *x_out;
+    int C, F;
+    float p; /* dropout */
+    uint64_t seed;
+    int l;
+    bool pre;
+} block_rows;
+
+/* A layer norm of rows [r0, r1) of x (N, C) into out, saving their mean and rstd. */
+static void layernorm_rows(const model *m, float *out, float *mean, float *rstd, const float *x,
+                           size_t w, size_t b, int C, int r0, int r1)
+{
+    const size_t at = (size_t)r0 * C;
+    layernorm_forward(out + at, mean + r0, rstd + r0, x + at, P(m, w), P(m, b), r1 - r0, C);
+}
+
+/* After the attention's output projection, rows [r0, r1): dropout, the residual, and the
+ * norm before the feed-forward sub-block (ln1 post-LN, ln2 pre-LN). */
+static void attn_out_rows(void *ctx, int r0, int r1)
+{
+    const block_rows *k = ctx;
+    block_acts *a = k->a;
+    const size_t at = (size_t)r0 * k->C, end = (size_t)r1 * k->C;
+    dropout_forward_range(a->attproj, k->p > 0 ? a->mask_attn : NULL, a->attproj, at, end, k->p,
+                          site_seed(k->seed, k->l, SITE_ATTN));
+    add_forward(a->mid + at, a->x_in + at, a->attproj + at, end - at);
+    if (k->pre)
+        layernorm_rows(k->m, a->ln2, a->ln2_mean, a->ln2_rstd, a->mid, k->w->ln2_w, k->w->ln2_b,
+                       k->C, r0, r1);
+    else
+        layernorm_rows(k->m, a->ln1, a->ln1_mean, a->ln1_rstd, a->mid, k->w->ln1_w, k->w->ln1_b,
+                       k->C, r0, r1);
+}
+
+/* After the feed-forward's first product, rows [r0, r1): the activation and its dropout. */
+static void ffn_up_rows(void *ctx, int r0, int r1)
+{
+    const block_rows *k = ctx;
+    block_acts *a = k->a;
+    const size_t at = (size_t)r0 * k->F, end = (size_t)r1 * k->F;
+    activation_forward(k->m->cfg.act, a->hid + at, a->up + at, end - at);
+    dropout_forward_range(a->hid, k->p > 0 ? a->mask_hid : NULL, a->hid, at, end, k->p,
+                          site_seed(k->seed, k->l, SITE_HIDDEN));
+}
+
+/* After the feed-forward's second product, rows [r0, r1): dropout and the residual, then
+ * (post-LN) the block's last norm. */
+static void ffn_down_rows(void *ctx, int r0, int r1)
+{
+    const block_rows *k = ctx;
+    block_acts *a = k->a;
+    const size_t at = (size_t)r0 * k->C, end = (size_t)r1 * k->C;
+    dropout_forward_range(a->down, k->p > 0 ? a->mask_ffn : NULL, a->down, at, end, k->p,
+                          site_seed(k->seed, k->l, SITE_FFN));
+    if (k->pre) {
+        add_forward(k->x_out + at, a->mid + at, a->down + at, end - at);
+    } else {
+        add_forward(a->res2 + at, a->ln1 + at, a->down + at, end - at);
+        layernorm_rows(k->m, k->x_out, a->ln2_mean, a->ln2_rstd, a->res2, k->w->ln2_w,
+                       k->w->ln2_b, k->C, r0, r1);
+    }
+}
+
+/* A block's dense layer, then its row-wise steps in the same parallel region (nn.h's
+ * linear_forward_then). */
+static void lin_forward_then(const model *m, float *out, const float *inp, size_t w, size_t b,
+                             int N, int I, int O, dense_rows_fn *then, void *ctx)
+{
+    const bool hf = ((const struct transformer_impl *)m->impl)->gpt2;
+    if (hf)
+        conv1d_forward_then(out, inp, P(m, w), P(m, b), N, I, O, then, ctx);
+    else
+        linear_forward_then(out, inp, P(m, w), P(m, b), N, I, O, then, ctx);
+}
+
+/* x_out = block(x_in) over a B x T batch, saving activations in a. Every step after a product
+ * up to the next product or the attention is row-wise, and runs with the product, each
+ * thread on its own rows (lin_forward_then). */
 static void block_forward(const model *m, int l, float *x_out, const batch *b, bool train,
                           uint64_t seed)
 {
@@ -414,8 +497,8 @@ static void block_forward(const model *m, int l, float *x_out, const batch *b, b
     const block_params *w = &t->w.blocks[l];
     block_acts *a = &t->acts.blocks[l];
     const int B = b->B, T = b->T, N = B * T, C = t->C, F = t->F, H = t->H;
-    const float p = train ? m->cfg.dropout : 0.0f;
     const bool pre = m->cfg.norm == NORM_PRE;
+    const block_rows rows = {m, w, a, x_out, C, F, train ? m->cfg.dropout : 0.0f, seed, l, pre};
 
     /* attention sub-block */
     const float *attn_in = a->x_in;
@@ -430,36 +513,14 @@ static void block_forward(const model *m, int l, float *x_out, const batch *b, b
     attn_bias bias;
     attention_forward_biased(a->atty, a->att, a->qkv, b->start, layer_bias(m, l, &bias, b->pos, N),
                              B, T, C, H);
-    lin_forward(m, a->attproj, a->atty, w->out_w, w->out_b, N, C, C);
-    dropout_forward(a->attproj, p > 0 ? a->mask_attn : NULL, a->attproj, (size_t)N * C, p,
-                    site_seed(seed, l, SITE_ATTN));
-    add_forward(a->mid, a->x_in, a->attproj, (size_t)N * C);
+    lin_forward_then(m, a->attproj, a->atty, w->out_w, w->out_b, N, C, C, attn_out_rows,
+                     (void *)&rows);
 
     /* feed-forward sub-block */
-    const float *ffn_in;
-    if (pre) {
-        layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->mid, P(m, w->ln2_w),
-                          P(m, w->ln2_b), N, C);
-        ffn_in = a->ln2;
-    } else {
-        layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, a->mid, P(m, w->ln1_w),
-                          P(m, w->ln1_b), N, C);
-        ffn_in = a->ln1;
-    }
-    lin_forward(m, a->up, ffn_in, w->up_w, w->up_b, N, C, F);
-    activation_forward(m->cfg.act, a->hid, a->up, (size_t)N * F);
-    dropout_forward(a->hid, p > 0 ? a->mask_hid : NULL, a->hid, (size_t)N * F, p,
-                    site_seed(seed, l, SITE_HIDDEN));
-    lin_forward(m, a->down, a->hid, w->down_w, w->down_b, N, F, C);
-    dropout_forward(a->down, p > 0 ? a->mask_ffn : NULL, a->down, (size_t)N * C, p,
-                    site_seed(seed, l, SITE_FFN));
-    if (pre) {
-        add_forward(x_out, a->mid, a->down, (size_t)N * C);
-    } else {
-        add_forward(a->res2, a->ln1, a->down, (size_t)N * C);
-        layernorm_forward(x_out, a->ln2_mean, a->ln2_rstd, a->res2, P(m, w->ln2_w),
-                          P(m, w->ln2_b), N, C);
-    }
+    const float *ffn_in = pre ? a->ln2 : a->ln1;
+    lin_forward_then(m, a->up, ffn_in, w->up_w, w->up_b, N, C, F, ffn_up_rows, (void *)&rows);
+    lin_forward_then(m, a->down, a->hid, w->down_w, w->down_b, N, F, C, ffn_down_rows,
+                     (void *)&rows);
 }
 
 /* Runs embedding, blocks, final norm and head over the batch; fills the logits. */
@@ -510,15 +571,16 @@ static arith_status transformer_forward(model *m, const batch *b, bool train,
 
 /* -------------------------------------------------------------------------------- backward */
 
-static void activation_backward(act_kind act, float *dinp, const float *dout, const float *inp,
-                                size_t n)
+/* dinp = the activation's input gradient (written, not added) */
+static void activation_backward_to(act_kind act, float *dinp, const float *dout, const float *inp,
+                                   size_t n)
 {
     if (act == ACT_GELU)
-        gelu_backward(dinp, dout, inp, n);
+        gelu_backward_to(dinp, dout, inp, n);
     else if (act == ACT_GELU_TANH)
-        gelu_tanh_backward(dinp, dout, inp, n);
+        gelu_tanh_backward_to(dinp, dout, inp, n);
     else
-        relu_backward(dinp, dout, inp, n);
+        relu_backward_to(dinp, dout, inp, n);
 }
 
 /* Given dx_out (gradient w.r.t. the block's output), writes dx_in (overwritten) and adds the
@@ -539,50 +601,39 @@ static void block_backward(model *m, int l, float *dx_in, const float *dx_out, c
     float *dmid = dx_in;                 /* reuse: dx_in is overwritten at the end anyway */
     const float *dffn_out;               /* gradient w.r.t. the (dropped) down output */
     const float *ffn_in = pre ? a->ln2 : a->ln1;
-    float *dffn_in = s->dln;             /* gradient w.r.t. the ffn input */
+    /* gradient w.r.t. the ffn input; post-LN accumulates it onto the residual's part in dtmp */
+    float *dffn_in = pre ? s->dln : s->dtmp;
     if (pre) {
         tensor_copy(dmid, dx_out, NC); /* residual */
         dffn_out = dx_out;
     } else {
         /* x_out = LN2(res2), res2 = ln1 + down */
-        tensor_zero(s->dtmp, NC);
-        layernorm_backward(s->dtmp, G(m, w->ln2_w), G(m, w->ln2_b), dx_out, a->res2,
-                           P(m, w->ln2_w), a->ln2_mean, a->ln2_rstd, N, C);
+        layernorm_backward_to(s->dtmp, G(m, w->ln2_w), G(m, w->ln2_b), dx_out, a->res2,
+                              P(m, w->ln2_w), a->ln2_mean, a->ln2_rstd, N, C);
         dffn_out = s->dtmp;
     }
-    /* through dropout, down, dropout, activation, up */
-    tensor_zero(s->datty, NC);
-    dropout_backward(s->datty, dffn_out, a->mask_ffn, NC, p, site_seed(seed, l, SITE_FFN));
-    tensor_zero(s->df1, NF);
-    lin_backward(m, s->df1, w->down_w, w->down_b, s->datty, a->hid, N, F, C);
-    tensor_zero(s->df2, NF);
-    dropout_backward(s->df2, s->df1, a->mask_hid, NF, p, site_seed(seed, l, SITE_HIDDEN));
-    tensor_zero(s->df1, NF);
-    activation_backward(m->cfg.act, s->df1, s->df2, a->up, NF);
-    if (pre) {
-        tensor_zero(dffn_in, NC);
-    } else {
-        tensor_copy(dffn_in, s->dtmp, NC); /* residual res2 = ln1 + down */
-    }
-    lin_backward(m, dffn_in, w->up_w, w->up_b, s->df1, ffn_in, N, C, F);
+    /* through dropout, down, dropout, activation, up (each writing its gradient: no buffer
+     * zeroed first) */
+    dropout_backward_to(s->datty, dffn_out, a->mask_ffn, NC, p, site_seed(seed, l, SITE_FFN));
+    lin_backward(m, s->df1, w->down_w, w->down_b, s->datty, a->hid, N, F, C, false);
+    dropout_backward_to(s->df2, s->df1, a->mask_hid, NF, p, site_seed(seed, l, SITE_HIDDEN));
+    activation_backward_to(m->cfg.act, s->df1, s->df2, a->up, NF);
+    /* post-LN adds onto dtmp, the residual's part (res2 = ln1 + down) */
+    lin_backward(m, dffn_in, w->up_w, w->up_b, s->df1, ffn_in, N, C, F, !pre);
     if (pre) {
         layernorm_backward(dmid, G(m, w->ln2_w), G(m, w->ln2_b), dffn_in, a->mid,
                            P(m, w->ln2_w), a->ln2_mean, a->ln2_rstd, N, C);
     } else {
-        tensor_zero(dmid, NC);
-        layernorm_backward(dmid, G(m, w->ln1_w), G(m, w->ln1_b), dffn_in, a->mid,
-                           P(m, w->ln1_w), a->ln1_mean, a->ln1_rstd, N, C);
+        layernorm_backward_to(dmid, G(m, w->ln1_w), G(m, w->ln1_b), dffn_in, a->mid,
+                              P(m, w->ln1_w), a->ln1_mean, a->ln1_rstd, N, C);
     }
 
     /* attention sub-block: mid = x_in + dropout(proj(attention(qkv(attn_in)))) */
-    tensor_zero(s->dtmp, NC);
-    dropout_backward(s->dtmp, dmid, a->mask_attn, NC, p, site_seed(seed, l, SITE_ATTN));
-    tensor_zero(s->datty, NC);
-    lin_backward(m, s->datty, w->out_w, w->out_b, s->dtmp, a->atty, N, C, C);
-    tensor_zero(s->dqkv, NC * 3);
+    dropout_backward_to(s->dtmp, dmid, a->mask_attn, NC, p, site_seed(seed, l, SITE_ATTN));
+    lin_backward(m, s->datty, w->out_w, w->out_b, s->dtmp, a->atty, N, C, C, false);
     /* given the probabilities, a score bias changes nothing in dqkv; the scheme takes the
      * bias's own gradient (FIRE's parameters) */
-    attention_backward(s->dqkv, s->datty, a->qkv, a->att, b->start, B, T, C, H);
+    attention_backward_to(s->dqkv, s->datty, a->qkv, a->att, b->start, B, T, C, H);
     const pos_ops *po = t->pos.ops;
     if (po->bias_backward)
         po->bias_backward(t->pos.state, &m->params, l, s->datty, a->qkv, a->att, b->start,
@@ -591,12 +642,11 @@ static void block_backward(model *m, int l, float *dx_in, const float *dx_out, c
         po->rotate_backward(t->pos.state, s->dqkv, b->pos, N);
     /* dx_in = dmid (residual) + gradient through the attention input */
     if (pre) {
-        tensor_zero(s->dln, NC);
-        lin_backward(m, s->dln, w->qkv_w, w->qkv_b, s->dqkv, a->ln1, N, C, 3 * C);
+        lin_backward(m, s->dln, w->qkv_w, w->qkv_b, s->dqkv, a->ln1, N, C, 3 * C, false);
         layernorm_backward(dx_in, G(m, w->ln1_w), G(m, w->ln1_b), s->dln, a->x_in,
                            P(m, w->ln1_w), a->ln1_mean, a->ln1_rstd, N, C);
     } else {
-        lin_backward(m, dx_in, w->qkv_w, w->qkv_b, s->dqkv, a->x_in, N, C, 3 * C);
+        lin_backward(m, dx_in, w->qkv_w, w->qkv_b, s->dqkv, a->x_in, N, C, 3 * C, true);
     }
 }
 
@@ -612,13 +662,11 @@ static void transformer_backward(model *m)
     const size_t NC = (size_t)N * C;
     tensor_zero(s->dlogits, (size_t)N * V);
     crossentropy_backward(s->dlogits, acts->probs, b->targets, N, V, 1.0f / (float)t->last.count);
-    tensor_zero(s->dln, NC);
-    linear_backward(s->dln, G_trainable(m, t->w.head_w),
-                    t->head_bias ? G_trainable(m, t->w.head_b) : NULL, s->dlogits, acts->lnf,
-                    P(m, t->w.head_w), N, C, V);
-    tensor_zero(s->dx, NC);
-    layernorm_backward(s->dx, G(m, t->w.lnf_w), G(m, t->w.lnf_b), s->dln, acts->x_final,
-                       P(m, t->w.lnf_w), acts->lnf_mean, acts->lnf_rstd, N, C);
+    linear_backward_to(s->dln, G_trainable(m, t->w.head_w),
+                       t->head_bias ? G_trainable(m, t->w.head_b) : NULL, s->dlogits, acts->lnf,
+                       P(m, t->w.head_w), N, C, V);
+    layernorm_backward_to(s->dx, G(m, t->w.lnf_w), G(m, t->w.lnf_b), s->dln, acts->x_final,
+                          P(m, t->w.lnf_w), acts->lnf_mean, acts->lnf_rstd, N, C);
     float *dout = s->dx, *din = s->dx2;
     for (int l = t->L - 1; l >= 0; l--) {
         block_backward(m, l, din, dout, b);
@@ -627,9 +675,9 @@ static void transformer_backward(model *m)
         din = swap;
     }
     /* dout: gradient w.r.t. the (dropped out) embedding sum */
-    tensor_zero(s->dtmp, NC);
-    dropout_backward(s->dtmp, dout, acts->mask_embed, NC, t->last.train ? m->cfg.dropout : 0.0f,
-                     site_seed(t->last.seed, 0, SITE_EMBED));
+    dropout_backward_to(s->dtmp, dout, acts->mask_embed, NC,
+                        t->last.train ? m->cfg.dropout : 0.0f,
+                        site_seed(t->last.seed, 0, SITE_EMBED));
     if (t->pos.ops->embed_backward)
         t->pos.ops->embed_backward(t->pos.state, &m->params, s->dtmp, b->pos, N);
     embedding_backward(G_trainable(m, t->w.tok_emb), s->dtmp, b->tokens, N, C, embed_scale(t));

@@ -716,9 +716,11 @@ ATT_INLINE void head_backward(float *restrict dq, float *restrict dk, float *res
 typedef void forward_kernel(float *o, float *a, const float *q, int T, int lo, size_t rs, int C,
                             int hd, float scale, const att_prefetch *pf, size_t part,
                             const att_bias_item *bi);
+/* add: the heads' kernels add their gradients to dqkv, or write them (every column of their
+ * heads on every row); the others always add. */
 typedef void backward_kernel(float *dq, const float *d, const float *q, const float *a, int T,
                              int lo, size_t rs, int C, int hd, float scale,
-                             const att_prefetch *pf, size_t part);
+                             const att_prefetch *pf, size_t part, bool add);
 
 /* Each forward kernel twice, CALL the inlined kernel's call with bi_ for its bias: NAME passes
  * the constant NULL (its code is then the unbiased code), NAME##_b the item's bias. */
@@ -749,16 +751,17 @@ typedef void backward_kernel(float *dq, const float *d, const float *q, const fl
                                           part, bi_))                                              \
     static void heads4_backward_##HD(float *dq, const float *d, const float *q, const float *a,    \
                                      int T, int lo, size_t rs, int C, int hd, float scale,         \
-                                     const att_prefetch *pf, size_t part)                          \
+                                     const att_prefetch *pf, size_t part, bool add)                \
     {                                                                                              \
         (void)hd;                                                                                  \
-        heads_backward4(dq, d, q, a, T, lo, rs, C, C, HD, scale, pf, part);                        \
+        heads_backward4(dq, d, q, a, T, lo, rs, C, C, HD, scale, pf, part, add);                   \
     }                                                                                              \
     static void blocked_backward_##HD(float *dq, const float *d, const float *q,                   \
                                       const float *a, int T, int lo, size_t rs, int C, int hd,     \
-                                      float scale, const att_prefetch *pf, size_t part)            \
+                                      float scale, const att_prefetch *pf, size_t part, bool add)  \
     {                                                                                              \
         (void)hd;                                                                                  \
+        (void)add;                                                                                 \
         head_backward_blocked(dq, d, q, a, T, lo, rs, C, HD, scale, C, pf, part);                  \
     }
 
@@ -768,9 +771,10 @@ typedef void backward_kernel(float *dq, const float *d, const float *q, const fl
                                   bi_))                                                            \
     static void rows_backward_##HD(float *dq, const float *d, const float *q, const float *a,      \
                                    int T, int lo, size_t rs, int C, int hd, float scale,           \
-                                   const att_prefetch *pf, size_t part)                            \
+                                   const att_prefetch *pf, size_t part, bool add)                  \
     {                                                                                              \
         (void)hd;                                                                                  \
+        (void)add;                                                                                 \
         head_backward(dq, dq + C, dq + 2 * C, d, q, q + C, q + 2 * C, a, T, lo, rs, C, HD,         \
                       scale, pf, part);                                                            \
     }
@@ -792,10 +796,10 @@ ATT_ROW_KERNELS(hd) /* any other head size, as a variable */
     FAST_AVX512 static void heads16_backward_##HD(float *dq, const float *d, const float *q,       \
                                                   const float *a, int T, int lo, size_t rs,        \
                                                   int C, int hd, float scale,                      \
-                                                  const att_prefetch *pf, size_t part)             \
+                                                  const att_prefetch *pf, size_t part, bool add)   \
     {                                                                                              \
         (void)hd;                                                                                  \
-        heads_backward16(dq, d, q, a, T, lo, rs, C, C, HD, scale, pf, part);                       \
+        heads_backward16(dq, d, q, a, T, lo, rs, C, C, HD, scale, pf, part, add);                  \
     }
 
 ATT_HEADS16_KERNELS(8)
@@ -885,12 +889,17 @@ void attention_forward(float *out, float *att, const float *qkv, const int32_t *
     attention_forward_biased(out, att, qkv, start, NULL, B, T, C, H);
 }
 
-void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
-                        const int32_t *start, int B, int T, int C, int H)
+static void attention_backward_at(float *dqkv, const float *dout, const float *qkv,
+                                  const float *att, const int32_t *start, int B, int T, int C,
+                                  int H, bool add)
 {
     const att_plan p = plan_of(T, C, H);
     backward_kernel *const kernel = backward_kernels[p.kind][p.col];
     const size_t rs = (size_t)3 * C;
+    /* the kernels of one head at a time add (each key's rows gather over the queries) */
+    const bool heads = p.kind == 0 || p.kind == 3;
+    if (!add && !heads)
+        tensor_zero(dqkv, (size_t)B * T * rs);
 #pragma omp parallel for schedule(static)
     for (int it = 0; it < B * p.items; it++) {
         const int b = it / p.items, h = it % p.items * p.width;
@@ -905,8 +914,20 @@ void attention_backward(float *dqkv, const float *dout, const float *qkv, const 
         const size_t at = (size_t)b * T * rs + (size_t)h * p.hd;
         kernel(dqkv + at, dout + (size_t)b * T * C + (size_t)h * p.hd, qkv + at,
                att + ((size_t)b * H + h) * T * T, T, key_start(start, b), rs, C, p.hd, p.scale,
-               &pf, (size_t)(it % p.items) * T);
+               &pf, (size_t)(it % p.items) * T, add || !heads);
     }
+}
+
+void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
+                        const int32_t *start, int B, int T, int C, int H)
+{
+    attention_backward_at(dqkv, dout, qkv, att, start, B, T, C, H, true);
+}
+
+void attention_backward_to(float *dqkv, const float *dout, const float *qkv, const float *att,
+                           const int32_t *start, int B, int T, int C, int H)
+{
+    attention_backward_at(dqkv, dout, qkv, att, start, B, T, C, H, false);
 }
 
 /* Whether query t may look at key j when the sequence's real tokens start at lo. */

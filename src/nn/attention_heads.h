@@ -174,11 +174,13 @@ HATTR ATT_INLINE void HN(heads_forward)(float *restrict out, float *restrict att
 
 /* Backward of heads h0..h0+HW-1 of one sequence; dq: head h0's q-gradient columns of row 0
  * of dqkv (k, v at + C, + 2C), rows rs apart; q likewise in qkv; dout rows os apart; att as
- * in the forward. The formulas of head_backward_blocked. */
+ * in the forward. The formulas of head_backward_blocked. Each of the heads' q, k and v
+ * gradient columns is stored once, on every row: added to dqkv (add), or written. */
 HATTR ATT_INLINE void HN(heads_backward)(float *restrict dq, const float *restrict dout,
                                          const float *restrict q, const float *restrict att,
                                          int T, int lo, size_t rs, size_t os, int C, int hd,
-                                         float scale, const att_prefetch *pf, size_t part)
+                                         float scale, const att_prefetch *pf, size_t part,
+                                         bool add)
 {
     const int TP = (T + 3) & ~3;
     const size_t TT = (size_t)T * T;
@@ -244,7 +246,7 @@ HATTR ATT_INLINE void HN(heads_backward)(float *restrict dq, const float *restri
             for (int i = 0; i < hd; i++)
                 acc[i] += d * kj[i];
         }
-        HN(scatter_heads)(dq + t * rs, acc, hd, true);
+        HN(scatter_heads)(dq + t * rs, acc, hd, add);
     }
     /* by columns: dk_j = sum_t ds_tj q_t, dv_j = sum_t att_tj dout_t over the queries that
      * see j */
@@ -260,7 +262,7 @@ HATTR ATT_INLINE void HN(heads_backward)(float *restrict dq, const float *restri
             for (int i = 0; i < hd; i++)
                 acc[i] += d * qt[i];
         }
-        HN(scatter_heads)(dq + C + j * rs, acc, hd, true);
+        HN(scatter_heads)(dq + C + j * rs, acc, hd, add);
         ATT_UNROLL
         for (int i = 0; i < hd; i++)
             acc[i] = HN(splat)(0.0f);
@@ -270,7 +272,7 @@ HATTR ATT_INLINE void HN(heads_backward)(float *restrict dq, const float *restri
             for (int i = 0; i < hd; i++)
                 acc[i] += a * dt[i];
         }
-        HN(scatter_heads)(dq + 2 * C + j * rs, acc, hd, true);
+        HN(scatter_heads)(dq + 2 * C + j * rs, acc, hd, add);
     }
 }
 

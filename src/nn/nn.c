@@ -20,6 +20,9 @@
 /* Elementwise loops below this many elements stay on one thread: forking costs more. */
 #define PAR_MIN_CHEAP ((size_t)1 << 15)
 #define PAR_MIN_COSTLY ((size_t)1 << 12)
+/* A region's if clause: worth it, and not inside a region already (where a nested one would
+ * run on this thread alone, at the cost of a team of one). */
+#define PAR_IF(worth) ((worth) && !omp_in_parallel())
 /* Columns per block in the column-parallel sums: 16 floats, one cache line. */
 #define COL_BLOCK 16
 
@@ -76,7 +79,7 @@ static void column_sums_add(float *dst, const float *src, int N, int C, float sc
     void (*kernel)(float *, const float *, int, int, float, int, int) =
         FAST_PICK(column_sums_add);
     const int nblocks = (C + COL_BLOCK - 1) / COL_BLOCK;
-#pragma omp parallel if ((size_t)N * C > PAR_MIN_CHEAP && nblocks > 1)
+#pragma omp parallel if (PAR_IF((size_t)N * C > PAR_MIN_CHEAP && nblocks > 1))
     {
         size_t lo, hi;
         split_of((size_t)nblocks, 1, &lo, &hi);
@@ -91,7 +94,7 @@ static void rows_scatter_add(float *dst, const float *src, const int32_t *rows, 
                              float scale)
 {
     const int nblocks = (C + COL_BLOCK - 1) / COL_BLOCK;
-#pragma omp parallel for schedule(static) if ((size_t)N * C > PAR_MIN_CHEAP)
+#pragma omp parallel for schedule(static) if (PAR_IF((size_t)N * C > PAR_MIN_CHEAP))
     for (int cb = 0; cb < nblocks; cb++) {
         const int c0 = cb * COL_BLOCK, nc = C - c0 < COL_BLOCK ? C - c0 : COL_BLOCK;
         for (int n = 0; n < N; n++) {
@@ -191,21 +194,201 @@ static void dense_forward(float *out, const float *inp, const float *w, const fl
     PAR_RANGE((size_t)N, 1, (size_t)N * O > PAR_MIN_CHEAP, kernel(out, b, O, lo, hi));
 }
 
-static void dense_backward(float *dinp, float *dw, float *db, const float *dout,
-                           const float *inp, const float *w, int N, int I, int O, bool w_in_out)
+typedef struct {
+    float *out;
+    const float *inp, *w, *b;
+    int I, O;
+    bool w_in_out;
+    dense_rows_fn *then;
+    void *ctx;
+} dense_then_job;
+
+/* Rows [r0, r1): the product, the bias, then the caller's row-wise step, on this thread. */
+static void dense_then_band(void *p, int r0, int r1)
 {
-    if (N <= 0 || O <= 0)
+    const dense_then_job *j = p;
+    mat_mul_serial(j->out + (size_t)r0 * j->O, j->inp + (size_t)r0 * j->I, j->w, r1 - r0, j->O,
+                   j->I, false, !j->w_in_out, 1.0f, 0.0f);
+    if (j->b) {
+        void (*kernel)(float *, const float *, int, size_t, size_t) = FAST_PICK(bias_add);
+        kernel(j->out, j->b, j->O, (size_t)r0, (size_t)r1);
+    }
+    j->then(j->ctx, r0, r1);
+}
+
+static void dense_forward_then(float *out, const float *inp, const float *w, const float *b,
+                               int N, int I, int O, bool w_in_out, dense_rows_fn *then,
+                               void *ctx)
+{
+    if (N <= 0)
         return;
-    if (dinp && I > 0) /* dinp(N,I) += dout(N,O) @ op(w)^T */
-        mat_mul(dinp, dout, w, N, I, O, false, w_in_out, 1.0f, 1.0f);
-    if (dw && I > 0) {
-        if (w_in_out) /* dw(I,O) += inp^T(I,N) @ dout(N,O) */
+    if (O <= 0 || I <= 0 || !mat_mul_splits(N, O, I) || omp_in_parallel()) {
+        dense_forward(out, inp, w, b, N, I, O, w_in_out); /* one thread's product */
+        then(ctx, 0, N);
+        return;
+    }
+    const dense_then_job job = {out, inp, w, b, I, O, w_in_out, then, ctx};
+    run_row_bands(N, 16, dense_then_band, (void *)&job);
+}
+
+void linear_forward_then(float *out, const float *inp, const float *w, const float *b, int N,
+                         int I, int O, dense_rows_fn *then, void *ctx)
+{
+    dense_forward_then(out, inp, w, b, N, I, O, false, then, ctx);
+}
+
+void conv1d_forward_then(float *out, const float *inp, const float *w, const float *b, int N,
+                         int I, int O, dense_rows_fn *then, void *ctx)
+{
+    dense_forward_then(out, inp, w, b, N, I, O, true, then, ctx);
+}
+
+/* The weight gradient dw (+)= X^T(out_rows, N) @ Y(N, cols) sums over the N rows of the batch.
+ * A product that reads every row, split by output rows over the threads, leaves each thread
+ * reading the rows the other one wrote (the dgrad and the layer before wrote them in row
+ * bands): on seed 001 that cost about 1 ms of its 34-ms step. Instead the rows are cut into a
+ * fixed number of chunks, each thread takes whole chunks (rows it mostly wrote itself), and the
+ * chunks' partial products are added in chunk order: dw = (dw + chunk 0) + chunk 1 + ... The
+ * chunks depend on N alone, never on the thread count, so the bits do not either. */
+#define WGRAD_CHUNK_ROWS 512          /* rows per chunk at least */
+#define WGRAD_MAX_CHUNKS 8
+#define WGRAD_MAX_PARTS ((size_t)1 << 20) /* floats of partial products held at most */
+
+static int wgrad_chunks(int N, size_t dw_n)
+{
+    int p = 1;
+    while (p * 2 <= WGRAD_MAX_CHUNKS && (long)p * 2 * WGRAD_CHUNK_ROWS <= N &&
+           (size_t)(p * 2 - 1) * dw_n <= WGRAD_MAX_PARTS)
+        p *= 2;
+    return p;
+}
+
+/* The calling thread's buffer for the chunks' partial products, kept for its next calls (at
+ * most WGRAD_MAX_PARTS floats); NULL when it cannot be had. */
+static float *wgrad_parts(size_t n)
+{
+    static _Thread_local float *buf;
+    static _Thread_local size_t cap;
+    if (n > cap) {
+        float *grown = arith_alloc(n * sizeof(float));
+        if (!grown)
+            return NULL;
+        arith_free(buf);
+        buf = grown;
+        cap = n;
+    }
+    return buf;
+}
+
+/* Rows [*r0, *r1) of chunk k of P over N rows (multiples of 8). */
+static void chunk_rows(int N, int P, int k, int *r0, int *r1)
+{
+    const int per = ((N + P - 1) / P + 7) / 8 * 8;
+    *r0 = k * per < N ? k * per : N;
+    *r1 = *r0 + per < N ? *r0 + per : N;
+}
+
+/* add: dinp += its gradient, else dinp = it (beta 0: no pass that zeroes dinp first). The
+ * input gradient by bands of rows, the weight gradient by chunks (above) and the bias
+ * gradient by column blocks run in one parallel region; the chunks' sum after its barrier. */
+static void dense_backward(float *dinp, float *dw, float *db, const float *dout,
+                           const float *inp, const float *w, int N, int I, int O, bool w_in_out,
+                           bool add)
+{
+    if (N <= 0 || O <= 0) {
+        if (dinp && !add && N > 0 && I > 0)
+            tensor_zero(dinp, (size_t)N * I); /* no output units: a zero gradient */
+        return;
+    }
+    if (I <= 0) {
+        if (db)
+            column_sums_add(db, dout, N, O, 1.0f);
+        return;
+    }
+    const size_t dw_n = (size_t)O * I;
+    int P = dw ? wgrad_chunks(N, dw_n) : 1;
+    /* the chunks' partial dw, then their partial db */
+    float *parts = P > 1 ? wgrad_parts((size_t)(P - 1) * (dw_n + (size_t)O)) : NULL;
+    if (!parts)
+        P = 1;
+    const bool region = (mat_mul_splits(N, I, O) || P > 1) && !omp_in_parallel();
+    if (P == 1 && !region) { /* one thread, or a product too small to split */
+        if (dinp) /* dinp(N,I) (+)= dout(N,O) @ op(w)^T */
+            mat_mul(dinp, dout, w, N, I, O, false, w_in_out, 1.0f, add ? 1.0f : 0.0f);
+        if (dw && w_in_out) /* dw(I,O) += inp^T(I,N) @ dout(N,O) */
             mat_mul(dw, inp, dout, I, O, N, true, false, 1.0f, 1.0f);
-        else          /* dw(O,I) += dout^T(O,N) @ inp(N,I) */
+        else if (dw) /* dw(O,I) += dout^T(O,N) @ inp(N,I) */
+            mat_mul(dw, dout, inp, O, I, N, true, false, 1.0f, 1.0f);
+        if (db)
+            column_sums_add(db, dout, N, O, 1.0f);
+        return;
+    }
+    void (*sums)(float *, const float *, int, int, float, int, int) = FAST_PICK(column_sums_add);
+    const int nblocks = (O + COL_BLOCK - 1) / COL_BLOCK;
+#pragma omp parallel if (region)
+    {
+        const int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        if (dinp) { /* this thread's band of rows, as mat_mul's (multiples of 8) */
+            const int per = ((N + nt - 1) / nt + 7) / 8 * 8;
+            const int r0 = id * per < N ? id * per : N, r1 = r0 + per < N ? r0 + per : N;
+            if (r1 > r0)
+                mat_mul_serial(dinp + (size_t)r0 * I, dout + (size_t)r0 * O, w, r1 - r0, I, O,
+                               false, w_in_out, 1.0f, add ? 1.0f : 0.0f);
+        }
+        if (dw && P > 1) {
+            for (int k = id; k < P; k += nt) {
+                int r0, r1;
+                chunk_rows(N, P, k, &r0, &r1);
+                float *dst = k == 0 ? dw : parts + (size_t)(k - 1) * dw_n;
+                const float beta = k == 0 ? 1.0f : 0.0f;
+                if (r1 <= r0) {
+                    if (k > 0)
+                        memset(dst, 0, dw_n * sizeof(float));
+                } else if (w_in_out) {
+                    mat_mul_serial(dst, inp + (size_t)r0 * I, dout + (size_t)r0 * O, I, O,
+                                   r1 - r0, true, false, 1.0f, beta);
+                } else {
+                    mat_mul_serial(dst, dout + (size_t)r0 * O, inp + (size_t)r0 * I, O, I,
+                                   r1 - r0, true, false, 1.0f, beta);
+                }
+                if (db) { /* the chunk's column sums: into db, or a zeroed part */
+                    float *bdst = k == 0 ? db : parts + (P - 1) * dw_n + (size_t)(k - 1) * O;
+                    if (k > 0)
+                        memset(bdst, 0, (size_t)O * sizeof(float));
+                    if (r1 > r0)
+                        sums(bdst, dout + (size_t)r0 * O, r1 - r0, O, 1.0f, 0, nblocks);
+                }
+            }
+        } else if (db) { /* column blocks over every row */
+            size_t lo, hi;
+            split_of((size_t)nblocks, 1, &lo, &hi);
+            if (hi > lo)
+                sums(db, dout, N, O, 1.0f, (int)lo, (int)hi);
+        }
+        if (dw && P > 1) {
+#pragma omp barrier
+            size_t lo, hi;
+            split_of(dw_n, BAND_ALIGN, &lo, &hi);
+            for (int k = 1; k < P; k++) {
+                const float *part = parts + (size_t)(k - 1) * dw_n;
+#pragma omp simd
+                for (size_t e = lo; e < hi; e++)
+                    dw[e] += part[e];
+            }
+            split_of((size_t)O, BAND_ALIGN, &lo, &hi);
+            for (int k = 1; db && k < P; k++) {
+                const float *part = parts + (size_t)(P - 1) * dw_n + (size_t)(k - 1) * O;
+                for (size_t c = lo; c < hi; c++)
+                    db[c] += part[c];
+            }
+        }
+    }
+    if (dw && P == 1) { /* split by the product's own bands of output rows */
+        if (w_in_out)
+            mat_mul(dw, inp, dout, I, O, N, true, false, 1.0f, 1.0f);
+        else
             mat_mul(dw, dout, inp, O, I, N, true, false, 1.0f, 1.0f);
     }
-    if (db)
-        column_sums_add(db, dout, N, O, 1.0f);
 }
 
 void linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int I,
@@ -217,7 +400,13 @@ void linear_forward(float *out, const float *inp, const float *w, const float *b
 void linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                      const float *w, int N, int I, int O)
 {
-    dense_backward(dinp, dw, db, dout, inp, w, N, I, O, false);
+    dense_backward(dinp, dw, db, dout, inp, w, N, I, O, false, true);
+}
+
+void linear_backward_to(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                        const float *w, int N, int I, int O)
+{
+    dense_backward(dinp, dw, db, dout, inp, w, N, I, O, false, false);
 }
 
 void conv1d_forward(float *out, const float *inp, const float *w, const float *b, int N, int I,
@@ -229,7 +418,13 @@ void conv1d_forward(float *out, const float *inp, const float *w, const float *b
 void conv1d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                      const float *w, int N, int I, int O)
 {
-    dense_backward(dinp, dw, db, dout, inp, w, N, I, O, true);
+    dense_backward(dinp, dw, db, dout, inp, w, N, I, O, true, true);
+}
+
+void conv1d_backward_to(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                        const float *w, int N, int I, int O)
+{
+    dense_backward(dinp, dw, db, dout, inp, w, N, I, O, true, false);
 }
 
 /* ------------------------------------------------------------------------------ layernorm */
@@ -293,7 +488,8 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
 /* dinp for rows [n0, n1). */
 FAST_INLINE void layernorm_backward_dx_body(float *dinp, const float *dout, const float *inp,
                                             const float *w, const float *mean,
-                                            const float *rstd, int C, size_t n0, size_t n1)
+                                            const float *rstd, int C, size_t n0, size_t n1,
+                                            bool add)
 {
     const int Cv = C / LANES * LANES;
     for (size_t n = n0; n < n1; n++) {
@@ -323,14 +519,21 @@ FAST_INLINE void layernorm_backward_dx_body(float *dinp, const float *dout, cons
 #pragma omp simd
         for (int c = 0; c < C; c++) {
             float xhat = (x[c] - m) * s;
-            dx[c] += s * (dy[c] * w[c] - mean_g - xhat * mean_gx);
+            const float base = add ? dx[c] : 0.0f; /* 0 +: the bits of a zeroed dinp */
+            dx[c] = base + s * (dy[c] * w[c] - mean_g - xhat * mean_gx);
         }
     }
 }
 FAST_CLONES(layernorm_backward_dx,
             (float *dinp, const float *dout, const float *inp, const float *w, const float *mean,
              const float *rstd, int C, size_t n0, size_t n1),
-            (dinp, dout, inp, w, mean, rstd, C, n0, n1))
+            (dinp, dout, inp, w, mean, rstd, C, n0, n1, true))
+/* The writing kernels (..._to): a body of their own name for FAST_CLONES */
+#define layernorm_backward_dx_to_body(...) layernorm_backward_dx_body(__VA_ARGS__)
+FAST_CLONES(layernorm_backward_dx_to,
+            (float *dinp, const float *dout, const float *inp, const float *w, const float *mean,
+             const float *rstd, int C, size_t n0, size_t n1),
+            (dinp, dout, inp, w, mean, rstd, C, n0, n1, false))
 
 /* dw = sum_n dy*xhat, db = sum_n dy over the columns of blocks [cb0, cb1), rows in order. */
 FAST_INLINE void layernorm_backward_dwb_body(float *dw, float *db, const float *dout,
@@ -374,18 +577,20 @@ FAST_CLONES(layernorm_backward_dwb,
              const float *rstd, int N, int C, int cb0, int cb1),
             (dw, db, dout, inp, mean, rstd, N, C, cb0, cb1))
 
-void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                        const float *w, const float *mean, const float *rstd, int N, int C)
+static void layernorm_backward_at(float *dinp, float *dw, float *db, const float *dout,
+                                  const float *inp, const float *w, const float *mean,
+                                  const float *rstd, int N, int C, bool add)
 {
     void (*dx_kernel)(float *, const float *, const float *, const float *, const float *,
-                      const float *, int, size_t, size_t) = FAST_PICK(layernorm_backward_dx);
+                      const float *, int, size_t, size_t) =
+        add ? FAST_PICK(layernorm_backward_dx) : FAST_PICK(layernorm_backward_dx_to);
     void (*dwb_kernel)(float *, float *, const float *, const float *, const float *,
                        const float *, int, int, int, int) = FAST_PICK(layernorm_backward_dwb);
     const int nblocks = (C + COL_BLOCK - 1) / COL_BLOCK;
     const bool sums = dw || db;
     /* One region for both parts: the rows' dinp, then (after the loop's barrier-free end, the
      * parts touch different outputs) the column blocks' dw and db. */
-#pragma omp parallel if ((size_t)N * C > PAR_MIN_CHEAP)
+#pragma omp parallel if (PAR_IF((size_t)N * C > PAR_MIN_CHEAP))
     {
         size_t lo, hi;
         if (dinp) {
@@ -399,6 +604,19 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
                 dwb_kernel(dw, db, dout, inp, mean, rstd, N, C, (int)lo, (int)hi);
         }
     }
+}
+
+void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                        const float *w, const float *mean, const float *rstd, int N, int C)
+{
+    layernorm_backward_at(dinp, dw, db, dout, inp, w, mean, rstd, N, C, true);
+}
+
+void layernorm_backward_to(float *dinp, float *dw, float *db, const float *dout,
+                           const float *inp, const float *w, const float *mean,
+                           const float *rstd, int N, int C)
+{
+    layernorm_backward_at(dinp, dw, db, dout, inp, w, mean, rstd, N, C, false);
 }
 
 /* ---------------------------------------------------------------------------- activations */
@@ -418,11 +636,13 @@ FAST_INLINE void relu_forward_body(float *out, const float *inp, size_t lo, size
         out[i] = u2f(f2u(inp[i]) & positive_mask(inp[i]));
 }
 FAST_INLINE void relu_backward_body(float *dinp, const float *dout, const float *inp, size_t lo,
-                                    size_t hi)
+                                    size_t hi, bool add)
 {
 #pragma omp simd
-    for (size_t i = lo; i < hi; i++) /* dinp += inp > 0 ? dout : 0 */
-        dinp[i] += u2f(f2u(dout[i]) & positive_mask(inp[i]));
+    for (size_t i = lo; i < hi; i++) { /* dinp (+)= inp > 0 ? dout : 0 */
+        const float base = add ? dinp[i] : 0.0f;
+        dinp[i] = base + u2f(f2u(dout[i]) & positive_mask(inp[i]));
+    }
 }
 FAST_INLINE void add_forward_body(float *out, const float *a, const float *b, size_t lo,
                                   size_t hi)
@@ -441,7 +661,11 @@ FAST_CLONES(relu_mask, (float *d, const float *inp, size_t lo, size_t hi), (d, i
 FAST_CLONES(relu_forward, (float *out, const float *inp, size_t lo, size_t hi),
             (out, inp, lo, hi))
 FAST_CLONES(relu_backward, (float *dinp, const float *dout, const float *inp, size_t lo, size_t hi),
-            (dinp, dout, inp, lo, hi))
+            (dinp, dout, inp, lo, hi, true))
+#define relu_backward_to_body(...) relu_backward_body(__VA_ARGS__)
+FAST_CLONES(relu_backward_to,
+            (float *dinp, const float *dout, const float *inp, size_t lo, size_t hi),
+            (dinp, dout, inp, lo, hi, false))
 FAST_CLONES(add_forward, (float *out, const float *a, const float *b, size_t lo, size_t hi),
             (out, a, b, lo, hi))
 
@@ -451,11 +675,12 @@ void relu_forward(float *out, const float *inp, size_t n)
     PAR_RANGE(n, BAND_ALIGN, n > PAR_MIN_CHEAP, kernel(out, inp, lo, hi));
 }
 
-void relu_backward(float *dinp, const float *dout, const float *inp, size_t n)
+static void relu_backward_at(float *dinp, const float *dout, const float *inp, size_t n,
+                             bool add)
 {
     void (*kernel)(float *, const float *, const float *, size_t, size_t) =
-        FAST_PICK(relu_backward);
-#pragma omp parallel if (n > PAR_MIN_CHEAP)
+        add ? FAST_PICK(relu_backward) : FAST_PICK(relu_backward_to);
+#pragma omp parallel if (PAR_IF(n > PAR_MIN_CHEAP))
     {
         size_t lo, hi;
         band_of(n, &lo, &hi);
@@ -463,11 +688,21 @@ void relu_backward(float *dinp, const float *dout, const float *inp, size_t n)
     }
 }
 
+void relu_backward(float *dinp, const float *dout, const float *inp, size_t n)
+{
+    relu_backward_at(dinp, dout, inp, n, true);
+}
+
+void relu_backward_to(float *dinp, const float *dout, const float *inp, size_t n)
+{
+    relu_backward_at(dinp, dout, inp, n, false);
+}
+
 void relu_backward_inplace(float *d, const float *inp, size_t n)
 {
     /* d = inp > 0 ? d : 0, relu's forward mask applied to d itself */
     void (*kernel)(float *, const float *, size_t, size_t) = FAST_PICK(relu_mask);
-#pragma omp parallel if (n > PAR_MIN_CHEAP)
+#pragma omp parallel if (PAR_IF(n > PAR_MIN_CHEAP))
     {
         size_t lo, hi;
         band_of(n, &lo, &hi);
@@ -488,16 +723,28 @@ void gelu_forward(float *out, const float *inp, size_t n)
     });
 }
 
-void gelu_backward(float *dinp, const float *dout, const float *inp, size_t n)
+static void gelu_backward_at(float *dinp, const float *dout, const float *inp, size_t n,
+                             bool add)
 {
-#pragma omp parallel for schedule(static) if (n > PAR_MIN_COSTLY)
+#pragma omp parallel for schedule(static) if (PAR_IF(n > PAR_MIN_COSTLY))
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         /* d/dx x*Phi(x) = Phi(x) + x*phi(x) */
         float cdf = 0.5f * (1.0f + erff(x * INV_SQRT2));
         float pdf = INV_SQRT_2PI * expf(-0.5f * x * x);
-        dinp[i] += dout[i] * (cdf + x * pdf);
+        const float base = add ? dinp[i] : 0.0f;
+        dinp[i] = base + dout[i] * (cdf + x * pdf);
     }
+}
+
+void gelu_backward(float *dinp, const float *dout, const float *inp, size_t n)
+{
+    gelu_backward_at(dinp, dout, inp, n, true);
+}
+
+void gelu_backward_to(float *dinp, const float *dout, const float *inp, size_t n)
+{
+    gelu_backward_at(dinp, dout, inp, n, false);
 }
 
 /* GELU-tanh over a band of elements; tanh from fastmath.h so that the loops vectorize (GPT-2
@@ -513,7 +760,7 @@ FAST_INLINE void gelu_tanh_forward_body(float *out, const float *inp, size_t n)
 }
 
 FAST_INLINE void gelu_tanh_backward_body(float *dinp, const float *dout, const float *inp,
-                                         size_t n)
+                                         size_t n, bool add)
 {
 #pragma omp simd
     for (size_t i = 0; i < n; i++) {
@@ -522,13 +769,17 @@ FAST_INLINE void gelu_tanh_backward_body(float *dinp, const float *dout, const f
         float th = fast_tanh(u);
         /* dy/dx = 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) du/dx */
         float du = SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_TANH_K * x * x);
-        dinp[i] += dout[i] * (0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * du);
+        const float base = add ? dinp[i] : 0.0f;
+        dinp[i] = base + dout[i] * (0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * du);
     }
 }
 
 FAST_CLONES(gelu_tanh_forward, (float *out, const float *inp, size_t n), (out, inp, n))
 FAST_CLONES(gelu_tanh_backward, (float *dinp, const float *dout, const float *inp, size_t n),
-            (dinp, dout, inp, n))
+            (dinp, dout, inp, n, true))
+#define gelu_tanh_backward_to_body(...) gelu_tanh_backward_body(__VA_ARGS__)
+FAST_CLONES(gelu_tanh_backward_to, (float *dinp, const float *dout, const float *inp, size_t n),
+            (dinp, dout, inp, n, false))
 
 /* Bands of GELU_BAND elements per task, so that each thread runs a vectorized kernel. */
 #define GELU_BAND 4096
@@ -543,16 +794,27 @@ void gelu_tanh_forward(float *out, const float *inp, size_t n)
     });
 }
 
-void gelu_tanh_backward(float *dinp, const float *dout, const float *inp, size_t n)
+static void gelu_tanh_backward_at(float *dinp, const float *dout, const float *inp, size_t n,
+                                  bool add)
 {
     void (*kernel)(float *, const float *, const float *, size_t) =
-        FAST_PICK(gelu_tanh_backward);
+        add ? FAST_PICK(gelu_tanh_backward) : FAST_PICK(gelu_tanh_backward_to);
     const long bands = (long)((n + GELU_BAND - 1) / GELU_BAND);
-#pragma omp parallel for schedule(static) if (n > PAR_MIN_COSTLY)
+#pragma omp parallel for schedule(static) if (PAR_IF(n > PAR_MIN_COSTLY))
     for (long k = 0; k < bands; k++) {
         size_t at = (size_t)k * GELU_BAND, len = n - at < GELU_BAND ? n - at : GELU_BAND;
         kernel(dinp + at, dout + at, inp + at, len);
     }
+}
+
+void gelu_tanh_backward(float *dinp, const float *dout, const float *inp, size_t n)
+{
+    gelu_tanh_backward_at(dinp, dout, inp, n, true);
+}
+
+void gelu_tanh_backward_to(float *dinp, const float *dout, const float *inp, size_t n)
+{
+    gelu_tanh_backward_at(dinp, dout, inp, n, false);
 }
 
 void add_forward(float *out, const float *a, const float *b, size_t n)
@@ -623,7 +885,8 @@ FAST_INLINE void dropout_forward_body(float *out, uint8_t *mask, const float *in
 
 /* dinp += dout * scale where kept (dinp untouched elsewhere), drawing again. */
 FAST_INLINE void dropout_backward_body(float *dinp, const float *dout, float scale,
-                                       uint32_t threshold, uint64_t seed, size_t lo, size_t hi)
+                                       uint32_t threshold, uint64_t seed, size_t lo, size_t hi,
+                                       bool add)
 {
     uint16_t draw[4 * DROP_BLOCK];
     for (size_t at = lo; at < hi; at += 4 * DROP_BLOCK) {
@@ -634,18 +897,32 @@ FAST_INLINE void dropout_backward_body(float *dinp, const float *dout, float sca
 #pragma omp simd
         for (size_t i = 0; i < len; i++) {
             const uint32_t keep = mask_if(draw[i] >= threshold);
-            d[i] = u2f((f2u(d[i] + dy[i] * scale) & keep) | (f2u(d[i]) & ~keep));
+            const float base = add ? d[i] : 0.0f;
+            d[i] = u2f((f2u(base + dy[i] * scale) & keep) | (f2u(base) & ~keep));
         }
     }
 }
 
 /* dinp += mask ? dout * scale : 0 (a +0 added where dropped, as before). */
 FAST_INLINE void dropout_backward_mask_body(float *dinp, const float *dout, const uint8_t *mask,
-                                            float scale, size_t lo, size_t hi)
+                                            float scale, size_t lo, size_t hi, bool add)
 {
 #pragma omp simd
-    for (size_t i = lo; i < hi; i++)
-        dinp[i] += u2f(f2u(dout[i] * scale) & mask_if(mask[i] != 0));
+    for (size_t i = lo; i < hi; i++) {
+        const float base = add ? dinp[i] : 0.0f;
+        dinp[i] = base + u2f(f2u(dout[i] * scale) & mask_if(mask[i] != 0));
+    }
+}
+
+/* dinp (+)= dout: dropout's backward at p = 0 */
+FAST_INLINE void dropout_backward_none_body(float *dinp, const float *dout, size_t lo, size_t hi,
+                                            bool add)
+{
+#pragma omp simd
+    for (size_t i = lo; i < hi; i++) {
+        const float base = add ? dinp[i] : 0.0f;
+        dinp[i] = base + dout[i];
+    }
 }
 
 FAST_CLONES(dropout_forward,
@@ -655,47 +932,70 @@ FAST_CLONES(dropout_forward,
 FAST_CLONES(dropout_backward,
             (float *dinp, const float *dout, float scale, uint32_t threshold, uint64_t seed,
              size_t lo, size_t hi),
-            (dinp, dout, scale, threshold, seed, lo, hi))
+            (dinp, dout, scale, threshold, seed, lo, hi, true))
 FAST_CLONES(dropout_backward_mask,
             (float *dinp, const float *dout, const uint8_t *mask, float scale, size_t lo,
              size_t hi),
-            (dinp, dout, mask, scale, lo, hi))
+            (dinp, dout, mask, scale, lo, hi, true))
+#define dropout_backward_to_body(...) dropout_backward_body(__VA_ARGS__)
+#define dropout_backward_mask_to_body(...) dropout_backward_mask_body(__VA_ARGS__)
+#define dropout_backward_none_to_body(...) dropout_backward_none_body(__VA_ARGS__)
+FAST_CLONES(dropout_backward_to,
+            (float *dinp, const float *dout, float scale, uint32_t threshold, uint64_t seed,
+             size_t lo, size_t hi),
+            (dinp, dout, scale, threshold, seed, lo, hi, false))
+FAST_CLONES(dropout_backward_mask_to,
+            (float *dinp, const float *dout, const uint8_t *mask, float scale, size_t lo,
+             size_t hi),
+            (dinp, dout, mask, scale, lo, hi, false))
+FAST_CLONES(dropout_backward_none_to, (float *dinp, const float *dout, size_t lo, size_t hi),
+            (dinp, dout, lo, hi, false))
 
-void dropout_forward(float *out, uint8_t *mask, const float *inp, size_t n, float p,
-                     uint64_t seed)
+void dropout_forward_range(float *out, uint8_t *mask, const float *inp, size_t first,
+                           size_t end, float p, uint64_t seed)
 {
+    if (end <= first)
+        return;
     if (p <= 0.0f) {
         if (out != inp)
-            memmove(out, inp, n * sizeof(float));
+            memmove(out + first, inp + first, (end - first) * sizeof(float));
         if (mask)
-            memset(mask, 1, n);
+            memset(mask + first, 1, end - first);
         return;
     }
     const float scale = 1.0f / (1.0f - p);
     const uint32_t threshold = dropout_threshold(p);
     void (*kernel)(float *, uint8_t *, const float *, float, uint32_t, uint64_t, size_t,
                    size_t) = FAST_PICK(dropout_forward);
-#pragma omp parallel if (n > PAR_MIN_COSTLY)
-    {
-        size_t lo, hi;
-        band_of(n, &lo, &hi); /* bands start at multiples of 4: whole groups */
-        if (hi > lo)
-            kernel(out, mask, inp, scale, threshold, seed, lo, hi);
-    }
+    /* bands start at multiples of 4 (lo's, and BAND_ALIGN's): whole groups */
+    PAR_RANGE(end - first, BAND_ALIGN, end - first > PAR_MIN_COSTLY,
+              kernel(out, mask, inp, scale, threshold, seed, first + lo, first + hi));
 }
 
-void dropout_backward(float *dinp, const float *dout, const uint8_t *mask, size_t n, float p,
-                      uint64_t seed)
+void dropout_forward(float *out, uint8_t *mask, const float *inp, size_t n, float p,
+                     uint64_t seed)
+{
+    dropout_forward_range(out, mask, inp, 0, n, p, seed);
+}
+
+static void dropout_backward_at(float *dinp, const float *dout, const uint8_t *mask, size_t n,
+                                float p, uint64_t seed, bool add)
 {
     if (p <= 0.0f) {
-        add_forward(dinp, dinp, dout, n);
+        if (add) {
+            add_forward(dinp, dinp, dout, n);
+        } else {
+            void (*kernel)(float *, const float *, size_t, size_t) =
+                FAST_PICK(dropout_backward_none_to);
+            PAR_RANGE(n, BAND_ALIGN, n > PAR_MIN_CHEAP, kernel(dinp, dout, lo, hi));
+        }
         return;
     }
     const float scale = 1.0f / (1.0f - p);
     if (mask) {
         void (*kernel)(float *, const float *, const uint8_t *, float, size_t, size_t) =
-            FAST_PICK(dropout_backward_mask);
-#pragma omp parallel if (n > PAR_MIN_CHEAP)
+            add ? FAST_PICK(dropout_backward_mask) : FAST_PICK(dropout_backward_mask_to);
+#pragma omp parallel if (PAR_IF(n > PAR_MIN_CHEAP))
         {
             size_t lo, hi;
             band_of(n, &lo, &hi);
@@ -705,14 +1005,26 @@ void dropout_backward(float *dinp, const float *dout, const uint8_t *mask, size_
     }
     const uint32_t threshold = dropout_threshold(p);
     void (*kernel)(float *, const float *, float, uint32_t, uint64_t, size_t, size_t) =
-        FAST_PICK(dropout_backward);
-#pragma omp parallel if (n > PAR_MIN_COSTLY)
+        add ? FAST_PICK(dropout_backward) : FAST_PICK(dropout_backward_to);
+#pragma omp parallel if (PAR_IF(n > PAR_MIN_COSTLY))
     {
         size_t lo, hi;
         band_of(n, &lo, &hi);
         if (hi > lo)
             kernel(dinp, dout, scale, threshold, seed, lo, hi);
     }
+}
+
+void dropout_backward(float *dinp, const float *dout, const uint8_t *mask, size_t n, float p,
+                      uint64_t seed)
+{
+    dropout_backward_at(dinp, dout, mask, n, p, seed, true);
+}
+
+void dropout_backward_to(float *dinp, const float *dout, const uint8_t *mask, size_t n, float p,
+                         uint64_t seed)
+{
+    dropout_backward_at(dinp, dout, mask, n, p, seed, false);
 }
 
 /* ----------------------------------------------------------------------------------- rope */
@@ -776,7 +1088,7 @@ double crossentropy_forward(float *probs, const float *logits, const int32_t *ta
     double chunk_loss[CE_CHUNKS] = {0};
     int chunk_count[CE_CHUNKS] = {0};
     const int rows_per_chunk = (N + CE_CHUNKS - 1) / CE_CHUNKS;
-#pragma omp parallel for schedule(static) if ((size_t)N * V > PAR_MIN_COSTLY)
+#pragma omp parallel for schedule(static) if (PAR_IF((size_t)N * V > PAR_MIN_COSTLY))
     for (int ch = 0; ch < CE_CHUNKS; ch++) {
         const int n0 = ch * rows_per_chunk;
         const int n1 = n0 + rows_per_chunk < N ? n0 + rows_per_chunk : N;
@@ -820,7 +1132,7 @@ double crossentropy_forward(float *probs, const float *logits, const int32_t *ta
 void crossentropy_backward(float *dlogits, const float *probs, const int32_t *targets, int N,
                            int V, float scale)
 {
-#pragma omp parallel for schedule(static) if ((size_t)N * V > PAR_MIN_CHEAP)
+#pragma omp parallel for schedule(static) if (PAR_IF((size_t)N * V > PAR_MIN_CHEAP))
     for (int n = 0; n < N; n++) {
         if (targets[n] < 0)
             continue;

@@ -46,6 +46,27 @@ void linear_backward(float *dinp, float *dw, float *db, const float *dout, const
 void conv1d_forward(float *out, const float *inp, const float *w, const float *b, int N, int I, int O);
 void conv1d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                      const float *w, int N, int I, int O);
+/* A dense layer's forward, then then(ctx, r0, r1) on its rows [r0, r1) by the thread that
+ * computed them, in the product's parallel region: each thread takes a band of rows (as
+ * mat_mul's bands) through the product, the bias and the row-wise work after them while they
+ * are in its cache, with no fork, join or pass over the whole output between them. `then` may
+ * call nn's kernels on rows [r0, r1) of its arrays (inside the region they run on the calling
+ * thread; dropout through dropout_forward_range, which draws from the whole tensor's element
+ * indices), and must touch no other rows. r0 is a multiple of 8. A product that mat_mul keeps
+ * on one thread runs here, then then(ctx, 0, N). */
+typedef void dense_rows_fn(void *ctx, int r0, int r1);
+void linear_forward_then(float *out, const float *inp, const float *w, const float *b, int N,
+                         int I, int O, dense_rows_fn *then, void *ctx);
+void conv1d_forward_then(float *out, const float *inp, const float *w, const float *b, int N,
+                         int I, int O, dense_rows_fn *then, void *ctx);
+/* The backwards named ..._to (here and below) write the input gradient instead of adding to
+ * it: dinp = 0 + what the plain call would add, the values of zeroing dinp and calling the
+ * plain one (oneDNN's beta-0 product may give a -0 where that gives +0), without the pass over
+ * dinp that zeroes it. Parameter gradients (dw, db) still add. */
+void linear_backward_to(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                        const float *w, int N, int I, int O);
+void conv1d_backward_to(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                        const float *w, int N, int I, int O);
 
 /* ------------------------------------------------------------------------------ layernorm */
 
@@ -56,19 +77,25 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
  * dout or inp (both parts run in one parallel region). */
 void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                         const float *w, const float *mean, const float *rstd, int N, int C);
+void layernorm_backward_to(float *dinp, float *dw, float *db, const float *dout,
+                           const float *inp, const float *w, const float *mean,
+                           const float *rstd, int N, int C);
 
 /* ---------------------------------------------------------------------------- activations */
 
 void relu_forward(float *out, const float *inp, size_t n);
 void relu_backward(float *dinp, const float *dout, const float *inp, size_t n);
+void relu_backward_to(float *dinp, const float *dout, const float *inp, size_t n);
 /* d(n) = d where inp > 0, else 0: the backward in place, when d holds dout and nothing else. */
 void relu_backward_inplace(float *d, const float *inp, size_t n);
 /* GELU, exact: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), PyTorch's default. */
 void gelu_forward(float *out, const float *inp, size_t n);
 void gelu_backward(float *dinp, const float *dout, const float *inp, size_t n);
+void gelu_backward_to(float *dinp, const float *dout, const float *inp, size_t n);
 /* GELU, tanh approximation (GPT-2's "gelu_new"). */
 void gelu_tanh_forward(float *out, const float *inp, size_t n);
 void gelu_tanh_backward(float *dinp, const float *dout, const float *inp, size_t n);
+void gelu_tanh_backward_to(float *dinp, const float *dout, const float *inp, size_t n);
 
 /* out(n) = a + b; out may alias a or b. */
 void add_forward(float *out, const float *a, const float *b, size_t n);
@@ -82,10 +109,16 @@ void add_forward(float *out, const float *a, const float *b, size_t n);
  * elements, so that the backward need not draw again. */
 void dropout_forward(float *out, uint8_t *mask, const float *inp, size_t n, float p,
                      uint64_t seed);
+/* dropout_forward on elements [first, end) of out, mask and inp (first a multiple of 4), with
+ * those elements' draws: the bits and mask of the whole call's. */
+void dropout_forward_range(float *out, uint8_t *mask, const float *inp, size_t first,
+                           size_t end, float p, uint64_t seed);
 /* dinp += dout * keep / (1-p), keep from `mask` when given (as dropout_forward wrote it),
  * else drawn again from (seed, p). */
 void dropout_backward(float *dinp, const float *dout, const uint8_t *mask, size_t n, float p,
                       uint64_t seed);
+void dropout_backward_to(float *dinp, const float *dout, const uint8_t *mask, size_t n, float p,
+                         uint64_t seed);
 
 /* ----------------------------------------------------------------------------------- rope */
 
@@ -116,6 +149,9 @@ void attention_forward(float *out, float *att, const float *qkv, const int32_t *
 /* dqkv(B,T,3C) += gradient of out w.r.t. qkv. */
 void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
                         const int32_t *start, int B, int T, int C, int H);
+/* dqkv = the gradient (written, as nn.h's ..._to backwards do) */
+void attention_backward_to(float *dqkv, const float *dout, const float *qkv, const float *att,
+                           const int32_t *start, int B, int T, int C, int H);
 /* The plain, obviously-correct version of attention_forward, kept to test the fast one. */
 void attention_forward_reference(float *out, float *att, const float *qkv, const int32_t *start,
                                  int B, int T, int C, int H);

@@ -108,6 +108,10 @@ void mat_mul_serial(float *out, const float *a, const float *b, int M, int N, in
  * With one thread, or fewer than min_rows rows per thread, fn(ctx, 0, n) runs here. */
 void run_row_bands(int n, int min_rows, void (*fn)(void *ctx, int r0, int r1), void *ctx);
 
+/* Whether mat_mul splits an (M, N, K) product over the threads (in bands of rows): small
+ * products stay on one thread. */
+bool mat_mul_splits(int M, int N, int K);
+
 /* -------------------------------------------------------------------------------- workspace */
 
 /* The workspace planner: a list of named buffers, carved from one zeroed block in the order

@@ -289,6 +289,11 @@ static void mat_mul_band(void *ctx, int m0, int m1)
                  m0, m1);
 }
 
+bool mat_mul_splits(int M, int N, int K)
+{
+    return (long)M * N * K >= MAT_MUL_PAR_MIN && core_threads() > 1 && M >= 16 * core_threads();
+}
+
 void mat_mul(float *out, const float *a, const float *b, int M, int N, int K, bool trans_a,
              bool trans_b, float alpha, float beta)
 {
