@@ -1597,6 +1597,19 @@ static void test_backward_to(void)
         to_pair p = to_pair_new(n_qkv);
         attention_backward(p.ref, dout, qkv, att, start, B, T, C, H);
         attention_backward_to(p.got, dout, qkv, att, start, B, T, C, H);
+        /* without att where the kernels recompute it (the heads' kernels: shapes 0 and 1):
+         * the forward's output and the gradient, bit for bit */
+        CHECK_MSG(attention_recomputes(T, C, H) == (si < 2), "attention_recomputes, shape %d",
+                  si);
+        if (attention_recomputes(T, C, H)) {
+            float *out2 = new_filled(n_out, NAN), *dq2 = new_filled(n_qkv, NAN);
+            attention_forward(out2, NULL, qkv, start, B, T, C, H);
+            attention_backward_to(dq2, dout, qkv, NULL, start, B, T, C, H);
+            CHECK_MSG(bitwise_equal(out, out2, n_out), "attention without att, shape %d", si);
+            CHECK_MSG(bitwise_equal(p.got, dq2, n_qkv), "attention recomputed, shape %d", si);
+            arith_free(out2);
+            arith_free(dq2);
+        }
         to_pair_check(&p, "attention_backward_to", (size_t)T * 1000 + (size_t)H);
         arith_free(qkv);
         arith_free(dout);

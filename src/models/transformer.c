@@ -125,6 +125,7 @@ typedef struct {
     bool train;
     uint64_t seed;
     int count;
+    bool att_kept; /* the attention probabilities are in each block's att (keeps_att) */
 } last_forward;
 
 typedef struct transformer_impl {
@@ -487,6 +488,15 @@ static void lin_forward_then(const model *m, float *out, const float *inp, size_
         linear_forward_then(out, inp, P(m, w), P(m, b), N, I, O, then, ctx);
 }
 
+/* Whether a forward keeps the attention probabilities in each block's att: always but in
+ * training without a score bias on the kernels that recompute them in the backward (nn.h's
+ * attention_recomputes; seed 001: 14 MB less to write and read back per step). */
+static bool keeps_att(const model *m, const batch *b, bool train)
+{
+    const transformer *t = m->impl;
+    return !train || t->pos.ops->bias_forward || !attention_recomputes(b->T, t->C, t->H);
+}
+
 /* x_out = block(x_in) over a B x T batch, saving activations in a. Every step after a product
  * up to the next product or the attention is row-wise, and runs with the product, each
  * thread on its own rows (lin_forward_then). */
@@ -511,8 +521,8 @@ static void block_forward(const model *m, int l, float *x_out, const batch *b, b
     if (t->pos.ops->rotate_forward)
         t->pos.ops->rotate_forward(t->pos.state, a->qkv, b->pos, N);
     attn_bias bias;
-    attention_forward_biased(a->atty, a->att, a->qkv, b->start, layer_bias(m, l, &bias, b->pos, N),
-                             B, T, C, H);
+    attention_forward_biased(a->atty, keeps_att(m, b, train) ? a->att : NULL, a->qkv, b->start,
+                             layer_bias(m, l, &bias, b->pos, N), B, T, C, H);
     lin_forward_then(m, a->attproj, a->atty, w->out_w, w->out_b, N, C, C, attn_out_rows,
                      (void *)&rows);
 
@@ -560,7 +570,7 @@ static arith_status transformer_forward(model *m, const batch *b, bool train,
     int n = 0;
     double loss = crossentropy_forward(t->acts.probs, t->acts.logits, b->targets, b->B * b->T,
                                        t->V, &n);
-    t->last = (last_forward){b, train, dropout_seed, n};
+    t->last = (last_forward){b, train, dropout_seed, n, keeps_att(m, b, train)};
     t->kept = b;
     if (loss_sum)
         *loss_sum = loss;
@@ -633,7 +643,8 @@ static void block_backward(model *m, int l, float *dx_in, const float *dx_out, c
     lin_backward(m, s->datty, w->out_w, w->out_b, s->dtmp, a->atty, N, C, C, false);
     /* given the probabilities, a score bias changes nothing in dqkv; the scheme takes the
      * bias's own gradient (FIRE's parameters) */
-    attention_backward_to(s->dqkv, s->datty, a->qkv, a->att, b->start, B, T, C, H);
+    attention_backward_to(s->dqkv, s->datty, a->qkv, t->last.att_kept ? a->att : NULL, b->start,
+                          B, T, C, H);
     const pos_ops *po = t->pos.ops;
     if (po->bias_backward)
         po->bias_backward(t->pos.state, &m->params, l, s->datty, a->qkv, a->att, b->start,
@@ -1015,8 +1026,8 @@ static void transformer_destroy(model *m)
 static const float *transformer_attention(const model *m, int layer, int *heads)
 {
     const transformer *t = m->impl;
-    if (layer < 0 || layer >= t->L || !t->kept)
-        return NULL;
+    if (layer < 0 || layer >= t->L || !t->kept || !t->last.att_kept)
+        return NULL; /* (a training forward may leave them to the backward) */
     *heads = t->H;
     return t->acts.blocks[layer].att;
 }

@@ -855,6 +855,12 @@ static att_plan plan_of(int T, int C, int H)
     return p;
 }
 
+bool attention_recomputes(int T, int C, int H)
+{
+    const att_plan p = plan_of(T, C, H);
+    return p.kind == 0 || p.kind == 3;
+}
+
 void attention_forward_biased(float *out, float *att, const float *qkv, const int32_t *start,
                               const attn_bias *bias, int B, int T, int C, int H)
 {
@@ -867,7 +873,8 @@ void attention_forward_biased(float *out, float *att, const float *qkv, const in
         if (b + 1 < B) { /* the next sequence's rows, a part per item and row */
             prefetch_add(&pf, qkv + (size_t)(b + 1) * T * rs, (size_t)T * rs, false);
             prefetch_add(&pf, out + (size_t)(b + 1) * T * C, (size_t)T * C, true);
-            prefetch_add(&pf, att + (size_t)(b + 1) * H * T * T, (size_t)H * T * T, true);
+            if (att)
+                prefetch_add(&pf, att + (size_t)(b + 1) * H * T * T, (size_t)H * T * T, true);
             prefetch_parts(&pf, (size_t)p.items * T);
         }
         att_bias_item bi = {NULL, 0, 0, NULL};
@@ -877,7 +884,8 @@ void attention_forward_biased(float *out, float *att, const float *qkv, const in
             bi.table = bias->table + (size_t)h * bi.PP;
             bi.pos = bias->pos + (size_t)b * T;
         }
-        kernel(out + (size_t)b * T * C + (size_t)h * p.hd, att + ((size_t)b * H + h) * T * T,
+        kernel(out + (size_t)b * T * C + (size_t)h * p.hd,
+               att ? att + ((size_t)b * H + h) * T * T : NULL,
                qkv + (size_t)b * T * rs + (size_t)h * p.hd, T, key_start(start, b), rs, C, p.hd,
                p.scale, &pf, (size_t)(it % p.items) * T, bias ? &bi : NULL);
     });
@@ -908,13 +916,14 @@ static void attention_backward_at(float *dqkv, const float *dout, const float *q
             prefetch_add(&pf, qkv + (size_t)(b + 1) * T * rs, (size_t)T * rs, false);
             prefetch_add(&pf, dqkv + (size_t)(b + 1) * T * rs, (size_t)T * rs, true);
             prefetch_add(&pf, dout + (size_t)(b + 1) * T * C, (size_t)T * C, false);
-            prefetch_add(&pf, att + (size_t)(b + 1) * H * T * T, (size_t)H * T * T, false);
+            if (att)
+                prefetch_add(&pf, att + (size_t)(b + 1) * H * T * T, (size_t)H * T * T, false);
             prefetch_parts(&pf, (size_t)p.items * T);
         }
         const size_t at = (size_t)b * T * rs + (size_t)h * p.hd;
         kernel(dqkv + at, dout + (size_t)b * T * C + (size_t)h * p.hd, qkv + at,
-               att + ((size_t)b * H + h) * T * T, T, key_start(start, b), rs, C, p.hd, p.scale,
-               &pf, (size_t)(it % p.items) * T, add || !heads);
+               att ? att + ((size_t)b * H + h) * T * T : NULL, T, key_start(start, b), rs, C, p.hd,
+               p.scale, &pf, (size_t)(it % p.items) * T, add || !heads);
     }
 }
 

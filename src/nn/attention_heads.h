@@ -73,22 +73,15 @@ HATTR ATT_INLINE void HN(scatter_heads)(float *restrict dst, const HV *restrict 
     }
 }
 
-/* Heads h0..h0+HW-1 of one sequence. q: head h0's q columns of row 0 (k, v at + C, + 2C),
- * rows rs floats apart; out: head h0's output columns of row 0, rows os apart; att: head
- * h0's (T, T) probabilities, the other heads' after it. */
-HATTR ATT_INLINE void HN(heads_forward)(float *restrict out, float *restrict att,
-                                        const float *restrict q, int T, int lo, size_t rs,
-                                        size_t os, int C, int hd, float scale,
-                                        const att_prefetch *pf, size_t part,
+/* The heads' scores of the visible keys into S (T rows of TP vectors), then their
+ * exponentials and 1 / each row's sum into inv: the forward's arithmetic, in its order, which
+ * the backward repeats (heads_backward without att) for the same bits. */
+HATTR ATT_INLINE void HN(heads_softmax)(HV *restrict S, HV *restrict inv, const HV *restrict Q,
+                                        const HV *restrict K, int T, int lo, int hd,
+                                        float scale, const att_prefetch *pf, size_t part,
                                         const att_bias_item *bi)
 {
     const int TP = (T + 3) & ~3;
-    const size_t TT = (size_t)T * T;
-    HV Q[HLOCAL], K[HLOCAL], V[HLOCAL], S[HMAX_T * HMAX_T];
-    HV inv[HMAX_T], R[HMAX_T + 4];
-    HN(gather_heads)(Q, q, T, rs, hd);
-    HN(gather_heads)(K, q + C, T, rs, hd);
-    HN(gather_heads)(V, q + 2 * C, T, rs, hd);
     /* scores (dot()'s order) */
     for (int t = 0; t < T; t++) {
         const int j0 = t < lo ? t : lo; /* a padding query sees only itself */
@@ -132,8 +125,29 @@ HATTR ATT_INLINE void HN(heads_forward)(float *restrict out, float *restrict att
         }
         inv[t] = HN(splat)(1.0f) / sum;
     }
+}
+
+/* Heads h0..h0+HW-1 of one sequence. q: head h0's q columns of row 0 (k, v at + C, + 2C),
+ * rows rs floats apart; out: head h0's output columns of row 0, rows os apart; att: head
+ * h0's (T, T) probabilities, the other heads' after it, or NULL: not stored (the backward
+ * then recomputes them). */
+HATTR ATT_INLINE void HN(heads_forward)(float *restrict out, float *restrict att,
+                                        const float *restrict q, int T, int lo, size_t rs,
+                                        size_t os, int C, int hd, float scale,
+                                        const att_prefetch *pf, size_t part,
+                                        const att_bias_item *bi)
+{
+    const int TP = (T + 3) & ~3;
+    const size_t TT = (size_t)T * T;
+    HV Q[HLOCAL], K[HLOCAL], V[HLOCAL], S[HMAX_T * HMAX_T];
+    HV inv[HMAX_T], R[HMAX_T + 4];
+    HN(gather_heads)(Q, q, T, rs, hd);
+    HN(gather_heads)(K, q + C, T, rs, hd);
+    HN(gather_heads)(V, q + 2 * C, T, rs, hd);
+    HN(heads_softmax)(S, inv, Q, K, T, lo, hd, scale, pf, part, bi);
     /* probabilities into att (0 elsewhere); out_t = sum_j a_tj v_j in increasing j */
-    memset(att, 0, HW * TT * sizeof *att);
+    if (att)
+        memset(att, 0, HW * TT * sizeof *att);
     for (int t = 0; t < T; t++) {
         const int j0 = t < lo ? t : lo, jb0 = j0 & ~3;
         const HV *St = S + t * TP;
@@ -152,6 +166,8 @@ HATTR ATT_INLINE void HN(heads_forward)(float *restrict out, float *restrict att
                 acc[i] += a * vj[i];
         }
         HN(scatter_heads)(out + t * os, acc, hd, false);
+        if (!att)
+            continue;
         float *row = att + (size_t)t * T;
         for (int jc = jb0; jc <= t; jc += 4)
             for (int g = 0; g < HW / 4; g++) {
@@ -174,7 +190,8 @@ HATTR ATT_INLINE void HN(heads_forward)(float *restrict out, float *restrict att
 
 /* Backward of heads h0..h0+HW-1 of one sequence; dq: head h0's q-gradient columns of row 0
  * of dqkv (k, v at + C, + 2C), rows rs apart; q likewise in qkv; dout rows os apart; att as
- * in the forward. The formulas of head_backward_blocked. Each of the heads' q, k and v
+ * the forward stored it, or NULL: the probabilities are recomputed from q and k, with the
+ * forward's arithmetic (no score bias), to the same bits. The formulas of head_backward_blocked. Each of the heads' q, k and v
  * gradient columns is stored once, on every row: added to dqkv (add), or written. */
 HATTR ATT_INLINE void HN(heads_backward)(float *restrict dq, const float *restrict dout,
                                          const float *restrict q, const float *restrict att,
@@ -190,8 +207,18 @@ HATTR ATT_INLINE void HN(heads_backward)(float *restrict dq, const float *restri
     HN(gather_heads)(K, q + C, T, rs, hd);
     HN(gather_heads)(V, q + 2 * C, T, rs, hd);
     HN(gather_heads)(D, dout, T, os, hd);
+    if (!att) { /* the probabilities again: the forward's a = e * (1 / sum) */
+        HV inv[HMAX_T];
+        const att_prefetch none = {.n = 0}; /* the row loop below prefetches */
+        HN(heads_softmax)(A, inv, Q, K, T, lo, hd, scale, &none, 0, NULL);
+        for (int t = 0; t < T; t++) {
+            const int j0 = t < lo ? t : lo;
+            for (int j = j0; j <= t; j++)
+                A[t * TP + j] = A[t * TP + j] * inv[t];
+        }
+    }
     /* att: the blocks of 4 columns around each row's visible keys */
-    for (int t = 0; t < T; t++) {
+    for (int t = 0; att && t < T; t++) {
         const int j0 = t < lo ? t : lo;
         const float *row = att + (size_t)t * T;
         for (int jc = j0 & ~3; jc <= t; jc += 4)

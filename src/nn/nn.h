@@ -149,6 +149,11 @@ void attention_forward(float *out, float *att, const float *qkv, const int32_t *
 /* dqkv(B,T,3C) += gradient of out w.r.t. qkv. */
 void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
                         const int32_t *start, int B, int T, int C, int H);
+/* Whether attention over (T, C, H) runs on the kernels of several heads at a time, which take
+ * att = NULL: attention_forward(_biased) without a bias then stores no probabilities, and
+ * attention_backward(_to) recomputes them from qkv, to the bits the forward would have
+ * stored (a (B, H, T, T) array less to write and read back per layer). */
+bool attention_recomputes(int T, int C, int H);
 /* dqkv = the gradient (written, as nn.h's ..._to backwards do) */
 void attention_backward_to(float *dqkv, const float *dout, const float *qkv, const float *att,
                            const int32_t *start, int B, int T, int C, int H);
