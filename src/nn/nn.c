@@ -213,7 +213,8 @@ static void dense_then_band(void *p, int r0, int r1)
         void (*kernel)(float *, const float *, int, size_t, size_t) = FAST_PICK(bias_add);
         kernel(j->out, j->b, j->O, (size_t)r0, (size_t)r1);
     }
-    j->then(j->ctx, r0, r1);
+    if (j->then)
+        j->then(j->ctx, r0, r1);
 }
 
 static void dense_forward_then(float *out, const float *inp, const float *w, const float *b,
@@ -224,7 +225,8 @@ static void dense_forward_then(float *out, const float *inp, const float *w, con
         return;
     if (O <= 0 || I <= 0 || !mat_mul_splits(N, O, I) || omp_in_parallel()) {
         dense_forward(out, inp, w, b, N, I, O, w_in_out); /* one thread's product */
-        then(ctx, 0, N);
+        if (then)
+            then(ctx, 0, N);
         return;
     }
     const dense_then_job job = {out, inp, w, b, I, O, w_in_out, then, ctx};
@@ -394,7 +396,7 @@ static void dense_backward(float *dinp, float *dw, float *db, const float *dout,
 void linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int I,
                     int O)
 {
-    dense_forward(out, inp, w, b, N, I, O, false);
+    dense_forward_then(out, inp, w, b, N, I, O, false, NULL, NULL); /* the bias with its rows */
 }
 
 void linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
@@ -412,7 +414,7 @@ void linear_backward_to(float *dinp, float *dw, float *db, const float *dout, co
 void conv1d_forward(float *out, const float *inp, const float *w, const float *b, int N, int I,
                     int O)
 {
-    dense_forward(out, inp, w, b, N, I, O, true);
+    dense_forward_then(out, inp, w, b, N, I, O, true, NULL, NULL);
 }
 
 void conv1d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,

@@ -53,7 +53,8 @@ void conv1d_backward(float *dinp, float *dw, float *db, const float *dout, const
  * call nn's kernels on rows [r0, r1) of its arrays (inside the region they run on the calling
  * thread; dropout through dropout_forward_range, which draws from the whole tensor's element
  * indices), and must touch no other rows. r0 is a multiple of 8. A product that mat_mul keeps
- * on one thread runs here, then then(ctx, 0, N). */
+ * on one thread runs here, then then(ctx, 0, N). then may be NULL (linear_forward and
+ * conv1d_forward are these with NULL: the bias added to each band with its product). */
 typedef void dense_rows_fn(void *ctx, int r0, int r1);
 void linear_forward_then(float *out, const float *inp, const float *w, const float *b, int N,
                          int I, int O, dense_rows_fn *then, void *ctx);
