@@ -855,10 +855,16 @@ static att_plan plan_of(int T, int C, int H)
     return p;
 }
 
+/* Whether the plan's kernels take several heads at a time: each writes every q, k and v
+ * gradient column of its heads once, and can recompute the probabilities. */
+static bool plan_heads(att_plan p)
+{
+    return p.kind == 0 || p.kind == 3;
+}
+
 bool attention_recomputes(int T, int C, int H)
 {
-    const att_plan p = plan_of(T, C, H);
-    return p.kind == 0 || p.kind == 3;
+    return plan_heads(plan_of(T, C, H));
 }
 
 void attention_forward_biased(float *out, float *att, const float *qkv, const int32_t *start,
@@ -905,7 +911,7 @@ static void attention_backward_at(float *dqkv, const float *dout, const float *q
     backward_kernel *const kernel = backward_kernels[p.kind][p.col];
     const size_t rs = (size_t)3 * C;
     /* the kernels of one head at a time add (each key's rows gather over the queries) */
-    const bool heads = p.kind == 0 || p.kind == 3;
+    const bool heads = plan_heads(p);
     if (!add && !heads)
         tensor_zero(dqkv, (size_t)B * T * rs);
 #pragma omp parallel for schedule(static)

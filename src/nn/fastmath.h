@@ -51,33 +51,42 @@ static inline int fast_has_avx512(void)
 
 /* FAST_CLONES(name, (params), (args)) defines name_plain, name_avx2 and name_avx512, static
  * functions with the given parameters that call name_body(args) (a FAST_INLINE function), each
- * compiled for its level; FAST_PICK(name) is the one fast_level() asks for. */
+ * compiled for its level; FAST_PICK(name) is the one fast_level() asks for. FAST_CLONES_OF
+ * names the body. FAST_CLONES_ADD_TO(name, (params), (args)) makes two sets from one body whose
+ * last parameter is `bool add`: name (add true: the backward adds to its output) and name_to
+ * (false: it writes it), each with the constant folded in. */
 #if FAST_X86_DISPATCH
-#define FAST_CLONES(name, params, args)                                                            \
+#define FAST_CLONES_OF(name, body, params, args)                                                   \
     static void name##_plain params                                                                \
     {                                                                                              \
-        name##_body args;                                                                          \
+        body args;                                                                                 \
     }                                                                                              \
     FAST_AVX2 static void name##_avx2 params                                                       \
     {                                                                                              \
-        name##_body args;                                                                          \
+        body args;                                                                                 \
     }                                                                                              \
     FAST_AVX512 static void name##_avx512 params                                                   \
     {                                                                                              \
-        name##_body args;                                                                          \
+        body args;                                                                                 \
     }
 #define FAST_PICK(name)                                                                            \
     (fast_level() >= FAST_LEVEL_AVX512 ? name##_avx512                                             \
      : fast_level() >= FAST_LEVEL_AVX2 ? name##_avx2                                               \
                                        : name##_plain)
 #else
-#define FAST_CLONES(name, params, args)                                                            \
+#define FAST_CLONES_OF(name, body, params, args)                                                   \
     static void name##_plain params                                                                \
     {                                                                                              \
-        name##_body args;                                                                          \
+        body args;                                                                                 \
     }
 #define FAST_PICK(name) (name##_plain)
 #endif
+#define FAST_CLONES(name, params, args) FAST_CLONES_OF(name, name##_body, params, args)
+#define FAST_UNPACK_(...) __VA_ARGS__
+#define FAST_WITH_(v, args) (FAST_UNPACK_ args, v)
+#define FAST_CLONES_ADD_TO(name, params, args)                                                     \
+    FAST_CLONES_OF(name, name##_body, params, FAST_WITH_(true, args))                              \
+    FAST_CLONES_OF(name##_to, name##_body, params, FAST_WITH_(false, args))
 
 /* ------------------------------------------------------------------- sigmoid and tanh */
 

@@ -526,16 +526,10 @@ FAST_INLINE void layernorm_backward_dx_body(float *dinp, const float *dout, cons
         }
     }
 }
-FAST_CLONES(layernorm_backward_dx,
-            (float *dinp, const float *dout, const float *inp, const float *w, const float *mean,
-             const float *rstd, int C, size_t n0, size_t n1),
-            (dinp, dout, inp, w, mean, rstd, C, n0, n1, true))
-/* The writing kernels (..._to): a body of their own name for FAST_CLONES */
-#define layernorm_backward_dx_to_body(...) layernorm_backward_dx_body(__VA_ARGS__)
-FAST_CLONES(layernorm_backward_dx_to,
-            (float *dinp, const float *dout, const float *inp, const float *w, const float *mean,
-             const float *rstd, int C, size_t n0, size_t n1),
-            (dinp, dout, inp, w, mean, rstd, C, n0, n1, false))
+FAST_CLONES_ADD_TO(layernorm_backward_dx,
+                   (float *dinp, const float *dout, const float *inp, const float *w,
+                    const float *mean, const float *rstd, int C, size_t n0, size_t n1),
+                   (dinp, dout, inp, w, mean, rstd, C, n0, n1))
 
 /* dw = sum_n dy*xhat, db = sum_n dy over the columns of blocks [cb0, cb1), rows in order. */
 FAST_INLINE void layernorm_backward_dwb_body(float *dw, float *db, const float *dout,
@@ -662,12 +656,9 @@ FAST_INLINE void relu_mask_body(float *d, const float *inp, size_t lo, size_t hi
 FAST_CLONES(relu_mask, (float *d, const float *inp, size_t lo, size_t hi), (d, inp, lo, hi))
 FAST_CLONES(relu_forward, (float *out, const float *inp, size_t lo, size_t hi),
             (out, inp, lo, hi))
-FAST_CLONES(relu_backward, (float *dinp, const float *dout, const float *inp, size_t lo, size_t hi),
-            (dinp, dout, inp, lo, hi, true))
-#define relu_backward_to_body(...) relu_backward_body(__VA_ARGS__)
-FAST_CLONES(relu_backward_to,
-            (float *dinp, const float *dout, const float *inp, size_t lo, size_t hi),
-            (dinp, dout, inp, lo, hi, false))
+FAST_CLONES_ADD_TO(relu_backward,
+                   (float *dinp, const float *dout, const float *inp, size_t lo, size_t hi),
+                   (dinp, dout, inp, lo, hi))
 FAST_CLONES(add_forward, (float *out, const float *a, const float *b, size_t lo, size_t hi),
             (out, a, b, lo, hi))
 
@@ -777,11 +768,9 @@ FAST_INLINE void gelu_tanh_backward_body(float *dinp, const float *dout, const f
 }
 
 FAST_CLONES(gelu_tanh_forward, (float *out, const float *inp, size_t n), (out, inp, n))
-FAST_CLONES(gelu_tanh_backward, (float *dinp, const float *dout, const float *inp, size_t n),
-            (dinp, dout, inp, n, true))
-#define gelu_tanh_backward_to_body(...) gelu_tanh_backward_body(__VA_ARGS__)
-FAST_CLONES(gelu_tanh_backward_to, (float *dinp, const float *dout, const float *inp, size_t n),
-            (dinp, dout, inp, n, false))
+FAST_CLONES_ADD_TO(gelu_tanh_backward,
+                   (float *dinp, const float *dout, const float *inp, size_t n),
+                   (dinp, dout, inp, n))
 
 /* Bands of GELU_BAND elements per task, so that each thread runs a vectorized kernel. */
 #define GELU_BAND 4096
@@ -931,27 +920,16 @@ FAST_CLONES(dropout_forward,
             (float *out, uint8_t *mask, const float *inp, float scale, uint32_t threshold,
              uint64_t seed, size_t lo, size_t hi),
             (out, mask, inp, scale, threshold, seed, lo, hi))
-FAST_CLONES(dropout_backward,
-            (float *dinp, const float *dout, float scale, uint32_t threshold, uint64_t seed,
-             size_t lo, size_t hi),
-            (dinp, dout, scale, threshold, seed, lo, hi, true))
-FAST_CLONES(dropout_backward_mask,
-            (float *dinp, const float *dout, const uint8_t *mask, float scale, size_t lo,
-             size_t hi),
-            (dinp, dout, mask, scale, lo, hi, true))
-#define dropout_backward_to_body(...) dropout_backward_body(__VA_ARGS__)
-#define dropout_backward_mask_to_body(...) dropout_backward_mask_body(__VA_ARGS__)
-#define dropout_backward_none_to_body(...) dropout_backward_none_body(__VA_ARGS__)
-FAST_CLONES(dropout_backward_to,
-            (float *dinp, const float *dout, float scale, uint32_t threshold, uint64_t seed,
-             size_t lo, size_t hi),
-            (dinp, dout, scale, threshold, seed, lo, hi, false))
-FAST_CLONES(dropout_backward_mask_to,
-            (float *dinp, const float *dout, const uint8_t *mask, float scale, size_t lo,
-             size_t hi),
-            (dinp, dout, mask, scale, lo, hi, false))
-FAST_CLONES(dropout_backward_none_to, (float *dinp, const float *dout, size_t lo, size_t hi),
-            (dinp, dout, lo, hi, false))
+FAST_CLONES_ADD_TO(dropout_backward,
+                   (float *dinp, const float *dout, float scale, uint32_t threshold,
+                    uint64_t seed, size_t lo, size_t hi),
+                   (dinp, dout, scale, threshold, seed, lo, hi))
+FAST_CLONES_ADD_TO(dropout_backward_mask,
+                   (float *dinp, const float *dout, const uint8_t *mask, float scale, size_t lo,
+                    size_t hi),
+                   (dinp, dout, mask, scale, lo, hi))
+FAST_CLONES_OF(dropout_backward_none_to, dropout_backward_none_body,
+               (float *dinp, const float *dout, size_t lo, size_t hi), (dinp, dout, lo, hi, false))
 
 void dropout_forward_range(float *out, uint8_t *mask, const float *inp, size_t first,
                            size_t end, float p, uint64_t seed)
