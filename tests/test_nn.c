@@ -799,10 +799,11 @@ static void test_attention(void)
     arith_free(d2);
 }
 
-/* Sixteen heads at a time (AVX-512, H a multiple of 16) against four at a time, and against the
- * reference: the same arithmetic on every lane, so the forward's out and att and the
- * backward's dqkv (bias gradient included) are the same bits. On a CPU without AVX-512 both
- * runs take the four-heads kernels, and the comparison holds trivially. */
+/* Sixteen heads at a time (AVX-512, H a multiple of 16) against four at a time, or one head in
+ * blocks of sixteen keys (AVX-512) against blocks of four, and against the reference: the
+ * same arithmetic on every lane, so the forward's out and att and the backward's dqkv (bias
+ * gradient included) are the same bits. On a CPU without AVX-512 both runs take the same
+ * kernels, and the comparison holds trivially. */
 static void test_attention_widths_shape(int B, int T, int C, int H, const int32_t *start,
                                         bool biased)
 {
@@ -869,6 +870,16 @@ static void test_attention_widths(void)
     test_attention_widths_shape(2, 3, 1024, 16, start_b, true);  /* heads of 64 */
     test_attention_widths_shape(2, 9, 256, 32, start_b, true);   /* two items per sequence */
     test_attention_widths_shape(1, 1, 128, 16, NULL, true);
+    /* one head in blocks of sixteen keys (AVX-512) against blocks of four */
+    const int32_t start_c[2] = {20, 0};
+    test_attention_widths_shape(3, 45, 128, 4, start_a, false); /* mul-nx3's shape: heads of 32 */
+    test_attention_widths_shape(3, 45, 128, 4, start_a, true);
+    test_attention_widths_shape(2, 63, 64, 4, start_c, true);   /* lengthgen's: heads of 16 */
+    test_attention_widths_shape(2, 128, 256, 4, start_b, false); /* heads of 64, the longest */
+    test_attention_widths_shape(2, 128, 256, 4, start_c, true);
+    test_attention_widths_shape(1, 4, 32, 2, NULL, true);        /* the shortest */
+    test_attention_widths_shape(2, 17, 64, 2, start_b, false);   /* a row of 17 keys */
+    test_attention_widths_shape(2, 70, 96, 3, start_c, true);    /* H not a multiple of 4 */
 }
 
 /* ----------------------------------------------------------- attention with a score bias */

@@ -486,6 +486,8 @@ ATT_INLINE void head_forward_blocked(float *restrict out, float *restrict att,
 #undef HDECODE_KEEP
 
 #if FAST_X86_DISPATCH
+#include <immintrin.h>
+
 typedef float v16 __attribute__((vector_size(64)));
 typedef int32_t v16i __attribute__((vector_size(64)));
 typedef uint32_t v16u __attribute__((vector_size(64)));
@@ -540,6 +542,8 @@ FAST_AVX512 ATT_INLINE v16 exp_softmax16(v16 x)
 #undef HMAX_T
 #undef HLOCAL
 #undef HDECODE_KEEP
+
+#include "nn/attention_blocked16.h"
 #endif
 
 /* One (sequence, head) pair, one row at a time, for the sizes the blocked kernels do not
@@ -808,31 +812,55 @@ ATT_HEADS16_KERNELS(32)
 ATT_HEADS16_KERNELS(64)
 #define ATT_HEADS16_ROW(NAME, SUFFIX)                                                              \
     {NAME##_8##SUFFIX, NAME##_16##SUFFIX, NAME##_32##SUFFIX, NAME##_64##SUFFIX, NULL}
+
+#define ATT_BLOCKED16_KERNELS(HD)                                                                  \
+    ATT_FORWARD_PAIR_AT(FAST_AVX512, blocked16_forward_##HD,                                       \
+                        head_forward_blocked16(o, a, q, q + C, q + 2 * C, T, lo, rs, C, HD, scale, \
+                                               pf, part, bi_))                                     \
+    FAST_AVX512 static void blocked16_backward_##HD(float *dq, const float *d, const float *q,     \
+                                                    const float *a, int T, int lo, size_t rs,      \
+                                                    int C, int hd, float scale,                    \
+                                                    const att_prefetch *pf, size_t part, bool add) \
+    {                                                                                              \
+        (void)hd;                                                                                  \
+        (void)add;                                                                                 \
+        head_backward_blocked16(dq, d, q, a, T, lo, rs, C, HD, scale, C, pf, part);                \
+    }
+
+ATT_BLOCKED16_KERNELS(16)
+ATT_BLOCKED16_KERNELS(32)
+ATT_BLOCKED16_KERNELS(64)
+#define ATT_BLOCKED16_ROW(NAME, SUFFIX)                                                            \
+    {NULL, NAME##_16##SUFFIX, NAME##_32##SUFFIX, NAME##_64##SUFFIX, NULL}
 #else
 #define ATT_HEADS16_ROW(NAME, SUFFIX) {NULL, NULL, NULL, NULL, NULL}
+#define ATT_BLOCKED16_ROW(NAME, SUFFIX) {NULL, NULL, NULL, NULL, NULL}
 #endif
 
 /* The kernels for head sizes 8, 16, 32, 64 and any other, in that order; [1]: with a bias. */
-static forward_kernel *const forward_kernels[2][4][5] = {
+static forward_kernel *const forward_kernels[2][5][5] = {
     {{heads4_forward_8, heads4_forward_16, heads4_forward_32, heads4_forward_64, NULL},
      {blocked_forward_8, blocked_forward_16, blocked_forward_32, blocked_forward_64, NULL},
      {rows_forward_8, rows_forward_16, rows_forward_32, rows_forward_64, rows_forward_hd},
-     ATT_HEADS16_ROW(heads16_forward, )},
+     ATT_HEADS16_ROW(heads16_forward, ),
+     ATT_BLOCKED16_ROW(blocked16_forward, )},
     {{heads4_forward_8_b, heads4_forward_16_b, heads4_forward_32_b, heads4_forward_64_b, NULL},
      {blocked_forward_8_b, blocked_forward_16_b, blocked_forward_32_b, blocked_forward_64_b,
       NULL},
      {rows_forward_8_b, rows_forward_16_b, rows_forward_32_b, rows_forward_64_b,
       rows_forward_hd_b},
-     ATT_HEADS16_ROW(heads16_forward, _b)}};
-static backward_kernel *const backward_kernels[4][5] = {
+     ATT_HEADS16_ROW(heads16_forward, _b),
+     ATT_BLOCKED16_ROW(blocked16_forward, _b)}};
+static backward_kernel *const backward_kernels[5][5] = {
     {heads4_backward_8, heads4_backward_16, heads4_backward_32, heads4_backward_64, NULL},
     {blocked_backward_8, blocked_backward_16, blocked_backward_32, blocked_backward_64, NULL},
     {rows_backward_8, rows_backward_16, rows_backward_32, rows_backward_64, rows_backward_hd},
-    ATT_HEADS16_ROW(heads16_backward, )};
+    ATT_HEADS16_ROW(heads16_backward, ),
+    ATT_BLOCKED16_ROW(blocked16_backward, )};
 
 /* How attention over (B, T, C, H) is split: kind 0 four heads at a time, 1 one head in
- * blocks, 2 one head by rows, 3 sixteen heads at a time (AVX-512); the head size's column in
- * the kernel tables. */
+ * blocks, 2 one head by rows, 3 sixteen heads at a time (AVX-512), 4 one head in blocks of
+ * sixteen keys (AVX-512; kind 1's bits); the head size's column in the kernel tables. */
 typedef struct {
     int hd, kind, col, width, items; /* heads per work item, items per sequence */
     float scale;
@@ -849,6 +877,10 @@ static att_plan plan_of(int T, int C, int H)
     const bool wide = false;
 #endif
     p.kind = wide ? 3 : heads_ok4(T, H, p.hd) ? 0 : blocked_ok(T, p.hd) ? 1 : 2;
+#if FAST_X86_DISPATCH
+    if (p.kind == 1 && fast_has_avx512() && blocked16_ok(T, p.hd))
+        p.kind = 4;
+#endif
     p.col = p.hd == 8 ? 0 : p.hd == 16 ? 1 : p.hd == 32 ? 2 : p.hd == 64 ? 3 : 4;
     p.width = p.kind == 3 ? 16 : p.kind == 0 ? 4 : 1;
     p.items = H / p.width;
