@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nn/fastmath.h"
@@ -1050,41 +1051,89 @@ void attention_forward_reference(float *out, float *att, const float *qkv, const
 
 /* ------------------------------------------------------------------- the bias's gradient */
 
+/* The bias gradient of one sequence and head into its table dt: for each query t,
+ * datt_tj = dout_t . v_j (summed in increasing i from 0, as dot() sums), s_t =
+ * sum_j att_tj datt_tj in increasing j, then dt[pos_t][pos_j] += att_tj (datt_tj - s_t) in
+ * increasing j. The datt of a row are computed together, a column i of the keys at a time
+ * (vT: v transposed, (hd, T)), each lane its own sum in dot()'s order, so every path gives
+ * the same bits. d: T floats of room. */
+FAST_INLINE void bias_backward_seq_body(float *restrict dt, const float *restrict dout,
+                                        const float *restrict v, const float *restrict att,
+                                        const int32_t *restrict pos, int T, int lo, size_t rs,
+                                        int C, int hd, int P, float *restrict vT,
+                                        float *restrict d)
+{
+    for (int j = 0; j < T; j++)
+        for (int i = 0; i < hd; i++)
+            vT[(size_t)i * T + j] = v[j * rs + i];
+    for (int t = 0; t < T; t++) {
+        const int j0 = t < lo ? t : lo, n = t - j0 + 1;
+        const float *dot_ = dout + (size_t)t * C;
+#pragma omp simd
+        for (int j = 0; j < n; j++)
+            d[j] = 0.0f;
+        for (int i = 0; i < hd; i++) {
+            const float x = dot_[i];
+            const float *vi = vT + (size_t)i * T + j0;
+#pragma omp simd
+            for (int j = 0; j < n; j++)
+                d[j] += x * vi[j];
+        }
+        const float *row = att + (size_t)t * T + j0;
+        float s = 0.0f;
+        for (int j = 0; j < n; j++)
+            s += row[j] * d[j];
+        float *drow = dt + (size_t)pos[t] * P;
+        const int32_t *pj = pos + j0;
+        for (int j = 0; j < n; j++)
+            drow[pj[j]] += row[j] * (d[j] - s);
+    }
+}
+
+FAST_CLONES(bias_backward_seq,
+            (float *dt, const float *dout, const float *v, const float *att, const int32_t *pos,
+             int T, int lo, size_t rs, int C, int hd, int P, float *vT, float *d),
+            (dt, dout, v, att, pos, T, lo, rs, C, hd, P, vT, d))
+
 void attention_bias_backward(float *dtable, const float *dout, const float *qkv, const float *att,
                              const int32_t *start, const attn_bias *bias, int B, int T, int C,
                              int H)
 {
     const int hd = C / H, P = bias->P;
     const size_t rs = (size_t)3 * C;
+    void (*const seq)(float *, const float *, const float *, const float *, const int32_t *, int,
+                      int, size_t, int, int, int, float *, float *) = FAST_PICK(bias_backward_seq);
     /* a head's table entries are written by its own thread only, in a fixed order */
-#pragma omp parallel for schedule(static) if (H > 1 && (size_t)B * T * T * C > 32768)
-    for (int h = 0; h < H; h++) {
-        float *dt = dtable + (size_t)h * P * P;
-        enum { KEEP = 512 }; /* rows of up to KEEP keys keep their datt; longer ones redo it */
-        float datt[KEEP];
-        for (int b = 0; b < B; b++) {
-            const int lo = key_start(start, b);
-            const int32_t *pos = bias->pos + (size_t)b * T;
-            const float *v = qkv + (size_t)b * T * rs + 2 * C + (size_t)h * hd;
-            for (int t = 0; t < T; t++) {
-                const int j0 = t < lo ? t : lo;
-                const bool keep = t - j0 + 1 <= KEEP;
-                const float *row = att + (((size_t)b * H + h) * T + t) * T;
-                const float *dot_ = dout + ((size_t)b * T + t) * C + (size_t)h * hd;
-                float *drow = dt + (size_t)pos[t] * P;
-                float s = 0.0f; /* sum_j att_tj datt_tj */
-                for (int j = j0; j <= t; j++) {
-                    const float d = dot(dot_, v + j * rs, hd);
-                    if (keep)
-                        datt[j - j0] = d;
-                    s += row[j] * d;
+#pragma omp parallel if (H > 1 && (size_t)B * T * T * C > 32768)
+    {
+        float *vT = malloc(((size_t)hd + 1) * T * sizeof *vT);
+#pragma omp for schedule(static)
+        for (int h = 0; h < H; h++) {
+            float *dt = dtable + (size_t)h * P * P;
+            for (int b = 0; b < B; b++) {
+                const int32_t *pos = bias->pos + (size_t)b * T;
+                const float *v = qkv + (size_t)b * T * rs + 2 * C + (size_t)h * hd;
+                const float *dout_b = dout + (size_t)b * T * C + (size_t)h * hd;
+                const float *att_b = att + ((size_t)b * H + h) * T * T;
+                const int lo = key_start(start, b);
+                if (vT) {
+                    seq(dt, dout_b, v, att_b, pos, T, lo, rs, C, hd, P, vT, vT + (size_t)hd * T);
+                    continue;
                 }
-                for (int j = j0; j <= t; j++) {
-                    const float d = keep ? datt[j - j0] : dot(dot_, v + j * rs, hd);
-                    drow[pos[j]] += row[j] * (d - s);
+                for (int t = 0; t < T; t++) { /* no room: the same sums, a key at a time */
+                    const int j0 = t < lo ? t : lo;
+                    const float *row = att_b + (size_t)t * T;
+                    const float *dot_ = dout_b + (size_t)t * C;
+                    float *drow = dt + (size_t)pos[t] * P;
+                    float s = 0.0f;
+                    for (int j = j0; j <= t; j++)
+                        s += row[j] * dot(dot_, v + j * rs, hd);
+                    for (int j = j0; j <= t; j++)
+                        drow[pos[j]] += row[j] * (dot(dot_, v + j * rs, hd) - s);
                 }
             }
         }
+        free(vT);
     }
 }
 
