@@ -1054,30 +1054,39 @@ void attention_forward_reference(float *out, float *att, const float *qkv, const
 /* The bias gradient of one sequence and head into its table dt: for each query t,
  * datt_tj = dout_t . v_j (summed in increasing i from 0, as dot() sums), s_t =
  * sum_j att_tj datt_tj in increasing j, then dt[pos_t][pos_j] += att_tj (datt_tj - s_t) in
- * increasing j. The datt of a row are computed together, a column i of the keys at a time
- * (vT: v transposed, (hd, T)), each lane its own sum in dot()'s order, so every path gives
- * the same bits. d: T floats of room. */
+ * increasing j. A row's datt are computed sixteen keys at a time, each lane its own sum in
+ * dot()'s order (so every path gives the same bits), from vT: v transposed, (hd, TS) with
+ * TS = T + 16 and the columns past T zero. d: TS floats of room. */
+enum { BIAS_BLOCK = 16 };
+
 FAST_INLINE void bias_backward_seq_body(float *restrict dt, const float *restrict dout,
                                         const float *restrict v, const float *restrict att,
                                         const int32_t *restrict pos, int T, int lo, size_t rs,
                                         int C, int hd, int P, float *restrict vT,
                                         float *restrict d)
 {
-    for (int j = 0; j < T; j++)
-        for (int i = 0; i < hd; i++)
-            vT[(size_t)i * T + j] = v[j * rs + i];
+    const int TS = T + BIAS_BLOCK;
+    for (int i = 0; i < hd; i++) {
+        float *vi = vT + (size_t)i * TS;
+        for (int j = 0; j < T; j++)
+            vi[j] = v[j * rs + i];
+        for (int j = T; j < TS; j++)
+            vi[j] = 0.0f;
+    }
     for (int t = 0; t < T; t++) {
         const int j0 = t < lo ? t : lo, n = t - j0 + 1;
         const float *dot_ = dout + (size_t)t * C;
-#pragma omp simd
-        for (int j = 0; j < n; j++)
-            d[j] = 0.0f;
-        for (int i = 0; i < hd; i++) {
-            const float x = dot_[i];
-            const float *vi = vT + (size_t)i * T + j0;
-#pragma omp simd
-            for (int j = 0; j < n; j++)
-                d[j] += x * vi[j];
+        for (int jb = 0; jb < n; jb += BIAS_BLOCK) {
+            float acc[BIAS_BLOCK];
+            for (int l = 0; l < BIAS_BLOCK; l++)
+                acc[l] = 0.0f;
+            for (int i = 0; i < hd; i++) {
+                const float x = dot_[i];
+                const float *vi = vT + (size_t)i * TS + j0 + jb;
+                for (int l = 0; l < BIAS_BLOCK; l++)
+                    acc[l] += x * vi[l];
+            }
+            memcpy(d + jb, acc, sizeof acc);
         }
         const float *row = att + (size_t)t * T + j0;
         float s = 0.0f;
@@ -1106,7 +1115,7 @@ void attention_bias_backward(float *dtable, const float *dout, const float *qkv,
     /* a head's table entries are written by its own thread only, in a fixed order */
 #pragma omp parallel if (H > 1 && (size_t)B * T * T * C > 32768)
     {
-        float *vT = malloc(((size_t)hd + 1) * T * sizeof *vT);
+        float *vT = malloc(((size_t)hd + 1) * (T + BIAS_BLOCK) * sizeof *vT);
 #pragma omp for schedule(static)
         for (int h = 0; h < H; h++) {
             float *dt = dtable + (size_t)h * P * P;
@@ -1117,7 +1126,8 @@ void attention_bias_backward(float *dtable, const float *dout, const float *qkv,
                 const float *att_b = att + ((size_t)b * H + h) * T * T;
                 const int lo = key_start(start, b);
                 if (vT) {
-                    seq(dt, dout_b, v, att_b, pos, T, lo, rs, C, hd, P, vT, vT + (size_t)hd * T);
+                    seq(dt, dout_b, v, att_b, pos, T, lo, rs, C, hd, P, vT,
+                        vT + (size_t)hd * (T + BIAS_BLOCK));
                     continue;
                 }
                 for (int t = 0; t < T; t++) { /* no room: the same sums, a key at a time */
