@@ -595,6 +595,17 @@ static void activation_backward_to(act_kind act, float *dinp, const float *dout,
 
 /* Given dx_out (gradient w.r.t. the block's output), writes dx_in (overwritten) and adds the
  * block's parameter gradients. */
+/* Dropout's backward of src into dst, or, without dropout (p 0, the identity), src itself:
+ * the models trained without dropout copy no gradient. */
+static const float *dropout_grad(float *dst, const float *src, const uint8_t *mask, size_t n,
+                                 float p, uint64_t seed)
+{
+    if (p <= 0.0f)
+        return src;
+    dropout_backward_to(dst, src, mask, n, p, seed);
+    return dst;
+}
+
 static void block_backward(model *m, int l, float *dx_in, const float *dx_out, const batch *b)
 {
     transformer *t = m->impl;
@@ -623,11 +634,13 @@ static void block_backward(model *m, int l, float *dx_in, const float *dx_out, c
         dffn_out = s->dtmp;
     }
     /* through dropout, down, dropout, activation, up (each writing its gradient: no buffer
-     * zeroed first) */
-    dropout_backward_to(s->datty, dffn_out, a->mask_ffn, NC, p, site_seed(seed, l, SITE_FFN));
-    lin_backward(m, s->df1, w->down_w, w->down_b, s->datty, a->hid, N, F, C, false);
-    dropout_backward_to(s->df2, s->df1, a->mask_hid, NF, p, site_seed(seed, l, SITE_HIDDEN));
-    activation_backward_to(m->cfg.act, s->df1, s->df2, a->up, NF);
+     * zeroed first; without dropout the activation's backward works in place) */
+    const float *ddown =
+        dropout_grad(s->datty, dffn_out, a->mask_ffn, NC, p, site_seed(seed, l, SITE_FFN));
+    lin_backward(m, s->df1, w->down_w, w->down_b, ddown, a->hid, N, F, C, false);
+    const float *dhid =
+        dropout_grad(s->df2, s->df1, a->mask_hid, NF, p, site_seed(seed, l, SITE_HIDDEN));
+    activation_backward_to(m->cfg.act, s->df1, dhid, a->up, NF);
     /* post-LN adds onto dtmp, the residual's part (res2 = ln1 + down) */
     lin_backward(m, dffn_in, w->up_w, w->up_b, s->df1, ffn_in, N, C, F, !pre);
     if (pre) {
@@ -639,8 +652,9 @@ static void block_backward(model *m, int l, float *dx_in, const float *dx_out, c
     }
 
     /* attention sub-block: mid = x_in + dropout(proj(attention(qkv(attn_in)))) */
-    dropout_backward_to(s->dtmp, dmid, a->mask_attn, NC, p, site_seed(seed, l, SITE_ATTN));
-    lin_backward(m, s->datty, w->out_w, w->out_b, s->dtmp, a->atty, N, C, C, false);
+    const float *dproj =
+        dropout_grad(s->dtmp, dmid, a->mask_attn, NC, p, site_seed(seed, l, SITE_ATTN));
+    lin_backward(m, s->datty, w->out_w, w->out_b, dproj, a->atty, N, C, C, false);
     /* given the probabilities, a score bias changes nothing in dqkv; the scheme takes the
      * bias's own gradient (FIRE's parameters) */
     attention_backward_to(s->dqkv, s->datty, a->qkv, t->last.att_kept ? a->att : NULL, b->start,
@@ -686,12 +700,12 @@ static void transformer_backward(model *m)
         din = swap;
     }
     /* dout: gradient w.r.t. the (dropped out) embedding sum */
-    dropout_backward_to(s->dtmp, dout, acts->mask_embed, NC,
-                        t->last.train ? m->cfg.dropout : 0.0f,
-                        site_seed(t->last.seed, 0, SITE_EMBED));
+    const float *demb = dropout_grad(s->dtmp, dout, acts->mask_embed, NC,
+                                     t->last.train ? m->cfg.dropout : 0.0f,
+                                     site_seed(t->last.seed, 0, SITE_EMBED));
     if (t->pos.ops->embed_backward)
-        t->pos.ops->embed_backward(t->pos.state, &m->params, s->dtmp, b->pos, N);
-    embedding_backward(G_trainable(m, t->w.tok_emb), s->dtmp, b->tokens, N, C, embed_scale(t));
+        t->pos.ops->embed_backward(t->pos.state, &m->params, demb, b->pos, N);
+    embedding_backward(G_trainable(m, t->w.tok_emb), demb, b->tokens, N, C, embed_scale(t));
 }
 
 /* ------------------------------------------------------------------------------ generation */
