@@ -73,6 +73,30 @@ FAST_AVX512 ATT_INLINE void fill_past16(float *p, int n, float fill)
     st16(p, (v16)_mm512_mask_blend_ps(lanes16(n), _mm512_set1_ps(fill), (__m512)ld16(p)));
 }
 
+/* Blocks jb, jb + 16, .. (K of them, a constant once inlined) of one row of block_products16:
+ * each lane's sum in increasing i, the K sums side by side so that the adds do not wait on
+ * one another. */
+FAST_AVX512 ATT_INLINE void products16_k(float *restrict ot, const float *restrict xt,
+                                         const float *restrict yT, int TS, int hd, float scale,
+                                         int jb, int K)
+{
+    v16 s[4];
+    const v16 x0 = splat16(xt[0]);
+    ATT_UNROLL
+    for (int k = 0; k < K; k++)
+        s[k] = x0 * ld16(yT + jb + 16 * k);
+    ATT_UNROLL
+    for (int i = 1; i < hd; i++) {
+        const v16 x = splat16(xt[i]);
+        ATT_UNROLL
+        for (int k = 0; k < K; k++)
+            s[k] += x * ld16(yT + i * TS + jb + 16 * k);
+    }
+    ATT_UNROLL
+    for (int k = 0; k < K; k++)
+        st16(ot + jb + 16 * k, s[k] * splat16(scale));
+}
+
 /* block_products on blocks of sixteen keys: out[t * TS + j] = (sum_i x_t[i] yT[i][j] in
  * increasing i) * scale, the last block's lanes past t set to fill. */
 FAST_AVX512 ATT_INLINE void block_products16(float *restrict out, const float *restrict x,
@@ -86,12 +110,21 @@ FAST_AVX512 ATT_INLINE void block_products16(float *restrict out, const float *r
         const int j0 = rk[t].j0, jend = rk[t].jend;
         const float *xt = x + t * xs;
         float *ot = out + t * TS;
-        for (int jb = j0; jb < jend; jb += 16) {
-            v16 s = splat16(xt[0]) * ld16(yT + jb);
-            ATT_UNROLL
-            for (int i = 1; i < hd; i++)
-                s += splat16(xt[i]) * ld16(yT + i * TS + jb);
-            st16(ot + jb, s * splat16(scale));
+        int jb = j0;
+        for (; jb + 64 <= jend; jb += 64)
+            products16_k(ot, xt, yT, TS, hd, scale, jb, 4);
+        switch ((jend - jb) / 16) {
+        case 3:
+            products16_k(ot, xt, yT, TS, hd, scale, jb, 3);
+            break;
+        case 2:
+            products16_k(ot, xt, yT, TS, hd, scale, jb, 2);
+            break;
+        case 1:
+            products16_k(ot, xt, yT, TS, hd, scale, jb, 1);
+            break;
+        default:
+            break;
         }
         fill_past16(ot + jend - 16, rk[t].n_last, fill);
     }
@@ -107,6 +140,77 @@ FAST_AVX512 ATT_INLINE void combine16(v16 *restrict acc, const float *restrict w
         ATT_UNROLL
         for (int c = 0; c < hd / 16; c++)
             acc[c] += wl * ld16(xj + l * hd + 16 * c);
+    }
+}
+
+/* combine16 for R rows at once (R a constant once inlined, up to 4) over the same n keys,
+ * row r's weights at w + r * TS, each row's sums in its own order, side by side. */
+FAST_AVX512 ATT_INLINE void combine16_rows(v16 (*restrict acc)[ATT_MAX_HD / 16],
+                                           const float *restrict w, int TS, int R, int n,
+                                           const float *restrict xj, int hd)
+{
+    for (int l = 0; l < n; l++) {
+        v16 wr[4];
+        ATT_UNROLL
+        for (int r = 0; r < R; r++)
+            wr[r] = splat16(w[r * TS + l]);
+        ATT_UNROLL
+        for (int c = 0; c < hd / 16; c++) {
+            const v16 xv = ld16(xj + l * hd + 16 * c);
+            ATT_UNROLL
+            for (int r = 0; r < R; r++)
+                acc[r][c] += wr[r] * xv;
+        }
+    }
+}
+
+/* For each row t: acc_t = sum_j w_tj x_j over its keys j0..t in increasing j (w's rows TS
+ * floats apart, x (TS, hd) rows), stored at dst + t * ds (add: added to what is there). Up to
+ * four rows with the same first key go together over the keys they share, then each adds its
+ * own last keys in order, so that their sums do not wait on one another. */
+FAST_AVX512 ATT_INLINE void store_row16(float *restrict d, const v16 *acc, int hd, bool add)
+{
+    ATT_UNROLL
+    for (int c = 0; c < hd / 16; c++)
+        st16(d + 16 * c, add ? ld16(d + 16 * c) + acc[c] : acc[c]);
+}
+
+FAST_AVX512 ATT_INLINE void rows_combine16(float *restrict dst, size_t ds, bool add,
+                                           const row_keys16 *rk, int T, int TS,
+                                           const float *restrict w, const float *restrict x,
+                                           int hd)
+{
+    for (int t = 0; t < T;) {
+        const int j0 = rk[t].j0, n = t - j0 + 1;
+        int R = 1;
+        while (R < 4 && t + R < T && rk[t + R].j0 == j0)
+            R++;
+        v16 acc[4][ATT_MAX_HD / 16];
+        for (int r = 0; r < 4; r++) {
+            ATT_UNROLL
+            for (int c = 0; c < hd / 16; c++)
+                acc[r][c] = splat16(0.0f);
+        }
+        const float *wt = w + (size_t)t * TS + j0, *xt = x + (size_t)j0 * hd;
+        switch (R) {
+        case 4:
+            combine16_rows(acc, wt, TS, 4, n, xt, hd);
+            break;
+        case 3:
+            combine16_rows(acc, wt, TS, 3, n, xt, hd);
+            break;
+        case 2:
+            combine16_rows(acc, wt, TS, 2, n, xt, hd);
+            break;
+        default:
+            combine16_rows(acc, wt, TS, 1, n, xt, hd);
+            break;
+        }
+        for (int r = 0; r < R; r++) { /* row t + r's keys t + 1 .. t + r */
+            combine16(acc[r], wt + (size_t)r * TS + n, r, xt + (size_t)n * hd, hd);
+            store_row16(dst + (size_t)(t + r) * ds, acc[r], hd, add);
+        }
+        t += R;
     }
 }
 
@@ -157,23 +261,15 @@ FAST_AVX512 ATT_INLINE void head_forward_blocked16(float *restrict out, float *r
     for (int t = 0; t < T; t++) {
         const int j0 = rk[t].j0, jend = rk[t].jend;
         float *St = S + t * TS;
-        v16 acc[ATT_MAX_HD / 16];
-        ATT_UNROLL
-        for (int c = 0; c < hd / 16; c++)
-            acc[c] = splat16(0.0f);
         for (int jb = j0; jb < jend; jb += 16) {
             const int n = jb + 16 <= t + 1 ? 16 : t + 1 - jb; /* the keys t sees */
             const v16 a = ld16(St + jb) * splat16(inv[t]);
             st16(St + jb, a);
             if (att)
                 _mm512_mask_storeu_ps(att + (size_t)t * T + jb, lanes16(n), (__m512)a);
-            combine16(acc, St + jb, n, vl + jb * hd, hd);
         }
-        float *ot = out + t * os;
-        ATT_UNROLL
-        for (int c = 0; c < hd / 16; c++)
-            st16(ot + 16 * c, acc[c]);
     }
+    rows_combine16(out, os, false, rk, T, TS, S, vl, hd);
 }
 
 /* head_backward_blocked's arithmetic, sixteen keys at a time; the gradients are added to
@@ -193,7 +289,7 @@ FAST_AVX512 ATT_INLINE void head_backward_blocked16(float *restrict dq, const fl
     gather_rows(kl, q + C, T, TS, rs, hd);
     /* datt, 0 past t */
     block_products16(dS, dout, os, vT, rk, T, TS, hd, 1.0f, 0.0f, pf, part);
-    /* att (0 past t), then ds from datt; dq_t = sum_j ds_tj k_j */
+    /* att (0 past t), then ds from datt; then dq_t = sum_j ds_tj k_j */
     for (int t = 0; t < T; t++) {
         const int j0 = rk[t].j0, jend = rk[t].jend;
         const float *arow = att + (size_t)t * T;
@@ -208,42 +304,58 @@ FAST_AVX512 ATT_INLINE void head_backward_blocked16(float *restrict dq, const fl
                 vs += (v4){p[4 * g], p[4 * g + 1], p[4 * g + 2], p[4 * g + 3]};
         }
         const v16 s = splat16(hsum4(vs)[0]);
-        v16 acc[ATT_MAX_HD / 16];
-        ATT_UNROLL
-        for (int c = 0; c < hd / 16; c++)
-            acc[c] = splat16(0.0f);
-        for (int jb = j0; jb < jend; jb += 16) {
-            const int n = jb + 16 <= t + 1 ? 16 : t + 1 - jb;
-            const v16 d = ld16(At + jb) * (ld16(dSt + jb) - s) * splat16(scale);
-            st16(dSt + jb, d);
-            combine16(acc, dSt + jb, n, kl + jb * hd, hd);
-        }
-        float *dqt = dq + t * rs;
-        ATT_UNROLL
-        for (int c = 0; c < hd / 16; c++)
-            st16(dqt + 16 * c, ld16(dqt + 16 * c) + acc[c]);
+        for (int jb = j0; jb < jend; jb += 16)
+            st16(dSt + jb, ld16(At + jb) * (ld16(dSt + jb) - s) * splat16(scale));
     }
-    /* dk_j = sum_t ds_tj q_t, dv_j = sum_t att_tj dout_t over the queries t that see j */
-    for (int j = 0; j < T; j++) {
+    rows_combine16(dq, rs, true, rk, T, TS, dS, kl, hd);
+    /* dk_j = sum_t ds_tj q_t, dv_j = sum_t att_tj dout_t over the queries t that see j, in
+     * increasing t; two keys seen by the same queries from j + 1 on go together */
+    for (int j = 0; j < T;) {
         const int t1 = j < lo ? j : T - 1; /* a padding key is seen by its own query only */
-        v16 ak[ATT_MAX_HD / 16], av[ATT_MAX_HD / 16];
+        const bool pair = j >= lo && j + 1 < T;
+        v16 ak[ATT_MAX_HD / 16], av[ATT_MAX_HD / 16], bk[ATT_MAX_HD / 16], bv[ATT_MAX_HD / 16];
         ATT_UNROLL
         for (int c = 0; c < hd / 16; c++)
-            ak[c] = av[c] = splat16(0.0f);
-        for (int t = j; t <= t1; t++) {
-            const v16 d = splat16(dS[t * TS + j]), a = splat16(A[t * TS + j]);
-            const float *qt = q + t * rs, *dt = dout + t * os;
+            ak[c] = av[c] = bk[c] = bv[c] = splat16(0.0f);
+        {
+            const v16 d = splat16(dS[j * TS + j]), a = splat16(A[j * TS + j]);
+            const float *qt = q + j * rs, *dt = dout + j * os;
             ATT_UNROLL
             for (int c = 0; c < hd / 16; c++) {
                 ak[c] += d * ld16(qt + 16 * c);
                 av[c] += a * ld16(dt + 16 * c);
             }
         }
-        float *dkj = dq + C + j * rs, *dvj = dq + 2 * C + j * rs;
-        ATT_UNROLL
-        for (int c = 0; c < hd / 16; c++) {
-            st16(dkj + 16 * c, ld16(dkj + 16 * c) + ak[c]);
-            st16(dvj + 16 * c, ld16(dvj + 16 * c) + av[c]);
+        for (int t = j + 1; t <= t1; t++) {
+            const float *qt = q + t * rs, *dt = dout + t * os;
+            const v16 d = splat16(dS[t * TS + j]), a = splat16(A[t * TS + j]);
+            if (pair) {
+                const v16 d1 = splat16(dS[t * TS + j + 1]), a1 = splat16(A[t * TS + j + 1]);
+                ATT_UNROLL
+                for (int c = 0; c < hd / 16; c++) {
+                    const v16 qv = ld16(qt + 16 * c), dv = ld16(dt + 16 * c);
+                    ak[c] += d * qv;
+                    av[c] += a * dv;
+                    bk[c] += d1 * qv;
+                    bv[c] += a1 * dv;
+                }
+            } else {
+                ATT_UNROLL
+                for (int c = 0; c < hd / 16; c++) {
+                    ak[c] += d * ld16(qt + 16 * c);
+                    av[c] += a * ld16(dt + 16 * c);
+                }
+            }
         }
+        for (int u = 0; u < 1 + pair; u++) {
+            const v16 *gk = u ? bk : ak, *gv = u ? bv : av;
+            float *dkj = dq + C + (j + u) * rs, *dvj = dq + 2 * C + (j + u) * rs;
+            ATT_UNROLL
+            for (int c = 0; c < hd / 16; c++) {
+                st16(dkj + 16 * c, ld16(dkj + 16 * c) + gk[c]);
+                st16(dvj + 16 * c, ld16(dvj + 16 * c) + gv[c]);
+            }
+        }
+        j += 1 + pair;
     }
 }
