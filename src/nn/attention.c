@@ -395,6 +395,18 @@ ATT_INLINE void block_products(float *restrict out, const float *restrict x, siz
     }
 }
 
+/* The bias on the visible keys of each row of the scores S (rows TS floats apart), the
+ * blocked kernels' step between the products and the softmax. */
+ATT_INLINE void add_score_bias(float *restrict S, int TS, int T, int lo, const att_bias_item *bi)
+{
+    for (int t = 0; t < T; t++) {
+        const float *brow = bias_row(bi, t);
+        float *St = S + t * TS;
+        for (int j = t < lo ? t : lo; j <= t; j++)
+            St[j] += brow[bi->pos[j]];
+    }
+}
+
 /* One (sequence, head) pair, blocked; arguments as head_forward's, and the same arithmetic. */
 ATT_INLINE void head_forward_blocked(float *restrict out, float *restrict att,
                                      const float *restrict q, const float *restrict k,
@@ -411,14 +423,8 @@ ATT_INLINE void head_forward_blocked(float *restrict out, float *restrict att,
     gather_rows(vl, v, T, TS, rs, hd);
     /* scores, -inf past t */
     block_products(S, q, rs, kT, rk, T, TS, hd, scale, -INFINITY, pf, part);
-    if (bi) { /* the bias on the visible keys */
-        for (int t = 0; t < T; t++) {
-            const float *brow = bias_row(bi, t);
-            float *St = S + t * TS;
-            for (int j = rk[t].j0; j <= t; j++)
-                St[j] += brow[bi->pos[j]];
-        }
-    }
+    if (bi)
+        add_score_bias(S, TS, T, lo, bi);
     /* exponentials (0 past t) and 1 / their sum */
     for (int t = 0; t < T; t++) {
         const int j0 = rk[t].j0, jend = rk[t].jend;

@@ -231,14 +231,8 @@ FAST_AVX512 ATT_INLINE void head_forward_blocked16(float *restrict out, float *r
     gather_rows(vl, v, T, TS, rs, hd);
     /* scores, -inf past t */
     block_products16(S, q, rs, kT, rk, T, TS, hd, scale, -INFINITY, pf, part);
-    if (bi) { /* the bias on the visible keys */
-        for (int t = 0; t < T; t++) {
-            const float *brow = bias_row(bi, t);
-            float *St = S + t * TS;
-            for (int j = rk[t].j0; j <= t; j++)
-                St[j] += brow[bi->pos[j]];
-        }
-    }
+    if (bi)
+        add_score_bias(S, TS, T, lo, bi);
     /* exponentials (0 past t) and 1 / their sum */
     for (int t = 0; t < T; t++) {
         const int j0 = rk[t].j0, jend = rk[t].jend;
