@@ -7,6 +7,7 @@
 #define ARITH_TEST_SUPPORT_H
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,17 +87,31 @@ static inline void check_fixture_grads(const char *name, const model *m, const s
     free(grad);
 }
 
-/* Removes the files a training run writes, then the directory. */
+/* Removes a directory and everything under it (a run directory a test trained into, with its
+ * .arith-run marker, or a test's scratch directory), or a file. */
+static inline void remove_tree(const char *path)
+{
+    DIR *dir = opendir(path);
+    if (!dir) {
+        unlink(path);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(dir))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char child[4096];
+        int n = snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+        if (n > 0 && (size_t)n < sizeof child)
+            remove_tree(child);
+    }
+    closedir(dir);
+    rmdir(path);
+}
+
 static inline void remove_run(const char *dir)
 {
-    const char *files[] = {"config.json", "train.csv", "test.csv", "carry.csv", "metrics.jsonl",
-                           "last.safetensors", "best.safetensors", "training.svg", ".lock"};
-    char path[512];
-    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-        unlink(path);
-    }
-    rmdir(dir);
+    remove_tree(dir);
 }
 
 #endif

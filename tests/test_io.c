@@ -6,6 +6,7 @@
  * fresh mkdtemp directory that is removed at the end. */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
+#include "support.h"
 #include "core/core.h"
 #include "io/io.h"
 
@@ -87,25 +88,6 @@ static void write_st_raw(const char *path, uint64_t len, const char *header, con
         memcpy(buf + 8 + hlen, blob, blob_len);
     write_bytes(path, buf, 8 + hlen + blob_len);
     free(buf);
-}
-
-static void remove_tree(const char *path)
-{
-    DIR *dir = opendir(path);
-    if (dir) {
-        struct dirent *e;
-        while ((e = readdir(dir))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char child[4096];
-            snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-            remove_tree(child);
-        }
-        closedir(dir);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
 }
 
 /* Number of entries of tmp_dir whose name contains ".tmp." (leftover temporary files). */

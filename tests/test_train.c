@@ -903,6 +903,6 @@ int main(void)
     test_learns_subtraction(base);
     test_coupling_generalizes(base);
     test_carries_multiply(base);
-    rmdir(base);
+    remove_tree(base);
     return check_summary("test_train");
 }
