@@ -30,6 +30,18 @@ static void base_config(train_config *cfg, const char *run)
     CHECK_OK(train_config_set(cfg, "run", run));
 }
 
+/* Trains the open session *s to its last step: the final evaluation into *r and the seconds it
+ * took into *seconds; returns the exact match. */
+static double train_to_end(session *s, eval_result *r, double *seconds)
+{
+    const double t0 = time_now();
+    train_result done;
+    CHECK_OK(train_run(s, NULL, false, &done));
+    *r = done.final;
+    *seconds = time_now() - t0;
+    return r->total ? (double)r->correct / r->total : 0;
+}
+
 /* Seed 002's setup, small: 2-digit sums in "a + b" format, answers right-aligned. */
 static void test_seq2seq_learns(const char *base)
 {
@@ -56,14 +68,10 @@ static void test_seq2seq_learns(const char *base)
     CHECK_OK(session_open(&s, &cfg, NULL));
     const char *p0 = s.test.items[0].prompt;
     CHECK_MSG(strstr(p0, " + ") && !strchr(p0, '='), "\"%s\" is not seed 002's \"a + b\"", p0);
-    eval_result r = {0};
-    double t0 = time_now();
-    train_result done;
-    CHECK_OK(train_run(&s, NULL, false, &done));
-    r = done.final;
-    double acc = r.total ? (double)r.correct / r.total : 0;
+    eval_result r;
+    double seconds, acc = train_to_end(&s, &r, &seconds);
     printf("seq2seq learned 2-digit sums: exact match %.4f (%d/%d), test loss %.4f, %.1f s\n",
-           acc, r.correct, r.total, r.loss, time_now() - t0);
+           acc, r.correct, r.total, r.loss, seconds);
     CHECK_MSG(acc >= 0.9, "exact match %.4f < 0.9", acc);
     session_close(&s);
     /* the best checkpoint was chosen by the test loss, and it loads */
@@ -73,6 +81,21 @@ static void test_seq2seq_learns(const char *base)
     remove_run(run);
 }
 
+/* Seed 004's counter, small: one LSTM layer on one-hot bits with a regression head, trained on
+ * 4,000 strings of 1..12 bits and tested on 13..16. */
+static void counter_config(train_config *cfg, const char *run)
+{
+    base_config(cfg, run);
+    CHECK_OK(train_config_set(cfg, "task", "count"));
+    CHECK_OK(train_config_set(cfg, "digits", "1..12"));
+    CHECK_OK(train_config_set(cfg, "test-digits", "13..16"));
+    CHECK_OK(train_config_set(cfg, "model", "lstm"));
+    CHECK_OK(train_config_set(cfg, "head", "regression"));
+    CHECK_OK(train_config_set(cfg, "input", "onehot"));
+    CHECK_OK(train_config_set(cfg, "layers", "1"));
+    CHECK_OK(train_config_set(cfg, "n", "4000"));
+}
+
 /* Seed 004's counter: trained on strings of 1..12 bits, right on strings of 13..16 too (it
  * drifts further out: docs/RESULTS.md gives numbers for longer strings). */
 static void test_counter_generalizes(const char *base)
@@ -80,16 +103,8 @@ static void test_counter_generalizes(const char *base)
     char run[256];
     snprintf(run, sizeof run, "%s/count", base);
     train_config cfg;
-    base_config(&cfg, run);
-    CHECK_OK(train_config_set(&cfg, "task", "count"));
-    CHECK_OK(train_config_set(&cfg, "digits", "1..12"));
-    CHECK_OK(train_config_set(&cfg, "test-digits", "13..16"));
-    CHECK_OK(train_config_set(&cfg, "model", "lstm"));
-    CHECK_OK(train_config_set(&cfg, "head", "regression"));
-    CHECK_OK(train_config_set(&cfg, "input", "onehot"));
+    counter_config(&cfg, run);
     CHECK_OK(train_config_set(&cfg, "hidden", "4"));
-    CHECK_OK(train_config_set(&cfg, "layers", "1"));
-    CHECK_OK(train_config_set(&cfg, "n", "4000"));
     CHECK_OK(train_config_set(&cfg, "test-frac", "0.25"));
     CHECK_OK(train_config_set(&cfg, "lr", "0.05"));
     CHECK_OK(train_config_set(&cfg, "batch", "32"));
@@ -105,14 +120,10 @@ static void test_counter_generalizes(const char *base)
             shortest_test = (int)strlen(s.test.items[i].prompt) - 1;
     CHECK_EQ_INT(longest_train, 12);
     CHECK_EQ_INT(shortest_test, 13);
-    eval_result r = {0};
-    double t0 = time_now();
-    train_result done;
-    CHECK_OK(train_run(&s, NULL, false, &done));
-    r = done.final;
-    double acc = r.total ? (double)r.correct / r.total : 0;
+    eval_result r;
+    double seconds, acc = train_to_end(&s, &r, &seconds);
     printf("counter trained on 1..12 bits, tested on 13..16: rounded exact %.4f (%d/%d), mean "
-           "abs error %.4f, %.1f s\n", acc, r.correct, r.total, r.mae, time_now() - t0);
+           "abs error %.4f, %.1f s\n", acc, r.correct, r.total, r.mae, seconds);
     CHECK_MSG(acc >= 0.9, "rounded exact match %.4f < 0.9", acc);
     CHECK(r.mae < 0.3);
     session_close(&s);
@@ -126,18 +137,10 @@ static void test_counter_generalizes(const char *base)
 static double counter_accuracy_at(const char *run, bool cell, int bits)
 {
     train_config cfg;
-    base_config(&cfg, run);
-    CHECK_OK(train_config_set(&cfg, "task", "count"));
-    CHECK_OK(train_config_set(&cfg, "digits", "1..12"));
-    CHECK_OK(train_config_set(&cfg, "test-digits", "13..16"));
-    CHECK_OK(train_config_set(&cfg, "model", "lstm"));
-    CHECK_OK(train_config_set(&cfg, "head", "regression"));
+    counter_config(&cfg, run);
     CHECK_OK(train_config_set(&cfg, "readout", cell ? "cell" : "hidden"));
     CHECK_OK(train_config_set(&cfg, "forget-bias", "20"));
-    CHECK_OK(train_config_set(&cfg, "input", "onehot"));
     CHECK_OK(train_config_set(&cfg, "hidden", "2"));
-    CHECK_OK(train_config_set(&cfg, "layers", "1"));
-    CHECK_OK(train_config_set(&cfg, "n", "4000"));
     CHECK_OK(train_config_set(&cfg, "lr", "0.01"));
     CHECK_OK(train_config_set(&cfg, "schedule", "cosine"));
     CHECK_OK(train_config_set(&cfg, "batch", "64"));
@@ -209,14 +212,10 @@ static void test_lstm_learns_sums(const char *base)
     CHECK_OK(train_config_set(&cfg, "steps", "2000"));
     session s;
     CHECK_OK(session_open(&s, &cfg, NULL));
-    eval_result r = {0};
-    double t0 = time_now();
-    train_result done;
-    CHECK_OK(train_run(&s, NULL, false, &done));
-    r = done.final;
-    double acc = r.total ? (double)r.correct / r.total : 0;
+    eval_result r;
+    double seconds, acc = train_to_end(&s, &r, &seconds);
     printf("LSTM language model learned 2-digit sums: exact match %.4f (%d/%d), %.1f s\n", acc,
-           r.correct, r.total, time_now() - t0);
+           r.correct, r.total, seconds);
     CHECK_MSG(acc >= 0.9, "exact match %.4f < 0.9", acc);
     /* teacher forcing with greedy answers: the same examples are right */
     eval_result forced;
