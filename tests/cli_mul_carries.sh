@@ -74,6 +74,11 @@ cmp -s mix.csv mix2.csv && ok || bad "the same seed drew another mix"
 expect 0 "" -- "$ARITH" train "${TINY[@]}" --steps 2 --train-csv mix.csv --test-csv r/test.csv --run rm
 expect 0 "exact match [0-9.]+ \(([0-9]+)/6\)" -- "$ARITH" eval rm --csv g/carry-17-17.csv --threads 1
 
+# --- groups apart from a training set: none of its prompts
+expect 0 "carry-17-17.csv: 6 products" -- python3 "$TOOL" groups --digits 1..4 --digits-b 2 --n 6 --exclude g/carry-0-9.csv g/carry-17-17.csv --out g2
+[ -z "$(cut -d, -f1 g/carry-0-9.csv g/carry-17-17.csv | grep -v '^src$' | sort -u | comm -12 - <(cut -d, -f1 g2/*.csv | sort -u))" ] && ok ||
+    bad "--exclude kept an excluded prompt"
+
 # --- refused, nothing written
 expect 1 "r/nope/config.json" -- python3 "$TOOL" mix --run r/nope --out x.csv
 "$ARITH" train --task add --digits 1..2 --n 200 --steps 1 --layers 1 --d-model 16 --heads 2 \
@@ -82,7 +87,7 @@ expect 1 "ra is a run of task 'add', not mul" -- python3 "$TOOL" mix --run ra --
 expect 1 "cannot write nodir/x.csv" -- python3 "$TOOL" mix --run r --out nodir/x.csv
 [ ! -e x.csv ] && [ ! -e nodir ] && ok || bad "a refused mix left a file"
 expect 2 "fraction must be in" -- python3 "$TOOL" mix --run r --fraction 0 --out x.csv
-expect 2 "digits takes N or A..B" -- python3 "$TOOL" groups --digits x --out g2
+expect 2 "digits takes N or A..B" -- python3 "$TOOL" groups --digits x --out g3
 expect 2 "" -- python3 "$TOOL" frobnicate
 
 echo "cli_mul_carries: $passed passed, $failed failed"

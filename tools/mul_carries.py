@@ -6,12 +6,14 @@ million columns of 180,000 random 1..10-digit x 3-digit products 64 carry 23, 9 
 25 and 1 carries 26. Standard library only; the CSVs (src,tgt) are for `arith eval RUN --csv` and
 `arith train --train-csv`.
 
-    mul_carries.py groups [--digits 1..10] [--digits-b 3] [--n 50] [--seed 7] --out DIR
+    mul_carries.py groups [--digits 1..10] [--digits-b 3] [--n 50] [--seed 7]
+                          [--exclude CSV...] --out DIR
         DIR/carry-LO-HI.csv: n distinct products whose largest column carry is in LO..HI, for
         bins of ten carries up to the largest carry less 4, then each of the top four values
         (k = 3: 0-9, 10-19, 20-22, 23-23, 24-24, 25-25, 26-26). a has --digits digits, b exactly
         --digits-b; each digit is a 9 with a probability drawn per product, else uniform (a
-        leading digit 1..9), and products are drawn until every group is full.
+        leading digit 1..9), and products are drawn until every group is full, none of them a
+        prompt of the --exclude CSVs (a run's train.csv: products the model has not seen).
 
     mul_carries.py mix --run RUN [--fraction 0.25] [--seed 2] --out FILE
         RUN's train.csv (a run of `arith train --task mul --digits A..B [--digits-b K]`) with
@@ -83,10 +85,13 @@ def cmd_groups(args):
     rng = random.Random(args.seed)
     groups = groups_of(kb)
     found = {g: set() for g in groups}
+    exclude = {r[0] for path in args.exclude for r in read_rows(path)}
     for _ in range(5_000_000):
         if all(len(v) >= args.n for v in found.values()):
             break
         a, b = draw(rng, rng.randint(alo, ahi), kb)
+        if exclude and f"{a}*{b}=" in exclude:
+            continue
         c = largest_carry(a, b)
         for g in groups:
             if g[0] <= c <= g[1] and len(found[g]) < args.n:
@@ -185,6 +190,8 @@ def main():
     g.add_argument("--digits-b", type=int, default=3)
     g.add_argument("--n", type=int, default=50)
     g.add_argument("--seed", type=int, default=7)
+    g.add_argument("--exclude", nargs="*", default=[], metavar="CSV",
+                   help="leave out the prompts of these CSVs (a run's train.csv)")
     g.add_argument("--out", required=True)
     m = sub.add_parser("mix", help="a run's training set with carry-heavy products mixed in")
     m.add_argument("--run", required=True)
